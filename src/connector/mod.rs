@@ -1,0 +1,128 @@
+//! The trait every CRM speaks through, and the engines behind it.
+//!
+//! A connector deals in CRM records (JSON) and knows nothing of DAV; the `mapping` layer turns
+//! records into iCalendar/vCard and back, and the `sync` layer keeps the identity map, ETags
+//! and change log. The `local` engine has no upstream at all: the gateway's own store is the
+//! system of record (the embedded default and the demo).
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::time::Duration;
+
+/// One CRM record as the CRM returned it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The CRM's id for the record, as a string whatever its JSON type.
+    pub id: String,
+    /// The record's JSON object.
+    pub data: Value,
+    /// The CRM's modified time, when it has one.
+    pub modified: Option<DateTime<Utc>>,
+    /// An opaque version the CRM can check on update (e.g. Dynamics `@odata.etag`).
+    pub version: Option<String>,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Page {
+    /// Records on this page.
+    pub records: Vec<Record>,
+    /// Token for the next page; `None` when this was the last.
+    pub next: Option<String>,
+}
+
+/// What a connector can do for one entity; the sync layer plans refreshes from this.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// The list endpoint can filter by modified time.
+    pub modified_since: bool,
+    /// The CRM has a feed of deleted records.
+    pub deletion_feed: bool,
+    /// Single-record GET exists.
+    pub get: bool,
+    /// How deletion is expressed.
+    pub delete: DeleteStyle,
+}
+
+/// How a CRM deletes a record.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum DeleteStyle {
+    /// HTTP DELETE.
+    #[default]
+    Delete,
+    /// A status change (e.g. "cancelled"); the record stays in the CRM.
+    StatusChange,
+    /// Deletion is not allowed.
+    Forbidden,
+}
+
+/// Why a CRM call failed; `crate::error` maps each to a DAV status in one place.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum ConnectorError {
+    /// The CRM refused the data (400/422): validation error.
+    #[error("the CRM refused the record: {message}")]
+    Invalid { message: String },
+    /// The CRM reported a conflict (409), e.g. an overlapping booking or a duplicate.
+    #[error("the CRM reported a conflict: {message}")]
+    Conflict { message: String },
+    /// The CRM's credentials lack the right (403).
+    #[error("the CRM forbids this: {message}")]
+    Forbidden { message: String },
+    /// The record does not exist upstream (404).
+    #[error("not found in the CRM: {message}")]
+    NotFound { message: String },
+    /// The CRM's version check failed (412).
+    #[error("the record changed in the CRM: {message}")]
+    VersionMismatch { message: String },
+    /// 429 from the CRM, after retries.
+    #[error("the CRM's rate limit was hit")]
+    RateLimited { retry_after: Option<Duration> },
+    /// Timeouts, 5xx, connection errors, after retries.
+    #[error("the CRM is unavailable: {message}")]
+    Unavailable {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// Credentials were refused even after a token refresh.
+    #[error("authentication with the CRM failed: {message}")]
+    Auth { message: String },
+    /// The CRM answered something we cannot understand (malformed JSON, missing id field).
+    #[error("unexpected answer from the CRM: {message}")]
+    Protocol { message: String },
+    /// The operation is not available for this entity (e.g. delete on a CRM that forbids it).
+    #[error("not supported by this CRM: {message}")]
+    NotSupported { message: String },
+}
+
+/// The interface to one tenant's CRM.
+#[async_trait::async_trait]
+pub trait Connector: Send + Sync {
+    /// What this connector can do for `entity`.
+    fn capabilities(&self, entity: &str) -> Capabilities;
+
+    /// One page of `entity`, optionally only records modified after `since`.
+    async fn list(
+        &self,
+        entity: &str,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+    ) -> Result<Page, ConnectorError>;
+
+    /// One record by id; `Ok(None)` when it does not exist.
+    async fn get(&self, entity: &str, id: &str) -> Result<Option<Record>, ConnectorError>;
+
+    /// Create a record from `data`; returns the record as stored by the CRM.
+    async fn create(&self, entity: &str, data: &Value) -> Result<Record, ConnectorError>;
+
+    /// Update record `id` with `data` (a patch of mapped fields).
+    async fn update(
+        &self,
+        entity: &str,
+        id: &str,
+        data: &Value,
+        version: Option<&str>,
+    ) -> Result<Record, ConnectorError>;
+
+    /// Delete (or cancel, per the definition) record `id`.
+    async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError>;
+}

@@ -1,0 +1,137 @@
+//! Minimal XML writer for DAV responses. The prefixes are fixed (`d` = DAV:, `c` = CalDAV,
+//! `card` = CardDAV, `cs` = CalendarServer, `ical` = Apple), declared once on the root.
+
+use super::{NS_CALDAV, NS_CARDDAV, NS_CS, NS_DAV, NS_ICAL};
+
+/// Escape character data.
+pub fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\r' => out.push_str("&#13;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Escape an attribute value (double-quoted).
+pub fn escape_attr(s: &str) -> String {
+    escape_text(s).replace('"', "&quot;")
+}
+
+/// Known namespaces and their fixed prefixes.
+const PREFIXES: &[(&str, &str)] = &[
+    (NS_DAV, "d"),
+    (NS_CALDAV, "c"),
+    (NS_CARDDAV, "card"),
+    (NS_CS, "cs"),
+    (NS_ICAL, "ical"),
+];
+
+/// Streaming writer into a `String` buffer.
+#[derive(Default)]
+pub struct XmlWriter {
+    /// The document so far.
+    pub buf: String,
+}
+
+impl XmlWriter {
+    /// A new document with the XML declaration.
+    pub fn new() -> Self {
+        XmlWriter {
+            buf: String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"),
+        }
+    }
+
+    /// The namespace declarations for a root element.
+    pub fn root_decls() -> String {
+        PREFIXES
+            .iter()
+            .map(|(ns, p)| format!(" xmlns:{p}=\"{ns}\""))
+            .collect()
+    }
+
+    /// Qualified name for `{ns}name`: a fixed prefix when the namespace is known, else `None`.
+    pub fn qname(ns: &str, name: &str) -> Option<String> {
+        PREFIXES
+            .iter()
+            .find(|(n, _)| *n == ns)
+            .map(|(_, p)| format!("{p}:{name}"))
+    }
+
+    /// Open `{ns}name` (declaring a foreign namespace inline when needed).
+    pub fn open(&mut self, ns: &str, name: &str) {
+        self.open_with(ns, name, "");
+    }
+
+    /// Open `{ns}name` with raw, already-escaped attributes (`attrs` starts with a space).
+    pub fn open_with(&mut self, ns: &str, name: &str, attrs: &str) {
+        self.buf.push('<');
+        self.push_name_decl(ns, name);
+        self.buf.push_str(attrs);
+        self.buf.push('>');
+    }
+
+    /// Close `{ns}name`.
+    pub fn close(&mut self, ns: &str, name: &str) {
+        self.buf.push_str("</");
+        match Self::qname(ns, name) {
+            Some(q) => self.buf.push_str(&q),
+            None => {
+                if ns.is_empty() {
+                    self.buf.push_str(name)
+                } else {
+                    self.buf.push_str("x:");
+                    self.buf.push_str(name)
+                }
+            }
+        }
+        self.buf.push('>');
+    }
+
+    /// An empty element `{ns}name`.
+    pub fn empty(&mut self, ns: &str, name: &str) {
+        self.buf.push('<');
+        self.push_name_decl(ns, name);
+        self.buf.push_str("/>");
+    }
+
+    /// `{ns}name` with escaped text content.
+    pub fn text_elem(&mut self, ns: &str, name: &str, text: &str) {
+        self.open(ns, name);
+        self.buf.push_str(&escape_text(text));
+        self.close(ns, name);
+    }
+
+    /// Raw, already well-formed XML.
+    pub fn raw(&mut self, s: &str) {
+        self.buf.push_str(s);
+    }
+
+    /// Escaped text.
+    pub fn text(&mut self, s: &str) {
+        self.buf.push_str(&escape_text(s));
+    }
+
+    fn push_name_decl(&mut self, ns: &str, name: &str) {
+        match Self::qname(ns, name) {
+            Some(q) => self.buf.push_str(&q),
+            None if ns.is_empty() => {
+                // No namespace: undo any default namespace explicitly.
+                self.buf.push_str(name);
+                self.buf.push_str(" xmlns=\"\"");
+            }
+            None => {
+                self.buf.push_str("x:");
+                self.buf.push_str(name);
+                self.buf.push_str(" xmlns:x=\"");
+                self.buf.push_str(&escape_attr(ns));
+                self.buf.push('"');
+            }
+        }
+    }
+}
