@@ -6,3 +6,7 @@
 
 pub mod connector;
 pub mod xml;
+pub mod config;
+pub mod error;
+pub mod sync;
+pub mod tree;

@@ -175,11 +175,10 @@ fn write_elem(
 
 fn ns_of(r: &ResolveResult) -> Result<String, XmlError> {
     match r {
-        ResolveResult::Bound(ns) => Ok(String::from_utf8_lossy(ns.as_ref()).into_owned()),
+        ResolveResult::Bound(ns) => Ok(AsRef::<str>::as_ref(ns).to_string()),
         ResolveResult::Unbound => Ok(String::new()),
         ResolveResult::Unknown(p) => Err(XmlError::Malformed(format!(
-            "undeclared namespace prefix '{}'",
-            String::from_utf8_lossy(p)
+            "undeclared namespace prefix '{p}'"
         ))),
     }
 }
@@ -220,21 +219,21 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<Element, XmlError> {
                     return Err(XmlError::TooDeep(limits.max_depth));
                 }
                 let ns = ns_of(&resolved)?;
-                let name = String::from_utf8_lossy(s.local_name().as_ref()).into_owned();
+                let name = AsRef::<str>::as_ref(&s.local_name()).to_string();
                 let mut attrs = Vec::new();
                 let mut ns_decls = Vec::new();
                 for a in s.attributes() {
                     let a = a.map_err(|e| XmlError::Malformed(e.to_string()))?;
                     let key = a.key;
                     let value = a
-                        .unescape_value()
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                         .map_err(|e| XmlError::Malformed(e.to_string()))?
                         .into_owned();
                     if let Some(p) = key.as_namespace_binding() {
                         let prefix = match p {
                             quick_xml::name::PrefixDeclaration::Default => String::new(),
                             quick_xml::name::PrefixDeclaration::Named(p) => {
-                                String::from_utf8_lossy(p).into_owned()
+                                p.to_string()
                             }
                         };
                         ns_decls.push((prefix, value));
@@ -242,7 +241,7 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<Element, XmlError> {
                     }
                     let (ans, _) = reader.resolver().resolve_attribute(key);
                     let ans = ns_of(&ans)?;
-                    let an = String::from_utf8_lossy(key.local_name().as_ref()).into_owned();
+                    let an = AsRef::<str>::as_ref(&key.local_name()).to_string();
                     attrs.push((ans, an, value));
                 }
                 let el = Element {
@@ -271,16 +270,13 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<Element, XmlError> {
                 }
             }
             Event::Text(t) => {
-                let s = t
-                    .decode()
-                    .map_err(|e| XmlError::Malformed(e.to_string()))?
-                    .into_owned();
+                let s = t.xml10_content().into_owned();
                 push_text(&mut stack, &root, s)?;
             }
             Event::GeneralRef(r) => {
                 // Only the five predefined entities and character references are allowed;
                 // anything else would need a DTD, which we refuse.
-                let name = r.decode().map_err(|e| XmlError::Malformed(e.to_string()))?;
+                let name = r.xml10_content();
                 let s = if let Some(ch) = r
                     .resolve_char_ref()
                     .map_err(|e| XmlError::Malformed(e.to_string()))?
@@ -301,7 +297,7 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<Element, XmlError> {
                 push_text(&mut stack, &root, s)?;
             }
             Event::CData(c) => {
-                let s = String::from_utf8_lossy(&c.into_inner()).into_owned();
+                let s = c.xml10_content().into_owned();
                 push_text(&mut stack, &root, s)?;
             }
             Event::Eof => break,

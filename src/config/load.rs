@@ -1,0 +1,414 @@
+use super::*;
+use std::path::Path;
+
+/// A configuration error, naming the file and key.
+#[derive(Debug, thiserror::Error)]
+#[error("{file}: {key}: {message}")]
+pub struct ConfigError {
+    /// File the error is in.
+    pub file: String,
+    /// Key path (dotted), or `-` for the whole file.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn err(file: &Path, key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        file: file.display().to_string(),
+        key: key.to_string(),
+        message: message.into(),
+    }
+}
+
+/// Replace `${VAR}` with the environment's value; an unset variable is an error.
+fn substitute_env(s: &str, file: &Path, key: &str) -> Result<String, ConfigError> {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| err(file, key, "unterminated ${...}"))?;
+        let var = &after[..end];
+        let val = std::env::var(var)
+            .map_err(|_| err(file, key, format!("environment variable {var} is not set")))?;
+        out.push_str(&val);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Walk a TOML value: substitute `${ENV}` in strings and resolve `*_file` keys.
+fn resolve(value: &mut toml::Value, file: &Path, key: &str) -> Result<(), ConfigError> {
+    match value {
+        toml::Value::String(s) => *s = substitute_env(s, file, key)?,
+        toml::Value::Array(a) => {
+            for (i, v) in a.iter_mut().enumerate() {
+                resolve(v, file, &format!("{key}[{i}]"))?;
+            }
+        }
+        toml::Value::Table(t) => {
+            let keys: Vec<String> = t.keys().cloned().collect();
+            for k in keys {
+                let sub = if key.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{key}.{k}")
+                };
+                if let Some(v) = t.get_mut(&k) {
+                    resolve(v, file, &sub)?;
+                }
+                if let Some(base) = k.strip_suffix("_file") {
+                    let Some(toml::Value::String(p)) = t.get(&k) else {
+                        return Err(err(file, &sub, "must be a file path"));
+                    };
+                    let p = relative_to(file, p);
+                    let content = std::fs::read_to_string(&p).map_err(|e| {
+                        err(file, &sub, format!("cannot read {}: {e}", p.display()))
+                    })?;
+                    if t.contains_key(base) {
+                        return Err(err(file, &sub, format!("both {base} and {k} are set")));
+                    }
+                    t.remove(&k);
+                    t.insert(
+                        base.to_string(),
+                        toml::Value::String(content.trim().to_string()),
+                    );
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+fn relative_to(file: &Path, p: &str) -> std::path::PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        file.parent().unwrap_or(Path::new(".")).join(p)
+    }
+}
+
+fn read_table(file: &Path) -> Result<toml::Table, ConfigError> {
+    let text = std::fs::read_to_string(file).map_err(|e| err(file, "-", e.to_string()))?;
+    let mut value: toml::Value = toml::from_str(&text)
+        .map_err(|e| err(file, "-", format!("not valid TOML: {}", e.message())))?;
+    resolve(&mut value, file, "")?;
+    match value {
+        toml::Value::Table(t) => Ok(t),
+        _ => Err(err(file, "-", "expected a table")),
+    }
+}
+
+fn take_str(t: &mut toml::Table, file: &Path, key: &str) -> Result<Option<String>, ConfigError> {
+    match t.remove(key) {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(err(file, key, "must be a string")),
+    }
+}
+
+fn take_str_list(t: &mut toml::Table, file: &Path, key: &str) -> Result<Vec<String>, ConfigError> {
+    match t.remove(key) {
+        None => Ok(Vec::new()),
+        Some(toml::Value::Array(a)) => a
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                toml::Value::String(s) => Ok(s),
+                _ => Err(err(file, &format!("{key}[{i}]"), "must be a string")),
+            })
+            .collect(),
+        Some(_) => Err(err(file, key, "must be a list of strings")),
+    }
+}
+
+fn no_unknown(t: &toml::Table, file: &Path, prefix: &str) -> Result<(), ConfigError> {
+    if let Some(k) = t.keys().next() {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        return Err(err(file, &key, "unknown key"));
+    }
+    Ok(())
+}
+
+fn valid_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+        && !s.starts_with('.')
+}
+
+/// Load the server file at `path` and every tenant file in its tenants folder.
+pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
+    let mut t = read_table(path)?;
+    let listen = take_str(&mut t, path, "listen")?.unwrap_or_else(|| "127.0.0.1:8080".into());
+    if listen.parse::<std::net::SocketAddr>().is_err() && !listen.contains(':') {
+        return Err(err(path, "listen", "expected host:port"));
+    }
+    let state = take_str(&mut t, path, "state")?
+        .ok_or_else(|| err(path, "state", "missing (e.g. \"sqlite://data/crmdav.db\")"))?;
+    let state = if let Some(rest) = state.strip_prefix("sqlite://") {
+        if rest == ":memory:" || rest.starts_with('/') {
+            state
+        } else {
+            format!("sqlite://{}", relative_to(path, rest).display())
+        }
+    } else {
+        return Err(err(path, "state", "only sqlite:// state stores are supported so far"));
+    };
+    let tenants_dir = take_str(&mut t, path, "tenants_dir")?.unwrap_or_else(|| "tenants".into());
+    let default_tenant = take_str(&mut t, path, "default_tenant")?;
+    let realm = take_str(&mut t, path, "realm")?.unwrap_or_else(|| "crmdav".into());
+    let tenant_from = match take_str(&mut t, path, "tenant_from")?.as_deref() {
+        None | Some("user") => TenantFrom::User,
+        Some("host") => TenantFrom::Host,
+        Some(other) => {
+            return Err(err(
+                path,
+                "tenant_from",
+                format!("'{other}' is not one of \"user\", \"host\""),
+            ))
+        }
+    };
+    let limits = match t.remove("limits") {
+        None => Limits::default(),
+        Some(v) => v
+            .try_into::<Limits>()
+            .map_err(|e| err(path, "limits", e.message().to_string()))?,
+    };
+    if limits.max_resource_bytes > limits.max_body_bytes {
+        return Err(err(
+            path,
+            "limits.max_resource_bytes",
+            "must not exceed limits.max_body_bytes",
+        ));
+    }
+    no_unknown(&t, path, "")?;
+
+    let dir = relative_to(path, &tenants_dir);
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| err(path, "tenants_dir", format!("cannot read {}: {e}", dir.display())))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    let mut tenants = Vec::new();
+    for f in files {
+        let tenant = load_tenant(&f)?;
+        if tenants.iter().any(|x: &TenantConfig| x.name == tenant.name) {
+            return Err(err(&f, "name", format!("tenant '{}' is defined twice", tenant.name)));
+        }
+        tenants.push(tenant);
+    }
+    if tenants.is_empty() {
+        return Err(err(path, "tenants_dir", format!("no tenant files in {}", dir.display())));
+    }
+    if let Some(d) = &default_tenant {
+        if !tenants.iter().any(|x| &x.name == d) {
+            return Err(err(path, "default_tenant", format!("no tenant named '{d}'")));
+        }
+    }
+    Ok(ServerConfig {
+        path: path.to_path_buf(),
+        listen,
+        state,
+        default_tenant,
+        tenant_from,
+        realm,
+        limits,
+        tenants,
+    })
+}
+
+fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
+    let mut t = read_table(file)?;
+    let name = take_str(&mut t, file, "name")?.ok_or_else(|| err(file, "name", "missing"))?;
+    if !valid_segment(&name) {
+        return Err(err(file, "name", "use letters, digits, '-', '_' or '.'"));
+    }
+    let hosts = take_str_list(&mut t, file, "hosts")?;
+    let connector = match t.remove("connector") {
+        None => ConnectorKind::Local,
+        Some(toml::Value::String(s)) if s == "local" => ConnectorKind::Local,
+        Some(toml::Value::Table(mut c)) => {
+            let kind = take_str(&mut c, file, "connector.kind")?
+                .ok_or_else(|| err(file, "connector.kind", "missing"))?;
+            if kind == "local" {
+                no_unknown(&c, file, "connector")?;
+                ConnectorKind::Local
+            } else {
+                let options = match c.remove("options") {
+                    None => toml::Table::new(),
+                    Some(toml::Value::Table(o)) => o,
+                    Some(_) => return Err(err(file, "connector.options", "must be a table")),
+                };
+                no_unknown(&c, file, "connector")?;
+                ConnectorKind::Rest {
+                    definition: kind,
+                    options,
+                }
+            }
+        }
+        Some(_) => {
+            return Err(err(
+                file,
+                "connector",
+                "must be \"local\" or a table with kind = \"<crm>\"",
+            ))
+        }
+    };
+    let mut users = Vec::new();
+    if let Some(v) = t.remove("users") {
+        let toml::Value::Array(list) = v else {
+            return Err(err(file, "users", "must be an array of tables ([[users]])"));
+        };
+        for (i, u) in list.into_iter().enumerate() {
+            let key = format!("users[{i}]");
+            let toml::Value::Table(mut u) = u else {
+                return Err(err(file, &key, "must be a table"));
+            };
+            let uname = take_str(&mut u, file, &format!("{key}.name"))?
+                .ok_or_else(|| err(file, &format!("{key}.name"), "missing"))?;
+            if !valid_segment(&uname) {
+                return Err(err(file, &format!("{key}.name"), "use letters, digits, '-', '_' or '.'"));
+            }
+            let hash = take_str(&mut u, file, &format!("{key}.password_hash"))?.ok_or_else(|| {
+                err(
+                    file,
+                    &format!("{key}.password_hash"),
+                    "missing (an argon2 PHC string; `crmdav hash-password` makes one)",
+                )
+            })?;
+            if argon2::PasswordHash::new(&hash).is_err() {
+                return Err(err(
+                    file,
+                    &format!("{key}.password_hash"),
+                    "not a PHC-format password hash",
+                ));
+            }
+            let display_name = take_str(&mut u, file, &format!("{key}.display_name"))?;
+            let email = take_str(&mut u, file, &format!("{key}.email"))?;
+            no_unknown(&u, file, &key)?;
+            if users.iter().any(|x: &UserConfig| x.name == uname) {
+                return Err(err(file, &format!("{key}.name"), format!("user '{uname}' is defined twice")));
+            }
+            users.push(UserConfig {
+                name: uname,
+                password_hash: hash,
+                display_name,
+                email,
+            });
+        }
+    }
+    let mut collections = Vec::new();
+    if let Some(v) = t.remove("collections") {
+        let toml::Value::Array(list) = v else {
+            return Err(err(file, "collections", "must be an array of tables ([[collections]])"));
+        };
+        for (i, c) in list.into_iter().enumerate() {
+            let key = format!("collections[{i}]");
+            let toml::Value::Table(mut c) = c else {
+                return Err(err(file, &key, "must be a table"));
+            };
+            let id = take_str(&mut c, file, &format!("{key}.id"))?
+                .ok_or_else(|| err(file, &format!("{key}.id"), "missing"))?;
+            if !valid_segment(&id) {
+                return Err(err(file, &format!("{key}.id"), "use letters, digits, '-', '_' or '.'"));
+            }
+            let kind: CollectionKindConfig = c
+                .remove("kind")
+                .ok_or_else(|| err(file, &format!("{key}.kind"), "missing"))?
+                .try_into()
+                .map_err(|_| err(file, &format!("{key}.kind"), "must be \"calendar\" or \"addressbook\""))?;
+            let display_name = take_str(&mut c, file, &format!("{key}.display_name"))?
+                .unwrap_or_else(|| id.clone());
+            let description = take_str(&mut c, file, &format!("{key}.description"))?;
+            let color = take_str(&mut c, file, &format!("{key}.color"))?;
+            let mut components = take_str_list(&mut c, file, &format!("{key}.components"))?;
+            for comp in &components {
+                if !matches!(comp.as_str(), "VEVENT" | "VTODO" | "VJOURNAL") {
+                    return Err(err(file, &format!("{key}.components"), format!("unknown component '{comp}'")));
+                }
+            }
+            if components.is_empty() && kind == CollectionKindConfig::Calendar {
+                components = vec!["VEVENT".into(), "VTODO".into()];
+            }
+            let cusers = take_str_list(&mut c, file, &format!("{key}.users"))?;
+            for u in &cusers {
+                if !users.iter().any(|x| &x.name == u) {
+                    return Err(err(file, &format!("{key}.users"), format!("no user named '{u}'")));
+                }
+            }
+            let seed_demo = match c.remove("seed_demo") {
+                None => None,
+                Some(v) => Some(v.try_into::<DemoSeed>().map_err(|_| {
+                    err(file, &format!("{key}.seed_demo"), "must be \"events\", \"tasks\" or \"contacts\"")
+                })?),
+            };
+            no_unknown(&c, file, &key)?;
+            collections.push(CollectionConfig {
+                id,
+                kind,
+                display_name,
+                description,
+                color,
+                components,
+                users: cusers,
+                seed_demo,
+            });
+        }
+    }
+    no_unknown(&t, file, "")?;
+    Ok(TenantConfig {
+        path: file.to_path_buf(),
+        name,
+        hosts,
+        connector,
+        users,
+        collections,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_substitution_and_errors() {
+        std::env::set_var("CRMDAV_TEST_X", "v1");
+        let f = Path::new("f.toml");
+        assert_eq!(substitute_env("a${CRMDAV_TEST_X}b", f, "k").unwrap(), "av1b");
+        let e = substitute_env("${CRMDAV_TEST_UNSET_Y}", f, "k").unwrap_err();
+        assert_eq!(e.to_string(), "f.toml: k: environment variable CRMDAV_TEST_UNSET_Y is not set");
+    }
+
+    #[test]
+    fn file_secrets_and_unknown_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        std::fs::write(dir.path().join("secret"), "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A\n").unwrap();
+        std::fs::write(
+            dir.path().join("tenants/a.toml"),
+            "name = \"a\"\n[[users]]\nname = \"u\"\npassword_hash_file = \"../secret\"\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("s.toml"), "state = \"sqlite://x.db\"\n").unwrap();
+        let c = load(&dir.path().join("s.toml")).unwrap();
+        assert!(c.tenants[0].users[0].password_hash.starts_with("$argon2id$"));
+        std::fs::write(dir.path().join("s.toml"), "state = \"sqlite://x.db\"\nlisten_typo = 1\n").unwrap();
+        let e = load(&dir.path().join("s.toml")).unwrap_err();
+        assert_eq!(e.key, "listen_typo");
+        assert_eq!(e.message, "unknown key");
+    }
+}

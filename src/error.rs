@@ -1,0 +1,237 @@
+//! Errors of the DAV layer and their mapping to HTTP: the one place where an error becomes a
+//! status code and a body.
+
+use crate::connector::ConnectorError;
+use crate::xml::{escape_text, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_DAV};
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+/// A precondition or postcondition element (RFC 4918 §16) to put in a `DAV:error` body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Condition {
+    /// Namespace of the element.
+    pub ns: &'static str,
+    /// Local name of the element.
+    pub name: &'static str,
+    /// Extra XML inside the element (already well-formed), e.g. the `DAV:href` of a UID conflict.
+    pub inner: String,
+}
+
+impl Condition {
+    /// A `DAV:` condition.
+    pub fn dav(name: &'static str) -> Self {
+        Condition {
+            ns: NS_DAV,
+            name,
+            inner: String::new(),
+        }
+    }
+    /// A CalDAV condition.
+    pub fn caldav(name: &'static str) -> Self {
+        Condition {
+            ns: NS_CALDAV,
+            name,
+            inner: String::new(),
+        }
+    }
+    /// A CardDAV condition.
+    pub fn carddav(name: &'static str) -> Self {
+        Condition {
+            ns: NS_CARDDAV,
+            name,
+            inner: String::new(),
+        }
+    }
+    /// With inner XML.
+    pub fn with_inner(mut self, inner: String) -> Self {
+        self.inner = inner;
+        self
+    }
+}
+
+/// Everything a DAV request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum DavError {
+    #[error("authentication required")]
+    Unauthorized { realm: String },
+    #[error("not found")]
+    NotFound,
+    #[error("forbidden: {message}")]
+    Forbidden {
+        message: String,
+        condition: Option<Condition>,
+    },
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("conflict: {message}")]
+    Conflict {
+        message: String,
+        condition: Option<Condition>,
+    },
+    #[error("precondition failed")]
+    PreconditionFailed,
+    #[error("bad request: {message}")]
+    BadRequest {
+        message: String,
+        condition: Option<Condition>,
+    },
+    #[error("request body too large (limit {limit} bytes)")]
+    PayloadTooLarge { limit: usize },
+    #[error("unsupported media type: {message}")]
+    UnsupportedMediaType { message: String },
+    #[error("request body refused: {message}")]
+    Unprocessable { message: String },
+    #[error("not implemented: {message}")]
+    NotImplemented { message: String },
+    #[error("insufficient storage")]
+    InsufficientStorage,
+    #[error(transparent)]
+    Upstream(#[from] ConnectorError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl DavError {
+    /// 403 with a precondition element.
+    pub fn forbidden(condition: Condition, message: impl Into<String>) -> Self {
+        DavError::Forbidden {
+            message: message.into(),
+            condition: Some(condition),
+        }
+    }
+    /// 400 with a message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        DavError::BadRequest {
+            message: message.into(),
+            condition: None,
+        }
+    }
+    /// 409 with a message.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        DavError::Conflict {
+            message: message.into(),
+            condition: None,
+        }
+    }
+    /// 500 from anything displayable.
+    pub fn internal(e: impl std::fmt::Display) -> Self {
+        DavError::Internal(e.to_string())
+    }
+
+    fn condition(&self) -> Option<&Condition> {
+        match self {
+            DavError::Forbidden { condition, .. }
+            | DavError::Conflict { condition, .. }
+            | DavError::BadRequest { condition, .. } => condition.as_ref(),
+            _ => None,
+        }
+    }
+
+    fn upstream_retry_after(&self) -> Option<u64> {
+        match self {
+            DavError::Upstream(ConnectorError::RateLimited { retry_after })
+            | DavError::Upstream(ConnectorError::Unavailable { retry_after, .. }) => {
+                Some(retry_after.map(|d| d.as_secs().max(1)).unwrap_or(30))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<sqlx::Error> for DavError {
+    fn from(e: sqlx::Error) -> Self {
+        DavError::Internal(format!("state store: {e}"))
+    }
+}
+
+impl ResponseError for DavError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            DavError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            DavError::NotFound => StatusCode::NOT_FOUND,
+            DavError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            DavError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            DavError::Conflict { .. } => StatusCode::CONFLICT,
+            DavError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            DavError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            DavError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            DavError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            DavError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            DavError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
+            DavError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
+            DavError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            DavError::Upstream(e) => match e {
+                ConnectorError::Invalid { .. } => StatusCode::FORBIDDEN,
+                ConnectorError::Conflict { .. } => StatusCode::CONFLICT,
+                ConnectorError::Forbidden { .. } => StatusCode::FORBIDDEN,
+                ConnectorError::NotFound { .. } => StatusCode::NOT_FOUND,
+                ConnectorError::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
+                ConnectorError::NotSupported { .. } => StatusCode::FORBIDDEN,
+                ConnectorError::RateLimited { .. }
+                | ConnectorError::Unavailable { .. }
+                | ConnectorError::Auth { .. }
+                | ConnectorError::Protocol { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            },
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        let mut b = HttpResponse::build(status);
+        match self {
+            DavError::Unauthorized { realm } => {
+                b.insert_header((
+                    "WWW-Authenticate",
+                    format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
+                ));
+            }
+            DavError::MethodNotAllowed { allow } => {
+                b.insert_header(("Allow", *allow));
+            }
+            _ => {}
+        }
+        if let Some(secs) = self.upstream_retry_after() {
+            b.insert_header(("Retry-After", secs.to_string()));
+        }
+        if status.is_server_error() {
+            tracing::error!(status = status.as_u16(), error = %self, "request failed");
+        } else {
+            tracing::info!(status = status.as_u16(), error = %self, "request refused");
+        }
+        // RFC 4918 §8.7 / §16: a DAV:error body with the condition, plus a readable description.
+        let message = match self {
+            DavError::Internal(_) => "internal error".to_string(),
+            other => other.to_string(),
+        };
+        let mut w = XmlWriter::new();
+        w.raw(&format!("<d:error{}>", XmlWriter::root_decls()));
+        if let Some(c) = self.condition() {
+            if c.inner.is_empty() {
+                w.empty(c.ns, c.name);
+            } else {
+                w.open(c.ns, c.name);
+                w.raw(&c.inner);
+                w.close(c.ns, c.name);
+            }
+        }
+        if let DavError::Upstream(e) = self {
+            let name = match e {
+                ConnectorError::Invalid { .. } => "crm-refused",
+                ConnectorError::Conflict { .. } => "crm-conflict",
+                ConnectorError::Forbidden { .. } => "crm-forbidden",
+                _ => "crm-unavailable",
+            };
+            w.raw(&format!(
+                "<x:{name} xmlns:x=\"https://crmdav.dev/ns/\">{}</x:{name}>",
+                escape_text(&e.to_string())
+            ));
+        }
+        w.raw("<d:responsedescription>");
+        w.text(&message);
+        w.raw("</d:responsedescription></d:error>");
+        b.content_type("application/xml; charset=utf-8").body(w.buf)
+    }
+}
+
+/// Result alias for the DAV layer.
+pub type DavResult<T> = Result<T, DavError>;
