@@ -10,3 +10,5 @@ pub mod config;
 pub mod error;
 pub mod sync;
 pub mod tree;
+pub mod dav;
+pub mod http;

@@ -461,8 +461,8 @@ impl Store {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT {META_COLS}, body FROM items WHERE collection_id = ?1 \
              AND (?2 IS NULL OR component = ?2) \
-             AND (?3 IS NULL OR last_end IS NULL OR last_end > ?3) \
-             AND (?4 IS NULL OR first_start IS NULL OR first_start < ?4) ORDER BY name"
+             AND (?3 IS NULL OR last_end IS NULL OR last_end >= ?3) \
+             AND (?4 IS NULL OR first_start IS NULL OR first_start <= ?4) ORDER BY name"
         )))
         .bind(coll.id)
         .bind(component)
@@ -549,17 +549,33 @@ impl Store {
         cond: &WriteCondition,
     ) -> Result<(String, bool), StoreError> {
         let _w = self.write.lock().await;
+        self.put_item_locked(coll, name, content_type, body, index, cond, None)
+            .await
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn put_item_locked(
+        &self,
+        coll: &Collection,
+        name: &str,
+        content_type: &str,
+        body: &[u8],
+        index: &ItemIndex,
+        cond: &WriteCondition,
+        uid_may_match: Option<&str>,
+    ) -> Result<(String, bool), StoreError> {
         let current = self.item_meta(coll, name).await?;
         if !cond.check(current.as_ref().map(|m| m.etag.as_str())) {
             return Err(StoreError::PreconditionFailed);
         }
         if let Some(uid) = &index.uid {
             let other: Option<String> = sqlx::query_scalar(
-                "SELECT name FROM items WHERE collection_id = ? AND uid = ? AND name != ? LIMIT 1",
+                "SELECT name FROM items WHERE collection_id = ? AND uid = ? AND name != ? AND name != ? LIMIT 1",
             )
             .bind(coll.id)
             .bind(uid)
             .bind(name)
+            .bind(uid_may_match.unwrap_or(name))
             .fetch_optional(&self.pool)
             .await?;
             if let Some(other) = other {
@@ -644,18 +660,22 @@ impl Store {
     pub async fn changes_since(
         &self,
         coll: &Collection,
-        since: i64,
+        since: Option<i64>,
         limit: Option<usize>,
     ) -> Result<(Vec<Change>, i64), sqlx::Error> {
+        // An initial sync (no token) lists the members and no deletions (RFC 6578 §3.8).
+        let initial = since.is_none();
+        let since = since.unwrap_or(0);
         let lim = limit.map(|l| l as i64 + 1).unwrap_or(-1);
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT * FROM (SELECT {META_COLS}, seq, 0 AS deleted FROM items WHERE collection_id = ?1 AND seq > ?2 \
              UNION ALL SELECT name, '' AS content_type, '' AS etag, 0 AS size, 0 AS modified, 0 AS created, seq, 1 AS deleted \
-             FROM tombstones WHERE collection_id = ?1 AND seq > ?2) ORDER BY seq LIMIT ?3"
+             FROM tombstones WHERE collection_id = ?1 AND seq > ?2 AND ?4 = 0) ORDER BY seq LIMIT ?3"
         )))
         .bind(coll.id)
         .bind(since)
         .bind(lim)
+        .bind(initial)
         .fetch_all(&self.pool)
         .await?;
         let mut out: Vec<Change> = rows
@@ -740,20 +760,31 @@ impl Store {
         delete_source: bool,
     ) -> Result<bool, StoreError> {
         let item = self.item(src_coll, src_name).await?.ok_or(StoreError::NotFound)?;
-        let (_, created) = self
-            .put_item(dst_coll, dst_name, &item.meta.content_type, &item.body, index, &WriteCondition::default())
-            .await?;
         let src_path = format!("{}{}", src_coll.path, src_name);
         let dst_path = format!("{}{}", dst_coll.path, dst_name);
+        let created = {
+            let _w = self.write.lock().await;
+            // A move within one collection keeps the UID: the source does not conflict.
+            let same = delete_source && src_coll.id == dst_coll.id;
+            let (_, created) = self
+                .put_item_locked(
+                    dst_coll,
+                    dst_name,
+                    &item.meta.content_type,
+                    &item.body,
+                    index,
+                    &WriteCondition::default(),
+                    same.then_some(src_name),
+                )
+                .await?;
+            if delete_source {
+                self.delete_item_locked(src_coll.id, src_name).await?;
+            }
+            created
+        };
         self.copy_props(tenant, &src_path, &dst_path, false).await?;
         if delete_source {
-            let _w = self.write.lock().await;
-            self.delete_item_locked(src_coll.id, src_name).await?;
-            sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ?")
-                .bind(tenant)
-                .bind(&src_path)
-                .execute(&self.pool)
-                .await?;
+            self.drop_props(tenant, &src_path).await?;
         }
         Ok(created)
     }
@@ -938,13 +969,52 @@ mod tests {
         assert_eq!(c1.parse_token(&t1), Some(2));
         s.delete_item(&c1, "a.ics", &w).await.unwrap();
         let c2 = s.collection("t", "cal/").await.unwrap().unwrap();
-        let (ch, upto) = s.changes_since(&c2, 2, None).await.unwrap();
+        let (ch, upto) = s.changes_since(&c2, Some(2), None).await.unwrap();
         assert_eq!(upto, 3);
         assert!(matches!(&ch[..], [Change::Deleted(n, 3)] if n == "a.ics"));
-        let (ch, upto) = s.changes_since(&c2, 0, Some(1)).await.unwrap();
+        let (ch, upto) = s.changes_since(&c2, None, Some(1)).await.unwrap();
         assert_eq!(ch.len(), 1);
         assert_eq!(upto, 2);
         assert_eq!(c2.parse_token("urn:crmdav:sync:other:1"), None);
         assert_eq!(c2.parse_token(&c2.token(99)), None);
+    }
+}
+
+impl Store {
+    /// Dead properties of every path that starts with `prefix`, grouped by path.
+    pub async fn dead_props_under(
+        &self,
+        tenant: &str,
+        prefix: &str,
+    ) -> Result<std::collections::HashMap<String, Vec<(String, String, String)>>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT path, ns, name, xml FROM props WHERE tenant = ? AND (path = ? OR path LIKE ? ESCAPE '\\') ORDER BY path, ns, name",
+        )
+        .bind(tenant)
+        .bind(prefix)
+        .bind(like_prefix(prefix))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: std::collections::HashMap<String, Vec<(String, String, String)>> =
+            std::collections::HashMap::new();
+        for r in rows {
+            out.entry(r.get("path"))
+                .or_default()
+                .push((r.get("ns"), r.get("name"), r.get("xml")));
+        }
+        Ok(out)
+    }
+}
+
+impl Store {
+    /// Remove the dead properties of one path.
+    pub async fn drop_props(&self, tenant: &str, path: &str) -> Result<(), sqlx::Error> {
+        let _w = self.write.lock().await;
+        sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ?")
+            .bind(tenant)
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

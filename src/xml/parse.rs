@@ -126,6 +126,9 @@ fn write_elem(
         if ns.is_empty() {
             return String::new();
         }
+        if ns == "http://www.w3.org/XML/1998/namespace" {
+            return "xml".to_string();
+        }
         if let Some((p, _)) = scope.iter().rev().find(|(_, u)| u == ns) {
             return p.clone();
         }

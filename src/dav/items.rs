@@ -1,0 +1,238 @@
+//! GET, HEAD, PUT and DELETE (RFC 4918 §9.4–9.7, RFC 4791 §5.3.2, RFC 6352 §6.3.2).
+
+use super::resource::Resource;
+use super::validate::{self, Validated};
+use super::Req;
+use crate::error::{Condition, DavError, DavResult};
+use crate::sync::{split_item_path, CollectionKind, StoreError, WriteCondition};
+use crate::tree::{self, Target};
+use crate::xml::escape_text;
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+
+/// Parse an entity-tag list header (`*` or `"a", "b"`).
+fn etag_list(v: Option<&str>) -> Option<Vec<String>> {
+    let v = v?.trim();
+    if v.is_empty() {
+        return None;
+    }
+    Some(
+        v.split(',')
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
+}
+
+/// The write precondition from `If-Match` / `If-None-Match`.
+pub fn write_condition(req: &Req<'_>) -> WriteCondition {
+    WriteCondition {
+        if_match: etag_list(req.header("if-match")),
+        if_none_match: etag_list(req.header("if-none-match")),
+    }
+}
+
+/// Map a store refusal to the DAV error.
+pub fn store_error(e: StoreError, coll_path: &str) -> DavError {
+    match e {
+        StoreError::PreconditionFailed => DavError::PreconditionFailed,
+        StoreError::UidConflict(other) => DavError::forbidden(
+            Condition::caldav("no-uid-conflict").with_inner(format!(
+                "<d:href>{}</d:href>",
+                escape_text(&tree::href(&format!("{coll_path}{other}")))
+            )),
+            "another resource in this collection already has this UID",
+        ),
+        StoreError::NotFound => DavError::NotFound,
+        StoreError::Exists => DavError::MethodNotAllowed {
+            allow: super::ALLOW,
+        },
+        StoreError::NoParent => DavError::conflict("the parent collection does not exist"),
+        StoreError::Db(e) => DavError::from(e),
+    }
+}
+
+/// GET and HEAD.
+pub async fn get(req: &Req<'_>, res: Resource, head: bool) -> DavResult<HttpResponse> {
+    match res {
+        Resource::Item(c, m) => {
+            if let Some(inm) = etag_list(req.header("if-none-match")) {
+                if inm.iter().any(|t| t == "*" || *t == m.etag) {
+                    return Ok(HttpResponse::build(StatusCode::NOT_MODIFIED)
+                        .insert_header(("ETag", m.etag.clone()))
+                        .finish());
+                }
+            }
+            let item = req
+                .state
+                .store
+                .item(&c, &m.name)
+                .await?
+                .ok_or(DavError::NotFound)?;
+            let mut b = HttpResponse::Ok();
+            b.insert_header(("ETag", item.meta.etag.clone()))
+                .insert_header(("Last-Modified", http_date(item.meta.modified)))
+                .content_type(item.meta.content_type.clone());
+            Ok(if head {
+                b.no_chunking(item.body.len() as u64).finish()
+            } else {
+                b.body(item.body)
+            })
+        }
+        other => {
+            // A small HTML index, so that a browser pointed at the server sees something.
+            let mut html = String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>crmdav</title></head><body><ul>");
+            for ch in super::propfind::children(req, &other).await? {
+                let h = ch.href();
+                html.push_str(&format!(
+                    "<li><a href=\"{0}\">{0}</a></li>",
+                    escape_text(&h)
+                ));
+            }
+            html.push_str("</ul></body></html>");
+            let mut b = HttpResponse::Ok();
+            b.content_type("text/html; charset=utf-8");
+            if let Resource::Collection(c) = &other {
+                b.insert_header(("ETag", c.ctag()));
+            }
+            Ok(if head { b.finish() } else { b.body(html) })
+        }
+    }
+}
+
+fn http_date(t: i64) -> String {
+    chrono::DateTime::from_timestamp(t, 0)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string()
+}
+
+/// PUT.
+pub async fn put(req: &Req<'_>, target: &Target, found: Option<Resource>) -> DavResult<HttpResponse> {
+    let Target::Store {
+        path, collection, ..
+    } = target
+    else {
+        return Err(DavError::MethodNotAllowed {
+            allow: super::ALLOW,
+        });
+    };
+    if *collection || matches!(found, Some(Resource::Collection(_))) {
+        return Err(DavError::MethodNotAllowed {
+            allow: super::ALLOW,
+        });
+    }
+    let (parent, name) = split_item_path(path);
+    let coll = req
+        .state
+        .store
+        .collection(req.tenant(), &parent)
+        .await?
+        .ok_or_else(|| DavError::conflict("the parent collection does not exist"))?;
+    let content_type = req.header("content-type").map(str::to_string);
+    let Validated {
+        index,
+        content_type,
+    } = validate::validate(req, &coll, content_type.as_deref())?;
+    if coll.kind != CollectionKind::Plain {
+        // RFC 4791 §5.3.2.1: a PUT must not change the UID of an existing resource.
+        if let Some(Resource::Item(..)) = &found {
+            let old = req.state.store.item_index(&coll, &name).await?;
+            if old.uid.is_some() && old.uid != index.uid {
+                return Err(DavError::forbidden(
+                    if coll.kind == CollectionKind::Calendar {
+                        Condition::caldav("no-uid-conflict")
+                    } else {
+                        Condition::carddav("no-uid-conflict")
+                    }
+                    .with_inner(format!(
+                        "<d:href>{}</d:href>",
+                        escape_text(&tree::href(path))
+                    )),
+                    "a PUT may not change the UID of an existing resource",
+                ));
+            }
+        }
+    }
+    let cond = write_condition(req);
+    let (etag, created) = req
+        .state
+        .store
+        .put_item(&coll, &name, &content_type, &req.body, &index, &cond)
+        .await
+        .map_err(|e| {
+            let e = store_error(e, &coll.path);
+            if coll.kind == CollectionKind::Addressbook {
+                carddav_condition(e)
+            } else {
+                e
+            }
+        })?;
+    tracing::info!(%name, created, "stored");
+    Ok(HttpResponse::build(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    })
+    .insert_header(("ETag", etag))
+    .finish())
+}
+
+/// The CardDAV spelling of a UID conflict (RFC 6352 §6.3.2.1).
+fn carddav_condition(e: DavError) -> DavError {
+    match e {
+        DavError::Forbidden {
+            message,
+            condition: Some(c),
+        } if c.name == "no-uid-conflict" => DavError::Forbidden {
+            message,
+            condition: Some(Condition::carddav("no-uid-conflict").with_inner(c.inner)),
+        },
+        other => other,
+    }
+}
+
+/// DELETE.
+pub async fn delete(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
+    match res {
+        Resource::Item(c, m) => {
+            let cond = write_condition(req);
+            req.state
+                .store
+                .delete_item(&c, &m.name, &cond)
+                .await
+                .map_err(|e| store_error(e, &c.path))?;
+            req.state
+                .store
+                .drop_props(req.tenant(), &format!("{}{}", c.path, m.name))
+                .await?;
+            tracing::info!(name = %m.name, "deleted");
+            Ok(HttpResponse::NoContent().finish())
+        }
+        Resource::Collection(c) => {
+            // Homes are provisioned by the server and cannot be deleted.
+            if c.path.trim_end_matches('/').matches('/').count() < 2 {
+                return Err(DavError::Forbidden {
+                    message: "a home collection cannot be deleted".into(),
+                    condition: None,
+                });
+            }
+            if let Some(m) = etag_list(req.header("if-match")) {
+                if !m.iter().any(|t| t == "*" || *t == c.ctag()) {
+                    return Err(DavError::PreconditionFailed);
+                }
+            }
+            req.state
+                .store
+                .delete_collection(req.tenant(), &c.path)
+                .await
+                .map_err(|e| store_error(e, &c.path))?;
+            tracing::info!(path = %c.path, "collection deleted");
+            Ok(HttpResponse::NoContent().finish())
+        }
+        _ => Err(DavError::Forbidden {
+            message: "this resource cannot be deleted".into(),
+            condition: None,
+        }),
+    }
+}

@@ -1,0 +1,140 @@
+//! Building `207 Multi-Status` bodies (RFC 4918 §13).
+
+use crate::xml::{escape_text, XmlWriter};
+use actix_web::http::StatusCode;
+use actix_web::HttpResponse;
+
+/// A multistatus document being written.
+pub struct Multistatus {
+    w: XmlWriter,
+}
+
+/// One `propstat` group being collected for a response.
+#[derive(Default)]
+pub struct PropStats {
+    ok: String,
+    not_found: String,
+    other: Vec<(u16, String)>,
+}
+
+impl PropStats {
+    /// Add a found property (already rendered).
+    pub fn ok(&mut self, xml: &str) {
+        self.ok.push_str(xml);
+    }
+    /// Add a missing property `{ns}name`.
+    pub fn not_found(&mut self, ns: &str, name: &str) {
+        let mut w = XmlWriter::default();
+        w.empty(ns, name);
+        self.not_found.push_str(&w.buf);
+    }
+    /// Add a property with another status.
+    pub fn status(&mut self, code: u16, ns: &str, name: &str) {
+        let mut w = XmlWriter::default();
+        w.empty(ns, name);
+        match self.other.iter_mut().find(|(c, _)| *c == code) {
+            Some((_, s)) => s.push_str(&w.buf),
+            None => self.other.push((code, w.buf)),
+        }
+    }
+}
+
+/// The status line text for a code.
+pub fn status_line(code: u16) -> String {
+    let reason = StatusCode::from_u16(code)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    format!("HTTP/1.1 {code} {reason}")
+}
+
+impl Default for Multistatus {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Multistatus {
+    /// Start a document.
+    pub fn new() -> Self {
+        let mut w = XmlWriter::new();
+        w.raw(&format!("<d:multistatus{}>", XmlWriter::root_decls()));
+        Multistatus { w }
+    }
+
+    /// A fragment of responses without the document around it (for nesting).
+    pub fn bare() -> Self {
+        Multistatus {
+            w: XmlWriter::default(),
+        }
+    }
+
+    /// The XML written so far.
+    pub fn into_inner(self) -> String {
+        self.w.buf
+    }
+
+    /// A response with propstats.
+    pub fn propstat_response(&mut self, href: &str, ps: PropStats) {
+        self.w.raw("<d:response><d:href>");
+        self.w.text(href);
+        self.w.raw("</d:href>");
+        let mut any = false;
+        if !ps.ok.is_empty() {
+            self.propstat(&ps.ok, 200);
+            any = true;
+        }
+        if !ps.not_found.is_empty() {
+            self.propstat(&ps.not_found, 404);
+            any = true;
+        }
+        for (code, xml) in &ps.other {
+            self.propstat(xml, *code);
+            any = true;
+        }
+        if !any {
+            self.propstat("", 200);
+        }
+        self.w.raw("</d:response>");
+    }
+
+    fn propstat(&mut self, inner: &str, code: u16) {
+        self.w.raw("<d:propstat><d:prop>");
+        self.w.raw(inner);
+        self.w.raw("</d:prop><d:status>");
+        self.w.raw(&status_line(code));
+        self.w.raw("</d:status></d:propstat>");
+    }
+
+    /// A response with only a status (e.g. a deleted member in sync-collection).
+    pub fn status_response(&mut self, href: &str, code: u16, extra: &str) {
+        self.w.raw("<d:response><d:href>");
+        self.w.text(href);
+        self.w.raw("</d:href><d:status>");
+        self.w.raw(&status_line(code));
+        self.w.raw("</d:status>");
+        self.w.raw(extra);
+        self.w.raw("</d:response>");
+    }
+
+    /// Raw XML after the responses (e.g. `<d:sync-token>`).
+    pub fn tail(&mut self, xml: &str) {
+        self.w.raw(xml);
+    }
+
+    /// Text element after the responses.
+    pub fn tail_text(&mut self, prefix_name: &str, text: &str) {
+        self.w.raw(&format!(
+            "<{prefix_name}>{}</{prefix_name}>",
+            escape_text(text)
+        ));
+    }
+
+    /// Finish and wrap in a 207 response.
+    pub fn finish(mut self) -> HttpResponse {
+        self.w.raw("</d:multistatus>");
+        HttpResponse::build(StatusCode::MULTI_STATUS)
+            .content_type("application/xml; charset=utf-8")
+            .body(self.w.buf)
+    }
+}

@@ -1,0 +1,253 @@
+//! PROPFIND (RFC 4918 §9.1) and the property rendering shared with REPORTs.
+
+use super::multistatus::{Multistatus, PropStats};
+use super::props::{self, live_names, live_value, PropCtx, PropName};
+use super::resource::Resource;
+use super::Req;
+use crate::error::{Condition, DavError, DavResult};
+use crate::sync::CollectionKind;
+use crate::tree::HomeKind;
+use crate::xml::{Element, XmlWriter, NS_DAV};
+use actix_web::HttpResponse;
+use std::collections::HashMap;
+
+/// What a PROPFIND (or a REPORT's `prop`) asks for.
+#[derive(Debug, Clone)]
+pub enum PropRequest {
+    /// `allprop`, with `include` names.
+    AllProp(Vec<PropName>),
+    /// `propname`.
+    PropName,
+    /// Named properties; the element is kept for properties with parameters
+    /// (`calendar-data`, `address-data`).
+    Prop(Vec<(PropName, Element)>),
+}
+
+impl PropRequest {
+    /// Parse the `DAV:prop` element of a request.
+    pub fn from_prop(prop: &Element) -> Self {
+        PropRequest::Prop(
+            prop.elements()
+                .map(|e| ((e.ns.clone(), e.name.clone()), e.clone()))
+                .collect(),
+        )
+    }
+
+    /// The element asking for `{ns}name`, when asked by name.
+    pub fn find(&self, ns: &str, name: &str) -> Option<&Element> {
+        match self {
+            PropRequest::Prop(v) => v
+                .iter()
+                .find(|((n, l), _)| n == ns && l == name)
+                .map(|(_, e)| e),
+            _ => None,
+        }
+    }
+}
+
+/// Parse a PROPFIND body (empty = allprop).
+pub fn parse_propfind(req: &Req<'_>) -> DavResult<PropRequest> {
+    if req.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(PropRequest::AllProp(Vec::new()));
+    }
+    let root = req.xml()?;
+    if !root.is(NS_DAV, "propfind") {
+        return Err(DavError::bad_request("the body is not a DAV:propfind"));
+    }
+    if let Some(p) = root.child(NS_DAV, "prop") {
+        return Ok(PropRequest::from_prop(p));
+    }
+    if root.child(NS_DAV, "propname").is_some() {
+        return Ok(PropRequest::PropName);
+    }
+    if root.child(NS_DAV, "allprop").is_some() {
+        let include = root
+            .child(NS_DAV, "include")
+            .map(|i| i.elements().map(|e| (e.ns.clone(), e.name.clone())).collect())
+            .unwrap_or_default();
+        return Ok(PropRequest::AllProp(include));
+    }
+    Err(DavError::bad_request(
+        "DAV:propfind needs prop, allprop or propname",
+    ))
+}
+
+/// A computed property value supplied by a REPORT (e.g. `calendar-data`).
+pub struct Computed<'a> {
+    /// Namespace.
+    pub ns: &'a str,
+    /// Local name.
+    pub name: &'a str,
+    /// Inner XML (already escaped); `None` = 404 for this resource.
+    pub value: Option<String>,
+}
+
+/// Render the properties `pr` asks for of `res` into `ps`.
+pub fn render_props(
+    ctx: &PropCtx<'_>,
+    res: &Resource,
+    dead: &[(String, String, String)],
+    pr: &PropRequest,
+    computed: Option<&Computed<'_>>,
+    ps: &mut PropStats,
+) {
+    let mut w = XmlWriter::default();
+    match pr {
+        PropRequest::PropName => {
+            for (ns, name, _) in live_names(res) {
+                w.empty(ns, name);
+            }
+            for (ns, name, _) in dead {
+                if !live_names(res).iter().any(|(n, l, _)| n == ns && l == name) {
+                    w.empty(ns, name);
+                }
+            }
+            ps.ok(&w.buf);
+        }
+        PropRequest::AllProp(include) => {
+            for (ns, name, in_allprop) in live_names(res) {
+                let included = include.iter().any(|(n, l)| n == ns && l == name);
+                if in_allprop || included {
+                    if let Some(v) = live_value(ctx, res, ns, name) {
+                        props::write_prop(&mut w, ns, name, &v);
+                    }
+                }
+            }
+            for (ns, name, xml) in dead {
+                if live_value(ctx, res, ns, name).is_none() {
+                    w.raw(xml);
+                }
+            }
+            ps.ok(&w.buf);
+            for (ns, name) in include {
+                if !live_names(res).iter().any(|(n, l, _)| n == ns && l == name)
+                    && !dead.iter().any(|(n, l, _)| n == ns && l == name)
+                {
+                    ps.not_found(ns, name);
+                }
+            }
+        }
+        PropRequest::Prop(list) => {
+            for ((ns, name), _) in list {
+                if let Some(c) = computed {
+                    if c.ns == ns && c.name == name {
+                        match &c.value {
+                            Some(v) => {
+                                let mut w = XmlWriter::default();
+                                props::write_prop(&mut w, ns, name, v);
+                                ps.ok(&w.buf);
+                            }
+                            None => ps.not_found(ns, name),
+                        }
+                        continue;
+                    }
+                }
+                if let Some(v) = live_value(ctx, res, ns, name) {
+                    let mut w = XmlWriter::default();
+                    props::write_prop(&mut w, ns, name, &v);
+                    ps.ok(&w.buf);
+                } else if let Some((_, _, xml)) =
+                    dead.iter().find(|(n, l, _)| n == ns && l == name)
+                {
+                    ps.ok(xml);
+                } else {
+                    ps.not_found(ns, name);
+                }
+            }
+        }
+    }
+}
+
+/// Children of a resource for Depth 1.
+pub async fn children(req: &Req<'_>, res: &Resource) -> DavResult<Vec<Resource>> {
+    let tenant = &req.principal.tenant.name;
+    let user = &req.principal.user.name;
+    Ok(match res {
+        Resource::Root => vec![Resource::Context],
+        Resource::Context => vec![
+            Resource::Principals,
+            Resource::Homes(HomeKind::Calendars),
+            Resource::Homes(HomeKind::Addressbooks),
+        ],
+        Resource::Principals => vec![Resource::Principal(user.clone())],
+        Resource::Homes(k) => {
+            let path = crate::tree::home_path(*k, user);
+            match req.state.store.collection(tenant, &path).await? {
+                Some(c) => vec![Resource::Collection(c)],
+                None => vec![],
+            }
+        }
+        Resource::Principal(_) | Resource::Item(..) => vec![],
+        Resource::Collection(c) => {
+            let mut v: Vec<Resource> = req
+                .state
+                .store
+                .child_collections(tenant, &c.path)
+                .await?
+                .into_iter()
+                .map(Resource::Collection)
+                .collect();
+            for m in req.state.store.list_items(c).await? {
+                v.push(Resource::Item(c.clone(), m));
+            }
+            v
+        }
+    })
+}
+
+/// The Depth header: 0, 1 or infinity (`None`).
+pub fn depth(req: &Req<'_>, default_infinity: bool) -> DavResult<Option<u8>> {
+    match req.header("depth").map(str::trim) {
+        Some("0") => Ok(Some(0)),
+        Some("1") => Ok(Some(1)),
+        Some(d) if d.eq_ignore_ascii_case("infinity") => Ok(None),
+        None if default_infinity => Ok(None),
+        None => Ok(Some(0)),
+        Some(other) => Err(DavError::bad_request(format!("bad Depth header '{other}'"))),
+    }
+}
+
+/// PROPFIND.
+pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
+    let depth = match depth(req, true)? {
+        Some(d) => d,
+        None => {
+            return Err(DavError::forbidden(
+                Condition::dav("propfind-finite-depth"),
+                "Depth: infinity is not supported; use 0 or 1",
+            ))
+        }
+    };
+    let pr = parse_propfind(req)?;
+    let mut list = vec![res.clone()];
+    if depth == 1 {
+        list.extend(children(req, &res).await?);
+    }
+    let dead: HashMap<String, Vec<(String, String, String)>> = match res.store_path() {
+        Some(p) => {
+            req.state
+                .store
+                .dead_props_under(&req.principal.tenant.name, &p)
+                .await?
+        }
+        None => HashMap::new(),
+    };
+    let ctx = req.prop_ctx();
+    let mut ms = Multistatus::new();
+    for r in &list {
+        let mut ps = PropStats::default();
+        let d = r
+            .store_path()
+            .and_then(|p| dead.get(&p))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        render_props(&ctx, r, d, &pr, None, &mut ps);
+        ms.propstat_response(&r.href(), ps);
+    }
+    Ok(ms.finish())
+}
+
+/// True when `kind` is a calendar or address book.
+pub fn is_dav(kind: CollectionKind) -> bool {
+    kind != CollectionKind::Plain
+}

@@ -1,0 +1,137 @@
+//! Creating a user's homes and the collections their tenant file declares, and seeding the
+//! built-in demo data on first start.
+
+use crate::config::{CollectionKindConfig, DemoSeed, TenantConfig, UserConfig};
+use crate::http::AppState;
+use crate::sync::{CollectionKind, ItemIndex, StoreError, WriteCondition};
+use crate::tree::{home_path, HomeKind};
+use crate::xml::{escape_text, NS_CALDAV, NS_CARDDAV, NS_DAV, NS_ICAL};
+
+fn prop_xml(ns: &str, name: &str, value: &str) -> String {
+    format!(
+        "<x1:{name} xmlns:x1=\"{ns}\">{}</x1:{name}>",
+        escape_text(value)
+    )
+}
+
+/// Make sure the user's homes and declared collections exist, seeding demo data once.
+pub async fn ensure_user(
+    state: &AppState,
+    tenant: &TenantConfig,
+    user: &UserConfig,
+) -> anyhow::Result<()> {
+    let store = &state.store;
+    for kind in [HomeKind::Calendars, HomeKind::Addressbooks] {
+        let path = home_path(kind, &user.name);
+        match store
+            .create_collection(&tenant.name, &path, CollectionKind::Plain, &[], false)
+            .await
+        {
+            Ok(_) | Err(StoreError::Exists) => {}
+            Err(e) => return Err(anyhow::anyhow!("creating {path}: {e}")),
+        }
+    }
+    for c in tenant.collections.iter().filter(|c| c.users.contains(&user.name)) {
+        let (home, kind) = match c.kind {
+            CollectionKindConfig::Calendar => (HomeKind::Calendars, CollectionKind::Calendar),
+            CollectionKindConfig::Addressbook => {
+                (HomeKind::Addressbooks, CollectionKind::Addressbook)
+            }
+        };
+        let path = format!("{}{}/", home_path(home, &user.name), c.id);
+        let coll = match store
+            .create_collection(&tenant.name, &path, kind, &c.components, false)
+            .await
+        {
+            Ok(coll) => {
+                let mut props = vec![(
+                    NS_DAV.to_string(),
+                    "displayname".to_string(),
+                    Some(prop_xml(NS_DAV, "displayname", &c.display_name)),
+                )];
+                if let Some(d) = &c.description {
+                    let (ns, name) = if kind == CollectionKind::Calendar {
+                        (NS_CALDAV, "calendar-description")
+                    } else {
+                        (NS_CARDDAV, "addressbook-description")
+                    };
+                    props.push((ns.into(), name.into(), Some(prop_xml(ns, name, d))));
+                }
+                if let Some(col) = &c.color {
+                    props.push((
+                        NS_ICAL.into(),
+                        "calendar-color".into(),
+                        Some(prop_xml(NS_ICAL, "calendar-color", col)),
+                    ));
+                }
+                store.patch_dead_props(&tenant.name, &path, &props).await?;
+                coll
+            }
+            Err(StoreError::Exists) => match store.collection(&tenant.name, &path).await? {
+                Some(coll) => coll,
+                None => continue,
+            },
+            Err(e) => return Err(anyhow::anyhow!("creating {path}: {e}")),
+        };
+        if let Some(seed) = c.seed_demo {
+            let key = format!("seeded:{path}");
+            if store.kv_get(&tenant.name, &key).await?.is_none() {
+                let n = seed_demo(state, &coll, seed).await?;
+                store.kv_set(&tenant.name, &key, &n.to_string()).await?;
+                tracing::info!(tenant = %tenant.name, %path, items = n, "seeded demo data");
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn seed_demo(
+    state: &AppState,
+    coll: &crate::sync::Collection,
+    seed: DemoSeed,
+) -> anyhow::Result<usize> {
+    let today = chrono::Utc::now().date_naive();
+    let items = match seed {
+        DemoSeed::Events => crate::demo::calendar_events(today),
+        DemoSeed::Tasks => crate::demo::tasks(today),
+        DemoSeed::Contacts => crate::demo::contacts(),
+    };
+    let max = state.cfg.limits.max_instances;
+    let mut n = 0;
+    for it in items {
+        let (index, ct) = match seed {
+            DemoSeed::Events | DemoSeed::Tasks => {
+                let info = crate::caldav::inspect(&it.body, &[], max)
+                    .map_err(|e| anyhow::anyhow!("demo item {}: {e}", it.name))?;
+                (
+                    ItemIndex {
+                        uid: Some(info.uid),
+                        component: Some(info.component.as_str().to_string()),
+                        first_start: info.first_start,
+                        last_end: info.last_end,
+                    },
+                    "text/calendar; charset=utf-8",
+                )
+            }
+            DemoSeed::Contacts => {
+                let info = crate::carddav::inspect(&it.body)
+                    .map_err(|e| anyhow::anyhow!("demo item {}: {e}", it.name))?;
+                (
+                    ItemIndex {
+                        uid: Some(info.uid),
+                        component: Some("VCARD".into()),
+                        ..Default::default()
+                    },
+                    "text/vcard; charset=utf-8",
+                )
+            }
+        };
+        state
+            .store
+            .put_item(coll, &it.name, ct, it.body.as_bytes(), &index, &WriteCondition::default())
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding {}: {e}", it.name))?;
+        n += 1;
+    }
+    Ok(n)
+}

@@ -1,0 +1,196 @@
+//! REPORT (RFC 3253 §3.6) and the reports CalDAV, CardDAV, WebDAV Sync and ACL define.
+
+mod principal;
+mod query;
+mod sync;
+
+use super::multistatus::{Multistatus, PropStats};
+use super::propfind::{render_props, Computed, PropRequest};
+use super::resource::Resource;
+use super::Req;
+use crate::error::{Condition, DavError, DavResult};
+use crate::sync::{split_item_path, Collection, CollectionKind, Item};
+use crate::tree::{self, Target};
+use crate::xml::{escape_text, Element, NS_CALDAV, NS_CARDDAV, NS_DAV};
+use actix_web::HttpResponse;
+use std::collections::HashMap;
+
+/// REPORT: dispatch on the body's root element.
+pub async fn report(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
+    let root = req.xml()?;
+    match (root.ns.as_str(), root.name.as_str()) {
+        (NS_CALDAV, "calendar-multiget") | (NS_CARDDAV, "addressbook-multiget") => {
+            multiget(req, &res, &root).await
+        }
+        (NS_CALDAV, "calendar-query") => query::calendar_query(req, &res, &root).await,
+        (NS_CARDDAV, "addressbook-query") => query::addressbook_query(req, &res, &root).await,
+        (NS_CALDAV, "free-busy-query") => query::free_busy_query(req, &res, &root).await,
+        (NS_DAV, "sync-collection") => sync::sync_collection(req, &res, &root).await,
+        (NS_DAV, "principal-property-search") => principal::property_search(req, &root).await,
+        (NS_DAV, "principal-search-property-set") => Ok(principal::search_property_set()),
+        (NS_DAV, "expand-property") => principal::expand_property(req, &res, &root).await,
+        (ns, name) => {
+            tracing::info!(report = %format!("{{{ns}}}{name}"), "unsupported REPORT");
+            Err(DavError::forbidden(
+                Condition::dav("supported-report"),
+                format!("the REPORT {{{ns}}}{name} is not supported here"),
+            ))
+        }
+    }
+}
+
+/// The `DAV:prop` of a REPORT body (allprop when absent).
+pub fn prop_request(root: &Element) -> PropRequest {
+    match root.child(NS_DAV, "prop") {
+        Some(p) => PropRequest::from_prop(p),
+        None if root.child(NS_DAV, "propname").is_some() => PropRequest::PropName,
+        None => PropRequest::AllProp(Vec::new()),
+    }
+}
+
+/// How the item data asked for in a REPORT's `prop` is rendered.
+pub enum DataRequest {
+    /// Not asked for.
+    None,
+    /// `calendar-data`.
+    Calendar(crate::caldav::CalendarDataRequest),
+    /// `address-data`.
+    Address(crate::carddav::AddressDataRequest),
+}
+
+impl DataRequest {
+    /// Parse from the REPORT's prop request.
+    pub fn parse(pr: &PropRequest) -> DavResult<Self> {
+        if let Some(el) = pr.find(NS_CALDAV, "calendar-data") {
+            return crate::caldav::parse_calendar_data(el)
+                .map(DataRequest::Calendar)
+                .map_err(|e| {
+                    DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
+                });
+        }
+        if let Some(el) = pr.find(NS_CARDDAV, "address-data") {
+            return crate::carddav::parse_address_data(el)
+                .map(DataRequest::Address)
+                .map_err(|e| {
+                    DavError::forbidden(Condition::carddav(e.precondition()), e.to_string())
+                });
+        }
+        Ok(DataRequest::None)
+    }
+
+    /// The computed property for one item.
+    pub fn compute(&self, item: &Item, max_instances: usize) -> Option<Computed<'static>> {
+        match self {
+            DataRequest::None => None,
+            DataRequest::Calendar(r) => Some(Computed {
+                ns: NS_CALDAV,
+                name: "calendar-data",
+                value: std::str::from_utf8(&item.body).ok().map(|b| {
+                    escape_text(&crate::caldav::render_calendar_data(r, b, max_instances))
+                }),
+            }),
+            DataRequest::Address(r) => Some(Computed {
+                ns: NS_CARDDAV,
+                name: "address-data",
+                value: std::str::from_utf8(&item.body)
+                    .ok()
+                    .and_then(|b| crate::carddav::render_address_data(r, b).ok())
+                    .map(|s| escape_text(&s)),
+            }),
+        }
+    }
+}
+
+/// Write one item's response.
+pub fn item_response(
+    req: &Req<'_>,
+    ms: &mut Multistatus,
+    coll: &Collection,
+    item: &Item,
+    pr: &PropRequest,
+    data: &DataRequest,
+    dead: &HashMap<String, Vec<(String, String, String)>>,
+) {
+    let ctx = req.prop_ctx();
+    let path = format!("{}{}", coll.path, item.meta.name);
+    let res = Resource::Item(coll.clone(), item.meta.clone());
+    let computed = data.compute(item, req.state.cfg.limits.max_instances);
+    let mut ps = PropStats::default();
+    let d = dead.get(&path).map(Vec::as_slice).unwrap_or(&[]);
+    render_props(&ctx, &res, d, pr, computed.as_ref(), &mut ps);
+    ms.propstat_response(&tree::href(&path), ps);
+}
+
+/// calendar-multiget (RFC 4791 §7.9) and addressbook-multiget (RFC 6352 §8.7).
+async fn multiget(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<HttpResponse> {
+    let pr = prop_request(root);
+    let data = DataRequest::parse(&pr)?;
+    let hrefs: Vec<String> = root
+        .children_named(NS_DAV, "href")
+        .map(|h| h.text().trim().to_string())
+        .collect();
+    if hrefs.is_empty() {
+        return Err(DavError::bad_request("a multiget needs at least one DAV:href"));
+    }
+    // Group the requested names by collection so each collection is read once.
+    let mut by_coll: Vec<(String, Vec<(String, String)>)> = Vec::new();
+    let mut ms = Multistatus::new();
+    for h in &hrefs {
+        match tree::parse_href(h) {
+            Ok(t @ Target::Store {
+                collection: false, ..
+            }) => {
+                if super::resource::check_access(req.principal, &t).is_err() {
+                    ms.status_response(h, 403, "");
+                    continue;
+                }
+                let Target::Store { path, .. } = t else { continue };
+                let (parent, name) = split_item_path(&path);
+                match by_coll.iter_mut().find(|(p, _)| *p == parent) {
+                    Some((_, v)) => v.push((name, h.clone())),
+                    None => by_coll.push((parent, vec![(name, h.clone())])),
+                }
+            }
+            _ => ms.status_response(h, 404, ""),
+        }
+    }
+    if let Resource::Collection(c) = res {
+        tracing::debug!(collection = %c.path, n = hrefs.len(), "multiget");
+    }
+    for (parent, names) in by_coll {
+        let Some(coll) = req.state.store.collection(req.tenant(), &parent).await? else {
+            for (_, h) in &names {
+                ms.status_response(h, 404, "");
+            }
+            continue;
+        };
+        let wanted: Vec<String> = names.iter().map(|(n, _)| n.clone()).collect();
+        let items = req.state.store.items_named(&coll, &wanted).await?;
+        let dead = req
+            .state
+            .store
+            .dead_props_under(req.tenant(), &coll.path)
+            .await?;
+        let by_name: HashMap<&str, &Item> =
+            items.iter().map(|i| (i.meta.name.as_str(), i)).collect();
+        for (name, h) in &names {
+            match by_name.get(name.as_str()) {
+                Some(item) => item_response(req, &mut ms, &coll, item, &pr, &data, &dead),
+                None => ms.status_response(h, 404, ""),
+            }
+        }
+    }
+    Ok(ms.finish())
+}
+
+/// The collection a query runs over, or the single item it tests.
+pub fn query_scope(res: &Resource, kind: CollectionKind) -> DavResult<(&Collection, Option<&str>)> {
+    match res {
+        Resource::Collection(c) if c.kind == kind => Ok((c, None)),
+        Resource::Item(c, m) if c.kind == kind => Ok((c, Some(m.name.as_str()))),
+        _ => Err(DavError::forbidden(
+            Condition::dav("supported-report"),
+            "this REPORT is not supported on this resource",
+        )),
+    }
+}

@@ -1,0 +1,139 @@
+//! calendar-query (RFC 4791 §7.8), free-busy-query (§7.10) and addressbook-query
+//! (RFC 6352 §8.6). The store's index narrows a time-range query to candidates; only those
+//! are parsed and expanded.
+
+use super::{item_response, prop_request, query_scope, DataRequest};
+use crate::dav::multistatus::Multistatus;
+use crate::dav::resource::Resource;
+use crate::dav::Req;
+use crate::error::{Condition, DavError, DavResult};
+use crate::sync::{CollectionKind, Item};
+use crate::tree;
+use crate::xml::{Element, NS_CALDAV, NS_CARDDAV};
+use actix_web::HttpResponse;
+
+/// REPORT calendar-query.
+pub async fn calendar_query(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<HttpResponse> {
+    let (coll, only) = query_scope(res, CollectionKind::Calendar)?;
+    let filter_el = root
+        .child(NS_CALDAV, "filter")
+        .ok_or_else(|| DavError::forbidden(Condition::caldav("valid-filter"), "calendar-query needs a CALDAV:filter"))?;
+    let filter = crate::caldav::parse_filter(filter_el).map_err(|e| {
+        tracing::info!(error = %e, "calendar-query filter refused");
+        DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
+    })?;
+    let pr = prop_request(root);
+    let data = DataRequest::parse(&pr)?;
+    let max = req.state.cfg.limits.max_instances;
+    let hint = crate::caldav::time_bounds_hint(&filter);
+    let component = filter
+        .comp_filters
+        .first()
+        .filter(|_| filter.comp_filters.len() == 1)
+        .filter(|c| !c.is_not_defined)
+        .map(|c| c.name.to_ascii_uppercase());
+    let items: Vec<Item> = match only {
+        Some(name) => req.state.store.item(coll, name).await?.into_iter().collect(),
+        None => {
+            req.state
+                .store
+                .candidates(
+                    coll,
+                    component.as_deref(),
+                    hint.as_ref().and_then(|h| h.start),
+                    hint.as_ref().and_then(|h| h.end),
+                )
+                .await?
+        }
+    };
+    let dead = req.state.store.dead_props_under(req.tenant(), &coll.path).await?;
+    let mut ms = Multistatus::new();
+    let mut n = 0usize;
+    for item in &items {
+        let Ok(body) = std::str::from_utf8(&item.body) else { continue };
+        if crate::caldav::matches(&filter, body, max) {
+            n += 1;
+            if n > req.state.cfg.limits.max_report_results {
+                ms.status_response(
+                    &tree::href(&coll.path),
+                    507,
+                    "<d:error><d:number-of-matches-within-limits/></d:error>",
+                );
+                break;
+            }
+            item_response(req, &mut ms, coll, item, &pr, &data, &dead);
+        }
+    }
+    tracing::debug!(candidates = items.len(), matched = n, "calendar-query");
+    Ok(ms.finish())
+}
+
+/// REPORT free-busy-query: a VFREEBUSY for the range (200 text/calendar).
+pub async fn free_busy_query(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<HttpResponse> {
+    let (coll, _) = query_scope(res, CollectionKind::Calendar)?;
+    let tr = root
+        .child(NS_CALDAV, "time-range")
+        .ok_or_else(|| DavError::bad_request("free-busy-query needs a CALDAV:time-range"))?;
+    let start = tr.attr("start").and_then(crate::caldav::parse_utc);
+    let end = tr.attr("end").and_then(crate::caldav::parse_utc);
+    if start.is_none() && end.is_none() {
+        return Err(DavError::bad_request("the time-range needs a start or an end in UTC"));
+    }
+    let range = crate::caldav::TimeRange { start, end };
+    let items = req.state.store.candidates(coll, None, start, end).await?;
+    let bodies: Vec<&str> = items
+        .iter()
+        .filter_map(|i| std::str::from_utf8(&i.body).ok())
+        .collect();
+    let out = crate::caldav::free_busy(&bodies, range, req.state.cfg.limits.max_instances);
+    Ok(HttpResponse::Ok()
+        .content_type("text/calendar; charset=utf-8")
+        .body(out))
+}
+
+/// REPORT addressbook-query.
+pub async fn addressbook_query(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<HttpResponse> {
+    let (coll, only) = query_scope(res, CollectionKind::Addressbook)?;
+    let filter = match root.child(NS_CARDDAV, "filter") {
+        Some(f) => crate::carddav::parse_filter(f).map_err(|e| {
+            tracing::info!(error = %e, "addressbook-query filter refused");
+            DavError::forbidden(Condition::carddav(e.precondition()), e.to_string())
+        })?,
+        None => {
+            return Err(DavError::forbidden(
+                Condition::carddav("valid-filter"),
+                "addressbook-query needs a CARDDAV:filter",
+            ))
+        }
+    };
+    let limit = crate::carddav::parse_limit(root);
+    let pr = prop_request(root);
+    let data = DataRequest::parse(&pr)?;
+    let items: Vec<Item> = match only {
+        Some(name) => req.state.store.item(coll, name).await?.into_iter().collect(),
+        None => req.state.store.list_items_with_body(coll).await?,
+    };
+    let dead = req.state.store.dead_props_under(req.tenant(), &coll.path).await?;
+    let cap = limit
+        .unwrap_or(usize::MAX)
+        .min(req.state.cfg.limits.max_report_results);
+    let mut ms = Multistatus::new();
+    let mut n = 0usize;
+    for item in &items {
+        let Ok(body) = std::str::from_utf8(&item.body) else { continue };
+        if crate::carddav::matches(&filter, body) {
+            if n == cap {
+                // RFC 6352 §8.6.1: more results than the limit: say so with a 507.
+                ms.status_response(
+                    &tree::href(&coll.path),
+                    507,
+                    "<d:error><d:number-of-matches-within-limits/></d:error>",
+                );
+                break;
+            }
+            n += 1;
+            item_response(req, &mut ms, coll, item, &pr, &data, &dead);
+        }
+    }
+    Ok(ms.finish())
+}

@@ -1,0 +1,127 @@
+//! Resolving a request target to a resource, with the access rule: a user reaches only their
+//! own principal and homes; the tenant config decides what is in them.
+
+use crate::error::{Condition, DavError, DavResult};
+use crate::http::auth::Principal;
+use crate::http::AppState;
+use crate::sync::{split_item_path, Collection, CollectionKind, ItemMeta};
+use crate::tree::{self, HomeKind, Target};
+
+/// A resource the server can describe.
+#[derive(Debug, Clone)]
+pub enum Resource {
+    /// `/`.
+    Root,
+    /// `/dav/`.
+    Context,
+    /// `/dav/principals/`.
+    Principals,
+    /// A user's principal.
+    Principal(String),
+    /// `/dav/calendars/` or `/dav/addressbooks/`.
+    Homes(HomeKind),
+    /// A stored collection (homes included).
+    Collection(Collection),
+    /// A stored item.
+    Item(Collection, ItemMeta),
+}
+
+impl Resource {
+    /// The href of this resource.
+    pub fn href(&self) -> String {
+        match self {
+            Resource::Root => "/".into(),
+            Resource::Context => tree::CONTEXT.into(),
+            Resource::Principals => tree::href("principals/"),
+            Resource::Principal(u) => tree::principal_href(u),
+            Resource::Homes(k) => tree::href(&format!("{}/", k.segment())),
+            Resource::Collection(c) => tree::href(&c.path),
+            Resource::Item(c, m) => tree::href(&format!("{}{}", c.path, m.name)),
+        }
+    }
+
+    /// The store path used for dead properties (`None` for virtual resources).
+    pub fn store_path(&self) -> Option<String> {
+        match self {
+            Resource::Collection(c) => Some(c.path.clone()),
+            Resource::Item(c, m) => Some(format!("{}{}", c.path, m.name)),
+            _ => None,
+        }
+    }
+
+    /// True for collections of any kind.
+    pub fn is_collection(&self) -> bool {
+        !matches!(self, Resource::Item(..))
+    }
+}
+
+/// Refuse a target outside the user's own space.
+pub fn check_access(p: &Principal<'_>, target: &Target) -> DavResult<()> {
+    let owner = match target {
+        Target::Principal(u) => u,
+        Target::Store { owner, .. } => owner,
+        _ => return Ok(()),
+    };
+    if owner != &p.user.name {
+        tracing::warn!(user = %p.user.name, %owner, "access outside the user's grants refused");
+        return Err(DavError::forbidden(
+            Condition::dav("need-privileges"),
+            "this path belongs to another user",
+        ));
+    }
+    Ok(())
+}
+
+/// Resolve a target to an existing resource (`None` when nothing is there).
+pub async fn resolve(
+    state: &AppState,
+    p: &Principal<'_>,
+    target: &Target,
+) -> DavResult<Option<Resource>> {
+    check_access(p, target)?;
+    let tenant = &p.tenant.name;
+    Ok(match target {
+        Target::Root => Some(Resource::Root),
+        Target::Context => Some(Resource::Context),
+        Target::Principals => Some(Resource::Principals),
+        Target::Principal(u) => Some(Resource::Principal(u.clone())),
+        Target::Homes(k) => Some(Resource::Homes(*k)),
+        Target::Store {
+            path, collection, ..
+        } => {
+            if *collection {
+                state
+                    .store
+                    .collection(tenant, path)
+                    .await?
+                    .map(Resource::Collection)
+            } else {
+                // A path without a trailing slash may still name a collection.
+                if let Some(c) = state
+                    .store
+                    .collection(tenant, &format!("{path}/"))
+                    .await?
+                {
+                    return Ok(Some(Resource::Collection(c)));
+                }
+                let (parent, name) = split_item_path(path);
+                match state.store.collection(tenant, &parent).await? {
+                    Some(c) => state
+                        .store
+                        .item_meta(&c, &name)
+                        .await?
+                        .map(|m| Resource::Item(c, m)),
+                    None => None,
+                }
+            }
+        }
+    })
+}
+
+/// The collection kind a home may contain at its top level.
+pub fn home_child_kind(home: HomeKind) -> CollectionKind {
+    match home {
+        HomeKind::Calendars => CollectionKind::Calendar,
+        HomeKind::Addressbooks => CollectionKind::Addressbook,
+    }
+}

@@ -1,0 +1,113 @@
+//! Checking a PUT body against its collection before anything is stored: media type, size,
+//! and the CalDAV / CardDAV object rules, with the RFC's precondition element on refusal.
+
+use super::Req;
+use crate::error::{Condition, DavError, DavResult};
+use crate::sync::{Collection, CollectionKind, ItemIndex};
+
+/// What the store needs to keep for a valid body.
+pub struct Validated {
+    /// The index entries.
+    pub index: ItemIndex,
+    /// The media type to serve it with.
+    pub content_type: String,
+}
+
+fn media_type(ct: &str) -> String {
+    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// Validate `req.body` for a PUT into `coll`.
+pub fn validate(req: &Req<'_>, coll: &Collection, content_type: Option<&str>) -> DavResult<Validated> {
+    let limits = &req.state.cfg.limits;
+    match coll.kind {
+        CollectionKind::Plain => Ok(Validated {
+            index: ItemIndex::default(),
+            content_type: content_type
+                .unwrap_or("application/octet-stream")
+                .to_string(),
+        }),
+        CollectionKind::Calendar => {
+            if let Some(ct) = content_type {
+                if media_type(ct) != "text/calendar" {
+                    return Err(DavError::forbidden(
+                        Condition::caldav("supported-calendar-data"),
+                        format!("a calendar takes text/calendar, not {ct}"),
+                    ));
+                }
+            }
+            if req.body.len() > limits.max_resource_bytes {
+                return Err(DavError::forbidden(
+                    Condition::caldav("max-resource-size"),
+                    format!(
+                        "the calendar object is larger than {} bytes",
+                        limits.max_resource_bytes
+                    ),
+                ));
+            }
+            let text = std::str::from_utf8(&req.body).map_err(|_| {
+                DavError::forbidden(
+                    Condition::caldav("valid-calendar-data"),
+                    "the body is not UTF-8",
+                )
+            })?;
+            let allowed: Vec<crate::caldav::CompKind> = coll
+                .components
+                .iter()
+                .filter_map(|c| crate::caldav::CompKind::parse(c))
+                .collect();
+            let info = crate::caldav::inspect(text, &allowed, limits.max_instances).map_err(|e| {
+                tracing::info!(error = %e, "calendar object refused");
+                DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
+            })?;
+            Ok(Validated {
+                index: ItemIndex {
+                    uid: Some(info.uid),
+                    component: Some(info.component.as_str().to_string()),
+                    first_start: info.first_start,
+                    last_end: info.last_end,
+                },
+                content_type: "text/calendar; charset=utf-8".into(),
+            })
+        }
+        CollectionKind::Addressbook => {
+            if let Some(ct) = content_type {
+                let mt = media_type(ct);
+                if mt != "text/vcard" && mt != "text/x-vcard" {
+                    return Err(DavError::forbidden(
+                        Condition::carddav("supported-address-data"),
+                        format!("an address book takes text/vcard, not {ct}"),
+                    ));
+                }
+            }
+            if req.body.len() > limits.max_resource_bytes {
+                return Err(DavError::forbidden(
+                    Condition::carddav("max-resource-size"),
+                    format!(
+                        "the vCard is larger than {} bytes",
+                        limits.max_resource_bytes
+                    ),
+                ));
+            }
+            let text = std::str::from_utf8(&req.body).map_err(|_| {
+                DavError::forbidden(
+                    Condition::carddav("valid-address-data"),
+                    "the body is not UTF-8",
+                )
+            })?;
+            let info = crate::carddav::inspect(text).map_err(|e| {
+                tracing::info!(error = %e, "vCard refused");
+                DavError::forbidden(Condition::carddav(e.precondition()), e.to_string())
+            })?;
+            Ok(Validated {
+                index: ItemIndex {
+                    uid: Some(info.uid),
+                    component: Some("VCARD".into()),
+                    first_start: None,
+                    last_end: None,
+                },
+                content_type: "text/vcard; charset=utf-8".into(),
+            })
+        }
+    }
+}
