@@ -4,9 +4,10 @@
 //! `dav` (the protocols), `tree` (the URL space), `sync` (the gateway's own state),
 //! `connector` (CRMs), `mapping` (CRM JSON ⇄ iCalendar/vCard), plus `config`.
 
-pub mod connector;
-pub mod xml;
+pub mod caldav;
 pub mod config;
+pub mod connector;
 pub mod error;
 pub mod sync;
 pub mod tree;
+pub mod xml;
