@@ -451,7 +451,13 @@ pub fn single<'a>(c: &'a Comp, zones: &Zones, rid: Option<DtVal>) -> Instance<'a
 
 fn keep(win: &Window, i: &Instance<'_>) -> bool {
     match (i.start_utc, i.end_utc) {
-        (Some(s), e) => win.keeps(s, e.unwrap_or(s)),
+        (Some(s), e) => {
+            let mut e = e.unwrap_or(s);
+            if i.start.is_some_and(|d| d.date_only) {
+                e = e.max(s + 86400);
+            }
+            win.keeps(s, e)
+        }
         (None, Some(e)) => win.keeps(e, e),
         (None, None) => true,
     }
@@ -609,19 +615,9 @@ fn rule_starts(rule: &str, dtstart: &DtVal, win: Window) -> Option<(Vec<DtVal>, 
         }
     }
     let unvalidated: rrule::RRule<rrule::Unvalidated> = parts.join(";").parse().ok()?;
-    // Real zones iterate in that zone; the rest iterate on wall time as if it were UTC.
-    let (tz, start_dt) = match dtstart.zone {
-        Zone::Iana(tz) => {
-            let rtz = rrule::Tz::Tz(tz);
-            let utc = DateTime::<Utc>::from_timestamp(dtstart.utc(), 0)?;
-            (rtz, utc.with_timezone(&rtz))
-        }
-        Zone::Utc | Zone::Floating | Zone::Fixed(_) => {
-            let rtz = rrule::Tz::UTC;
-            (rtz, rtz.from_utc_datetime(&dtstart.local))
-        }
-    };
-    let _ = tz;
+    // Recurrences are computed on wall-clock time (as if UTC) and only then placed in the
+    // zone, so a DST gap or fold never shifts the following instances.
+    let start_dt = rrule::Tz::UTC.from_utc_datetime(&dtstart.local);
     let validated = unvalidated.validate(start_dt).ok()?;
     let set = rrule::RRuleSet::new(start_dt).rrule(validated);
     let until_ok = |d: &DtVal| match until {
@@ -637,11 +633,7 @@ fn rule_starts(rule: &str, dtstart: &DtVal, win: Window) -> Option<(Vec<DtVal>, 
             cut = true;
             break;
         }
-        let local = match dtstart.zone {
-            Zone::Iana(_) => dt.naive_local(),
-            _ => dt.naive_utc(),
-        };
-        let v = dtstart.with_local(local);
+        let v = dtstart.with_local(dt.naive_utc());
         if !until_ok(&v) {
             break;
         }
