@@ -269,7 +269,9 @@ END:VEVENT
 
 #[test]
 fn inspect_errors() {
-    let ev = |uid: &str| format!("BEGIN:VEVENT\nUID:{uid}\nDTSTAMP:20260101T000000Z\nDTSTART:20260101T100000Z\nEND:VEVENT\n");
+    let ev = |uid: &str| {
+        format!("BEGIN:VEVENT\nUID:{uid}\nDTSTAMP:20260101T000000Z\nDTSTART:20260101T100000Z\nEND:VEVENT\n")
+    };
     let cases: Vec<(String, CalError, &str)> = vec![
         (
             "hello world".into(),
@@ -291,7 +293,11 @@ fn inspect_errors() {
             CalError::InvalidValue("DTSTART".into()),
             "valid-calendar-data",
         ),
-        (cal(""), CalError::NoComponent, "valid-calendar-object-resource"),
+        (
+            cal(""),
+            CalError::NoComponent,
+            "valid-calendar-object-resource",
+        ),
         (
             cal(&format!("{}BEGIN:VTODO\nUID:a\nEND:VTODO\n", ev("a"))),
             CalError::MixedComponents("VEVENT".into(), "VTODO".into()),
@@ -389,7 +395,10 @@ fn vtodo_time_ranges() {
     assert!(!f(&cr, "20251201T000000Z", "20260101T000000Z"));
     assert!(f(&cr, "20270101T000000Z", "20270102T000000Z"));
     let info = inspect(&cr, ALL, 10).expect("valid");
-    assert_eq!((info.first_start, info.last_end), (Some(t("20260101T000000Z")), None));
+    assert_eq!(
+        (info.first_start, info.last_end),
+        (Some(t("20260101T000000Z")), None)
+    );
 
     // DTSTART + DUE.
     let sd = todo("DTSTART:20260301T090000Z\nDUE:20260303T090000Z\n");
@@ -409,15 +418,36 @@ fn vtodo_time_ranges() {
 
 #[test]
 fn vjournal_and_vfreebusy_time_ranges() {
-    let j = cal("BEGIN:VJOURNAL\nUID:j\nDTSTART;VALUE=DATE:20260301\nSUMMARY:notes\nEND:VJOURNAL\n");
-    assert!(matches(&tr_filter("VJOURNAL", "20260301T120000Z", "20260301T130000Z"), &j, 10));
-    assert!(!matches(&tr_filter("VJOURNAL", "20260302T000000Z", "20260302T130000Z"), &j, 10));
+    let j =
+        cal("BEGIN:VJOURNAL\nUID:j\nDTSTART;VALUE=DATE:20260301\nSUMMARY:notes\nEND:VJOURNAL\n");
+    assert!(matches(
+        &tr_filter("VJOURNAL", "20260301T120000Z", "20260301T130000Z"),
+        &j,
+        10
+    ));
+    assert!(!matches(
+        &tr_filter("VJOURNAL", "20260302T000000Z", "20260302T130000Z"),
+        &j,
+        10
+    ));
     let nostart = cal("BEGIN:VJOURNAL\nUID:j\nSUMMARY:notes\nEND:VJOURNAL\n");
-    assert!(!matches(&tr_filter("VJOURNAL", "20000101T000000Z", "20300101T000000Z"), &nostart, 10));
+    assert!(!matches(
+        &tr_filter("VJOURNAL", "20000101T000000Z", "20300101T000000Z"),
+        &nostart,
+        10
+    ));
 
     let fb = cal("BEGIN:VFREEBUSY\nUID:fb\nFREEBUSY:20260301T100000Z/20260301T110000Z,20260302T100000Z/PT1H\nEND:VFREEBUSY\n");
-    assert!(matches(&tr_filter("VFREEBUSY", "20260302T103000Z", "20260302T120000Z"), &fb, 10));
-    assert!(!matches(&tr_filter("VFREEBUSY", "20260301T110000Z", "20260302T100000Z"), &fb, 10));
+    assert!(matches(
+        &tr_filter("VFREEBUSY", "20260302T103000Z", "20260302T120000Z"),
+        &fb,
+        10
+    ));
+    assert!(!matches(
+        &tr_filter("VFREEBUSY", "20260301T110000Z", "20260302T100000Z"),
+        &fb,
+        10
+    ));
 }
 
 // ---------------------------------------------------------------- VALARM
@@ -446,19 +476,46 @@ END:VEVENT
         .expect("filter")
     };
     // Trigger at 09:45, repeat at 09:50 on every day.
-    assert!(matches(&f("20260310T094000Z", "20260310T094600Z"), &body, 100));
-    assert!(matches(&f("20260420T094800Z", "20260420T095100Z"), &body, 100));
-    assert!(!matches(&f("20260420T095100Z", "20260420T100000Z"), &body, 100));
+    assert!(matches(
+        &f("20260310T094000Z", "20260310T094600Z"),
+        &body,
+        100
+    ));
+    assert!(matches(
+        &f("20260420T094800Z", "20260420T095100Z"),
+        &body,
+        100
+    ));
+    assert!(!matches(
+        &f("20260420T095100Z", "20260420T100000Z"),
+        &body,
+        100
+    ));
     // Before the series starts.
-    assert!(!matches(&f("20260309T094000Z", "20260309T094600Z"), &body, 100));
+    assert!(!matches(
+        &f("20260309T094000Z", "20260309T094600Z"),
+        &body,
+        100
+    ));
     // A VALARM filter gives no index hint.
-    assert_eq!(time_bounds_hint(&f("20260310T094000Z", "20260310T094600Z")), None);
+    assert_eq!(
+        time_bounds_hint(&f("20260310T094000Z", "20260310T094600Z")),
+        None
+    );
 
     // RELATED=END and absolute triggers.
     let rel_end = body.replace("TRIGGER:-PT15M", "TRIGGER;RELATED=END:PT5M");
-    assert!(matches(&f("20260311T110000Z", "20260311T110600Z"), &rel_end, 100));
+    assert!(matches(
+        &f("20260311T110000Z", "20260311T110600Z"),
+        &rel_end,
+        100
+    ));
     let abs = body.replace("TRIGGER:-PT15M", "TRIGGER;VALUE=DATE-TIME:20260501T080000Z");
-    assert!(matches(&f("20260501T080000Z", "20260501T080100Z"), &abs, 100));
+    assert!(matches(
+        &f("20260501T080000Z", "20260501T080100Z"),
+        &abs,
+        100
+    ));
 }
 
 // ---------------------------------------------------------------- text, props, params
@@ -486,7 +543,8 @@ fn summary_filter(text: &str, attrs: &str) -> Result<CompFilter, FilterError> {
 #[test]
 fn text_match_collations() {
     let body = meeting();
-    let m = |text: &str, attrs: &str| matches(&summary_filter(text, attrs).expect("filter"), &body, 10);
+    let m =
+        |text: &str, attrs: &str| matches(&summary_filter(text, attrs).expect("filter"), &body, 10);
     assert!(m("meeting", ""));
     assert!(m("meeting", r#"collation="i;ascii-casemap""#));
     assert!(!m("meeting", r#"collation="i;octet""#));
@@ -504,8 +562,12 @@ fn text_match_collations() {
 fn is_not_defined_and_param_filter() {
     let body = meeting();
     let m = |inner: &str| matches(&event_filter(inner), &body, 10);
-    assert!(m(r#"<C:prop-filter name="LOCATION"><C:is-not-defined/></C:prop-filter>"#));
-    assert!(!m(r#"<C:prop-filter name="SUMMARY"><C:is-not-defined/></C:prop-filter>"#));
+    assert!(m(
+        r#"<C:prop-filter name="LOCATION"><C:is-not-defined/></C:prop-filter>"#
+    ));
+    assert!(!m(
+        r#"<C:prop-filter name="SUMMARY"><C:is-not-defined/></C:prop-filter>"#
+    ));
     assert!(m(r#"<C:prop-filter name="ORGANIZER"/>"#));
     assert!(!m(r#"<C:prop-filter name="LOCATION"/>"#));
     // One ATTENDEE with PARTSTAT=NEEDS-ACTION and the address joe.
@@ -622,7 +684,8 @@ fn calendar_data_whole_body_is_byte_for_byte() {
 
 #[test]
 fn calendar_data_expand() {
-    let req = caldata(r#"<C:expand start="20260101T000000Z" end="20260201T000000Z"/>"#).expect("req");
+    let req =
+        caldata(r#"<C:expand start="20260101T000000Z" end="20260201T000000Z"/>"#).expect("req");
     assert_eq!(
         req.expand,
         Some(TimeRange {
@@ -663,13 +726,15 @@ fn calendar_data_selection_and_limits() {
          END:VEVENT\r\nEND:VCALENDAR\r\n"
     );
 
-    let req = caldata(r#"<C:limit-recurrence-set start="20260113T000000Z" end="20260114T000000Z"/>"#)
-        .expect("req");
+    let req =
+        caldata(r#"<C:limit-recurrence-set start="20260113T000000Z" end="20260114T000000Z"/>"#)
+            .expect("req");
     let out = render_calendar_data(&req, &weekly_ny(), 10);
     assert!(out.contains("RECURRENCE-ID"));
     assert!(out.contains("RRULE"));
-    let req = caldata(r#"<C:limit-recurrence-set start="20260201T000000Z" end="20260301T000000Z"/>"#)
-        .expect("req");
+    let req =
+        caldata(r#"<C:limit-recurrence-set start="20260201T000000Z" end="20260301T000000Z"/>"#)
+            .expect("req");
     let out = render_calendar_data(&req, &weekly_ny(), 10);
     assert!(!out.contains("RECURRENCE-ID"), "{out}");
     assert_eq!(out.matches("BEGIN:VEVENT").count(), 1);
@@ -742,14 +807,27 @@ END:VFREEBUSY
         end: Some(t("20260302T000000Z")),
     };
     let out = free_busy(
-        &[&a, &b, &transparent, &cancelled, &tentative, &recurring, &vfb, "garbage"],
+        &[
+            &a,
+            &b,
+            &transparent,
+            &cancelled,
+            &tentative,
+            &recurring,
+            &vfb,
+            "garbage",
+        ],
         range,
         100,
     );
     let lines: Vec<&str> = out.split("\r\n").collect();
     assert!(lines.contains(&"DTSTART:20260301T000000Z"));
     assert!(lines.contains(&"DTEND:20260302T000000Z"));
-    let fb: Vec<&str> = lines.iter().copied().filter(|l| l.starts_with("FREEBUSY")).collect();
+    let fb: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("FREEBUSY"))
+        .collect();
     assert_eq!(
         fb,
         vec![
@@ -761,4 +839,40 @@ END:VFREEBUSY
         ]
     );
     assert_eq!(out.matches("BEGIN:VFREEBUSY").count(), 1);
+}
+
+#[test]
+fn hostile_input_does_not_panic() {
+    let bodies = [
+        cal("BEGIN:VEVENT\nUID:h\nDTSTART:99991231T235959Z\nDURATION:P999999999W\nRRULE:FREQ=SECONDLY\nEND:VEVENT\n"),
+        cal("BEGIN:VEVENT\nUID:h\nDTSTART:00000101T000000Z\nDURATION:-P999999999D\nRRULE:FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30\nEND:VEVENT\n"),
+        cal("BEGIN:VEVENT\nUID:h\nDTSTART;TZID=Nowhere/Special:20260101T100000\nRRULE:FREQ=DAILY;INTERVAL=0;UNTIL=garbage\nRDATE:bad,20260105T100000Z/PT1H\nEXDATE:also-bad\nBEGIN:VALARM\nTRIGGER:PT99999999999999999999H\nREPEAT:99999999\nDURATION:PT1S\nEND:VALARM\nEND:VEVENT\n"),
+        "BEGIN:VCALENDAR\r\n ;;;\r\nBEGIN:VEVENT\r\nEND:VCALENDAR\r\n".to_string(),
+        "BEGIN:VCALENDAR\r\nX;\"unterminated:quote\r\nEND:VCALENDAR\r\n".to_string(),
+        String::new(),
+    ];
+    let f = filter(
+        r#"<C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT"><C:time-range start="20260101T000000Z" end="20270101T000000Z"/><C:comp-filter name="VALARM"><C:time-range start="20260101T000000Z"/></C:comp-filter></C:comp-filter></C:comp-filter>"#,
+    )
+    .expect("filter");
+    let req =
+        caldata(r#"<C:expand start="20260101T000000Z" end="20260201T000000Z"/>"#).expect("req");
+    for b in &bodies {
+        let _ = inspect(b, ALL, 100);
+        let _ = matches(&f, b, 100);
+        let _ = render_calendar_data(&req, b, 100);
+    }
+    let refs: Vec<&str> = bodies.iter().map(String::as_str).collect();
+    let out = free_busy(
+        &refs,
+        TimeRange {
+            start: Some(0),
+            end: Some(t("20300101T000000Z")),
+        },
+        100,
+    );
+    assert!(out.contains("BEGIN:VFREEBUSY"));
+    // The rule that cannot be read still leaves DTSTART/RDATE instances and an open end.
+    let info = inspect(&bodies[2], ALL, 100).expect("lenient about RRULE");
+    assert_eq!(info.last_end, None);
 }

@@ -55,10 +55,9 @@ pub fn local_to_utc(local: NaiveDateTime, zone: Zone) -> i64 {
         Zone::Iana(tz) => match tz.from_local_datetime(&local).earliest() {
             Some(dt) => dt.timestamp(),
             None => {
-                let before = local - Duration::hours(3);
-                let off = tz
-                    .from_local_datetime(&before)
-                    .earliest()
+                let off = local
+                    .checked_sub_signed(Duration::hours(3))
+                    .and_then(|before| tz.from_local_datetime(&before).earliest())
                     .map(|d| d.offset().fix().local_minus_utc())
                     .unwrap_or(0);
                 local.and_utc().timestamp() - off as i64
@@ -280,8 +279,10 @@ pub fn parse_duration(s: &str) -> Option<Dur> {
 
 /// `dt + dur` in epoch seconds: days are nominal (wall clock) in a real zone.
 pub fn add_dur(dt: &DtVal, dur: Dur) -> i64 {
-    let local = dt.local + Duration::days(dur.days);
-    local_to_utc(local, dt.zone) + dur.secs
+    let local = Duration::try_days(dur.days)
+        .and_then(|d| dt.local.checked_add_signed(d))
+        .unwrap_or(dt.local);
+    local_to_utc(local, dt.zone).saturating_add(dur.secs)
 }
 
 /// How a component's end is expressed.
@@ -351,7 +352,7 @@ pub struct Expansion<'a> {
     pub bad_rule: bool,
 }
 
-fn comp_start<'a>(c: &'a Comp, zones: &Zones) -> Option<DtVal> {
+fn comp_start(c: &Comp, zones: &Zones) -> Option<DtVal> {
     c.prop("DTSTART").and_then(|p| parse_dt_prop(p, zones))
 }
 
