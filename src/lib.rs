@@ -5,9 +5,9 @@
 //! `connector` (CRMs), `mapping` (CRM JSON ⇄ iCalendar/vCard), plus `config`.
 
 pub mod caldav;
-pub mod config;
 pub mod connector;
+pub mod xml;
+pub mod config;
 pub mod error;
 pub mod sync;
 pub mod tree;
-pub mod xml;
