@@ -4,6 +4,7 @@
 //! `dav` (the protocols), `tree` (the URL space), `sync` (the gateway's own state),
 //! `connector` (CRMs), `mapping` (CRM JSON ⇄ iCalendar/vCard), plus `config`.
 
+pub mod caldav;
 pub mod connector;
 pub mod xml;
 pub mod config;
