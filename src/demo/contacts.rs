@@ -17,7 +17,10 @@ pub(crate) fn contacts() -> Vec<DemoItem> {
 
 /// `+49 30 2589 123` as a tel: URI (RFC 3966): `tel:+49-30-2589-123`.
 fn tel_uri(number: &str) -> String {
-    format!("tel:{}", number.split_whitespace().collect::<Vec<_>>().join("-"))
+    format!(
+        "tel:{}",
+        number.split_whitespace().collect::<Vec<_>>().join("-")
+    )
 }
 
 fn n_value(p: &Person) -> String {
@@ -42,7 +45,10 @@ fn vcard3(p: &Person) -> String {
     }
     l.line(&format!("ORG:{}", structured(&[c.name, p.department])));
     l.text("TITLE", p.title);
-    l.line(&format!("EMAIL;TYPE=INTERNET;TYPE=WORK;TYPE=PREF:{}", p.email));
+    l.line(&format!(
+        "EMAIL;TYPE=INTERNET;TYPE=WORK;TYPE=PREF:{}",
+        p.email
+    ));
     if let Some(home) = &p.home_email {
         l.line(&format!("EMAIL;TYPE=INTERNET;TYPE=HOME:{home}"));
     }
@@ -62,13 +68,14 @@ fn vcard3(p: &Person) -> String {
         adr_value(c.street, c.city, c.region, c.postcode, c.country)
     ));
     if let Some([street, city, region, pc, country]) = p.home_adr {
-        l.line(&format!("ADR;TYPE=HOME:{}", adr_value(street, city, region, pc, country)));
+        l.line(&format!(
+            "ADR;TYPE=HOME:{}",
+            adr_value(street, city, region, pc, country)
+        ));
     }
-    if let Some((year, month, day)) = p.bday {
-        // vCard 3.0 has no year-less dates; such birthdays are only written in 4.0.
-        if let Some(year) = year {
-            l.line(&format!("BDAY:{year:04}-{month:02}-{day:02}"));
-        }
+    // vCard 3.0 has no year-less dates; such birthdays are only written in 4.0.
+    if let Some((Some(year), month, day)) = p.bday {
+        l.line(&format!("BDAY:{year:04}-{month:02}-{day:02}"));
     }
     l.line(&format!("URL;TYPE=WORK:https://www.{}/", c.domain));
     l.line(&format!("CATEGORIES:{}", text_list(&p.categories)));
@@ -113,13 +120,19 @@ fn vcard4(p: &Person) -> String {
     } else {
         l.line(&format!("TEL;VALUE=uri;TYPE=cell:{}", tel_uri(&p.cell)));
     }
-    l.line(&format!("TEL;VALUE=uri;TYPE=\"work,voice\":{}", tel_uri(&p.work_tel)));
+    l.line(&format!(
+        "TEL;VALUE=uri;TYPE=\"work,voice\":{}",
+        tel_uri(&p.work_tel)
+    ));
     l.line(&format!(
         "ADR;TYPE=work:{}",
         adr_value(c.street, c.city, c.region, c.postcode, c.country)
     ));
     if let Some([street, city, region, pc, country]) = p.home_adr {
-        l.line(&format!("ADR;TYPE=home:{}", adr_value(street, city, region, pc, country)));
+        l.line(&format!(
+            "ADR;TYPE=home:{}",
+            adr_value(street, city, region, pc, country)
+        ));
     }
     match p.bday {
         Some((Some(year), month, day)) => l.line(&format!("BDAY:{year:04}{month:02}{day:02}")),

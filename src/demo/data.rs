@@ -67,6 +67,7 @@ const BER: Option<Zone> = Some(Zone::Berlin);
 const NYC: Option<Zone> = Some(Zone::NewYork);
 const TYO: Option<Zone> = Some(Zone::Tokyo);
 
+#[rustfmt::skip]
 pub(crate) static COMPANIES: &[Company] = &[
     company!("Acme GmbH", "acme-gmbh.example", "Friedrichstraße 123", "Berlin", "", "10117", "Germany", BER, C::German, "+49 30 2589 ###", "+49 151 ########", 6),
     company!("Nordwind Logistik AG", "nordwind-logistik.example", "Am Sandtorkai 41", "Hamburg", "", "20457", "Germany", BER, C::German, "+49 40 3017 ###", "+49 160 ########", 5),
@@ -96,6 +97,7 @@ pub(crate) static COMPANIES: &[Company] = &[
 /// A given or family name with its ASCII spelling for e-mail addresses.
 type Name = (&'static str, &'static str);
 
+#[rustfmt::skip]
 fn pools(c: Culture) -> (&'static [Name], &'static [Name]) {
     match c {
         C::German => (
@@ -167,17 +169,47 @@ fn pools(c: Culture) -> (&'static [Name], &'static [Name]) {
 }
 
 static TITLES: &[&str] = &[
-    "Head of Procurement", "Sales Director", "Chief Executive Officer", "Chief Financial Officer",
-    "IT Manager", "Operations Manager", "Purchasing Agent", "Managing Director", "VP Sales",
-    "Office Manager", "Head of IT", "Project Manager", "Marketing Lead", "Key Account Manager",
-    "Chief Technology Officer", "Assistant to the CEO", "Leiterin Einkauf", "Geschäftsführer",
-    "Customer Success Manager", "Controller",
+    "Head of Procurement",
+    "Sales Director",
+    "Chief Executive Officer",
+    "Chief Financial Officer",
+    "IT Manager",
+    "Operations Manager",
+    "Purchasing Agent",
+    "Managing Director",
+    "VP Sales",
+    "Office Manager",
+    "Head of IT",
+    "Project Manager",
+    "Marketing Lead",
+    "Key Account Manager",
+    "Chief Technology Officer",
+    "Assistant to the CEO",
+    "Leiterin Einkauf",
+    "Geschäftsführer",
+    "Customer Success Manager",
+    "Controller",
 ];
 
-static DEPARTMENTS: &[&str] = &["Sales", "Procurement", "IT", "Finance", "Operations", "Management", "Marketing"];
+static DEPARTMENTS: &[&str] = &[
+    "Sales",
+    "Procurement",
+    "IT",
+    "Finance",
+    "Operations",
+    "Management",
+    "Marketing",
+];
 
 pub(crate) static CATEGORIES: &[&str] = &[
-    "Customer", "Prospect", "Partner", "Key Account", "Supplier", "Newsletter", "Decision maker", "VIP",
+    "Customer",
+    "Prospect",
+    "Partner",
+    "Key Account",
+    "Supplier",
+    "Newsletter",
+    "Decision maker",
+    "VIP",
 ];
 
 static NOTE_TEMPLATES: &[&str] = &[
@@ -244,13 +276,31 @@ pub(crate) struct Colleague {
     pub email: &'static str,
 }
 
-pub(crate) const OWNER: Colleague = Colleague { name: "Lena Hoffmann", email: "lena.hoffmann@demo.crmdav.example" };
+pub(crate) const OWNER: Colleague = Colleague {
+    name: "Lena Hoffmann",
+    email: "lena.hoffmann@demo.crmdav.example",
+};
 pub(crate) static TEAM: &[Colleague] = &[
-    Colleague { name: "Zoë Fischer", email: "zoe.fischer@demo.crmdav.example" },
-    Colleague { name: "Tobias Krämer", email: "tobias.kraemer@demo.crmdav.example" },
-    Colleague { name: "Priya Raman", email: "priya.raman@demo.crmdav.example" },
-    Colleague { name: "Marco Rossi", email: "marco.rossi@demo.crmdav.example" },
-    Colleague { name: "Aiko Mori", email: "aiko.mori@demo.crmdav.example" },
+    Colleague {
+        name: "Zoë Fischer",
+        email: "zoe.fischer@demo.crmdav.example",
+    },
+    Colleague {
+        name: "Tobias Krämer",
+        email: "tobias.kraemer@demo.crmdav.example",
+    },
+    Colleague {
+        name: "Priya Raman",
+        email: "priya.raman@demo.crmdav.example",
+    },
+    Colleague {
+        name: "Marco Rossi",
+        email: "marco.rossi@demo.crmdav.example",
+    },
+    Colleague {
+        name: "Aiko Mori",
+        email: "aiko.mori@demo.crmdav.example",
+    },
 ];
 
 /// Number of contacts in the address book.
@@ -276,13 +326,22 @@ pub(crate) fn pick_company(rng: &mut StdRng) -> &'static Company {
 }
 
 pub(crate) fn company(name: &str) -> &'static Company {
-    COMPANIES.iter().find(|c| c.name == name).unwrap_or(&COMPANIES[0])
+    COMPANIES
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or(&COMPANIES[0])
 }
 
 fn fill(rng: &mut StdRng, template: &str) -> String {
     template
         .chars()
-        .map(|c| if c == '#' { char::from(b'0' + rng.gen_range(0..10u8)) } else { c })
+        .map(|c| {
+            if c == '#' {
+                char::from(b'0' + rng.gen_range(0..10u8))
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -312,9 +371,15 @@ fn base(
     v4: bool,
 ) -> Person {
     let (full, local) = if company.culture == C::Chinese && !given.0.is_ascii() {
-        (format!("{}{}", family.0, given.0), format!("{}.{}", family.1, given.1))
+        (
+            format!("{}{}", family.0, given.0),
+            format!("{}.{}", family.1, given.1),
+        )
     } else {
-        (format!("{} {}", given.0, family.0), format!("{}.{}", given.1, family.1))
+        (
+            format!("{} {}", given.0, family.0),
+            format!("{}.{}", given.1, family.1),
+        )
     };
     Person {
         n,
@@ -325,7 +390,7 @@ fn base(
         nickname: None,
         company,
         title,
-        department: *pick(rng, DEPARTMENTS),
+        department: pick::<&str>(rng, DEPARTMENTS),
         email: format!("{local}@{}", company.domain),
         home_email: None,
         assistant_email: None,
@@ -345,7 +410,15 @@ fn base(
 fn specials(rng: &mut StdRng) -> Vec<Person> {
     let mut v = Vec::new();
 
-    let mut p = base(rng, 1, company("Acme GmbH"), ("Zoë", "zoe"), ("Ümlaut", "uemlaut"), "Head of Procurement", false);
+    let mut p = base(
+        rng,
+        1,
+        company("Acme GmbH"),
+        ("Zoë", "zoe"),
+        ("Ümlaut", "uemlaut"),
+        "Head of Procurement",
+        false,
+    );
     p.photo = Some(Photo::Jpeg);
     p.ios_groups = true;
     p.assistant_email = Some("assistant.procurement@acme-gmbh.example".into());
@@ -357,25 +430,58 @@ fn specials(rng: &mut StdRng) -> Vec<Person> {
     p.note = Some("Key contact for the 2025 framework agreement.\nLikes: oat flat white, short agendas; dislikes cold calls.".into());
     v.push(p);
 
-    let mut p = base(rng, 2, company("Shanghai Xingchen Trading Co., Ltd."), ("明", "ming"), ("李", "li"), "Sales Director", true);
+    let mut p = base(
+        rng,
+        2,
+        company("Shanghai Xingchen Trading Co., Ltd."),
+        ("明", "ming"),
+        ("李", "li"),
+        "Sales Director",
+        true,
+    );
     p.photo = Some(Photo::Png);
     p.bday = Some((None, 8, 8));
     p.categories = vec!["Partner", "VIP"];
-    p.note = Some("Prefers WeChat; speaks Mandarin, English.\nChinese name: 李明 (Li Ming).".into());
+    p.note =
+        Some("Prefers WeChat; speaks Mandarin, English.\nChinese name: 李明 (Li Ming).".into());
     v.push(p);
 
-    let mut p = base(rng, 3, company("Café Olé S.L."), ("José", "jose"), ("Núñez", "nunez"), "Managing Director", false);
+    let mut p = base(
+        rng,
+        3,
+        company("Café Olé S.L."),
+        ("José", "jose"),
+        ("Núñez", "nunez"),
+        "Managing Director",
+        false,
+    );
     p.bday = Some((Some(1979), 11, 23));
     p.categories = vec!["Customer"];
     p.note = Some("Runs 14 cafés in Madrid, Sevilla and Valencia.\nPays by SEPA; invoices in Spanish, please.".into());
     v.push(p);
 
-    let mut p = base(rng, 4, company("Harbour & Finch LLP"), ("Siobhán", "siobhan"), ("O'Brien", "obrien"), "Chief Financial Officer", true);
+    let mut p = base(
+        rng,
+        4,
+        company("Harbour & Finch LLP"),
+        ("Siobhán", "siobhan"),
+        ("O'Brien", "obrien"),
+        "Chief Financial Officer",
+        true,
+    );
     p.categories = vec!["Prospect", "Decision maker"];
     p.note = Some("Met at Web Summit; interested in the \"Enterprise\" plan.\nFollow up after Q3 board meeting.".into());
     v.push(p);
 
-    let mut p = base(rng, 5, company("Müller & Söhne KG"), ("Anna", "anna"), ("Müller", "mueller"), "Geschäftsführerin", false);
+    let mut p = base(
+        rng,
+        5,
+        company("Müller & Söhne KG"),
+        ("Anna", "anna"),
+        ("Müller", "mueller"),
+        "Geschäftsführerin",
+        false,
+    );
     p.prefix = "Dr.";
     p.full = "Dr. Anna Müller".into();
     p.ios_groups = true;
@@ -384,17 +490,41 @@ fn specials(rng: &mut StdRng) -> Vec<Person> {
     p.note = Some("Shared drive: \\\\fs01\\vertrieb\\Müller; quotes in EUR, net 30.\nCall before 10:00, never on Fridays; prefers \"Frau Dr. Müller\".".into());
     v.push(p);
 
-    let mut p = base(rng, 6, company("Nordwind Logistik AG"), ("Jürgen", "juergen"), ("Groß", "gross"), "IT Manager", true);
+    let mut p = base(
+        rng,
+        6,
+        company("Nordwind Logistik AG"),
+        ("Jürgen", "juergen"),
+        ("Groß", "gross"),
+        "IT Manager",
+        true,
+    );
     p.bday = Some((Some(1971), 2, 28));
     p.categories = vec!["Customer", "Key Account"];
     v.push(p);
 
-    let mut p = base(rng, 7, company("Sakura Robotics K.K."), ("Yuki", "yuki"), ("Tanaka", "tanaka"), "VP Sales", true);
+    let mut p = base(
+        rng,
+        7,
+        company("Sakura Robotics K.K."),
+        ("Yuki", "yuki"),
+        ("Tanaka", "tanaka"),
+        "VP Sales",
+        true,
+    );
     p.categories = vec!["Partner"];
     p.note = Some("Bows before business cards; bring two-sided cards (EN/JP).\nTime zone: JST (UTC+9), no DST.".into());
     v.push(p);
 
-    let mut p = base(rng, 8, company("Pinecrest Capital LLC"), ("Michael", "michael"), ("Johnson", "johnson"), "Chief Technology Officer", false);
+    let mut p = base(
+        rng,
+        8,
+        company("Pinecrest Capital LLC"),
+        ("Michael", "michael"),
+        ("Johnson", "johnson"),
+        "Chief Technology Officer",
+        false,
+    );
     p.ios_groups = true;
     p.assistant_email = Some("exec.office@pinecrest-capital.example".into());
     p.categories = vec!["Prospect"];
@@ -422,7 +552,10 @@ pub(crate) fn directory() -> Vec<Person> {
         let mut email = p.email.clone();
         let mut k = 2;
         while used.contains(&email) {
-            let (local, domain) = p.email.split_once('@').unwrap_or((&p.email, company.domain));
+            let (local, domain) = p
+                .email
+                .split_once('@')
+                .unwrap_or((&p.email, company.domain));
             email = format!("{local}{k}@{domain}");
             k += 1;
         }
@@ -431,17 +564,29 @@ pub(crate) fn directory() -> Vec<Person> {
 
         if rng.gen_ratio(1, 3) {
             p.bday = Some((
-                if v4 && rng.gen_ratio(1, 4) { None } else { Some(rng.gen_range(1958..2000)) },
+                if v4 && rng.gen_ratio(1, 4) {
+                    None
+                } else {
+                    Some(rng.gen_range(1958..2000))
+                },
                 rng.gen_range(1..=12),
                 rng.gen_range(1..=28),
             ));
         }
         if rng.gen_ratio(1, 5) {
-            p.home_email = Some(format!("{}.{}{}@mail.example", given.1, family.1, rng.gen_range(1..100)));
+            p.home_email = Some(format!(
+                "{}.{}{}@mail.example",
+                given.1,
+                family.1,
+                rng.gen_range(1..100)
+            ));
         }
         if rng.gen_ratio(3, 5) {
             let t = *pick(&mut rng, NOTE_TEMPLATES);
-            p.note = Some(t.replace("{company}", pick_company(&mut rng).name).replace("{lang}", lang(company.culture)));
+            p.note = Some(
+                t.replace("{company}", pick_company(&mut rng).name)
+                    .replace("{lang}", lang(company.culture)),
+            );
         }
         let mut cats = vec![*pick(&mut rng, &CATEGORIES[..3])];
         if rng.gen_ratio(1, 3) {

@@ -25,7 +25,8 @@ pub(crate) fn evt_uid(n: usize) -> String {
 
 /// First date on or after `d` that falls on `wd`.
 pub(crate) fn next_weekday(d: NaiveDate, wd: Weekday) -> NaiveDate {
-    let ahead = (7 + wd.num_days_from_monday() as i64 - d.weekday().num_days_from_monday() as i64) % 7;
+    let ahead =
+        (7 + wd.num_days_from_monday() as i64 - d.weekday().num_days_from_monday() as i64) % 7;
     d + TimeDelta::days(ahead)
 }
 
@@ -58,24 +59,46 @@ fn owner() -> (String, String) {
 }
 
 fn person(p: &Person, partstat: &'static str) -> Attendee {
-    Attendee { name: p.full.clone(), email: p.email.clone(), partstat, role: "REQ-PARTICIPANT" }
+    Attendee {
+        name: p.full.clone(),
+        email: p.email.clone(),
+        partstat,
+        role: "REQ-PARTICIPANT",
+    }
 }
 
 fn colleague(c: &Colleague, partstat: &'static str) -> Attendee {
-    Attendee { name: c.name.to_string(), email: c.email.to_string(), partstat, role: "OPT-PARTICIPANT" }
+    Attendee {
+        name: c.name.to_string(),
+        email: c.email.to_string(),
+        partstat,
+        role: "OPT-PARTICIPANT",
+    }
 }
 
 fn me() -> Attendee {
-    Attendee { name: OWNER.name.to_string(), email: OWNER.email.to_string(), partstat: "ACCEPTED", role: "CHAIR" }
+    Attendee {
+        name: OWNER.name.to_string(),
+        email: OWNER.email.to_string(),
+        partstat: "ACCEPTED",
+        role: "CHAIR",
+    }
 }
 
 fn remind(minutes: &'static str) -> Alarm {
-    Alarm::Display { trigger: minutes, related_end: false, text: "Reminder".to_string() }
+    Alarm::Display {
+        trigger: minutes,
+        related_end: false,
+        text: "Reminder".to_string(),
+    }
 }
 
 fn address(p: &Person) -> String {
     let c = p.company;
-    format!("{}, {}, {} {}, {}", c.name, c.street, c.postcode, c.city, c.country)
+    format!(
+        "{}, {}, {} {}, {}",
+        c.name, c.street, c.postcode, c.city, c.country
+    )
 }
 
 /// Builds the objects; each inner Vec is one VCALENDAR (master first, then overrides).
@@ -105,7 +128,14 @@ impl Builder {
     ///
     /// Master and override carry the same SEQUENCE: the organizer re-sent the series when
     /// the instance moved (and calcard pairs overrides with masters of equal SEQUENCE).
-    fn push_series(&mut self, mut master: Component, period: TimeDelta, k: i32, moved_by: TimeDelta, new_summary: &str) {
+    fn push_series(
+        &mut self,
+        mut master: Component,
+        period: TimeDelta,
+        k: i32,
+        moved_by: TimeDelta,
+        new_summary: &str,
+    ) {
         master.sequence = 1;
         let mut objects = vec![master.clone()];
         if let Some(start) = master.start {
@@ -137,11 +167,19 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
     let utc = |d: NaiveDate, h: u32, m: u32| When::Utc(at(d, h, m));
     let week = TimeDelta::weeks(1);
     let p = |n: usize| &people[n - 1];
-    let team_all = || TEAM.iter().map(|c| colleague(c, "ACCEPTED")).collect::<Vec<_>>();
+    let team_all = || {
+        TEAM.iter()
+            .map(|c| colleague(c, "ACCEPTED"))
+            .collect::<Vec<_>>()
+    };
 
     // 1. Weekly, open-ended, with an exception and a moved instance.
     let d = next_weekday(day(-56), Weekday::Mon);
-    let mut e = b.event("Weekly pipeline review", ber(d, 10, 0), End::At(ber(d, 11, 0)));
+    let mut e = b.event(
+        "Weekly pipeline review",
+        ber(d, 10, 0),
+        End::At(ber(d, 11, 0)),
+    );
     e.rrule = Some("FREQ=WEEKLY;BYDAY=MO".into());
     e.exdates = vec![ber(d, 10, 0).plus(week * 10)];
     e.location = Some("Meeting room Spree (3rd floor)".into());
@@ -149,37 +187,74 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
     e.categories = vec!["Internal".into(), "Pipeline".into()];
     e.attendees = [vec![me()], team_all()].concat();
     e.alarms = vec![remind("-PT15M")];
-    b.push_series(e, week, 8, TimeDelta::hours(4), "Weekly pipeline review (moved: board meeting)");
+    b.push_series(
+        e,
+        week,
+        8,
+        TimeDelta::hours(4),
+        "Weekly pipeline review (moved: board meeting)",
+    );
 
     // 2. Weekly with COUNT; one instance moved to the next day.
     let nordwind = by_company(people, "Nordwind Logistik AG");
     let d = next_weekday(day(-50), Weekday::Tue);
-    let mut e = b.event("Key account sync – Nordwind Logistik AG", ber(d, 14, 0), End::At(ber(d, 14, 45)));
+    let mut e = b.event(
+        "Key account sync – Nordwind Logistik AG",
+        ber(d, 14, 0),
+        End::At(ber(d, 14, 45)),
+    );
     e.rrule = Some("FREQ=WEEKLY;BYDAY=TU;COUNT=20".into());
     e.exdates = vec![ber(d, 14, 0).plus(week * 7)];
     e.location = Some("Microsoft Teams".into());
     e.description = Some("Status of the rollout: Hamburg, Bremen, Kiel.\nOpen tickets; invoices; renewal (due in Q4).".into());
     e.categories = vec!["Customer".into(), "Key Account".into()];
-    e.attendees = nordwind.iter().take(2).map(|x| person(x, "ACCEPTED")).collect();
+    e.attendees = nordwind
+        .iter()
+        .take(2)
+        .map(|x| person(x, "ACCEPTED"))
+        .collect();
     e.alarms = vec![remind("-PT10M")];
-    b.push_series(e, week, 5, TimeDelta::hours(19), "Key account sync – Nordwind Logistik AG (rescheduled)");
+    b.push_series(
+        e,
+        week,
+        5,
+        TimeDelta::hours(19),
+        "Key account sync – Nordwind Logistik AG (rescheduled)",
+    );
 
     // 3. Weekly in New York time with UNTIL.
     let d = next_weekday(day(-45), Weekday::Thu);
     let last = d + week * 14;
-    let mut e = b.event("Call with Pinecrest Capital LLC", nyc(d, 9, 30), End::At(nyc(d, 10, 0)));
-    e.rrule = Some(format!("FREQ=WEEKLY;BYDAY=TH;UNTIL={}T235959Z", fmt_date(last)));
+    let mut e = b.event(
+        "Call with Pinecrest Capital LLC",
+        nyc(d, 9, 30),
+        End::At(nyc(d, 10, 0)),
+    );
+    e.rrule = Some(format!(
+        "FREQ=WEEKLY;BYDAY=TH;UNTIL={}T235959Z",
+        fmt_date(last)
+    ));
     e.exdates = vec![nyc(d, 9, 30).plus(week * 9)];
     e.location = Some("Zoom: https://zoom.example/j/8412345678".into());
     e.description = Some("Weekly check-in with Michael Johnson (CTO).\nTopics: SSO via Okta, data residency (EU/US), pricing for 250 seats.".into());
     e.categories = vec!["Prospect".into(), "Call".into()];
     e.attendees = vec![person(p(8), "ACCEPTED"), colleague(&TEAM[2], "TENTATIVE")];
     e.alarms = vec![remind("-PT15M")];
-    b.push_series(e, week, 6, TimeDelta::minutes(90), "Call with Pinecrest Capital LLC (later: board prep)");
+    b.push_series(
+        e,
+        week,
+        6,
+        TimeDelta::minutes(90),
+        "Call with Pinecrest Capital LLC (later: board prep)",
+    );
 
     // 4. Weekly in Tokyo time with COUNT.
     let d = next_weekday(day(-40), Weekday::Wed);
-    let mut e = b.event("Partner check-in with Sakura Robotics K.K.", tyo(d, 17, 0), End::At(tyo(d, 17, 30)));
+    let mut e = b.event(
+        "Partner check-in with Sakura Robotics K.K.",
+        tyo(d, 17, 0),
+        End::At(tyo(d, 17, 30)),
+    );
     e.rrule = Some("FREQ=WEEKLY;BYDAY=WE;COUNT=12".into());
     e.exdates = vec![tyo(d, 17, 0).plus(week * 4)];
     e.location = Some("Google Meet".into());
@@ -187,16 +262,30 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
     e.categories = vec!["Partner".into()];
     e.attendees = vec![person(p(7), "ACCEPTED"), colleague(&TEAM[4], "ACCEPTED")];
     e.alarms = vec![remind("-PT15M")];
-    b.push_series(e, week, 3, TimeDelta::hours(-1), "Partner check-in with Sakura Robotics K.K. (an hour earlier)");
+    b.push_series(
+        e,
+        week,
+        3,
+        TimeDelta::hours(-1),
+        "Partner check-in with Sakura Robotics K.K. (an hour earlier)",
+    );
 
     // 5. Two days a week, UNTIL, exception on a Tuesday, moved Thursday.
     let d = next_weekday(day(-30), Weekday::Tue);
     let last = d + week * 8;
-    let mut e = b.event("Sales enablement training", ber(d, 16, 0), End::At(ber(d, 17, 0)));
-    e.rrule = Some(format!("FREQ=WEEKLY;BYDAY=TU,TH;UNTIL={}T235959Z", fmt_date(last)));
+    let mut e = b.event(
+        "Sales enablement training",
+        ber(d, 16, 0),
+        End::At(ber(d, 17, 0)),
+    );
+    e.rrule = Some(format!(
+        "FREQ=WEEKLY;BYDAY=TU,TH;UNTIL={}T235959Z",
+        fmt_date(last)
+    ));
     e.exdates = vec![ber(d, 16, 0).plus(week * 2)];
     e.location = Some("Training room \"Elbe\"; bring your laptop".into());
-    e.description = Some("Modules: discovery, demo, objection handling, closing.\nTrainer: Priya Raman".into());
+    e.description =
+        Some("Modules: discovery, demo, objection handling, closing.\nTrainer: Priya Raman".into());
     e.categories = vec!["Internal".into(), "Training".into()];
     e.attendees = [vec![me()], team_all()].concat();
     e.organizer = Some((TEAM[2].name.into(), TEAM[2].email.into()));
@@ -218,7 +307,11 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
 
     // 6. Every other Friday, in UTC.
     let d = next_weekday(day(-55), Weekday::Fri);
-    let mut e = b.event("Fortnightly forecast call (global)", utc(d, 13, 0), End::At(utc(d, 13, 30)));
+    let mut e = b.event(
+        "Fortnightly forecast call (global)",
+        utc(d, 13, 0),
+        End::At(utc(d, 13, 30)),
+    );
     e.rrule = Some("FREQ=WEEKLY;INTERVAL=2;BYDAY=FR".into());
     e.location = Some("Microsoft Teams".into());
     e.categories = vec!["Internal".into(), "Forecast".into()];
@@ -228,7 +321,11 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
 
     // 7. Daily stand-up on working days, DURATION instead of DTEND.
     let d = next_workday(day(-60));
-    let mut e = b.event("Daily stand-up", ber(d, 9, 15), End::Duration(TimeDelta::minutes(15)));
+    let mut e = b.event(
+        "Daily stand-up",
+        ber(d, 9, 15),
+        End::Duration(TimeDelta::minutes(15)),
+    );
     e.rrule = Some("FREQ=DAILY;BYDAY=MO,TU,WE,TH,FR".into());
     e.exdates = vec![ber(next_workday(day(10)), 9, 15)];
     e.location = Some("Sales floor / Teams".into());
@@ -249,7 +346,11 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
 
     // 8. Monthly on the first Monday.
     let d = first_monday_on_or_after(day(-60));
-    let mut e = b.event("Monthly sales review", ber(d, 15, 0), End::At(ber(d, 16, 30)));
+    let mut e = b.event(
+        "Monthly sales review",
+        ber(d, 15, 0),
+        End::At(ber(d, 16, 30)),
+    );
     e.rrule = Some("FREQ=MONTHLY;BYDAY=1MO".into());
     e.location = Some("Board room, Friedrichstraße 68, 10117 Berlin".into());
     e.description = Some("Numbers vs. plan; win/loss analysis; forecast for next month.\nSlides: \\\\fileserver\\sales\\reviews".into());
@@ -266,9 +367,14 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
         (from + TimeDelta::days(10)).with_day(25)
     }
     .unwrap_or(from);
-    let mut e = b.event("Month-end forecast submission", ber(d, 11, 0), End::At(ber(d, 11, 30)));
+    let mut e = b.event(
+        "Month-end forecast submission",
+        ber(d, 11, 0),
+        End::At(ber(d, 11, 30)),
+    );
     e.rrule = Some("FREQ=MONTHLY;BYMONTHDAY=25;COUNT=6".into());
-    e.description = Some("Submit commit, best case and pipeline in the CRM; comment every deal > 20k.".into());
+    e.description =
+        Some("Submit commit, best case and pipeline in the CRM; comment every deal > 20k.".into());
     e.categories = vec!["Internal".into(), "Forecast".into()];
     e.transparent = true;
     e.alarms = vec![remind("-PT1H")];
@@ -276,7 +382,11 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
 
     // 10. Yearly all-day.
     let d = day(20);
-    let mut e = b.event("Acme GmbH: contract anniversary", When::Date(d), End::At(When::Date(d + TimeDelta::days(1))));
+    let mut e = b.event(
+        "Acme GmbH: contract anniversary",
+        When::Date(d),
+        End::At(When::Date(d + TimeDelta::days(1))),
+    );
     e.rrule = Some("FREQ=YEARLY".into());
     e.description = Some("Customer since 2019; renewal talk with Zoë Ümlaut.".into());
     e.categories = vec!["Customer".into(), "Anniversary".into()];
@@ -286,7 +396,11 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
 
     // 11. Single all-day.
     let d = next_workday(day(14));
-    let mut e = b.event("Team offsite – Q planning", When::Date(d), End::At(When::Date(d + TimeDelta::days(1))));
+    let mut e = b.event(
+        "Team offsite – Q planning",
+        When::Date(d),
+        End::At(When::Date(d + TimeDelta::days(1))),
+    );
     e.location = Some("Gut Sarnow, Brandenburg".into());
     e.categories = vec!["Internal".into()];
     e.attendees = [vec![me()], team_all()].concat();
@@ -294,7 +408,11 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
 
     // 12. Two-day all-day absence, free/busy transparent.
     let d = next_workday(day(-10));
-    let mut e = b.event("Out of office: Zoë Fischer", When::Date(d), End::At(When::Date(d + TimeDelta::days(2))));
+    let mut e = b.event(
+        "Out of office: Zoë Fischer",
+        When::Date(d),
+        End::At(When::Date(d + TimeDelta::days(2))),
+    );
     e.transparent = true;
     e.categories = vec!["Absence".into()];
     e.organizer = Some((TEAM[0].name.into(), TEAM[0].email.into()));
@@ -302,40 +420,65 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
 
     // 13./14./15. Multi-day all-day events (DTEND is exclusive).
     let d = next_weekday(day(35), Weekday::Tue);
-    let mut e = b.event("Trade fair: SaaS Expo Hamburg", When::Date(d), End::At(When::Date(d + TimeDelta::days(3))));
+    let mut e = b.event(
+        "Trade fair: SaaS Expo Hamburg",
+        When::Date(d),
+        End::At(When::Date(d + TimeDelta::days(3))),
+    );
     e.location = Some("Messe Hamburg, Hall B6, Booth 12; Messeplatz 1, 20357 Hamburg".into());
     e.description = Some("Booth duty: Lena (Tue), Tobias (Wed), Zoë (Thu).\nLeads go into the CRM with source \"SaaS Expo\".".into());
     e.categories = vec!["Trade fair".into(), "Marketing".into()];
     e.attendees = team_all();
-    e.alarms = vec![Alarm::Display { trigger: "-P1D", related_end: false, text: "Trade fair tomorrow: pack the booth kit".into() }];
+    e.alarms = vec![Alarm::Display {
+        trigger: "-P1D",
+        related_end: false,
+        text: "Trade fair tomorrow: pack the booth kit".into(),
+    }];
     b.push(e);
 
     let fair = next_weekday(day(75), Weekday::Wed);
-    let mut e = b.event("Trade fair: Retail Tech Japan", When::Date(fair), End::At(When::Date(fair + TimeDelta::days(3))));
+    let mut e = b.event(
+        "Trade fair: Retail Tech Japan",
+        When::Date(fair),
+        End::At(When::Date(fair + TimeDelta::days(3))),
+    );
     e.location = Some("Tokyo Big Sight, East Hall 4".into());
     e.categories = vec!["Trade fair".into()];
     e.attendees = vec![person(p(7), "ACCEPTED"), colleague(&TEAM[4], "ACCEPTED")];
     b.push(e);
 
     let d = next_weekday(day(-40), Weekday::Mon);
-    let mut e = b.event("Sales kick-off", When::Date(d), End::At(When::Date(d + TimeDelta::days(2))));
+    let mut e = b.event(
+        "Sales kick-off",
+        When::Date(d),
+        End::At(When::Date(d + TimeDelta::days(2))),
+    );
     e.location = Some("Hotel Adlon, Unter den Linden 77, Berlin".into());
     e.categories = vec!["Internal".into()];
     b.push(e);
 
     // 16. Timed event across midnight.
     let d = day(9);
-    let mut e = b.event("Overnight data migration – Nordwind Logistik AG", ber(d, 22, 30), End::At(ber(d + TimeDelta::days(1), 2, 0)));
+    let mut e = b.event(
+        "Overnight data migration – Nordwind Logistik AG",
+        ber(d, 22, 30),
+        End::At(ber(d + TimeDelta::days(1), 2, 0)),
+    );
     e.description = Some("Cut-over window 22:30–02:00; rollback plan: restore snapshot, switch DNS back.\nOn call: Tobias Krämer, +49 151 23456789".into());
     e.categories = vec!["Customer".into(), "Project".into()];
     e.attendees = vec![colleague(&TEAM[1], "ACCEPTED")];
-    e.attendees.extend(nordwind.first().map(|x| person(x, "ACCEPTED")));
+    e.attendees
+        .extend(nordwind.first().map(|x| person(x, "ACCEPTED")));
     e.alarms = vec![remind("-PT30M")];
     b.push(e);
 
     // 17./18./19. Flights and a customer visit across time zones.
     let d = day(48);
-    let mut e = b.event("Flight LH 400 Frankfurt → New York JFK", ber(d, 10, 5), End::At(nyc(d, 12, 55)));
+    let mut e = b.event(
+        "Flight LH 400 Frankfurt → New York JFK",
+        ber(d, 10, 5),
+        End::At(nyc(d, 12, 55)),
+    );
     e.location = Some("Frankfurt Airport (FRA), Terminal 1".into());
     e.description = Some("Booking ref. X7K2QP; seat 14A.".into());
     e.categories = vec!["Travel".into()];
@@ -343,7 +486,11 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
     e.organizer = None;
     b.push(e);
 
-    let mut e = b.event("Customer visit: Pinecrest Capital LLC", nyc(d + TimeDelta::days(1), 10, 0), End::At(nyc(d + TimeDelta::days(1), 12, 0)));
+    let mut e = b.event(
+        "Customer visit: Pinecrest Capital LLC",
+        nyc(d + TimeDelta::days(1), 10, 0),
+        End::At(nyc(d + TimeDelta::days(1), 12, 0)),
+    );
     e.location = Some(address(p(8)));
     e.description = Some("On-site workshop; security questionnaire, pilot scope, pricing.".into());
     e.categories = vec!["Prospect".into(), "Visit".into()];
@@ -352,14 +499,22 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
     b.push(e);
 
     let d2 = d + TimeDelta::days(2);
-    let mut e = b.event("Flight LH 401 New York JFK → Frankfurt", nyc(d2, 17, 55), End::At(ber(d2 + TimeDelta::days(1), 7, 45)));
+    let mut e = b.event(
+        "Flight LH 401 New York JFK → Frankfurt",
+        nyc(d2, 17, 55),
+        End::At(ber(d2 + TimeDelta::days(1), 7, 45)),
+    );
     e.location = Some("John F. Kennedy International Airport (JFK), Terminal 1".into());
     e.categories = vec!["Travel".into()];
     e.organizer = None;
     b.push(e);
 
     let d = fair - TimeDelta::days(2);
-    let mut e = b.event("Flight NH 204 Frankfurt → Tokyo Haneda", ber(d, 20, 25), End::At(tyo(d + TimeDelta::days(1), 16, 40)));
+    let mut e = b.event(
+        "Flight NH 204 Frankfurt → Tokyo Haneda",
+        ber(d, 20, 25),
+        End::At(tyo(d + TimeDelta::days(1), 16, 40)),
+    );
     e.location = Some("Frankfurt Airport (FRA), Terminal 1".into());
     e.categories = vec!["Travel".into()];
     e.organizer = None;
@@ -368,7 +523,11 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
 
     // 20./21. UTC events.
     let d = next_workday(day(5));
-    let mut e = b.event("Webinar: Mobile CRM in 10 minutes", utc(d, 14, 0), End::Duration(TimeDelta::minutes(45)));
+    let mut e = b.event(
+        "Webinar: Mobile CRM in 10 minutes",
+        utc(d, 14, 0),
+        End::Duration(TimeDelta::minutes(45)),
+    );
     e.url = Some("https://events.crmdav.example/webinar/mobile-crm".into());
     e.description = Some("Agenda: setup on iPhone, Android (DAVx⁵), Thunderbird; Q&A.".into());
     e.categories = vec!["Marketing".into(), "Webinar".into()];
@@ -384,7 +543,11 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
     // 22. E-mail alarm.
     let d = next_workday(day(12));
     let zoe = p(1);
-    let mut e = b.event("Contract signing with Acme GmbH", ber(d, 11, 0), End::At(ber(d, 12, 0)));
+    let mut e = b.event(
+        "Contract signing with Acme GmbH",
+        ber(d, 11, 0),
+        End::At(ber(d, 12, 0)),
+    );
     e.location = Some(address(zoe));
     e.description = Some("Bring 2 signed copies; framework agreement, DPA, SLA (99,9 %).\nSigners: Zoë Ümlaut; Lena Hoffmann".into());
     e.categories = vec!["Customer".into(), "Closing".into()];
@@ -395,7 +558,8 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
             to_name: OWNER.name.into(),
             to_email: OWNER.email.into(),
             summary: "Tomorrow: contract signing with Acme GmbH".into(),
-            body: "Print the contract (2 copies), check the DPA annex; bring the company stamp.".into(),
+            body: "Print the contract (2 copies), check the DPA annex; bring the company stamp."
+                .into(),
         },
         remind("-PT15M"),
     ];
@@ -404,19 +568,35 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
     // 23. Alarm relative to the end.
     let bright = by_company(people, "Brightwater Ltd");
     let d = next_workday(day(4));
-    let mut e = b.event("Product demo for Brightwater Ltd", utc(d, 10, 0), End::At(utc(d, 11, 0)));
+    let mut e = b.event(
+        "Product demo for Brightwater Ltd",
+        utc(d, 10, 0),
+        End::At(utc(d, 11, 0)),
+    );
     e.location = Some("Zoom: https://zoom.example/j/8419876543".into());
     e.categories = vec!["Prospect".into(), "Demo".into()];
-    e.attendees = bright.iter().take(2).map(|x| person(x, "NEEDS-ACTION")).collect();
+    e.attendees = bright
+        .iter()
+        .take(2)
+        .map(|x| person(x, "NEEDS-ACTION"))
+        .collect();
     e.alarms = vec![
         remind("-PT15M"),
-        Alarm::Display { trigger: "-PT5M", related_end: true, text: "5 minutes left: agree on next steps".into() },
+        Alarm::Display {
+            trigger: "-PT5M",
+            related_end: true,
+            text: "5 minutes left: agree on next steps".into(),
+        },
     ];
     b.push(e);
 
     // 24.–26. Unicode names.
     let d = next_workday(day(2));
-    let mut e = b.event("Lunch with Zoë Ümlaut", ber(d, 12, 30), End::At(ber(d, 13, 45)));
+    let mut e = b.event(
+        "Lunch with Zoë Ümlaut",
+        ber(d, 12, 30),
+        End::At(ber(d, 13, 45)),
+    );
     e.location = Some("Café Einstein, Unter den Linden 42, 10117 Berlin".into());
     e.categories = vec!["Customer".into(), "Lunch".into()];
     e.attendees = vec![person(zoe, "ACCEPTED")];
@@ -425,9 +605,15 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
 
     let d = next_workday(day(6));
     let li = p(2);
-    let mut e = b.event("Call with 李明 (Shanghai Xingchen Trading)", utc(d, 8, 0), End::At(utc(d, 8, 45)));
+    let mut e = b.event(
+        "Call with 李明 (Shanghai Xingchen Trading)",
+        utc(d, 8, 0),
+        End::At(utc(d, 8, 45)),
+    );
     e.location = Some("WeChat video".into());
-    e.description = Some("16:00 in Shanghai (CST).\n议程: 价格, 交付; pricing, delivery, distributor terms.".into());
+    e.description = Some(
+        "16:00 in Shanghai (CST).\n议程: 价格, 交付; pricing, delivery, distributor terms.".into(),
+    );
     e.categories = vec!["Partner".into(), "Call".into()];
     e.attendees = vec![person(li, "TENTATIVE")];
     e.alarms = vec![remind("-PT15M")];
@@ -435,9 +621,14 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
 
     let d = next_workday(day(16));
     let anna = p(5);
-    let mut e = b.event("Visit Müller & Söhne KG", ber(d, 10, 0), End::At(ber(d, 12, 0)));
+    let mut e = b.event(
+        "Visit Müller & Söhne KG",
+        ber(d, 10, 0),
+        End::At(ber(d, 12, 0)),
+    );
     e.location = Some(address(anna));
-    e.description = Some("Meet Dr. Anna Müller; topics: renewal, 40 → 65 seats, Outlook/iPhone sync.".into());
+    e.description =
+        Some("Meet Dr. Anna Müller; topics: renewal, 40 → 65 seats, Outlook/iPhone sync.".into());
     e.categories = vec!["Customer".into(), "Visit".into()];
     e.attendees = vec![person(anna, "ACCEPTED")];
     e.alarms = vec![remind("-PT1H")];
@@ -446,17 +637,29 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
     // 27./28. Cancelled and tentative.
     let d = next_workday(day(8));
     let rhein = by_company(people, "Rheinblick Versicherung AG");
-    let mut e = b.event("Demo for Rheinblick Versicherung AG", ber(d, 14, 0), End::At(ber(d, 15, 0)));
+    let mut e = b.event(
+        "Demo for Rheinblick Versicherung AG",
+        ber(d, 14, 0),
+        End::At(ber(d, 15, 0)),
+    );
     e.status = Some("CANCELLED");
     e.sequence = 1;
     e.description = Some("Cancelled by the customer: budget freeze until next year.".into());
     e.categories = vec!["Prospect".into(), "Demo".into()];
-    e.attendees = rhein.iter().take(1).map(|x| person(x, "DECLINED")).collect();
+    e.attendees = rhein
+        .iter()
+        .take(1)
+        .map(|x| person(x, "DECLINED"))
+        .collect();
     b.push(e);
 
     let d = next_workday(day(22));
     let jose = p(3);
-    let mut e = b.event("Workshop with Café Olé S.L. (José Núñez)", ber(d, 9, 30), End::At(ber(d, 12, 30)));
+    let mut e = b.event(
+        "Workshop with Café Olé S.L. (José Núñez)",
+        ber(d, 9, 30),
+        End::At(ber(d, 12, 30)),
+    );
     e.status = Some("TENTATIVE");
     e.location = Some(address(jose));
     e.categories = vec!["Customer".into(), "Workshop".into()];
@@ -465,7 +668,11 @@ fn special_events(b: &mut Builder, today: NaiveDate, people: &[Person]) {
 
     let d = next_workday(day(26));
     let siobhan = p(4);
-    let mut e = b.event("Meeting with Siobhán O'Brien (Harbour & Finch LLP)", utc(d, 9, 0), End::At(utc(d, 10, 0)));
+    let mut e = b.event(
+        "Meeting with Siobhán O'Brien (Harbour & Finch LLP)",
+        utc(d, 9, 0),
+        End::At(utc(d, 10, 0)),
+    );
     e.location = Some(address(siobhan));
     e.categories = vec!["Prospect".into()];
     e.attendees = vec![person(siobhan, "NEEDS-ACTION")];
@@ -491,18 +698,78 @@ enum Place {
 }
 
 static TEMPLATES: &[Template] = &[
-    Template { summary: "Call with {company}", category: "Call", minutes: &[15, 30, 30, 45], place: Place::Phone },
-    Template { summary: "Follow-up call: {contact}", category: "Call", minutes: &[15, 30], place: Place::Phone },
-    Template { summary: "Demo for {company}", category: "Demo", minutes: &[45, 60, 60, 90], place: Place::Video },
-    Template { summary: "Meeting with {contact} ({company})", category: "Meeting", minutes: &[30, 60], place: Place::OnSite },
-    Template { summary: "Quote review: {company}", category: "Meeting", minutes: &[30, 45], place: Place::Video },
-    Template { summary: "Onboarding session – {company}", category: "Onboarding", minutes: &[60, 90, 120], place: Place::Video },
-    Template { summary: "Contract negotiation – {company}", category: "Meeting", minutes: &[60, 90], place: Place::OnSite },
-    Template { summary: "QBR with {company}", category: "Review", minutes: &[60, 90], place: Place::OnSite },
-    Template { summary: "Lunch with {contact}", category: "Lunch", minutes: &[60, 75, 90], place: Place::Restaurant },
-    Template { summary: "Site visit at {company}", category: "Visit", minutes: &[120, 180], place: Place::OnSite },
-    Template { summary: "Offer for {company} expires", category: "Deadline", minutes: &[], place: Place::AllDay },
-    Template { summary: "Go-live at {company}", category: "Project", minutes: &[], place: Place::AllDay },
+    Template {
+        summary: "Call with {company}",
+        category: "Call",
+        minutes: &[15, 30, 30, 45],
+        place: Place::Phone,
+    },
+    Template {
+        summary: "Follow-up call: {contact}",
+        category: "Call",
+        minutes: &[15, 30],
+        place: Place::Phone,
+    },
+    Template {
+        summary: "Demo for {company}",
+        category: "Demo",
+        minutes: &[45, 60, 60, 90],
+        place: Place::Video,
+    },
+    Template {
+        summary: "Meeting with {contact} ({company})",
+        category: "Meeting",
+        minutes: &[30, 60],
+        place: Place::OnSite,
+    },
+    Template {
+        summary: "Quote review: {company}",
+        category: "Meeting",
+        minutes: &[30, 45],
+        place: Place::Video,
+    },
+    Template {
+        summary: "Onboarding session – {company}",
+        category: "Onboarding",
+        minutes: &[60, 90, 120],
+        place: Place::Video,
+    },
+    Template {
+        summary: "Contract negotiation – {company}",
+        category: "Meeting",
+        minutes: &[60, 90],
+        place: Place::OnSite,
+    },
+    Template {
+        summary: "QBR with {company}",
+        category: "Review",
+        minutes: &[60, 90],
+        place: Place::OnSite,
+    },
+    Template {
+        summary: "Lunch with {contact}",
+        category: "Lunch",
+        minutes: &[60, 75, 90],
+        place: Place::Restaurant,
+    },
+    Template {
+        summary: "Site visit at {company}",
+        category: "Visit",
+        minutes: &[120, 180],
+        place: Place::OnSite,
+    },
+    Template {
+        summary: "Offer for {company} expires",
+        category: "Deadline",
+        minutes: &[],
+        place: Place::AllDay,
+    },
+    Template {
+        summary: "Go-live at {company}",
+        category: "Project",
+        minutes: &[],
+        place: Place::AllDay,
+    },
 ];
 
 static AGENDAS: &[&str] = &[
@@ -515,7 +782,14 @@ static AGENDAS: &[&str] = &[
 ];
 
 static PLANS: &[&str] = &["Starter", "Team", "Business", "Enterprise"];
-static RESTAURANTS: &[&str] = &["Trattoria", "Brasserie", "Bistro", "Sushi bar", "Steakhouse", "Café"];
+static RESTAURANTS: &[&str] = &[
+    "Trattoria",
+    "Brasserie",
+    "Bistro",
+    "Sushi bar",
+    "Steakhouse",
+    "Café",
+];
 
 fn generated_events(b: &mut Builder, today: NaiveDate, people: &[Person], count: usize) {
     let mut rng = StdRng::seed_from_u64(0x0CA1_E7D5);
@@ -527,12 +801,19 @@ fn generated_events(b: &mut Builder, today: NaiveDate, people: &[Person], count:
             s => *pick(&mut rng, s),
         };
         let t = pick(&mut rng, TEMPLATES);
-        let summary = t.summary.replace("{company}", company.name).replace("{contact}", &contact.full);
+        let summary = t
+            .summary
+            .replace("{company}", company.name)
+            .replace("{contact}", &contact.full);
 
         let offset = rng.gen_range(-60..=120i64);
         let mut d = today + TimeDelta::days(offset);
         if matches!(d.weekday(), Weekday::Sat | Weekday::Sun) {
-            d = if offset > 117 { d - TimeDelta::days(2) } else { next_workday(d) };
+            d = if offset > 117 {
+                d - TimeDelta::days(2)
+            } else {
+                next_workday(d)
+            };
         }
 
         let (start, end) = if t.place == Place::AllDay {
@@ -544,7 +825,11 @@ fn generated_events(b: &mut Builder, today: NaiveDate, people: &[Person], count:
                 Some(Zone::Tokyo) => (15..=17, Some(Zone::Tokyo)),
                 None => (7..=15, None),
             };
-            let hours = if t.place == Place::Restaurant { 12..=13 } else { hours };
+            let hours = if t.place == Place::Restaurant {
+                12..=13
+            } else {
+                hours
+            };
             let h = rng.gen_range(hours);
             let m = 15 * rng.gen_range(0..4u32);
             let start = match zone {
@@ -566,7 +851,10 @@ fn generated_events(b: &mut Builder, today: NaiveDate, people: &[Person], count:
             Place::Video => Some(if rng.gen_bool(0.5) {
                 "Microsoft Teams".to_string()
             } else {
-                format!("Zoom: https://zoom.example/j/84{:08}", rng.gen_range(0..100_000_000u32))
+                format!(
+                    "Zoom: https://zoom.example/j/84{:08}",
+                    rng.gen_range(0..100_000_000u32)
+                )
             }),
             Place::OnSite => Some(address(contact)),
             Place::Restaurant => Some(format!("{}, {}", pick(&mut rng, RESTAURANTS), company.city)),
@@ -574,28 +862,48 @@ fn generated_events(b: &mut Builder, today: NaiveDate, people: &[Person], count:
         };
         if t.place != Place::AllDay && rng.gen_ratio(2, 3) {
             let agenda = pick(&mut rng, AGENDAS)
-                .replace("{plan}", *pick(&mut rng, PLANS))
+                .replace("{plan}", pick::<&str>(&mut rng, PLANS))
                 .replace("{seats}", &(5 * rng.gen_range(2..60u32)).to_string());
-            e.description = Some(format!("{agenda}\n\nContact: {} <{}>, {}", contact.full, contact.email, contact.cell));
+            e.description = Some(format!(
+                "{agenda}\n\nContact: {} <{}>, {}",
+                contact.full, contact.email, contact.cell
+            ));
         }
         let relation = contact.categories.first().copied().unwrap_or("Customer");
         e.categories = vec![t.category.to_string(), relation.to_string()];
-        e.class = if rng.gen_ratio(1, 10) { Some("PRIVATE") } else { None };
+        e.class = if rng.gen_ratio(1, 10) {
+            Some("PRIVATE")
+        } else {
+            None
+        };
 
         let roll = rng.gen_range(0..100u32);
-        e.status = Some(if roll < 80 { "CONFIRMED" } else if roll < 92 { "TENTATIVE" } else { "CANCELLED" });
+        e.status = Some(if roll < 80 {
+            "CONFIRMED"
+        } else if roll < 92 {
+            "TENTATIVE"
+        } else {
+            "CANCELLED"
+        });
         let past = offset < 0;
         let partstat = match (e.status, past) {
             (Some("CANCELLED"), _) => "DECLINED",
             (Some("TENTATIVE"), _) => "TENTATIVE",
             (_, true) => "ACCEPTED",
-            _ => *pick(&mut rng, &["ACCEPTED", "ACCEPTED", "NEEDS-ACTION", "TENTATIVE"]),
+            _ => *pick(
+                &mut rng,
+                &["ACCEPTED", "ACCEPTED", "NEEDS-ACTION", "TENTATIVE"],
+            ),
         };
 
         if t.place == Place::AllDay {
             e.transparent = true;
             e.organizer = None;
-            e.alarms = vec![Alarm::Display { trigger: "-PT15H", related_end: false, text: e.summary.clone() }];
+            e.alarms = vec![Alarm::Display {
+                trigger: "-PT15H",
+                related_end: false,
+                text: e.summary.clone(),
+            }];
         } else {
             e.attendees.push(person(contact, partstat));
             if staff.len() > 1 && rng.gen_ratio(1, 3) {
@@ -605,14 +913,19 @@ fn generated_events(b: &mut Builder, today: NaiveDate, people: &[Person], count:
                 }
             }
             if rng.gen_ratio(1, 4) {
-                e.attendees.push(colleague(pick(&mut rng, TEAM), "ACCEPTED"));
+                e.attendees
+                    .push(colleague(pick(&mut rng, TEAM), "ACCEPTED"));
             }
             if e.status != Some("CANCELLED") {
                 if rng.gen_ratio(3, 5) {
                     e.alarms.push(remind("-PT15M"));
                 }
                 if rng.gen_ratio(1, 10) {
-                    e.alarms.push(Alarm::Display { trigger: "-PT5M", related_end: true, text: "Wrap up: next steps?".into() });
+                    e.alarms.push(Alarm::Display {
+                        trigger: "-PT5M",
+                        related_end: true,
+                        text: "Wrap up: next steps?".into(),
+                    });
                 }
             } else {
                 e.sequence = 1;
@@ -627,7 +940,9 @@ fn generated_events(b: &mut Builder, today: NaiveDate, people: &[Person], count:
 
 pub(crate) fn calendar_events(today: NaiveDate) -> Vec<DemoItem> {
     let people = directory();
-    let mut b = Builder { objects: Vec::new() };
+    let mut b = Builder {
+        objects: Vec::new(),
+    };
     special_events(&mut b, today, &people);
     let rest = EVENT_COUNT.saturating_sub(b.objects.len());
     generated_events(&mut b, today, &people, rest);
@@ -636,7 +951,10 @@ pub(crate) fn calendar_events(today: NaiveDate) -> Vec<DemoItem> {
         .iter()
         .map(|comps| {
             let uid = comps.first().map(|c| c.uid.clone()).unwrap_or_default();
-            DemoItem { name: format!("{uid}.ics"), body: calendar(comps, stamp) }
+            DemoItem {
+                name: format!("{uid}.ics"),
+                body: calendar(comps, stamp),
+            }
         })
         .collect()
 }

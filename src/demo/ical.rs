@@ -96,8 +96,18 @@ pub(crate) struct Attendee {
 #[derive(Debug, Clone)]
 pub(crate) enum Alarm {
     /// `TRIGGER` relative to the start (or to the end/due with `related_end`).
-    Display { trigger: &'static str, related_end: bool, text: String },
-    Email { trigger: &'static str, to_name: String, to_email: String, summary: String, body: String },
+    Display {
+        trigger: &'static str,
+        related_end: bool,
+        text: String,
+    },
+    Email {
+        trigger: &'static str,
+        to_name: String,
+        to_email: String,
+        summary: String,
+        body: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -235,7 +245,11 @@ impl Component {
             l.line(&format!("RELATED-TO;RELTYPE=PARENT:{parent}"));
         }
         if self.kind == Kind::Event {
-            l.line(if self.transparent { "TRANSP:TRANSPARENT" } else { "TRANSP:OPAQUE" });
+            l.line(if self.transparent {
+                "TRANSP:TRANSPARENT"
+            } else {
+                "TRANSP:OPAQUE"
+            });
         }
         if !self.categories.is_empty() {
             let cats: Vec<&str> = self.categories.iter().map(String::as_str).collect();
@@ -245,7 +259,11 @@ impl Component {
             l.line(&format!("ORGANIZER;CN={}:mailto:{email}", quoted(name)));
         }
         for a in &self.attendees {
-            let rsvp = if a.partstat == "NEEDS-ACTION" { ";RSVP=TRUE" } else { "" };
+            let rsvp = if a.partstat == "NEEDS-ACTION" {
+                ";RSVP=TRUE"
+            } else {
+                ""
+            };
             l.line(&format!(
                 "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE={};PARTSTAT={}{rsvp};CN={}:mailto:{}",
                 a.role,
@@ -257,7 +275,11 @@ impl Component {
         for alarm in &self.alarms {
             l.line("BEGIN:VALARM");
             match alarm {
-                Alarm::Display { trigger, related_end, text } => {
+                Alarm::Display {
+                    trigger,
+                    related_end,
+                    text,
+                } => {
                     l.line("ACTION:DISPLAY");
                     if *related_end {
                         l.line(&format!("TRIGGER;RELATED=END:{trigger}"));
@@ -266,12 +288,21 @@ impl Component {
                     }
                     l.text("DESCRIPTION", text);
                 }
-                Alarm::Email { trigger, to_name, to_email, summary, body } => {
+                Alarm::Email {
+                    trigger,
+                    to_name,
+                    to_email,
+                    summary,
+                    body,
+                } => {
                     l.line("ACTION:EMAIL");
                     l.line(&format!("TRIGGER:{trigger}"));
                     l.text("SUMMARY", summary);
                     l.text("DESCRIPTION", body);
-                    l.line(&format!("ATTENDEE;CN={}:mailto:{to_email}", quoted(to_name)));
+                    l.line(&format!(
+                        "ATTENDEE;CN={}:mailto:{to_email}",
+                        quoted(to_name)
+                    ));
                 }
             }
             l.line("END:VALARM");

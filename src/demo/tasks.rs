@@ -81,13 +81,18 @@ pub(crate) fn tasks(today: NaiveDate) -> Vec<DemoItem> {
     t.rrule = Some("FREQ=WEEKLY;BYDAY=FR".into());
     t.priority = Some(5);
     t.categories = vec!["Forecast".into(), "Routine".into()];
-    t.alarms = vec![Alarm::Display { trigger: "-PT1H", related_end: true, text: "Forecast due in 1 hour".into() }];
+    t.alarms = vec![Alarm::Display {
+        trigger: "-PT1H",
+        related_end: true,
+        text: "Forecast due in 1 hour".into(),
+    }];
     list.push(t);
 
     // 6./7. No dates at all.
     let mut t = new(&list, "Read the competitor analysis (Q2)");
     t.priority = Some(9);
-    t.description = Some("Shared drive: \\\\fs01\\sales\\competitors; compare pricing, features, SLAs.".into());
+    t.description =
+        Some("Shared drive: \\\\fs01\\sales\\competitors; compare pricing, features, SLAs.".into());
     list.push(t);
     let mut t = new(&list, "Clean up duplicate contacts");
     t.priority = Some(0);
@@ -106,7 +111,11 @@ pub(crate) fn tasks(today: NaiveDate) -> Vec<DemoItem> {
     t.start = Some(ber(next_workday(day(6)), 10, 0));
     t.end = End::At(ber(next_workday(day(6)), 12, 0));
     t.priority = Some(3);
-    t.alarms = vec![Alarm::Display { trigger: "-PT30M", related_end: true, text: "Due in 30 minutes".into() }];
+    t.alarms = vec![Alarm::Display {
+        trigger: "-PT30M",
+        related_end: true,
+        text: "Due in 30 minutes".into(),
+    }];
     list.push(t);
     let mut t = new(&list, "Birthday card for José Núñez");
     t.end = End::At(When::Date(day(25)));
@@ -119,7 +128,9 @@ pub(crate) fn tasks(today: NaiveDate) -> Vec<DemoItem> {
     while list.len() < TASK_COUNT {
         let p: &Person = pick(&mut rng, &people[8..]);
         let (template, category) = *pick(&mut rng, TEMPLATES);
-        let summary = template.replace("{contact}", &p.full).replace("{company}", p.company.name);
+        let summary = template
+            .replace("{contact}", &p.full)
+            .replace("{company}", p.company.name);
         let mut t = new(&list, &summary);
         t.categories = vec![category.to_string()];
         t.priority = Some(*pick(&mut rng, &[1u8, 3, 5, 5, 5, 7, 9]));
@@ -138,7 +149,11 @@ pub(crate) fn tasks(today: NaiveDate) -> Vec<DemoItem> {
         if offset < -7 || rng.gen_ratio(1, 8) {
             t.status = Some("COMPLETED");
             t.percent = Some(100);
-            t.completed = Some(at(day(offset.min(-1)), rng.gen_range(8..18), rng.gen_range(0..60)));
+            t.completed = Some(at(
+                day(offset.min(-1)),
+                rng.gen_range(8..18),
+                rng.gen_range(0..60),
+            ));
         } else if rng.gen_ratio(1, 4) {
             t.status = Some("IN-PROCESS");
             t.percent = Some(*pick(&mut rng, &[10u8, 25, 50, 75]));
@@ -148,6 +163,9 @@ pub(crate) fn tasks(today: NaiveDate) -> Vec<DemoItem> {
 
     let stamp = stamp(today);
     list.into_iter()
-        .map(|t| DemoItem { name: format!("{}.ics", t.uid), body: calendar(&[t], stamp) })
+        .map(|t| DemoItem {
+            name: format!("{}.ics", t.uid),
+            body: calendar(&[t], stamp),
+        })
         .collect()
 }

@@ -34,21 +34,57 @@ impl Zone {
         match self {
             Zone::Berlin => {
                 out.line(&format!("X-LIC-LOCATION:{}", self.tzid()));
-                observance(out, "DAYLIGHT", "+0100", "+0200", "CEST", "19700329T020000",
-                    Some("FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU"));
-                observance(out, "STANDARD", "+0200", "+0100", "CET", "19701025T030000",
-                    Some("FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU"));
+                observance(
+                    out,
+                    "DAYLIGHT",
+                    "+0100",
+                    "+0200",
+                    "CEST",
+                    "19700329T020000",
+                    Some("FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU"),
+                );
+                observance(
+                    out,
+                    "STANDARD",
+                    "+0200",
+                    "+0100",
+                    "CET",
+                    "19701025T030000",
+                    Some("FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU"),
+                );
             }
             Zone::NewYork => {
                 out.line(&format!("X-LIC-LOCATION:{}", self.tzid()));
-                observance(out, "DAYLIGHT", "-0500", "-0400", "EDT", "20070311T020000",
-                    Some("FREQ=YEARLY;BYMONTH=3;BYDAY=2SU"));
-                observance(out, "STANDARD", "-0400", "-0500", "EST", "20071104T020000",
-                    Some("FREQ=YEARLY;BYMONTH=11;BYDAY=1SU"));
+                observance(
+                    out,
+                    "DAYLIGHT",
+                    "-0500",
+                    "-0400",
+                    "EDT",
+                    "20070311T020000",
+                    Some("FREQ=YEARLY;BYMONTH=3;BYDAY=2SU"),
+                );
+                observance(
+                    out,
+                    "STANDARD",
+                    "-0400",
+                    "-0500",
+                    "EST",
+                    "20071104T020000",
+                    Some("FREQ=YEARLY;BYMONTH=11;BYDAY=1SU"),
+                );
             }
             Zone::Tokyo => {
                 out.line(&format!("X-LIC-LOCATION:{}", self.tzid()));
-                observance(out, "STANDARD", "+0900", "+0900", "JST", "19700101T000000", None);
+                observance(
+                    out,
+                    "STANDARD",
+                    "+0900",
+                    "+0900",
+                    "JST",
+                    "19700101T000000",
+                    None,
+                );
             }
         }
         out.line("END:VTIMEZONE");
