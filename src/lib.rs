@@ -6,6 +6,7 @@
 
 pub mod caldav;
 pub mod connector;
+pub mod demo;
 pub mod xml;
 pub mod config;
 pub mod error;
