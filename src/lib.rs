@@ -4,5 +4,6 @@
 //! `dav` (the protocols), `tree` (the URL space), `sync` (the gateway's own state),
 //! `connector` (CRMs), `mapping` (CRM JSON ⇄ iCalendar/vCard), plus `config`.
 
+pub mod carddav;
 pub mod connector;
 pub mod xml;
