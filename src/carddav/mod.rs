@@ -17,11 +17,16 @@
 //! [`crate::xml::NS_CARDDAV`]) that the server puts in its `DAV:error` body.
 
 mod card;
+mod filter;
 #[cfg(test)]
 mod fixtures;
 mod lines;
 
 pub use card::{convert, index_fields, inspect, CardInfo};
+pub use filter::{
+    matches, parse_filter, parse_limit, CardFilter, Collation, MatchType, ParamFilter, PropFilter,
+    Test, TextMatch,
+};
 
 use std::fmt;
 use std::str::FromStr;
