@@ -16,12 +16,14 @@
 //! Every error names the RFC 6352 precondition element (in the `CARDDAV:` namespace,
 //! [`crate::xml::NS_CARDDAV`]) that the server puts in its `DAV:error` body.
 
+mod address_data;
 mod card;
 mod filter;
 #[cfg(test)]
 mod fixtures;
 mod lines;
 
+pub use address_data::{parse_address_data, render_address_data, AddressDataRequest};
 pub use card::{convert, index_fields, inspect, CardInfo};
 pub use filter::{
     matches, parse_filter, parse_limit, CardFilter, Collation, MatchType, ParamFilter, PropFilter,
