@@ -5,12 +5,13 @@
 //! `connector` (CRMs), `mapping` (CRM JSON ⇄ iCalendar/vCard), plus `config`.
 
 pub mod caldav;
-pub mod connector;
-pub mod demo;
-pub mod xml;
+pub mod carddav;
 pub mod config;
+pub mod connector;
+pub mod dav;
+pub mod demo;
 pub mod error;
+pub mod http;
 pub mod sync;
 pub mod tree;
-pub mod dav;
-pub mod http;
+pub mod xml;

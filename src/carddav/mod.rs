@@ -1,0 +1,216 @@
+//! CardDAV evaluation (RFC 6352), with no HTTP: validation of address object resources,
+//! `addressbook-query` filters, `address-data` selection and vCard 3.0 ⇄ 4.0 conversion.
+//!
+//! The `dav` layer parses request bodies with [`crate::xml`] and hands the elements here;
+//! everything in this module is pure and never panics on input.
+//!
+//! * [`inspect`] validates a PUT body (RFC 6352 §5.1, §6.3.2.1): one vCard, VERSION 3.0 or 4.0,
+//!   UID and FN present.
+//! * [`parse_filter`] / [`matches`] evaluate `CARDDAV:filter` (§10.5); [`parse_limit`] reads
+//!   `CARDDAV:limit` (§8.6.1).
+//! * [`parse_address_data`] / [`render_address_data`] serve `CARDDAV:address-data` (§10.4):
+//!   the stored bytes untouched when nothing is asked for, otherwise a property selection
+//!   and/or a version conversion ([`convert`]).
+//! * [`index_fields`] gives the values the server indexes to prefilter text-match queries.
+//!
+//! Every error names the RFC 6352 precondition element (in the `CARDDAV:` namespace,
+//! [`crate::xml::NS_CARDDAV`]) that the server puts in its `DAV:error` body.
+
+mod address_data;
+mod card;
+mod filter;
+#[cfg(test)]
+mod fixtures;
+mod lines;
+
+pub use address_data::{parse_address_data, render_address_data, AddressDataRequest};
+pub use card::{convert, index_fields, inspect, CardInfo};
+pub use filter::{
+    matches, parse_filter, parse_limit, CardFilter, Collation, MatchType, ParamFilter, PropFilter,
+    Test, TextMatch,
+};
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The vCard versions an address book serves (RFC 6352 requires 3.0; 4.0 is RFC 6350).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VCardVersion {
+    /// vCard 3.0 (RFC 2426), what iOS/macOS Contacts send.
+    V3,
+    /// vCard 4.0 (RFC 6350).
+    V4,
+}
+
+impl VCardVersion {
+    /// The VERSION property value: "3.0" or "4.0".
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VCardVersion::V3 => "3.0",
+            VCardVersion::V4 => "4.0",
+        }
+    }
+
+    /// Parses a VERSION value ("3.0", "4.0", also "3"/"4"), ignoring surrounding whitespace.
+    pub fn parse(s: &str) -> Option<VCardVersion> {
+        match s.trim() {
+            "3.0" | "3" => Some(VCardVersion::V3),
+            "4.0" | "4" => Some(VCardVersion::V4),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn to_calcard(self) -> calcard::vcard::VCardVersion {
+        match self {
+            VCardVersion::V3 => calcard::vcard::VCardVersion::V3_0,
+            VCardVersion::V4 => calcard::vcard::VCardVersion::V4_0,
+        }
+    }
+}
+
+impl fmt::Display for VCardVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for VCardVersion {
+    type Err = CardError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        VCardVersion::parse(s).ok_or_else(|| CardError::UnsupportedVersion(clip(s.trim())))
+    }
+}
+
+/// Why a vCard body was refused or could not be served.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CardError {
+    /// The body is not a vCard at all (empty, another format, a malformed line).
+    #[error("not a valid vCard: {0}")]
+    NotVCard(String),
+    /// BEGIN:VCARD without its END:VCARD.
+    #[error("the vCard is not terminated by END:VCARD")]
+    Unterminated,
+    /// An address object resource holds exactly one vCard (RFC 6352 §5.1).
+    #[error("an address object resource must contain exactly one vCard, found more than one")]
+    MultipleCards,
+    /// No VERSION property.
+    #[error("the vCard has no VERSION property")]
+    MissingVersion,
+    /// VERSION other than 3.0 or 4.0 (e.g. 2.1).
+    #[error("vCard version {0:?} is not supported; use 3.0 or 4.0")]
+    UnsupportedVersion(String),
+    /// No UID property, or an empty one (RFC 6352 §5.1 requires it).
+    #[error("the vCard has no UID property, which CardDAV requires")]
+    MissingUid,
+    /// More than one UID property.
+    #[error("the vCard has more than one UID property")]
+    MultipleUids,
+    /// No FN property (required by RFC 2426 and RFC 6350).
+    #[error("the vCard has no FN (formatted name) property")]
+    MissingFn,
+    /// The stored vCard could not be converted to the requested version.
+    #[error("cannot convert the vCard to version {0}: {1}")]
+    Conversion(VCardVersion, String),
+}
+
+impl CardError {
+    /// The RFC 6352 precondition element (local name, `CARDDAV:` namespace) for this error.
+    pub fn precondition(&self) -> &'static str {
+        match self {
+            CardError::UnsupportedVersion(_) => "supported-address-data",
+            CardError::Conversion(..) => "supported-address-data-conversion",
+            CardError::NotVCard(_)
+            | CardError::Unterminated
+            | CardError::MultipleCards
+            | CardError::MissingVersion
+            | CardError::MissingUid
+            | CardError::MultipleUids
+            | CardError::MissingFn => "valid-address-data",
+        }
+    }
+}
+
+/// Why an `addressbook-query` filter or an `address-data` element was refused.
+///
+/// RFC 6352 has no `valid-filter` precondition (that is CalDAV's); a filter it cannot
+/// evaluate is answered with `CARDDAV:supported-filter`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FilterError {
+    /// A malformed or unsupported filter construct (§8.6 `supported-filter`).
+    #[error("unsupported filter: {0}")]
+    UnsupportedFilter(String),
+    /// A text-match collation the server does not offer (§8.6 `supported-collation`).
+    #[error("unsupported collation {0:?}; supported: i;ascii-casemap, i;unicode-casemap, i;octet")]
+    UnsupportedCollation(String),
+    /// An address-data content type or version the server cannot produce
+    /// (§8.6/§8.7 `supported-address-data`).
+    #[error("unsupported address data: {0}")]
+    UnsupportedAddressData(String),
+}
+
+impl FilterError {
+    /// The RFC 6352 precondition element (local name, `CARDDAV:` namespace) for this error.
+    pub fn precondition(&self) -> &'static str {
+        match self {
+            FilterError::UnsupportedFilter(_) => "supported-filter",
+            FilterError::UnsupportedCollation(_) => "supported-collation",
+            FilterError::UnsupportedAddressData(_) => "supported-address-data",
+        }
+    }
+}
+
+/// At most 60 characters of untrusted text, for error messages.
+pub(crate) fn clip(s: &str) -> String {
+    match s.char_indices().nth(60) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_parse_and_display() {
+        assert_eq!(VCardVersion::parse(" 3.0 "), Some(VCardVersion::V3));
+        assert_eq!(VCardVersion::parse("4.0"), Some(VCardVersion::V4));
+        assert_eq!(VCardVersion::parse("2.1"), None);
+        assert_eq!(VCardVersion::V3.as_str(), "3.0");
+        assert_eq!(VCardVersion::V4.to_string(), "4.0");
+        assert_eq!("4.0".parse::<VCardVersion>(), Ok(VCardVersion::V4));
+        let err = "2.1".parse::<VCardVersion>().unwrap_err();
+        assert_eq!(err, CardError::UnsupportedVersion("2.1".into()));
+        assert_eq!(err.precondition(), "supported-address-data");
+    }
+
+    #[test]
+    fn filter_error_preconditions() {
+        assert_eq!(
+            FilterError::UnsupportedFilter("x".into()).precondition(),
+            "supported-filter"
+        );
+        assert_eq!(
+            FilterError::UnsupportedCollation("i;foo".into()).precondition(),
+            "supported-collation"
+        );
+        assert_eq!(
+            FilterError::UnsupportedAddressData("x".into()).precondition(),
+            "supported-address-data"
+        );
+        assert_eq!(
+            CardError::Conversion(VCardVersion::V4, "x".into()).precondition(),
+            "supported-address-data-conversion"
+        );
+    }
+
+    #[test]
+    fn clip_is_char_safe() {
+        let long = "李".repeat(100);
+        let c = clip(&long);
+        assert_eq!(c.chars().count(), 61);
+        assert!(c.ends_with('…'));
+        assert_eq!(clip("short"), "short");
+    }
+}
