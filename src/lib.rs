@@ -6,6 +6,7 @@
 
 pub mod caldav;
 pub mod carddav;
+pub mod check;
 pub mod config;
 pub mod connector;
 pub mod dav;

@@ -1,1 +1,131 @@
-fn main(){}
+//! The `crmdav` binary: `serve`, `check` and `hash-password`.
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "crmdav", version, about = "CalDAV/CardDAV gateway for CRMs")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the gateway.
+    Serve {
+        /// The server config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Listen address (overrides the config's `listen`).
+        #[arg(long)]
+        listen: Option<String>,
+    },
+    /// Validate every config file and print what would be served.
+    Check {
+        /// The server config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// Also connect to this tenant's CRM and read a page of each entity.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Print an argon2 hash of a password read from standard input, for a tenant file.
+    HashPassword,
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CRMDAV_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::HashPassword => {
+            let mut pw = String::new();
+            if std::io::stdin().read_line(&mut pw).is_err() {
+                eprintln!("cannot read the password from standard input");
+                return ExitCode::FAILURE;
+            }
+            match crmdav::http::auth::hash_password(pw.trim_end_matches(['\n', '\r'])) {
+                Ok(h) => {
+                    println!("{h}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("hashing failed: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Cmd::Check { config, tenant } => match crmdav::config::load(&config) {
+            Ok(cfg) => {
+                print!("{}", crmdav::check::describe(&cfg));
+                if let Some(t) = tenant {
+                    let rt = match tokio::runtime::Runtime::new() {
+                        Ok(rt) => rt,
+                        Err(e) => {
+                            eprintln!("{e}");
+                            return ExitCode::FAILURE;
+                        }
+                    };
+                    return match rt.block_on(crmdav::check::probe_tenant(&cfg, &t)) {
+                        Ok(report) => {
+                            print!("{report}");
+                            ExitCode::SUCCESS
+                        }
+                        Err(e) => {
+                            eprintln!("tenant {t}: {e}");
+                            ExitCode::FAILURE
+                        }
+                    };
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("config error: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Cmd::Serve { config, listen } => {
+            init_logging();
+            let cfg = match crmdav::config::load(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("config error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let listen = listen.unwrap_or_else(|| cfg.listen.clone());
+            let rt = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let result = rt.block_on(async move {
+                let state = crmdav::http::build_state(cfg).await?;
+                crmdav::http::serve(state, &listen).await
+            });
+            match result {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("crmdav: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}

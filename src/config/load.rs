@@ -113,6 +113,35 @@ fn take_str(t: &mut toml::Table, file: &Path, key: &str) -> Result<Option<String
     }
 }
 
+fn take_str_at(
+    t: &mut toml::Table,
+    file: &Path,
+    prefix: &str,
+    key: &str,
+) -> Result<Option<String>, ConfigError> {
+    match t.remove(key) {
+        None => Ok(None),
+        Some(toml::Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(err(file, &format!("{prefix}.{key}"), "must be a string")),
+    }
+}
+
+fn take_str_list_at(
+    t: &mut toml::Table,
+    file: &Path,
+    prefix: &str,
+    key: &str,
+) -> Result<Vec<String>, ConfigError> {
+    let mut one = toml::Table::new();
+    if let Some(v) = t.remove(key) {
+        one.insert(key.to_string(), v);
+    }
+    take_str_list(&mut one, file, key).map_err(|mut e| {
+        e.key = format!("{prefix}.{}", e.key);
+        e
+    })
+}
+
 fn take_str_list(t: &mut toml::Table, file: &Path, key: &str) -> Result<Vec<String>, ConfigError> {
     match t.remove(key) {
         None => Ok(Vec::new()),
@@ -242,7 +271,7 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
         None => ConnectorKind::Local,
         Some(toml::Value::String(s)) if s == "local" => ConnectorKind::Local,
         Some(toml::Value::Table(mut c)) => {
-            let kind = take_str(&mut c, file, "connector.kind")?
+            let kind = take_str_at(&mut c, file, "connector", "kind")?
                 .ok_or_else(|| err(file, "connector.kind", "missing"))?;
             if kind == "local" {
                 no_unknown(&c, file, "connector")?;
@@ -278,12 +307,12 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
             let toml::Value::Table(mut u) = u else {
                 return Err(err(file, &key, "must be a table"));
             };
-            let uname = take_str(&mut u, file, &format!("{key}.name"))?
+            let uname = take_str_at(&mut u, file, &key, "name")?
                 .ok_or_else(|| err(file, &format!("{key}.name"), "missing"))?;
             if !valid_segment(&uname) {
                 return Err(err(file, &format!("{key}.name"), "use letters, digits, '-', '_' or '.'"));
             }
-            let hash = take_str(&mut u, file, &format!("{key}.password_hash"))?.ok_or_else(|| {
+            let hash = take_str_at(&mut u, file, &key, "password_hash")?.ok_or_else(|| {
                 err(
                     file,
                     &format!("{key}.password_hash"),
@@ -297,8 +326,8 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
                     "not a PHC-format password hash",
                 ));
             }
-            let display_name = take_str(&mut u, file, &format!("{key}.display_name"))?;
-            let email = take_str(&mut u, file, &format!("{key}.email"))?;
+            let display_name = take_str_at(&mut u, file, &key, "display_name")?;
+            let email = take_str_at(&mut u, file, &key, "email")?;
             no_unknown(&u, file, &key)?;
             if users.iter().any(|x: &UserConfig| x.name == uname) {
                 return Err(err(file, &format!("{key}.name"), format!("user '{uname}' is defined twice")));
@@ -321,7 +350,7 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
             let toml::Value::Table(mut c) = c else {
                 return Err(err(file, &key, "must be a table"));
             };
-            let id = take_str(&mut c, file, &format!("{key}.id"))?
+            let id = take_str_at(&mut c, file, &key, "id")?
                 .ok_or_else(|| err(file, &format!("{key}.id"), "missing"))?;
             if !valid_segment(&id) {
                 return Err(err(file, &format!("{key}.id"), "use letters, digits, '-', '_' or '.'"));
@@ -331,11 +360,11 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
                 .ok_or_else(|| err(file, &format!("{key}.kind"), "missing"))?
                 .try_into()
                 .map_err(|_| err(file, &format!("{key}.kind"), "must be \"calendar\" or \"addressbook\""))?;
-            let display_name = take_str(&mut c, file, &format!("{key}.display_name"))?
+            let display_name = take_str_at(&mut c, file, &key, "display_name")?
                 .unwrap_or_else(|| id.clone());
-            let description = take_str(&mut c, file, &format!("{key}.description"))?;
-            let color = take_str(&mut c, file, &format!("{key}.color"))?;
-            let mut components = take_str_list(&mut c, file, &format!("{key}.components"))?;
+            let description = take_str_at(&mut c, file, &key, "description")?;
+            let color = take_str_at(&mut c, file, &key, "color")?;
+            let mut components = take_str_list_at(&mut c, file, &key, "components")?;
             for comp in &components {
                 if !matches!(comp.as_str(), "VEVENT" | "VTODO" | "VJOURNAL") {
                     return Err(err(file, &format!("{key}.components"), format!("unknown component '{comp}'")));
@@ -344,7 +373,7 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
             if components.is_empty() && kind == CollectionKindConfig::Calendar {
                 components = vec!["VEVENT".into(), "VTODO".into()];
             }
-            let cusers = take_str_list(&mut c, file, &format!("{key}.users"))?;
+            let cusers = take_str_list_at(&mut c, file, &key, "users")?;
             for u in &cusers {
                 if !users.iter().any(|x| &x.name == u) {
                     return Err(err(file, &format!("{key}.users"), format!("no user named '{u}'")));

@@ -101,7 +101,12 @@ async fn seed_demo(
     for it in items {
         let (index, ct) = match seed {
             DemoSeed::Events | DemoSeed::Tasks => {
-                let info = crate::caldav::inspect(&it.body, &[], max)
+                let allowed: Vec<crate::caldav::CompKind> = coll
+                    .components
+                    .iter()
+                    .filter_map(|c| crate::caldav::CompKind::parse(c))
+                    .collect();
+                let info = crate::caldav::inspect(&it.body, &allowed, max)
                     .map_err(|e| anyhow::anyhow!("demo item {}: {e}", it.name))?;
                 (
                     ItemIndex {
