@@ -46,10 +46,23 @@ pub async fn property_search(req: &Req<'_>, root: &Element) -> DavResult<HttpRes
     } else {
         results.iter().all(|x| *x)
     };
-    let pr = match root.child(NS_DAV, "prop") {
-        Some(p) => PropRequest::from_prop(p),
-        None => PropRequest::Prop(Vec::new()),
-    };
+    // Properties to return: those in DAV:prop, plus (leniently, as the python `caldav`
+    // library sends them) property elements placed directly under the report element.
+    let mut wanted: Vec<((String, String), Element)> = Vec::new();
+    if let Some(p) = root.child(NS_DAV, "prop") {
+        wanted.extend(p.elements().map(|e| ((e.ns.clone(), e.name.clone()), e.clone())));
+    }
+    for e in root.elements() {
+        let structural = e.ns == NS_DAV
+            && matches!(
+                e.name.as_str(),
+                "prop" | "property-search" | "apply-to-principal-collection-set"
+            );
+        if !structural && !wanted.iter().any(|((n, l), _)| *n == e.ns && *l == e.name) {
+            wanted.push(((e.ns.clone(), e.name.clone()), e.clone()));
+        }
+    }
+    let pr = PropRequest::Prop(wanted);
     let mut ms = Multistatus::new();
     if matched {
         let res = Resource::Principal(user.name.clone());
