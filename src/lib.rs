@@ -5,6 +5,7 @@
 //! `connector` (CRMs), `mapping` (CRM JSON ⇄ iCalendar/vCard), plus `config`.
 
 pub mod connector;
+pub mod mapping;
 pub mod xml;
 pub mod config;
 pub mod error;
