@@ -565,6 +565,11 @@ impl Mapping {
                 };
                 let items: Vec<String> = jsonpath::get_all(data, &segs)
                     .into_iter()
+                    // A path to an array (`tags`) means its elements.
+                    .flat_map(|v| match v {
+                        Value::Array(a) => a.iter().collect::<Vec<_>>(),
+                        other => vec![other],
+                    })
                     .filter_map(jsonpath::scalar_string)
                     .filter(|s| !s.is_empty())
                     .collect();
