@@ -13,8 +13,13 @@ use std::time::{Duration, Instant};
 use wiremock::matchers::{body_json, body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-fn connector_with(toml: &str, server: &MockServer, store: Option<Arc<dyn TokenStore>>) -> RestConnector {
-    let vars: HashMap<String, String> = [("base".to_string(), format!("{}/api", server.uri()))].into();
+fn connector_with(
+    toml: &str,
+    server: &MockServer,
+    store: Option<Arc<dyn TokenStore>>,
+) -> RestConnector {
+    let vars: HashMap<String, String> =
+        [("base".to_string(), format!("{}/api", server.uri()))].into();
     let def = ConnectorDef::from_toml_str(toml, &vars).unwrap_or_else(|e| panic!("{e}"));
     RestConnector::new(def, store).unwrap()
 }
@@ -26,7 +31,9 @@ fn entity_toml(auth: &str, entity: &str) -> String {
 }
 
 fn items(range: std::ops::Range<u32>) -> Vec<Value> {
-    range.map(|i| json!({"id": i, "name": format!("n{i}")})).collect()
+    range
+        .map(|i| json!({"id": i, "name": format!("n{i}")}))
+        .collect()
 }
 
 async fn list_all(c: &RestConnector) -> Result<Vec<String>, ConnectorError> {
@@ -54,7 +61,10 @@ async fn offset_paging_three_pages() {
             .and(path("/api/things"))
             .and(query_param("offset", off))
             .and(query_param("limit", "2"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"total": 5, "data": {"items": items(r)}})))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"total": 5, "data": {"items": items(r)}})),
+            )
             .expect(1)
             .mount(&s)
             .await;
@@ -100,7 +110,10 @@ async fn page_number_paging() {
             .and(path("/api/things"))
             .and(query_param("page", n))
             .and(query_param("per_page", "2"))
-            .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": items(r), "more": more})))
+            .respond_with(
+                ResponseTemplate::new(200)
+                    .set_body_json(json!({"results": items(r), "more": more})),
+            )
             .expect(1)
             .mount(&s)
             .await;
@@ -124,13 +137,21 @@ async fn cursor_paging() {
         .and(path("/api/things"))
         .and(query_param("limit", "2"))
         .and(|r: &Request| !r.url.query().unwrap_or("").contains("after="))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": items(0..2), "paging": {"next": {"after": "c1"}}})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"results": items(0..2), "paging": {"next": {"after": "c1"}}}),
+            ),
+        )
         .expect(1)
         .mount(&s)
         .await;
     Mock::given(method("GET"))
         .and(query_param("after", "c1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": items(2..4), "paging": {"next": {"after": "c2"}}})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"results": items(2..4), "paging": {"next": {"after": "c2"}}}),
+            ),
+        )
         .expect(1)
         .mount(&s)
         .await;
@@ -159,13 +180,19 @@ async fn next_link_paging_from_json_and_link_header() {
     Mock::given(method("GET"))
         .and(path("/api/things"))
         .and(|r: &Request| r.url.query().is_none_or(|q| !q.contains("skip")))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": items(0..2), "@odata.nextLink": format!("{base}/api/things?skip=2")})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"value": items(0..2), "@odata.nextLink": format!("{base}/api/things?skip=2")}),
+        ))
         .expect(1)
         .mount(&s)
         .await;
     Mock::given(method("GET"))
         .and(query_param("skip", "2"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": items(2..4), "@odata.nextLink": "/api/things?skip=4"})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"value": items(2..4), "@odata.nextLink": "/api/things?skip=4"}),
+            ),
+        )
         .expect(1)
         .mount(&s)
         .await;
@@ -189,7 +216,11 @@ async fn next_link_paging_from_json_and_link_header() {
     // Link header flavour, bare arrays.
     let s2 = MockServer::start().await;
     let b2 = s2.uri();
-    for (p, r, next) in [("1", 0..2, Some("2")), ("2", 2..4, Some("3")), ("3", 4..5, None)] {
+    for (p, r, next) in [
+        ("1", 0..2, Some("2")),
+        ("2", 2..4, Some("3")),
+        ("3", 4..5, None),
+    ] {
         let mut resp = ResponseTemplate::new(200).set_body_json(Value::Array(items(r)));
         if let Some(n) = next {
             resp = resp.insert_header("Link", format!("<{b2}/api/things?page={n}>; rel=\"next\", <{b2}/api/things?page=3>; rel=\"last\"").as_str());
@@ -203,7 +234,10 @@ async fn next_link_paging_from_json_and_link_header() {
         m.respond_with(resp).expect(1).mount(&s2).await;
     }
     let c2 = connector_with(
-        &entity_toml("", "list = { path = \"/things\" }\npaging = { style = \"next_link\" }"),
+        &entity_toml(
+            "",
+            "list = { path = \"/things\" }\npaging = { style = \"next_link\" }",
+        ),
         &s2,
         None,
     );
@@ -215,7 +249,9 @@ async fn next_link_paging_from_json_and_link_header() {
 async fn next_link_to_another_host_is_refused() {
     let s = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": items(0..1), "next": "http://169.254.169.254/latest/meta-data"})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"value": items(0..1), "next": "http://169.254.169.254/latest/meta-data"}),
+        ))
         .mount(&s)
         .await;
     let c = connector_with(
@@ -275,11 +311,16 @@ async fn auth_bearer_api_key_basic() {
         "[auth]\ntype = \"basic\"\nusername = \"user\"\npassword = \"pa:ss\"",
     ] {
         let c = connector_with(&entity_toml(auth, e), &s, None);
-        c.list("things", None, None).await.unwrap_or_else(|err| panic!("{auth}: {err}"));
+        c.list("things", None, None)
+            .await
+            .unwrap_or_else(|err| panic!("{auth}: {err}"));
         assert_eq!(c.calls(), 1);
         // Secrets stay out of Debug output.
         let dbg = format!("{c:?}");
-        assert!(!dbg.contains("tok-1") && !dbg.contains("k-2") && !dbg.contains("pa:ss"), "{dbg}");
+        assert!(
+            !dbg.contains("tok-1") && !dbg.contains("k-2") && !dbg.contains("pa:ss"),
+            "{dbg}"
+        );
     }
 }
 
@@ -292,7 +333,9 @@ async fn oauth2_client_credentials_cached_until_expiry() {
         .and(body_string_contains("scope=crm.read"))
         // Client id and secret as HTTP Basic (RFC 6749 §2.3.1): id:secret
         .and(header("Authorization", "Basic aWQ6c2VjcmV0"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"access_token": "AT-1", "token_type": "bearer", "expires_in": 3600})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"access_token": "AT-1", "token_type": "bearer", "expires_in": 3600}),
+        ))
         .expect(1)
         .mount(&s)
         .await;
@@ -307,7 +350,11 @@ async fn oauth2_client_credentials_cached_until_expiry() {
         "[auth]\ntype = \"oauth2_client_credentials\"\ntoken_url = \"{}/oauth/token\"\nclient_id = \"id\"\nclient_secret = \"secret\"\nscopes = [\"crm.read\"]",
         s.uri()
     );
-    let c = connector_with(&entity_toml(&auth, "list = { path = \"/things\" }"), &s, None);
+    let c = connector_with(
+        &entity_toml(&auth, "list = { path = \"/things\" }"),
+        &s,
+        None,
+    );
     // Concurrent first calls share one token request.
     let (a, b) = tokio::join!(c.list("things", None, None), c.list("things", None, None));
     a.unwrap();
@@ -364,12 +411,28 @@ async fn oauth2_refresh_token_rotation_expiry_and_401_retry() {
         "[auth]\ntype = \"oauth2_refresh_token\"\ntoken_url = \"{}/oauth/token\"\nclient_id = \"id\"\nclient_secret = \"secret\"\nrefresh_token = \"RT-stale-from-config\"",
         s.uri()
     );
-    let c = connector_with(&entity_toml(&auth, "list = { path = \"/things\" }"), &s, Some(store.clone()));
-    assert_eq!(c.list("things", None, None).await.unwrap().records[0].id, "1");
-    assert_eq!(store.current().unwrap().refresh_token.as_deref(), Some("RT-1"));
+    let c = connector_with(
+        &entity_toml(&auth, "list = { path = \"/things\" }"),
+        &s,
+        Some(store.clone()),
+    );
+    assert_eq!(
+        c.list("things", None, None).await.unwrap().records[0].id,
+        "1"
+    );
+    assert_eq!(
+        store.current().unwrap().refresh_token.as_deref(),
+        Some("RT-1")
+    );
     // Expiring token → refresh before the call, rotated refresh token persisted.
-    assert_eq!(c.list("things", None, None).await.unwrap().records[0].id, "2");
-    assert_eq!(store.current().unwrap().refresh_token.as_deref(), Some("RT-2"));
+    assert_eq!(
+        c.list("things", None, None).await.unwrap().records[0].id,
+        "2"
+    );
+    assert_eq!(
+        store.current().unwrap().refresh_token.as_deref(),
+        Some("RT-2")
+    );
     assert_eq!(store.saves(), 2);
     assert_eq!(c.calls(), 4);
 
@@ -399,10 +462,20 @@ async fn oauth2_refresh_token_rotation_expiry_and_401_retry() {
         s.uri()
     );
     let store = Arc::new(MemoryTokenStore::default());
-    let c = connector_with(&entity_toml(&auth, "list = { path = \"/things\" }"), &s, Some(store.clone()));
-    assert_eq!(c.list("things", None, None).await.unwrap().records[0].id, "9");
+    let c = connector_with(
+        &entity_toml(&auth, "list = { path = \"/things\" }"),
+        &s,
+        Some(store.clone()),
+    );
+    assert_eq!(
+        c.list("things", None, None).await.unwrap().records[0].id,
+        "9"
+    );
     assert_eq!(c.calls(), 4, "token, 401, token, retry");
-    assert_eq!(store.current().unwrap().refresh_token.as_deref(), Some("RT-2"));
+    assert_eq!(
+        store.current().unwrap().refresh_token.as_deref(),
+        Some("RT-2")
+    );
 
     // Still 401 after the refresh → Auth, no loop.
     let s = MockServer::start().await;
@@ -419,30 +492,54 @@ async fn oauth2_refresh_token_rotation_expiry_and_401_retry() {
         "[auth]\ntype = \"oauth2_refresh_token\"\ntoken_url = \"{}/oauth/token\"\nclient_id = \"id\"\nrefresh_token = \"RT-0\"",
         s.uri()
     );
-    let c = connector_with(&entity_toml(&auth, "list = { path = \"/things\" }"), &s, None);
+    let c = connector_with(
+        &entity_toml(&auth, "list = { path = \"/things\" }"),
+        &s,
+        None,
+    );
     let err = c.list("things", None, None).await.unwrap_err();
-    assert_eq!(err, ConnectorError::Auth { message: "no access".into() });
+    assert_eq!(
+        err,
+        ConnectorError::Auth {
+            message: "no access".into()
+        }
+    );
     assert_eq!(c.calls(), 4);
 
     // A refused refresh token → Auth with the provider's words.
     let s = MockServer::start().await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant", "error_description": "expired"})))
+        .respond_with(
+            ResponseTemplate::new(400)
+                .set_body_json(json!({"error": "invalid_grant", "error_description": "expired"})),
+        )
         .mount(&s)
         .await;
     let auth = format!(
         "[auth]\ntype = \"oauth2_refresh_token\"\ntoken_url = \"{}/oauth/token\"\nclient_id = \"id\"\nrefresh_token = \"RT-0\"",
         s.uri()
     );
-    let c = connector_with(&entity_toml(&auth, "list = { path = \"/things\" }"), &s, None);
+    let c = connector_with(
+        &entity_toml(&auth, "list = { path = \"/things\" }"),
+        &s,
+        None,
+    );
     match c.list("things", None, None).await.unwrap_err() {
-        ConnectorError::Auth { message } => assert!(message.contains("invalid_grant") && message.contains("expired"), "{message}"),
+        ConnectorError::Auth { message } => assert!(
+            message.contains("invalid_grant") && message.contains("expired"),
+            "{message}"
+        ),
         other => panic!("{other:?}"),
     }
 }
 
 /// Answers `first` for the first `n` calls, then `then`.
-struct Seq(std::sync::atomic::AtomicU32, u32, ResponseTemplate, ResponseTemplate);
+struct Seq(
+    std::sync::atomic::AtomicU32,
+    u32,
+    ResponseTemplate,
+    ResponseTemplate,
+);
 impl Respond for Seq {
     fn respond(&self, _: &Request) -> ResponseTemplate {
         if self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < self.1 {
@@ -468,14 +565,21 @@ async fn rate_limit_retry_after_honoured_then_success() {
         .mount(&s)
         .await;
     let c = connector_with(
-        &entity_toml("", "list = { path = \"/things\" }\ncreate = { method = \"POST\", path = \"/things\" }"),
+        &entity_toml(
+            "",
+            "list = { path = \"/things\" }\ncreate = { method = \"POST\", path = \"/things\" }",
+        ),
         &s,
         None,
     );
     let t0 = Instant::now();
     let r = c.create("things", &json!({"name": "x"})).await.unwrap();
     assert_eq!(r.id, "5");
-    assert!(t0.elapsed() >= Duration::from_millis(950), "waited {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(950),
+        "waited {:?}",
+        t0.elapsed()
+    );
     assert_eq!(c.calls(), 2);
 
     // Retry-After longer than the bound → RateLimited at once, with the hint.
@@ -488,7 +592,9 @@ async fn rate_limit_retry_after_honoured_then_success() {
     let c = connector_with(&entity_toml("", "list = { path = \"/things\" }"), &s, None);
     assert_eq!(
         c.list("things", None, None).await.unwrap_err(),
-        ConnectorError::RateLimited { retry_after: Some(Duration::from_secs(120)) }
+        ConnectorError::RateLimited {
+            retry_after: Some(Duration::from_secs(120))
+        }
     );
     assert_eq!(c.calls(), 1);
 }
@@ -514,7 +620,10 @@ async fn server_error_halfway_through_paging_is_unavailable_after_retries() {
         None,
     );
     match list_all(&c).await.unwrap_err() {
-        ConnectorError::Unavailable { message, .. } => assert!(message.contains("503") && message.contains("maintenance"), "{message}"),
+        ConnectorError::Unavailable { message, .. } => assert!(
+            message.contains("503") && message.contains("maintenance"),
+            "{message}"
+        ),
         other => panic!("{other:?}"),
     }
     assert_eq!(c.calls(), 5, "1 page + 1 try + 3 retries");
@@ -542,11 +651,17 @@ async fn server_error_halfway_through_paging_is_unavailable_after_retries() {
         .mount(&s)
         .await;
     let c = connector_with(
-        &entity_toml("", "list = { path = \"/things\" }\ncreate = { method = \"POST\", path = \"/things\" }"),
+        &entity_toml(
+            "",
+            "list = { path = \"/things\" }\ncreate = { method = \"POST\", path = \"/things\" }",
+        ),
         &s,
         None,
     );
-    assert!(matches!(c.create("things", &json!({})).await, Err(ConnectorError::Unavailable { .. })));
+    assert!(matches!(
+        c.create("things", &json!({})).await,
+        Err(ConnectorError::Unavailable { .. })
+    ));
     assert_eq!(c.calls(), 1);
 }
 
@@ -554,12 +669,19 @@ async fn server_error_halfway_through_paging_is_unavailable_after_retries() {
 async fn timeouts_and_connection_errors_are_unavailable() {
     let s = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!([])).set_delay(Duration::from_secs(3)))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!([]))
+                .set_delay(Duration::from_secs(3)),
+        )
         .mount(&s)
         .await;
     let toml = "name = \"t\"\nbase_url = \"${base}\"\ntimeout_secs = 1\nmax_retries = 1\nretry_backoff_ms = 1\n[entities.things]\nlist = { path = \"/things\" }\n";
     let c = connector_with(toml, &s, None);
-    assert!(matches!(c.list("things", None, None).await, Err(ConnectorError::Unavailable { .. })));
+    assert!(matches!(
+        c.list("things", None, None).await,
+        Err(ConnectorError::Unavailable { .. })
+    ));
     assert_eq!(c.calls(), 2);
 }
 
@@ -573,12 +695,21 @@ async fn malformed_json_is_protocol() {
         .await;
     Mock::given(method("GET"))
         .and(path("/api/other"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"items": [{"name": "no id"}]})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"items": [{"name": "no id"}]})),
+        )
         .mount(&s)
         .await;
     let c = connector_with(&entity_toml("", "list = { path = \"/things\" }"), &s, None);
-    assert!(matches!(c.list("things", None, None).await, Err(ConnectorError::Protocol { .. })));
-    let c = connector_with(&entity_toml("", "records_path = \"items\"\nlist = { path = \"/other\" }"), &s, None);
+    assert!(matches!(
+        c.list("things", None, None).await,
+        Err(ConnectorError::Protocol { .. })
+    ));
+    let c = connector_with(
+        &entity_toml("", "records_path = \"items\"\nlist = { path = \"/other\" }"),
+        &s,
+        None,
+    );
     match c.list("things", None, None).await.unwrap_err() {
         ConnectorError::Protocol { message } => assert!(message.contains("id"), "{message}"),
         other => panic!("{other:?}"),
@@ -589,9 +720,21 @@ async fn malformed_json_is_protocol() {
 async fn error_statuses_map_with_the_crm_message() {
     let s = MockServer::start().await;
     for (id, status, body) in [
-        ("a", 422, json!({"error": {"message": "end must be after start"}})),
-        ("b", 400, json!({"detail": [{"loc": ["body", "email"], "msg": "not a valid email"}]})),
-        ("c", 409, json!({"message": "that time overlaps another booked appointment", "existing_id": 22})),
+        (
+            "a",
+            422,
+            json!({"error": {"message": "end must be after start"}}),
+        ),
+        (
+            "b",
+            400,
+            json!({"detail": [{"loc": ["body", "email"], "msg": "not a valid email"}]}),
+        ),
+        (
+            "c",
+            409,
+            json!({"message": "that time overlaps another booked appointment", "existing_id": 22}),
+        ),
         ("d", 403, json!({"message": "your role is read-only"})),
         ("e", 404, json!({"message": "thing e not found"})),
         ("f", 412, json!({"message": "etag mismatch"})),
@@ -609,18 +752,47 @@ async fn error_statuses_map_with_the_crm_message() {
     );
     let patch = json!({"x": 1});
     let up = |id: &'static str| c.update("things", id, &patch, Some("\"v1\""));
-    assert_eq!(up("a").await.unwrap_err(), ConnectorError::Invalid { message: "end must be after start".into() });
-    assert_eq!(up("b").await.unwrap_err(), ConnectorError::Invalid { message: "not a valid email".into() });
+    assert_eq!(
+        up("a").await.unwrap_err(),
+        ConnectorError::Invalid {
+            message: "end must be after start".into()
+        }
+    );
+    assert_eq!(
+        up("b").await.unwrap_err(),
+        ConnectorError::Invalid {
+            message: "not a valid email".into()
+        }
+    );
     assert_eq!(
         up("c").await.unwrap_err(),
-        ConnectorError::Conflict { message: "that time overlaps another booked appointment".into() }
+        ConnectorError::Conflict {
+            message: "that time overlaps another booked appointment".into()
+        }
     );
-    assert_eq!(up("d").await.unwrap_err(), ConnectorError::Forbidden { message: "your role is read-only".into() });
-    assert_eq!(up("e").await.unwrap_err(), ConnectorError::NotFound { message: "thing e not found".into() });
-    assert_eq!(up("f").await.unwrap_err(), ConnectorError::VersionMismatch { message: "etag mismatch".into() });
+    assert_eq!(
+        up("d").await.unwrap_err(),
+        ConnectorError::Forbidden {
+            message: "your role is read-only".into()
+        }
+    );
+    assert_eq!(
+        up("e").await.unwrap_err(),
+        ConnectorError::NotFound {
+            message: "thing e not found".into()
+        }
+    );
+    assert_eq!(
+        up("f").await.unwrap_err(),
+        ConnectorError::VersionMismatch {
+            message: "etag mismatch".into()
+        }
+    );
     assert_eq!(c.calls(), 6, "4xx are never retried");
     let reqs = s.received_requests().await.unwrap_or_default();
-    assert!(reqs.iter().all(|r| r.headers.get("if-match").is_some_and(|v| v == "\"v1\"")));
+    assert!(reqs
+        .iter()
+        .all(|r| r.headers.get("if-match").is_some_and(|v| v == "\"v1\"")));
 }
 
 #[tokio::test]
@@ -641,7 +813,9 @@ async fn crud_delete_styles_and_modified_since() {
     Mock::given(method("POST"))
         .and(path("/api/things"))
         .and(body_json(json!({"properties": {"name": "new"}})))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {"id": "abc", "name": "new"}})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"data": {"id": "abc", "name": "new"}})),
+        )
         .expect(1)
         .mount(&s)
         .await;
@@ -661,7 +835,9 @@ async fn crud_delete_styles_and_modified_since() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/things/search"))
-        .and(body_json(json!({"filter": {"gt": "1795676400000"}, "limit": 50})))
+        .and(body_json(
+            json!({"filter": {"gt": "1795676400000"}, "limit": 50}),
+        ))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": 2}]})))
         .expect(1)
         .mount(&s)
@@ -684,17 +860,36 @@ modified_since = { style = "query", param = "modified_after", format = "rfc3339"
     assert_eq!(caps.delete, DeleteStyle::StatusChange);
     let r = c.get("things", "7").await.unwrap().unwrap();
     assert_eq!(r.version.as_deref(), Some("W/\"3\""));
-    assert_eq!(r.modified.unwrap().to_rfc3339(), "2026-11-26T07:34:41.375257+00:00");
+    assert_eq!(
+        r.modified.unwrap().to_rfc3339(),
+        "2026-11-26T07:34:41.375257+00:00"
+    );
     assert_eq!(c.get("things", "8").await.unwrap(), None);
-    assert_eq!(c.create("things", &json!({"name": "new"})).await.unwrap().id, "abc");
+    assert_eq!(
+        c.create("things", &json!({"name": "new"}))
+            .await
+            .unwrap()
+            .id,
+        "abc"
+    );
     c.delete("things", "a/b").await.unwrap();
-    let since = chrono::DateTime::parse_from_rfc3339("2026-11-26T08:00:00+01:00").unwrap().to_utc();
-    assert_eq!(c.list("things", Some(since), None).await.unwrap().records[0].id, "1");
+    let since = chrono::DateTime::parse_from_rfc3339("2026-11-26T08:00:00+01:00")
+        .unwrap()
+        .to_utc();
+    assert_eq!(
+        c.list("things", Some(since), None).await.unwrap().records[0].id,
+        "1"
+    );
     assert_eq!(
         c.update("things", "1", &json!({}), None).await.unwrap_err(),
-        ConnectorError::NotSupported { message: "things cannot be changed in this CRM".into() }
+        ConnectorError::NotSupported {
+            message: "things cannot be changed in this CRM".into()
+        }
     );
-    assert!(matches!(c.list("nope", None, None).await, Err(ConnectorError::NotSupported { .. })));
+    assert!(matches!(
+        c.list("nope", None, None).await,
+        Err(ConnectorError::NotSupported { .. })
+    ));
 
     let body_style = r#"
 records_path = "data"
@@ -706,8 +901,15 @@ modified_since = { style = "body", method = "POST", path = "/things/search", for
     let p = c2.list("things", Some(since), None).await.unwrap();
     assert_eq!(p.records[0].id, "2");
     let reqs = s.received_requests().await.unwrap_or_default();
-    let search = reqs.iter().find(|r| r.url.path() == "/api/things/search").unwrap();
-    assert_eq!(search.url.query(), Some("offset=0"), "limit went into the body, offset stays in the query");
+    let search = reqs
+        .iter()
+        .find(|r| r.url.path() == "/api/things/search")
+        .unwrap();
+    assert_eq!(
+        search.url.query(),
+        Some("offset=0"),
+        "limit went into the body, offset stays in the query"
+    );
 
     // Header style with 304.
     let s3 = MockServer::start().await;
@@ -727,8 +929,14 @@ modified_since = { style = "body", method = "POST", path = "/things/search", for
         &s3,
         None,
     );
-    assert_eq!(c3.list("things", Some(since), None).await.unwrap().records, vec![]);
-    assert!(matches!(c3.delete("things", "1").await, Err(ConnectorError::NotSupported { .. })));
+    assert_eq!(
+        c3.list("things", Some(since), None).await.unwrap().records,
+        vec![]
+    );
+    assert!(matches!(
+        c3.delete("things", "1").await,
+        Err(ConnectorError::NotSupported { .. })
+    ));
     assert_eq!(c3.capabilities("things").delete, DeleteStyle::Forbidden);
     assert_eq!(c3.calls(), 1);
 }
@@ -744,7 +952,10 @@ async fn get_without_endpoint_scans_the_list() {
         .await;
     let c = connector_with(&entity_toml("", "list = { path = \"/things\" }"), &s, None);
     assert!(!c.capabilities("things").get);
-    assert_eq!(c.get("things", "3").await.unwrap().unwrap().data["name"], "n3");
+    assert_eq!(
+        c.get("things", "3").await.unwrap().unwrap().data["name"],
+        "n3"
+    );
     assert_eq!(c.get("things", "99").await.unwrap(), None);
 }
 
@@ -768,7 +979,11 @@ async fn concurrency_limit_and_rate_limit_headers() {
         c.list("things", None, None)
     );
     assert!(a.is_ok() && b.is_ok() && d.is_ok());
-    assert!(t0.elapsed() >= Duration::from_millis(590), "serialised: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(590),
+        "serialised: {:?}",
+        t0.elapsed()
+    );
     assert_eq!(c.calls(), 3);
 
     let s = MockServer::start().await;
@@ -786,5 +1001,9 @@ async fn concurrency_limit_and_rate_limit_headers() {
     c.list("things", None, None).await.unwrap();
     let t0 = Instant::now();
     c.list("things", None, None).await.unwrap();
-    assert!(t0.elapsed() >= Duration::from_millis(900), "waited for the window: {:?}", t0.elapsed());
+    assert!(
+        t0.elapsed() >= Duration::from_millis(900),
+        "waited for the window: {:?}",
+        t0.elapsed()
+    );
 }

@@ -240,7 +240,15 @@ pub struct Mapping {
 }
 
 /// Properties whose values are URIs or cal-addresses, never TEXT-escaped.
-const URI_PROPS: &[&str] = &["ATTENDEE", "ORGANIZER", "URL", "PHOTO", "SOURCE", "TZURL", "IMPP"];
+const URI_PROPS: &[&str] = &[
+    "ATTENDEE",
+    "ORGANIZER",
+    "URL",
+    "PHOTO",
+    "SOURCE",
+    "TZURL",
+    "IMPP",
+];
 
 impl Mapping {
     /// Load `mappings/<crm>/<entity>.toml` (defaults: `crm` is the folder name, `entity` the
@@ -275,7 +283,9 @@ impl Mapping {
     ) -> Result<Self, String> {
         let mut value: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
         substitute_toml(&mut value, options)?;
-        let f: MappingFile = value.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        let f: MappingFile = value
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())?;
         let crm = f.crm.or(crm).unwrap_or_else(|| "crm".into());
         let entity = f.entity.or(entity).unwrap_or_else(|| "item".into());
         let tz = timefmt::resolve_tz(&f.timezone)
@@ -297,16 +307,17 @@ impl Mapping {
         }
         if let Some(a) = &f.all_day {
             if a.mode != "midnight" && a.mode != "flag" {
-                return Err(format!("all_day.mode must be midnight or flag, not {:?}", a.mode));
+                return Err(format!(
+                    "all_day.mode must be midnight or flag, not {:?}",
+                    a.mode
+                ));
             }
             if a.mode == "flag" && a.flag.is_none() {
                 return Err("all_day.mode = flag needs all_day.flag".into());
             }
         }
         Ok(Self {
-            prodid: f
-                .prodid
-                .unwrap_or_else(|| format!("-//crmdav//{crm}//EN")),
+            prodid: f.prodid.unwrap_or_else(|| format!("-//crmdav//{crm}//EN")),
             uid_template: f
                 .uid
                 .unwrap_or_else(|| format!("{crm}-{entity}-{{id}}@crmdav")),
@@ -511,7 +522,11 @@ impl Mapping {
                     .or_else(|| rule.default.clone());
                 match s {
                     Some(s) if !s.is_empty() => {
-                        vec![format!("{}:{}", self.head(rule, ""), self.text_value(rule, &s))]
+                        vec![format!(
+                            "{}:{}",
+                            self.head(rule, ""),
+                            self.text_value(rule, &s)
+                        )]
                     }
                     _ => vec![],
                 }
@@ -549,9 +564,7 @@ impl Mapping {
                         }
                     })
                     .collect();
-                if parts.iter().all(String::is_empty)
-                    && !rule.property.eq_ignore_ascii_case("N")
-                {
+                if parts.iter().all(String::is_empty) && !rule.property.eq_ignore_ascii_case("N") {
                     return vec![];
                 }
                 vec![format!("{}:{}", self.head(rule, ""), parts.join(";"))]
@@ -600,10 +613,15 @@ impl Mapping {
                 }
             }
             FieldType::Date => {
-                let d = value.and_then(Value::as_str).and_then(timefmt::parse_iso).map(|p| match p {
-                    timefmt::Parsed::Date(d) => d,
-                    other => timefmt::to_utc(other, self.tz).with_timezone(&self.tz).date_naive(),
-                });
+                let d = value
+                    .and_then(Value::as_str)
+                    .and_then(timefmt::parse_iso)
+                    .map(|p| match p {
+                        timefmt::Parsed::Date(d) => d,
+                        other => timefmt::to_utc(other, self.tz)
+                            .with_timezone(&self.tz)
+                            .date_naive(),
+                    });
                 match d {
                     Some(d) if self.component == ComponentKind::Vcard => {
                         vec![format!("{}:{}", self.head(rule, ""), d.format("%Y%m%d"))]
@@ -688,7 +706,7 @@ impl Mapping {
                 ctx.props
                     .iter()
                     .find(|p| p.name.eq_ignore_ascii_case(name))
-                    .is_some_and(|p| is_date_value(p))
+                    .is_some_and(is_date_value)
             })
         });
         let mut out = Value::Object(Map::new());
@@ -877,7 +895,9 @@ impl Mapping {
             Some(prefix) => {
                 let v = p.value.trim();
                 match v.get(..prefix.len()) {
-                    Some(head) if head.eq_ignore_ascii_case(prefix) => v[prefix.len()..].to_string(),
+                    Some(head) if head.eq_ignore_ascii_case(prefix) => {
+                        v[prefix.len()..].to_string()
+                    }
                     _ => v.to_string(),
                 }
             }
@@ -992,7 +1012,8 @@ impl ParseCtx {
 }
 
 fn is_date_value(p: &Prop) -> bool {
-    p.param("VALUE").is_some_and(|v| v.eq_ignore_ascii_case("DATE"))
+    p.param("VALUE")
+        .is_some_and(|v| v.eq_ignore_ascii_case("DATE"))
 }
 
 fn set_path(out: &mut Value, path: &str, v: Value) -> Result<(), MappingError> {

@@ -2,8 +2,13 @@ use super::*;
 use serde_json::json;
 
 fn mapping(toml: &str) -> Mapping {
-    Mapping::from_toml_str(toml, &HashMap::new(), Some("acme".into()), Some("things".into()))
-        .unwrap_or_else(|e| panic!("{e}"))
+    Mapping::from_toml_str(
+        toml,
+        &HashMap::new(),
+        Some("acme".into()),
+        Some("things".into()),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn rec(id: &str, data: Value) -> Record {
@@ -16,7 +21,10 @@ fn rec(id: &str, data: Value) -> Record {
 }
 
 fn repo_mapping(entity: &str) -> Mapping {
-    let path = format!("{}/mappings/amagi-crm/{entity}.toml", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/mappings/amagi-crm/{entity}.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
     Mapping::load(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -104,7 +112,10 @@ fn text_rules_escape_both_ways() {
         json!({"title": "Lunch, talk; plan \\ it", "notes": "line1\nline2", "start": "2026-12-01T10:00:00+01:00"}),
     ));
     let lines = unfolded(&out);
-    assert_eq!(line(&lines, "SUMMARY"), "SUMMARY:Lunch\\, talk\\; plan \\\\ it");
+    assert_eq!(
+        line(&lines, "SUMMARY"),
+        "SUMMARY:Lunch\\, talk\\; plan \\\\ it"
+    );
     assert_eq!(line(&lines, "DESCRIPTION"), "DESCRIPTION:line1\\nline2");
     let patch = m.to_record(&out).unwrap();
     assert_eq!(patch["title"], "Lunch, talk; plan \\ it");
@@ -114,12 +125,17 @@ fn text_rules_escape_both_ways() {
 #[test]
 fn defaults_read_only_and_absent() {
     let m = mapping(EVENT);
-    let out = m.to_component(&rec("7", json!({"title": "x", "ref": "R-1", "minutes": 45})));
+    let out = m.to_component(&rec(
+        "7",
+        json!({"title": "x", "ref": "R-1", "minutes": 45}),
+    ));
     let lines = unfolded(&out);
     assert_eq!(line(&lines, "DESCRIPTION"), "DESCRIPTION:(none)");
     assert_eq!(line(&lines, "X-REF"), "X-REF:R-1");
     assert_eq!(line(&lines, "DURATION"), "DURATION:PT45M");
-    let patch = m.to_record(&wrap_event("SUMMARY:x\r\nX-REF:changed\r\nX-OWNER:42\r\n")).unwrap();
+    let patch = m
+        .to_record(&wrap_event("SUMMARY:x\r\nX-REF:changed\r\nX-OWNER:42\r\n"))
+        .unwrap();
     // read-only never written; absent → default / null / omitted.
     assert!(patch.get("ref").is_none(), "{patch}");
     assert!(patch.get("minutes").is_none(), "{patch}");
@@ -128,8 +144,13 @@ fn defaults_read_only_and_absent() {
     assert_eq!(patch["owner_id"], 42);
     let patch = m.to_record(&wrap_event("SUMMARY:x\r\n")).unwrap();
     assert!(patch.get("owner_id").is_none(), "absent=omit: {patch}");
-    let err = m.to_record(&wrap_event("SUMMARY:x\r\nX-OWNER:abc\r\n")).unwrap_err();
-    assert!(matches!(err, MappingError::Invalid { ref property, .. } if property == "X-OWNER"), "{err}");
+    let err = m
+        .to_record(&wrap_event("SUMMARY:x\r\nX-OWNER:abc\r\n"))
+        .unwrap_err();
+    assert!(
+        matches!(err, MappingError::Invalid { ref property, .. } if property == "X-OWNER"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -145,8 +166,14 @@ fn datetimes_offsets_naive_and_zones() {
         line(&lines, "DTSTART"),
         "DTSTART;TZID=Europe/Berlin:20270327T220000"
     );
-    assert_eq!(line(&lines, "DTEND"), "DTEND;TZID=Europe/Berlin:20270328T040000");
-    assert!(out.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin"), "{out}");
+    assert_eq!(
+        line(&lines, "DTEND"),
+        "DTEND;TZID=Europe/Berlin:20270328T040000"
+    );
+    assert!(
+        out.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin"),
+        "{out}"
+    );
     assert!(out.contains("TZOFFSETTO:+0200"), "{out}");
     assert_eq!(out.matches("BEGIN:VTIMEZONE").count(), 1);
     let patch = m.to_record(&out).unwrap();
@@ -154,7 +181,10 @@ fn datetimes_offsets_naive_and_zones() {
     assert_eq!(patch["end"], "2027-03-28T04:00:00", "write_format local");
 
     let naive = m.to_component(&rec("1", json!({"start": "2026-12-01T10:00"})));
-    assert!(naive.contains("DTSTART;TZID=Europe/Berlin:20261201T100000"), "{naive}");
+    assert!(
+        naive.contains("DTSTART;TZID=Europe/Berlin:20261201T100000"),
+        "{naive}"
+    );
 
     // A Windows zone name from Outlook, a UTC time and a floating time, parsed back.
     let body = wrap_event(
@@ -168,13 +198,18 @@ fn datetimes_offsets_naive_and_zones() {
     );
     let patch = m.to_record(&body).unwrap();
     assert_eq!(patch["start"], "2026-07-01T18:00:00+02:00");
-    assert_eq!(patch["end"], "2026-07-01T10:00:00", "floating = CRM local time");
+    assert_eq!(
+        patch["end"], "2026-07-01T10:00:00",
+        "floating = CRM local time"
+    );
     // DTEND missing: DTSTART + DURATION.
     let body = wrap_event("DTSTART:20260701T090000Z\r\nDURATION:PT1H30M\r\n");
     let patch = m.to_record(&body).unwrap();
     assert_eq!(patch["end"], "2026-07-01T12:30:00");
     // Garbage is refused, with the property named.
-    let err = m.to_record(&wrap_event("DTSTART:tomorrow\r\n")).unwrap_err();
+    let err = m
+        .to_record(&wrap_event("DTSTART:tomorrow\r\n"))
+        .unwrap_err();
     assert!(matches!(err, MappingError::Invalid { ref property, .. } if property == "DTSTART"));
 }
 
@@ -202,7 +237,10 @@ type = "datetime"
     ));
     let lines = unfolded(&out);
     assert_eq!(line(&lines, "DTSTART"), "DTSTART:20261201T090000Z");
-    assert_eq!(line(&lines, "DTEND"), "DTEND;TZID=Europe/Berlin:20261201T110000");
+    assert_eq!(
+        line(&lines, "DTEND"),
+        "DTEND;TZID=Europe/Berlin:20261201T110000"
+    );
     let patch = m.to_record(&out).unwrap();
     assert_eq!(patch["start"], "2026-12-01T09:00:00Z");
     assert_eq!(patch["end"], "2026-12-01T11:00:00+01:00");
@@ -227,9 +265,14 @@ fn all_day_midnight_both_ways() {
         "3",
         json!({"start": "2026-12-08T00:00:00+01:00", "end": "2026-12-08T09:00:00+01:00"}),
     ));
-    assert!(out.contains("DTSTART;TZID=Europe/Berlin:20261208T000000"), "{out}");
+    assert!(
+        out.contains("DTSTART;TZID=Europe/Berlin:20261208T000000"),
+        "{out}"
+    );
     // A DATE without DTEND lasts one day (RFC 5545 §3.6.1).
-    let patch = m.to_record(&wrap_event("DTSTART;VALUE=DATE:20270101\r\n")).unwrap();
+    let patch = m
+        .to_record(&wrap_event("DTSTART;VALUE=DATE:20270101\r\n"))
+        .unwrap();
     assert_eq!(patch["start"], "2027-01-01T00:00:00+01:00");
     assert_eq!(patch["end"], "2027-01-02T00:00:00");
 }
@@ -250,7 +293,10 @@ type = "datetime"
 write_format = "date"
 "#,
     );
-    let out = m.to_component(&rec("1", json!({"start": "2026-12-08", "is_all_day": true})));
+    let out = m.to_component(&rec(
+        "1",
+        json!({"start": "2026-12-08", "is_all_day": true}),
+    ));
     assert!(out.contains("DTSTART;VALUE=DATE:20261208"), "{out}");
     let patch = m.to_record(&out).unwrap();
     assert_eq!(patch, json!({"start": "2026-12-08", "is_all_day": true}));
@@ -278,9 +324,18 @@ fn enum_tables_both_ways() {
     assert!(out.contains("STATUS:COMPLETED"), "{out}");
     assert_eq!(tasks.to_record(&out).unwrap()["done"], true);
     let todo = "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nSUMMARY:x\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
-    assert_eq!(tasks.to_record(todo).unwrap()["done"], false, "default NEEDS-ACTION");
-    let todo = "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nSTATUS:IN-PROCESS\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
-    assert_eq!(tasks.to_record(todo).unwrap()["done"], false, "write_values");
+    assert_eq!(
+        tasks.to_record(todo).unwrap()["done"],
+        false,
+        "default NEEDS-ACTION"
+    );
+    let todo =
+        "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nSTATUS:IN-PROCESS\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+    assert_eq!(
+        tasks.to_record(todo).unwrap()["done"],
+        false,
+        "write_values"
+    );
 }
 
 #[test]
@@ -292,13 +347,19 @@ fn lists_repeat_and_comma() {
     ));
     let lines = unfolded(&out);
     let att: Vec<&String> = lines.iter().filter(|l| l.starts_with("ATTENDEE")).collect();
-    assert_eq!(att, vec!["ATTENDEE:mailto:a@x.org", "ATTENDEE:mailto:b@x.org"]);
+    assert_eq!(
+        att,
+        vec!["ATTENDEE:mailto:a@x.org", "ATTENDEE:mailto:b@x.org"]
+    );
     assert_eq!(line(&lines, "CATEGORIES"), "CATEGORIES:vip,a\\,b");
     let body = wrap_event(
         "ATTENDEE;CN=A;PARTSTAT=ACCEPTED:MAILTO:a@x.org\r\nATTENDEE:mailto:c@x.org\r\nCATEGORIES:vip,a\\,b\r\nCATEGORIES:more\r\n",
     );
     let patch = m.to_record(&body).unwrap();
-    assert_eq!(patch["attendees"], json!([{"email": "a@x.org"}, {"email": "c@x.org"}]));
+    assert_eq!(
+        patch["attendees"],
+        json!([{"email": "a@x.org"}, {"email": "c@x.org"}])
+    );
     assert_eq!(patch["tags"], json!(["vip", "a,b", "more"]));
     let patch = m.to_record(&wrap_event("SUMMARY:x\r\n")).unwrap();
     assert_eq!(patch["tags"], json!([]), "absent list clears");
@@ -348,7 +409,10 @@ fn vcard_templates_structured_and_versions() {
     assert_eq!(line(&lines, "ORG"), "ORG:Bäckerei Müller GmbH");
     assert_eq!(line(&lines, "TEL"), "TEL;TYPE=VOICE:+49 30 901820");
     assert_eq!(line(&lines, "CATEGORIES"), "CATEGORIES:client,de");
-    assert_eq!(line(&lines, "NOTE"), "NOTE:Comma\\, semicolon\\; backslash \\\\ test");
+    assert_eq!(
+        line(&lines, "NOTE"),
+        "NOTE:Comma\\, semicolon\\; backslash \\\\ test"
+    );
     assert_eq!(line(&lines, "REV"), "REV:20261126T073441Z");
     let v4 = m.to_vcard(&zoe, VCardVersion::V4);
     assert!(v4.starts_with("BEGIN:VCARD\r\nVERSION:4.0\r\n"), "{v4}");
@@ -362,7 +426,10 @@ fn vcard_templates_structured_and_versions() {
         "FN (template) and REV (read-only) are not written"
     );
     // Template fallback: a company-only contact gets its company as FN, and an empty N.
-    let acme = m.to_component(&rec("19", json!({"first_name": null, "last_name": null, "company": "ACME Corp"})));
+    let acme = m.to_component(&rec(
+        "19",
+        json!({"first_name": null, "last_name": null, "company": "ACME Corp"}),
+    ));
     let lines = unfolded(&acme);
     assert_eq!(line(&lines, "FN"), "FN:ACME Corp");
     assert_eq!(line(&lines, "N:"), "N:;;;;");
@@ -393,9 +460,15 @@ params = { TYPE = "WORK" }
 "#,
     );
     let card = "BEGIN:VCARD\r\nVERSION:4.0\r\nFN:x\r\nTEL;TYPE=work,voice:+1\r\nTEL;TYPE=cell:+2\r\nEND:VCARD\r\n";
-    assert_eq!(m.to_record(card).unwrap(), json!({"mobile": "+2", "office": "+1"}));
+    assert_eq!(
+        m.to_record(card).unwrap(),
+        json!({"mobile": "+2", "office": "+1"})
+    );
     let out = m.to_component(&rec("1", json!({"mobile": "+2", "office": "+1"})));
-    assert!(out.contains("TEL;TYPE=CELL:+2\r\nTEL;TYPE=WORK:+1\r\n"), "{out}");
+    assert!(
+        out.contains("TEL;TYPE=CELL:+2\r\nTEL;TYPE=WORK:+1\r\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -422,9 +495,15 @@ fn uid_and_determinism() {
                "location": null, "notes": null, "contact_id": 6})
     );
     let custom = mapping("component = \"VTODO\"\nuid = \"task-{id}-{title}@example\"\n[[field]]\nproperty = \"SUMMARY\"\npath = \"title\"\n");
-    assert_eq!(custom.uid_for(&rec("5", json!({"title": "x"}))), "task-5-x@example");
     assert_eq!(
-        custom.to_component_with_uid(&rec("5", json!({})), "client-uid").matches("UID:client-uid").count(),
+        custom.uid_for(&rec("5", json!({"title": "x"}))),
+        "task-5-x@example"
+    );
+    assert_eq!(
+        custom
+            .to_component_with_uid(&rec("5", json!({})), "client-uid")
+            .matches("UID:client-uid")
+            .count(),
         1
     );
 }
@@ -434,7 +513,10 @@ fn recurrence_overrides_are_skipped_and_bad_bodies_refused() {
     let m = mapping(EVENT);
     let body = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nRECURRENCE-ID:20260102T090000Z\r\nSUMMARY:override\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nSUMMARY:master\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
     assert_eq!(m.to_record(body).unwrap()["title"], "master");
-    assert!(matches!(m.to_record("BEGIN:VCARD\r\nEND:VCARD\r\n"), Err(MappingError::Parse(_))));
+    assert!(matches!(
+        m.to_record("BEGIN:VCARD\r\nEND:VCARD\r\n"),
+        Err(MappingError::Parse(_))
+    ));
     assert!(matches!(m.to_record(""), Err(MappingError::Parse(_))));
 }
 
@@ -453,7 +535,8 @@ fn tasks_dates() {
     assert_eq!(patch["due_date"], "2026-12-24");
     assert!(patch.get("completed_at").is_none());
     // A DUE date-time becomes the local date.
-    let todo = "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nDUE:20261224T230000Z\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+    let todo =
+        "BEGIN:VCALENDAR\r\nBEGIN:VTODO\r\nDUE:20261224T230000Z\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
     assert_eq!(m.to_record(todo).unwrap()["due_date"], "2026-12-25");
 }
 
@@ -462,7 +545,10 @@ fn config_errors() {
     let bad = |t: &str| Mapping::from_toml_str(t, &HashMap::new(), None, None).unwrap_err();
     assert!(bad("component = \"VJOURNAL\"").contains("VJOURNAL"));
     assert!(bad("component = \"VEVENT\"\ntimezone = \"Mars/Base\"").contains("time zone"));
-    assert!(bad("component = \"VEVENT\"\n[[field]]\nproperty = \"X\"\ntype = \"enum\"\npath = \"a\"").contains("enum"));
+    assert!(bad(
+        "component = \"VEVENT\"\n[[field]]\nproperty = \"X\"\ntype = \"enum\"\npath = \"a\""
+    )
+    .contains("enum"));
     assert!(bad("component = \"VEVENT\"\n[[field]]\nproperty = \"X\"").contains("path"));
     let opts: HashMap<String, String> = [("timezone".to_string(), "Asia/Tokyo".to_string())].into();
     let m = Mapping::from_toml_str(

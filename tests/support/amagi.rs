@@ -72,10 +72,7 @@ pub fn ensure_installed() -> PathBuf {
     }
     let python = std::env::var("CRM_PYTHON").unwrap_or_else(|_| "python3".into());
     run(
-        Command::new(&python).args([
-            "-c",
-            "import sys; sys.exit(sys.version_info < (3, 10))",
-        ]),
+        Command::new(&python).args(["-c", "import sys; sys.exit(sys.version_info < (3, 10))"]),
         "amagi-crm needs Python >= 3.10 (set CRM_PYTHON)",
     );
     let _ = std::fs::remove_dir_all(&venv);
@@ -149,27 +146,49 @@ impl Amagi {
         };
         let t0 = Instant::now();
         loop {
-            if let Ok(r) = amagi.http.get(format!("{}/healthz", amagi.base)).send().await {
+            if let Ok(r) = amagi
+                .http
+                .get(format!("{}/healthz", amagi.base))
+                .send()
+                .await
+            {
                 if r.status().is_success() {
                     break;
                 }
             }
             if let Ok(Some(status)) = amagi.child.try_wait() {
-                let log = std::fs::read_to_string(amagi._dir.path().join("server.log")).unwrap_or_default();
+                let log = std::fs::read_to_string(amagi._dir.path().join("server.log"))
+                    .unwrap_or_default();
                 panic!("amagi-crm exited ({status}):\n{log}");
             }
-            assert!(t0.elapsed() < Duration::from_secs(30), "amagi-crm not up after 30 s");
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "amagi-crm not up after 30 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         let admin = amagi.admin_token.clone();
         let alice = amagi
-            .call(&admin, "POST", "/users", Some(json!({"name": "alice", "role": "member"})))
+            .call(
+                &admin,
+                "POST",
+                "/users",
+                Some(json!({"name": "alice", "role": "member"})),
+            )
             .await;
         amagi.token = alice["token"].as_str().expect("alice's token").to_string();
         let viewer = amagi
-            .call(&admin, "POST", "/users", Some(json!({"name": "viewer", "role": "readonly"})))
+            .call(
+                &admin,
+                "POST",
+                "/users",
+                Some(json!({"name": "viewer", "role": "readonly"})),
+            )
             .await;
-        amagi.readonly_token = viewer["token"].as_str().expect("viewer's token").to_string();
+        amagi.readonly_token = viewer["token"]
+            .as_str()
+            .expect("viewer's token")
+            .to_string();
         amagi
     }
 
@@ -180,7 +199,13 @@ impl Amagi {
         v
     }
 
-    pub async fn try_call(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub async fn try_call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let m = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
         let mut rb = self
             .http

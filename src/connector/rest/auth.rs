@@ -163,7 +163,9 @@ impl AuthRuntime {
                 location,
                 prefix,
             } => match location {
-                KeyLocation::Header => Applied::Header(name.clone(), format!("{prefix}{}", value.0)),
+                KeyLocation::Header => {
+                    Applied::Header(name.clone(), format!("{prefix}{}", value.0))
+                }
                 KeyLocation::Query => Applied::Query(name.clone(), value.0.clone()),
             },
             AuthRuntime::Basic { username, password } => {
@@ -215,9 +217,10 @@ impl OAuth {
             st.loaded = true;
         }
         if let Some(at) = &st.token.access_token {
-            let fresh = st.token.expires_at.is_none_or(|exp| {
-                exp - chrono::Duration::seconds(EXPIRY_MARGIN_SECS) > Utc::now()
-            });
+            let fresh = st
+                .token
+                .expires_at
+                .is_none_or(|exp| exp - chrono::Duration::seconds(EXPIRY_MARGIN_SECS) > Utc::now());
             if fresh {
                 return Ok(at.clone());
             }
@@ -238,10 +241,12 @@ impl OAuth {
         http: &reqwest::Client,
         calls: &AtomicU64,
     ) -> Result<StoredToken, ConnectorError> {
-        let token_url = TokenUrl::new(self.token_url.clone()).map_err(|e| ConnectorError::Auth {
-            message: format!("bad token_url: {e}"),
-        })?;
-        let mut client = BasicClient::new(ClientId::new(self.client_id.clone())).set_token_uri(token_url);
+        let token_url =
+            TokenUrl::new(self.token_url.clone()).map_err(|e| ConnectorError::Auth {
+                message: format!("bad token_url: {e}"),
+            })?;
+        let mut client =
+            BasicClient::new(ClientId::new(self.client_id.clone())).set_token_uri(token_url);
         if let Some(s) = &self.client_secret {
             client = client.set_client_secret(ClientSecret::new(s.0.clone()));
         }
@@ -260,9 +265,12 @@ impl OAuth {
                     .await
             }
             Grant::RefreshToken => {
-                let rt = current.refresh_token.clone().ok_or_else(|| ConnectorError::Auth {
-                    message: "no refresh token available".into(),
-                })?;
+                let rt = current
+                    .refresh_token
+                    .clone()
+                    .ok_or_else(|| ConnectorError::Auth {
+                        message: "no refresh token available".into(),
+                    })?;
                 client
                     .exchange_refresh_token(&RefreshToken::new(rt))
                     .add_scopes(scopes)
@@ -323,7 +331,10 @@ async fn send_oauth(
         .headers(parts.headers)
         .body(body);
     rb = rb.timeout(std::time::Duration::from_secs(30));
-    let resp = rb.send().await.map_err(|e| OAuthHttpError(e.without_url().to_string()))?;
+    let resp = rb
+        .send()
+        .await
+        .map_err(|e| OAuthHttpError(e.without_url().to_string()))?;
     let mut builder = oauth2::http::Response::builder().status(resp.status());
     for (k, v) in resp.headers() {
         builder = builder.header(k, v);

@@ -70,10 +70,17 @@ fn default_tz() -> String {
     "UTC".into()
 }
 fn default_error_paths() -> Vec<String> {
-    ["detail", "message", "error.message", "error", "errors[0].message", "title"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+    [
+        "detail",
+        "message",
+        "error.message",
+        "error",
+        "errors[0].message",
+        "title",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
 }
 
 /// Authentication styles.
@@ -393,7 +400,10 @@ pub fn substitute(input: &str, vars: &HashMap<String, String>) -> Result<String,
 }
 
 /// Apply [`substitute`] to every string inside a TOML value (before deserialising).
-pub fn substitute_toml(value: &mut toml::Value, vars: &HashMap<String, String>) -> Result<(), String> {
+pub fn substitute_toml(
+    value: &mut toml::Value,
+    vars: &HashMap<String, String>,
+) -> Result<(), String> {
     match value {
         toml::Value::String(s) => *s = substitute(s, vars)?,
         toml::Value::Array(a) => {
@@ -416,7 +426,9 @@ impl ConnectorDef {
     pub fn from_toml_str(text: &str, vars: &HashMap<String, String>) -> Result<Self, String> {
         let mut value: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
         substitute_toml(&mut value, vars)?;
-        let def: ConnectorDef = value.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+        let def: ConnectorDef = value
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())?;
         def.validate()?;
         Ok(def)
     }
@@ -436,7 +448,10 @@ impl ConnectorDef {
         let url = reqwest::Url::parse(&self.base_url)
             .map_err(|e| format!("base_url {:?}: {e}", self.base_url))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(format!("base_url must be http or https, not {}", url.scheme()));
+            return Err(format!(
+                "base_url must be http or https, not {}",
+                url.scheme()
+            ));
         }
         if self.max_concurrency == 0 {
             return Err("max_concurrency must be at least 1".into());
@@ -449,11 +464,17 @@ impl ConnectorDef {
                 .chain(e.modified_field.iter())
                 .chain(e.version_field.iter())
             {
-                crate::connector::rest::jsonpath::parse(p).map_err(|m| format!("entity {name}: {m}"))?;
+                crate::connector::rest::jsonpath::parse(p)
+                    .map_err(|m| format!("entity {name}: {m}"))?;
             }
-            for ep in [Some(&e.list), e.get.as_ref(), e.create.as_ref(), e.update.as_ref()]
-                .into_iter()
-                .flatten()
+            for ep in [
+                Some(&e.list),
+                e.get.as_ref(),
+                e.create.as_ref(),
+                e.update.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
             {
                 reqwest::Method::from_bytes(ep.method.as_bytes())
                     .map_err(|_| format!("entity {name}: bad method {:?}", ep.method))?;

@@ -36,7 +36,8 @@ pub fn parse(path: &str) -> Result<Vec<Seg>, String> {
                 let mut inner = String::new();
                 let mut closed = false;
                 for c in chars.by_ref() {
-                    if c == ']' && !(inner.starts_with('"') && !inner[1..].ends_with('"')) {
+                    let in_quotes = inner.starts_with('"') && !inner[1..].ends_with('"');
+                    if c == ']' && !in_quotes {
                         closed = true;
                         break;
                     }

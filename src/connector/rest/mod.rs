@@ -14,7 +14,7 @@ pub mod timefmt;
 
 use self::auth::{Applied, AuthRuntime, Grant, OAuth, Secret, TokenStore};
 use self::def::{
-    AuthDef, ConnectorDef, DeleteDef, EntityDef, Endpoint, ModifiedSinceDef, PagingDef, ResetFormat,
+    AuthDef, ConnectorDef, DeleteDef, Endpoint, EntityDef, ModifiedSinceDef, PagingDef, ResetFormat,
 };
 use super::{Capabilities, Connector, ConnectorError, DeleteStyle, Page, Record};
 use chrono::{DateTime, Utc};
@@ -241,7 +241,8 @@ impl RestConnector {
         let Some(rl) = &self.def.rate_limit else {
             return;
         };
-        let remaining = header_str(headers, &rl.remaining_header).and_then(|v| v.parse::<i64>().ok());
+        let remaining =
+            header_str(headers, &rl.remaining_header).and_then(|v| v.parse::<i64>().ok());
         let mut guard = match self.blocked_until.lock() {
             Ok(g) => g,
             Err(_) => return,
@@ -283,7 +284,10 @@ impl RestConnector {
                     rb = self.http.request(req.method.clone(), url).header(k, v);
                 }
                 Applied::Basic(u, p) => {
-                    rb = self.http.request(req.method.clone(), url).basic_auth(u, Some(p));
+                    rb = self
+                        .http
+                        .request(req.method.clone(), url)
+                        .basic_auth(u, Some(p));
                 }
                 Applied::None => rb = self.http.request(req.method.clone(), url),
             }
@@ -298,10 +302,14 @@ impl RestConnector {
                 rb = rb.json(b);
             }
             let result = {
-                let _permit = self.permits.acquire().await.map_err(|_| ConnectorError::Unavailable {
-                    message: "connector shut down".into(),
-                    retry_after: None,
-                })?;
+                let _permit =
+                    self.permits
+                        .acquire()
+                        .await
+                        .map_err(|_| ConnectorError::Unavailable {
+                            message: "connector shut down".into(),
+                            retry_after: None,
+                        })?;
                 self.calls.fetch_add(1, Ordering::Relaxed);
                 match rb.send().await {
                     Ok(resp) => {
@@ -664,7 +672,9 @@ impl RestConnector {
             } => {
                 let n = parse_token(page.as_deref(), u64::from(*first_page))?;
                 let more = match has_more_path.as_deref() {
-                    Some(p) => jsonpath::get(&body, p).and_then(Value::as_bool).unwrap_or(false),
+                    Some(p) => jsonpath::get(&body, p)
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false),
                     None => count >= u64::from(*size) && count > 0,
                 };
                 more.then(|| (n + 1).to_string())
@@ -820,9 +830,12 @@ impl Connector for RestConnector {
 
     async fn create(&self, entity: &str, data: &Value) -> Result<Record, ConnectorError> {
         let e = self.entity(entity)?;
-        let ep = e.create.as_ref().ok_or_else(|| ConnectorError::NotSupported {
-            message: format!("{entity} cannot be created in this CRM"),
-        })?;
+        let ep = e
+            .create
+            .as_ref()
+            .ok_or_else(|| ConnectorError::NotSupported {
+                message: format!("{entity} cannot be created in this CRM"),
+            })?;
         let req = self.endpoint_req(ep, None, Some(self.wrap(e, data)), false)?;
         let resp = self.execute(&req).await?;
         let body = self.check(&resp)?;
@@ -837,9 +850,12 @@ impl Connector for RestConnector {
         version: Option<&str>,
     ) -> Result<Record, ConnectorError> {
         let e = self.entity(entity)?;
-        let ep = e.update.as_ref().ok_or_else(|| ConnectorError::NotSupported {
-            message: format!("{entity} cannot be changed in this CRM"),
-        })?;
+        let ep = e
+            .update
+            .as_ref()
+            .ok_or_else(|| ConnectorError::NotSupported {
+                message: format!("{entity} cannot be changed in this CRM"),
+            })?;
         let mut req = self.endpoint_req(ep, Some(id), Some(self.wrap(e, data)), false)?;
         if let (Some(h), Some(v)) = (&e.version_header, version) {
             req.headers.push((h.clone(), v.to_string()));
@@ -893,10 +909,15 @@ mod tests {
     #[test]
     fn link_header() {
         assert_eq!(
-            next_from_link_header(r#"<https://a/x?page=2>; rel="next", <https://a/x?page=9>; rel="last""#),
+            next_from_link_header(
+                r#"<https://a/x?page=2>; rel="next", <https://a/x?page=9>; rel="last""#
+            ),
             Some("https://a/x?page=2".to_string())
         );
-        assert_eq!(next_from_link_header(r#"<https://a/x?page=9>; rel="last""#), None);
+        assert_eq!(
+            next_from_link_header(r#"<https://a/x?page=9>; rel="last""#),
+            None
+        );
     }
 
     #[test]
@@ -930,7 +951,9 @@ mod tests {
     #[test]
     fn ids_cannot_escape_the_path() {
         let c = connector("https://crm.example/api/v1");
-        let u = c.url_for("/things/{id}", Some("../../admin?x=1#y")).unwrap();
+        let u = c
+            .url_for("/things/{id}", Some("../../admin?x=1#y"))
+            .unwrap();
         assert_eq!(
             u.as_str(),
             "https://crm.example/api/v1/things/..%2F..%2Fadmin%3Fx%3D1%23y"

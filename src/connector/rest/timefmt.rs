@@ -145,7 +145,10 @@ pub fn format_instant(t: DateTime<Utc>, format: &str, tz: Tz) -> String {
         "unix_ms" => t.timestamp_millis().to_string(),
         "http_date" => t.format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
         "local" => t.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S").to_string(),
-        "offset" => t.with_timezone(&tz).format("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+        "offset" => t
+            .with_timezone(&tz)
+            .format("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string(),
         "date" => t.with_timezone(&tz).format("%Y-%m-%d").to_string(),
         pattern => t.with_timezone(&tz).format(pattern).to_string(),
     }
@@ -228,12 +231,21 @@ mod tests {
     fn zones_and_formats() {
         assert_eq!(resolve_tz("Europe/Berlin"), Some(berlin()));
         assert_eq!(resolve_tz("W. Europe Standard Time"), Some(berlin()));
-        assert_eq!(resolve_tz("Pacific Standard Time"), Some(chrono_tz::America::Los_Angeles));
+        assert_eq!(
+            resolve_tz("Pacific Standard Time"),
+            Some(chrono_tz::America::Los_Angeles)
+        );
         assert_eq!(resolve_tz("Mars/Olympus"), None);
         let t = Utc.with_ymd_and_hms(2026, 12, 1, 9, 0, 0).unwrap();
-        assert_eq!(format_instant(t, "rfc3339", berlin()), "2026-12-01T09:00:00Z");
+        assert_eq!(
+            format_instant(t, "rfc3339", berlin()),
+            "2026-12-01T09:00:00Z"
+        );
         assert_eq!(format_instant(t, "local", berlin()), "2026-12-01T10:00:00");
-        assert_eq!(format_instant(t, "offset", berlin()), "2026-12-01T10:00:00+01:00");
+        assert_eq!(
+            format_instant(t, "offset", berlin()),
+            "2026-12-01T10:00:00+01:00"
+        );
         assert_eq!(format_instant(t, "unix", berlin()), "1796115600");
         assert_eq!(
             format_instant(t, "http_date", berlin()),
