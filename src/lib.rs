@@ -13,6 +13,7 @@ pub mod dav;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod mapping;
 pub mod sync;
 pub mod tree;
 pub mod xml;

@@ -126,3 +126,7 @@ pub trait Connector: Send + Sync {
     /// Delete (or cancel, per the definition) record `id`.
     async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError>;
 }
+
+pub mod rest;
+pub use rest::auth::{MemoryTokenStore, StoredToken, TokenStore};
+pub use rest::RestConnector;

@@ -1,0 +1,354 @@
+//! Authentication for the REST engine: static credentials and OAuth2 with token refresh.
+//!
+//! OAuth2 tokens are fetched through the `oauth2` crate over the engine's own reqwest client
+//! (a small adapter: oauth2 5 is built for reqwest 0.12). One refresh runs at a time (a tokio
+//! mutex guards the token), tokens are refreshed a minute before they expire, and a rotated
+//! refresh token is handed to the [`TokenStore`] before it is used.
+
+use super::def::KeyLocation;
+use crate::connector::ConnectorError;
+use chrono::{DateTime, Utc};
+use oauth2::basic::BasicClient;
+use oauth2::{ClientId, ClientSecret, RefreshToken, Scope, TokenResponse, TokenUrl};
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// A string that never shows in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// OAuth2 token state as persisted by a [`TokenStore`].
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct StoredToken {
+    /// The current access token.
+    pub access_token: Option<String>,
+    /// The current refresh token (rotated by some providers on every refresh).
+    pub refresh_token: Option<String>,
+    /// When the access token expires.
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+impl fmt::Debug for StoredToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StoredToken")
+            .field("access_token", &self.access_token.as_ref().map(|_| "***"))
+            .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Where a tenant's OAuth2 tokens live between runs (the sync store implements this), so a
+/// rotated refresh token is never lost.
+#[async_trait::async_trait]
+pub trait TokenStore: Send + Sync {
+    /// The last saved token state, if any.
+    async fn load(&self) -> Result<Option<StoredToken>, String>;
+    /// Persist new token state (called after every successful token request).
+    async fn save(&self, token: &StoredToken) -> Result<(), String>;
+}
+
+/// A [`TokenStore`] in memory: the default, and handy in tests.
+#[derive(Default)]
+pub struct MemoryTokenStore {
+    inner: std::sync::Mutex<Option<StoredToken>>,
+    saves: AtomicU64,
+}
+
+impl MemoryTokenStore {
+    /// A store that starts with `token`.
+    pub fn with(token: StoredToken) -> Self {
+        Self {
+            inner: std::sync::Mutex::new(Some(token)),
+            saves: AtomicU64::new(0),
+        }
+    }
+    /// The current content.
+    pub fn current(&self) -> Option<StoredToken> {
+        self.inner.lock().map(|g| g.clone()).unwrap_or(None)
+    }
+    /// How many times `save` ran.
+    pub fn saves(&self) -> u64 {
+        self.saves.load(Ordering::Relaxed)
+    }
+}
+
+#[async_trait::async_trait]
+impl TokenStore for MemoryTokenStore {
+    async fn load(&self) -> Result<Option<StoredToken>, String> {
+        Ok(self.current())
+    }
+    async fn save(&self, token: &StoredToken) -> Result<(), String> {
+        if let Ok(mut g) = self.inner.lock() {
+            *g = Some(token.clone());
+        }
+        self.saves.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Which OAuth2 grant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Grant {
+    ClientCredentials,
+    RefreshToken,
+}
+
+pub(crate) struct OAuth {
+    pub grant: Grant,
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    pub scopes: Vec<String>,
+    pub initial_refresh: Option<Secret>,
+    pub store: Arc<dyn TokenStore>,
+    pub state: tokio::sync::Mutex<TokenState>,
+}
+
+#[derive(Default)]
+pub(crate) struct TokenState {
+    loaded: bool,
+    token: StoredToken,
+}
+
+/// Refresh this long before the token's stated expiry.
+const EXPIRY_MARGIN_SECS: i64 = 60;
+
+/// What an authenticated request needs added.
+pub(crate) enum Applied {
+    None,
+    Header(String, String),
+    Query(String, String),
+    Basic(String, String),
+}
+
+pub(crate) enum AuthRuntime {
+    None,
+    Bearer(Secret),
+    ApiKey {
+        name: String,
+        value: Secret,
+        location: KeyLocation,
+        prefix: String,
+    },
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    OAuth(Box<OAuth>),
+}
+
+impl AuthRuntime {
+    /// The credentials for the next request, refreshing an OAuth2 token when due.
+    pub async fn apply(
+        &self,
+        http: &reqwest::Client,
+        calls: &AtomicU64,
+    ) -> Result<Applied, ConnectorError> {
+        Ok(match self {
+            AuthRuntime::None => Applied::None,
+            AuthRuntime::Bearer(t) => {
+                Applied::Header("Authorization".into(), format!("Bearer {}", t.0))
+            }
+            AuthRuntime::ApiKey {
+                name,
+                value,
+                location,
+                prefix,
+            } => match location {
+                KeyLocation::Header => {
+                    Applied::Header(name.clone(), format!("{prefix}{}", value.0))
+                }
+                KeyLocation::Query => Applied::Query(name.clone(), value.0.clone()),
+            },
+            AuthRuntime::Basic { username, password } => {
+                Applied::Basic(username.clone(), password.0.clone())
+            }
+            AuthRuntime::OAuth(o) => {
+                let token = o.access_token(http, calls).await?;
+                Applied::Header("Authorization".into(), format!("Bearer {token}"))
+            }
+        })
+    }
+
+    /// After a 401: forget the access token that was refused, so the next `apply` refreshes.
+    /// Returns whether a retry can help (only for OAuth2).
+    pub async fn invalidate(&self, refused: &Applied) -> bool {
+        let AuthRuntime::OAuth(o) = self else {
+            return false;
+        };
+        let mut st = o.state.lock().await;
+        if let Applied::Header(_, v) = refused {
+            let refused_token = v.strip_prefix("Bearer ").unwrap_or(v);
+            if st.token.access_token.as_deref() == Some(refused_token) {
+                st.token.access_token = None;
+                st.token.expires_at = None;
+            }
+        }
+        true
+    }
+}
+
+impl OAuth {
+    async fn access_token(
+        &self,
+        http: &reqwest::Client,
+        calls: &AtomicU64,
+    ) -> Result<String, ConnectorError> {
+        let mut st = self.state.lock().await;
+        if !st.loaded {
+            match self.store.load().await {
+                Ok(Some(t)) => st.token = t,
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "token store load failed");
+                }
+            }
+            if st.token.refresh_token.is_none() {
+                st.token.refresh_token = self.initial_refresh.as_ref().map(|s| s.0.clone());
+            }
+            st.loaded = true;
+        }
+        if let Some(at) = &st.token.access_token {
+            let fresh = st
+                .token
+                .expires_at
+                .is_none_or(|exp| exp - chrono::Duration::seconds(EXPIRY_MARGIN_SECS) > Utc::now());
+            if fresh {
+                return Ok(at.clone());
+            }
+        }
+        // Still holding the lock: concurrent callers wait for this one refresh.
+        let new = self.fetch(&st.token, http, calls).await?;
+        if let Err(e) = self.store.save(&new).await {
+            tracing::error!(error = %e, "token store save failed; a rotated refresh token may be lost");
+        }
+        let at = new.access_token.clone().unwrap_or_default();
+        st.token = new;
+        Ok(at)
+    }
+
+    async fn fetch(
+        &self,
+        current: &StoredToken,
+        http: &reqwest::Client,
+        calls: &AtomicU64,
+    ) -> Result<StoredToken, ConnectorError> {
+        let token_url =
+            TokenUrl::new(self.token_url.clone()).map_err(|e| ConnectorError::Auth {
+                message: format!("bad token_url: {e}"),
+            })?;
+        let mut client =
+            BasicClient::new(ClientId::new(self.client_id.clone())).set_token_uri(token_url);
+        if let Some(s) = &self.client_secret {
+            client = client.set_client_secret(ClientSecret::new(s.0.clone()));
+        }
+        let adapter = |req: oauth2::HttpRequest| {
+            let http = http.clone();
+            calls.fetch_add(1, Ordering::Relaxed);
+            async move { send_oauth(&http, req).await }
+        };
+        let scopes = self.scopes.iter().map(|s| Scope::new(s.clone()));
+        let result = match self.grant {
+            Grant::ClientCredentials => {
+                client
+                    .exchange_client_credentials()
+                    .add_scopes(scopes)
+                    .request_async(&adapter)
+                    .await
+            }
+            Grant::RefreshToken => {
+                let rt = current
+                    .refresh_token
+                    .clone()
+                    .ok_or_else(|| ConnectorError::Auth {
+                        message: "no refresh token available".into(),
+                    })?;
+                client
+                    .exchange_refresh_token(&RefreshToken::new(rt))
+                    .add_scopes(scopes)
+                    .request_async(&adapter)
+                    .await
+            }
+        };
+        let resp = result.map_err(map_token_error)?;
+        let expires_at = resp
+            .expires_in()
+            .and_then(|d| chrono::Duration::from_std(d).ok())
+            .map(|d| Utc::now() + d);
+        let refresh_token = resp
+            .refresh_token()
+            .map(|r| r.secret().clone())
+            .or_else(|| current.refresh_token.clone());
+        tracing::debug!(grant = ?self.grant, "oauth2 token obtained");
+        Ok(StoredToken {
+            access_token: Some(resp.access_token().secret().clone()),
+            refresh_token,
+            expires_at,
+        })
+    }
+}
+
+fn map_token_error<RE: std::error::Error + 'static>(
+    e: oauth2::RequestTokenError<RE, oauth2::basic::BasicErrorResponse>,
+) -> ConnectorError {
+    match e {
+        oauth2::RequestTokenError::ServerResponse(r) => ConnectorError::Auth {
+            message: format!(
+                "token endpoint refused: {}{}",
+                r.error(),
+                r.error_description()
+                    .map(|d| format!(" ({d})"))
+                    .unwrap_or_default()
+            ),
+        },
+        oauth2::RequestTokenError::Request(e) => ConnectorError::Unavailable {
+            message: format!("token endpoint unreachable: {e}"),
+            retry_after: None,
+        },
+        oauth2::RequestTokenError::Parse(e, _) => ConnectorError::Protocol {
+            message: format!("token endpoint answer unreadable: {e}"),
+        },
+        oauth2::RequestTokenError::Other(m) => ConnectorError::Auth { message: m },
+    }
+}
+
+/// The adapter from oauth2's `http` requests onto reqwest 0.13.
+async fn send_oauth(
+    http: &reqwest::Client,
+    req: oauth2::HttpRequest,
+) -> Result<oauth2::HttpResponse, OAuthHttpError> {
+    let (parts, body) = req.into_parts();
+    let mut rb = http
+        .request(parts.method, parts.uri.to_string())
+        .headers(parts.headers)
+        .body(body);
+    rb = rb.timeout(std::time::Duration::from_secs(30));
+    let resp = rb
+        .send()
+        .await
+        .map_err(|e| OAuthHttpError(e.without_url().to_string()))?;
+    let mut builder = oauth2::http::Response::builder().status(resp.status());
+    for (k, v) in resp.headers() {
+        builder = builder.header(k, v);
+    }
+    let bytes = resp
+        .bytes()
+        .await
+        .map_err(|e| OAuthHttpError(e.without_url().to_string()))?;
+    builder
+        .body(bytes.to_vec())
+        .map_err(|e| OAuthHttpError(e.to_string()))
+}
+
+/// An HTTP error while talking to a token endpoint.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OAuthHttpError(String);

@@ -1,0 +1,521 @@
+//! The `connectors/<crm>.toml` format: what a REST CRM looks like, as data.
+//!
+//! See `docs/connectors.md` for the reference and a worked example. Every string may use
+//! `${VAR}` (or `${VAR:-default}`) placeholders filled from the tenant's options when the
+//! connector is built; an unknown variable without a default is a configuration error.
+
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
+
+/// A whole connector definition.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectorDef {
+    /// Short name of the CRM (e.g. `amagi-crm`).
+    pub name: String,
+    /// Base URL of the API; endpoint paths are appended to it. The only upstream host used.
+    pub base_url: String,
+    /// How requests authenticate.
+    #[serde(default)]
+    pub auth: AuthDef,
+    /// Extra headers sent on every request (e.g. an API version).
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Per-request timeout in seconds.
+    #[serde(default = "default_timeout")]
+    pub timeout_secs: u64,
+    /// At most this many requests in flight to this tenant's CRM.
+    #[serde(default = "default_concurrency")]
+    pub max_concurrency: usize,
+    /// Retries after a 429 (any method) or a 5xx/timeout (GET only).
+    #[serde(default = "default_retries")]
+    pub max_retries: u32,
+    /// First backoff step in milliseconds for 5xx/timeouts; doubled on each retry.
+    #[serde(default = "default_backoff")]
+    pub retry_backoff_ms: u64,
+    /// Longest `Retry-After` the engine will sleep for; longer waits fail at once with
+    /// `RateLimited` so the sync layer can serve stale data instead.
+    #[serde(default = "default_max_retry_after")]
+    pub max_retry_after_secs: u64,
+    /// JSON paths tried in order to find the CRM's message in an error body.
+    #[serde(default = "default_error_paths")]
+    pub error_message_paths: Vec<String>,
+    /// Rate-limit headers the CRM sends on every answer.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimitDef>,
+    /// Time zone for naive timestamps the CRM sends or expects (IANA or Windows name).
+    #[serde(default = "default_tz")]
+    pub timezone: String,
+    /// Entities by name (the names the sync layer and mappings use).
+    pub entities: BTreeMap<String, EntityDef>,
+}
+
+fn default_timeout() -> u64 {
+    30
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_retries() -> u32 {
+    3
+}
+fn default_backoff() -> u64 {
+    250
+}
+fn default_max_retry_after() -> u64 {
+    60
+}
+fn default_tz() -> String {
+    "UTC".into()
+}
+fn default_error_paths() -> Vec<String> {
+    [
+        "detail",
+        "message",
+        "error.message",
+        "error",
+        "errors[0].message",
+        "title",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Authentication styles.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum AuthDef {
+    /// No authentication.
+    #[default]
+    None,
+    /// `Authorization: Bearer <token>` with a static token.
+    Bearer { token: String },
+    /// An API key in a header or a query parameter.
+    ApiKey {
+        /// Header or parameter name.
+        name: String,
+        /// The key.
+        value: String,
+        /// `header` (default) or `query`.
+        #[serde(default)]
+        location: KeyLocation,
+        /// Optional prefix for a header value (e.g. `Token `).
+        #[serde(default)]
+        prefix: String,
+    },
+    /// HTTP Basic.
+    Basic { username: String, password: String },
+    /// OAuth2 client-credentials grant.
+    Oauth2ClientCredentials {
+        token_url: String,
+        client_id: String,
+        client_secret: String,
+        #[serde(default)]
+        scopes: Vec<String>,
+    },
+    /// OAuth2 refresh-token grant; rotated refresh tokens go to the `TokenStore`.
+    Oauth2RefreshToken {
+        token_url: String,
+        client_id: String,
+        #[serde(default)]
+        client_secret: Option<String>,
+        /// The refresh token to start from when the `TokenStore` has none.
+        refresh_token: String,
+        #[serde(default)]
+        scopes: Vec<String>,
+    },
+}
+
+/// Where an API key goes.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyLocation {
+    #[default]
+    Header,
+    Query,
+}
+
+/// Rate-limit headers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimitDef {
+    /// Header with the requests left in the window (e.g. `X-RateLimit-Remaining`).
+    pub remaining_header: String,
+    /// Header telling when the window resets.
+    pub reset_header: Option<String>,
+    /// `seconds` (delta, default) or `unix` (epoch seconds).
+    #[serde(default)]
+    pub reset_format: ResetFormat,
+}
+
+/// How a rate-limit reset header is expressed.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetFormat {
+    #[default]
+    Seconds,
+    Unix,
+}
+
+/// One entity (a CRM object type).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EntityDef {
+    /// JSON path of the id inside a record.
+    #[serde(default = "default_id")]
+    pub id_field: String,
+    /// JSON path of the modified time inside a record, when the CRM has one.
+    #[serde(default)]
+    pub modified_field: Option<String>,
+    /// JSON path of an opaque version (sent back on update through `version_header`).
+    #[serde(default)]
+    pub version_field: Option<String>,
+    /// Header carrying the version on update (e.g. `If-Match`).
+    #[serde(default)]
+    pub version_header: Option<String>,
+    /// JSON path of the record array in a list answer; empty for a bare array.
+    #[serde(default)]
+    pub records_path: String,
+    /// JSON path of the record in a single-record answer (get/create/update); empty for the body.
+    #[serde(default)]
+    pub record_path: String,
+    /// Wrap create/update bodies in an object under this key (e.g. `properties`).
+    #[serde(default)]
+    pub body_wrap: Option<String>,
+    /// List endpoint.
+    pub list: Endpoint,
+    /// Single-record GET; without it `get` scans the list (capabilities say so).
+    #[serde(default)]
+    pub get: Option<Endpoint>,
+    /// Create endpoint.
+    #[serde(default)]
+    pub create: Option<Endpoint>,
+    /// Update endpoint.
+    #[serde(default)]
+    pub update: Option<Endpoint>,
+    /// How records are deleted.
+    #[serde(default)]
+    pub delete: DeleteDef,
+    /// How lists are paged.
+    #[serde(default)]
+    pub paging: PagingDef,
+    /// How "modified since" is asked for; absent when the CRM cannot filter.
+    #[serde(default)]
+    pub modified_since: Option<ModifiedSinceDef>,
+    /// The CRM has a deleted-records feed (not used by the engine yet; reported in capabilities).
+    #[serde(default)]
+    pub deletion_feed: bool,
+    /// Upper bound on pages read when `get` has to scan the list.
+    #[serde(default = "default_scan_pages")]
+    pub max_scan_pages: u32,
+}
+
+fn default_id() -> String {
+    "id".into()
+}
+fn default_scan_pages() -> u32 {
+    100
+}
+
+/// One HTTP endpoint: method, path template (`{id}` is the record id, percent-encoded),
+/// fixed query parameters and an optional fixed body (for POST-based lists).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    #[serde(default = "default_get")]
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    #[serde(default)]
+    pub body: Option<Value>,
+}
+
+fn default_get() -> String {
+    "GET".into()
+}
+
+/// How deletion is expressed.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DeleteDef {
+    /// Deleting is refused with `NotSupported`.
+    #[default]
+    Forbidden,
+    /// A plain request (usually `DELETE /things/{id}`).
+    Delete {
+        #[serde(default = "default_delete")]
+        method: String,
+        path: String,
+    },
+    /// A status change: `body` is sent to `path` with `method` (e.g. PATCH `{"status":"cancelled"}`,
+    /// or POST to a `/cancel` action).
+    StatusChange {
+        #[serde(default = "default_patch")]
+        method: String,
+        path: String,
+        #[serde(default)]
+        body: Option<Value>,
+    },
+}
+
+fn default_delete() -> String {
+    "DELETE".into()
+}
+fn default_patch() -> String {
+    "PATCH".into()
+}
+
+/// Paging styles. The page token handed to the sync layer is opaque: an offset, a page
+/// number, a cursor or a next URL.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
+pub enum PagingDef {
+    /// One request returns everything.
+    #[default]
+    None,
+    /// `?offset=N&limit=M`; another page follows while a page is full (or, with `total_path`,
+    /// while offset + count < total).
+    Offset {
+        #[serde(default = "p_offset")]
+        offset_param: String,
+        #[serde(default = "p_limit")]
+        limit_param: String,
+        #[serde(default = "p_size")]
+        limit: u32,
+        #[serde(default)]
+        total_path: Option<String>,
+    },
+    /// `?page=N&per_page=M`; pages counted from `first_page`.
+    Page {
+        #[serde(default = "p_page")]
+        page_param: String,
+        #[serde(default)]
+        size_param: Option<String>,
+        #[serde(default = "p_size")]
+        size: u32,
+        #[serde(default = "p_first")]
+        first_page: u32,
+        /// Path of a "there is more" boolean; without it a full page means more.
+        #[serde(default)]
+        has_more_path: Option<String>,
+    },
+    /// A cursor taken from the answer at `cursor_path`, sent back as `cursor_param`.
+    Cursor {
+        cursor_param: String,
+        cursor_path: String,
+        #[serde(default)]
+        limit_param: Option<String>,
+        #[serde(default = "p_size")]
+        limit: u32,
+    },
+    /// The next page's URL, from a JSON path in the answer or the `Link: <…>; rel="next"` header.
+    /// It must stay on the base URL's origin and path.
+    NextLink {
+        #[serde(default)]
+        next_path: Option<String>,
+        #[serde(default)]
+        limit_param: Option<String>,
+        #[serde(default = "p_size")]
+        limit: u32,
+    },
+}
+
+fn p_offset() -> String {
+    "offset".into()
+}
+fn p_limit() -> String {
+    "limit".into()
+}
+fn p_page() -> String {
+    "page".into()
+}
+fn p_size() -> u32 {
+    100
+}
+fn p_first() -> u32 {
+    1
+}
+
+/// How to ask for records modified after a time.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ModifiedSinceDef {
+    /// A query parameter, formatted per `format` (see `timefmt::format_instant`).
+    Query {
+        param: String,
+        #[serde(default)]
+        format: String,
+    },
+    /// A JSON search body; every string equal to `{since}` becomes the formatted time, and
+    /// `{limit}`/`{offset}`/`{page}`/`{cursor}` receive the paging values (which then stay out
+    /// of the query string). `method`/`path` override the list endpoint when set.
+    Body {
+        #[serde(default)]
+        method: Option<String>,
+        #[serde(default)]
+        path: Option<String>,
+        body: Value,
+        #[serde(default)]
+        format: String,
+    },
+    /// A request header (e.g. `If-Modified-Since` with `http_date`); a 304 is an empty page.
+    Header {
+        header: String,
+        #[serde(default = "http_date")]
+        format: String,
+    },
+}
+
+fn http_date() -> String {
+    "http_date".into()
+}
+
+/// Fill `${VAR}` / `${VAR:-default}` placeholders from `vars`.
+pub fn substitute(input: &str, vars: &HashMap<String, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(input.len());
+    let mut rest = input;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed ${{ in {input:?}"))?;
+        let inner = &after[..end];
+        let (name, default) = match inner.split_once(":-") {
+            Some((n, d)) => (n, Some(d)),
+            None => (inner, None),
+        };
+        match (vars.get(name), default) {
+            (Some(v), _) => out.push_str(v),
+            (None, Some(d)) => out.push_str(d),
+            (None, None) => return Err(format!("unknown variable ${{{name}}}")),
+        }
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// Apply [`substitute`] to every string inside a TOML value (before deserialising).
+pub fn substitute_toml(
+    value: &mut toml::Value,
+    vars: &HashMap<String, String>,
+) -> Result<(), String> {
+    match value {
+        toml::Value::String(s) => *s = substitute(s, vars)?,
+        toml::Value::Array(a) => {
+            for v in a {
+                substitute_toml(v, vars)?;
+            }
+        }
+        toml::Value::Table(t) => {
+            for (_, v) in t.iter_mut() {
+                substitute_toml(v, vars)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+impl ConnectorDef {
+    /// Parse a definition, filling `${VAR}` placeholders from `vars`.
+    pub fn from_toml_str(text: &str, vars: &HashMap<String, String>) -> Result<Self, String> {
+        let mut value: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
+        substitute_toml(&mut value, vars)?;
+        let def: ConnectorDef = value
+            .try_into()
+            .map_err(|e: toml::de::Error| e.to_string())?;
+        def.validate()?;
+        Ok(def)
+    }
+
+    /// Read and parse a definition file.
+    pub fn load(
+        path: impl AsRef<std::path::Path>,
+        vars: &HashMap<String, String>,
+    ) -> Result<Self, String> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        Self::from_toml_str(&text, vars).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let url = reqwest::Url::parse(&self.base_url)
+            .map_err(|e| format!("base_url {:?}: {e}", self.base_url))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "base_url must be http or https, not {}",
+                url.scheme()
+            ));
+        }
+        if self.max_concurrency == 0 {
+            return Err("max_concurrency must be at least 1".into());
+        }
+        crate::connector::rest::timefmt::resolve_tz(&self.timezone)
+            .ok_or_else(|| format!("unknown time zone {:?}", self.timezone))?;
+        for (name, e) in &self.entities {
+            for p in [&e.id_field, &e.records_path, &e.record_path]
+                .into_iter()
+                .chain(e.modified_field.iter())
+                .chain(e.version_field.iter())
+            {
+                crate::connector::rest::jsonpath::parse(p)
+                    .map_err(|m| format!("entity {name}: {m}"))?;
+            }
+            for ep in [
+                Some(&e.list),
+                e.get.as_ref(),
+                e.create.as_ref(),
+                e.update.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                reqwest::Method::from_bytes(ep.method.as_bytes())
+                    .map_err(|_| format!("entity {name}: bad method {:?}", ep.method))?;
+                if ep.path.contains("://") {
+                    return Err(format!(
+                        "entity {name}: endpoint paths are relative to base_url ({:?})",
+                        ep.path
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn substitution() {
+        let vars: HashMap<String, String> =
+            [("host".to_string(), "crm.example".to_string())].into();
+        assert_eq!(
+            substitute("https://${host}/api", &vars).unwrap(),
+            "https://crm.example/api"
+        );
+        assert_eq!(substitute("${tz:-UTC}", &vars).unwrap(), "UTC");
+        assert!(substitute("${missing}", &vars).is_err());
+        assert!(substitute("${open", &vars).is_err());
+    }
+
+    #[test]
+    fn rejects_absolute_endpoint_paths() {
+        let t = r#"
+name = "x"
+base_url = "https://crm.example/api"
+[entities.a]
+list = { path = "https://evil.example/x" }
+"#;
+        let e = ConnectorDef::from_toml_str(t, &HashMap::new()).unwrap_err();
+        assert!(e.contains("relative"), "{e}");
+    }
+}
