@@ -52,8 +52,9 @@ pub fn store_error(e: StoreError, coll_path: &str) -> DavError {
     }
 }
 
-/// GET and HEAD.
-pub async fn get(req: &Req<'_>, res: Resource, head: bool) -> DavResult<HttpResponse> {
+/// GET and HEAD: actix-web sends no body for HEAD but keeps the body's Content-Length
+/// (RFC 9110 §9.3.2: the same header fields as GET).
+pub async fn get(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
     match res {
         Resource::Item(c, m) => {
             if let Some(inm) = etag_list(req.header("if-none-match")) {
@@ -73,11 +74,7 @@ pub async fn get(req: &Req<'_>, res: Resource, head: bool) -> DavResult<HttpResp
             b.insert_header(("ETag", item.meta.etag.clone()))
                 .insert_header(("Last-Modified", http_date(item.meta.modified)))
                 .content_type(item.meta.content_type.clone());
-            Ok(if head {
-                b.no_chunking(item.body.len() as u64).finish()
-            } else {
-                b.body(item.body)
-            })
+            Ok(b.body(item.body))
         }
         other => {
             // A small HTML index, so that a browser pointed at the server sees something.
@@ -95,7 +92,7 @@ pub async fn get(req: &Req<'_>, res: Resource, head: bool) -> DavResult<HttpResp
             if let Resource::Collection(c) = &other {
                 b.insert_header(("ETag", c.ctag()));
             }
-            Ok(if head { b.finish() } else { b.body(html) })
+            Ok(b.body(html))
         }
     }
 }

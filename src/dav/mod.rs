@@ -18,7 +18,7 @@ mod validate;
 use crate::error::{DavError, DavResult};
 use crate::http::auth::Principal;
 use crate::http::AppState;
-use crate::tree::{self, Target};
+use crate::tree;
 use crate::xml::{self, Element};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
@@ -110,8 +110,7 @@ pub async fn dispatch(
         ("PROPFIND", Some(res)) => propfind::propfind(&req, res).await,
         ("PROPPATCH", Some(res)) => proppatch::proppatch(&req, res).await,
         ("REPORT", Some(res)) => report::report(&req, res).await,
-        ("GET", Some(res)) => items::get(&req, res, false).await,
-        ("HEAD", Some(res)) => items::get(&req, res, true).await,
+        ("GET" | "HEAD", Some(res)) => items::get(&req, res).await,
         ("PUT", found) => items::put(&req, &target, found).await,
         ("DELETE", Some(res)) => items::delete(&req, res).await,
         ("MKCOL", found) => mkcol::mkcol(&req, &target, found, false).await,

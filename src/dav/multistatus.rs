@@ -1,6 +1,6 @@
 //! Building `207 Multi-Status` bodies (RFC 4918 §13).
 
-use crate::xml::{escape_text, XmlWriter};
+use crate::xml::XmlWriter;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
@@ -120,14 +120,6 @@ impl Multistatus {
     /// Raw XML after the responses (e.g. `<d:sync-token>`).
     pub fn tail(&mut self, xml: &str) {
         self.w.raw(xml);
-    }
-
-    /// Text element after the responses.
-    pub fn tail_text(&mut self, prefix_name: &str, text: &str) {
-        self.w.raw(&format!(
-            "<{prefix_name}>{}</{prefix_name}>",
-            escape_text(text)
-        ));
     }
 
     /// Finish and wrap in a 207 response.

@@ -63,8 +63,10 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
         App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(limit))
-            .route("/healthz", web::get().to(|| async { HttpResponse::Ok().body("ok") }))
+            .route("/healthz", web::get().to(healthz))
+            .route("/healthz", web::head().to(healthz))
             .route("/readyz", web::get().to(ready))
+            .route("/readyz", web::head().to(ready))
             .route("/metrics", web::get().to(metrics::render))
             .default_service(web::to(handle))
     })
@@ -72,6 +74,10 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
     .run()
     .await?;
     Ok(())
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().body("ok")
 }
 
 async fn ready(state: web::Data<AppState>) -> HttpResponse {

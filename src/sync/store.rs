@@ -972,9 +972,16 @@ mod tests {
         let (ch, upto) = s.changes_since(&c2, Some(2), None).await.unwrap();
         assert_eq!(upto, 3);
         assert!(matches!(&ch[..], [Change::Deleted(n, 3)] if n == "a.ics"));
+        // Initial sync: members only (b), no deletions; one member fits the limit of 1, so
+        // nothing is cut and the token is the current sequence.
         let (ch, upto) = s.changes_since(&c2, None, Some(1)).await.unwrap();
+        assert!(matches!(&ch[..], [Change::Changed(m, 2)] if m.name == "b.ics"));
+        assert_eq!(upto, 3);
+        s.put_item(&c2, "c.ics", "text/calendar", b"C", &idx, &w).await.unwrap();
+        let c3 = s.collection("t", "cal/").await.unwrap().unwrap();
+        let (ch, upto) = s.changes_since(&c3, None, Some(1)).await.unwrap();
         assert_eq!(ch.len(), 1);
-        assert_eq!(upto, 2);
+        assert_eq!(upto, 2, "truncated: the token continues after the last member sent");
         assert_eq!(c2.parse_token("urn:crmdav:sync:other:1"), None);
         assert_eq!(c2.parse_token(&c2.token(99)), None);
     }
