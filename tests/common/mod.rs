@@ -781,3 +781,31 @@ pub fn assert_alive() {
     assert_eq!(r.status, 200, "healthz");
     demo().propfind(PRINCIPAL, "0", "<D:displayname/>").expect(207);
 }
+
+/// Send raw bytes as one HTTP/1.1 request (for paths a URL library would normalise) and
+/// return (status, whole response text). Adds Host, Authorization for demo, Connection: close.
+pub fn raw_request(method: &str, raw_path: &str, extra: &str, body: &[u8]) -> (u16, String) {
+    use std::io::Read;
+    let addr = server().base.trim_start_matches("http://").to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let auth = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(format!("{DEMO_USER}:{DEMO_PASS}"))
+    };
+    let head = format!(
+        "{method} {raw_path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic {auth}\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {text:?}"));
+    (status, text)
+}
