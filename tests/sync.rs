@@ -243,3 +243,40 @@ fn sync_level_infinite_on_a_calendar_works_and_bad_level_is_400() {
     let body = r#"<D:sync-collection xmlns:D="DAV:"><D:sync-token/><D:sync-level>7</D:sync-level><D:prop><D:getetag/></D:prop></D:sync-collection>"#;
     assert_eq!(d.report(TASKS, "0", body).status, 400);
 }
+
+#[test]
+fn move_between_calendars_shows_in_both_syncs() {
+    let d = demo();
+    let a = d.new_calendar(&["VEVENT"]);
+    let b = d.new_calendar(&["VEVENT"]);
+    d.put_ics(&format!("{a}m.ics"), &ev(&unique("mv"), "moving")).expect(201);
+    let ta = delta(&sync(&d, &a, "", None, "<D:getetag/>").multistatus(), &a).token;
+    let tb = delta(&sync(&d, &b, "", None, "<D:getetag/>").multistatus(), &b).token;
+    let (_, ctag_a) = token_and_ctag(&d, &a);
+    let (_, ctag_b) = token_and_ctag(&d, &b);
+    d.dav("MOVE", &format!("{a}m.ics"), None, Vec::new(), &[("Destination", &format!("{b}m2.ics"))]).expect(201);
+    let da = delta(&sync(&d, &a, &ta, None, "<D:getetag/>").multistatus(), &a);
+    assert!(da.changed.is_empty());
+    assert_eq!(da.deleted, BTreeSet::from([format!("{a}m.ics")]), "the source is reported deleted");
+    let db = delta(&sync(&d, &b, &tb, None, "<D:getetag/>").multistatus(), &b);
+    assert_eq!(db.changed.keys().cloned().collect::<Vec<_>>(), vec![format!("{b}m2.ics")]);
+    assert!(db.deleted.is_empty());
+    assert_ne!(token_and_ctag(&d, &a).1, ctag_a);
+    assert_ne!(token_and_ctag(&d, &b).1, ctag_b);
+}
+
+#[test]
+fn overwrite_by_copy_is_a_change() {
+    let d = demo();
+    let a = d.new_calendar(&["VEVENT"]);
+    let b = d.new_calendar(&["VEVENT"]);
+    let uid = unique("ow");
+    d.put_ics(&format!("{a}x.ics"), &ev(&uid, "new version")).expect(201);
+    d.put_ics(&format!("{b}x.ics"), &ev(&uid, "old version")).expect(201);
+    let tb = delta(&sync(&d, &b, "", None, "<D:getetag/>").multistatus(), &b).token;
+    d.dav("COPY", &format!("{a}x.ics"), None, Vec::new(), &[("Destination", &format!("{b}x.ics"))]).expect(204);
+    let db = delta(&sync(&d, &b, &tb, None, "<D:getetag/>").multistatus(), &b);
+    assert_eq!(db.changed.len(), 1);
+    assert_eq!(db.changed[&format!("{b}x.ics")], d.get(&format!("{b}x.ics")).etag());
+    assert!(d.get(&format!("{b}x.ics")).text().contains("new version"));
+}

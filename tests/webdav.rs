@@ -176,7 +176,6 @@ fn plain_collection_holds_arbitrary_bytes() {
     h.expect(200);
     assert!(h.body.is_empty());
     assert_eq!(h.etag(), put_etag);
-    assert_eq!(h.header("content-length").as_deref(), Some("3000"));
 
     d.delete(&path).expect(204);
     assert_eq!(d.get(&path).status, 404);
@@ -319,4 +318,75 @@ fn unknown_method_is_405_with_allow() {
     assert!(r.header("allow").is_some());
     let r = demo().dav("POST", MEETINGS, None, Vec::new(), &[]);
     assert_eq!(r.status, 405);
+}
+
+#[test]
+fn dead_properties_of_a_deleted_item_do_not_come_back() {
+    let d = demo();
+    let cal = d.new_calendar(&["VEVENT"]);
+    let path = format!("{cal}p.ics");
+    let uid = unique("dp");
+    d.put_ics(&path, &vevent(&uid, "x", "20270101T100000Z", "20270101T110000Z")).expect(201);
+    proppatch(&d, &path, r#"<D:set><D:prop><Z:note>old</Z:note></D:prop></D:set>"#).multistatus();
+    let ms = d.propfind(&path, "0", r#"<Z:note xmlns:Z="urn:x-crmdav-test:"/>"#).multistatus();
+    assert_eq!(ms.get(&path).ok("urn:x-crmdav-test:", "note").text, "old");
+    d.delete(&path).expect(204);
+    d.put_ics(&path, &vevent(&uid, "x", "20270101T100000Z", "20270101T110000Z")).expect(201);
+    let ms = d.propfind(&path, "0", r#"<Z:note xmlns:Z="urn:x-crmdav-test:"/>"#).multistatus();
+    assert_eq!(ms.get(&path).prop_status("urn:x-crmdav-test:", "note"), 404);
+}
+
+#[test]
+fn propfind_depth1_on_an_item_is_just_the_item() {
+    let item = format!("{MEETINGS}demo-evt-0001@crmdav.ics");
+    let ms = demo().propfind(&item, "1", "<D:getetag/>").multistatus();
+    assert_eq!(ms.hrefs(), vec![item]);
+}
+
+#[test]
+fn propfind_depth1_on_meetings_lists_all_items_with_etags() {
+    let ms = demo().propfind(MEETINGS, "1", "<D:getetag/><D:getcontenttype/>").multistatus();
+    let items: Vec<Response> = ms.responses().into_iter().filter(|r| r.href() != MEETINGS).collect();
+    assert!(items.len() >= 240);
+    for r in items.iter().take(20) {
+        assert!(r.ok(DAV, "getetag").text.starts_with('"'));
+        assert!(r.ok(DAV, "getcontenttype").text.starts_with("text/calendar"));
+    }
+}
+
+#[test]
+fn move_keeps_dead_properties_and_drops_the_source() {
+    let d = demo();
+    let cal = d.new_calendar(&["VEVENT"]);
+    let src = format!("{cal}s.ics");
+    put_event(&d, &src, &unique("mvp"));
+    proppatch(&d, &src, r#"<D:set><D:prop><Z:note>travels</Z:note></D:prop></D:set>"#).multistatus();
+    let dst = format!("{cal}t.ics");
+    d.dav("MOVE", &src, None, Vec::new(), &[("Destination", &dst)]).expect(201);
+    let ms = d.propfind(&dst, "0", r#"<Z:note xmlns:Z="urn:x-crmdav-test:"/>"#).multistatus();
+    assert_eq!(ms.get(&dst).ok("urn:x-crmdav-test:", "note").text, "travels", "RFC 4918 §9.9.1: dead properties move with the resource");
+    assert_eq!(d.propfind(&src, "0", "<D:getetag/>").status, 404);
+}
+
+#[test]
+fn head_sends_the_same_headers_as_get() {
+    // RFC 9110 §9.3.2 / §8.6: a Content-Length in a HEAD response MUST equal the length GET sends.
+    let d = demo();
+    let col = format!("{CAL_HOME}{}/", unique("head"));
+    d.mkcol(&col).expect(201);
+    let path = format!("{col}h.bin");
+    d.dav("PUT", &path, None, vec![7u8; 3000], &[("Content-Type", "application/x-test-blob")]).expect(201);
+    for p in [path, format!("{MEETINGS}demo-evt-0001@crmdav.ics")] {
+        let g = d.get(&p);
+        let h = d.dav("HEAD", &p, None, Vec::new(), &[]);
+        h.expect(200);
+        assert!(h.body.is_empty());
+        assert_eq!(h.etag(), g.etag(), "{p}");
+        assert_eq!(h.header("content-type"), g.header("content-type"), "{p}");
+        assert_eq!(
+            h.header("content-length"),
+            Some(g.body.len().to_string()),
+            "HEAD {p}: Content-Length must be the GET body length"
+        );
+    }
 }
