@@ -153,7 +153,7 @@ fn paths_outside_the_grants_are_403() {
 
 #[test]
 fn dot_segments_are_400() {
-    let d = demo();
+    let _d = demo();
     let ev = vevent(&unique("dots"), "dots", "20270101T100000Z", "20270101T110000Z");
     for raw in [
         "/dav/calendars/demo/../alice/work/",

@@ -246,6 +246,8 @@ pub fn server() -> &'static Server {
 pub fn http() -> &'static reqwest::blocking::Client {
     static C: OnceLock<reqwest::blocking::Client> = OnceLock::new();
     C.get_or_init(|| {
+        // The crate builds reqwest with rustls and no default provider (design.md §8).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(120))
