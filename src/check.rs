@@ -20,13 +20,24 @@ pub fn describe(cfg: &ServerConfig) -> String {
             ConnectorKind::Local => "local".to_string(),
             ConnectorKind::Rest { definition, .. } => format!("rest: {definition}"),
         };
-        let _ = writeln!(s, "tenant {} ({}) from {}", t.name, connector, t.path.display());
+        let _ = writeln!(
+            s,
+            "tenant {} ({}) from {}",
+            t.name,
+            connector,
+            t.path.display()
+        );
         for u in &t.users {
             let _ = writeln!(s, "  user {}", u.name);
             for c in t.collections.iter().filter(|c| c.users.contains(&u.name)) {
                 let (home, what) = match c.kind {
-                    CollectionKindConfig::Calendar => ("calendars", format!("calendar [{}]", c.components.join(","))),
-                    CollectionKindConfig::Addressbook => ("addressbooks", "address book".to_string()),
+                    CollectionKindConfig::Calendar => (
+                        "calendars",
+                        format!("calendar [{}]", c.components.join(",")),
+                    ),
+                    CollectionKindConfig::Addressbook => {
+                        ("addressbooks", "address book".to_string())
+                    }
                 };
                 let _ = writeln!(
                     s,
@@ -34,7 +45,9 @@ pub fn describe(cfg: &ServerConfig) -> String {
                     u.name,
                     c.id,
                     c.display_name,
-                    c.seed_demo.map(|d| format!(" (demo data: {d:?})")).unwrap_or_default()
+                    c.seed_demo
+                        .map(|d| format!(" (demo data: {d:?})"))
+                        .unwrap_or_default()
                 );
             }
         }

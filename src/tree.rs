@@ -72,7 +72,10 @@ pub fn parse(raw: &str) -> Result<Target, PathError> {
     if raw == "/" || raw.is_empty() {
         return Ok(Target::Root);
     }
-    let Some(rest) = raw.strip_prefix(CONTEXT).or_else(|| (raw == "/dav").then_some("")) else {
+    let Some(rest) = raw
+        .strip_prefix(CONTEXT)
+        .or_else(|| (raw == "/dav").then_some(""))
+    else {
         return Err(PathError::NotFound);
     };
     if rest.is_empty() {
@@ -84,7 +87,12 @@ pub fn parse(raw: &str) -> Result<Target, PathError> {
         let d = percent_decode_str(s)
             .decode_utf8()
             .map_err(|_| PathError::Invalid)?;
-        if d.is_empty() || d == "." || d == ".." || d.contains('/') || d.chars().any(char::is_control) {
+        if d.is_empty()
+            || d == "."
+            || d == ".."
+            || d.contains('/')
+            || d.chars().any(char::is_control)
+        {
             return Err(PathError::Invalid);
         }
         segs.push(d.into_owned());
@@ -187,7 +195,10 @@ mod tests {
     fn parses_paths() {
         assert_eq!(parse("/"), Ok(Target::Root));
         assert_eq!(parse("/dav/"), Ok(Target::Context));
-        assert_eq!(parse("/dav/principals/alice/"), Ok(Target::Principal("alice".into())));
+        assert_eq!(
+            parse("/dav/principals/alice/"),
+            Ok(Target::Principal("alice".into()))
+        );
         assert_eq!(
             parse("/dav/calendars/alice/work/a%20b.ics"),
             Ok(Target::Store {
@@ -206,8 +217,14 @@ mod tests {
                 collection: true
             })
         );
-        assert_eq!(parse("/dav/calendars/alice/../bob/"), Err(PathError::Invalid));
-        assert_eq!(parse("/dav/calendars/alice/%2e%2e/x"), Err(PathError::Invalid));
+        assert_eq!(
+            parse("/dav/calendars/alice/../bob/"),
+            Err(PathError::Invalid)
+        );
+        assert_eq!(
+            parse("/dav/calendars/alice/%2e%2e/x"),
+            Err(PathError::Invalid)
+        );
         assert_eq!(parse("/etc/passwd"), Err(PathError::NotFound));
     }
 

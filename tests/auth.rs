@@ -4,8 +4,18 @@ mod common;
 use common::*;
 
 const METHODS: &[&str] = &[
-    "OPTIONS", "GET", "HEAD", "PUT", "DELETE", "PROPFIND", "PROPPATCH", "REPORT", "MKCOL",
-    "MKCALENDAR", "COPY", "MOVE",
+    "OPTIONS",
+    "GET",
+    "HEAD",
+    "PUT",
+    "DELETE",
+    "PROPFIND",
+    "PROPPATCH",
+    "REPORT",
+    "MKCOL",
+    "MKCALENDAR",
+    "COPY",
+    "MOVE",
 ];
 
 fn paths() -> Vec<String> {
@@ -28,7 +38,10 @@ fn assert_challenge(r: &Resp, what: &str) {
         .header("www-authenticate")
         .unwrap_or_else(|| panic!("{what}: 401 without WWW-Authenticate"));
     assert!(h.to_ascii_lowercase().starts_with("basic "), "{what}: {h}");
-    assert!(h.contains("realm=\""), "{what}: challenge has a quoted realm: {h}");
+    assert!(
+        h.contains("realm=\""),
+        "{what}: challenge has a quoted realm: {h}"
+    );
 }
 
 #[test]
@@ -42,20 +55,33 @@ fn no_credentials_gets_401_with_basic_challenge_everywhere() {
                 "PROPFIND" => b"<propfind xmlns=\"DAV:\"><allprop/></propfind>",
                 _ => b"",
             };
-            let r = anon().dav(m, &p, Some("0"), body.to_vec(), &[("Destination", "/dav/calendars/demo/copy-target.ics")]);
+            let r = anon().dav(
+                m,
+                &p,
+                Some("0"),
+                body.to_vec(),
+                &[("Destination", "/dav/calendars/demo/copy-target.ics")],
+            );
             assert_challenge(&r, &format!("{m} {p}"));
         }
     }
     // Nothing changed.
     let after = demo().get(&format!("{MEETINGS}demo-evt-0001@crmdav.ics"));
     assert_eq!(after.body, before.body);
-    assert_eq!(demo().get("/dav/calendars/demo/copy-target.ics").status, 404);
+    assert_eq!(
+        demo().get("/dav/calendars/demo/copy-target.ics").status,
+        404
+    );
 }
 
 #[test]
 fn realm_is_the_configured_one() {
     let r = anon().get("/dav/");
-    assert_eq!(r.header("www-authenticate").unwrap().contains("realm=\"crmdav demo\""), true);
+    let challenge = r.header("www-authenticate").unwrap();
+    assert!(
+        challenge.contains("realm=\"crmdav demo\""),
+        "challenge: {challenge}"
+    );
 }
 
 #[test]
@@ -75,8 +101,19 @@ fn wrong_password_gets_401() {
 
 #[test]
 fn malformed_authorization_headers_get_401() {
-    for h in ["Basic", "Basic !!!notbase64", "Bearer abc", "Basic ZGVtbw==" /* "demo", no colon */] {
-        let r = anon().dav("PROPFIND", "/dav/", Some("0"), Vec::new(), &[("Authorization", h)]);
+    for h in [
+        "Basic",
+        "Basic !!!notbase64",
+        "Bearer abc",
+        "Basic ZGVtbw==", /* "demo", no colon */
+    ] {
+        let r = anon().dav(
+            "PROPFIND",
+            "/dav/",
+            Some("0"),
+            Vec::new(),
+            &[("Authorization", h)],
+        );
         assert_challenge(&r, h);
     }
 }
@@ -86,26 +123,56 @@ fn user_at_tenant_login_works() {
     let ms = as_user("demo@demo", DEMO_PASS)
         .propfind("/dav/", "0", "<D:current-user-principal/>")
         .multistatus();
-    assert_eq!(ms.get("/dav/").ok(DAV, "current-user-principal").hrefs(), vec![PRINCIPAL.to_string()]);
-    as_user("demo", DEMO_PASS).get(&format!("{MEETINGS}demo-evt-0001@crmdav.ics")).expect(200);
+    assert_eq!(
+        ms.get("/dav/").ok(DAV, "current-user-principal").hrefs(),
+        vec![PRINCIPAL.to_string()]
+    );
+    as_user("demo", DEMO_PASS)
+        .get(&format!("{MEETINGS}demo-evt-0001@crmdav.ics"))
+        .expect(200);
 }
 
 #[test]
 fn alice_sees_only_her_own_homes() {
     let ms = alice()
-        .propfind("/", "0", "<D:current-user-principal/><C:calendar-home-set/><CR:addressbook-home-set/>")
+        .propfind(
+            "/",
+            "0",
+            "<D:current-user-principal/><C:calendar-home-set/><CR:addressbook-home-set/>",
+        )
         .multistatus();
     let r = ms.get("/");
-    assert_eq!(r.ok(DAV, "current-user-principal").hrefs(), vec!["/dav/principals/alice/".to_string()]);
-    assert_eq!(r.ok(CALDAV, "calendar-home-set").hrefs(), vec!["/dav/calendars/alice/".to_string()]);
-    assert_eq!(r.ok(CARDDAV, "addressbook-home-set").hrefs(), vec!["/dav/addressbooks/alice/".to_string()]);
+    assert_eq!(
+        r.ok(DAV, "current-user-principal").hrefs(),
+        vec!["/dav/principals/alice/".to_string()]
+    );
+    assert_eq!(
+        r.ok(CALDAV, "calendar-home-set").hrefs(),
+        vec!["/dav/calendars/alice/".to_string()]
+    );
+    assert_eq!(
+        r.ok(CARDDAV, "addressbook-home-set").hrefs(),
+        vec!["/dav/addressbooks/alice/".to_string()]
+    );
 
-    let ms = alice().propfind("/dav/calendars/alice/", "1", "<D:resourcetype/>").multistatus();
+    let ms = alice()
+        .propfind("/dav/calendars/alice/", "1", "<D:resourcetype/>")
+        .multistatus();
     let hrefs = ms.hrefs();
-    assert!(hrefs.contains(&"/dav/calendars/alice/work/".to_string()), "{hrefs:?}");
-    assert!(!hrefs.iter().any(|h| h.contains("meetings") || h.contains("demo")), "{hrefs:?}");
+    assert!(
+        hrefs.contains(&"/dav/calendars/alice/work/".to_string()),
+        "{hrefs:?}"
+    );
+    assert!(
+        !hrefs
+            .iter()
+            .any(|h| h.contains("meetings") || h.contains("demo")),
+        "{hrefs:?}"
+    );
     // Her calendar is empty: the demo seed belongs to the demo tenant only.
-    let ms = alice().propfind("/dav/calendars/alice/work/", "1", "<D:getetag/>").multistatus();
+    let ms = alice()
+        .propfind("/dav/calendars/alice/work/", "1", "<D:getetag/>")
+        .multistatus();
     assert_eq!(ms.hrefs(), vec!["/dav/calendars/alice/work/".to_string()]);
 }
 
@@ -128,7 +195,10 @@ fn alice_cannot_reach_demo_resources() {
         let r = a.dav(m, p, Some("0"), Vec::new(), &[]);
         assert_eq!(r.status, 403, "alice {m} {p}: {}", r.text());
     }
-    let r = a.put_ics(&format!("{MEETINGS}alice.ics"), &vevent("alice-1", "x", "20260101T100000Z", "20260101T110000Z"));
+    let r = a.put_ics(
+        &format!("{MEETINGS}alice.ics"),
+        &vevent("alice-1", "x", "20260101T100000Z", "20260101T110000Z"),
+    );
     assert_eq!(r.status, 403);
     let r = a.report(
         MEETINGS,
@@ -144,18 +214,45 @@ fn alice_cannot_reach_demo_resources() {
     );
     let ms = r.multistatus();
     let resp = ms.get(&item);
-    assert!(resp.status.is_some_and(|s| s == 403 || s == 404), "{resp:?}");
-    assert!(!ms.text.contains("BEGIN:VCALENDAR"), "no data leaked: {}", ms.text);
+    assert!(
+        resp.status.is_some_and(|s| s == 403 || s == 404),
+        "{resp:?}"
+    );
+    assert!(
+        !ms.text.contains("BEGIN:VCALENDAR"),
+        "no data leaked: {}",
+        ms.text
+    );
     // COPY from her calendar into demo's
     alice()
-        .put_ics("/dav/calendars/alice/work/a1.ics", &vevent("alice-a1", "Alice", "20260101T100000Z", "20260101T110000Z"))
+        .put_ics(
+            "/dav/calendars/alice/work/a1.ics",
+            &vevent("alice-a1", "Alice", "20260101T100000Z", "20260101T110000Z"),
+        )
         .expect(201);
-    let r = a.dav("COPY", "/dav/calendars/alice/work/a1.ics", None, Vec::new(), &[("Destination", &format!("{MEETINGS}stolen.ics"))]);
+    let r = a.dav(
+        "COPY",
+        "/dav/calendars/alice/work/a1.ics",
+        None,
+        Vec::new(),
+        &[("Destination", &format!("{MEETINGS}stolen.ics"))],
+    );
     assert_eq!(r.status, 403);
     assert_eq!(demo().get(&format!("{MEETINGS}stolen.ics")).status, 404);
     // Nothing of demo changed.
     assert_eq!(demo().get(&item).body, before.body);
-    assert_eq!(demo().dav("PROPFIND", "/dav/calendars/demo/alice-was-here/", Some("0"), Vec::new(), &[]).status, 404);
+    assert_eq!(
+        demo()
+            .dav(
+                "PROPFIND",
+                "/dav/calendars/demo/alice-was-here/",
+                Some("0"),
+                Vec::new(),
+                &[]
+            )
+            .status,
+        404
+    );
 }
 
 #[test]
@@ -176,7 +273,9 @@ fn healthz_needs_no_auth() {
 #[test]
 fn credentials_are_checked_on_every_request_not_just_the_first() {
     // A successful login must not open the door for a wrong password later.
-    demo().propfind("/dav/", "0", "<D:displayname/>").expect(207);
+    demo()
+        .propfind("/dav/", "0", "<D:displayname/>")
+        .expect(207);
     let r = as_user("demo", "demo ").propfind("/dav/", "0", "<D:displayname/>");
     assert_eq!(r.status, 401);
     let r = as_user("demo", "DEMO").propfind("/dav/", "0", "<D:displayname/>");

@@ -17,19 +17,48 @@ fn malformed_xml_is_400() {
     let d = demo();
     let cal = d.new_calendar(&["VEVENT"]);
     for (m, body) in [
-        ("PROPFIND", r#"<D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop>"#),
-        ("PROPFIND", r#"<D:propfind xmlns:D="DAV:"><D:prop></D:propx></D:propfind>"#),
+        (
+            "PROPFIND",
+            r#"<D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop>"#,
+        ),
+        (
+            "PROPFIND",
+            r#"<D:propfind xmlns:D="DAV:"><D:prop></D:propx></D:propfind>"#,
+        ),
         ("PROPFIND", r#"<x:propfind><x:prop/></x:propfind>"#), // undeclared prefix
         ("PROPFIND", "not xml at all"),
-        ("PROPPATCH", r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:prop></D:set></D:propertyupdate>"#),
-        ("REPORT", r#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav" <"#),
-        ("MKCALENDAR", r#"<C:mkcalendar xmlns:C="urn:ietf:params:xml:ns:caldav"><unclosed></C:mkcalendar>"#),
+        (
+            "PROPPATCH",
+            r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:displayname>x</D:prop></D:set></D:propertyupdate>"#,
+        ),
+        (
+            "REPORT",
+            r#"<C:calendar-query xmlns:C="urn:ietf:params:xml:ns:caldav" <"#,
+        ),
+        (
+            "MKCALENDAR",
+            r#"<C:mkcalendar xmlns:C="urn:ietf:params:xml:ns:caldav"><unclosed></C:mkcalendar>"#,
+        ),
     ] {
-        let target = if m == "MKCALENDAR" { format!("{CAL_HOME}{}/", unique("mal")) } else { cal.clone() };
-        let r = d.dav(m, &target, Some("0"), body, &[("Content-Type", "application/xml")]);
+        let target = if m == "MKCALENDAR" {
+            format!("{CAL_HOME}{}/", unique("mal"))
+        } else {
+            cal.clone()
+        };
+        let r = d.dav(
+            m,
+            &target,
+            Some("0"),
+            body,
+            &[("Content-Type", "application/xml")],
+        );
         assert_eq!(r.status, 400, "{m} {body}: {}", r.text());
         if m == "MKCALENDAR" {
-            assert_eq!(d.propfind(&target, "0", "<D:resourcetype/>").status, 404, "nothing created");
+            assert_eq!(
+                d.propfind(&target, "0", "<D:resourcetype/>").status,
+                404,
+                "nothing created"
+            );
         }
     }
     assert_eq!(displayname(&d, &cal).as_deref(), Some("test"));
@@ -44,7 +73,11 @@ fn doctype_and_entities_are_refused_and_not_expanded() {
     let r = d.dav("PROPPATCH", &cal, None, with_entity, &[]);
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(!r.text().contains("EXPANDED"));
-    assert_eq!(displayname(&d, &cal).as_deref(), Some("test"), "the entity was not stored");
+    assert_eq!(
+        displayname(&d, &cal).as_deref(),
+        Some("test"),
+        "the entity was not stored"
+    );
 
     let laughs = r#"<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;"><!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]><D:propfind xmlns:D="DAV:"><D:prop><D:displayname>&lol3;</D:displayname></D:prop></D:propfind>"#;
     assert_eq!(d.dav("PROPFIND", &cal, Some("0"), laughs, &[]).status, 400);
@@ -76,19 +109,34 @@ fn body_over_max_body_bytes_is_413() {
     d.mkcol(&col).expect(201);
     let path = format!("{col}huge.bin");
     let body = vec![b'x'; server().limits.max_body_bytes + 1];
-    let r = d.dav("PUT", &path, None, body, &[("Content-Type", "application/octet-stream")]);
+    let r = d.dav(
+        "PUT",
+        &path,
+        None,
+        body,
+        &[("Content-Type", "application/octet-stream")],
+    );
     assert_eq!(r.status, 413, "{}", r.text());
     assert_eq!(d.get(&path).status, 404, "nothing stored");
     // a small body to the same path is accepted afterwards
     let ok = vec![b'y'; 1024];
-    d.dav("PUT", &path, None, ok, &[("Content-Type", "application/octet-stream")]).expect(201);
+    d.dav(
+        "PUT",
+        &path,
+        None,
+        ok,
+        &[("Content-Type", "application/octet-stream")],
+    )
+    .expect(201);
     assert_alive();
 }
 
 #[test]
 fn body_over_max_body_bytes_is_413_for_xml_too() {
     let d = demo();
-    let mut body = String::from(r#"<D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:propfind>"#);
+    let mut body = String::from(
+        r#"<D:propfind xmlns:D="DAV:"><D:prop><D:displayname/></D:prop></D:propfind>"#,
+    );
     body.push_str(&" ".repeat(server().limits.max_body_bytes));
     let r = d.dav("PROPFIND", MEETINGS, Some("0"), body, &[]);
     assert_eq!(r.status, 413);
@@ -107,10 +155,16 @@ fn nesting_over_the_depth_limit_is_400() {
     for _ in 0..depth {
         inner.push_str("</Z:n>");
     }
-    let body = format!(r#"<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-deep:"><D:set><D:prop><D:displayname>deep</D:displayname><Z:deep>{inner}</Z:deep></D:prop></D:set></D:propertyupdate>"#);
+    let body = format!(
+        r#"<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-deep:"><D:set><D:prop><D:displayname>deep</D:displayname><Z:deep>{inner}</Z:deep></D:prop></D:set></D:propertyupdate>"#
+    );
     let r = d.dav("PROPPATCH", &cal, None, body, &[]);
     assert_eq!(r.status, 400, "{}", r.text());
-    assert_eq!(displayname(&d, &cal).as_deref(), Some("test"), "nothing of the PROPPATCH applied");
+    assert_eq!(
+        displayname(&d, &cal).as_deref(),
+        Some("test"),
+        "nothing of the PROPPATCH applied"
+    );
     // a moderately nested dead property is fine
     let body = r#"<D:propertyupdate xmlns:D="DAV:" xmlns:Z="urn:x-deep:"><D:set><D:prop><Z:deep><Z:n><Z:n><Z:n>ok</Z:n></Z:n></Z:n></Z:deep></D:prop></D:set></D:propertyupdate>"#;
     d.dav("PROPPATCH", &cal, None, body, &[]).expect(207);
@@ -134,7 +188,11 @@ fn too_many_elements_is_400() {
 fn paths_outside_the_grants_are_403() {
     let d = demo();
     let ev = vevent(&unique("x"), "x", "20270101T100000Z", "20270101T110000Z");
-    for path in ["/dav/calendars/alice/work/x.ics", "/dav/calendars/someone/x.ics", "/dav/addressbooks/root/x.vcf"] {
+    for path in [
+        "/dav/calendars/alice/work/x.ics",
+        "/dav/calendars/someone/x.ics",
+        "/dav/addressbooks/root/x.vcf",
+    ] {
         let r = d.put_ics(path, &ev);
         assert_eq!(r.status, 403, "PUT {path}");
         let r = d.mkcol(&format!("{path}-dir/"));
@@ -142,19 +200,43 @@ fn paths_outside_the_grants_are_403() {
     }
     // a Destination outside the grants
     let src = format!("{MEETINGS}demo-evt-0001@crmdav.ics");
-    let r = d.dav("COPY", &src, None, Vec::new(), &[("Destination", "/dav/calendars/alice/work/stolen.ics")]);
+    let r = d.dav(
+        "COPY",
+        &src,
+        None,
+        Vec::new(),
+        &[("Destination", "/dav/calendars/alice/work/stolen.ics")],
+    );
     assert_eq!(r.status, 403);
-    assert_eq!(alice().get("/dav/calendars/alice/work/stolen.ics").status, 404);
+    assert_eq!(
+        alice().get("/dav/calendars/alice/work/stolen.ics").status,
+        404
+    );
     // a Destination on another server
-    let r = d.dav("COPY", &src, None, Vec::new(), &[("Destination", "http://elsewhere.invalid/x.ics")]);
-    assert!(r.status == 403 || r.status == 502, "COPY to another server: {}", r.status);
+    let r = d.dav(
+        "COPY",
+        &src,
+        None,
+        Vec::new(),
+        &[("Destination", "http://elsewhere.invalid/x.ics")],
+    );
+    assert!(
+        r.status == 403 || r.status == 502,
+        "COPY to another server: {}",
+        r.status
+    );
     assert_alive();
 }
 
 #[test]
 fn dot_segments_are_400() {
     let _d = demo();
-    let ev = vevent(&unique("dots"), "dots", "20270101T100000Z", "20270101T110000Z");
+    let ev = vevent(
+        &unique("dots"),
+        "dots",
+        "20270101T100000Z",
+        "20270101T110000Z",
+    );
     for raw in [
         "/dav/calendars/demo/../alice/work/",
         "/dav/calendars/demo/meetings/../../alice/work/x.ics",
@@ -187,9 +269,21 @@ fn bad_depth_header_is_400() {
 fn wrong_root_elements_are_refused() {
     let d = demo();
     // a PROPFIND whose root is not DAV:propfind
-    let r = d.dav("PROPFIND", MEETINGS, Some("0"), r#"<X:propfind xmlns:X="urn:x-wrong:"><X:prop/></X:propfind>"#, &[]);
+    let r = d.dav(
+        "PROPFIND",
+        MEETINGS,
+        Some("0"),
+        r#"<X:propfind xmlns:X="urn:x-wrong:"><X:prop/></X:propfind>"#,
+        &[],
+    );
     assert_eq!(r.status, 400);
-    let r = d.dav("PROPPATCH", MEETINGS, None, r#"<D:propfind xmlns:D="DAV:"><D:prop/></D:propfind>"#, &[]);
+    let r = d.dav(
+        "PROPPATCH",
+        MEETINGS,
+        None,
+        r#"<D:propfind xmlns:D="DAV:"><D:prop/></D:propfind>"#,
+        &[],
+    );
     assert_eq!(r.status, 400);
     assert_alive();
 }
@@ -205,14 +299,32 @@ fn paths_outside_dav_are_404() {
 #[test]
 fn binary_garbage_bodies_do_not_break_the_server() {
     let d = demo();
-    let garbage: Vec<u8> = (0..4096u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..4096u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
     for m in ["PROPFIND", "PROPPATCH", "REPORT", "MKCALENDAR"] {
-        let target = if m == "MKCALENDAR" { format!("{CAL_HOME}{}/", unique("g")) } else { MEETINGS.to_string() };
-        let r = d.dav(m, &target, Some("0"), garbage.clone(), &[("Content-Type", "application/xml")]);
+        let target = if m == "MKCALENDAR" {
+            format!("{CAL_HOME}{}/", unique("g"))
+        } else {
+            MEETINGS.to_string()
+        };
+        let r = d.dav(
+            m,
+            &target,
+            Some("0"),
+            garbage.clone(),
+            &[("Content-Type", "application/xml")],
+        );
         assert_eq!(r.status, 400, "{m}");
     }
     let path = format!("{MEETINGS}{}.ics", unique("garbage"));
-    let r = d.dav("PUT", &path, None, garbage, &[("Content-Type", "text/calendar")]);
+    let r = d.dav(
+        "PUT",
+        &path,
+        None,
+        garbage,
+        &[("Content-Type", "text/calendar")],
+    );
     r.expect_error(403, CALDAV, "valid-calendar-data");
     assert_eq!(d.get(&path).status, 404);
     assert_alive();

@@ -18,7 +18,11 @@ fn names(ms: &Ms) -> Vec<String> {
 }
 
 fn query(c: &Client, book: &str, prop: &str, filter: &str) -> Resp {
-    c.report(book, "1", &format!("{AQ_HEAD}<D:prop>{prop}</D:prop>{filter}</CR:addressbook-query>"))
+    c.report(
+        book,
+        "1",
+        &format!("{AQ_HEAD}<D:prop>{prop}</D:prop>{filter}</CR:addressbook-query>"),
+    )
 }
 
 const PHOTO_B64: &str = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==";
@@ -38,9 +42,15 @@ fn card4(uid: &str) -> String {
 /// An address book with three known cards.
 fn book(d: &Client) -> String {
     let b = d.new_addressbook();
-    d.put_vcf(&format!("{b}anna.vcf"), &card3(&unique("anna"))).expect(201);
-    d.put_vcf(&format!("{b}bert.vcf"), &card4(&unique("bert"))).expect(201);
-    d.put_vcf(&format!("{b}carl.vcf"), &vcard3(&unique("carl"), "Carl Anderson")).expect(201);
+    d.put_vcf(&format!("{b}anna.vcf"), &card3(&unique("anna")))
+        .expect(201);
+    d.put_vcf(&format!("{b}bert.vcf"), &card4(&unique("bert")))
+        .expect(201);
+    d.put_vcf(
+        &format!("{b}carl.vcf"),
+        &vcard3(&unique("carl"), "Carl Anderson"),
+    )
+    .expect(201);
     b
 }
 
@@ -48,7 +58,10 @@ fn book(d: &Client) -> String {
 fn put_vcard_3_and_4_round_trip_byte_for_byte() {
     let d = demo();
     let b = d.new_addressbook();
-    for (name, body) in [("v3.vcf", card3(&unique("v3"))), ("v4.vcf", card4(&unique("v4")))] {
+    for (name, body) in [
+        ("v3.vcf", card3(&unique("v3"))),
+        ("v4.vcf", card4(&unique("v4"))),
+    ] {
         let path = format!("{b}{name}");
         let r = d.put_vcf(&path, &body);
         r.expect(201);
@@ -60,7 +73,9 @@ fn put_vcard_3_and_4_round_trip_byte_for_byte() {
     }
     // item1.TEL and its label survive exactly
     let g = d.get(&format!("{b}v3.vcf")).text();
-    assert!(g.contains("\r\nitem1.TEL;TYPE=CELL:+49 170 1234567\r\nitem1.X-ABLabel:_$!<Mobile>!$_\r\n"));
+    assert!(
+        g.contains("\r\nitem1.TEL;TYPE=CELL:+49 170 1234567\r\nitem1.X-ABLabel:_$!<Mobile>!$_\r\n")
+    );
     assert!(g.contains(PHOTO_B64));
 }
 
@@ -86,12 +101,16 @@ fn invalid_vcards_are_refused() {
     }
     // vCard 2.1 → supported-address-data
     let path = format!("{b}v21.vcf");
-    d.put_vcf(&path, "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:v21\r\nFN:Old\r\nEND:VCARD\r\n")
-        .expect_error(403, CARDDAV, "supported-address-data");
+    d.put_vcf(
+        &path,
+        "BEGIN:VCARD\r\nVERSION:2.1\r\nUID:v21\r\nFN:Old\r\nEND:VCARD\r\n",
+    )
+    .expect_error(403, CARDDAV, "supported-address-data");
     assert_eq!(d.get(&path).status, 404);
     // wrong media type
     let path = format!("{b}plain.vcf");
-    d.put(&path, "text/plain", &vcard3(&unique("p"), "P")).expect_error(403, CARDDAV, "supported-address-data");
+    d.put(&path, "text/plain", &vcard3(&unique("p"), "P"))
+        .expect_error(403, CARDDAV, "supported-address-data");
     assert_eq!(d.get(&path).status, 404);
 }
 
@@ -100,20 +119,34 @@ fn duplicate_uid_in_address_book_is_refused() {
     let d = demo();
     let b = d.new_addressbook();
     let uid = unique("dup");
-    d.put_vcf(&format!("{b}one.vcf"), &vcard3(&uid, "One")).expect(201);
+    d.put_vcf(&format!("{b}one.vcf"), &vcard3(&uid, "One"))
+        .expect(201);
     let r = d.put_vcf(&format!("{b}two.vcf"), &vcard3(&uid, "Two"));
     r.expect_error(403, CARDDAV, "no-uid-conflict");
-    assert!(r.text().contains(&format!("{b}one.vcf")), "the conflict names the existing href: {}", r.text());
+    assert!(
+        r.text().contains(&format!("{b}one.vcf")),
+        "the conflict names the existing href: {}",
+        r.text()
+    );
     assert_eq!(d.get(&format!("{b}two.vcf")).status, 404);
 }
 
 #[test]
 fn addressbook_multiget() {
     let d = demo();
-    let names = ["demo-card-0001@crmdav.vcf", "demo-card-0002@crmdav.vcf", "demo-card-0150@crmdav.vcf"];
-    let mut hrefs: String = names.iter().map(|n| format!("<D:href>{CONTACTS}{n}</D:href>")).collect();
+    let names = [
+        "demo-card-0001@crmdav.vcf",
+        "demo-card-0002@crmdav.vcf",
+        "demo-card-0150@crmdav.vcf",
+    ];
+    let mut hrefs: String = names
+        .iter()
+        .map(|n| format!("<D:href>{CONTACTS}{n}</D:href>"))
+        .collect();
     hrefs.push_str(&format!("<D:href>{CONTACTS}missing.vcf</D:href>"));
-    let body = format!(r#"<CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><CR:address-data/></D:prop>{hrefs}</CR:addressbook-multiget>"#);
+    let body = format!(
+        r#"<CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/><CR:address-data/></D:prop>{hrefs}</CR:addressbook-multiget>"#
+    );
     let ms = d.report(CONTACTS, "1", &body).multistatus();
     for n in names {
         let href = format!("{CONTACTS}{n}");
@@ -126,7 +159,9 @@ fn addressbook_multiget() {
 }
 
 fn fn_filter(match_type: &str, text: &str) -> String {
-    format!(r#"<CR:filter><CR:prop-filter name="FN"><CR:text-match match-type="{match_type}">{text}</CR:text-match></CR:prop-filter></CR:filter>"#)
+    format!(
+        r#"<CR:filter><CR:prop-filter name="FN"><CR:text-match match-type="{match_type}">{text}</CR:text-match></CR:prop-filter></CR:filter>"#
+    )
 }
 
 #[test]
@@ -139,7 +174,11 @@ fn addressbook_query_match_types() {
     assert!(q(fn_filter("equals", "bert")).is_empty());
     assert_eq!(q(fn_filter("starts-with", "ANNA")), vec!["anna.vcf"]);
     assert_eq!(q(fn_filter("ends-with", "son")), vec!["carl.vcf"]);
-    assert_eq!(q(fn_filter("contains", "müller")), vec!["anna.vcf"], "non-ASCII text is matched");
+    assert_eq!(
+        q(fn_filter("contains", "müller")),
+        vec!["anna.vcf"],
+        "non-ASCII text is matched"
+    );
     // negate
     let f = r#"<CR:filter><CR:prop-filter name="FN"><CR:text-match match-type="contains" negate-condition="yes">an</CR:text-match></CR:prop-filter></CR:filter>"#;
     assert_eq!(q(f.into()), vec!["bert.vcf"]);
@@ -188,11 +227,24 @@ fn addressbook_query_limit_gives_507() {
         "{AQ_HEAD}<D:prop><D:getetag/></D:prop><CR:filter/><CR:limit><CR:nresults>5</CR:nresults></CR:limit></CR:addressbook-query>"
     );
     let ms = d.report(CONTACTS, "1", &body).multistatus();
-    let items: Vec<Response> = ms.responses().into_iter().filter(|r| r.status.is_none()).collect();
+    let items: Vec<Response> = ms
+        .responses()
+        .into_iter()
+        .filter(|r| r.status.is_none())
+        .collect();
     assert_eq!(items.len(), 5, "{}", ms.text);
     let over = ms.get(CONTACTS);
-    assert_eq!(over.status, Some(507), "the truncation is reported on the collection's href");
-    assert!(over.errors.iter().any(|(n, l)| n == DAV && l == "number-of-matches-within-limits"), "{over:?}");
+    assert_eq!(
+        over.status,
+        Some(507),
+        "the truncation is reported on the collection's href"
+    );
+    assert!(
+        over.errors
+            .iter()
+            .any(|(n, l)| n == DAV && l == "number-of-matches-within-limits"),
+        "{over:?}"
+    );
     // no 507 when everything fits
     let b = book(&d);
     let body = format!(
@@ -208,13 +260,23 @@ fn seeded_address_book_answers_queries() {
     let d = demo();
     let ms = query(&d, CONTACTS, "<D:getetag/>", "<CR:filter/>").multistatus();
     assert_eq!(names(&ms).len(), 240);
-    let ms = query(&d, CONTACTS, "<D:getetag/>", &fn_filter("contains", "zzzz-nobody")).multistatus();
+    let ms = query(
+        &d,
+        CONTACTS,
+        "<D:getetag/>",
+        &fn_filter("contains", "zzzz-nobody"),
+    )
+    .multistatus();
     assert!(names(&ms).is_empty());
 }
 
 fn address_data(d: &Client, href: &str, el: &str) -> String {
-    let body = format!(r#"<CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:prop>{el}</D:prop><D:href>{href}</D:href></CR:addressbook-multiget>"#);
-    let ms = d.report(href.rsplit_once('/').unwrap().0, "1", &body).multistatus();
+    let body = format!(
+        r#"<CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:prop>{el}</D:prop><D:href>{href}</D:href></CR:addressbook-multiget>"#
+    );
+    let ms = d
+        .report(href.rsplit_once('/').unwrap().0, "1", &body)
+        .multistatus();
     ms.get(href).ok(CARDDAV, "address-data").text.clone()
 }
 
@@ -223,15 +285,28 @@ fn address_data_property_selection() {
     let d = demo();
     let b = book(&d);
     let href = format!("{b}anna.vcf");
-    let data = address_data(&d, &href, r#"<CR:address-data><CR:prop name="FN"/><CR:prop name="EMAIL"/></CR:address-data>"#);
+    let data = address_data(
+        &d,
+        &href,
+        r#"<CR:address-data><CR:prop name="FN"/><CR:prop name="EMAIL"/></CR:address-data>"#,
+    );
     let lines = unfold(&data);
     assert!(lines.contains(&"BEGIN:VCARD".to_string()) && lines.contains(&"END:VCARD".to_string()));
     assert!(lines.iter().any(|l| l == "FN:Anna Müller"), "{data}");
     assert!(lines.iter().any(|l| l.starts_with("EMAIL")), "{data}");
-    assert!(lines.iter().any(|l| l.starts_with("VERSION:")), "VERSION is always returned: {data}");
-    assert!(lines.iter().any(|l| l.starts_with("UID:")), "UID is always returned: {data}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("VERSION:")),
+        "VERSION is always returned: {data}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("UID:")),
+        "UID is always returned: {data}"
+    );
     for gone in ["TEL", "item1.TEL", "PHOTO", "NOTE", "ORG", "N:"] {
-        assert!(!lines.iter().any(|l| l.starts_with(gone)), "{gone} must be left out: {data}");
+        assert!(
+            !lines.iter().any(|l| l.starts_with(gone)),
+            "{gone} must be left out: {data}"
+        );
     }
 }
 
@@ -240,25 +315,50 @@ fn address_data_version_conversion() {
     let d = demo();
     let b = book(&d);
     let href = format!("{b}anna.vcf");
-    let v4 = address_data(&d, &href, r#"<CR:address-data content-type="text/vcard" version="4.0"/>"#);
+    let v4 = address_data(
+        &d,
+        &href,
+        r#"<CR:address-data content-type="text/vcard" version="4.0"/>"#,
+    );
     let l4 = unfold(&v4);
     assert!(l4.contains(&"VERSION:4.0".to_string()), "{v4}");
     assert!(l4.iter().any(|l| l == "FN:Anna Müller"));
-    assert!(l4.iter().any(|l| l.contains("+49 170 1234567")), "the grouped TEL survives conversion: {v4}");
-    assert!(v4.contains("iVBORw0KGgo"), "the photo survives conversion to 4.0: {v4}");
+    assert!(
+        l4.iter().any(|l| l.contains("+49 170 1234567")),
+        "the grouped TEL survives conversion: {v4}"
+    );
+    assert!(
+        v4.contains("iVBORw0KGgo"),
+        "the photo survives conversion to 4.0: {v4}"
+    );
     // 4.0 card fetched as 3.0
     let href4 = format!("{b}bert.vcf");
-    let v3 = address_data(&d, &href4, r#"<CR:address-data content-type="text/vcard" version="3.0"/>"#);
+    let v3 = address_data(
+        &d,
+        &href4,
+        r#"<CR:address-data content-type="text/vcard" version="3.0"/>"#,
+    );
     let l3 = unfold(&v3);
     assert!(l3.contains(&"VERSION:3.0".to_string()), "{v3}");
     assert!(l3.iter().any(|l| l == "FN:Bert Baker"));
-    assert!(l3.iter().any(|l| l.starts_with("TEL") && l.contains("+1-555-0100") && !l.contains("tel:")), "3.0 TEL is text, not a tel: URI: {v3}");
+    assert!(
+        l3.iter()
+            .any(|l| l.starts_with("TEL") && l.contains("+1-555-0100") && !l.contains("tel:")),
+        "3.0 TEL is text, not a tel: URI: {v3}"
+    );
     // asking for the stored version gives the bytes unchanged
-    let same = address_data(&d, &href, r#"<CR:address-data content-type="text/vcard" version="3.0"/>"#);
+    let same = address_data(
+        &d,
+        &href,
+        r#"<CR:address-data content-type="text/vcard" version="3.0"/>"#,
+    );
     assert_eq!(same, d.get(&href).text());
     // an unsupported version → 403 supported-address-data
-    let body = format!(r#"<CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:prop><CR:address-data content-type="text/vcard" version="2.1"/></D:prop><D:href>{href}</D:href></CR:addressbook-multiget>"#);
-    d.report(&b, "1", &body).expect_error(403, CARDDAV, "supported-address-data");
+    let body = format!(
+        r#"<CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:prop><CR:address-data content-type="text/vcard" version="2.1"/></D:prop><D:href>{href}</D:href></CR:addressbook-multiget>"#
+    );
+    d.report(&b, "1", &body)
+        .expect_error(403, CARDDAV, "supported-address-data");
 }
 
 #[test]

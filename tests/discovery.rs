@@ -28,7 +28,10 @@ fn well_known_caldav_redirects_to_context_path() {
 fn following_the_redirect_needs_auth() {
     let r = anon().propfind("/dav/", "0", "<D:current-user-principal/>");
     assert_eq!(r.status, 401);
-    assert!(r.header("www-authenticate").unwrap_or_default().starts_with("Basic "));
+    assert!(r
+        .header("www-authenticate")
+        .unwrap_or_default()
+        .starts_with("Basic "));
 }
 
 fn check_principal_props(path: &str) {
@@ -37,19 +40,36 @@ fn check_principal_props(path: &str) {
     assert_eq!(all.len(), 1, "Depth 0 gives one response: {}", ms.text);
     let r = ms.get(path);
 
-    assert_eq!(r.ok(DAV, "current-user-principal").hrefs(), vec![PRINCIPAL.to_string()], "{path}");
-    assert_eq!(r.ok(DAV, "principal-URL").hrefs(), vec![PRINCIPAL.to_string()], "{path}");
+    assert_eq!(
+        r.ok(DAV, "current-user-principal").hrefs(),
+        vec![PRINCIPAL.to_string()],
+        "{path}"
+    );
+    assert_eq!(
+        r.ok(DAV, "principal-URL").hrefs(),
+        vec![PRINCIPAL.to_string()],
+        "{path}"
+    );
 
     let chs = r.ok(CALDAV, "calendar-home-set");
-    assert_eq!(chs.children.len(), 1, "exactly one href in calendar-home-set: {chs:?}");
+    assert_eq!(
+        chs.children.len(),
+        1,
+        "exactly one href in calendar-home-set: {chs:?}"
+    );
     assert_eq!(chs.hrefs(), vec![CAL_HOME.to_string()]);
     let ahs = r.ok(CARDDAV, "addressbook-home-set");
-    assert_eq!(ahs.children.len(), 1, "exactly one href in addressbook-home-set: {ahs:?}");
+    assert_eq!(
+        ahs.children.len(),
+        1,
+        "exactly one href in addressbook-home-set: {ahs:?}"
+    );
     assert_eq!(ahs.hrefs(), vec![CARD_HOME.to_string()]);
 
     let cuas = r.ok(CALDAV, "calendar-user-address-set").hrefs();
     assert!(
-        cuas.iter().any(|h| h.eq_ignore_ascii_case("mailto:demo@crmdav.example")),
+        cuas.iter()
+            .any(|h| h.eq_ignore_ascii_case("mailto:demo@crmdav.example")),
         "calendar-user-address-set has the user's mailto: {cuas:?}"
     );
 
@@ -57,7 +77,10 @@ fn check_principal_props(path: &str) {
     assert!(!dn.text.trim().is_empty(), "displayname is not empty");
 
     let rt = r.ok(DAV, "resourcetype");
-    assert!(rt.child(DAV, "collection").is_some(), "resourcetype has DAV:collection");
+    assert!(
+        rt.child(DAV, "collection").is_some(),
+        "resourcetype has DAV:collection"
+    );
 
     let srs = r.ok(DAV, "supported-report-set");
     let reports: Vec<&Child> = srs
@@ -68,17 +91,32 @@ fn check_principal_props(path: &str) {
     assert!(!reports.is_empty(), "supported-report-set lists reports");
     for sr in &reports {
         let rep = sr.find(DAV, "report");
-        assert_eq!(rep.len(), 1, "each supported-report has one DAV:report: {sr:?}");
+        assert_eq!(
+            rep.len(),
+            1,
+            "each supported-report has one DAV:report: {sr:?}"
+        );
         assert_eq!(rep[0].children.len(), 1, "each DAV:report names one report");
     }
 
     assert_eq!(r.ok(DAV, "owner").hrefs(), vec![PRINCIPAL.to_string()]);
 
     let cups = r.ok(DAV, "current-user-privilege-set");
-    let privs: Vec<&Child> = cups.children.iter().filter(|c| c.is(DAV, "privilege")).collect();
-    assert!(!privs.is_empty(), "current-user-privilege-set lists privileges");
+    let privs: Vec<&Child> = cups
+        .children
+        .iter()
+        .filter(|c| c.is(DAV, "privilege"))
+        .collect();
+    assert!(
+        !privs.is_empty(),
+        "current-user-privilege-set lists privileges"
+    );
     for p in &privs {
-        assert_eq!(p.children.len(), 1, "one privilege per DAV:privilege: {p:?}");
+        assert_eq!(
+            p.children.len(),
+            1,
+            "one privilege per DAV:privilege: {p:?}"
+        );
     }
     assert!(
         privs.iter().any(|p| p.children[0].is(DAV, "read")),
@@ -100,11 +138,18 @@ fn context_path_answers_principal_properties() {
 fn principal_answers_principal_properties() {
     check_principal_props(PRINCIPAL);
     let ms = demo()
-        .propfind(PRINCIPAL, "0", "<D:resourcetype/><D:displayname/><C:calendar-user-type/>")
+        .propfind(
+            PRINCIPAL,
+            "0",
+            "<D:resourcetype/><D:displayname/><C:calendar-user-type/>",
+        )
         .multistatus();
     let r = ms.get(PRINCIPAL);
     let rt = r.ok(DAV, "resourcetype");
-    assert!(rt.child(DAV, "principal").is_some(), "a principal's resourcetype has DAV:principal");
+    assert!(
+        rt.child(DAV, "principal").is_some(),
+        "a principal's resourcetype has DAV:principal"
+    );
     assert_eq!(r.ok(DAV, "displayname").text, "Demo User");
     assert_eq!(r.ok(CALDAV, "calendar-user-type").text.trim(), "INDIVIDUAL");
 }
@@ -114,7 +159,10 @@ fn principal_url_without_trailing_slash_resolves() {
     let r = demo().propfind("/dav/principals/demo", "0", "<D:current-user-principal/>");
     let ms = r.multistatus();
     let resp = &ms.responses()[0];
-    assert_eq!(resp.ok(DAV, "current-user-principal").hrefs(), vec![PRINCIPAL.to_string()]);
+    assert_eq!(
+        resp.ok(DAV, "current-user-principal").hrefs(),
+        vec![PRINCIPAL.to_string()]
+    );
 }
 
 fn is_uri(s: &str) -> bool {
@@ -122,8 +170,13 @@ fn is_uri(s: &str) -> bool {
     match s.split_once(':') {
         Some((scheme, rest)) => {
             !rest.is_empty()
-                && scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+                && scheme
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         }
         None => false,
     }
@@ -150,15 +203,30 @@ fn calendar_home_depth1_lists_calendars() {
         )
         .multistatus();
     let hrefs = ms.hrefs();
-    assert!(hrefs.contains(&CAL_HOME.to_string()), "the home itself is listed: {hrefs:?}");
-    for (coll, comp, name) in [(MEETINGS, "VEVENT", "CRM meetings"), (TASKS, "VTODO", "CRM tasks")] {
+    assert!(
+        hrefs.contains(&CAL_HOME.to_string()),
+        "the home itself is listed: {hrefs:?}"
+    );
+    for (coll, comp, name) in [
+        (MEETINGS, "VEVENT", "CRM meetings"),
+        (TASKS, "VTODO", "CRM tasks"),
+    ] {
         let r = ms.get(coll);
         let rt = r.ok(DAV, "resourcetype");
-        assert!(rt.child(DAV, "collection").is_some() && rt.child(CALDAV, "calendar").is_some(), "{coll}: {rt:?}");
+        assert!(
+            rt.child(DAV, "collection").is_some() && rt.child(CALDAV, "calendar").is_some(),
+            "{coll}: {rt:?}"
+        );
         assert_eq!(r.ok(DAV, "displayname").text, name);
-        assert!(!r.ok(CS, "getctag").text.trim().is_empty(), "{coll} getctag");
+        assert!(
+            !r.ok(CS, "getctag").text.trim().is_empty(),
+            "{coll} getctag"
+        );
         let tok = r.ok(DAV, "sync-token").text.trim().to_string();
-        assert!(is_uri(&tok), "sync-token must be a URI (RFC 6578 §6.2): {tok:?}");
+        assert!(
+            is_uri(&tok),
+            "sync-token must be a URI (RFC 6578 §6.2): {tok:?}"
+        );
         let comps: Vec<String> = r
             .ok(CALDAV, "supported-calendar-component-set")
             .children
@@ -168,7 +236,11 @@ fn calendar_home_depth1_lists_calendars() {
             .collect();
         assert_eq!(comps, vec![comp.to_string()], "{coll}");
         let reps = report_names(r.ok(DAV, "supported-report-set"));
-        for want in [(DAV, "sync-collection"), (CALDAV, "calendar-multiget"), (CALDAV, "calendar-query")] {
+        for want in [
+            (DAV, "sync-collection"),
+            (CALDAV, "calendar-multiget"),
+            (CALDAV, "calendar-query"),
+        ] {
             assert!(
                 reps.iter().any(|(n, l)| n == want.0 && l == want.1),
                 "{coll} supports {want:?}: {reps:?}"
@@ -200,8 +272,15 @@ fn addressbook_home_depth1_lists_addressbooks() {
     assert!(!r.ok(CS, "getctag").text.trim().is_empty());
     assert!(is_uri(r.ok(DAV, "sync-token").text.trim()));
     let reps = report_names(r.ok(DAV, "supported-report-set"));
-    for want in [(DAV, "sync-collection"), (CARDDAV, "addressbook-multiget"), (CARDDAV, "addressbook-query")] {
-        assert!(reps.iter().any(|(n, l)| n == want.0 && l == want.1), "{want:?}: {reps:?}");
+    for want in [
+        (DAV, "sync-collection"),
+        (CARDDAV, "addressbook-multiget"),
+        (CARDDAV, "addressbook-query"),
+    ] {
+        assert!(
+            reps.iter().any(|(n, l)| n == want.0 && l == want.1),
+            "{want:?}: {reps:?}"
+        );
     }
     let sad = r.ok(CARDDAV, "supported-address-data");
     let versions: Vec<&str> = sad
@@ -210,13 +289,21 @@ fn addressbook_home_depth1_lists_addressbooks() {
         .filter(|c| c.is(CARDDAV, "address-data-type"))
         .filter_map(|c| c.attr("version"))
         .collect();
-    assert!(versions.contains(&"3.0"), "RFC 6352 requires vCard 3.0: {versions:?}");
-    assert_eq!(r.ok(CARDDAV, "addressbook-description").text, "People and companies from the CRM");
+    assert!(
+        versions.contains(&"3.0"),
+        "RFC 6352 requires vCard 3.0: {versions:?}"
+    );
+    assert_eq!(
+        r.ok(CARDDAV, "addressbook-description").text,
+        "People and companies from the CRM"
+    );
 }
 
 #[test]
 fn depth1_on_the_principal_does_not_leak_other_users() {
-    let ms = demo().propfind("/dav/principals/", "1", "<D:displayname/>").multistatus();
+    let ms = demo()
+        .propfind("/dav/principals/", "1", "<D:displayname/>")
+        .multistatus();
     let hrefs = ms.hrefs();
     assert!(hrefs.contains(&PRINCIPAL.to_string()), "{hrefs:?}");
     assert!(!hrefs.iter().any(|h| h.contains("alice")), "{hrefs:?}");
@@ -234,9 +321,16 @@ fn root_depth1_leads_to_context() {
 fn calendar_props_on_homes_and_items_are_404_not_errors() {
     // A client asking the home for collection properties gets per-property 404, not a failure.
     let ms = demo()
-        .propfind(CAL_HOME, "0", "<CS:getctag/><C:supported-calendar-component-set/><D:displayname/>")
+        .propfind(
+            CAL_HOME,
+            "0",
+            "<CS:getctag/><C:supported-calendar-component-set/><D:displayname/>",
+        )
         .multistatus();
     let r = ms.get(CAL_HOME);
     assert_eq!(r.prop_status(CS, "getctag"), 404);
-    assert_eq!(r.prop_status(CALDAV, "supported-calendar-component-set"), 404);
+    assert_eq!(
+        r.prop_status(CALDAV, "supported-calendar-component-set"),
+        404
+    );
 }

@@ -27,7 +27,9 @@ fn delta(ms: &Ms, coll: &str) -> Delta {
         changed: BTreeMap::new(),
         deleted: BTreeSet::new(),
         truncated: false,
-        token: ms.sync_token().expect("sync-collection answers with a DAV:sync-token"),
+        token: ms
+            .sync_token()
+            .expect("sync-collection answers with a DAV:sync-token"),
     };
     for r in ms.responses() {
         let h = r.href().to_string();
@@ -42,7 +44,10 @@ fn delta(ms: &Ms, coll: &str) -> Delta {
             Some(s) => panic!("unexpected response status {s} for {h}"),
             None => {
                 let etag = r.ok(DAV, "getetag").text.clone();
-                assert!(d.changed.insert(h.clone(), etag).is_none(), "{h} reported twice");
+                assert!(
+                    d.changed.insert(h.clone(), etag).is_none(),
+                    "{h} reported twice"
+                );
             }
         }
     }
@@ -50,9 +55,14 @@ fn delta(ms: &Ms, coll: &str) -> Delta {
 }
 
 fn token_and_ctag(c: &Client, coll: &str) -> (String, String) {
-    let ms = c.propfind(coll, "0", "<D:sync-token/><CS:getctag/>").multistatus();
+    let ms = c
+        .propfind(coll, "0", "<D:sync-token/><CS:getctag/>")
+        .multistatus();
     let r = ms.get(coll);
-    (r.ok(DAV, "sync-token").text.clone(), r.ok(CS, "getctag").text.clone())
+    (
+        r.ok(DAV, "sync-token").text.clone(),
+        r.ok(CS, "getctag").text.clone(),
+    )
 }
 
 fn ev(uid: &str, s: &str) -> String {
@@ -83,19 +93,28 @@ fn incremental_sync_reports_exactly_the_changes() {
     let d = demo();
     let cal = d.new_calendar(&["VEVENT"]);
     for n in ["a", "b", "c"] {
-        d.put_ics(&format!("{cal}{n}.ics"), &ev(&unique(n), n)).expect(201);
+        d.put_ics(&format!("{cal}{n}.ics"), &ev(&unique(n), n))
+            .expect(201);
     }
-    let first = delta(&sync(&d, &cal, "", None, "<D:getetag/>").multistatus(), &cal);
+    let first = delta(
+        &sync(&d, &cal, "", None, "<D:getetag/>").multistatus(),
+        &cal,
+    );
     assert_eq!(first.changed.len(), 3);
     // nothing happened: empty delta, same token
-    let none = delta(&sync(&d, &cal, &first.token, None, "<D:getetag/>").multistatus(), &cal);
+    let none = delta(
+        &sync(&d, &cal, &first.token, None, "<D:getetag/>").multistatus(),
+        &cal,
+    );
     assert!(none.changed.is_empty() && none.deleted.is_empty());
     assert_eq!(none.token, first.token);
 
     // modify b, delete c, create d
     let b_uid = {
         let t = d.get(&format!("{cal}b.ics")).text();
-        t.lines().find(|l| l.starts_with("UID:")).unwrap()[4..].trim().to_string()
+        t.lines().find(|l| l.starts_with("UID:")).unwrap()[4..]
+            .trim()
+            .to_string()
     };
     let put_b = d.put_ics(&format!("{cal}b.ics"), &ev(&b_uid, "b changed"));
     put_b.expect(204);
@@ -103,27 +122,46 @@ fn incremental_sync_reports_exactly_the_changes() {
     let put_d = d.put_ics(&format!("{cal}d.ics"), &ev(&unique("d"), "d"));
     put_d.expect(201);
 
-    let second = delta(&sync(&d, &cal, &first.token, None, "<D:getetag/>").multistatus(), &cal);
+    let second = delta(
+        &sync(&d, &cal, &first.token, None, "<D:getetag/>").multistatus(),
+        &cal,
+    );
     let changed: Vec<&String> = second.changed.keys().collect();
-    assert_eq!(changed, vec![&format!("{cal}b.ics"), &format!("{cal}d.ics")]);
+    assert_eq!(
+        changed,
+        vec![&format!("{cal}b.ics"), &format!("{cal}d.ics")]
+    );
     assert_eq!(second.changed[&format!("{cal}b.ics")], put_b.etag());
     assert_eq!(second.changed[&format!("{cal}d.ics")], put_d.etag());
     assert_eq!(second.deleted, BTreeSet::from([format!("{cal}c.ics")]));
     assert_ne!(second.token, first.token);
 
     // from the new token: nothing
-    let third = delta(&sync(&d, &cal, &second.token, None, "<D:getetag/>").multistatus(), &cal);
+    let third = delta(
+        &sync(&d, &cal, &second.token, None, "<D:getetag/>").multistatus(),
+        &cal,
+    );
     assert!(third.changed.is_empty() && third.deleted.is_empty());
 
     // an initial sync after the delete does not mention c at all
-    let full = delta(&sync(&d, &cal, "", None, "<D:getetag/>").multistatus(), &cal);
+    let full = delta(
+        &sync(&d, &cal, "", None, "<D:getetag/>").multistatus(),
+        &cal,
+    );
     assert_eq!(full.changed.len(), 3);
-    assert!(full.deleted.is_empty(), "an initial sync lists no deleted members");
+    assert!(
+        full.deleted.is_empty(),
+        "an initial sync lists no deleted members"
+    );
 
     // a member created and deleted between two syncs is reported as deleted (or not at all), never as changed
-    d.put_ics(&format!("{cal}tmp.ics"), &ev(&unique("tmp"), "tmp")).expect(201);
+    d.put_ics(&format!("{cal}tmp.ics"), &ev(&unique("tmp"), "tmp"))
+        .expect(201);
     d.delete(&format!("{cal}tmp.ics")).expect(204);
-    let fourth = delta(&sync(&d, &cal, &full.token, None, "<D:getetag/>").multistatus(), &cal);
+    let fourth = delta(
+        &sync(&d, &cal, &full.token, None, "<D:getetag/>").multistatus(),
+        &cal,
+    );
     assert!(!fourth.changed.contains_key(&format!("{cal}tmp.ics")));
 }
 
@@ -134,7 +172,12 @@ fn sync_can_return_calendar_data() {
     let body = ev(&unique("data"), "with data");
     d.put_ics(&format!("{cal}x.ics"), &body).expect(201);
     let ms = sync(&d, &cal, "", None, "<D:getetag/><C:calendar-data/>").multistatus();
-    assert_eq!(ms.get(&format!("{cal}x.ics")).ok(CALDAV, "calendar-data").text, body);
+    assert_eq!(
+        ms.get(&format!("{cal}x.ics"))
+            .ok(CALDAV, "calendar-data")
+            .text,
+        body
+    );
 }
 
 #[test]
@@ -172,8 +215,8 @@ fn unknown_token_is_refused() {
     for bad in [
         "urn:crmdav:sync:doesnotexist:1".to_string(),
         "http://example.com/sync/1".to_string(),
-        other,                              // another collection's token
-        format!("{tok}999"),                // a future sequence
+        other,               // another collection's token
+        format!("{tok}999"), // a future sequence
         "garbage".to_string(),
     ] {
         let r = sync(&d, MEETINGS, &bad, None, "<D:getetag/>");
@@ -194,7 +237,8 @@ fn limit_truncates_and_the_token_continues() {
     let mut expected = BTreeSet::new();
     for i in 0..12 {
         let p = format!("{cal}m{i:02}.ics");
-        d.put_ics(&p, &ev(&unique("lim"), &format!("m{i}"))).expect(201);
+        d.put_ics(&p, &ev(&unique("lim"), &format!("m{i}")))
+            .expect(201);
         expected.insert(p);
     }
     let mut token = String::new();
@@ -205,7 +249,11 @@ fn limit_truncates_and_the_token_continues() {
         assert!(rounds < 20, "sync with a limit does not terminate");
         let ms = sync(&d, &cal, &token, Some(5), "<D:getetag/>").multistatus();
         let dl = delta(&ms, &cal);
-        assert!(dl.changed.len() <= 5, "at most nresults members: {}", dl.changed.len());
+        assert!(
+            dl.changed.len() <= 5,
+            "at most nresults members: {}",
+            dl.changed.len()
+        );
         for h in dl.changed.keys() {
             assert!(seen.insert(h.clone()), "{h} seen twice across pages");
         }
@@ -215,14 +263,25 @@ fn limit_truncates_and_the_token_continues() {
             break;
         }
         let r507 = ms.get(&cal);
-        assert!(r507.errors.iter().any(|(n, l)| n == DAV && l == "number-of-matches-within-limits"), "{r507:?}");
+        assert!(
+            r507.errors
+                .iter()
+                .any(|(n, l)| n == DAV && l == "number-of-matches-within-limits"),
+            "{r507:?}"
+        );
     }
     assert_eq!(seen, expected);
-    assert!(rounds >= 3, "12 changes in pages of 5 take at least 3 rounds, took {rounds}");
+    assert!(
+        rounds >= 3,
+        "12 changes in pages of 5 take at least 3 rounds, took {rounds}"
+    );
 
     // changes after paging are picked up from the last token, exactly once
     d.delete(&format!("{cal}m00.ics")).expect(204);
-    let dl = delta(&sync(&d, &cal, &token, Some(5), "<D:getetag/>").multistatus(), &cal);
+    let dl = delta(
+        &sync(&d, &cal, &token, Some(5), "<D:getetag/>").multistatus(),
+        &cal,
+    );
     assert!(dl.changed.is_empty());
     assert_eq!(dl.deleted, BTreeSet::from([format!("{cal}m00.ics")]));
     assert!(!dl.truncated);
@@ -249,17 +308,32 @@ fn move_between_calendars_shows_in_both_syncs() {
     let d = demo();
     let a = d.new_calendar(&["VEVENT"]);
     let b = d.new_calendar(&["VEVENT"]);
-    d.put_ics(&format!("{a}m.ics"), &ev(&unique("mv"), "moving")).expect(201);
+    d.put_ics(&format!("{a}m.ics"), &ev(&unique("mv"), "moving"))
+        .expect(201);
     let ta = delta(&sync(&d, &a, "", None, "<D:getetag/>").multistatus(), &a).token;
     let tb = delta(&sync(&d, &b, "", None, "<D:getetag/>").multistatus(), &b).token;
     let (_, ctag_a) = token_and_ctag(&d, &a);
     let (_, ctag_b) = token_and_ctag(&d, &b);
-    d.dav("MOVE", &format!("{a}m.ics"), None, Vec::new(), &[("Destination", &format!("{b}m2.ics"))]).expect(201);
+    d.dav(
+        "MOVE",
+        &format!("{a}m.ics"),
+        None,
+        Vec::new(),
+        &[("Destination", &format!("{b}m2.ics"))],
+    )
+    .expect(201);
     let da = delta(&sync(&d, &a, &ta, None, "<D:getetag/>").multistatus(), &a);
     assert!(da.changed.is_empty());
-    assert_eq!(da.deleted, BTreeSet::from([format!("{a}m.ics")]), "the source is reported deleted");
+    assert_eq!(
+        da.deleted,
+        BTreeSet::from([format!("{a}m.ics")]),
+        "the source is reported deleted"
+    );
     let db = delta(&sync(&d, &b, &tb, None, "<D:getetag/>").multistatus(), &b);
-    assert_eq!(db.changed.keys().cloned().collect::<Vec<_>>(), vec![format!("{b}m2.ics")]);
+    assert_eq!(
+        db.changed.keys().cloned().collect::<Vec<_>>(),
+        vec![format!("{b}m2.ics")]
+    );
     assert!(db.deleted.is_empty());
     assert_ne!(token_and_ctag(&d, &a).1, ctag_a);
     assert_ne!(token_and_ctag(&d, &b).1, ctag_b);
@@ -271,12 +345,24 @@ fn overwrite_by_copy_is_a_change() {
     let a = d.new_calendar(&["VEVENT"]);
     let b = d.new_calendar(&["VEVENT"]);
     let uid = unique("ow");
-    d.put_ics(&format!("{a}x.ics"), &ev(&uid, "new version")).expect(201);
-    d.put_ics(&format!("{b}x.ics"), &ev(&uid, "old version")).expect(201);
+    d.put_ics(&format!("{a}x.ics"), &ev(&uid, "new version"))
+        .expect(201);
+    d.put_ics(&format!("{b}x.ics"), &ev(&uid, "old version"))
+        .expect(201);
     let tb = delta(&sync(&d, &b, "", None, "<D:getetag/>").multistatus(), &b).token;
-    d.dav("COPY", &format!("{a}x.ics"), None, Vec::new(), &[("Destination", &format!("{b}x.ics"))]).expect(204);
+    d.dav(
+        "COPY",
+        &format!("{a}x.ics"),
+        None,
+        Vec::new(),
+        &[("Destination", &format!("{b}x.ics"))],
+    )
+    .expect(204);
     let db = delta(&sync(&d, &b, &tb, None, "<D:getetag/>").multistatus(), &b);
     assert_eq!(db.changed.len(), 1);
-    assert_eq!(db.changed[&format!("{b}x.ics")], d.get(&format!("{b}x.ics")).etag());
+    assert_eq!(
+        db.changed[&format!("{b}x.ics")],
+        d.get(&format!("{b}x.ics")).etag()
+    );
     assert!(d.get(&format!("{b}x.ics")).text().contains("new version"));
 }

@@ -172,8 +172,7 @@ fn no_unknown(t: &toml::Table, file: &Path, prefix: &str) -> Result<(), ConfigEr
 fn valid_segment(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 64
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
         && !s.starts_with('.')
 }
@@ -194,7 +193,11 @@ pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
             format!("sqlite://{}", relative_to(path, rest).display())
         }
     } else {
-        return Err(err(path, "state", "only sqlite:// state stores are supported so far"));
+        return Err(err(
+            path,
+            "state",
+            "only sqlite:// state stores are supported so far",
+        ));
     };
     let tenants_dir = take_str(&mut t, path, "tenants_dir")?.unwrap_or_else(|| "tenants".into());
     let default_tenant = take_str(&mut t, path, "default_tenant")?;
@@ -227,7 +230,13 @@ pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
 
     let dir = relative_to(path, &tenants_dir);
     let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map_err(|e| err(path, "tenants_dir", format!("cannot read {}: {e}", dir.display())))?
+        .map_err(|e| {
+            err(
+                path,
+                "tenants_dir",
+                format!("cannot read {}: {e}", dir.display()),
+            )
+        })?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
@@ -236,16 +245,28 @@ pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
     for f in files {
         let tenant = load_tenant(&f)?;
         if tenants.iter().any(|x: &TenantConfig| x.name == tenant.name) {
-            return Err(err(&f, "name", format!("tenant '{}' is defined twice", tenant.name)));
+            return Err(err(
+                &f,
+                "name",
+                format!("tenant '{}' is defined twice", tenant.name),
+            ));
         }
         tenants.push(tenant);
     }
     if tenants.is_empty() {
-        return Err(err(path, "tenants_dir", format!("no tenant files in {}", dir.display())));
+        return Err(err(
+            path,
+            "tenants_dir",
+            format!("no tenant files in {}", dir.display()),
+        ));
     }
     if let Some(d) = &default_tenant {
         if !tenants.iter().any(|x| &x.name == d) {
-            return Err(err(path, "default_tenant", format!("no tenant named '{d}'")));
+            return Err(err(
+                path,
+                "default_tenant",
+                format!("no tenant named '{d}'"),
+            ));
         }
     }
     Ok(ServerConfig {
@@ -310,7 +331,11 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
             let uname = take_str_at(&mut u, file, &key, "name")?
                 .ok_or_else(|| err(file, &format!("{key}.name"), "missing"))?;
             if !valid_segment(&uname) {
-                return Err(err(file, &format!("{key}.name"), "use letters, digits, '-', '_' or '.'"));
+                return Err(err(
+                    file,
+                    &format!("{key}.name"),
+                    "use letters, digits, '-', '_' or '.'",
+                ));
             }
             let hash = take_str_at(&mut u, file, &key, "password_hash")?.ok_or_else(|| {
                 err(
@@ -330,7 +355,11 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
             let email = take_str_at(&mut u, file, &key, "email")?;
             no_unknown(&u, file, &key)?;
             if users.iter().any(|x: &UserConfig| x.name == uname) {
-                return Err(err(file, &format!("{key}.name"), format!("user '{uname}' is defined twice")));
+                return Err(err(
+                    file,
+                    &format!("{key}.name"),
+                    format!("user '{uname}' is defined twice"),
+                ));
             }
             users.push(UserConfig {
                 name: uname,
@@ -343,7 +372,11 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
     let mut collections = Vec::new();
     if let Some(v) = t.remove("collections") {
         let toml::Value::Array(list) = v else {
-            return Err(err(file, "collections", "must be an array of tables ([[collections]])"));
+            return Err(err(
+                file,
+                "collections",
+                "must be an array of tables ([[collections]])",
+            ));
         };
         for (i, c) in list.into_iter().enumerate() {
             let key = format!("collections[{i}]");
@@ -353,21 +386,35 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
             let id = take_str_at(&mut c, file, &key, "id")?
                 .ok_or_else(|| err(file, &format!("{key}.id"), "missing"))?;
             if !valid_segment(&id) {
-                return Err(err(file, &format!("{key}.id"), "use letters, digits, '-', '_' or '.'"));
+                return Err(err(
+                    file,
+                    &format!("{key}.id"),
+                    "use letters, digits, '-', '_' or '.'",
+                ));
             }
             let kind: CollectionKindConfig = c
                 .remove("kind")
                 .ok_or_else(|| err(file, &format!("{key}.kind"), "missing"))?
                 .try_into()
-                .map_err(|_| err(file, &format!("{key}.kind"), "must be \"calendar\" or \"addressbook\""))?;
-            let display_name = take_str_at(&mut c, file, &key, "display_name")?
-                .unwrap_or_else(|| id.clone());
+                .map_err(|_| {
+                    err(
+                        file,
+                        &format!("{key}.kind"),
+                        "must be \"calendar\" or \"addressbook\"",
+                    )
+                })?;
+            let display_name =
+                take_str_at(&mut c, file, &key, "display_name")?.unwrap_or_else(|| id.clone());
             let description = take_str_at(&mut c, file, &key, "description")?;
             let color = take_str_at(&mut c, file, &key, "color")?;
             let mut components = take_str_list_at(&mut c, file, &key, "components")?;
             for comp in &components {
                 if !matches!(comp.as_str(), "VEVENT" | "VTODO" | "VJOURNAL") {
-                    return Err(err(file, &format!("{key}.components"), format!("unknown component '{comp}'")));
+                    return Err(err(
+                        file,
+                        &format!("{key}.components"),
+                        format!("unknown component '{comp}'"),
+                    ));
                 }
             }
             if components.is_empty() && kind == CollectionKindConfig::Calendar {
@@ -376,13 +423,21 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
             let cusers = take_str_list_at(&mut c, file, &key, "users")?;
             for u in &cusers {
                 if !users.iter().any(|x| &x.name == u) {
-                    return Err(err(file, &format!("{key}.users"), format!("no user named '{u}'")));
+                    return Err(err(
+                        file,
+                        &format!("{key}.users"),
+                        format!("no user named '{u}'"),
+                    ));
                 }
             }
             let seed_demo = match c.remove("seed_demo") {
                 None => None,
                 Some(v) => Some(v.try_into::<DemoSeed>().map_err(|_| {
-                    err(file, &format!("{key}.seed_demo"), "must be \"events\", \"tasks\" or \"contacts\"")
+                    err(
+                        file,
+                        &format!("{key}.seed_demo"),
+                        "must be \"events\", \"tasks\" or \"contacts\"",
+                    )
                 })?),
             };
             no_unknown(&c, file, &key)?;
@@ -417,9 +472,15 @@ mod tests {
     fn env_substitution_and_errors() {
         std::env::set_var("CRMDAV_TEST_X", "v1");
         let f = Path::new("f.toml");
-        assert_eq!(substitute_env("a${CRMDAV_TEST_X}b", f, "k").unwrap(), "av1b");
+        assert_eq!(
+            substitute_env("a${CRMDAV_TEST_X}b", f, "k").unwrap(),
+            "av1b"
+        );
         let e = substitute_env("${CRMDAV_TEST_UNSET_Y}", f, "k").unwrap_err();
-        assert_eq!(e.to_string(), "f.toml: k: environment variable CRMDAV_TEST_UNSET_Y is not set");
+        assert_eq!(
+            e.to_string(),
+            "f.toml: k: environment variable CRMDAV_TEST_UNSET_Y is not set"
+        );
     }
 
     #[test]
@@ -434,8 +495,14 @@ mod tests {
         .unwrap();
         std::fs::write(dir.path().join("s.toml"), "state = \"sqlite://x.db\"\n").unwrap();
         let c = load(&dir.path().join("s.toml")).unwrap();
-        assert!(c.tenants[0].users[0].password_hash.starts_with("$argon2id$"));
-        std::fs::write(dir.path().join("s.toml"), "state = \"sqlite://x.db\"\nlisten_typo = 1\n").unwrap();
+        assert!(c.tenants[0].users[0]
+            .password_hash
+            .starts_with("$argon2id$"));
+        std::fs::write(
+            dir.path().join("s.toml"),
+            "state = \"sqlite://x.db\"\nlisten_typo = 1\n",
+        )
+        .unwrap();
         let e = load(&dir.path().join("s.toml")).unwrap_err();
         assert_eq!(e.key, "listen_typo");
         assert_eq!(e.message, "unknown key");

@@ -4,7 +4,7 @@ use super::resource::{self, Resource};
 use super::validate;
 use super::Req;
 use crate::error::{DavError, DavResult};
-use crate::sync::{parent_of, split_item_path, CollectionKind};
+use crate::sync::{parent_of, split_item_path, CollectionKind, ItemRef};
 use crate::tree::{self, Target};
 use actix_web::HttpResponse;
 
@@ -13,11 +13,9 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
     let dest = req
         .header("destination")
         .ok_or_else(|| DavError::bad_request("missing Destination header"))?;
-    let target = tree::parse_href(dest).map_err(|_| {
-        DavError::Forbidden {
-            message: "the destination is not on this server".into(),
-            condition: None,
-        }
+    let target = tree::parse_href(dest).map_err(|_| DavError::Forbidden {
+        message: "the destination is not on this server".into(),
+        condition: None,
     })?;
     resource::check_access(req.principal, &target)?;
     let Target::Store { path: dpath, .. } = &target else {
@@ -26,10 +24,17 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
             condition: None,
         });
     };
-    let overwrite = !matches!(req.header("overwrite").map(str::trim), Some("F") | Some("f"));
+    let overwrite = !matches!(
+        req.header("overwrite").map(str::trim),
+        Some("F") | Some("f")
+    );
     let depth_zero = match super::propfind::depth(req, true)? {
         Some(0) if !is_move => true,
-        Some(1) => return Err(DavError::bad_request("Depth: 1 is not allowed for COPY/MOVE")),
+        Some(1) => {
+            return Err(DavError::bad_request(
+                "Depth: 1 is not allowed for COPY/MOVE",
+            ))
+        }
         _ => false,
     };
     let tenant = req.tenant();
@@ -76,7 +81,19 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
             // A MOVE within one collection keeps the UID: drop the source first so the
             // destination does not conflict with it.
             store
-                .copy_item(tenant, &sc, &sm.name, &dcoll, &dname, &index, is_move)
+                .copy_item(
+                    tenant,
+                    ItemRef {
+                        coll: &sc,
+                        name: &sm.name,
+                    },
+                    ItemRef {
+                        coll: &dcoll,
+                        name: &dname,
+                    },
+                    &index,
+                    is_move,
+                )
                 .await
                 .map_err(|e| super::items::store_error(e, &dcoll.path))?;
             Ok(if existed {
@@ -110,7 +127,8 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
                 .ok_or_else(|| DavError::conflict("the destination's parent does not exist"))?;
             if pc.kind != CollectionKind::Plain {
                 return Err(DavError::Forbidden {
-                    message: "collections cannot be nested inside a calendar or address book".into(),
+                    message: "collections cannot be nested inside a calendar or address book"
+                        .into(),
                     condition: None,
                 });
             }

@@ -105,7 +105,11 @@ fn http_date(t: i64) -> String {
 }
 
 /// PUT.
-pub async fn put(req: &Req<'_>, target: &Target, found: Option<Resource>) -> DavResult<HttpResponse> {
+pub async fn put(
+    req: &Req<'_>,
+    target: &Target,
+    found: Option<Resource>,
+) -> DavResult<HttpResponse> {
     let Target::Store {
         path, collection, ..
     } = target

@@ -1,8 +1,8 @@
 //! MKCOL (RFC 4918 §9.3), extended MKCOL (RFC 5689) and MKCALENDAR (RFC 4791 §5.3.1).
 
 use super::multistatus::{Multistatus, PropStats};
-use super::props::{is_protected, is_writable_meta};
 use super::proppatch::{parse_updates, PropChange};
+use super::props::{is_protected, is_writable_meta};
 use super::resource::Resource;
 use super::Req;
 use crate::error::{Condition, DavError, DavResult};
@@ -50,6 +50,12 @@ fn resourcetype_of(root: &Element) -> Option<CollectionKind> {
         }
     }
     None
+}
+
+/// Properties that say what the new collection is, rather than being stored on it.
+fn shapes_collection(p: &PropChange) -> bool {
+    (p.ns == NS_DAV && p.name == "resourcetype")
+        || (p.ns == NS_CALDAV && p.name == "supported-calendar-component-set")
 }
 
 /// MKCOL and MKCALENDAR.
@@ -153,9 +159,9 @@ pub async fn mkcol(
         .props
         .iter()
         .filter(|p| {
-            let special = (p.ns == NS_DAV && p.name == "resourcetype")
-                || (p.ns == NS_CALDAV && p.name == "supported-calendar-component-set");
-            !special && is_protected(&p.ns, &p.name) && !is_writable_meta(&p.ns, &p.name)
+            !shapes_collection(p)
+                && is_protected(&p.ns, &p.name)
+                && !is_writable_meta(&p.ns, &p.name)
         })
         .collect();
     if !bad.is_empty() {
@@ -183,10 +189,7 @@ pub async fn mkcol(
     let dead: Vec<(String, String, Option<String>)> = plan
         .props
         .iter()
-        .filter(|p| {
-            !(p.ns == NS_DAV && p.name == "resourcetype")
-                && !(p.ns == NS_CALDAV && p.name == "supported-calendar-component-set")
-        })
+        .filter(|p| !shapes_collection(p))
         .map(|p| (p.ns.clone(), p.name.clone(), p.value.clone()))
         .collect();
     if !dead.is_empty() {

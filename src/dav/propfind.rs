@@ -63,7 +63,11 @@ pub fn parse_propfind(req: &Req<'_>) -> DavResult<PropRequest> {
     if root.child(NS_DAV, "allprop").is_some() {
         let include = root
             .child(NS_DAV, "include")
-            .map(|i| i.elements().map(|e| (e.ns.clone(), e.name.clone())).collect())
+            .map(|i| {
+                i.elements()
+                    .map(|e| (e.ns.clone(), e.name.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         return Ok(PropRequest::AllProp(include));
     }
@@ -146,8 +150,7 @@ pub fn render_props(
                     let mut w = XmlWriter::default();
                     props::write_prop(&mut w, ns, name, &v);
                     ps.ok(&w.buf);
-                } else if let Some((_, _, xml)) =
-                    dead.iter().find(|(n, l, _)| n == ns && l == name)
+                } else if let Some((_, _, xml)) = dead.iter().find(|(n, l, _)| n == ns && l == name)
                 {
                     ps.ok(xml);
                 } else {

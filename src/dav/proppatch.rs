@@ -45,7 +45,9 @@ pub fn parse_updates(root: &crate::xml::Element) -> Vec<PropChange> {
 pub async fn proppatch(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
     let root = req.xml()?;
     if !root.is(NS_DAV, "propertyupdate") {
-        return Err(DavError::bad_request("the body is not a DAV:propertyupdate"));
+        return Err(DavError::bad_request(
+            "the body is not a DAV:propertyupdate",
+        ));
     }
     let changes = parse_updates(&root);
     let path = res.store_path();

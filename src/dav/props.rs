@@ -48,7 +48,10 @@ pub fn is_protected(ns: &str, name: &str) -> bool {
         ),
         NS_CARDDAV => matches!(
             name,
-            "supported-address-data" | "max-resource-size" | "addressbook-home-set" | "address-data"
+            "supported-address-data"
+                | "max-resource-size"
+                | "addressbook-home-set"
+                | "address-data"
         ),
         NS_CS => name == "getctag",
         _ => false,
@@ -105,7 +108,9 @@ fn privileges(names: &[(&str, &str)]) -> String {
 fn reports(names: &[(&str, &str)]) -> String {
     names
         .iter()
-        .map(|(p, n)| format!("<d:supported-report><d:report><{p}:{n}/></d:report></d:supported-report>"))
+        .map(|(p, n)| {
+            format!("<d:supported-report><d:report><{p}:{n}/></d:report></d:supported-report>")
+        })
         .collect()
 }
 
@@ -229,10 +234,9 @@ pub fn live_value(ctx: &PropCtx<'_>, res: &Resource, ns: &str, name: &str) -> Op
             | Resource::Context
             | Resource::Principals
             | Resource::Homes(_)
-            | Resource::Principal(_) => privileges(&[
-                ("d", "read"),
-                ("d", "read-current-user-privilege-set"),
-            ]),
+            | Resource::Principal(_) => {
+                privileges(&[("d", "read"), ("d", "read-current-user-privilege-set")])
+            }
             _ => privileges(&[
                 ("d", "read"),
                 ("d", "write"),
@@ -292,9 +296,7 @@ pub fn live_value(ctx: &PropCtx<'_>, res: &Resource, ns: &str, name: &str) -> Op
             _ => None,
         },
         (NS_DAV, "sync-token") => match res {
-            Resource::Collection(c) if c.is_dav_collection() => {
-                Some(escape_text(&c.sync_token()))
-            }
+            Resource::Collection(c) if c.is_dav_collection() => Some(escape_text(&c.sync_token())),
             _ => None,
         },
         (NS_CS, "getctag") => match res {
@@ -311,9 +313,9 @@ pub fn live_value(ctx: &PropCtx<'_>, res: &Resource, ns: &str, name: &str) -> Op
             _ => None,
         },
         (NS_CALDAV, "supported-calendar-data") => match res {
-            Resource::Collection(c) if c.kind == CollectionKind::Calendar => Some(
-                "<c:calendar-data content-type=\"text/calendar\" version=\"2.0\"/>".into(),
-            ),
+            Resource::Collection(c) if c.kind == CollectionKind::Calendar => {
+                Some("<c:calendar-data content-type=\"text/calendar\" version=\"2.0\"/>".into())
+            }
             _ => None,
         },
         (NS_CARDDAV, "supported-address-data") => match res {

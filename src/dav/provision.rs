@@ -31,7 +31,11 @@ pub async fn ensure_user(
             Err(e) => return Err(anyhow::anyhow!("creating {path}: {e}")),
         }
     }
-    for c in tenant.collections.iter().filter(|c| c.users.contains(&user.name)) {
+    for c in tenant
+        .collections
+        .iter()
+        .filter(|c| c.users.contains(&user.name))
+    {
         let (home, kind) = match c.kind {
             CollectionKindConfig::Calendar => (HomeKind::Calendars, CollectionKind::Calendar),
             CollectionKindConfig::Addressbook => {
@@ -133,7 +137,14 @@ async fn seed_demo(
         };
         state
             .store
-            .put_item(coll, &it.name, ct, it.body.as_bytes(), &index, &WriteCondition::default())
+            .put_item(
+                coll,
+                &it.name,
+                ct,
+                it.body.as_bytes(),
+                &index,
+                &WriteCondition::default(),
+            )
             .await
             .map_err(|e| anyhow::anyhow!("seeding {}: {e}", it.name))?;
         n += 1;

@@ -97,11 +97,7 @@ pub async fn resolve(
                     .map(Resource::Collection)
             } else {
                 // A path without a trailing slash may still name a collection.
-                if let Some(c) = state
-                    .store
-                    .collection(tenant, &format!("{path}/"))
-                    .await?
-                {
+                if let Some(c) = state.store.collection(tenant, &format!("{path}/")).await? {
                     return Ok(Some(Resource::Collection(c)));
                 }
                 let (parent, name) = split_item_path(path);

@@ -14,11 +14,19 @@ pub struct Validated {
 }
 
 fn media_type(ct: &str) -> String {
-    ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+    ct.split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 /// Validate `req.body` for a PUT into `coll`.
-pub fn validate(req: &Req<'_>, coll: &Collection, content_type: Option<&str>) -> DavResult<Validated> {
+pub fn validate(
+    req: &Req<'_>,
+    coll: &Collection,
+    content_type: Option<&str>,
+) -> DavResult<Validated> {
     let limits = &req.state.cfg.limits;
     match coll.kind {
         CollectionKind::Plain => Ok(Validated {
@@ -56,10 +64,11 @@ pub fn validate(req: &Req<'_>, coll: &Collection, content_type: Option<&str>) ->
                 .iter()
                 .filter_map(|c| crate::caldav::CompKind::parse(c))
                 .collect();
-            let info = crate::caldav::inspect(text, &allowed, limits.max_instances).map_err(|e| {
-                tracing::info!(error = %e, "calendar object refused");
-                DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
-            })?;
+            let info =
+                crate::caldav::inspect(text, &allowed, limits.max_instances).map_err(|e| {
+                    tracing::info!(error = %e, "calendar object refused");
+                    DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
+                })?;
             Ok(Validated {
                 index: ItemIndex {
                     uid: Some(info.uid),

@@ -147,7 +147,11 @@ mod tests {
     fn hash_and_verify() {
         let h = hash_password("s3cret").unwrap();
         let parsed = PasswordHash::new(&h).unwrap();
-        assert!(Argon2::default().verify_password(b"s3cret", &parsed).is_ok());
-        assert!(Argon2::default().verify_password(b"other", &parsed).is_err());
+        assert!(Argon2::default()
+            .verify_password(b"s3cret", &parsed)
+            .is_ok());
+        assert!(Argon2::default()
+            .verify_password(b"other", &parsed)
+            .is_err());
     }
 }

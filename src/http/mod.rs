@@ -100,7 +100,9 @@ async fn handle(req: HttpRequest, body: web::Payload, state: web::Data<AppState>
         Err(e) => actix_web::ResponseError::error_response(&e),
     };
     let status = resp.status();
-    state.metrics.record(&method, status.as_u16(), started.elapsed());
+    state
+        .metrics
+        .record(&method, status.as_u16(), started.elapsed());
     tracing::info!(
         status = status.as_u16(),
         ms = started.elapsed().as_millis() as u64,
@@ -108,8 +110,10 @@ async fn handle(req: HttpRequest, body: web::Payload, state: web::Data<AppState>
     );
     let mut resp = resp;
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&request_id) {
-        resp.headers_mut()
-            .insert(actix_web::http::header::HeaderName::from_static("x-request-id"), v);
+        resp.headers_mut().insert(
+            actix_web::http::header::HeaderName::from_static("x-request-id"),
+            v,
+        );
     }
     resp
 }

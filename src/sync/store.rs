@@ -130,6 +130,15 @@ pub enum Change {
     Deleted(String, i64),
 }
 
+/// An item named by its collection and member name.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemRef<'a> {
+    /// The collection.
+    pub coll: &'a Collection,
+    /// The member name.
+    pub name: &'a str,
+}
+
 /// Why a write was refused by the store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -327,7 +336,11 @@ impl Store {
     }
 
     /// A collection by path.
-    pub async fn collection(&self, tenant: &str, path: &str) -> Result<Option<Collection>, sqlx::Error> {
+    pub async fn collection(
+        &self,
+        tenant: &str,
+        path: &str,
+    ) -> Result<Option<Collection>, sqlx::Error> {
         let r = sqlx::query("SELECT * FROM collections WHERE tenant = ? AND path = ?")
             .bind(tenant)
             .bind(path)
@@ -337,7 +350,11 @@ impl Store {
     }
 
     /// Direct child collections of `parent` (a path with a trailing slash).
-    pub async fn child_collections(&self, tenant: &str, parent: &str) -> Result<Vec<Collection>, sqlx::Error> {
+    pub async fn child_collections(
+        &self,
+        tenant: &str,
+        parent: &str,
+    ) -> Result<Vec<Collection>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT * FROM collections WHERE tenant = ? AND path LIKE ? ESCAPE '\\' AND path != ? ORDER BY path",
         )
@@ -374,7 +391,11 @@ impl Store {
             if self.collection(tenant, &parent).await?.is_none() {
                 return Err(StoreError::NoParent);
             }
-            if self.item_meta_by_path(tenant, path.trim_end_matches('/')).await?.is_some() {
+            if self
+                .item_meta_by_path(tenant, path.trim_end_matches('/'))
+                .await?
+                .is_some()
+            {
                 return Err(StoreError::Exists);
             }
         }
@@ -391,7 +412,9 @@ impl Store {
         .bind(t)
         .execute(&self.pool)
         .await?;
-        self.collection(tenant, path).await?.ok_or(StoreError::NotFound)
+        self.collection(tenant, path)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     /// Delete a collection, everything below it, and their dead properties.
@@ -402,12 +425,14 @@ impl Store {
 
     async fn delete_tree_locked(&self, tenant: &str, path: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let n = sqlx::query("DELETE FROM collections WHERE tenant = ? AND (path = ? OR path LIKE ? ESCAPE '\\')")
-            .bind(tenant)
-            .bind(path)
-            .bind(like_prefix(path))
-            .execute(&mut *tx)
-            .await?;
+        let n = sqlx::query(
+            "DELETE FROM collections WHERE tenant = ? AND (path = ? OR path LIKE ? ESCAPE '\\')",
+        )
+        .bind(tenant)
+        .bind(path)
+        .bind(like_prefix(path))
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM props WHERE tenant = ? AND (path = ? OR path LIKE ? ESCAPE '\\')")
             .bind(tenant)
             .bind(path)
@@ -495,7 +520,11 @@ impl Store {
     }
 
     /// Metadata of one item by collection and name.
-    pub async fn item_meta(&self, coll: &Collection, name: &str) -> Result<Option<ItemMeta>, sqlx::Error> {
+    pub async fn item_meta(
+        &self,
+        coll: &Collection,
+        name: &str,
+    ) -> Result<Option<ItemMeta>, sqlx::Error> {
         let r = sqlx::query(AssertSqlSafe(format!(
             "SELECT {META_COLS} FROM items WHERE collection_id = ? AND name = ?"
         )))
@@ -506,7 +535,11 @@ impl Store {
         Ok(r.as_ref().map(row_meta))
     }
 
-    async fn item_meta_by_path(&self, tenant: &str, path: &str) -> Result<Option<ItemMeta>, sqlx::Error> {
+    async fn item_meta_by_path(
+        &self,
+        tenant: &str,
+        path: &str,
+    ) -> Result<Option<ItemMeta>, sqlx::Error> {
         let (parent, name) = split_item_path(path);
         match self.collection(tenant, &parent).await? {
             Some(c) => self.item_meta(&c, &name).await,
@@ -515,7 +548,11 @@ impl Store {
     }
 
     /// Items by names (multiget), in the order found.
-    pub async fn items_named(&self, coll: &Collection, names: &[String]) -> Result<Vec<Item>, sqlx::Error> {
+    pub async fn items_named(
+        &self,
+        coll: &Collection,
+        names: &[String],
+    ) -> Result<Vec<Item>, sqlx::Error> {
         let mut out = Vec::with_capacity(names.len());
         for chunk in names.chunks(500) {
             let q = format!(
@@ -621,9 +658,17 @@ impl Store {
     }
 
     /// Delete an item, checking `cond`; leaves a tombstone for sync-collection.
-    pub async fn delete_item(&self, coll: &Collection, name: &str, cond: &WriteCondition) -> Result<(), StoreError> {
+    pub async fn delete_item(
+        &self,
+        coll: &Collection,
+        name: &str,
+        cond: &WriteCondition,
+    ) -> Result<(), StoreError> {
         let _w = self.write.lock().await;
-        let current = self.item_meta(coll, name).await?.ok_or(StoreError::NotFound)?;
+        let current = self
+            .item_meta(coll, name)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         if !cond.check(Some(&current.etag)) {
             return Err(StoreError::PreconditionFailed);
         }
@@ -645,12 +690,14 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("INSERT OR REPLACE INTO tombstones (collection_id, name, seq) VALUES (?, ?, ?)")
-            .bind(coll_id)
-            .bind(name)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT OR REPLACE INTO tombstones (collection_id, name, seq) VALUES (?, ?, ?)",
+        )
+        .bind(coll_id)
+        .bind(name)
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -693,22 +740,34 @@ impl Store {
         if let Some(l) = limit {
             if out.len() > l {
                 out.truncate(l);
-                upto = out.last().map(|c| match c {
-                    Change::Changed(_, s) | Change::Deleted(_, s) => *s,
-                }).unwrap_or(since);
+                upto = out
+                    .last()
+                    .map(|c| match c {
+                        Change::Changed(_, s) | Change::Deleted(_, s) => *s,
+                    })
+                    .unwrap_or(since);
             }
         }
         Ok((out, upto))
     }
 
     /// Dead properties of a resource, as (ns, name, xml).
-    pub async fn dead_props(&self, tenant: &str, path: &str) -> Result<Vec<(String, String, String)>, sqlx::Error> {
-        let rows = sqlx::query("SELECT ns, name, xml FROM props WHERE tenant = ? AND path = ? ORDER BY ns, name")
-            .bind(tenant)
-            .bind(path)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(|r| (r.get("ns"), r.get("name"), r.get("xml"))).collect())
+    pub async fn dead_props(
+        &self,
+        tenant: &str,
+        path: &str,
+    ) -> Result<Vec<(String, String, String)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT ns, name, xml FROM props WHERE tenant = ? AND path = ? ORDER BY ns, name",
+        )
+        .bind(tenant)
+        .bind(path)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get("ns"), r.get("name"), r.get("xml")))
+            .collect())
     }
 
     /// Apply a PROPPATCH's dead-property changes atomically: `Some(xml)` sets, `None` removes.
@@ -733,13 +792,15 @@ impl Store {
                         .await?;
                 }
                 None => {
-                    sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ? AND ns = ? AND name = ?")
-                        .bind(tenant)
-                        .bind(path)
-                        .bind(ns)
-                        .bind(name)
-                        .execute(&mut *tx)
-                        .await?;
+                    sqlx::query(
+                        "DELETE FROM props WHERE tenant = ? AND path = ? AND ns = ? AND name = ?",
+                    )
+                    .bind(tenant)
+                    .bind(path)
+                    .bind(ns)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
                 }
             }
         }
@@ -752,14 +813,17 @@ impl Store {
     pub async fn copy_item(
         &self,
         tenant: &str,
-        src_coll: &Collection,
-        src_name: &str,
-        dst_coll: &Collection,
-        dst_name: &str,
+        src: ItemRef<'_>,
+        dst: ItemRef<'_>,
         index: &ItemIndex,
         delete_source: bool,
     ) -> Result<bool, StoreError> {
-        let item = self.item(src_coll, src_name).await?.ok_or(StoreError::NotFound)?;
+        let (src_coll, src_name) = (src.coll, src.name);
+        let (dst_coll, dst_name) = (dst.coll, dst.name);
+        let item = self
+            .item(src_coll, src_name)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let src_path = format!("{}{}", src_coll.path, src_name);
         let dst_path = format!("{}{}", dst_coll.path, dst_name);
         let created = {
@@ -790,7 +854,13 @@ impl Store {
     }
 
     /// Replace the dead properties of `dst` (and, with `tree`, everything below it) by those of `src`.
-    pub async fn copy_props(&self, tenant: &str, src: &str, dst: &str, tree: bool) -> Result<(), sqlx::Error> {
+    pub async fn copy_props(
+        &self,
+        tenant: &str,
+        src: &str,
+        dst: &str,
+        tree: bool,
+    ) -> Result<(), sqlx::Error> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
         sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ?")
@@ -815,14 +885,16 @@ impl Store {
         for r in rows {
             let p: String = r.get("path");
             let np = format!("{dst}{}", &p[src.len()..]);
-            sqlx::query("INSERT OR REPLACE INTO props (tenant, path, ns, name, xml) VALUES (?, ?, ?, ?, ?)")
-                .bind(tenant)
-                .bind(np)
-                .bind(r.get::<String, _>("ns"))
-                .bind(r.get::<String, _>("name"))
-                .bind(r.get::<String, _>("xml"))
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "INSERT OR REPLACE INTO props (tenant, path, ns, name, xml) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(tenant)
+            .bind(np)
+            .bind(r.get::<String, _>("ns"))
+            .bind(r.get::<String, _>("name"))
+            .bind(r.get::<String, _>("xml"))
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -830,8 +902,17 @@ impl Store {
 
     /// Copy a collection tree (collections, items, dead properties) from `src` to `dst`
     /// (both with trailing slashes). `depth_zero` copies only the collection itself.
-    pub async fn copy_tree(&self, tenant: &str, src: &str, dst: &str, depth_zero: bool) -> Result<(), StoreError> {
-        let mut colls = vec![self.collection(tenant, src).await?.ok_or(StoreError::NotFound)?];
+    pub async fn copy_tree(
+        &self,
+        tenant: &str,
+        src: &str,
+        dst: &str,
+        depth_zero: bool,
+    ) -> Result<(), StoreError> {
+        let mut colls = vec![self
+            .collection(tenant, src)
+            .await?
+            .ok_or(StoreError::NotFound)?];
         if !depth_zero {
             let rows = sqlx::query("SELECT * FROM collections WHERE tenant = ? AND path LIKE ? ESCAPE '\\' AND path != ? ORDER BY length(path)")
                 .bind(tenant)
@@ -843,24 +924,42 @@ impl Store {
         }
         for c in &colls {
             let np = format!("{dst}{}", &c.path[src.len()..]);
-            let nc = self.create_collection(tenant, &np, c.kind, &c.components, false).await?;
+            let nc = self
+                .create_collection(tenant, &np, c.kind, &c.components, false)
+                .await?;
             self.copy_props(tenant, &c.path, &np, false).await?;
             if depth_zero {
                 continue;
             }
             for it in self.list_items_with_body(c).await? {
                 let idx = self.item_index(c, &it.meta.name).await?;
-                self.put_item(&nc, &it.meta.name, &it.meta.content_type, &it.body, &idx, &WriteCondition::default())
-                    .await?;
-                self.copy_props(tenant, &format!("{}{}", c.path, it.meta.name), &format!("{np}{}", it.meta.name), false)
-                    .await?;
+                self.put_item(
+                    &nc,
+                    &it.meta.name,
+                    &it.meta.content_type,
+                    &it.body,
+                    &idx,
+                    &WriteCondition::default(),
+                )
+                .await?;
+                self.copy_props(
+                    tenant,
+                    &format!("{}{}", c.path, it.meta.name),
+                    &format!("{np}{}", it.meta.name),
+                    false,
+                )
+                .await?;
             }
         }
         Ok(())
     }
 
     /// The stored index of an item.
-    pub async fn item_index(&self, coll: &Collection, name: &str) -> Result<ItemIndex, sqlx::Error> {
+    pub async fn item_index(
+        &self,
+        coll: &Collection,
+        name: &str,
+    ) -> Result<ItemIndex, sqlx::Error> {
         let r = sqlx::query("SELECT uid, component, first_start, last_end FROM items WHERE collection_id = ? AND name = ?")
             .bind(coll.id)
             .bind(name)
@@ -933,60 +1032,6 @@ pub fn split_item_path(path: &str) -> (String, String) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn conditions() {
-        let c = WriteCondition { if_match: Some(vec!["\"a\"".into()]), if_none_match: None };
-        assert!(c.check(Some("\"a\"")));
-        assert!(!c.check(Some("\"b\"")));
-        assert!(!c.check(None));
-        let c = WriteCondition { if_match: None, if_none_match: Some(vec!["*".into()]) };
-        assert!(c.check(None));
-        assert!(!c.check(Some("\"a\"")));
-    }
-
-    #[test]
-    fn paths() {
-        assert_eq!(parent_of("a/b/c/"), "a/b/");
-        assert_eq!(parent_of("a/b/x.ics"), "a/b/");
-        assert_eq!(split_item_path("a/b/x.ics"), ("a/b/".into(), "x.ics".into()));
-        assert_eq!(like_prefix("a_b%/"), "a\\_b\\%/%");
-    }
-
-    #[tokio::test]
-    async fn change_log_and_tokens() {
-        let s = Store::open("sqlite://:memory:").await.unwrap();
-        let c = s.create_collection("t", "cal/", CollectionKind::Calendar, &[], false).await.unwrap();
-        let idx = ItemIndex::default();
-        let w = WriteCondition::default();
-        s.put_item(&c, "a.ics", "text/calendar", b"A", &idx, &w).await.unwrap();
-        s.put_item(&c, "b.ics", "text/calendar", b"B", &idx, &w).await.unwrap();
-        let c1 = s.collection("t", "cal/").await.unwrap().unwrap();
-        let t1 = c1.sync_token();
-        assert_eq!(c1.parse_token(&t1), Some(2));
-        s.delete_item(&c1, "a.ics", &w).await.unwrap();
-        let c2 = s.collection("t", "cal/").await.unwrap().unwrap();
-        let (ch, upto) = s.changes_since(&c2, Some(2), None).await.unwrap();
-        assert_eq!(upto, 3);
-        assert!(matches!(&ch[..], [Change::Deleted(n, 3)] if n == "a.ics"));
-        // Initial sync: members only (b), no deletions; one member fits the limit of 1, so
-        // nothing is cut and the token is the current sequence.
-        let (ch, upto) = s.changes_since(&c2, None, Some(1)).await.unwrap();
-        assert!(matches!(&ch[..], [Change::Changed(m, 2)] if m.name == "b.ics"));
-        assert_eq!(upto, 3);
-        s.put_item(&c2, "c.ics", "text/calendar", b"C", &idx, &w).await.unwrap();
-        let c3 = s.collection("t", "cal/").await.unwrap().unwrap();
-        let (ch, upto) = s.changes_since(&c3, None, Some(1)).await.unwrap();
-        assert_eq!(ch.len(), 1);
-        assert_eq!(upto, 2, "truncated: the token continues after the last member sent");
-        assert_eq!(c2.parse_token("urn:crmdav:sync:other:1"), None);
-        assert_eq!(c2.parse_token(&c2.token(99)), None);
-    }
-}
-
 impl Store {
     /// Dead properties of every path that starts with `prefix`, grouped by path.
     pub async fn dead_props_under(
@@ -1023,5 +1068,80 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions() {
+        let c = WriteCondition {
+            if_match: Some(vec!["\"a\"".into()]),
+            if_none_match: None,
+        };
+        assert!(c.check(Some("\"a\"")));
+        assert!(!c.check(Some("\"b\"")));
+        assert!(!c.check(None));
+        let c = WriteCondition {
+            if_match: None,
+            if_none_match: Some(vec!["*".into()]),
+        };
+        assert!(c.check(None));
+        assert!(!c.check(Some("\"a\"")));
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(parent_of("a/b/c/"), "a/b/");
+        assert_eq!(parent_of("a/b/x.ics"), "a/b/");
+        assert_eq!(
+            split_item_path("a/b/x.ics"),
+            ("a/b/".into(), "x.ics".into())
+        );
+        assert_eq!(like_prefix("a_b%/"), "a\\_b\\%/%");
+    }
+
+    #[tokio::test]
+    async fn change_log_and_tokens() {
+        let s = Store::open("sqlite://:memory:").await.unwrap();
+        let c = s
+            .create_collection("t", "cal/", CollectionKind::Calendar, &[], false)
+            .await
+            .unwrap();
+        let idx = ItemIndex::default();
+        let w = WriteCondition::default();
+        s.put_item(&c, "a.ics", "text/calendar", b"A", &idx, &w)
+            .await
+            .unwrap();
+        s.put_item(&c, "b.ics", "text/calendar", b"B", &idx, &w)
+            .await
+            .unwrap();
+        let c1 = s.collection("t", "cal/").await.unwrap().unwrap();
+        let t1 = c1.sync_token();
+        assert_eq!(c1.parse_token(&t1), Some(2));
+        s.delete_item(&c1, "a.ics", &w).await.unwrap();
+        let c2 = s.collection("t", "cal/").await.unwrap().unwrap();
+        let (ch, upto) = s.changes_since(&c2, Some(2), None).await.unwrap();
+        assert_eq!(upto, 3);
+        assert!(matches!(&ch[..], [Change::Deleted(n, 3)] if n == "a.ics"));
+        // Initial sync: members only (b), no deletions; one member fits the limit of 1, so
+        // nothing is cut and the token is the current sequence.
+        let (ch, upto) = s.changes_since(&c2, None, Some(1)).await.unwrap();
+        assert!(matches!(&ch[..], [Change::Changed(m, 2)] if m.name == "b.ics"));
+        assert_eq!(upto, 3);
+        s.put_item(&c2, "c.ics", "text/calendar", b"C", &idx, &w)
+            .await
+            .unwrap();
+        let c3 = s.collection("t", "cal/").await.unwrap().unwrap();
+        let (ch, upto) = s.changes_since(&c3, None, Some(1)).await.unwrap();
+        assert_eq!(ch.len(), 1);
+        assert_eq!(
+            upto, 2,
+            "truncated: the token continues after the last member sent"
+        );
+        assert_eq!(c2.parse_token("urn:crmdav:sync:other:1"), None);
+        assert_eq!(c2.parse_token(&c2.token(99)), None);
     }
 }

@@ -191,8 +191,8 @@ fn ns_of(r: &ResolveResult) -> Result<String, XmlError> {
 /// Refuses DOCTYPE (and so any entity declaration), undeclared prefixes, mismatched tags and
 /// trailing garbage. Whitespace-only text between elements is dropped; other text is kept as is.
 pub fn parse(body: &[u8], limits: Limits) -> Result<Element, XmlError> {
-    let text = std::str::from_utf8(body)
-        .map_err(|_| XmlError::Malformed("body is not UTF-8".into()))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| XmlError::Malformed("body is not UTF-8".into()))?;
     let text = text.trim_start_matches('\u{feff}');
     if text.trim().is_empty() {
         return Err(XmlError::Empty);
@@ -235,9 +235,7 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<Element, XmlError> {
                     if let Some(p) = key.as_namespace_binding() {
                         let prefix = match p {
                             quick_xml::name::PrefixDeclaration::Default => String::new(),
-                            quick_xml::name::PrefixDeclaration::Named(p) => {
-                                p.to_string()
-                            }
+                            quick_xml::name::PrefixDeclaration::Named(p) => p.to_string(),
                         };
                         ns_decls.push((prefix, value));
                         continue;

@@ -310,8 +310,7 @@ impl Resp {
     #[track_caller]
     pub fn multistatus(&self) -> Ms {
         self.expect(207);
-        let ms = Ms::parse(&self.text());
-        ms
+        Ms::parse(&self.text())
     }
     /// True when the body is a DAV:error holding `{ns}name`.
     pub fn has_error(&self, ns: &str, name: &str) -> bool {
@@ -381,14 +380,21 @@ impl Child {
                 .map(|a| (a.name().to_string(), a.value().to_string()))
                 .collect(),
             text: all_text(n),
-            children: n.children().filter(|c| c.is_element()).map(Child::from).collect(),
+            children: n
+                .children()
+                .filter(|c| c.is_element())
+                .map(Child::from)
+                .collect(),
         }
     }
     pub fn is(&self, ns: &str, name: &str) -> bool {
         self.ns == ns && self.name == name
     }
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
     pub fn find(&self, ns: &str, name: &str) -> Vec<&Child> {
         let mut out = Vec::new();
@@ -532,23 +538,19 @@ impl Ms {
     /// The response for `href` (compared as paths).
     #[track_caller]
     pub fn get(&self, href: &str) -> Response {
-        self.find(href).unwrap_or_else(|| {
-            panic!("no response for {href} in:\n{}", self.text)
-        })
+        self.find(href)
+            .unwrap_or_else(|| panic!("no response for {href} in:\n{}", self.text))
     }
 
     pub fn find(&self, href: &str) -> Option<Response> {
         let want = path_of(href);
         self.responses()
             .into_iter()
-            .find(|r| r.hrefs.iter().any(|h| *h == want))
+            .find(|r| r.hrefs.contains(&want))
     }
 
     pub fn hrefs(&self) -> Vec<String> {
-        self.responses()
-            .into_iter()
-            .flat_map(|r| r.hrefs)
-            .collect()
+        self.responses().into_iter().flat_map(|r| r.hrefs).collect()
     }
 
     /// The top-level DAV:sync-token.
@@ -573,7 +575,11 @@ impl Response {
         let p = self
             .prop(ns, name)
             .unwrap_or_else(|| panic!("no {{{ns}}}{name} in {self:#?}"));
-        assert_eq!(p.status, 200, "{{{ns}}}{name} has status {}: {self:#?}", p.status);
+        assert_eq!(
+            p.status, 200,
+            "{{{ns}}}{name} has status {}: {self:#?}",
+            p.status
+        );
         p
     }
     /// The status of a property (panics when absent).
@@ -640,7 +646,9 @@ impl Client {
             rb = rb.header("Depth", d);
         }
         let body: Vec<u8> = body.into();
-        let has_ct = headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+        let has_ct = headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
         if !body.is_empty() && !has_ct && body.starts_with(b"<") {
             rb = rb.header("Content-Type", "application/xml; charset=utf-8");
         }
@@ -749,31 +757,32 @@ pub fn vtodo(uid: &str, summary: &str) -> String {
 
 /// A vCard 3.0.
 pub fn vcard3(uid: &str, fn_: &str) -> String {
-    format!(
-        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{fn_}\r\nN:{fn_};;;;\r\nEND:VCARD\r\n"
-    )
+    format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{uid}\r\nFN:{fn_}\r\nN:{fn_};;;;\r\nEND:VCARD\r\n")
 }
 
 /// The unfolded lines of an iCalendar/vCard text.
 pub fn unfold(s: &str) -> Vec<String> {
-    let s = s.replace("\r\n ", "").replace("\r\n\t", "").replace("\n ", "");
-    s.lines().map(|l| l.trim_end_matches('\r').to_string()).filter(|l| !l.is_empty()).collect()
+    let s = s
+        .replace("\r\n ", "")
+        .replace("\r\n\t", "")
+        .replace("\n ", "");
+    s.lines()
+        .map(|l| l.trim_end_matches('\r').to_string())
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 /// `XML`-escape text for embedding in a request body.
 pub fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The names of the direct members of a collection (Depth 1 PROPFIND, without the collection).
 pub fn members(c: &Client, coll: &str) -> Vec<String> {
-    let ms = c
-        .propfind(coll, "1", "<D:getetag/>")
-        .multistatus();
-    ms.hrefs()
-        .into_iter()
-        .filter(|h| h != coll)
-        .collect()
+    let ms = c.propfind(coll, "1", "<D:getetag/>").multistatus();
+    ms.hrefs().into_iter().filter(|h| h != coll).collect()
 }
 
 /// Assert the server is still up and answering authenticated requests.
@@ -781,7 +790,9 @@ pub fn members(c: &Client, coll: &str) -> Vec<String> {
 pub fn assert_alive() {
     let r = anon().get("/healthz");
     assert_eq!(r.status, 200, "healthz");
-    demo().propfind(PRINCIPAL, "0", "<D:displayname/>").expect(207);
+    demo()
+        .propfind(PRINCIPAL, "0", "<D:displayname/>")
+        .expect(207);
 }
 
 /// Send raw bytes as one HTTP/1.1 request (for paths a URL library would normalise) and

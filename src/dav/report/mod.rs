@@ -130,21 +130,27 @@ async fn multiget(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<Ht
         .map(|h| h.text().trim().to_string())
         .collect();
     if hrefs.is_empty() {
-        return Err(DavError::bad_request("a multiget needs at least one DAV:href"));
+        return Err(DavError::bad_request(
+            "a multiget needs at least one DAV:href",
+        ));
     }
     // Group the requested names by collection so each collection is read once.
     let mut by_coll: Vec<(String, Vec<(String, String)>)> = Vec::new();
     let mut ms = Multistatus::new();
     for h in &hrefs {
         match tree::parse_href(h) {
-            Ok(t @ Target::Store {
-                collection: false, ..
-            }) => {
+            Ok(
+                t @ Target::Store {
+                    collection: false, ..
+                },
+            ) => {
                 if super::resource::check_access(req.principal, &t).is_err() {
                     ms.status_response(h, 403, "");
                     continue;
                 }
-                let Target::Store { path, .. } = t else { continue };
+                let Target::Store { path, .. } = t else {
+                    continue;
+                };
                 let (parent, name) = split_item_path(&path);
                 match by_coll.iter_mut().find(|(p, _)| *p == parent) {
                     Some((_, v)) => v.push((name, h.clone())),

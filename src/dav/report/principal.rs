@@ -13,7 +13,9 @@ use actix_web::HttpResponse;
 /// REPORT principal-property-search.
 pub async fn property_search(req: &Req<'_>, root: &Element) -> DavResult<HttpResponse> {
     let user = req.principal.user;
-    let any_of = root.attr("test").is_some_and(|t| t.eq_ignore_ascii_case("anyof"));
+    let any_of = root
+        .attr("test")
+        .is_some_and(|t| t.eq_ignore_ascii_case("anyof"));
     let mut results = Vec::new();
     for s in root.children_named(NS_DAV, "property-search") {
         let needle = s
@@ -22,11 +24,18 @@ pub async fn property_search(req: &Req<'_>, root: &Element) -> DavResult<HttpRes
             .unwrap_or_default();
         let props: Vec<(String, String)> = s
             .child(NS_DAV, "prop")
-            .map(|p| p.elements().map(|e| (e.ns.clone(), e.name.clone())).collect())
+            .map(|p| {
+                p.elements()
+                    .map(|e| (e.ns.clone(), e.name.clone()))
+                    .collect()
+            })
             .unwrap_or_default();
         let hit = props.iter().any(|(ns, name)| {
             let value = match (ns.as_str(), name.as_str()) {
-                (NS_DAV, "displayname") => user.display_name.clone().unwrap_or_else(|| user.name.clone()),
+                (NS_DAV, "displayname") => user
+                    .display_name
+                    .clone()
+                    .unwrap_or_else(|| user.name.clone()),
                 (NS_CALDAV, "calendar-user-address-set") => format!(
                     "mailto:{} {}",
                     user.email.as_deref().unwrap_or(""),
@@ -50,7 +59,10 @@ pub async fn property_search(req: &Req<'_>, root: &Element) -> DavResult<HttpRes
     // library sends them) property elements placed directly under the report element.
     let mut wanted: Vec<((String, String), Element)> = Vec::new();
     if let Some(p) = root.child(NS_DAV, "prop") {
-        wanted.extend(p.elements().map(|e| ((e.ns.clone(), e.name.clone()), e.clone())));
+        wanted.extend(
+            p.elements()
+                .map(|e| ((e.ns.clone(), e.name.clone()), e.clone())),
+        );
     }
     for e in root.elements() {
         let structural = e.ns == NS_DAV
@@ -108,7 +120,11 @@ fn is_href_valued(ns: &str, name: &str) -> bool {
 }
 
 /// REPORT expand-property.
-pub async fn expand_property(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<HttpResponse> {
+pub async fn expand_property(
+    req: &Req<'_>,
+    res: &Resource,
+    root: &Element,
+) -> DavResult<HttpResponse> {
     let mut ms = Multistatus::new();
     let mut ps = PropStats::default();
     expand_into(req, res, root, &mut ps, 0).await?;
@@ -143,7 +159,10 @@ fn expand_into<'a>(
                 for h in hrefs {
                     let target = tree::parse_href(&h).ok();
                     let found = match &target {
-                        Some(t) => resource::resolve(req.state, req.principal, t).await.ok().flatten(),
+                        Some(t) => resource::resolve(req.state, req.principal, t)
+                            .await
+                            .ok()
+                            .flatten(),
                         None => None,
                     };
                     let mut sub = PropStats::default();
@@ -171,7 +190,9 @@ fn href_texts(xml: &str) -> Vec<String> {
     let mut rest = xml;
     while let Some(i) = rest.find("<d:href>") {
         let after = &rest[i + 8..];
-        let Some(j) = after.find("</d:href>") else { break };
+        let Some(j) = after.find("</d:href>") else {
+            break;
+        };
         out.push(unescape(&after[..j]));
         rest = &after[j..];
     }

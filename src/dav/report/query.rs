@@ -13,11 +13,18 @@ use crate::xml::{Element, NS_CALDAV, NS_CARDDAV};
 use actix_web::HttpResponse;
 
 /// REPORT calendar-query.
-pub async fn calendar_query(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<HttpResponse> {
+pub async fn calendar_query(
+    req: &Req<'_>,
+    res: &Resource,
+    root: &Element,
+) -> DavResult<HttpResponse> {
     let (coll, only) = query_scope(res, CollectionKind::Calendar)?;
-    let filter_el = root
-        .child(NS_CALDAV, "filter")
-        .ok_or_else(|| DavError::forbidden(Condition::caldav("valid-filter"), "calendar-query needs a CALDAV:filter"))?;
+    let filter_el = root.child(NS_CALDAV, "filter").ok_or_else(|| {
+        DavError::forbidden(
+            Condition::caldav("valid-filter"),
+            "calendar-query needs a CALDAV:filter",
+        )
+    })?;
     let filter = crate::caldav::parse_filter(filter_el).map_err(|e| {
         tracing::info!(error = %e, "calendar-query filter refused");
         DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
@@ -33,7 +40,13 @@ pub async fn calendar_query(req: &Req<'_>, res: &Resource, root: &Element) -> Da
         .filter(|c| !c.is_not_defined)
         .map(|c| c.name.to_ascii_uppercase());
     let items: Vec<Item> = match only {
-        Some(name) => req.state.store.item(coll, name).await?.into_iter().collect(),
+        Some(name) => req
+            .state
+            .store
+            .item(coll, name)
+            .await?
+            .into_iter()
+            .collect(),
         None => {
             req.state
                 .store
@@ -46,11 +59,17 @@ pub async fn calendar_query(req: &Req<'_>, res: &Resource, root: &Element) -> Da
                 .await?
         }
     };
-    let dead = req.state.store.dead_props_under(req.tenant(), &coll.path).await?;
+    let dead = req
+        .state
+        .store
+        .dead_props_under(req.tenant(), &coll.path)
+        .await?;
     let mut ms = Multistatus::new();
     let mut n = 0usize;
     for item in &items {
-        let Ok(body) = std::str::from_utf8(&item.body) else { continue };
+        let Ok(body) = std::str::from_utf8(&item.body) else {
+            continue;
+        };
         if crate::caldav::matches(&filter, body, max) {
             n += 1;
             if n > req.state.cfg.limits.max_report_results {
@@ -69,7 +88,11 @@ pub async fn calendar_query(req: &Req<'_>, res: &Resource, root: &Element) -> Da
 }
 
 /// REPORT free-busy-query: a VFREEBUSY for the range (200 text/calendar).
-pub async fn free_busy_query(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<HttpResponse> {
+pub async fn free_busy_query(
+    req: &Req<'_>,
+    res: &Resource,
+    root: &Element,
+) -> DavResult<HttpResponse> {
     let (coll, _) = query_scope(res, CollectionKind::Calendar)?;
     let tr = root
         .child(NS_CALDAV, "time-range")
@@ -77,7 +100,9 @@ pub async fn free_busy_query(req: &Req<'_>, res: &Resource, root: &Element) -> D
     let start = tr.attr("start").and_then(crate::caldav::parse_utc);
     let end = tr.attr("end").and_then(crate::caldav::parse_utc);
     if start.is_none() && end.is_none() {
-        return Err(DavError::bad_request("the time-range needs a start or an end in UTC"));
+        return Err(DavError::bad_request(
+            "the time-range needs a start or an end in UTC",
+        ));
     }
     let range = crate::caldav::TimeRange { start, end };
     let items = req.state.store.candidates(coll, None, start, end).await?;
@@ -92,7 +117,11 @@ pub async fn free_busy_query(req: &Req<'_>, res: &Resource, root: &Element) -> D
 }
 
 /// REPORT addressbook-query.
-pub async fn addressbook_query(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<HttpResponse> {
+pub async fn addressbook_query(
+    req: &Req<'_>,
+    res: &Resource,
+    root: &Element,
+) -> DavResult<HttpResponse> {
     let (coll, only) = query_scope(res, CollectionKind::Addressbook)?;
     let filter = match root.child(NS_CARDDAV, "filter") {
         Some(f) => crate::carddav::parse_filter(f).map_err(|e| {
@@ -110,17 +139,29 @@ pub async fn addressbook_query(req: &Req<'_>, res: &Resource, root: &Element) ->
     let pr = prop_request(root);
     let data = DataRequest::parse(&pr)?;
     let items: Vec<Item> = match only {
-        Some(name) => req.state.store.item(coll, name).await?.into_iter().collect(),
+        Some(name) => req
+            .state
+            .store
+            .item(coll, name)
+            .await?
+            .into_iter()
+            .collect(),
         None => req.state.store.list_items_with_body(coll).await?,
     };
-    let dead = req.state.store.dead_props_under(req.tenant(), &coll.path).await?;
+    let dead = req
+        .state
+        .store
+        .dead_props_under(req.tenant(), &coll.path)
+        .await?;
     let cap = limit
         .unwrap_or(usize::MAX)
         .min(req.state.cfg.limits.max_report_results);
     let mut ms = Multistatus::new();
     let mut n = 0usize;
     for item in &items {
-        let Ok(body) = std::str::from_utf8(&item.body) else { continue };
+        let Ok(body) = std::str::from_utf8(&item.body) else {
+            continue;
+        };
         if crate::carddav::matches(&filter, body) {
             if n == cap {
                 // RFC 6352 §8.6.1: more results than the limit: say so with a 507.

@@ -27,7 +27,11 @@ pub fn nresults(root: &Element) -> DavResult<Option<usize>> {
 }
 
 /// REPORT sync-collection.
-pub async fn sync_collection(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<HttpResponse> {
+pub async fn sync_collection(
+    req: &Req<'_>,
+    res: &Resource,
+    root: &Element,
+) -> DavResult<HttpResponse> {
     let coll = match res {
         Resource::Collection(c) if c.is_dav_collection() => c,
         _ => {
@@ -58,7 +62,9 @@ pub async fn sync_collection(req: &Req<'_>, res: &Resource, root: &Element) -> D
     if let Some(level) = root.child(NS_DAV, "sync-level") {
         let l = level.text();
         if !matches!(l.trim(), "1" | "infinite" | "infinity") {
-            return Err(DavError::bad_request("DAV:sync-level must be 1 or infinite"));
+            return Err(DavError::bad_request(
+                "DAV:sync-level must be 1 or infinite",
+            ));
         }
     }
     let limit = nresults(root)?;
