@@ -290,6 +290,13 @@ fn row_meta(r: &sqlx::sqlite::SqliteRow) -> ItemMeta {
     }
 }
 
+fn row_item(r: &sqlx::sqlite::SqliteRow) -> Item {
+    Item {
+        meta: row_meta(r),
+        body: r.get("body"),
+    }
+}
+
 const META_COLS: &str = "name, content_type, etag, length(body) AS size, modified, created";
 
 /// Escape `%`, `_` and `\` for a LIKE prefix match with `ESCAPE '\'`.
@@ -467,10 +474,7 @@ impl Store {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| Item {
-                meta: row_meta(r),
-                body: r.get("body"),
-            })
+            .map(row_item)
             .collect())
     }
 
@@ -497,10 +501,7 @@ impl Store {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| Item {
-                meta: row_meta(r),
-                body: r.get("body"),
-            })
+            .map(row_item)
             .collect())
     }
 
@@ -513,10 +514,7 @@ impl Store {
         .bind(name)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(r.map(|r| Item {
-            meta: row_meta(&r),
-            body: r.get("body"),
-        }))
+        Ok(r.as_ref().map(row_item))
     }
 
     /// Metadata of one item by collection and name.
@@ -564,10 +562,7 @@ impl Store {
                 query = query.bind(n);
             }
             for r in query.fetch_all(&self.pool).await? {
-                out.push(Item {
-                    meta: row_meta(&r),
-                    body: r.get("body"),
-                });
+                out.push(row_item(&r));
             }
         }
         Ok(out)
