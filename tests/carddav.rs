@@ -380,3 +380,39 @@ fn addressbook_query_with_unsupported_collation() {
     let f = r#"<CR:filter><CR:prop-filter name="FN"><CR:text-match collation="i;nonsense">x</CR:text-match></CR:prop-filter></CR:filter>"#;
     query(&d, CONTACTS, "<D:getetag/>", f).expect_error(403, CARDDAV, "supported-collation");
 }
+
+/// Text queries are answered from the store's field index: it must follow edits, COPY and
+/// MOVE of whole address books, and agree with a full scan.
+#[test]
+fn field_index_follows_edits_copies_and_moves() {
+    let d = demo();
+    let b = book(&d);
+    let q = |book: &str, f: String| names(&query(&d, book, "<D:getetag/>", &f).multistatus());
+    assert_eq!(q(&b, fn_filter("contains", "anna")), vec!["anna.vcf"]);
+    // An edit moves the index: the old name no longer matches, the new one does.
+    let uid = unique("renamed");
+    d.put_vcf(&format!("{b}carl.vcf"), &vcard3(&uid, "Carla Zed"))
+        .expect(403); // a PUT may not change the UID of an existing card
+    d.dav("DELETE", &format!("{b}carl.vcf"), None, "", &[])
+        .expect(204);
+    d.put_vcf(&format!("{b}carl.vcf"), &vcard3(&uid, "Carla Zed"))
+        .expect(201);
+    assert!(q(&b, fn_filter("contains", "anderson")).is_empty());
+    assert_eq!(q(&b, fn_filter("starts-with", "carla")), vec!["carl.vcf"]);
+    // COPY and MOVE of the whole address book keep the index.
+    let copy = format!("{}copy/", b.trim_end_matches('/'));
+    let dest = format!("{}{}", server().base, copy);
+    d.dav("COPY", &b, Some("infinity"), "", &[("Destination", &dest)])
+        .expect(201);
+    assert_eq!(q(&copy, fn_filter("contains", "zed")), vec!["carl.vcf"]);
+    let moved = format!("{}moved/", b.trim_end_matches('/'));
+    let dest = format!("{}{}", server().base, moved);
+    d.dav("MOVE", &copy, None, "", &[("Destination", &dest)])
+        .expect(201);
+    assert_eq!(q(&moved, fn_filter("contains", "müller")), vec!["anna.vcf"]);
+    // The index answer equals the scan answer (NOTE is not indexed, so anyof with a NOTE
+    // branch that matches nothing forces a scan).
+    let scan = r#"<CR:filter test="anyof"><CR:prop-filter name="FN"><CR:text-match match-type="contains">a</CR:text-match></CR:prop-filter><CR:prop-filter name="NOTE"><CR:text-match>no such note</CR:text-match></CR:prop-filter></CR:filter>"#;
+    let indexed = fn_filter("contains", "a");
+    assert_eq!(q(&moved, scan.into()), q(&moved, indexed));
+}

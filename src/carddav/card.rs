@@ -270,7 +270,7 @@ fn strip_charset(unfolded: &str) -> String {
 }
 
 /// Property names [`index_fields`] reports.
-const INDEXED: [&str; 7] = ["FN", "N", "EMAIL", "TEL", "ORG", "NICKNAME", "UID"];
+pub(crate) const INDEXED: [&str; 7] = ["FN", "N", "EMAIL", "TEL", "ORG", "NICKNAME", "UID"];
 
 /// The values the server stores in its contact index to prefilter `addressbook-query`
 /// text-matches: `(PROPERTY, value)` for FN, N, EMAIL, TEL, ORG, NICKNAME and UID, in document

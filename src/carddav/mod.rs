@@ -22,6 +22,7 @@ mod filter;
 #[cfg(test)]
 mod fixtures;
 mod lines;
+mod prefilter;
 
 pub use address_data::{parse_address_data, render_address_data, AddressDataRequest};
 pub use card::{convert, index_fields, inspect, CardInfo};
@@ -29,6 +30,7 @@ pub use filter::{
     matches, parse_filter, parse_limit, CardFilter, Collation, MatchType, ParamFilter, PropFilter,
     Test, TextMatch,
 };
+pub use prefilter::{fold, probes, Probe};
 
 use std::fmt;
 use std::str::FromStr;

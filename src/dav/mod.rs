@@ -13,7 +13,7 @@ pub mod props;
 pub mod provision;
 mod report;
 pub mod resource;
-mod validate;
+pub mod validate;
 
 use crate::error::{DavError, DavResult};
 use crate::http::auth::Principal;

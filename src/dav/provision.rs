@@ -3,7 +3,7 @@
 
 use crate::config::{CollectionKindConfig, DemoSeed, TenantConfig, UserConfig};
 use crate::http::AppState;
-use crate::sync::{CollectionKind, ItemIndex, StoreError, WriteCondition};
+use crate::sync::{CollectionKind, StoreError, WriteCondition};
 use crate::tree::{home_path, HomeKind};
 use crate::xml::{escape_text, NS_CALDAV, NS_CARDDAV, NS_DAV, NS_ICAL};
 
@@ -104,36 +104,16 @@ async fn seed_demo(
     let mut n = 0;
     for it in items {
         let (index, ct) = match seed {
-            DemoSeed::Events | DemoSeed::Tasks => {
-                let allowed: Vec<crate::caldav::CompKind> = coll
-                    .components
-                    .iter()
-                    .filter_map(|c| crate::caldav::CompKind::parse(c))
-                    .collect();
-                let info = crate::caldav::inspect(&it.body, &allowed, max)
-                    .map_err(|e| anyhow::anyhow!("demo item {}: {e}", it.name))?;
-                (
-                    ItemIndex {
-                        uid: Some(info.uid),
-                        component: Some(info.component.as_str().to_string()),
-                        first_start: info.first_start,
-                        last_end: info.last_end,
-                    },
-                    "text/calendar; charset=utf-8",
-                )
-            }
-            DemoSeed::Contacts => {
-                let info = crate::carddav::inspect(&it.body)
-                    .map_err(|e| anyhow::anyhow!("demo item {}: {e}", it.name))?;
-                (
-                    ItemIndex {
-                        uid: Some(info.uid),
-                        component: Some("VCARD".into()),
-                        ..Default::default()
-                    },
-                    "text/vcard; charset=utf-8",
-                )
-            }
+            DemoSeed::Events | DemoSeed::Tasks => (
+                super::validate::calendar_index(&it.body, coll, max)
+                    .map_err(|e| anyhow::anyhow!("demo item {}: {e}", it.name))?,
+                "text/calendar; charset=utf-8",
+            ),
+            DemoSeed::Contacts => (
+                super::validate::card_index(&it.body)
+                    .map_err(|e| anyhow::anyhow!("demo item {}: {e}", it.name))?,
+                "text/vcard; charset=utf-8",
+            ),
         };
         state
             .store

@@ -59,23 +59,12 @@ pub fn validate(
                     "the body is not UTF-8",
                 )
             })?;
-            let allowed: Vec<crate::caldav::CompKind> = coll
-                .components
-                .iter()
-                .filter_map(|c| crate::caldav::CompKind::parse(c))
-                .collect();
-            let info =
-                crate::caldav::inspect(text, &allowed, limits.max_instances).map_err(|e| {
-                    tracing::info!(error = %e, "calendar object refused");
-                    DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
-                })?;
+            let index = calendar_index(text, coll, limits.max_instances).map_err(|e| {
+                tracing::info!(error = %e, "calendar object refused");
+                DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
+            })?;
             Ok(Validated {
-                index: ItemIndex {
-                    uid: Some(info.uid),
-                    component: Some(info.component.as_str().to_string()),
-                    first_start: info.first_start,
-                    last_end: info.last_end,
-                },
+                index,
                 content_type: "text/calendar; charset=utf-8".into(),
             })
         }
@@ -104,19 +93,54 @@ pub fn validate(
                     "the body is not UTF-8",
                 )
             })?;
-            let info = crate::carddav::inspect(text).map_err(|e| {
+            let index = card_index(text).map_err(|e| {
                 tracing::info!(error = %e, "vCard refused");
                 DavError::forbidden(Condition::carddav(e.precondition()), e.to_string())
             })?;
             Ok(Validated {
-                index: ItemIndex {
-                    uid: Some(info.uid),
-                    component: Some("VCARD".into()),
-                    first_start: None,
-                    last_end: None,
-                },
+                index,
                 content_type: "text/vcard; charset=utf-8".into(),
             })
         }
     }
+}
+
+/// Check a calendar object for `coll` and compute what the store indexes of it.
+pub fn calendar_index(
+    text: &str,
+    coll: &Collection,
+    max_instances: usize,
+) -> Result<ItemIndex, crate::caldav::CalError> {
+    let allowed: Vec<crate::caldav::CompKind> = coll
+        .components
+        .iter()
+        .filter_map(|c| crate::caldav::CompKind::parse(c))
+        .collect();
+    let info = crate::caldav::inspect(text, &allowed, max_instances)?;
+    Ok(ItemIndex {
+        uid: Some(info.uid),
+        component: Some(info.component.as_str().to_string()),
+        first_start: info.first_start,
+        last_end: info.last_end,
+        fields: Vec::new(),
+    })
+}
+
+/// Check a vCard and compute what the store indexes of it (UID and searchable fields).
+pub fn card_index(text: &str) -> Result<ItemIndex, crate::carddav::CardError> {
+    let info = crate::carddav::inspect(text)?;
+    Ok(ItemIndex {
+        uid: Some(info.uid),
+        component: Some("VCARD".into()),
+        fields: card_fields(text),
+        ..Default::default()
+    })
+}
+
+/// The folded searchable fields of a vCard.
+pub fn card_fields(text: &str) -> Vec<(String, String)> {
+    crate::carddav::index_fields(text)
+        .into_iter()
+        .map(|(p, v)| (p, crate::carddav::fold(&v)))
+        .collect()
 }

@@ -41,6 +41,15 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
         ensured: Default::default(),
         metrics: Metrics::default(),
     });
+    // Cards stored before the field index existed get indexed once.
+    let missing = state.store.cards_without_fields().await?;
+    if !missing.is_empty() {
+        tracing::info!(cards = missing.len(), "indexing vCard fields");
+        for (id, body) in missing {
+            let fields = dav::validate::card_fields(&String::from_utf8_lossy(&body));
+            state.store.set_fields(id, &fields).await?;
+        }
+    }
     for t in &state.cfg.tenants {
         for u in &t.users {
             dav::provision::ensure_user(&state, t, u).await?;

@@ -119,6 +119,8 @@ pub struct ItemIndex {
     pub first_start: Option<i64>,
     /// Latest instance end (epoch seconds), `None` = unbounded.
     pub last_end: Option<i64>,
+    /// Searchable vCard fields as (PROPERTY, folded value), for addressbook-query.
+    pub fields: Vec<(String, String)>,
 }
 
 /// A change since a sync token.
@@ -244,6 +246,13 @@ CREATE TABLE IF NOT EXISTS tombstones (
     seq INTEGER NOT NULL,
     PRIMARY KEY (collection_id, name)
 );
+CREATE TABLE IF NOT EXISTS card_fields (
+    item_id INTEGER NOT NULL REFERENCES items(id) ON DELETE CASCADE,
+    prop TEXT NOT NULL,
+    key TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS card_fields_item ON card_fields (item_id);
+CREATE INDEX IF NOT EXISTS card_fields_prop ON card_fields (prop, item_id);
 CREATE TABLE IF NOT EXISTS props (
     tenant TEXT NOT NULL,
     path TEXT NOT NULL,
@@ -472,10 +481,7 @@ impl Store {
         .bind(coll.id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(row_item)
-            .collect())
+        Ok(rows.iter().map(row_item).collect())
     }
 
     /// Members of a calendar whose indexed instance bounds may overlap `[start, end)`, of
@@ -499,10 +505,7 @@ impl Store {
         .bind(end)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .iter()
-            .map(row_item)
-            .collect())
+        Ok(rows.iter().map(row_item).collect())
     }
 
     /// One item by collection and name.
@@ -648,6 +651,13 @@ impl Store {
             .bind(name)
             .execute(&mut *tx)
             .await?;
+        let item_id: i64 =
+            sqlx::query_scalar("SELECT id FROM items WHERE collection_id = ? AND name = ?")
+                .bind(coll.id)
+                .bind(name)
+                .fetch_one(&mut *tx)
+                .await?;
+        write_fields(&mut tx, item_id, &index.fields).await?;
         tx.commit().await?;
         Ok((etag, current.is_none()))
     }
@@ -960,13 +970,26 @@ impl Store {
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(r.map(|r| ItemIndex {
+        let Some(r) = r else {
+            return Ok(ItemIndex::default());
+        };
+        let fields = sqlx::query(
+            "SELECT prop, key FROM card_fields WHERE item_id = (SELECT id FROM items WHERE collection_id = ? AND name = ?)",
+        )
+        .bind(coll.id)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|f| (f.get("prop"), f.get("key")))
+        .collect();
+        Ok(ItemIndex {
             uid: r.get("uid"),
             component: r.get("component"),
             first_start: r.get("first_start"),
             last_end: r.get("last_end"),
+            fields,
         })
-        .unwrap_or_default())
     }
 
     /// Move a collection tree: rename every path below `src` to `dst`. Sync tokens of moved
@@ -1008,6 +1031,26 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+async fn write_fields(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    item_id: i64,
+    fields: &[(String, String)],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM card_fields WHERE item_id = ?")
+        .bind(item_id)
+        .execute(&mut **tx)
+        .await?;
+    for (prop, key) in fields {
+        sqlx::query("INSERT INTO card_fields (item_id, prop, key) VALUES (?, ?, ?)")
+            .bind(item_id)
+            .bind(prop)
+            .bind(key)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Parent collection path of a path (`a/b/c/` → `a/b/`, `a/b/x.ics` → `a/b/`).
@@ -1054,6 +1097,47 @@ impl Store {
 }
 
 impl Store {
+    /// Names of the cards in `coll` with a field `prop` whose folded value contains `needle`.
+    pub async fn card_candidates(
+        &self,
+        coll: &Collection,
+        prop: &str,
+        needle: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT DISTINCT i.name FROM card_fields f JOIN items i ON i.id = f.item_id \
+             WHERE i.collection_id = ? AND f.prop = ? AND instr(f.key, ?) > 0",
+        )
+        .bind(coll.id)
+        .bind(prop)
+        .bind(needle)
+        .fetch_all(&self.pool)
+        .await
+    }
+
+    /// vCards stored before the field index existed: (item id, body).
+    pub async fn cards_without_fields(&self) -> Result<Vec<(i64, Vec<u8>)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT id, body FROM items WHERE component = 'VCARD' \
+             AND NOT EXISTS (SELECT 1 FROM card_fields f WHERE f.item_id = items.id)",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(|r| (r.get("id"), r.get("body"))).collect())
+    }
+
+    /// Replace the indexed fields of one item.
+    pub async fn set_fields(
+        &self,
+        item_id: i64,
+        fields: &[(String, String)],
+    ) -> Result<(), sqlx::Error> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        write_fields(&mut tx, item_id, fields).await?;
+        tx.commit().await
+    }
+
     /// Remove the dead properties of one path.
     pub async fn drop_props(&self, tenant: &str, path: &str) -> Result<(), sqlx::Error> {
         let _w = self.write.lock().await;

@@ -138,15 +138,31 @@ pub async fn addressbook_query(
     let limit = crate::carddav::parse_limit(root);
     let pr = prop_request(root);
     let data = DataRequest::parse(&pr)?;
-    let items: Vec<Item> = match only {
-        Some(name) => req
+    let items: Vec<Item> = match (only, crate::carddav::probes(&filter)) {
+        (Some(name), _) => req
             .state
             .store
             .item(coll, name)
             .await?
             .into_iter()
             .collect(),
-        None => req.state.store.list_items_with_body(coll).await?,
+        // The field index names the only cards that can match; read just those.
+        (None, Some(probes)) => {
+            let mut names = std::collections::BTreeSet::new();
+            for p in &probes {
+                names.extend(
+                    req.state
+                        .store
+                        .card_candidates(coll, &p.prop, &p.needle)
+                        .await?,
+                );
+            }
+            let names: Vec<String> = names.into_iter().collect();
+            let mut items = req.state.store.items_named(coll, &names).await?;
+            items.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
+            items
+        }
+        (None, None) => req.state.store.list_items_with_body(coll).await?,
     };
     let dead = req
         .state
