@@ -70,13 +70,13 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
             let index = if dcoll.kind == CollectionKind::Plain {
                 store.item_index(&sc, &sm.name).await?
             } else {
-                let r2 = Req {
-                    state: req.state,
-                    principal: req.principal,
-                    http: req.http,
-                    body: item.body.clone().into(),
-                };
-                validate::validate(&r2, &dcoll, Some(&item.meta.content_type))?.index
+                validate::validate(
+                    &req.state.cfg.limits,
+                    &dcoll,
+                    Some(&item.meta.content_type),
+                    &item.body,
+                )?
+                .index
             };
             // A MOVE within one collection keeps the UID: drop the source first so the
             // destination does not conflict with it.

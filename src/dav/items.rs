@@ -134,7 +134,12 @@ pub async fn put(
     let Validated {
         index,
         content_type,
-    } = validate::validate(req, &coll, content_type.as_deref())?;
+    } = validate::validate(
+        &req.state.cfg.limits,
+        &coll,
+        content_type.as_deref(),
+        &req.body,
+    )?;
     if coll.kind != CollectionKind::Plain {
         // RFC 4791 §5.3.2.1: a PUT must not change the UID of an existing resource.
         if let Some(Resource::Item(..)) = &found {

@@ -9,6 +9,7 @@ mod mkcol;
 mod multistatus;
 pub mod propfind;
 mod proppatch;
+mod stream;
 pub mod props;
 pub mod provision;
 mod report;
@@ -35,6 +36,8 @@ pub const ALLOW: &str =
 pub struct Req<'a> {
     /// Shared state.
     pub state: &'a AppState,
+    /// The same state, owned, for work that outlives the handler (streamed responses).
+    pub shared: actix_web::web::Data<AppState>,
     /// Who is asking.
     pub principal: &'a Principal<'a>,
     /// The HTTP request (headers, method, path).
@@ -81,7 +84,7 @@ impl Req<'_> {
 
 /// Route a DAV request by method.
 pub async fn dispatch(
-    state: &AppState,
+    shared: &actix_web::web::Data<AppState>,
     principal: &Principal<'_>,
     http: &HttpRequest,
     body: actix_web::web::Bytes,
@@ -91,8 +94,10 @@ pub async fn dispatch(
         Err(tree::PathError::NotFound) => return Err(DavError::NotFound),
         Err(tree::PathError::Invalid) => return Err(DavError::bad_request("invalid path")),
     };
+    let state: &AppState = shared;
     let req = Req {
         state,
+        shared: shared.clone(),
         principal,
         http,
         body,

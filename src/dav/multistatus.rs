@@ -122,6 +122,22 @@ impl Multistatus {
         self.w.raw(xml);
     }
 
+    /// Bytes rendered and not yet taken.
+    pub fn pending_bytes(&self) -> usize {
+        self.w.buf.len()
+    }
+
+    /// Take what is rendered so far (for streaming).
+    pub fn take(&mut self) -> String {
+        std::mem::take(&mut self.w.buf)
+    }
+
+    /// Close the document and take the rest (for streaming).
+    pub fn close(mut self) -> String {
+        self.w.raw("</d:multistatus>");
+        self.w.buf
+    }
+
     /// Finish and wrap in a 207 response.
     pub fn finish(mut self) -> HttpResponse {
         self.w.raw("</d:multistatus>");

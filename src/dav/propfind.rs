@@ -5,7 +5,7 @@ use super::props::{self, live_names, live_value, PropCtx, PropName};
 use super::resource::Resource;
 use super::Req;
 use crate::error::{Condition, DavError, DavResult};
-use crate::sync::CollectionKind;
+use crate::http::auth::Principal;
 use crate::tree::HomeKind;
 use crate::xml::{Element, XmlWriter, NS_DAV};
 use actix_web::HttpResponse;
@@ -222,10 +222,6 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         }
     };
     let pr = parse_propfind(req)?;
-    let mut list = vec![res.clone()];
-    if depth == 1 {
-        list.extend(children(req, &res).await?);
-    }
     let dead: HashMap<String, Vec<(String, String, String)>> = match res.store_path() {
         Some(p) => {
             req.state
@@ -235,22 +231,81 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         }
         None => HashMap::new(),
     };
+    if let (1, Resource::Collection(coll)) = (depth, &res) {
+        return Ok(stream_collection(req, coll.clone(), pr, dead).await?);
+    }
+    let mut list = vec![res.clone()];
+    if depth == 1 {
+        list.extend(children(req, &res).await?);
+    }
     let ctx = req.prop_ctx();
     let mut ms = Multistatus::new();
     for r in &list {
-        let mut ps = PropStats::default();
-        let d = r
-            .store_path()
-            .and_then(|p| dead.get(&p))
-            .map(Vec::as_slice)
-            .unwrap_or(&[]);
-        render_props(&ctx, r, d, &pr, None, &mut ps);
-        ms.propstat_response(&r.href(), ps);
+        respond(&ctx, r, &dead, &pr, &mut ms);
     }
     Ok(ms.finish())
 }
 
-/// True when `kind` is a calendar or address book.
-pub fn is_dav(kind: CollectionKind) -> bool {
-    kind != CollectionKind::Plain
+/// One resource's response in a PROPFIND.
+fn respond(
+    ctx: &PropCtx<'_>,
+    r: &Resource,
+    dead: &HashMap<String, Vec<(String, String, String)>>,
+    pr: &PropRequest,
+    ms: &mut Multistatus,
+) {
+    let mut ps = PropStats::default();
+    let d = r
+        .store_path()
+        .and_then(|p| dead.get(&p))
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    render_props(ctx, r, d, pr, None, &mut ps);
+    ms.propstat_response(&r.href(), ps);
+}
+
+/// PROPFIND Depth 1 on a stored collection, streamed: members are read from the store row by
+/// row and sent in chunks, so memory does not grow with the collection.
+async fn stream_collection(
+    req: &Req<'_>,
+    coll: crate::sync::Collection,
+    pr: PropRequest,
+    dead: HashMap<String, Vec<(String, String, String)>>,
+) -> DavResult<HttpResponse> {
+    let subs = req
+        .state
+        .store
+        .child_collections(req.tenant(), &coll.path)
+        .await?;
+    let shared = req.shared.clone();
+    let tenant = req.tenant().to_string();
+    let user = req.principal.user.name.clone();
+    Ok(super::stream::multistatus(move |sink| async move {
+        use futures_util::StreamExt;
+        let state = shared.get_ref();
+        let principal = state
+            .cfg
+            .tenant(&tenant)
+            .and_then(|t| t.user(&user).map(|u| Principal { tenant: t, user: u }))
+            .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
+        let ctx = PropCtx {
+            principal: &principal,
+            max_resource_size: state.cfg.limits.max_resource_bytes,
+        };
+        let mut ms = Multistatus::new();
+        respond(&ctx, &Resource::Collection(coll.clone()), &dead, &pr, &mut ms);
+        for c in subs {
+            respond(&ctx, &Resource::Collection(c), &dead, &pr, &mut ms);
+        }
+        let mut rows = state.store.stream_items(&coll, false);
+        while let Some(item) = rows.next().await {
+            let item = item?;
+            respond(&ctx, &Resource::Item(coll.clone(), item.meta), &dead, &pr, &mut ms);
+            if ms.pending_bytes() >= super::stream::CHUNK && !sink.send(ms.take()).await {
+                return Ok(());
+            }
+        }
+        sink.send(ms.close()).await;
+        Ok(())
+    }))
 }

@@ -1,7 +1,7 @@
 //! Checking a PUT body against its collection before anything is stored: media type, size,
 //! and the CalDAV / CardDAV object rules, with the RFC's precondition element on refusal.
 
-use super::Req;
+use crate::config::Limits;
 use crate::error::{Condition, DavError, DavResult};
 use crate::sync::{Collection, CollectionKind, ItemIndex};
 
@@ -21,13 +21,13 @@ fn media_type(ct: &str) -> String {
         .to_ascii_lowercase()
 }
 
-/// Validate `req.body` for a PUT into `coll`.
+/// Validate `body` for a PUT (or COPY/MOVE) into `coll`.
 pub fn validate(
-    req: &Req<'_>,
+    limits: &Limits,
     coll: &Collection,
     content_type: Option<&str>,
+    body: &[u8],
 ) -> DavResult<Validated> {
-    let limits = &req.state.cfg.limits;
     match coll.kind {
         CollectionKind::Plain => Ok(Validated {
             index: ItemIndex::default(),
@@ -44,7 +44,7 @@ pub fn validate(
                     ));
                 }
             }
-            if req.body.len() > limits.max_resource_bytes {
+            if body.len() > limits.max_resource_bytes {
                 return Err(DavError::forbidden(
                     Condition::caldav("max-resource-size"),
                     format!(
@@ -53,7 +53,7 @@ pub fn validate(
                     ),
                 ));
             }
-            let text = std::str::from_utf8(&req.body).map_err(|_| {
+            let text = std::str::from_utf8(body).map_err(|_| {
                 DavError::forbidden(
                     Condition::caldav("valid-calendar-data"),
                     "the body is not UTF-8",
@@ -78,7 +78,7 @@ pub fn validate(
                     ));
                 }
             }
-            if req.body.len() > limits.max_resource_bytes {
+            if body.len() > limits.max_resource_bytes {
                 return Err(DavError::forbidden(
                     Condition::carddav("max-resource-size"),
                     format!(
@@ -87,7 +87,7 @@ pub fn validate(
                     ),
                 ));
             }
-            let text = std::str::from_utf8(&req.body).map_err(|_| {
+            let text = std::str::from_utf8(body).map_err(|_| {
                 DavError::forbidden(
                     Condition::carddav("valid-address-data"),
                     "the body is not UTF-8",

@@ -130,7 +130,7 @@ async fn handle(req: HttpRequest, body: web::Payload, state: web::Data<AppState>
 async fn handle_inner(
     req: &HttpRequest,
     payload: web::Payload,
-    state: &AppState,
+    state: &web::Data<AppState>,
 ) -> Result<HttpResponse, DavError> {
     // RFC 6764 §5: well-known URIs redirect to the context path (no authentication needed to
     // learn where to go; the target requires it).
@@ -164,7 +164,7 @@ async fn handle_inner(
         let key = (principal.tenant.name.clone(), principal.user.name.clone());
         let mut ensured = state.ensured.lock().await;
         if !ensured.contains(&key) {
-            dav::provision::ensure_user(state, principal.tenant, principal.user)
+            dav::provision::ensure_user(state.get_ref(), principal.tenant, principal.user)
                 .await
                 .map_err(DavError::internal)?;
             ensured.insert(key);

@@ -484,6 +484,41 @@ impl Store {
         Ok(rows.iter().map(row_item).collect())
     }
 
+    /// Every member in name order as a stream of rows (with bodies when `with_body`), so a
+    /// large collection is never held in memory at once.
+    pub fn stream_items<'a>(
+        &'a self,
+        coll: &Collection,
+        with_body: bool,
+    ) -> futures_util::stream::BoxStream<'a, Result<Item, sqlx::Error>> {
+        use futures_util::StreamExt;
+        let sql = if with_body {
+            format!("SELECT {META_COLS}, body FROM items WHERE collection_id = ? ORDER BY name")
+        } else {
+            format!("SELECT {META_COLS} FROM items WHERE collection_id = ? ORDER BY name")
+        };
+        let id = coll.id;
+        futures_util::stream::once(async move {
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(id)
+                .fetch(&self.pool)
+                .map(move |r| {
+                    r.map(|r| {
+                        if with_body {
+                            row_item(&r)
+                        } else {
+                            Item {
+                                meta: row_meta(&r),
+                                body: Vec::new(),
+                            }
+                        }
+                    })
+                })
+        })
+        .flatten()
+        .boxed()
+    }
+
     /// Members of a calendar whose indexed instance bounds may overlap `[start, end)`, of
     /// component `component` when given.
     pub async fn candidates(
