@@ -1,9 +1,10 @@
 //! Side-by-side HTTP benchmark: crmdav vs Radicale 3.9.0 vs Xandikos 0.4.10.
 //!
 //! ```text
-//! cargo bench --bench dav_compare -- [--sizes 1000,10000] [--duration 2] [--concurrency 8]
-//!     [--runs 3] [--json out.json] [--md out.md] [--servers crmdav,radicale,xandikos]
-//!     [--scale 100000] [--http-seed 100] [--load-concurrency 4] [--no-build] [--keep]
+//! cargo bench --bench dav_compare -- [--sizes 1000[,10000]] [--duration 2] [--concurrency 8]
+//!     [--runs 3] [--timeout 30] [--json out.json] [--md out.md]
+//!     [--servers crmdav,radicale,xandikos] [--scale 100000] [--http-seed 100]
+//!     [--load-concurrency 4] [--no-build] [--keep]
 //! ```
 //!
 //! See docs/benchmarks.md for what it does and how to read the output. Everything runs on
@@ -27,8 +28,8 @@ use std::time::{Duration, Instant};
 
 const RADICALE_VERSION: &str = "3.9.0";
 const XANDIKOS_VERSION: &str = "0.4.10";
-/// Per-request timeout: a request slower than this counts as an error.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Timeout of the untimed listing after a restart (a peer may build its caches then).
+const LISTING_TIMEOUT: Duration = Duration::from_secs(600);
 
 type Res<T> = Result<T, String>;
 
@@ -60,11 +61,12 @@ struct Args {
     load_concurrency: usize,
     no_build: bool,
     keep: bool,
+    timeout: Duration,
 }
 
 fn parse_args() -> Res<Args> {
     let mut a = Args {
-        sizes: vec![1000, 10000],
+        sizes: vec![1000],
         duration: Duration::from_secs(2),
         concurrency: 8,
         runs: 3,
@@ -76,6 +78,7 @@ fn parse_args() -> Res<Args> {
         load_concurrency: 4,
         no_build: false,
         keep: false,
+        timeout: Duration::from_secs(30),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -135,10 +138,14 @@ fn parse_args() -> Res<Args> {
                     .map_err(|e| format!("--load-concurrency: {e}"))?
                     .clamp(1, 64)
             }
+            "--timeout" => {
+                let s: f64 = val("--timeout")?.parse().map_err(|e| format!("--timeout: {e}"))?;
+                a.timeout = Duration::from_secs_f64(s.clamp(1.0, 600.0));
+            }
             "--no-build" => a.no_build = true,
             "--keep" => a.keep = true,
             "-h" | "--help" => {
-                println!("{}", include_str!("dav_compare.rs").lines().take(9).collect::<Vec<_>>().join("\n"));
+                println!("{}", include_str!("dav_compare.rs").lines().take(10).collect::<Vec<_>>().join("\n"));
                 std::process::exit(0);
             }
             o if o.starts_with("--") => return Err(format!("unknown option {o} (see --help)")),
@@ -845,6 +852,7 @@ struct Ctx {
     /// PUT If-Match: worker w edits event `PUT_BASE + w`; its current ETag and version.
     put_state: Mutex<Vec<(String, usize)>>,
     events: Arc<Vec<GenItem>>,
+    timeout: Duration,
 }
 
 const PUT_BASE: usize = 50;
@@ -865,8 +873,17 @@ async fn get_etag(client: &Client, srv: &SrvInfo, path: &str) -> Res<String> {
     etag_of(&r).ok_or_else(|| format!("GET {path}: no ETag"))
 }
 
-/// One timed operation. Returns the response bytes.
+/// One timed operation, bounded by `ctx.timeout`. Returns the response bytes.
 async fn once(op: Op, ctx: &Ctx, client: &Client, worker: usize, iter: usize) -> Res<usize> {
+    match tokio::time::timeout(ctx.timeout, once_inner(op, ctx, client, worker, iter)).await {
+        Ok(r) => r,
+        Err(_) => Err(format!("{TIMEOUT_MARK} {:.0} s", ctx.timeout.as_secs_f64())),
+    }
+}
+
+const TIMEOUT_MARK: &str = "timeout: no answer within";
+
+async fn once_inner(op: Op, ctx: &Ctx, client: &Client, worker: usize, iter: usize) -> Res<usize> {
     let xml = ("Content-Type", "application/xml; charset=utf-8");
     let srv = &ctx.srv;
     let r = match op {
@@ -1185,10 +1202,14 @@ async fn bench_op(op: Op, ctx: Arc<Ctx>, client: &Client, args: &Args) -> OpResu
             }
         }
         let st = measure(op, ctx.clone(), client, c, dur, max_req).await;
+        let timed_out = st.first_error.as_deref().is_some_and(|e| e.starts_with(TIMEOUT_MARK));
         if let Some(e) = &st.first_error {
             log!("    {} {} run {}: {} errors, first: {e}", ctx.srv.flavor.name(), op.label(), run + 1, st.errors);
         }
         res.runs.push(st);
+        if timed_out {
+            break;
+        }
     }
     log!(
         "    {:<9} {:<40} c={} {:>9.1} req/s  p50 {:>9.2} ms  p99 {:>9.2} ms  (cold {:.1} ms, warm {:.1} ms, {} B)",
@@ -1244,6 +1265,10 @@ fn cell_rps(r: Option<&OpResult>) -> (String, String, String) {
                 let _ = write!(rps, " ({} err)", r.errors());
             }
             (rps, fmt_num(r.p50()), fmt_num(r.p99()))
+        }
+        Some(r) if !r.ok() && r.runs.iter().any(|x| x.first_error.as_deref().is_some_and(|e| e.starts_with(TIMEOUT_MARK))) => {
+            let e = r.runs.iter().find_map(|x| x.first_error.clone()).unwrap_or_default();
+            ("timeout".into(), format!(">{}", e.trim_start_matches(TIMEOUT_MARK)), "–".into())
         }
         Some(_) => ("failed".into(), "–".into(), "–".into()),
         None => ("–".into(), "–".into(), "–".into()),
@@ -1471,7 +1496,7 @@ async fn run(args: Args) -> Res<()> {
     let result = if let Some(scale) = args.scale {
         scale_mode(&args, scale, &mut servers[0], &client).await
     } else {
-        compare_mode(&args, &mut servers, venv.as_deref(), &client).await
+        compare_mode(&args, &mut servers, venv.as_deref()).await
     };
     for s in servers.iter_mut() {
         s.stop();
@@ -1488,7 +1513,7 @@ async fn run(args: Args) -> Res<()> {
 fn make_client(args: &Args) -> Res<Client> {
     Client::builder()
         .pool_max_idle_per_host(args.concurrency.max(args.load_concurrency) * 2)
-        .timeout(REQUEST_TIMEOUT)
+        .timeout(LISTING_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .build()
@@ -1503,7 +1528,7 @@ fn info(s: &Server) -> SrvInfo {
     }
 }
 
-fn make_ctx(s: &Server, size: usize, events: Arc<Vec<GenItem>>, scale_kind: Kind) -> Ctx {
+fn make_ctx(s: &Server, size: usize, events: Arc<Vec<GenItem>>, scale_kind: Kind, timeout: Duration) -> Ctx {
     let cal = s.coll(Kind::Cal, size);
     let card = s.coll(Kind::Card, size);
     let step = (size / 100).max(1);
@@ -1531,6 +1556,7 @@ fn make_ctx(s: &Server, size: usize, events: Arc<Vec<GenItem>>, scale_kind: Kind
         sync_token: Mutex::new(String::new()),
         put_state: Mutex::new(Vec::new()),
         events,
+        timeout,
     }
 }
 
@@ -1581,7 +1607,7 @@ async fn load_all(
     Ok(())
 }
 
-async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>, client: &Client) -> Res<()> {
+async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) -> Res<()> {
     let max = *args.sizes.iter().max().unwrap();
     log!("generating {max} events and {max} contacts");
     let events = Arc::new(gen::events(max));
@@ -1592,10 +1618,6 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>, 
     let mut sizes = args.sizes.clone();
     sizes.sort_unstable();
     sizes.dedup();
-    for &size in &sizes {
-        log!("loading {size} events + {size} contacts into each server");
-        load_all(args, servers, venv, client, size, &events, &contacts, true).await?;
-    }
     let ops = [
         Op::PropfindD1(Kind::Cal),
         Op::Multiget(Kind::Cal),
@@ -1608,30 +1630,49 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>, 
         Op::Discovery,
     ];
     for &size in &sizes {
+        // Each size on its own: load, restart, measure, delete. The homes then hold only this
+        // size's collections (Radicale's home listing reads every collection in it).
+        log!("loading {size} events + {size} contacts into each server");
+        {
+            let client = &make_client(args)?;
+            load_all(args, servers, venv, client, size, &events, &contacts, true).await?;
+        }
         log!("size {size}: restarting the servers (peak RSS then covers this size's requests only)");
         let mut rows = Vec::new();
         for s in servers.iter_mut() {
             s.restart()?;
             let client = &make_client(args)?;
             let si = info(s);
-            let (ne, t1, b1) = count_items(client, &si, &s.coll(Kind::Cal, size)).await?;
-            let (nc, t2, _) = count_items(client, &si, &s.coll(Kind::Card, size)).await?;
+            let (ne, t1, b1) = count_items(client, &si, &s.coll(Kind::Cal, size)).await.unwrap_or_else(|e| {
+                log!("  {}: listing the calendar failed: {e}", s.flavor.name());
+                (0, Duration::ZERO, 0)
+            });
+            let (nc, t2, _) = count_items(client, &si, &s.coll(Kind::Card, size)).await.unwrap_or_else(|e| {
+                log!("  {}: listing the address book failed: {e}", s.flavor.name());
+                (0, Duration::ZERO, 0)
+            });
             log!(
                 "  {:<9} lists {ne} events ({:.0} ms first PROPFIND, {b1} B), {nc} contacts ({:.0} ms)",
                 s.flavor.name(),
                 t1.as_secs_f64() * 1000.0,
                 t2.as_secs_f64() * 1000.0
             );
-            let ctx = Arc::new(make_ctx(s, size, events.clone(), Kind::Cal));
+            let ctx = Arc::new(make_ctx(s, size, events.clone(), Kind::Cal, args.timeout));
             let mut results = Vec::new();
             for op in ops {
                 results.push(bench_op(op, ctx.clone(), client, args).await);
+            }
+            let peak = s.peak_rss_kb();
+            for kind in [Kind::Cal, Kind::Card] {
+                if let Err(e) = send(client, &si, "DELETE", &s.coll(kind, size), &[], None).await {
+                    log!("  {}: deleting {}: {e}", s.flavor.name(), s.coll(kind, size));
+                }
             }
             rows.push(ServerSize {
                 flavor: s.flavor,
                 loaded_events: ne,
                 loaded_contacts: nc,
-                peak_rss_kb: s.peak_rss_kb(),
+                peak_rss_kb: peak,
                 results,
             });
         }
@@ -1640,8 +1681,9 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>, 
         let _ = std::io::stdout().flush();
         md.push_str(&t);
         all.insert(size, rows);
+        write_outputs(args, "compare", &all, &md)?;
     }
-    write_outputs(args, "compare", &all, &md)
+    Ok(())
 }
 
 fn write_outputs(args: &Args, mode: &str, all: &BTreeMap<usize, Vec<ServerSize>>, md: &str) -> Res<()> {
@@ -1688,7 +1730,7 @@ async fn scale_mode(args: &Args, scale: usize, crm: &mut Server, client: &Client
         let si = info(crm);
         let (nc, t, b) = count_items(client, &si, &crm.coll(Kind::Card, size)).await?;
         log!("  crmdav lists {nc} contacts ({:.0} ms, {b} B)", t.as_secs_f64() * 1000.0);
-        let ctx = Arc::new(make_ctx(crm, size, events.clone(), Kind::Card));
+        let ctx = Arc::new(make_ctx(crm, size, events.clone(), Kind::Card, args.timeout));
         let mut results = Vec::new();
         for op in ops {
             results.push(bench_op(op, ctx.clone(), client, args).await);
