@@ -1341,7 +1341,7 @@ fn table(size: usize, rows: &[ServerSize], args: &Args) -> String {
     if let Some(c) = crm {
         for p in &peers {
             let r = match (c.peak_rss_kb, p.peak_rss_kb) {
-                (Some(a), Some(b)) if a > 0 => format!("{:.2}× less", b as f64 / a as f64),
+                (Some(a), Some(b)) if a > 0 => format!("{:.2}×", b as f64 / a as f64),
                 _ => "–".into(),
             };
             let _ = write!(line, " {r} |");
