@@ -1,0 +1,208 @@
+//! Criterion micro-benchmarks of crmdav's CPU-bound pieces, no HTTP, no SQLite.
+//!
+//! ```text
+//! cargo bench --bench micro                 # all
+//! cargo bench --bench micro -- inspect      # a subset (criterion's name filter)
+//! ```
+//!
+//! Data: the same generator as `dav_compare` (benches/common/gen.rs): 10,000 events (20 %
+//! weekly recurring with EXDATE + override, VTIMEZONEs, alarms, all-day) and 10,000 vCards
+//! (10 % with a 50 KB photo).
+//!
+//! The multistatus writer (`dav::multistatus::Multistatus`) is not public, so
+//! `multistatus_write_10k` replays the exact sequence of `crmdav::xml::XmlWriter` calls it
+//! makes for a PROPFIND Depth 1 answer (`getetag` + `getcontenttype` per member).
+
+#[path = "common/gen.rs"]
+mod gen;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use crmdav::caldav::{self, CompKind};
+use crmdav::carddav;
+use crmdav::xml::{self, Limits, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_DAV};
+use std::hint::black_box;
+use std::time::Duration;
+
+const N: usize = 10_000;
+
+fn multiget_body(n: usize) -> String {
+    let mut b = String::from(
+        r#"<?xml version="1.0" encoding="utf-8"?><c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop>"#,
+    );
+    for i in 0..n {
+        b.push_str(&format!("<d:href>/dav/calendars/demo/bench/bench-evt-{i:06}.ics</d:href>"));
+    }
+    b.push_str("</c:calendar-multiget>");
+    b
+}
+
+fn calquery_body() -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+ <D:prop><D:getetag/><C:calendar-data><C:expand start="{s}" end="{e}"/></C:calendar-data></D:prop>
+ <C:filter><C:comp-filter name="VCALENDAR"><C:comp-filter name="VEVENT">
+  <C:time-range start="{s}" end="{e}"/>
+ </C:comp-filter></C:comp-filter></C:filter>
+</C:calendar-query>"#,
+        s = gen::MONTH_START,
+        e = gen::MONTH_END
+    )
+}
+
+fn cardquery_body() -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="utf-8"?>
+<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav">
+ <D:prop><D:getetag/><C:address-data/></D:prop>
+ <C:filter><C:prop-filter name="FN">
+  <C:text-match collation="i;unicode-casemap" match-type="contains">{}</C:text-match>
+ </C:prop-filter></C:filter>
+</C:addressbook-query>"#,
+        gen::FN_NEEDLE
+    )
+}
+
+fn xml_parse(c: &mut Criterion) {
+    let mut g = c.benchmark_group("xml_parse");
+    let limits = Limits {
+        max_depth: 32,
+        max_elements: 50_000,
+    };
+    for (name, body) in [
+        ("calendar_query", calquery_body()),
+        ("multiget_100", multiget_body(100)),
+        ("multiget_1000", multiget_body(1000)),
+    ] {
+        g.throughput(Throughput::Bytes(body.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| xml::parse(black_box(body.as_bytes()), limits).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn inspect(c: &mut Criterion) {
+    let events = gen::events(N);
+    let contacts = gen::contacts(N);
+    let mut g = c.benchmark_group("inspect");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("caldav_10k_events", |b| {
+        b.iter(|| {
+            for e in &events {
+                black_box(caldav::inspect(black_box(&e.body), &[CompKind::Event], 5000).unwrap());
+            }
+        })
+    });
+    g.bench_function("carddav_10k_contacts", |b| {
+        b.iter(|| {
+            for e in &contacts {
+                black_box(carddav::inspect(black_box(&e.body)).unwrap());
+            }
+        })
+    });
+    g.finish();
+}
+
+fn filter_of(body: &str, ns: &str) -> xml::Element {
+    let root = xml::parse(body.as_bytes(), Limits::default()).unwrap();
+    root.child(ns, "filter").unwrap().clone()
+}
+
+fn matches(c: &mut Criterion) {
+    let events = gen::events(N);
+    let recurring: Vec<&gen::GenItem> = events.iter().filter(|e| e.body.contains("RRULE:")).collect();
+    let contacts = gen::contacts(N);
+    let cal_filter = caldav::parse_filter(&filter_of(&calquery_body(), NS_CALDAV)).unwrap();
+    let card_filter = carddav::parse_filter(&filter_of(&cardquery_body(), NS_CARDDAV)).unwrap();
+    let mut g = c.benchmark_group("matches");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(8));
+    g.throughput(Throughput::Elements(recurring.len() as u64));
+    g.bench_function("caldav_time_range_2k_recurring", |b| {
+        b.iter(|| {
+            recurring
+                .iter()
+                .filter(|e| caldav::matches(&cal_filter, black_box(&e.body), 5000))
+                .count()
+        })
+    });
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("caldav_time_range_10k_all", |b| {
+        b.iter(|| {
+            events
+                .iter()
+                .filter(|e| caldav::matches(&cal_filter, black_box(&e.body), 5000))
+                .count()
+        })
+    });
+    g.bench_function("carddav_fn_contains_10k", |b| {
+        b.iter(|| {
+            contacts
+                .iter()
+                .filter(|e| carddav::matches(&card_filter, black_box(&e.body)))
+                .count()
+        })
+    });
+    let no_photo: Vec<&gen::GenItem> = contacts.iter().filter(|e| !e.body.contains("PHOTO")).collect();
+    g.throughput(Throughput::Elements(no_photo.len() as u64));
+    g.bench_function("carddav_fn_contains_9k_without_photo", |b| {
+        b.iter(|| {
+            no_photo
+                .iter()
+                .filter(|e| carddav::matches(&card_filter, black_box(&e.body)))
+                .count()
+        })
+    });
+    g.finish();
+}
+
+/// The calls `Multistatus::new` / `propstat_response` / `finish` make, per member:
+/// `<d:response><d:href>…</d:href><d:propstat><d:prop>getetag, getcontenttype</d:prop>
+/// <d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>`.
+fn multistatus(c: &mut Criterion) {
+    let hrefs: Vec<String> = (0..N)
+        .map(|i| format!("/dav/calendars/demo/bench-cal-10000/bench-evt-{i:06}.ics"))
+        .collect();
+    let etags: Vec<String> = (0..N).map(|i| format!("\"{:064x}\"", i * 7919)).collect();
+    let mut g = c.benchmark_group("multistatus");
+    g.sample_size(20);
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("write_10k_responses", |b| {
+        b.iter_batched(
+            || (),
+            |_| {
+                let mut w = XmlWriter::new();
+                w.raw(&format!("<d:multistatus{}>", XmlWriter::root_decls()));
+                for (h, e) in hrefs.iter().zip(&etags) {
+                    // PropStats::ok: one XmlWriter per property, as render_props does.
+                    let mut ok = String::new();
+                    let mut p = XmlWriter::default();
+                    p.text_elem(NS_DAV, "getetag", e);
+                    ok.push_str(&p.buf);
+                    let mut p = XmlWriter::default();
+                    p.text_elem(NS_DAV, "getcontenttype", "text/calendar; charset=utf-8; component=VEVENT");
+                    ok.push_str(&p.buf);
+                    w.raw("<d:response><d:href>");
+                    w.text(h);
+                    w.raw("</d:href>");
+                    w.raw("<d:propstat><d:prop>");
+                    w.raw(&ok);
+                    w.raw("</d:prop><d:status>");
+                    w.raw(&format!("HTTP/1.1 {} {}", 200, "OK"));
+                    w.raw("</d:status></d:propstat>");
+                    w.raw("</d:response>");
+                }
+                w.raw("</d:multistatus>");
+                black_box(w.buf.len())
+            },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(benches, xml_parse, inspect, matches, multistatus);
+criterion_main!(benches);
