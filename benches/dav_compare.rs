@@ -93,7 +93,9 @@ fn parse_args() -> Res<Args> {
                     .map_err(|e| format!("--sizes: {e}"))?
             }
             "--duration" => {
-                let s: f64 = val("--duration")?.parse().map_err(|e| format!("--duration: {e}"))?;
+                let s: f64 = val("--duration")?
+                    .parse()
+                    .map_err(|e| format!("--duration: {e}"))?;
                 a.duration = Duration::from_secs_f64(s.clamp(0.1, 600.0));
             }
             "--concurrency" => {
@@ -130,7 +132,9 @@ fn parse_args() -> Res<Args> {
                     .collect::<Res<_>>()?
             }
             "--http-seed" => {
-                a.http_seed = val("--http-seed")?.parse().map_err(|e| format!("--http-seed: {e}"))?
+                a.http_seed = val("--http-seed")?
+                    .parse()
+                    .map_err(|e| format!("--http-seed: {e}"))?
             }
             "--load-concurrency" => {
                 a.load_concurrency = val("--load-concurrency")?
@@ -139,13 +143,22 @@ fn parse_args() -> Res<Args> {
                     .clamp(1, 64)
             }
             "--timeout" => {
-                let s: f64 = val("--timeout")?.parse().map_err(|e| format!("--timeout: {e}"))?;
+                let s: f64 = val("--timeout")?
+                    .parse()
+                    .map_err(|e| format!("--timeout: {e}"))?;
                 a.timeout = Duration::from_secs_f64(s.clamp(1.0, 600.0));
             }
             "--no-build" => a.no_build = true,
             "--keep" => a.keep = true,
             "-h" | "--help" => {
-                println!("{}", include_str!("dav_compare.rs").lines().take(10).collect::<Vec<_>>().join("\n"));
+                println!(
+                    "{}",
+                    include_str!("dav_compare.rs")
+                        .lines()
+                        .take(10)
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                );
                 std::process::exit(0);
             }
             o if o.starts_with("--") => return Err(format!("unknown option {o} (see --help)")),
@@ -241,7 +254,8 @@ impl Server {
         match flavor {
             Flavor::Crmdav => {
                 let src = repo.join("deploy/demo");
-                let cfg = std::fs::read_to_string(src.join("crmdav.toml")).map_err(|e| e.to_string())?;
+                let cfg =
+                    std::fs::read_to_string(src.join("crmdav.toml")).map_err(|e| e.to_string())?;
                 std::fs::write(dir.join("crmdav.toml"), cfg).map_err(|e| e.to_string())?;
                 std::fs::create_dir_all(dir.join("tenants")).map_err(|e| e.to_string())?;
                 std::fs::create_dir_all(dir.join("data")).map_err(|e| e.to_string())?;
@@ -397,8 +411,7 @@ fn http_probe(port: u16) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s
-        .write_all(b"OPTIONS / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    if s.write_all(b"OPTIONS / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         .is_err()
     {
         return false;
@@ -446,11 +459,16 @@ fn ensure_venv(target: &Path) -> Res<PathBuf> {
     let venv = std::env::var_os("BENCH_VENV")
         .map(PathBuf::from)
         .unwrap_or_else(|| target.join("bench-venv"));
-    let marker = venv.join(format!(".crmdav-bench-radicale-{RADICALE_VERSION}-xandikos-{XANDIKOS_VERSION}"));
+    let marker = venv.join(format!(
+        ".crmdav-bench-radicale-{RADICALE_VERSION}-xandikos-{XANDIKOS_VERSION}"
+    ));
     if marker.exists() && venv.join("bin/radicale").exists() && venv.join("bin/xandikos").exists() {
         return Ok(venv);
     }
-    log!("installing radicale=={RADICALE_VERSION} xandikos=={XANDIKOS_VERSION} into {}", venv.display());
+    log!(
+        "installing radicale=={RADICALE_VERSION} xandikos=={XANDIKOS_VERSION} into {}",
+        venv.display()
+    );
     let python = std::env::var("BENCH_PYTHON").unwrap_or_else(|_| "python3".into());
     let st = Command::new(&python)
         .args(["-m", "venv"])
@@ -509,7 +527,10 @@ async fn send(
     if let Some(b) = body {
         rb = rb.body(b);
     }
-    let r = rb.send().await.map_err(|e| format!("{method} {url}: {e}"))?;
+    let r = rb
+        .send()
+        .await
+        .map_err(|e| format!("{method} {url}: {e}"))?;
     let status = r.status().as_u16();
     let headers = r.headers().clone();
     let body = r
@@ -559,10 +580,18 @@ fn xml_href_in(body: &[u8], name: &str) -> Option<String> {
 }
 
 fn count_responses(body: &[u8]) -> usize {
-    let Ok(s) = std::str::from_utf8(body) else { return 0 };
-    let Ok(doc) = roxmltree::Document::parse(s) else { return 0 };
+    let Ok(s) = std::str::from_utf8(body) else {
+        return 0;
+    };
+    let Ok(doc) = roxmltree::Document::parse(s) else {
+        return 0;
+    };
     doc.descendants()
-        .filter(|n| n.is_element() && n.tag_name().name() == "response" && n.tag_name().namespace() == Some("DAV:"))
+        .filter(|n| {
+            n.is_element()
+                && n.tag_name().name() == "response"
+                && n.tag_name().namespace() == Some("DAV:")
+        })
         .count()
 }
 
@@ -592,8 +621,16 @@ const PROPFIND_ETAG: &str = r#"<?xml version="1.0" encoding="utf-8"?>
 
 fn multiget_body(kind: Kind, hrefs: &[String]) -> String {
     let (root, ns, data) = match kind {
-        Kind::Cal => ("calendar-multiget", "urn:ietf:params:xml:ns:caldav", "calendar-data"),
-        Kind::Card => ("addressbook-multiget", "urn:ietf:params:xml:ns:carddav", "address-data"),
+        Kind::Cal => (
+            "calendar-multiget",
+            "urn:ietf:params:xml:ns:caldav",
+            "calendar-data",
+        ),
+        Kind::Card => (
+            "addressbook-multiget",
+            "urn:ietf:params:xml:ns:carddav",
+            "address-data",
+        ),
     };
     let mut b = format!(
         r#"<?xml version="1.0" encoding="utf-8"?><c:{root} xmlns:d="DAV:" xmlns:c="{ns}"><d:prop><d:getetag/><c:{data}/></d:prop>"#
@@ -712,7 +749,13 @@ async fn put_items(
     stream.buffer_unordered(conc).collect::<Vec<()>>().await;
     let errs = errors.lock().unwrap();
     if !errs.is_empty() {
-        log!("  {} refused {} of {} PUTs; first: {}", srv.flavor.name(), errs.len(), range.len(), errs[0]);
+        log!(
+            "  {} refused {} of {} PUTs; first: {}",
+            srv.flavor.name(),
+            errs.len(),
+            range.len(),
+            errs[0]
+        );
     }
     Ok(range.len() - errs.len())
 }
@@ -735,7 +778,11 @@ print(len(names))
 fn seed_on_disk(srv: &Server, venv: &Path, kind: Kind, size: usize, items: &[GenItem]) -> Res<()> {
     let dir = srv.coll_dir(kind, size);
     if !dir.is_dir() {
-        return Err(format!("{}: collection folder {} is missing", srv.flavor.name(), dir.display()));
+        return Err(format!(
+            "{}: collection folder {} is missing",
+            srv.flavor.name(),
+            dir.display()
+        ));
     }
     for it in items {
         std::fs::write(dir.join(&it.name), &it.body).map_err(|e| e.to_string())?;
@@ -754,7 +801,10 @@ fn seed_on_disk(srv: &Server, venv: &Path, kind: Kind, size: usize, items: &[Gen
             .output()
             .map_err(|e| format!("dulwich seeding: {e}"))?;
         if !out.status.success() {
-            return Err(format!("dulwich seeding failed: {}", String::from_utf8_lossy(&out.stderr)));
+            return Err(format!(
+                "dulwich seeding failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ));
         }
     }
     Ok(())
@@ -774,7 +824,11 @@ async fn create_collection(client: &Client, srv: &SrvInfo, path: &str, kind: Kin
         Some(body.as_bytes().to_vec()),
     )
     .await?;
-    expect(&r, &[200, 201], &format!("{m} {path} on {}", srv.flavor.name()))
+    expect(
+        &r,
+        &[200, 201],
+        &format!("{m} {path} on {}", srv.flavor.name()),
+    )
 }
 
 async fn count_items(client: &Client, srv: &SrvInfo, coll: &str) -> Res<(usize, Duration, usize)> {
@@ -784,12 +838,19 @@ async fn count_items(client: &Client, srv: &SrvInfo, coll: &str) -> Res<(usize, 
         srv,
         "PROPFIND",
         coll,
-        &[("Depth", "1"), ("Content-Type", "application/xml; charset=utf-8")],
+        &[
+            ("Depth", "1"),
+            ("Content-Type", "application/xml; charset=utf-8"),
+        ],
         Some(PROPFIND_ETAG.as_bytes().to_vec()),
     )
     .await?;
     expect(&r, &[207], &format!("PROPFIND {coll}"))?;
-    Ok((count_responses(&r.body).saturating_sub(1), t.elapsed(), r.body.len()))
+    Ok((
+        count_responses(&r.body).saturating_sub(1),
+        t.elapsed(),
+        r.body.len(),
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -859,12 +920,27 @@ const PUT_BASE: usize = 50;
 
 fn edited(item: &GenItem, version: usize) -> String {
     item.body
-        .replacen("SEQUENCE:0\r\n", &format!("SEQUENCE:{}\r\n", version % 1000), 1)
-        .replacen("STATUS:CONFIRMED", if version % 2 == 0 { "STATUS:CONFIRMED" } else { "STATUS:TENTATIVE" }, 1)
+        .replacen(
+            "SEQUENCE:0\r\n",
+            &format!("SEQUENCE:{}\r\n", version % 1000),
+            1,
+        )
+        .replacen(
+            "STATUS:CONFIRMED",
+            if version % 2 == 0 {
+                "STATUS:CONFIRMED"
+            } else {
+                "STATUS:TENTATIVE"
+            },
+            1,
+        )
 }
 
 fn etag_of(r: &Resp) -> Option<String> {
-    r.headers.get("etag").and_then(|v| v.to_str().ok()).map(str::to_string)
+    r.headers
+        .get("etag")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 async fn get_etag(client: &Client, srv: &SrvInfo, path: &str) -> Res<String> {
@@ -889,35 +965,87 @@ async fn once_inner(op: Op, ctx: &Ctx, client: &Client, worker: usize, iter: usi
     let r = match op {
         Op::PropfindD1(k) => {
             let coll = if k == Kind::Cal { &ctx.cal } else { &ctx.card };
-            let r = send(client, srv, "PROPFIND", coll, &[("Depth", "1"), xml], Some(PROPFIND_ETAG.into())).await?;
+            let r = send(
+                client,
+                srv,
+                "PROPFIND",
+                coll,
+                &[("Depth", "1"), xml],
+                Some(PROPFIND_ETAG.into()),
+            )
+            .await?;
             expect(&r, &[207], "PROPFIND")?;
             r
         }
         Op::Multiget(k) => {
-            let (coll, body) = if k == Kind::Cal { (&ctx.cal, &ctx.multiget_cal) } else { (&ctx.card, &ctx.multiget_card) };
-            let r = send(client, srv, "REPORT", coll, &[("Depth", "1"), xml], Some(body.clone().into_bytes())).await?;
+            let (coll, body) = if k == Kind::Cal {
+                (&ctx.cal, &ctx.multiget_cal)
+            } else {
+                (&ctx.card, &ctx.multiget_card)
+            };
+            let r = send(
+                client,
+                srv,
+                "REPORT",
+                coll,
+                &[("Depth", "1"), xml],
+                Some(body.clone().into_bytes()),
+            )
+            .await?;
             expect(&r, &[207], "multiget")?;
             r
         }
         Op::CalQuery => {
-            let r = send(client, srv, "REPORT", &ctx.cal, &[("Depth", "1"), xml], Some(ctx.calquery.clone().into_bytes())).await?;
+            let r = send(
+                client,
+                srv,
+                "REPORT",
+                &ctx.cal,
+                &[("Depth", "1"), xml],
+                Some(ctx.calquery.clone().into_bytes()),
+            )
+            .await?;
             expect(&r, &[207], "calendar-query")?;
             r
         }
         Op::CardQuery => {
-            let r = send(client, srv, "REPORT", &ctx.card, &[("Depth", "1"), xml], Some(ctx.cardquery.clone().into_bytes())).await?;
+            let r = send(
+                client,
+                srv,
+                "REPORT",
+                &ctx.card,
+                &[("Depth", "1"), xml],
+                Some(ctx.cardquery.clone().into_bytes()),
+            )
+            .await?;
             expect(&r, &[207], "addressbook-query")?;
             r
         }
         Op::SyncInitial(k) => {
             let coll = if k == Kind::Cal { &ctx.cal } else { &ctx.card };
-            let r = send(client, srv, "REPORT", coll, &[xml], Some(sync_body("").into_bytes())).await?;
+            let r = send(
+                client,
+                srv,
+                "REPORT",
+                coll,
+                &[xml],
+                Some(sync_body("").into_bytes()),
+            )
+            .await?;
             expect(&r, &[207], "sync-collection")?;
             r
         }
         Op::SyncAfterChange => {
             let token = ctx.sync_token.lock().unwrap().clone();
-            let r = send(client, srv, "REPORT", &ctx.cal, &[xml], Some(sync_body(&token).into_bytes())).await?;
+            let r = send(
+                client,
+                srv,
+                "REPORT",
+                &ctx.cal,
+                &[xml],
+                Some(sync_body(&token).into_bytes()),
+            )
+            .await?;
             expect(&r, &[207], "sync-collection")?;
             r
         }
@@ -939,7 +1067,10 @@ async fn once_inner(op: Op, ctx: &Ctx, client: &Client, worker: usize, iter: usi
                 srv,
                 "PUT",
                 &path,
-                &[("Content-Type", content_type(Kind::Cal)), ("If-Match", &etag)],
+                &[
+                    ("Content-Type", content_type(Kind::Cal)),
+                    ("If-Match", &etag),
+                ],
                 Some(body.into_bytes()),
             )
             .await?;
@@ -966,10 +1097,22 @@ async fn discovery(client: &Client, srv: &SrvInfo) -> Res<usize> {
     let mut url = format!("{}/.well-known/caldav", srv.base);
     let mut cup: Option<String> = None;
     for _ in 0..4 {
-        let r = send(client, srv, "PROPFIND", &url, &[("Depth", "0"), xml], Some(PROPFIND_CUP.into())).await?;
+        let r = send(
+            client,
+            srv,
+            "PROPFIND",
+            &url,
+            &[("Depth", "0"), xml],
+            Some(PROPFIND_CUP.into()),
+        )
+        .await?;
         bytes += r.body.len();
         if (300..400).contains(&r.status) {
-            let loc = r.headers.get("location").and_then(|v| v.to_str().ok()).ok_or("redirect without Location")?;
+            let loc = r
+                .headers
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .ok_or("redirect without Location")?;
             url = resolve(&srv.base, loc);
             continue;
         }
@@ -978,13 +1121,30 @@ async fn discovery(client: &Client, srv: &SrvInfo) -> Res<usize> {
         break;
     }
     let principal = cup.ok_or("no current-user-principal")?;
-    let r = send(client, srv, "PROPFIND", &resolve(&srv.base, &principal), &[("Depth", "0"), xml], Some(PROPFIND_PRINCIPAL.into())).await?;
+    let r = send(
+        client,
+        srv,
+        "PROPFIND",
+        &resolve(&srv.base, &principal),
+        &[("Depth", "0"), xml],
+        Some(PROPFIND_PRINCIPAL.into()),
+    )
+    .await?;
     expect(&r, &[207], "PROPFIND principal")?;
     bytes += r.body.len();
     let cal_home = xml_href_in(&r.body, "calendar-home-set").ok_or("no calendar-home-set")?;
-    let card_home = xml_href_in(&r.body, "addressbook-home-set").ok_or("no addressbook-home-set")?;
+    let card_home =
+        xml_href_in(&r.body, "addressbook-home-set").ok_or("no addressbook-home-set")?;
     for home in [cal_home, card_home] {
-        let r = send(client, srv, "PROPFIND", &resolve(&srv.base, &home), &[("Depth", "1"), xml], Some(PROPFIND_HOME.into())).await?;
+        let r = send(
+            client,
+            srv,
+            "PROPFIND",
+            &resolve(&srv.base, &home),
+            &[("Depth", "1"), xml],
+            Some(PROPFIND_HOME.into()),
+        )
+        .await?;
         expect(&r, &[207], "PROPFIND home Depth 1")?;
         bytes += r.body.len();
     }
@@ -996,7 +1156,15 @@ async fn prepare(op: Op, ctx: &Ctx, client: &Client, conc: usize) -> Res<()> {
     match op {
         Op::SyncAfterChange => {
             // initial sync → token; change one item; the timed request syncs from that token.
-            let r = send(client, &ctx.srv, "REPORT", &ctx.cal, &[("Content-Type", "application/xml")], Some(sync_body("").into_bytes())).await?;
+            let r = send(
+                client,
+                &ctx.srv,
+                "REPORT",
+                &ctx.cal,
+                &[("Content-Type", "application/xml")],
+                Some(sync_body("").into_bytes()),
+            )
+            .await?;
             expect(&r, &[207], "sync-collection initial")?;
             let token = xml_text(&r.body, "sync-token").ok_or("no sync-token in the answer")?;
             let item = &ctx.events[0];
@@ -1018,7 +1186,13 @@ async fn prepare(op: Op, ctx: &Ctx, client: &Client, conc: usize) -> Res<()> {
             for w in 0..conc {
                 let path = format!("{}{}", ctx.cal, ctx.events[PUT_BASE + w].name);
                 let etag = get_etag(client, &ctx.srv, &path).await?;
-                let v = ctx.put_state.lock().unwrap().get(w).map(|x| x.1).unwrap_or(0);
+                let v = ctx
+                    .put_state
+                    .lock()
+                    .unwrap()
+                    .get(w)
+                    .map(|x| x.1)
+                    .unwrap_or(0);
                 st.push((etag, v));
             }
             *ctx.put_state.lock().unwrap() = st;
@@ -1049,7 +1223,14 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Run `op` with `conc` workers until `dur` has passed or `max_req` requests were started.
-async fn measure(op: Op, ctx: Arc<Ctx>, client: &Client, conc: usize, dur: Duration, max_req: usize) -> RunStats {
+async fn measure(
+    op: Op,
+    ctx: Arc<Ctx>,
+    client: &Client,
+    conc: usize,
+    dur: Duration,
+    max_req: usize,
+) -> RunStats {
     let t0 = Instant::now();
     let started_n = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = Vec::new();
@@ -1063,7 +1244,9 @@ async fn measure(op: Op, ctx: Arc<Ctx>, client: &Client, conc: usize, dur: Durat
             let mut first = None;
             let mut bytes = 0;
             let mut iter = 0;
-            while t0.elapsed() < dur && started_n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < max_req {
+            while t0.elapsed() < dur
+                && started_n.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < max_req
+            {
                 let t = Instant::now();
                 match once(op, &ctx, &client, w, iter).await {
                     Ok(b) => {
@@ -1138,11 +1321,18 @@ impl OpResult {
     }
     /// (max - min) / 2 / median of req/s, in percent.
     fn spread(&self) -> f64 {
-        let v: Vec<f64> = self.runs.iter().map(|r| r.rps).filter(|x| x.is_finite()).collect();
+        let v: Vec<f64> = self
+            .runs
+            .iter()
+            .map(|r| r.rps)
+            .filter(|x| x.is_finite())
+            .collect();
         if v.len() < 2 {
             return f64::NAN;
         }
-        let (mn, mx) = v.iter().fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        let (mn, mx) = v
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(a, b), &x| (a.min(x), b.max(x)));
         (mx - mn) / 2.0 / self.rps() * 100.0
     }
     fn errors(&self) -> usize {
@@ -1160,8 +1350,22 @@ async fn bench_op(op: Op, ctx: Arc<Ctx>, client: &Client, args: &Args) -> OpResu
     let conc = args.concurrency;
     let mut warm_ms = f64::NAN;
     if let Err(e) = prepare(op, &ctx, client, conc).await {
-        log!("    {} {}: preparation failed: {e}", ctx.srv.flavor.name(), op.label());
-        return OpResult { op, concurrency: conc, cold_ms: f64::NAN, warm_ms, runs: vec![RunStats { errors: 1, first_error: Some(e), ..Default::default() }] };
+        log!(
+            "    {} {}: preparation failed: {e}",
+            ctx.srv.flavor.name(),
+            op.label()
+        );
+        return OpResult {
+            op,
+            concurrency: conc,
+            cold_ms: f64::NAN,
+            warm_ms,
+            runs: vec![RunStats {
+                errors: 1,
+                first_error: Some(e),
+                ..Default::default()
+            }],
+        };
     }
     // The first request may fill the server's caches; a second one (when the first took less
     // than 5 s) gives the warm latency that decides how the operation is run.
@@ -1172,7 +1376,17 @@ async fn bench_op(op: Op, ctx: Arc<Ctx>, client: &Client, args: &Args) -> OpResu
         let ms = t.elapsed().as_secs_f64() * 1000.0;
         if let Err(e) = warm {
             log!("    {} {}: {e}", ctx.srv.flavor.name(), op.label());
-            return OpResult { op, concurrency: conc, cold_ms, warm_ms, runs: vec![RunStats { errors: 1, first_error: Some(e), ..Default::default() }] };
+            return OpResult {
+                op,
+                concurrency: conc,
+                cold_ms,
+                warm_ms,
+                runs: vec![RunStats {
+                    errors: 1,
+                    first_error: Some(e),
+                    ..Default::default()
+                }],
+            };
         }
         if k == 0 {
             cold_ms = ms;
@@ -1188,12 +1402,22 @@ async fn bench_op(op: Op, ctx: Arc<Ctx>, client: &Client, args: &Args) -> OpResu
     let slow = warm_ms / 1000.0 > dur.as_secs_f64() / 4.0;
     let (c, max_req, runs) = if slow {
         let fit = ((dur.as_secs_f64() * 1000.0 / warm_ms).floor() as usize).max(1);
-        let runs = if warm_ms / 1000.0 > 4.0 * dur.as_secs_f64() { 1 } else { args.runs };
+        let runs = if warm_ms / 1000.0 > 4.0 * dur.as_secs_f64() {
+            1
+        } else {
+            args.runs
+        };
         (1, fit, runs)
     } else {
         (conc, usize::MAX, args.runs)
     };
-    let mut res = OpResult { op, concurrency: c, cold_ms, warm_ms, runs: Vec::new() };
+    let mut res = OpResult {
+        op,
+        concurrency: c,
+        cold_ms,
+        warm_ms,
+        runs: Vec::new(),
+    };
     for run in 0..runs {
         if run > 0 {
             if let Err(e) = prepare(op, &ctx, client, c).await {
@@ -1202,9 +1426,18 @@ async fn bench_op(op: Op, ctx: Arc<Ctx>, client: &Client, args: &Args) -> OpResu
             }
         }
         let st = measure(op, ctx.clone(), client, c, dur, max_req).await;
-        let timed_out = st.first_error.as_deref().is_some_and(|e| e.starts_with(TIMEOUT_MARK));
+        let timed_out = st
+            .first_error
+            .as_deref()
+            .is_some_and(|e| e.starts_with(TIMEOUT_MARK));
         if let Some(e) = &st.first_error {
-            log!("    {} {} run {}: {} errors, first: {e}", ctx.srv.flavor.name(), op.label(), run + 1, st.errors);
+            log!(
+                "    {} {} run {}: {} errors, first: {e}",
+                ctx.srv.flavor.name(),
+                op.label(),
+                run + 1,
+                st.errors
+            );
         }
         res.runs.push(st);
         if timed_out {
@@ -1266,9 +1499,24 @@ fn cell_rps(r: Option<&OpResult>) -> (String, String, String) {
             }
             (rps, fmt_num(r.p50()), fmt_num(r.p99()))
         }
-        Some(r) if !r.ok() && r.runs.iter().any(|x| x.first_error.as_deref().is_some_and(|e| e.starts_with(TIMEOUT_MARK))) => {
-            let e = r.runs.iter().find_map(|x| x.first_error.clone()).unwrap_or_default();
-            ("timeout".into(), format!(">{}", e.trim_start_matches(TIMEOUT_MARK)), "–".into())
+        Some(r)
+            if !r.ok()
+                && r.runs.iter().any(|x| {
+                    x.first_error
+                        .as_deref()
+                        .is_some_and(|e| e.starts_with(TIMEOUT_MARK))
+                }) =>
+        {
+            let e = r
+                .runs
+                .iter()
+                .find_map(|x| x.first_error.clone())
+                .unwrap_or_default();
+            (
+                "timeout".into(),
+                format!(">{}", e.trim_start_matches(TIMEOUT_MARK)),
+                "–".into(),
+            )
         }
         Some(_) => ("failed".into(), "–".into(), "–".into()),
         None => ("–".into(), "–".into(), "–".into()),
@@ -1327,7 +1575,10 @@ fn table(size: usize, rows: &[ServerSize], args: &Args) -> String {
                 let _ = write!(
                     line,
                     " {} |",
-                    ratio(c.results.iter().find(|r| r.op == op), p.results.iter().find(|r| r.op == op))
+                    ratio(
+                        c.results.iter().find(|r| r.op == op),
+                        p.results.iter().find(|r| r.op == op)
+                    )
                 );
             }
         }
@@ -1335,7 +1586,10 @@ fn table(size: usize, rows: &[ServerSize], args: &Args) -> String {
     }
     let mut line = String::from("| peak RSS (VmHWM, MB) |");
     for s in rows {
-        let v = s.peak_rss_kb.map(|k| format!("{:.0}", k as f64 / 1024.0)).unwrap_or("–".into());
+        let v = s
+            .peak_rss_kb
+            .map(|k| format!("{:.0}", k as f64 / 1024.0))
+            .unwrap_or("–".into());
         let _ = write!(line, " {v} | | |");
     }
     if let Some(c) = crm {
@@ -1420,15 +1674,29 @@ fn to_json(args: &Args, mode: &str, sizes: &BTreeMap<usize, Vec<ServerSize>>) ->
 fn machine() -> String {
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
         .unwrap_or_default();
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
-        .and_then(|s| s.lines().next().map(|l| l.split_whitespace().nth(1).unwrap_or("0").parse::<u64>().unwrap_or(0)))
+        .and_then(|s| {
+            s.lines().next().map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<u64>()
+                    .unwrap_or(0)
+            })
+        })
         .unwrap_or(0);
     format!(
         "{} CPUs ({}), {:.1} GiB RAM",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0),
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(0),
         cpu,
         mem as f64 / 1024.0 / 1024.0
     )
@@ -1467,7 +1735,11 @@ async fn run(args: Args) -> Res<()> {
         .and_then(|p| p.parent())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| repo.join("target"));
-    let servers_wanted: Vec<Flavor> = if args.scale.is_some() { vec![Flavor::Crmdav] } else { args.servers.clone() };
+    let servers_wanted: Vec<Flavor> = if args.scale.is_some() {
+        vec![Flavor::Crmdav]
+    } else {
+        args.servers.clone()
+    };
     let venv = if servers_wanted.iter().any(|f| *f != Flavor::Crmdav) {
         Some(ensure_venv(&target)?)
     } else {
@@ -1489,7 +1761,12 @@ async fn run(args: Args) -> Res<()> {
         };
         let mut s = Server::setup(*f, tmp.path().join(f.name().to_lowercase()), program, &repo)?;
         s.start()?;
-        log!("{} listening on {} (pid {})", f.name(), s.base(), s.pid().unwrap_or(0));
+        log!(
+            "{} listening on {} (pid {})",
+            f.name(),
+            s.base(),
+            s.pid().unwrap_or(0)
+        );
         servers.push(s);
     }
 
@@ -1528,7 +1805,13 @@ fn info(s: &Server) -> SrvInfo {
     }
 }
 
-fn make_ctx(s: &Server, size: usize, events: Arc<Vec<GenItem>>, scale_kind: Kind, timeout: Duration) -> Ctx {
+fn make_ctx(
+    s: &Server,
+    size: usize,
+    events: Arc<Vec<GenItem>>,
+    scale_kind: Kind,
+    timeout: Duration,
+) -> Ctx {
     let cal = s.coll(Kind::Cal, size);
     let card = s.coll(Kind::Card, size);
     let step = (size / 100).max(1);
@@ -1579,8 +1862,21 @@ async fn load_all(
             let coll = s.coll(kind, size);
             create_collection(client, &si, &coll, kind).await?;
             let t = Instant::now();
-            let http_n = if s.flavor == Flavor::Crmdav { size } else { args.http_seed.min(size) };
-            let ok = put_items(client, &si, &coll, kind, items.clone(), 0..http_n, args.load_concurrency).await?;
+            let http_n = if s.flavor == Flavor::Crmdav {
+                size
+            } else {
+                args.http_seed.min(size)
+            };
+            let ok = put_items(
+                client,
+                &si,
+                &coll,
+                kind,
+                items.clone(),
+                0..http_n,
+                args.load_concurrency,
+            )
+            .await?;
             let put_s = t.elapsed().as_secs_f64();
             if http_n < size {
                 let t2 = Instant::now();
@@ -1614,7 +1910,11 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) 
     let contacts = Arc::new(gen::contacts(max));
     let mut all: BTreeMap<usize, Vec<ServerSize>> = BTreeMap::new();
     let mut md = String::new();
-    let _ = writeln!(md, "## crmdav vs Radicale {RADICALE_VERSION} vs Xandikos {XANDIKOS_VERSION}\n\nMachine: {}", machine());
+    let _ = writeln!(
+        md,
+        "## crmdav vs Radicale {RADICALE_VERSION} vs Xandikos {XANDIKOS_VERSION}\n\nMachine: {}",
+        machine()
+    );
     let mut sizes = args.sizes.clone();
     sizes.sort_unstable();
     sizes.dedup();
@@ -1637,20 +1937,29 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) 
             let client = &make_client(args)?;
             load_all(args, servers, venv, client, size, &events, &contacts, true).await?;
         }
-        log!("size {size}: restarting the servers (peak RSS then covers this size's requests only)");
+        log!(
+            "size {size}: restarting the servers (peak RSS then covers this size's requests only)"
+        );
         let mut rows = Vec::new();
         for s in servers.iter_mut() {
             s.restart()?;
             let client = &make_client(args)?;
             let si = info(s);
-            let (ne, t1, b1) = count_items(client, &si, &s.coll(Kind::Cal, size)).await.unwrap_or_else(|e| {
-                log!("  {}: listing the calendar failed: {e}", s.flavor.name());
-                (0, Duration::ZERO, 0)
-            });
-            let (nc, t2, _) = count_items(client, &si, &s.coll(Kind::Card, size)).await.unwrap_or_else(|e| {
-                log!("  {}: listing the address book failed: {e}", s.flavor.name());
-                (0, Duration::ZERO, 0)
-            });
+            let (ne, t1, b1) = count_items(client, &si, &s.coll(Kind::Cal, size))
+                .await
+                .unwrap_or_else(|e| {
+                    log!("  {}: listing the calendar failed: {e}", s.flavor.name());
+                    (0, Duration::ZERO, 0)
+                });
+            let (nc, t2, _) = count_items(client, &si, &s.coll(Kind::Card, size))
+                .await
+                .unwrap_or_else(|e| {
+                    log!(
+                        "  {}: listing the address book failed: {e}",
+                        s.flavor.name()
+                    );
+                    (0, Duration::ZERO, 0)
+                });
             log!(
                 "  {:<9} lists {ne} events ({:.0} ms first PROPFIND, {b1} B), {nc} contacts ({:.0} ms)",
                 s.flavor.name(),
@@ -1665,7 +1974,11 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) 
             let peak = s.peak_rss_kb();
             for kind in [Kind::Cal, Kind::Card] {
                 if let Err(e) = send(client, &si, "DELETE", &s.coll(kind, size), &[], None).await {
-                    log!("  {}: deleting {}: {e}", s.flavor.name(), s.coll(kind, size));
+                    log!(
+                        "  {}: deleting {}: {e}",
+                        s.flavor.name(),
+                        s.coll(kind, size)
+                    );
                 }
             }
             rows.push(ServerSize {
@@ -1686,7 +1999,12 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) 
     Ok(())
 }
 
-fn write_outputs(args: &Args, mode: &str, all: &BTreeMap<usize, Vec<ServerSize>>, md: &str) -> Res<()> {
+fn write_outputs(
+    args: &Args,
+    mode: &str,
+    all: &BTreeMap<usize, Vec<ServerSize>>,
+    md: &str,
+) -> Res<()> {
     if let Some(p) = &args.json {
         std::fs::write(p, to_json(args, mode, all)).map_err(|e| format!("{}: {e}", p.display()))?;
         log!("wrote {}", p.display());
@@ -1699,7 +2017,10 @@ fn write_outputs(args: &Args, mode: &str, all: &BTreeMap<usize, Vec<ServerSize>>
 }
 
 async fn scale_mode(args: &Args, scale: usize, crm: &mut Server, client: &Client) -> Res<()> {
-    let mut sizes: Vec<usize> = [1000, 10_000, 100_000, 1_000_000].into_iter().filter(|&s| s <= scale).collect();
+    let mut sizes: Vec<usize> = [1000, 10_000, 100_000, 1_000_000]
+        .into_iter()
+        .filter(|&s| s <= scale)
+        .collect();
     if !sizes.contains(&scale) {
         sizes.push(scale);
     }
@@ -1723,14 +2044,33 @@ async fn scale_mode(args: &Args, scale: usize, crm: &mut Server, client: &Client
     for &size in &sizes {
         log!("generating and loading {size} contacts");
         let contacts = Arc::new(gen::contacts(size));
-        load_all(args, std::slice::from_mut(crm), None, client, size, &events, &contacts, false).await?;
+        load_all(
+            args,
+            std::slice::from_mut(crm),
+            None,
+            client,
+            size,
+            &events,
+            &contacts,
+            false,
+        )
+        .await?;
         drop(contacts);
         crm.restart()?;
         let client = &make_client(args)?;
         let si = info(crm);
         let (nc, t, b) = count_items(client, &si, &crm.coll(Kind::Card, size)).await?;
-        log!("  crmdav lists {nc} contacts ({:.0} ms, {b} B)", t.as_secs_f64() * 1000.0);
-        let ctx = Arc::new(make_ctx(crm, size, events.clone(), Kind::Card, args.timeout));
+        log!(
+            "  crmdav lists {nc} contacts ({:.0} ms, {b} B)",
+            t.as_secs_f64() * 1000.0
+        );
+        let ctx = Arc::new(make_ctx(
+            crm,
+            size,
+            events.clone(),
+            Kind::Card,
+            args.timeout,
+        ));
         let mut results = Vec::new();
         for op in ops {
             results.push(bench_op(op, ctx.clone(), client, args).await);
@@ -1748,7 +2088,8 @@ async fn scale_mode(args: &Args, scale: usize, crm: &mut Server, client: &Client
         let _ = writeln!(
             md,
             "| {size} | peak RSS (VmHWM) | {} MB | | | |",
-            rss.map(|k| format!("{:.0}", k as f64 / 1024.0)).unwrap_or("–".into())
+            rss.map(|k| format!("{:.0}", k as f64 / 1024.0))
+                .unwrap_or("–".into())
         );
         all.insert(
             size,

@@ -30,7 +30,9 @@ fn multiget_body(n: usize) -> String {
         r#"<?xml version="1.0" encoding="utf-8"?><c:calendar-multiget xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:caldav"><d:prop><d:getetag/><c:calendar-data/></d:prop>"#,
     );
     for i in 0..n {
-        b.push_str(&format!("<d:href>/dav/calendars/demo/bench/bench-evt-{i:06}.ics</d:href>"));
+        b.push_str(&format!(
+            "<d:href>/dav/calendars/demo/bench/bench-evt-{i:06}.ics</d:href>"
+        ));
     }
     b.push_str("</c:calendar-multiget>");
     b
@@ -113,7 +115,10 @@ fn filter_of(body: &str, ns: &str) -> xml::Element {
 
 fn matches(c: &mut Criterion) {
     let events = gen::events(N);
-    let recurring: Vec<&gen::GenItem> = events.iter().filter(|e| e.body.contains("RRULE:")).collect();
+    let recurring: Vec<&gen::GenItem> = events
+        .iter()
+        .filter(|e| e.body.contains("RRULE:"))
+        .collect();
     let contacts = gen::contacts(N);
     let cal_filter = caldav::parse_filter(&filter_of(&calquery_body(), NS_CALDAV)).unwrap();
     let card_filter = carddav::parse_filter(&filter_of(&cardquery_body(), NS_CARDDAV)).unwrap();
@@ -146,7 +151,10 @@ fn matches(c: &mut Criterion) {
                 .count()
         })
     });
-    let no_photo: Vec<&gen::GenItem> = contacts.iter().filter(|e| !e.body.contains("PHOTO")).collect();
+    let no_photo: Vec<&gen::GenItem> = contacts
+        .iter()
+        .filter(|e| !e.body.contains("PHOTO"))
+        .collect();
     g.throughput(Throughput::Elements(no_photo.len() as u64));
     g.bench_function("carddav_fn_contains_9k_without_photo", |b| {
         b.iter(|| {
@@ -183,7 +191,11 @@ fn multistatus(c: &mut Criterion) {
                     p.text_elem(NS_DAV, "getetag", e);
                     ok.push_str(&p.buf);
                     let mut p = XmlWriter::default();
-                    p.text_elem(NS_DAV, "getcontenttype", "text/calendar; charset=utf-8; component=VEVENT");
+                    p.text_elem(
+                        NS_DAV,
+                        "getcontenttype",
+                        "text/calendar; charset=utf-8; component=VEVENT",
+                    );
                     ok.push_str(&p.buf);
                     w.raw("<d:response><d:href>");
                     w.text(h);

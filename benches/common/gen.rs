@@ -36,20 +36,79 @@ const FIRST: &[&str] = &[
     "Wim", "Xenia", "Yusuf", "Zoë", "Jürgen", "Søren", "Chloé", "Mateo",
 ];
 const LAST: &[&str] = &[
-    "Müller", "Schmidt", "Schneider", "Fischer", "Weber", "Meyer", "Wagner", "Becker", "Schulz",
-    "Hoffmann", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz", "Zimmermann", "Braun",
-    "Hofmann", "Hartmann", "Lange", "Schmitt", "Werner", "Krause", "Meier", "Lehmann", "Köhler",
-    "Herrmann", "König", "Walter", "Mayer", "Huber", "Kaiser", "Fuchs", "Peters", "Lang",
-    "Scholz", "Möller", "Weiß", "Jung", "Hahn", "Vogel", "Friedrich", "Keller", "Günther",
-    "Frank", "Berger", "Winkler", "Roth", "Okafor",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Hofmann",
+    "Hartmann",
+    "Lange",
+    "Schmitt",
+    "Werner",
+    "Krause",
+    "Meier",
+    "Lehmann",
+    "Köhler",
+    "Herrmann",
+    "König",
+    "Walter",
+    "Mayer",
+    "Huber",
+    "Kaiser",
+    "Fuchs",
+    "Peters",
+    "Lang",
+    "Scholz",
+    "Möller",
+    "Weiß",
+    "Jung",
+    "Hahn",
+    "Vogel",
+    "Friedrich",
+    "Keller",
+    "Günther",
+    "Frank",
+    "Berger",
+    "Winkler",
+    "Roth",
+    "Okafor",
 ];
 const COMPANIES: &[&str] = &[
-    "Acme GmbH", "Globex AG", "Initech Ltd", "Umbrella SE", "Stark Industries", "Wayne Enterprises",
-    "Hooli Inc.", "Vandelay Industries", "Soylent Corp", "Tyrell Corporation",
+    "Acme GmbH",
+    "Globex AG",
+    "Initech Ltd",
+    "Umbrella SE",
+    "Stark Industries",
+    "Wayne Enterprises",
+    "Hooli Inc.",
+    "Vandelay Industries",
+    "Soylent Corp",
+    "Tyrell Corporation",
 ];
 const TOPICS: &[&str] = &[
-    "Quarterly business review", "Renewal negotiation", "Product demo", "Onboarding call",
-    "Pricing discussion", "Kick-off", "Support escalation", "Contract signature", "Site visit",
+    "Quarterly business review",
+    "Renewal negotiation",
+    "Product demo",
+    "Onboarding call",
+    "Pricing discussion",
+    "Kick-off",
+    "Support escalation",
+    "Contract signature",
+    "Site visit",
     "Strategy workshop",
 ];
 
@@ -87,7 +146,14 @@ fn esc(s: &str) -> String {
 }
 
 fn fmt_local(d: NaiveDate, h: u32, m: u32) -> String {
-    format!("{:04}{:02}{:02}T{:02}{:02}00", d.year(), d.month(), d.day(), h, m)
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}00",
+        d.year(),
+        d.month(),
+        d.day(),
+        h,
+        m
+    )
 }
 
 fn fmt_date(d: NaiveDate) -> String {
@@ -106,7 +172,9 @@ pub fn event(i: usize) -> GenItem {
     let summary = format!("{topic} – {company} #{i}");
     let kind = i % 10;
     let mut b = String::with_capacity(2048);
-    b.push_str("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//crmdav//bench//EN\r\nCALSCALE:GREGORIAN\r\n");
+    b.push_str(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//crmdav//bench//EN\r\nCALSCALE:GREGORIAN\r\n",
+    );
     let tz = match kind {
         0 | 1 => Some(("Europe/Berlin", BERLIN)),
         3 | 4 => Some(("America/New_York", NEW_YORK)),
@@ -127,7 +195,13 @@ pub fn event(i: usize) -> GenItem {
                 ))
             ),
         );
-        fold_into(b, &format!("LOCATION:{}", esc(&format!("{company}, Room {}", 100 + i % 50))));
+        fold_into(
+            b,
+            &format!(
+                "LOCATION:{}",
+                esc(&format!("{company}, Room {}", 100 + i % 50))
+            ),
+        );
         b.push_str("STATUS:CONFIRMED\r\n");
         if i % 4 == 0 {
             b.push_str("ORGANIZER;CN=Demo User:mailto:demo@crmdav.example\r\n");
@@ -144,12 +218,21 @@ pub fn event(i: usize) -> GenItem {
     match (kind, tz) {
         (2, _) => {
             b.push_str(&format!("DTSTART;VALUE=DATE:{}\r\n", fmt_date(day)));
-            b.push_str(&format!("DTEND;VALUE=DATE:{}\r\n", fmt_date(day + Duration::days(1))));
+            b.push_str(&format!(
+                "DTEND;VALUE=DATE:{}\r\n",
+                fmt_date(day + Duration::days(1))
+            ));
             b.push_str("TRANSP:TRANSPARENT\r\n");
         }
         (_, Some((tzid, _))) => {
-            b.push_str(&format!("DTSTART;TZID={tzid}:{}\r\n", fmt_local(day, hour, minute)));
-            b.push_str(&format!("DTEND;TZID={tzid}:{}\r\n", fmt_local(day, hour + 1, minute)));
+            b.push_str(&format!(
+                "DTSTART;TZID={tzid}:{}\r\n",
+                fmt_local(day, hour, minute)
+            ));
+            b.push_str(&format!(
+                "DTEND;TZID={tzid}:{}\r\n",
+                fmt_local(day, hour + 1, minute)
+            ));
         }
         _ => {
             b.push_str(&format!("DTSTART:{}Z\r\n", fmt_local(day, hour, minute)));
@@ -173,9 +256,18 @@ pub fn event(i: usize) -> GenItem {
         b.push_str("BEGIN:VEVENT\r\n");
         fold_into(&mut b, &format!("UID:{uid}"));
         b.push_str("DTSTAMP:20260101T000000Z\r\nSEQUENCE:1\r\n");
-        b.push_str(&format!("RECURRENCE-ID;TZID={tzid}:{}\r\n", fmt_local(orig, hour, minute)));
-        b.push_str(&format!("DTSTART;TZID={tzid}:{}\r\n", fmt_local(orig, hour + 1, minute)));
-        b.push_str(&format!("DTEND;TZID={tzid}:{}\r\n", fmt_local(orig, hour + 2, minute)));
+        b.push_str(&format!(
+            "RECURRENCE-ID;TZID={tzid}:{}\r\n",
+            fmt_local(orig, hour, minute)
+        ));
+        b.push_str(&format!(
+            "DTSTART;TZID={tzid}:{}\r\n",
+            fmt_local(orig, hour + 1, minute)
+        ));
+        b.push_str(&format!(
+            "DTEND;TZID={tzid}:{}\r\n",
+            fmt_local(orig, hour + 2, minute)
+        ));
         common(&mut b, &format!("{summary} (moved)"));
         b.push_str("END:VEVENT\r\n");
     }
@@ -217,9 +309,16 @@ pub fn contact(i: usize) -> GenItem {
     b.push_str("TITLE:Account Manager\r\n");
     fold_into(
         &mut b,
-        &format!("EMAIL;TYPE=INTERNET,WORK:{}.{}{i}@customer.example", first.to_lowercase(), i % 97),
+        &format!(
+            "EMAIL;TYPE=INTERNET,WORK:{}.{}{i}@customer.example",
+            first.to_lowercase(),
+            i % 97
+        ),
     );
-    b.push_str(&format!("TEL;TYPE=WORK,VOICE:+49 30 {:07}\r\n", 1_000_000 + i));
+    b.push_str(&format!(
+        "TEL;TYPE=WORK,VOICE:+49 30 {:07}\r\n",
+        1_000_000 + i
+    ));
     b.push_str(&format!("TEL;TYPE=CELL:+49 170 {:07}\r\n", 2_000_000 + i));
     fold_into(
         &mut b,
@@ -231,7 +330,11 @@ pub fn contact(i: usize) -> GenItem {
     );
     fold_into(
         &mut b,
-        &format!("NOTE:Customer since {}. Key account for {}.", 2010 + i % 15, esc(company)),
+        &format!(
+            "NOTE:Customer since {}. Key account for {}.",
+            2010 + i % 15,
+            esc(company)
+        ),
     );
     if i % 10 == 5 {
         fold_into(&mut b, &format!("PHOTO;ENCODING=b;TYPE=JPEG:{}", photo(i)));

@@ -9,11 +9,11 @@ mod mkcol;
 mod multistatus;
 pub mod propfind;
 mod proppatch;
-mod stream;
 pub mod props;
 pub mod provision;
 mod report;
 pub mod resource;
+mod stream;
 pub mod validate;
 
 use crate::error::{DavError, DavResult};

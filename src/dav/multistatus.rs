@@ -12,21 +12,23 @@ pub struct Multistatus {
 /// One `propstat` group being collected for a response.
 #[derive(Default)]
 pub struct PropStats {
-    ok: String,
-    not_found: String,
+    ok: XmlWriter,
+    not_found: XmlWriter,
     other: Vec<(u16, String)>,
 }
 
 impl PropStats {
     /// Add a found property (already rendered).
     pub fn ok(&mut self, xml: &str) {
-        self.ok.push_str(xml);
+        self.ok.buf.push_str(xml);
+    }
+    /// The writer for found properties, to render into directly.
+    pub fn ok_writer(&mut self) -> &mut XmlWriter {
+        &mut self.ok
     }
     /// Add a missing property `{ns}name`.
     pub fn not_found(&mut self, ns: &str, name: &str) {
-        let mut w = XmlWriter::default();
-        w.empty(ns, name);
-        self.not_found.push_str(&w.buf);
+        self.not_found.empty(ns, name);
     }
     /// Add a property with another status.
     pub fn status(&mut self, code: u16, ns: &str, name: &str) {
@@ -40,12 +42,23 @@ impl PropStats {
 }
 
 /// The status line text for a code.
-pub fn status_line(code: u16) -> String {
+pub fn status_line(code: u16) -> std::borrow::Cow<'static, str> {
+    let fixed = match code {
+        200 => "HTTP/1.1 200 OK",
+        403 => "HTTP/1.1 403 Forbidden",
+        404 => "HTTP/1.1 404 Not Found",
+        424 => "HTTP/1.1 424 Failed Dependency",
+        507 => "HTTP/1.1 507 Insufficient Storage",
+        _ => "",
+    };
+    if !fixed.is_empty() {
+        return fixed.into();
+    }
     let reason = StatusCode::from_u16(code)
         .ok()
         .and_then(|s| s.canonical_reason())
         .unwrap_or("");
-    format!("HTTP/1.1 {code} {reason}")
+    format!("HTTP/1.1 {code} {reason}").into()
 }
 
 impl Default for Multistatus {
@@ -80,12 +93,12 @@ impl Multistatus {
         self.w.text(href);
         self.w.raw("</d:href>");
         let mut any = false;
-        if !ps.ok.is_empty() {
-            self.propstat(&ps.ok, 200);
+        if !ps.ok.buf.is_empty() {
+            self.propstat(&ps.ok.buf, 200);
             any = true;
         }
-        if !ps.not_found.is_empty() {
-            self.propstat(&ps.not_found, 404);
+        if !ps.not_found.buf.is_empty() {
+            self.propstat(&ps.not_found.buf, 404);
             any = true;
         }
         for (code, xml) in &ps.other {

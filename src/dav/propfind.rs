@@ -136,20 +136,14 @@ pub fn render_props(
                 if let Some(c) = computed {
                     if c.ns == ns && c.name == name {
                         match &c.value {
-                            Some(v) => {
-                                let mut w = XmlWriter::default();
-                                props::write_prop(&mut w, ns, name, v);
-                                ps.ok(&w.buf);
-                            }
+                            Some(v) => props::write_prop(ps.ok_writer(), ns, name, v),
                             None => ps.not_found(ns, name),
                         }
                         continue;
                     }
                 }
                 if let Some(v) = live_value(ctx, res, ns, name) {
-                    let mut w = XmlWriter::default();
-                    props::write_prop(&mut w, ns, name, &v);
-                    ps.ok(&w.buf);
+                    props::write_prop(ps.ok_writer(), ns, name, &v);
                 } else if let Some((_, _, xml)) = dead.iter().find(|(n, l, _)| n == ns && l == name)
                 {
                     ps.ok(xml);
@@ -232,7 +226,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         None => HashMap::new(),
     };
     if let (1, Resource::Collection(coll)) = (depth, &res) {
-        return Ok(stream_collection(req, coll.clone(), pr, dead).await?);
+        return stream_collection(req, coll.clone(), pr, dead).await;
     }
     let mut list = vec![res.clone()];
     if depth == 1 {
@@ -293,14 +287,26 @@ async fn stream_collection(
             max_resource_size: state.cfg.limits.max_resource_bytes,
         };
         let mut ms = Multistatus::new();
-        respond(&ctx, &Resource::Collection(coll.clone()), &dead, &pr, &mut ms);
+        respond(
+            &ctx,
+            &Resource::Collection(coll.clone()),
+            &dead,
+            &pr,
+            &mut ms,
+        );
         for c in subs {
             respond(&ctx, &Resource::Collection(c), &dead, &pr, &mut ms);
         }
         let mut rows = state.store.stream_items(&coll, false);
         while let Some(item) = rows.next().await {
             let item = item?;
-            respond(&ctx, &Resource::Item(coll.clone(), item.meta), &dead, &pr, &mut ms);
+            respond(
+                &ctx,
+                &Resource::Item(coll.clone(), item.meta),
+                &dead,
+                &pr,
+                &mut ms,
+            );
             if ms.pending_bytes() >= super::stream::CHUNK && !sink.send(ms.take()).await {
                 return Ok(());
             }

@@ -41,9 +41,7 @@ where
         }
     });
     let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv()
-            .await
-            .map(|b| (Ok::<_, actix_web::Error>(b), rx))
+        rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
     });
     HttpResponse::build(actix_web::http::StatusCode::MULTI_STATUS)
         .content_type("application/xml; charset=utf-8")

@@ -9,7 +9,7 @@ mod parse;
 mod write;
 
 pub use parse::{parse, Element, Limits, Node};
-pub use write::{escape_attr, escape_text, XmlWriter};
+pub use write::{escape_attr, escape_text, push_escaped, XmlWriter};
 
 /// `DAV:` namespace (RFC 4918).
 pub const NS_DAV: &str = "DAV:";

@@ -3,18 +3,30 @@
 
 use super::{NS_CALDAV, NS_CARDDAV, NS_CS, NS_DAV, NS_ICAL};
 
+/// Append `s` to `out` escaped as character data. Runs without special characters are
+/// copied whole (the common case: hrefs, ETags, names).
+pub fn push_escaped(out: &mut String, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, b) in bytes.iter().enumerate() {
+        let rep = match b {
+            b'<' => "&lt;",
+            b'>' => "&gt;",
+            b'&' => "&amp;",
+            b'\r' => "&#13;",
+            _ => continue,
+        };
+        out.push_str(&s[start..i]);
+        out.push_str(rep);
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+}
+
 /// Escape character data.
 pub fn escape_text(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '\r' => out.push_str("&#13;"),
-            c => out.push(c),
-        }
-    }
+    let mut out = String::with_capacity(s.len() + 8);
+    push_escaped(&mut out, s);
     out
 }
 
@@ -31,6 +43,10 @@ const PREFIXES: &[(&str, &str)] = &[
     (NS_CS, "cs"),
     (NS_ICAL, "ical"),
 ];
+
+fn prefix_of(ns: &str) -> Option<&'static str> {
+    PREFIXES.iter().find(|(n, _)| *n == ns).map(|(_, p)| *p)
+}
 
 /// Streaming writer into a `String` buffer.
 #[derive(Default)]
@@ -57,10 +73,7 @@ impl XmlWriter {
 
     /// Qualified name for `{ns}name`: a fixed prefix when the namespace is known, else `None`.
     pub fn qname(ns: &str, name: &str) -> Option<String> {
-        PREFIXES
-            .iter()
-            .find(|(n, _)| *n == ns)
-            .map(|(_, p)| format!("{p}:{name}"))
+        prefix_of(ns).map(|p| format!("{p}:{name}"))
     }
 
     /// Open `{ns}name` (declaring a foreign namespace inline when needed).
@@ -79,8 +92,12 @@ impl XmlWriter {
     /// Close `{ns}name`.
     pub fn close(&mut self, ns: &str, name: &str) {
         self.buf.push_str("</");
-        match Self::qname(ns, name) {
-            Some(q) => self.buf.push_str(&q),
+        match prefix_of(ns) {
+            Some(p) => {
+                self.buf.push_str(p);
+                self.buf.push(':');
+                self.buf.push_str(name);
+            }
             None => {
                 if ns.is_empty() {
                     self.buf.push_str(name)
@@ -103,7 +120,7 @@ impl XmlWriter {
     /// `{ns}name` with escaped text content.
     pub fn text_elem(&mut self, ns: &str, name: &str, text: &str) {
         self.open(ns, name);
-        self.buf.push_str(&escape_text(text));
+        push_escaped(&mut self.buf, text);
         self.close(ns, name);
     }
 
@@ -114,12 +131,16 @@ impl XmlWriter {
 
     /// Escaped text.
     pub fn text(&mut self, s: &str) {
-        self.buf.push_str(&escape_text(s));
+        push_escaped(&mut self.buf, s);
     }
 
     fn push_name_decl(&mut self, ns: &str, name: &str) {
-        match Self::qname(ns, name) {
-            Some(q) => self.buf.push_str(&q),
+        match prefix_of(ns) {
+            Some(p) => {
+                self.buf.push_str(p);
+                self.buf.push(':');
+                self.buf.push_str(name);
+            }
             None if ns.is_empty() => {
                 // No namespace: undo any default namespace explicitly.
                 self.buf.push_str(name);

@@ -138,14 +138,31 @@ pub async fn addressbook_query(
     let limit = crate::carddav::parse_limit(root);
     let pr = prop_request(root);
     let data = DataRequest::parse(&pr)?;
-    let items: Vec<Item> = match (only, crate::carddav::probes(&filter)) {
-        (Some(name), _) => req
-            .state
-            .store
-            .item(coll, name)
-            .await?
-            .into_iter()
-            .collect(),
+    let cap = limit
+        .unwrap_or(usize::MAX)
+        .min(req.state.cfg.limits.max_report_results);
+    let mut matched: Vec<Item> = Vec::new();
+    let mut overflow = false;
+    // Keep `item` if it matches; false once the cap is passed (stop looking).
+    let mut consider = |item: Item| -> bool {
+        let hit = std::str::from_utf8(&item.body)
+            .map(|b| crate::carddav::matches(&filter, b))
+            .unwrap_or(false);
+        if hit {
+            if matched.len() == cap {
+                overflow = true;
+                return false;
+            }
+            matched.push(item);
+        }
+        true
+    };
+    match (only, crate::carddav::probes(&filter)) {
+        (Some(name), _) => {
+            if let Some(it) = req.state.store.item(coll, name).await? {
+                consider(it);
+            }
+        }
         // The field index names the only cards that can match; read just those.
         (None, Some(probes)) => {
             let mut names = std::collections::BTreeSet::new();
@@ -160,37 +177,39 @@ pub async fn addressbook_query(
             let names: Vec<String> = names.into_iter().collect();
             let mut items = req.state.store.items_named(coll, &names).await?;
             items.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
-            items
+            for it in items {
+                if !consider(it) {
+                    break;
+                }
+            }
         }
-        (None, None) => req.state.store.list_items_with_body(coll).await?,
-    };
+        // Otherwise every card is examined, one row at a time.
+        (None, None) => {
+            use futures_util::StreamExt;
+            let mut rows = req.state.store.stream_items(coll, true);
+            while let Some(it) = rows.next().await {
+                if !consider(it?) {
+                    break;
+                }
+            }
+        }
+    }
     let dead = req
         .state
         .store
         .dead_props_under(req.tenant(), &coll.path)
         .await?;
-    let cap = limit
-        .unwrap_or(usize::MAX)
-        .min(req.state.cfg.limits.max_report_results);
     let mut ms = Multistatus::new();
-    let mut n = 0usize;
-    for item in &items {
-        let Ok(body) = std::str::from_utf8(&item.body) else {
-            continue;
-        };
-        if crate::carddav::matches(&filter, body) {
-            if n == cap {
-                // RFC 6352 §8.6.1: more results than the limit: say so with a 507.
-                ms.status_response(
-                    &tree::href(&coll.path),
-                    507,
-                    "<d:error><d:number-of-matches-within-limits/></d:error>",
-                );
-                break;
-            }
-            n += 1;
-            item_response(req, &mut ms, coll, item, &pr, &data, &dead);
-        }
+    for item in &matched {
+        item_response(req, &mut ms, coll, item, &pr, &data, &dead);
+    }
+    if overflow {
+        // RFC 6352 §8.6.1: more results than the limit: say so with a 507.
+        ms.status_response(
+            &tree::href(&coll.path),
+            507,
+            "<d:error><d:number-of-matches-within-limits/></d:error>",
+        );
     }
     Ok(ms.finish())
 }
