@@ -165,7 +165,7 @@ fn parse_args() -> Res<Args> {
             _ => {} // cargo's filter argument
         }
     }
-    if a.sizes.is_empty() || a.sizes.iter().any(|&s| s < 100 || s > 1_000_000) {
+    if a.sizes.is_empty() || a.sizes.iter().any(|&s| !(100..=1_000_000).contains(&s)) {
         return Err("--sizes: each size must be between 100 and 1,000,000".into());
     }
     if a.servers.is_empty() {
@@ -927,7 +927,7 @@ fn edited(item: &GenItem, version: usize) -> String {
         )
         .replacen(
             "STATUS:CONFIRMED",
-            if version % 2 == 0 {
+            if version.is_multiple_of(2) {
                 "STATUS:CONFIRMED"
             } else {
                 "STATUS:TENTATIVE"

@@ -6,6 +6,7 @@
 //! - 10 % all-day (DATE values);
 //! - 20 % in America/New_York, the rest in UTC;
 //! - one in three with a VALARM, one in four with an organizer and two attendees.
+//!
 //! Every resource that uses a TZID carries its VTIMEZONE.
 //!
 //! Contacts (`bench-card-NNNNNN.vcf`): vCard 3.0, 10 % with a ~50 KB base64 JPEG-typed PHOTO.
@@ -166,7 +167,7 @@ pub fn event(i: usize) -> GenItem {
     let anchor = NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
     let day = anchor + Duration::days(((i * 7919) % 365) as i64);
     let hour = 8 + (i % 10) as u32;
-    let minute = if i % 2 == 0 { 0 } else { 30 };
+    let minute = if i.is_multiple_of(2) { 0 } else { 30 };
     let topic = TOPICS[i % TOPICS.len()];
     let company = COMPANIES[(i / 3) % COMPANIES.len()];
     let summary = format!("{topic} – {company} #{i}");
@@ -203,12 +204,12 @@ pub fn event(i: usize) -> GenItem {
             ),
         );
         b.push_str("STATUS:CONFIRMED\r\n");
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             b.push_str("ORGANIZER;CN=Demo User:mailto:demo@crmdav.example\r\n");
             fold_into(b, &format!("ATTENDEE;CN={};ROLE=REQ-PARTICIPANT;PARTSTAT=ACCEPTED:mailto:p{i}@customer.example", FIRST[i % FIRST.len()]));
             fold_into(b, &format!("ATTENDEE;CN={};ROLE=OPT-PARTICIPANT;PARTSTAT=NEEDS-ACTION:mailto:q{i}@customer.example", LAST[i % LAST.len()]));
         }
-        if i % 3 == 0 {
+        if i.is_multiple_of(3) {
             b.push_str("BEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:Reminder\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\n");
         }
     };
