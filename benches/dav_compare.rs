@@ -1843,6 +1843,7 @@ fn make_ctx(
     }
 }
 
+#[allow(clippy::too_many_arguments)] // a benchmark driver: plain arguments read best here
 async fn load_all(
     args: &Args,
     servers: &mut [Server],
