@@ -13,7 +13,7 @@ pub mod props;
 pub mod provision;
 mod report;
 pub mod resource;
-mod stream;
+pub mod stream;
 pub mod validate;
 
 use crate::error::{DavError, DavResult};

@@ -277,10 +277,7 @@ async fn stream_collection(
     Ok(super::stream::multistatus(move |sink| async move {
         use futures_util::StreamExt;
         let state = shared.get_ref();
-        let principal = state
-            .cfg
-            .tenant(&tenant)
-            .and_then(|t| t.user(&user).map(|u| Principal { tenant: t, user: u }))
+        let principal = Principal::lookup(&state.cfg, &tenant, &user)
             .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
         let ctx = PropCtx {
             principal: &principal,

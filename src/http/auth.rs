@@ -21,6 +21,16 @@ pub struct Principal<'a> {
     pub user: &'a UserConfig,
 }
 
+impl<'a> Principal<'a> {
+    /// Look up an already-authenticated user again by name (for work that outlives the
+    /// request handler, such as a streamed response).
+    pub fn lookup(cfg: &'a ServerConfig, tenant: &str, user: &str) -> Option<Self> {
+        let tenant = cfg.tenant(tenant)?;
+        let user = tenant.user(user)?;
+        Some(Principal { tenant, user })
+    }
+}
+
 /// Remembers verified credentials.
 pub struct AuthCache {
     key: [u8; 32],

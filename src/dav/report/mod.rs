@@ -6,6 +6,7 @@ mod sync;
 
 use super::multistatus::{Multistatus, PropStats};
 use super::propfind::{render_props, Computed, PropRequest};
+use super::props::PropCtx;
 use super::resource::Resource;
 use super::Req;
 use crate::error::{Condition, DavError, DavResult};
@@ -101,6 +102,33 @@ impl DataRequest {
     }
 }
 
+/// Renders item responses for a REPORT: the requested properties, item data and dead props.
+pub struct ItemRenderer<'a> {
+    /// Live property context.
+    pub ctx: PropCtx<'a>,
+    /// Recurrence expansion cap for calendar-data.
+    pub max_instances: usize,
+    /// The properties asked for.
+    pub pr: &'a PropRequest,
+    /// How item data is rendered.
+    pub data: &'a DataRequest,
+    /// Dead properties by path.
+    pub dead: &'a HashMap<String, Vec<(String, String, String)>>,
+}
+
+impl ItemRenderer<'_> {
+    /// Write one item's response.
+    pub fn respond(&self, ms: &mut Multistatus, coll: &Collection, item: &Item) {
+        let path = format!("{}{}", coll.path, item.meta.name);
+        let res = Resource::Item(coll.clone(), item.meta.clone());
+        let computed = self.data.compute(item, self.max_instances);
+        let mut ps = PropStats::default();
+        let d = self.dead.get(&path).map(Vec::as_slice).unwrap_or(&[]);
+        render_props(&self.ctx, &res, d, self.pr, computed.as_ref(), &mut ps);
+        ms.propstat_response(&tree::href(&path), ps);
+    }
+}
+
 /// Write one item's response.
 pub fn item_response(
     req: &Req<'_>,
@@ -111,14 +139,14 @@ pub fn item_response(
     data: &DataRequest,
     dead: &HashMap<String, Vec<(String, String, String)>>,
 ) {
-    let ctx = req.prop_ctx();
-    let path = format!("{}{}", coll.path, item.meta.name);
-    let res = Resource::Item(coll.clone(), item.meta.clone());
-    let computed = data.compute(item, req.state.cfg.limits.max_instances);
-    let mut ps = PropStats::default();
-    let d = dead.get(&path).map(Vec::as_slice).unwrap_or(&[]);
-    render_props(&ctx, &res, d, pr, computed.as_ref(), &mut ps);
-    ms.propstat_response(&tree::href(&path), ps);
+    ItemRenderer {
+        ctx: req.prop_ctx(),
+        max_instances: req.state.cfg.limits.max_instances,
+        pr,
+        data,
+        dead,
+    }
+    .respond(ms, coll, item);
 }
 
 /// calendar-multiget (RFC 4791 §7.9) and addressbook-multiget (RFC 6352 §8.7).

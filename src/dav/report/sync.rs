@@ -1,6 +1,10 @@
 //! sync-collection (RFC 6578), answered from the collection's change log by sequence number.
 
-use super::{item_response, prop_request, DataRequest};
+use super::{prop_request, DataRequest, ItemRenderer};
+use crate::dav::props::PropCtx;
+use crate::dav::stream;
+use crate::http::auth::Principal;
+use std::collections::HashMap;
 use crate::dav::multistatus::Multistatus;
 use crate::dav::resource::Resource;
 use crate::dav::Req;
@@ -72,54 +76,79 @@ pub async fn sync_collection(
     let data = DataRequest::parse(&pr)?;
     let (changes, upto) = req.state.store.changes_since(coll, since, limit).await?;
     let truncated = limit.is_some() && upto < coll.seq;
-    let changed: Vec<String> = changes
-        .iter()
-        .filter_map(|c| match c {
-            Change::Changed(m, _) => Some(m.name.clone()),
-            Change::Deleted(..) => None,
-        })
-        .collect();
-    // Bodies are read only when the client asked for item data.
-    let bodies: Vec<Item> = if matches!(data, DataRequest::None) {
-        Vec::new()
-    } else {
-        req.state.store.items_named(coll, &changed).await?
-    };
     let dead = req
         .state
         .store
         .dead_props_under(req.tenant(), &coll.path)
         .await?;
-    let mut ms = Multistatus::new();
-    for c in &changes {
-        match c {
-            Change::Changed(m, _) => {
-                let item = bodies
+    let coll = coll.clone();
+    let shared = req.shared.clone();
+    let tenant = req.tenant().to_string();
+    let user = req.principal.user.name.clone();
+    // Streamed: an initial sync of a large collection is sent in chunks, and item bodies (only
+    // read when the client asked for item data) are fetched a batch at a time.
+    Ok(stream::multistatus(move |sink| async move {
+        let state = shared.get_ref();
+        let principal = Principal::lookup(&state.cfg, &tenant, &user)
+            .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
+        let renderer = ItemRenderer {
+            ctx: PropCtx {
+                principal: &principal,
+                max_resource_size: state.cfg.limits.max_resource_bytes,
+            },
+            max_instances: state.cfg.limits.max_instances,
+            pr: &pr,
+            data: &data,
+            dead: &dead,
+        };
+        let mut ms = Multistatus::new();
+        for batch in changes.chunks(256) {
+            let mut bodies: HashMap<String, Vec<u8>> = HashMap::new();
+            if !matches!(data, DataRequest::None) {
+                let names: Vec<String> = batch
                     .iter()
-                    .find(|i| i.meta.name == m.name)
-                    .cloned()
-                    .unwrap_or_else(|| Item {
-                        meta: m.clone(),
-                        body: Vec::new(),
-                    });
-                item_response(req, &mut ms, coll, &item, &pr, &data, &dead);
+                    .filter_map(|c| match c {
+                        Change::Changed(m, _) => Some(m.name.clone()),
+                        Change::Deleted(..) => None,
+                    })
+                    .collect();
+                for it in state.store.items_named(&coll, &names).await? {
+                    bodies.insert(it.meta.name, it.body);
+                }
             }
-            Change::Deleted(name, _) => {
-                ms.status_response(&tree::href(&format!("{}{}", coll.path, name)), 404, "")
+            for c in batch {
+                match c {
+                    Change::Changed(m, _) => {
+                        let item = Item {
+                            meta: m.clone(),
+                            body: bodies.remove(&m.name).unwrap_or_default(),
+                        };
+                        renderer.respond(&mut ms, &coll, &item);
+                    }
+                    Change::Deleted(name, _) => ms.status_response(
+                        &tree::href(&format!("{}{}", coll.path, name)),
+                        404,
+                        "",
+                    ),
+                }
+            }
+            if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
+                return Ok(());
             }
         }
-    }
-    if truncated {
-        // RFC 6578 §3.6: the result was truncated; the token continues from here.
-        ms.status_response(
-            &tree::href(&coll.path),
-            507,
-            "<d:error><d:number-of-matches-within-limits/></d:error>",
-        );
-    }
-    ms.tail(&format!(
-        "<d:sync-token>{}</d:sync-token>",
-        escape_text(&coll.token(upto))
-    ));
-    Ok(ms.finish())
+        if truncated {
+            // RFC 6578 §3.6: the result was truncated; the token continues from here.
+            ms.status_response(
+                &tree::href(&coll.path),
+                507,
+                "<d:error><d:number-of-matches-within-limits/></d:error>",
+            );
+        }
+        ms.tail(&format!(
+            "<d:sync-token>{}</d:sync-token>",
+            escape_text(&coll.token(upto))
+        ));
+        sink.send(ms.close()).await;
+        Ok(())
+    }))
 }
