@@ -125,6 +125,20 @@ pub trait Connector: Send + Sync {
 
     /// Delete (or cancel, per the definition) record `id`.
     async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError>;
+
+    /// One page of the CRM's deleted-records feed for `entity` (when `capabilities().deletion_feed`):
+    /// each record's `id` is a deleted record's id, `modified` its deletion time when known,
+    /// only deletions after `since` when given. Default: `NotSupported`.
+    async fn list_deleted(
+        &self,
+        entity: &str,
+        _since: Option<DateTime<Utc>>,
+        _page: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        Err(ConnectorError::NotSupported {
+            message: format!("{entity} has no deleted-records feed"),
+        })
+    }
 }
 
 pub mod rest;

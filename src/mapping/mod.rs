@@ -107,6 +107,19 @@ pub enum Absent {
     Null,
     /// Leave the CRM field out of the patch.
     Omit,
+    /// Write an empty string (CRMs that clear a field with `""`, not `null`).
+    Empty,
+}
+
+/// How a rule's `params` pick among several properties of one name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamsMatch {
+    /// Prefer a property carrying all the params, else take any of that name.
+    #[default]
+    Prefer,
+    /// Only a property carrying all the params (e.g. `TEL;TYPE=CELL` for a mobile field).
+    Strict,
 }
 
 /// JSON type to write a text or enum value back as.
@@ -144,6 +157,9 @@ pub struct FieldRule {
     /// Parameters put on the property and preferred when several properties share a name.
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// `prefer` (default) or `strict`: see [`ParamsMatch`].
+    #[serde(default)]
+    pub params_match: ParamsMatch,
     /// URI prefix (`mailto:`, `tel:`) added on render, stripped on parse; the value is not
     /// TEXT-escaped then.
     #[serde(default)]
@@ -175,6 +191,10 @@ pub struct FieldRule {
     pub style: Option<String>,
     #[serde(default)]
     pub value_type: ValueType,
+    /// DAV → CRM: also write the value to these paths (a CRM that wants one value in two
+    /// fields, e.g. HubSpot's `hs_timestamp` beside `hs_meeting_start_time`).
+    #[serde(default)]
+    pub also_paths: Vec<String>,
 }
 
 /// All-day detection.
@@ -189,6 +209,14 @@ pub struct AllDay {
     /// The properties rendered as DATE when all-day.
     #[serde(default = "all_day_props")]
     pub properties: Vec<String>,
+    /// Zone in which the CRM keeps all-day timestamps (Salesforce: midnight `UTC`); default
+    /// the mapping's zone.
+    #[serde(default)]
+    pub date_zone: Option<String>,
+    /// The CRM's end of an all-day event is its last day (Salesforce), not the day after
+    /// (iCalendar's exclusive DTEND): one day is added on render and taken off on write.
+    #[serde(default)]
+    pub inclusive_end: bool,
 }
 
 fn all_day_props() -> Vec<String> {
@@ -236,6 +264,8 @@ pub struct Mapping {
     vcard_version: VCardVersion,
     dtstamp_path: Option<String>,
     all_day: Option<AllDay>,
+    /// Zone of all-day timestamps (`all_day.date_zone`, else the mapping's zone).
+    all_day_tz: Tz,
     fields: Vec<FieldRule>,
 }
 
@@ -316,6 +346,16 @@ impl Mapping {
                 return Err("all_day.mode = flag needs all_day.flag".into());
             }
         }
+        for r in &f.fields {
+            for p in &r.also_paths {
+                jsonpath::parse(p).map_err(|e| format!("{}: {e}", r.property))?;
+            }
+        }
+        let all_day_tz = match f.all_day.as_ref().and_then(|a| a.date_zone.as_deref()) {
+            Some(z) => timefmt::resolve_tz(z)
+                .ok_or_else(|| format!("all_day.date_zone: unknown time zone {z:?}"))?,
+            None => tz,
+        };
         Ok(Self {
             prodid: f.prodid.unwrap_or_else(|| format!("-//crmdav//{crm}//EN")),
             uid_template: f
@@ -329,6 +369,7 @@ impl Mapping {
             vcard_version: f.vcard_version,
             dtstamp_path: f.dtstamp_path,
             all_day: f.all_day,
+            all_day_tz,
             fields: f.fields,
         })
     }
@@ -398,7 +439,7 @@ impl Mapping {
             let midnight = match timefmt::parse_iso(s) {
                 Some(timefmt::Parsed::Date(_)) => true,
                 Some(p) => {
-                    let local = timefmt::to_utc(p, self.tz).with_timezone(&self.tz);
+                    let local = timefmt::to_utc(p, self.all_day_tz).with_timezone(&self.all_day_tz);
                     local.time() == NaiveTime::MIN
                 }
                 None => false,
@@ -651,10 +692,13 @@ impl Mapping {
                     });
                 let instant = timefmt::to_utc(parsed, self.tz);
                 if is_all_day_prop {
-                    let d = match parsed {
+                    let mut d = match parsed {
                         timefmt::Parsed::Date(d) => d,
-                        _ => instant.with_timezone(&self.tz).date_naive(),
+                        _ => instant.with_timezone(&self.all_day_tz).date_naive(),
                     };
+                    if self.inclusive_end_prop(&rule.property) {
+                        d += Duration::days(1);
+                    }
                     return vec![format!(
                         "{}:{}",
                         self.head(rule, ";VALUE=DATE"),
@@ -756,6 +800,9 @@ impl Mapping {
                     match v {
                         Some(s) => set_path(out, path, Value::String(s))?,
                         None if rule.absent == Absent::Null => set_path(out, path, Value::Null)?,
+                        None if rule.absent == Absent::Empty => {
+                            set_path(out, path, Value::String(String::new()))?
+                        }
                         None => {}
                     }
                 }
@@ -860,8 +907,16 @@ impl Mapping {
                                 let v = self.parse_time(&p).map_err(invalid)?;
                                 let fmt = rule.write_format.as_deref().unwrap_or("offset");
                                 let t = match v {
-                                    TimeVal::Date(d) => {
-                                        timefmt::local_to_zone(d.and_time(NaiveTime::MIN), self.tz)
+                                    TimeVal::Date(mut d) => {
+                                        let zone = if self.is_all_day_property(&rule.property) {
+                                            if self.inclusive_end_prop(&rule.property) {
+                                                d -= Duration::days(1);
+                                            }
+                                            self.all_day_tz
+                                        } else {
+                                            self.tz
+                                        };
+                                        timefmt::local_to_zone(d.and_time(NaiveTime::MIN), zone)
                                             .with_timezone(&Utc)
                                     }
                                     TimeVal::Instant(t) => t,
@@ -881,13 +936,34 @@ impl Mapping {
                     },
                     None => None,
                 };
-                match value {
-                    Some(v) => set_path(out, path, v),
-                    None if rule.absent == Absent::Null => set_path(out, path, Value::Null),
-                    None => Ok(()),
+                let value = match value {
+                    Some(v) => v,
+                    None if rule.absent == Absent::Null => Value::Null,
+                    None if rule.absent == Absent::Empty => Value::String(String::new()),
+                    None => return Ok(()),
+                };
+                for extra in &rule.also_paths {
+                    set_path(out, extra, value.clone())?;
                 }
+                set_path(out, path, value)
             }
         }
+    }
+
+    /// Whether `property` is rendered as DATE on all-day items.
+    fn is_all_day_property(&self, property: &str) -> bool {
+        self.all_day.as_ref().is_some_and(|a| {
+            a.properties
+                .iter()
+                .any(|p| p.eq_ignore_ascii_case(property))
+        })
+    }
+
+    /// Whether `property` is an all-day end the CRM keeps as the last day (`inclusive_end`).
+    fn inclusive_end_prop(&self, property: &str) -> bool {
+        self.all_day.as_ref().is_some_and(|a| a.inclusive_end)
+            && (property.eq_ignore_ascii_case("DTEND") || property.eq_ignore_ascii_case("DUE"))
+            && self.is_all_day_property(property)
     }
 
     fn text_from(&self, rule: &FieldRule, p: &Prop) -> String {
@@ -1005,7 +1081,13 @@ impl ParseCtx {
                         .iter()
                         .all(|(k, v)| self.props[i].has_param(k, v))
             })
-            .or_else(|| candidates.first().copied())?;
+            .or_else(|| {
+                if rule.params_match == ParamsMatch::Strict && !rule.params.is_empty() {
+                    None
+                } else {
+                    candidates.first().copied()
+                }
+            })?;
         self.claimed[pick] = true;
         Some(self.props[pick].clone())
     }

@@ -562,3 +562,61 @@ fn config_errors() {
         .to_component(&rec("1", json!({"s": "2026-01-01T00:00:00Z"})))
         .contains("DTSTART;TZID=Asia/Tokyo:20260101T090000"));
 }
+
+#[test]
+fn also_paths_empty_strict_params_and_inclusive_all_day_end() {
+    let t = r#"
+component = "VEVENT"
+timezone = "America/New_York"
+[all_day]
+mode = "flag"
+flag = "allday"
+date_zone = "UTC"
+inclusive_end = true
+[[field]]
+property = "DTSTART"
+path = "start"
+type = "datetime"
+write_format = "rfc3339"
+also_paths = ["stamp"]
+[[field]]
+property = "DTEND"
+path = "end"
+type = "datetime"
+write_format = "rfc3339"
+[[field]]
+property = "LOCATION"
+path = "where"
+absent = "empty"
+[[field]]
+property = "X-CELL"
+path = "cell"
+params = { TYPE = "CELL" }
+params_match = "strict"
+[[field]]
+property = "X-CELL"
+path = "other"
+"#;
+    let m = Mapping::from_toml_str(t, &HashMap::new(), None, None).unwrap();
+    // Salesforce-style all-day: midnight UTC of the first and last day.
+    let r = rec(
+        "1",
+        json!({"start": "2030-02-03T00:00:00.000+0000", "end": "2030-02-04T00:00:00.000+0000", "allday": true}),
+    );
+    let ics = m.to_component(&r);
+    assert!(ics.contains("DTSTART;VALUE=DATE:20300203\r\n"), "{ics}");
+    assert!(ics.contains("DTEND;VALUE=DATE:20300205\r\n"), "{ics}");
+    let patch = m.to_record(&ics).unwrap();
+    assert_eq!(
+        patch,
+        json!({"start": "2030-02-03T00:00:00Z", "stamp": "2030-02-03T00:00:00Z",
+               "end": "2030-02-04T00:00:00Z", "where": "", "other": null, "cell": null, "allday": true})
+    );
+    // One-day all-day event without DTEND: start = end day.
+    let body = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20300210\r\nX-CELL:+1 555\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let patch = m.to_record(body).unwrap();
+    assert_eq!(patch["end"], "2030-02-10T00:00:00Z");
+    // Strict: an untyped X-CELL does not go to `cell`; the lenient rule takes it.
+    assert_eq!(patch["cell"], Value::Null);
+    assert_eq!(patch["other"], "+1 555");
+}

@@ -5,11 +5,17 @@
 //! mutex guards the token), tokens are refreshed a minute before they expire, and a rotated
 //! refresh token is handed to the [`TokenStore`] before it is used.
 
-use super::def::KeyLocation;
+use super::def::{ClientAuth, KeyLocation};
 use crate::connector::ConnectorError;
 use chrono::{DateTime, Utc};
-use oauth2::basic::BasicClient;
-use oauth2::{ClientId, ClientSecret, RefreshToken, Scope, TokenResponse, TokenUrl};
+use oauth2::basic::{
+    BasicErrorResponse, BasicRevocationErrorResponse, BasicTokenIntrospectionResponse,
+    BasicTokenType,
+};
+use oauth2::{
+    AuthType, ClientId, ClientSecret, EndpointNotSet, ExtraTokenFields, RefreshToken, Scope,
+    StandardRevocableToken, StandardTokenResponse, TokenResponse, TokenUrl,
+};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -110,12 +116,53 @@ pub(crate) struct OAuth {
     pub initial_refresh: Option<Secret>,
     pub store: Arc<dyn TokenStore>,
     pub state: tokio::sync::Mutex<TokenState>,
+    /// `basic` or `body` client authentication at the token endpoint.
+    pub client_auth: ClientAuth,
+    /// Token-response field naming the API origin (Salesforce `instance_url`).
+    pub base_url_from: Option<String>,
+    /// Hosts that origin may have (`*.suffix` or exact).
+    pub base_url_hosts: Vec<String>,
 }
 
 #[derive(Default)]
 pub(crate) struct TokenState {
     loaded: bool,
     token: StoredToken,
+    /// The API origin from the last token response (with `base_url_from`).
+    base: Option<reqwest::Url>,
+}
+
+/// Every field of a token response beyond the standard ones (e.g. Salesforce `instance_url`).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct ExtraFields {
+    #[serde(flatten)]
+    fields: std::collections::HashMap<String, serde_json::Value>,
+}
+impl ExtraTokenFields for ExtraFields {}
+
+type TokenResp = StandardTokenResponse<ExtraFields, BasicTokenType>;
+
+/// Whether `url` may serve as the API origin: https (or http on a loopback host, for tests)
+/// and a host matching one of `patterns` (`*.my.salesforce.com` or an exact host).
+pub(crate) fn origin_allowed(url: &reqwest::Url, patterns: &[String]) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.to_ascii_lowercase();
+    let loopback = matches!(host.as_str(), "127.0.0.1" | "localhost" | "[::1]");
+    let scheme_ok = url.scheme() == "https" || (url.scheme() == "http" && loopback);
+    scheme_ok
+        && url.username().is_empty()
+        && url.password().is_none()
+        && patterns.iter().any(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            match p.strip_prefix("*.") {
+                Some(suffix) => {
+                    host.len() > suffix.len() + 1 && host.ends_with(&format!(".{suffix}"))
+                }
+                None => host == p,
+            }
+        })
 }
 
 /// Refresh this long before the token's stated expiry.
@@ -178,6 +225,14 @@ impl AuthRuntime {
         })
     }
 
+    /// The API origin the token endpoint named (`base_url_from`), if any.
+    pub async fn base_override(&self) -> Option<reqwest::Url> {
+        match self {
+            AuthRuntime::OAuth(o) if o.base_url_from.is_some() => o.state.lock().await.base.clone(),
+            _ => None,
+        }
+    }
+
     /// After a 401: forget the access token that was refused, so the next `apply` refreshes.
     /// Returns whether a retry can help (only for OAuth2).
     pub async fn invalidate(&self, refused: &Applied) -> bool {
@@ -216,7 +271,10 @@ impl OAuth {
             }
             st.loaded = true;
         }
-        if let Some(at) = &st.token.access_token {
+        // With base_url_from, a token loaded from the store is useless until a token response
+        // names the origin again.
+        let base_known = self.base_url_from.is_none() || st.base.is_some();
+        if let (Some(at), true) = (&st.token.access_token, base_known) {
             let fresh = st
                 .token
                 .expires_at
@@ -226,12 +284,15 @@ impl OAuth {
             }
         }
         // Still holding the lock: concurrent callers wait for this one refresh.
-        let new = self.fetch(&st.token, http, calls).await?;
+        let (new, base) = self.fetch(&st.token, http, calls).await?;
         if let Err(e) = self.store.save(&new).await {
             tracing::error!(error = %e, "token store save failed; a rotated refresh token may be lost");
         }
         let at = new.access_token.clone().unwrap_or_default();
         st.token = new;
+        if base.is_some() {
+            st.base = base;
+        }
         Ok(at)
     }
 
@@ -240,15 +301,29 @@ impl OAuth {
         current: &StoredToken,
         http: &reqwest::Client,
         calls: &AtomicU64,
-    ) -> Result<StoredToken, ConnectorError> {
+    ) -> Result<(StoredToken, Option<reqwest::Url>), ConnectorError> {
         let token_url =
             TokenUrl::new(self.token_url.clone()).map_err(|e| ConnectorError::Auth {
                 message: format!("bad token_url: {e}"),
             })?;
-        let mut client =
-            BasicClient::new(ClientId::new(self.client_id.clone())).set_token_uri(token_url);
+        let mut client = oauth2::Client::<
+            BasicErrorResponse,
+            TokenResp,
+            BasicTokenIntrospectionResponse,
+            StandardRevocableToken,
+            BasicRevocationErrorResponse,
+            EndpointNotSet,
+            EndpointNotSet,
+            EndpointNotSet,
+            EndpointNotSet,
+            EndpointNotSet,
+        >::new(ClientId::new(self.client_id.clone()))
+        .set_token_uri(token_url);
         if let Some(s) = &self.client_secret {
             client = client.set_client_secret(ClientSecret::new(s.0.clone()));
+        }
+        if self.client_auth == ClientAuth::Body {
+            client = client.set_auth_type(AuthType::RequestBody);
         }
         let adapter = |req: oauth2::HttpRequest| {
             let http = http.clone();
@@ -287,12 +362,39 @@ impl OAuth {
             .refresh_token()
             .map(|r| r.secret().clone())
             .or_else(|| current.refresh_token.clone());
+        let base = match &self.base_url_from {
+            None => None,
+            Some(field) => {
+                let raw = resp
+                    .extra_fields()
+                    .fields
+                    .get(field)
+                    .and_then(|v| v.as_str())
+                    .ok_or_else(|| ConnectorError::Protocol {
+                        message: format!("the token answer has no {field:?}"),
+                    })?;
+                let url = reqwest::Url::parse(raw).map_err(|_| ConnectorError::Protocol {
+                    message: format!("the token answer's {field:?} is not a URL"),
+                })?;
+                if !origin_allowed(&url, &self.base_url_hosts) {
+                    return Err(ConnectorError::Protocol {
+                        message: format!(
+                            "the token answer's {field:?} names a host outside auth.base_url_hosts"
+                        ),
+                    });
+                }
+                Some(url)
+            }
+        };
         tracing::debug!(grant = ?self.grant, "oauth2 token obtained");
-        Ok(StoredToken {
-            access_token: Some(resp.access_token().secret().clone()),
-            refresh_token,
-            expires_at,
-        })
+        Ok((
+            StoredToken {
+                access_token: Some(resp.access_token().secret().clone()),
+                refresh_token,
+                expires_at,
+            },
+            base,
+        ))
     }
 }
 

@@ -19,6 +19,13 @@ pub struct ConnectorDef {
     /// How requests authenticate.
     #[serde(default)]
     pub auth: AuthDef,
+    /// Which of `auth_variants` to use (usually `${auth:-…}` from the tenant's options);
+    /// resolved before the definition is read, so the unused variants' `${VAR}`s need no value.
+    #[serde(default)]
+    pub auth_variant: Option<String>,
+    /// Named alternatives for `[auth]` (e.g. a static token or an OAuth2 refresh token).
+    #[serde(default)]
+    pub auth_variants: BTreeMap<String, toml::Value>,
     /// Extra headers sent on every request (e.g. an API version).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -114,6 +121,15 @@ pub enum AuthDef {
         client_secret: String,
         #[serde(default)]
         scopes: Vec<String>,
+        /// How the client authenticates to the token endpoint: `basic` (default) or `body`.
+        #[serde(default)]
+        client_auth: ClientAuth,
+        /// A field of the token response holding the API's origin (Salesforce `instance_url`).
+        #[serde(default)]
+        base_url_from: Option<String>,
+        /// Hosts that `base_url_from` may name (`*.my.salesforce.com`); required with it.
+        #[serde(default)]
+        base_url_hosts: Vec<String>,
     },
     /// OAuth2 refresh-token grant; rotated refresh tokens go to the `TokenStore`.
     Oauth2RefreshToken {
@@ -125,7 +141,27 @@ pub enum AuthDef {
         refresh_token: String,
         #[serde(default)]
         scopes: Vec<String>,
+        /// How the client authenticates to the token endpoint: `basic` (default) or `body`.
+        #[serde(default)]
+        client_auth: ClientAuth,
+        /// A field of the token response holding the API's origin (Salesforce `instance_url`).
+        #[serde(default)]
+        base_url_from: Option<String>,
+        /// Hosts that `base_url_from` may name (`*.my.salesforce.com`); required with it.
+        #[serde(default)]
+        base_url_hosts: Vec<String>,
     },
+}
+
+/// How an OAuth2 client sends its id and secret to the token endpoint.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP Basic (RFC 6749 `client_secret_basic`).
+    #[default]
+    Basic,
+    /// `client_id`/`client_secret` form fields (`client_secret_post`).
+    Body,
 }
 
 /// Where an API key goes.
@@ -145,9 +181,36 @@ pub struct RateLimitDef {
     pub remaining_header: String,
     /// Header telling when the window resets.
     pub reset_header: Option<String>,
-    /// `seconds` (delta, default) or `unix` (epoch seconds).
+    /// `seconds` (delta, default), `millis` (delta or window length in ms) or `unix`.
     #[serde(default)]
     pub reset_format: ResetFormat,
+    /// How the remaining header reads: `number` (default) or `used_of_limit`
+    /// (`api-usage=25/15000`: the first `used/limit` pair in the value).
+    #[serde(default)]
+    pub remaining_format: RemainingFormat,
+    /// Answers other than 429 that mean "limit exceeded" (e.g. Salesforce's 403 with
+    /// `REQUEST_LIMIT_EXCEEDED`): they fail at once with `RateLimited`, without retries.
+    #[serde(default)]
+    pub exceeded: Vec<ExceededDef>,
+}
+
+/// A non-429 answer that means the CRM's rate limit is exhausted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceededDef {
+    pub status: u16,
+    /// Text the body must contain (e.g. an error code); empty = any body.
+    #[serde(default)]
+    pub body_contains: String,
+}
+
+/// How a rate-limit remaining header is expressed.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RemainingFormat {
+    #[default]
+    Number,
+    UsedOfLimit,
 }
 
 /// How a rate-limit reset header is expressed.
@@ -156,6 +219,7 @@ pub struct RateLimitDef {
 pub enum ResetFormat {
     #[default]
     Seconds,
+    Millis,
     Unix,
 }
 
@@ -210,6 +274,43 @@ pub struct EntityDef {
     /// Upper bound on pages read when `get` has to scan the list.
     #[serde(default = "default_scan_pages")]
     pub max_scan_pages: u32,
+    /// After a create or update, read the record back with `get` (for CRMs that answer a
+    /// write with an id only, or 204).
+    #[serde(default)]
+    pub refetch: bool,
+    /// JSON path of the new id in a create answer, when it differs from `id_field`
+    /// (Salesforce answers `{"id": …, "success": true}` while records carry `Id`).
+    #[serde(default)]
+    pub created_id_path: Option<String>,
+    /// The CRM's feed of deleted records (read by `RestConnector::list_deleted`).
+    #[serde(default)]
+    pub deleted: Option<DeletedDef>,
+}
+
+/// A deleted-records feed: an endpoint listing ids (and deletion times) of removed records.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedDef {
+    /// The feed's endpoint (e.g. `GET /objects/x?archived=true`, `GET /sobjects/X/deleted/`).
+    pub list: Endpoint,
+    /// Record array in the answer.
+    #[serde(default)]
+    pub records_path: String,
+    /// Id path inside one entry.
+    #[serde(default = "default_id")]
+    pub id_field: String,
+    /// Deletion time inside one entry; entries at or before `since` are dropped.
+    #[serde(default)]
+    pub deleted_field: Option<String>,
+    #[serde(default)]
+    pub paging: PagingDef,
+    /// How the time window is asked for (e.g. `start`/`end` query parameters); without it the
+    /// whole feed is read and filtered by `deleted_field`.
+    #[serde(default)]
+    pub since: Option<ModifiedSinceDef>,
+    /// Without a `since` from the caller, ask for this many days back (feeds that need a start).
+    #[serde(default)]
+    pub lookback_days: Option<u32>,
 }
 
 fn default_id() -> String {
@@ -231,6 +332,10 @@ pub struct Endpoint {
     pub query: BTreeMap<String, String>,
     #[serde(default)]
     pub body: Option<Value>,
+    /// Headers for this endpoint (e.g. `Prefer`, `If-Match = "*"`); a record version sent
+    /// through `version_header` replaces a header of the same name.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
 }
 
 fn default_get() -> String {
@@ -249,6 +354,8 @@ pub enum DeleteDef {
         #[serde(default = "default_delete")]
         method: String,
         path: String,
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
     },
     /// A status change: `body` is sent to `path` with `method` (e.g. PATCH `{"status":"cancelled"}`,
     /// or POST to a `/cancel` action).
@@ -258,6 +365,9 @@ pub enum DeleteDef {
         path: String,
         #[serde(default)]
         body: Option<Value>,
+        /// Headers for the request (e.g. `If-Match = "*"` so an OData PATCH cannot create).
+        #[serde(default)]
+        headers: BTreeMap<String, String>,
     },
 }
 
@@ -348,6 +458,13 @@ pub enum ModifiedSinceDef {
         param: String,
         #[serde(default)]
         format: String,
+        /// The parameter's value with `{since}` in it (e.g. a SOQL or OData filter); it replaces
+        /// a fixed parameter of the same name. Without it the value is the time alone.
+        #[serde(default)]
+        template: Option<String>,
+        /// Also send the current time in this parameter (feeds that need a window end).
+        #[serde(default)]
+        until_param: Option<String>,
     },
     /// A JSON search body; every string equal to `{since}` becomes the formatted time, and
     /// `{limit}`/`{offset}`/`{page}`/`{cursor}` receive the paging values (which then stay out
@@ -357,6 +474,10 @@ pub enum ModifiedSinceDef {
         method: Option<String>,
         #[serde(default)]
         path: Option<String>,
+        /// Query parameters for the search request; when set they replace the list's (a
+        /// search endpoint rarely takes the list's parameters). Unset: the list's are kept.
+        #[serde(default)]
+        query: Option<BTreeMap<String, String>>,
         body: Value,
         #[serde(default)]
         format: String,
@@ -421,10 +542,45 @@ pub fn substitute_toml(
     Ok(())
 }
 
+/// `auth_variant = "<name>"` picks `[auth_variants.<name>]` as `[auth]`; the other variants are
+/// dropped before `${VAR}` substitution.
+fn select_auth_variant(
+    value: &mut toml::Value,
+    vars: &HashMap<String, String>,
+) -> Result<(), String> {
+    let Some(table) = value.as_table_mut() else {
+        return Ok(());
+    };
+    let variants = table.remove("auth_variants");
+    let chosen = match table.get("auth_variant") {
+        Some(toml::Value::String(s)) => substitute(s, vars)?,
+        Some(_) => return Err("auth_variant must be a string".into()),
+        None => String::new(),
+    };
+    table.insert("auth_variant".into(), toml::Value::String(chosen.clone()));
+    if chosen.is_empty() {
+        return Ok(());
+    }
+    let mut variants = match variants {
+        Some(toml::Value::Table(t)) => t,
+        _ => return Err(format!("auth_variant {chosen:?} but no [auth_variants]")),
+    };
+    let names: Vec<String> = variants.keys().cloned().collect();
+    let picked = variants
+        .remove(&chosen)
+        .ok_or_else(|| format!("auth_variant {chosen:?} is not one of {}", names.join(", ")))?;
+    if table.contains_key("auth") {
+        return Err("set either [auth] or auth_variant, not both".into());
+    }
+    table.insert("auth".into(), picked);
+    Ok(())
+}
+
 impl ConnectorDef {
     /// Parse a definition, filling `${VAR}` placeholders from `vars`.
     pub fn from_toml_str(text: &str, vars: &HashMap<String, String>) -> Result<Self, String> {
         let mut value: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
+        select_auth_variant(&mut value, vars)?;
         substitute_toml(&mut value, vars)?;
         let def: ConnectorDef = value
             .try_into()
@@ -458,7 +614,41 @@ impl ConnectorDef {
         }
         crate::connector::rest::timefmt::resolve_tz(&self.timezone)
             .ok_or_else(|| format!("unknown time zone {:?}", self.timezone))?;
+        if let AuthDef::Oauth2ClientCredentials {
+            base_url_from: Some(_),
+            base_url_hosts,
+            ..
+        }
+        | AuthDef::Oauth2RefreshToken {
+            base_url_from: Some(_),
+            base_url_hosts,
+            ..
+        } = &self.auth
+        {
+            if base_url_hosts.is_empty() {
+                return Err(
+                    "auth.base_url_from needs auth.base_url_hosts (the hosts it may name)".into(),
+                );
+            }
+        }
         for (name, e) in &self.entities {
+            if e.refetch && e.get.is_none() {
+                return Err(format!("entity {name}: refetch needs a get endpoint"));
+            }
+            if let Some(d) = &e.deleted {
+                for p in [&d.id_field, &d.records_path]
+                    .into_iter()
+                    .chain(d.deleted_field.iter())
+                {
+                    crate::connector::rest::jsonpath::parse(p)
+                        .map_err(|m| format!("entity {name}.deleted: {m}"))?;
+                }
+                if d.list.path.contains("://") {
+                    return Err(format!(
+                        "entity {name}.deleted: endpoint paths are relative to base_url"
+                    ));
+                }
+            }
             for p in [&e.id_field, &e.records_path, &e.record_path]
                 .into_iter()
                 .chain(e.modified_field.iter())

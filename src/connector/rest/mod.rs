@@ -14,7 +14,8 @@ pub mod timefmt;
 
 use self::auth::{Applied, AuthRuntime, Grant, OAuth, Secret, TokenStore};
 use self::def::{
-    AuthDef, ConnectorDef, DeleteDef, Endpoint, EntityDef, ModifiedSinceDef, PagingDef, ResetFormat,
+    AuthDef, ConnectorDef, DeleteDef, Endpoint, EntityDef, ModifiedSinceDef, PagingDef,
+    RemainingFormat, ResetFormat,
 };
 use super::{Capabilities, Connector, ConnectorError, DeleteStyle, Page, Record};
 use chrono::{DateTime, Utc};
@@ -45,6 +46,8 @@ pub struct RestConnector {
     permits: tokio::sync::Semaphore,
     calls: AtomicU64,
     blocked_until: std::sync::Mutex<Option<Instant>>,
+    /// The API origin named by the token endpoint (`auth.base_url_from`), once known.
+    origin_override: std::sync::Mutex<Option<Url>>,
 }
 
 impl std::fmt::Debug for RestConnector {
@@ -122,6 +125,9 @@ impl RestConnector {
                 client_id,
                 client_secret,
                 scopes,
+                client_auth,
+                base_url_from,
+                base_url_hosts,
             } => AuthRuntime::OAuth(Box::new(OAuth {
                 grant: Grant::ClientCredentials,
                 token_url: token_url.clone(),
@@ -131,6 +137,9 @@ impl RestConnector {
                 initial_refresh: None,
                 store,
                 state: Default::default(),
+                client_auth: *client_auth,
+                base_url_from: base_url_from.clone(),
+                base_url_hosts: base_url_hosts.clone(),
             })),
             AuthDef::Oauth2RefreshToken {
                 token_url,
@@ -138,6 +147,9 @@ impl RestConnector {
                 client_secret,
                 refresh_token,
                 scopes,
+                client_auth,
+                base_url_from,
+                base_url_hosts,
             } => AuthRuntime::OAuth(Box::new(OAuth {
                 grant: Grant::RefreshToken,
                 token_url: token_url.clone(),
@@ -147,6 +159,9 @@ impl RestConnector {
                 initial_refresh: Some(Secret(refresh_token.clone())),
                 store,
                 state: Default::default(),
+                client_auth: *client_auth,
+                base_url_from: base_url_from.clone(),
+                base_url_hosts: base_url_hosts.clone(),
             })),
         };
         Ok(Self {
@@ -158,6 +173,7 @@ impl RestConnector {
             auth,
             calls: AtomicU64::new(0),
             blocked_until: std::sync::Mutex::new(None),
+            origin_override: std::sync::Mutex::new(None),
         })
     }
 
@@ -210,15 +226,24 @@ impl RestConnector {
         Ok(url)
     }
 
-    /// Refuse any URL that is not under the configured base URL (no SSRF through next links).
+    /// Refuse any URL that is not under the configured base URL (no SSRF through next links),
+    /// or under the origin the token endpoint named (`auth.base_url_from`) with the base path.
     fn check_origin(&self, url: &Url) -> Result<(), ConnectorError> {
-        let same = url.scheme() == self.base.scheme()
-            && url.host_str() == self.base.host_str()
-            && url.port_or_known_default() == self.base.port_or_known_default()
-            && url
-                .path()
-                .starts_with(self.base.path().trim_end_matches('/'));
-        if same {
+        let under = |origin: &Url| {
+            url.scheme() == origin.scheme()
+                && url.host_str() == origin.host_str()
+                && url.port_or_known_default() == origin.port_or_known_default()
+        };
+        let path_ok = url
+            .path()
+            .starts_with(self.base.path().trim_end_matches('/'));
+        let override_ok = self
+            .origin_override
+            .lock()
+            .ok()
+            .and_then(|g| g.clone())
+            .is_some_and(|o| under(&o));
+        if path_ok && (under(&self.base) || override_ok) {
             Ok(())
         } else {
             Err(ConnectorError::Protocol {
@@ -242,24 +267,29 @@ impl RestConnector {
             return;
         };
         let remaining =
-            header_str(headers, &rl.remaining_header).and_then(|v| v.parse::<i64>().ok());
+            header_str(headers, &rl.remaining_header).and_then(|v| match rl.remaining_format {
+                RemainingFormat::Number => v.trim().parse::<i64>().ok(),
+                RemainingFormat::UsedOfLimit => remaining_from_used_of_limit(v),
+            });
         let mut guard = match self.blocked_until.lock() {
             Ok(g) => g,
             Err(_) => return,
         };
         if remaining.is_some_and(|r| r <= 0) {
-            let wait = rl
+            let max_ms = (self.def.max_retry_after_secs as i64).saturating_mul(1000);
+            let wait_ms = rl
                 .reset_header
                 .as_deref()
                 .and_then(|h| header_str(headers, h))
-                .and_then(|v| v.parse::<i64>().ok())
+                .and_then(|v| v.trim().parse::<i64>().ok())
                 .map(|v| match rl.reset_format {
-                    ResetFormat::Seconds => v,
-                    ResetFormat::Unix => v - Utc::now().timestamp(),
+                    ResetFormat::Seconds => v.saturating_mul(1000),
+                    ResetFormat::Millis => v,
+                    ResetFormat::Unix => (v - Utc::now().timestamp()).saturating_mul(1000),
                 })
-                .unwrap_or(1)
-                .clamp(0, self.def.max_retry_after_secs as i64);
-            *guard = Some(Instant::now() + Duration::from_secs(wait as u64));
+                .unwrap_or(1000)
+                .clamp(0, max_ms);
+            *guard = Some(Instant::now() + Duration::from_millis(wait_ms as u64));
         } else {
             *guard = None;
         }
@@ -274,6 +304,12 @@ impl RestConnector {
             self.wait_for_rate_limit().await;
             let applied = self.auth.apply(&self.http, &self.calls).await?;
             let mut url = req.url.clone();
+            if let Some(origin) = self.auth.base_override().await {
+                rebase(&mut url, &origin)?;
+                if let Ok(mut g) = self.origin_override.lock() {
+                    *g = Some(origin);
+                }
+            }
             let mut rb;
             match &applied {
                 Applied::Query(k, v) => {
@@ -296,6 +332,15 @@ impl RestConnector {
                 rb = rb.header(k, v);
             }
             for (k, v) in &req.headers {
+                // A later header of the same name wins (a record version over `If-Match: *`).
+                let overridden = req
+                    .headers
+                    .iter()
+                    .rev()
+                    .find(|(k2, _)| k2.eq_ignore_ascii_case(k));
+                if overridden.is_some_and(|(_, v2)| !std::ptr::eq(v2, v)) {
+                    continue;
+                }
                 rb = rb.header(k, v);
             }
             if let Some(b) = &req.body {
@@ -353,6 +398,9 @@ impl RestConnector {
                     auth_retried = true;
                     continue;
                 }
+                s if self.limit_exceeded(s, &resp.body) => {
+                    return Err(ConnectorError::RateLimited { retry_after });
+                }
                 429 => {
                     let max = Duration::from_secs(self.def.max_retry_after_secs);
                     let within = retry_after.is_none_or(|d| d <= max);
@@ -381,6 +429,18 @@ impl RestConnector {
                 _ => return Ok(resp),
             }
         }
+    }
+
+    /// A non-429 answer the definition declares as "rate limit exhausted".
+    fn limit_exceeded(&self, status: u16, body: &[u8]) -> bool {
+        let Some(rl) = &self.def.rate_limit else {
+            return false;
+        };
+        rl.exceeded.iter().any(|x| {
+            x.status == status
+                && (x.body_contains.is_empty()
+                    || String::from_utf8_lossy(body).contains(&x.body_contains))
+        })
     }
 
     async fn backoff(&self, attempt: u32, retry_after: Option<Duration>) {
@@ -497,18 +557,101 @@ impl RestConnector {
     ) -> Result<Req, ConnectorError> {
         let mut url = self.url_for(&ep.path, id)?;
         if !ep.query.is_empty() {
-            let mut q = url.query_pairs_mut();
+            let mut pairs = Vec::with_capacity(ep.query.len());
             for (k, v) in &ep.query {
-                q.append_pair(k, v);
+                match id {
+                    // `{id}` inside a query value (a SOQL/OData filter): only ids made of
+                    // letters, digits, `-`, `_`, `.` may go there, so none can change the query.
+                    Some(id) if v.contains("{id}") => {
+                        let safe = !id.is_empty()
+                            && id
+                                .bytes()
+                                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+                        if !safe {
+                            return Err(ConnectorError::NotFound {
+                                message: "an id of that form cannot exist in this CRM".into(),
+                            });
+                        }
+                        pairs.push((k, v.replace("{id}", id)));
+                    }
+                    _ => pairs.push((k, v.clone())),
+                }
+            }
+            let mut q = url.query_pairs_mut();
+            for (k, v) in pairs {
+                q.append_pair(k, &v);
             }
         }
         Ok(Req {
             method: parse_method(&ep.method)?,
             url,
             body: body.or_else(|| ep.body.clone()),
-            headers: Vec::new(),
+            headers: ep
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             idempotent,
         })
+    }
+
+    /// Read a record back after a write (`refetch = true`).
+    async fn refetch(&self, e: &EntityDef, id: &str) -> Result<Record, ConnectorError> {
+        let ep = e.get.as_ref().ok_or_else(|| ConnectorError::Protocol {
+            message: "refetch needs a get endpoint".into(),
+        })?;
+        let req = self.endpoint_req(ep, Some(id), None, true)?;
+        let resp = self.execute(&req).await?;
+        let body = self.check(&resp)?;
+        self.single_record(e, body)
+    }
+
+    /// One page of `entity`'s deleted-records feed (`[entities.x.deleted]`, `Connector::list_deleted`): records carry the
+    /// deleted id, the feed's entry as `data` and the deletion time as `modified`. With `since`,
+    /// entries deleted at or before it are left out (also when the CRM cannot filter).
+    async fn deleted_page(
+        &self,
+        entity: &str,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        let e = self.entity(entity)?;
+        let d = e
+            .deleted
+            .as_ref()
+            .ok_or_else(|| ConnectorError::NotSupported {
+                message: format!("{entity} has no deleted-records feed in this CRM"),
+            })?;
+        let window = since.or_else(|| {
+            d.lookback_days
+                .map(|days| Utc::now() - chrono::Duration::days(i64::from(days)))
+        });
+        let feed = EntityDef {
+            id_field: d.id_field.clone(),
+            modified_field: d.deleted_field.clone(),
+            version_field: None,
+            version_header: None,
+            records_path: d.records_path.clone(),
+            record_path: String::new(),
+            body_wrap: None,
+            list: d.list.clone(),
+            get: None,
+            create: None,
+            update: None,
+            delete: DeleteDef::Forbidden,
+            paging: d.paging.clone(),
+            modified_since: d.since.clone(),
+            deletion_feed: false,
+            max_scan_pages: e.max_scan_pages,
+            refetch: false,
+            created_id_path: None,
+            deleted: None,
+        };
+        let mut p = self.list_page(&feed, window, page).await?;
+        if let Some(t) = since {
+            p.records.retain(|r| r.modified.is_none_or(|m| m > t));
+        }
+        Ok(p)
     }
 
     fn wrap(&self, e: &EntityDef, data: &Value) -> Value {
@@ -533,9 +676,27 @@ impl RestConnector {
         let mut body_template: Option<(Value, String)> = None;
         let mut extra_headers = Vec::new();
         match (since_def, since) {
-            (Some(ModifiedSinceDef::Query { param, format }), Some(t)) => {
-                ep.query
-                    .insert(param.clone(), timefmt::format_instant(t, format, self.tz));
+            (
+                Some(ModifiedSinceDef::Query {
+                    param,
+                    format,
+                    template,
+                    until_param,
+                }),
+                Some(t),
+            ) => {
+                let since_s = timefmt::format_instant(t, format, self.tz);
+                let value = match template {
+                    Some(tpl) => tpl.replace("{since}", &since_s),
+                    None => since_s,
+                };
+                ep.query.insert(param.clone(), value);
+                if let Some(up) = until_param {
+                    ep.query.insert(
+                        up.clone(),
+                        timefmt::format_instant(Utc::now(), format, self.tz),
+                    );
+                }
             }
             (Some(ModifiedSinceDef::Header { header, format }), Some(t)) => {
                 extra_headers.push((header.clone(), timefmt::format_instant(t, format, self.tz)));
@@ -544,6 +705,7 @@ impl RestConnector {
                 Some(ModifiedSinceDef::Body {
                     method,
                     path,
+                    query,
                     body,
                     format,
                 }),
@@ -551,6 +713,9 @@ impl RestConnector {
             ) => {
                 if let Some(m) = method {
                     ep.method = m.clone();
+                }
+                if let Some(q) = query {
+                    ep.query = q.clone();
                 }
                 if let Some(p) = path {
                     ep.path = p.clone();
@@ -620,10 +785,11 @@ impl RestConnector {
         }
 
         let mut req = self.endpoint_req(&ep, None, None, true)?;
-        req.headers = extra_headers;
+        req.headers.extend(extra_headers);
         if let Some((template, since_s)) = body_template {
             let mut used = Vec::new();
-            let body = fill_template(template, &since_s, &paging, &mut used);
+            let body =
+                drop_unset_placeholders(fill_template(template, &since_s, &paging, &mut used));
             paging.retain(|(_, _, ph)| !used.contains(ph));
             req.body = Some(body);
         }
@@ -735,6 +901,59 @@ fn next_from_link_header(value: &str) -> Option<String> {
     })
 }
 
+/// Object members still holding a bare paging placeholder (`"after": "{cursor}"` on the first
+/// page) had no value to take: leave them out instead of sending the placeholder.
+fn drop_unset_placeholders(v: Value) -> Value {
+    const PH: [&str; 4] = ["{limit}", "{offset}", "{page}", "{cursor}"];
+    match v {
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .filter(|(_, x)| !x.as_str().is_some_and(|s| PH.contains(&s)))
+                .map(|(k, x)| (k, drop_unset_placeholders(x)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(drop_unset_placeholders).collect()),
+        other => other,
+    }
+}
+
+/// `api-usage=25/15000` (Salesforce `Sforce-Limit-Info`) → 14975: the first `used/limit` pair
+/// (the org-wide one; per-app pairs follow it).
+fn remaining_from_used_of_limit(v: &str) -> Option<i64> {
+    v.split([',', ';', ' '])
+        .filter_map(|part| {
+            let pair = part.rsplit('=').next()?.trim();
+            let (used, limit) = pair.split_once('/')?;
+            Some(limit.trim().parse::<i64>().ok()? - used.trim().parse::<i64>().ok()?)
+        })
+        .next()
+}
+
+/// Whether `path` ends in an index into an array that exists and is empty (`records[0]` of
+/// `{"records": []}`): a query-style get that found nothing.
+fn record_slot_empty(body: &Value, path: &str) -> bool {
+    let Ok(segs) = jsonpath::parse(path) else {
+        return false;
+    };
+    match segs.split_last() {
+        Some((jsonpath::Seg::Index(_), parent)) => jsonpath::get_segs(body, parent)
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.is_empty()),
+        _ => false,
+    }
+}
+
+/// Put `url` on `origin`'s scheme, host and port (the path and query stay).
+fn rebase(url: &mut Url, origin: &Url) -> Result<(), ConnectorError> {
+    let bad = |_| ConnectorError::Protocol {
+        message: "cannot move the request onto the API origin".into(),
+    };
+    url.set_scheme(origin.scheme()).map_err(bad)?;
+    url.set_host(origin.host_str()).map_err(|_| bad(()))?;
+    url.set_port(origin.port()).map_err(bad)?;
+    Ok(())
+}
+
 /// Fill a JSON body template: `{since}` and paging placeholders (whole-string matches become
 /// typed values; numbers stay numbers).
 fn fill_template(
@@ -782,7 +1001,7 @@ impl Connector for RestConnector {
         };
         Capabilities {
             modified_since: e.modified_since.is_some(),
-            deletion_feed: e.deletion_feed,
+            deletion_feed: e.deletion_feed || e.deleted.is_some(),
             get: e.get.is_some(),
             delete: match e.delete {
                 DeleteDef::Delete { .. } => DeleteStyle::Delete,
@@ -802,12 +1021,26 @@ impl Connector for RestConnector {
         self.list_page(e, since, page).await
     }
 
+    async fn list_deleted(
+        &self,
+        entity: &str,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        self.deleted_page(entity, since, page).await
+    }
+
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Record>, ConnectorError> {
         let e = self.entity(entity)?;
         if let Some(ep) = &e.get {
-            let req = self.endpoint_req(ep, Some(id), None, true)?;
+            let req = match self.endpoint_req(ep, Some(id), None, true) {
+                Err(ConnectorError::NotFound { .. }) => return Ok(None),
+                other => other?,
+            };
             let resp = self.execute(&req).await?;
             return match self.check(&resp) {
+                // A query-style get (`record_path = "records[0]"`) answers an empty array.
+                Ok(body) if record_slot_empty(&body, &e.record_path) => Ok(None),
                 Ok(body) => self.single_record(e, body).map(Some),
                 Err(ConnectorError::NotFound { .. }) => Ok(None),
                 Err(err) => Err(err),
@@ -839,6 +1072,16 @@ impl Connector for RestConnector {
         let req = self.endpoint_req(ep, None, Some(self.wrap(e, data)), false)?;
         let resp = self.execute(&req).await?;
         let body = self.check(&resp)?;
+        if e.refetch {
+            let id_path = e.created_id_path.as_deref().unwrap_or(&e.id_field);
+            let inner = jsonpath::get(&body, &e.record_path).unwrap_or(&body);
+            let id = jsonpath::get(inner, id_path)
+                .and_then(jsonpath::scalar_string)
+                .ok_or_else(|| ConnectorError::Protocol {
+                    message: format!("create answer without id at {id_path:?}"),
+                })?;
+            return self.refetch(e, &id).await;
+        }
         self.single_record(e, body)
     }
 
@@ -862,6 +1105,9 @@ impl Connector for RestConnector {
         }
         let resp = self.execute(&req).await?;
         let body = self.check(&resp)?;
+        if e.refetch {
+            return self.refetch(e, id).await;
+        }
         if body.is_null() {
             // 204: the CRM did not echo the record; the patch is what we know.
             return Ok(Record {
@@ -882,18 +1128,33 @@ impl Connector for RestConnector {
                     message: format!("{entity} cannot be deleted in this CRM"),
                 })
             }
-            DeleteDef::Delete { method, path } => Req {
+            DeleteDef::Delete {
+                method,
+                path,
+                headers,
+            } => Req {
                 method: parse_method(method)?,
                 url: self.url_for(path, Some(id))?,
                 body: None,
-                headers: Vec::new(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 idempotent: false,
             },
-            DeleteDef::StatusChange { method, path, body } => Req {
+            DeleteDef::StatusChange {
+                method,
+                path,
+                body,
+                headers,
+            } => Req {
                 method: parse_method(method)?,
                 url: self.url_for(path, Some(id))?,
                 body: body.clone(),
-                headers: Vec::new(),
+                headers: headers
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
                 idempotent: false,
             },
         };
@@ -918,6 +1179,103 @@ mod tests {
             next_from_link_header(r#"<https://a/x?page=9>; rel="last""#),
             None
         );
+    }
+
+    #[test]
+    fn unset_paging_placeholders_are_left_out() {
+        let t = serde_json::json!({"filters": [{"value": "{since}"}], "limit": "{limit}", "after": "{cursor}"});
+        let mut used = Vec::new();
+        let out = drop_unset_placeholders(fill_template(
+            t,
+            "1",
+            &[("limit".into(), "100".into(), "{limit}")],
+            &mut used,
+        ));
+        assert_eq!(
+            out,
+            serde_json::json!({"filters": [{"value": "1"}], "limit": 100})
+        );
+    }
+
+    #[test]
+    fn used_of_limit_header() {
+        assert_eq!(
+            remaining_from_used_of_limit("api-usage=25/15000"),
+            Some(14975)
+        );
+        assert_eq!(
+            remaining_from_used_of_limit("api-usage=15000/15000"),
+            Some(0)
+        );
+        assert_eq!(
+            remaining_from_used_of_limit("api-usage=3/100, per-app-api-usage=2/50(appName=x)"),
+            Some(97)
+        );
+        assert_eq!(remaining_from_used_of_limit("nonsense"), None);
+    }
+
+    #[test]
+    fn rebase_and_allowed_origins() {
+        let mut u =
+            Url::parse("https://login.salesforce.com/services/data/v62.0/query?q=x").unwrap();
+        rebase(
+            &mut u,
+            &Url::parse("https://acme.my.salesforce.com").unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://acme.my.salesforce.com/services/data/v62.0/query?q=x"
+        );
+        let pats = vec!["*.my.salesforce.com".to_string()];
+        let ok = |s: &str| auth::origin_allowed(&Url::parse(s).unwrap(), &pats);
+        assert!(ok("https://acme.my.salesforce.com"));
+        assert!(!ok("https://my.salesforce.com"));
+        assert!(!ok("http://acme.my.salesforce.com"));
+        assert!(!ok("https://acme.my.salesforce.com.evil.example"));
+        assert!(!ok("https://user:pw@acme.my.salesforce.com"));
+    }
+
+    #[test]
+    fn empty_query_answer_is_no_record() {
+        let empty = serde_json::json!({"totalSize": 0, "records": []});
+        let one = serde_json::json!({"records": [{"Id": "1"}]});
+        assert!(record_slot_empty(&empty, "records[0]"));
+        assert!(!record_slot_empty(&one, "records[0]"));
+        assert!(!record_slot_empty(&empty, ""));
+    }
+
+    #[test]
+    fn auth_variants_are_picked_before_substitution() {
+        let t = r#"
+name = "x"
+base_url = "https://crm.example"
+auth_variant = "${auth:-token}"
+[auth_variants.token]
+type = "bearer"
+token = "${token}"
+[auth_variants.oauth]
+type = "oauth2_refresh_token"
+token_url = "https://crm.example/token"
+client_id = "${client_id}"
+refresh_token = "${refresh}"
+[entities.a]
+list = { path = "/a" }
+"#;
+        let vars: HashMap<String, String> = [("token".to_string(), "t".to_string())].into();
+        let d = ConnectorDef::from_toml_str(t, &vars).unwrap();
+        assert!(matches!(d.auth, AuthDef::Bearer { ref token } if token == "t"));
+        let vars: HashMap<String, String> = [
+            ("auth".to_string(), "oauth".to_string()),
+            ("client_id".to_string(), "c".to_string()),
+            ("refresh".to_string(), "r".to_string()),
+        ]
+        .into();
+        let d = ConnectorDef::from_toml_str(t, &vars).unwrap();
+        assert!(matches!(d.auth, AuthDef::Oauth2RefreshToken { .. }));
+        let vars: HashMap<String, String> = [("auth".to_string(), "nope".to_string())].into();
+        let e = ConnectorDef::from_toml_str(t, &vars).unwrap_err();
+        assert!(e.contains("not one of"), "{e}");
     }
 
     #[test]
