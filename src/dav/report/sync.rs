@@ -1,18 +1,18 @@
 //! sync-collection (RFC 6578), answered from the collection's change log by sequence number.
 
 use super::{prop_request, DataRequest, ItemRenderer};
-use crate::dav::props::PropCtx;
-use crate::dav::stream;
-use crate::http::auth::Principal;
-use std::collections::HashMap;
 use crate::dav::multistatus::Multistatus;
+use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
+use crate::dav::stream;
 use crate::dav::Req;
 use crate::error::{Condition, DavError, DavResult};
+use crate::http::auth::Principal;
 use crate::sync::{Change, Item};
 use crate::tree;
 use crate::xml::{escape_text, Element, NS_DAV};
 use actix_web::HttpResponse;
+use std::collections::HashMap;
 
 /// `DAV:limit/DAV:nresults` of a REPORT body.
 pub fn nresults(root: &Element) -> DavResult<Option<usize>> {
@@ -125,11 +125,9 @@ pub async fn sync_collection(
                         };
                         renderer.respond(&mut ms, &coll, &item);
                     }
-                    Change::Deleted(name, _) => ms.status_response(
-                        &tree::href(&format!("{}{}", coll.path, name)),
-                        404,
-                        "",
-                    ),
+                    Change::Deleted(name, _) => {
+                        ms.status_response(&tree::href(&format!("{}{}", coll.path, name)), 404, "")
+                    }
                 }
             }
             if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
