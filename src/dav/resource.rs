@@ -4,7 +4,7 @@
 use crate::error::{Condition, DavError, DavResult};
 use crate::http::auth::Principal;
 use crate::http::AppState;
-use crate::sync::{split_item_path, Collection, CollectionKind, ItemMeta};
+use crate::sync::{split_item_path, Collection, ItemMeta};
 use crate::tree::{self, HomeKind, Target};
 
 /// A resource the server can describe.
@@ -96,28 +96,20 @@ pub async fn resolve(
                     .await?
                     .map(Resource::Collection)
             } else {
-                // A path without a trailing slash may still name a collection.
-                if let Some(c) = state.store.collection(tenant, &format!("{path}/")).await? {
-                    return Ok(Some(Resource::Collection(c)));
-                }
+                // Most such paths name items: look for the item first, then for a collection
+                // named without its trailing slash.
                 let (parent, name) = split_item_path(path);
-                match state.store.collection(tenant, &parent).await? {
-                    Some(c) => state
-                        .store
-                        .item_meta(&c, &name)
-                        .await?
-                        .map(|m| Resource::Item(c, m)),
-                    None => None,
+                if let Some(c) = state.store.collection(tenant, &parent).await? {
+                    if let Some(m) = state.store.item_meta(&c, &name).await? {
+                        return Ok(Some(Resource::Item(c, m)));
+                    }
                 }
+                state
+                    .store
+                    .collection(tenant, &format!("{path}/"))
+                    .await?
+                    .map(Resource::Collection)
             }
         }
     })
-}
-
-/// The collection kind a home may contain at its top level.
-pub fn home_child_kind(home: HomeKind) -> CollectionKind {
-    match home {
-        HomeKind::Calendars => CollectionKind::Calendar,
-        HomeKind::Addressbooks => CollectionKind::Addressbook,
-    }
 }
