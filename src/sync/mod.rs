@@ -5,6 +5,8 @@
 //! component type and the first/last instance times are indexed so that a time-range query
 //! evaluates only candidates (design.md §9).
 
+pub mod crm;
+pub mod overlay;
 mod store;
 
 pub use store::*;
