@@ -974,4 +974,56 @@ type = "datetime"
         assert_eq!(names, ["fake-things-1@crmdav.ics", "p1.ics"], "no duplicate of the phone's item");
         assert_eq!(store.item(&c4, "p1.ics").await.unwrap().unwrap().body, phone.as_bytes());
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_reads_share_one_refresh() {
+        let store = Arc::new(Store::open("sqlite://:memory:").await.unwrap());
+        let coll = store
+            .create_collection("t", "calendars/u/m/", CollectionKind::Calendar, &["VEVENT".into()], false)
+            .await
+            .unwrap();
+        let fake = Arc::new(Fake::default());
+        fake.records.lock().unwrap().push(rec("1", "One", "2030-01-01T10:00:00Z"));
+        let f2 = fake.clone();
+        let mut t = CrmTenant::new(
+            "t",
+            fake.clone(),
+            Box::new(move || f2.calls.load(Ordering::Relaxed)),
+            SyncOptions { refresh_ttl_secs: 30, full_scan_secs: 600 },
+            1000,
+        );
+        t.bind(CollectionKind::Calendar, "m", Binding::new("fake", "things", MAPPING, &HashMap::new()).unwrap());
+        let t = Arc::new(t);
+        let b = t.binding("calendars/u/m/").unwrap();
+        let mut tasks = Vec::new();
+        for _ in 0..16 {
+            let (t, b, store, coll) = (t.clone(), b.clone(), store.clone(), coll.clone());
+            tasks.push(tokio::spawn(async move { t.ensure_fresh(&store, &b, &coll).await.is_some() }));
+        }
+        let mut ran = 0;
+        for h in tasks {
+            ran += h.await.unwrap() as usize;
+        }
+        assert_eq!(ran, 1, "one refresh for 16 concurrent readers");
+        assert_eq!(fake.calls.load(Ordering::Relaxed), 1);
+        assert_eq!(store.list_items(&coll).await.unwrap().len(), 1);
+        t.invalidate(coll.id);
+        assert!(t.ensure_fresh(&store, &b, &coll).await.is_some());
+        assert_eq!(t.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn tokens_survive_in_the_kv_table() {
+        let store = Arc::new(Store::open("sqlite://:memory:").await.unwrap());
+        let a = KvTokenStore::new(store.clone(), "a");
+        assert_eq!(a.load().await.unwrap(), None);
+        let tok = StoredToken {
+            access_token: Some("at".into()),
+            refresh_token: Some("rt-rotated".into()),
+            expires_at: Some(DateTime::parse_from_rfc3339("2030-01-01T00:00:00Z").unwrap().with_timezone(&Utc)),
+        };
+        a.save(&tok).await.unwrap();
+        assert_eq!(KvTokenStore::new(store.clone(), "a").load().await.unwrap(), Some(tok));
+        assert_eq!(KvTokenStore::new(store, "b").load().await.unwrap(), None, "per tenant");
+    }
 }
