@@ -475,6 +475,22 @@ async fn phone_and_crm_stay_in_step() {
     let (tok_same, ch) = gw.sync(MEETINGS, &tok_m5).await;
     assert!(ch.is_empty() && tok_same == tok_m5, "nothing stored: {ch:?}");
 
+    // ---- the phone edits a CRM-created item: the CRM record is updated, not duplicated -------
+    let (_, etag_a1, a1_body) = gw.get(&a1_href).await;
+    let a1_edit = a1_body.replace("SUMMARY:CRM kickoff", "SUMMARY:Kickoff (edited on the phone)");
+    let (st, h, text) = gw
+        .req("PUT", &a1_href, Some(a1_edit.clone()), &[("Content-Type", "text/calendar"), ("If-Match", &etag_a1)])
+        .await;
+    assert_eq!(st, 204, "{text}");
+    assert_eq!(h["etag"].to_str().unwrap(), etag_of(a1_edit.as_bytes()));
+    let recs = appointments(&crm).await;
+    assert_eq!(recs.len(), n_appts, "updated, not created");
+    let rec = recs.iter().find(|a| a["id"] == a1_id).unwrap();
+    assert_eq!(rec["title"], "Kickoff (edited on the phone)");
+    assert_eq!(rec["location"], "HQ");
+    let (tok_m5, ch) = gw.sync(MEETINGS, &tok_m5).await;
+    assert_eq!(ch.keys().collect::<Vec<_>>(), vec![&a1_href]);
+
     // ---- a contact from the phone -------------------------------------------------------------
     let card = "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:card-1@iphone\r\nFN:Kai Phone\r\nN:Phone;Kai;;;\r\nEMAIL;TYPE=INTERNET:kai@example.org\r\nX-ABSHOWAS:PERSON\r\nEND:VCARD\r\n";
     let (st, _, text) = gw
@@ -547,7 +563,7 @@ async fn phone_and_crm_stay_in_step() {
     assert_eq!(gw.members(MEETINGS).await, members_before, "stale-while-revalidate");
     let (st, _, body) = gw.get(&a1_href).await;
     assert_eq!(st, 200);
-    assert!(body.contains("SUMMARY:CRM kickoff"));
+    assert!(body.contains("SUMMARY:Kickoff (edited on the phone)"), "{body}");
     assert!(gw.metric("crmdav_refresh_failures_total").await > f0, "the failed refresh is counted");
     let down_href = format!("{MEETINGS}down.ics");
     let (st, h, text) = gw
@@ -559,4 +575,94 @@ async fn phone_and_crm_stay_in_step() {
     let (tok_d, ch) = gw.sync(MEETINGS, &tok_m6).await;
     assert!(ch.is_empty() && tok_d == tok_m6, "nothing stored while down: {ch:?}");
     assert!(!gw.log().contains(&crm.token), "the CRM token never reaches the log");
+}
+
+fn check(dir: &Path, crm_url: &str, token: &str, tenant: Option<&str>) -> (bool, String) {
+    let mut cmd = Command::new(bin());
+    cmd.args(["check", "--config"]).arg(dir.join("crmdav.toml"));
+    if let Some(t) = tenant {
+        cmd.args(["--tenant", t]);
+    }
+    let out = cmd
+        .env("CRM_URL", crm_url)
+        .env("CRM_TOKEN", token)
+        .output()
+        .expect("run crmdav check");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_says_what_is_wrong() {
+    let crm = Amagi::start().await;
+    let tok = crm.token.clone();
+    crm.call(&tok, "POST", "/contacts", Some(json!({"first_name": "Ada", "email": "ada@example.org"})))
+        .await;
+    crm.call(&tok, "POST", "/appointments", Some(json!({"title": "Probe", "start": "2030-05-01T09:00:00+02:00", "duration_minutes": 30})))
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_config(d, free_port());
+    // A mapping override (mappings_dir) that reads a field amagi does not have.
+    let mdir = d.join("mappings/amagi-crm");
+    std::fs::create_dir_all(&mdir).unwrap();
+    let stock = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings/amagi-crm/contacts.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        mdir.join("contacts.toml"),
+        format!("{stock}\n[[field]]\nproperty = \"BDAY\"\npath = \"birthday\"\ntype = \"date\"\n"),
+    )
+    .unwrap();
+    let server = std::fs::read_to_string(d.join("crmdav.toml")).unwrap();
+    std::fs::write(d.join("crmdav.toml"), format!("{server}mappings_dir = \"mappings\"\n")).unwrap();
+
+    let (ok, out) = check(d, &crm.api, &tok, Some("firm"));
+    assert!(ok, "{out}");
+    assert!(out.contains("appointments: 1 record(s) on the first page"), "{out}");
+    assert!(out.contains("contacts: 1 record(s) on the first page"), "{out}");
+    assert!(out.contains("→ amagi-crm-appointments-"), "{out}");
+    assert!(
+        out.contains("field 'birthday' (BDAY) is absent from every listed contacts record"),
+        "{out}"
+    );
+    assert!(out.contains("tenant firm: OK"), "{out}");
+
+    let (ok, out) = check(d, &crm.api, "acrm_not-a-real-token", Some("firm"));
+    assert!(!ok);
+    assert!(out.contains("the CRM refused the credentials"), "{out}");
+    assert!(!out.contains("acrm_not-a-real-token"), "secrets stay out of the output");
+
+    let (ok, out) = check(d, "http://127.0.0.1:9/api", &tok, Some("firm"));
+    assert!(!ok);
+    assert!(out.contains("cannot reach the CRM at http://127.0.0.1:9/api"), "{out}");
+
+    // Config errors name the file and the key.
+    let tenant = d.join("tenants/firm.toml");
+    let text = std::fs::read_to_string(&tenant).unwrap();
+    std::fs::write(&tenant, text.replacen("entity = \"appointments\"", "entity = \"deals\"", 1)).unwrap();
+    let (ok, out) = check(d, &crm.api, &tok, None);
+    assert!(!ok);
+    assert!(
+        out.contains(&format!(
+            "{}: collections[0].entity: connector 'amagi-crm' has no entity 'deals' (it has: appointments, contacts, tasks)",
+            tenant.display()
+        )),
+        "{out}"
+    );
+    std::fs::write(
+        &tenant,
+        text.replacen("entity = \"appointments\"", "entity = \"appointments\"\nmapping = \"contacts\"", 1),
+    )
+    .unwrap();
+    let (ok, out) = check(d, &crm.api, &tok, None);
+    assert!(!ok);
+    assert!(out.contains("collections[0].mapping: mapping 'amagi-crm/contacts' makes Vcard items"), "{out}");
 }
