@@ -27,6 +27,13 @@ pub fn describe(cfg: &ServerConfig) -> String {
             connector,
             t.path.display()
         );
+        if matches!(t.connector, ConnectorKind::Rest { .. }) {
+            let _ = writeln!(
+                s,
+                "  sync: refresh_ttl_secs {}, full_scan_secs {}",
+                t.sync.refresh_ttl_secs, t.sync.full_scan_secs
+            );
+        }
         for u in &t.users {
             let _ = writeln!(s, "  user {}", u.name);
             for c in t.collections.iter().filter(|c| c.users.contains(&u.name)) {
@@ -41,12 +48,19 @@ pub fn describe(cfg: &ServerConfig) -> String {
                 };
                 let _ = writeln!(
                     s,
-                    "    /dav/{home}/{}/{}/  {what} \"{}\"{}",
+                    "    /dav/{home}/{}/{}/  {what} \"{}\"{}{}",
                     u.name,
                     c.id,
                     c.display_name,
                     c.seed_demo
                         .map(|d| format!(" (demo data: {d:?})"))
+                        .unwrap_or_default(),
+                    c.entity
+                        .as_ref()
+                        .map(|e| format!(
+                            " ← CRM entity {e} (mapping {})",
+                            c.mapping_name().unwrap_or(e)
+                        ))
                         .unwrap_or_default()
                 );
             }
@@ -55,18 +69,160 @@ pub fn describe(cfg: &ServerConfig) -> String {
     s
 }
 
-/// Connect to a tenant's CRM and read a page of each entity.
+/// A CRM error in plain words.
+fn plain(e: &crate::connector::ConnectorError, base_url: &str) -> String {
+    use crate::connector::ConnectorError as E;
+    match e {
+        E::Auth { message } => format!("the CRM refused the credentials ({message}); check the token or client secret in the tenant's connector options"),
+        E::Forbidden { message } => format!("the CRM accepted the credentials but forbids reading this ({message}); the user behind them needs more rights"),
+        E::Unavailable { message, .. } => format!("cannot reach the CRM at {base_url}: {message}"),
+        E::RateLimited { .. } => "the CRM's rate limit was hit; try again later".to_string(),
+        E::NotFound { message } => format!("the CRM has no such endpoint ({message}); check base_url ({base_url}) and the connector definition"),
+        E::NotSupported { message } => format!("the CRM does not support this ({message})"),
+        E::Protocol { message } => format!("the CRM answered something unexpected ({message}); check base_url ({base_url}) and the definition's records_path/id_field"),
+        other => other.to_string(),
+    }
+}
+
+/// JSON paths a mapping file reads (`path`, `parts`, `{field}` in templates), by property.
+fn mapping_paths(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let Ok(v) = text.parse::<toml::Table>() else {
+        return out;
+    };
+    let Some(toml::Value::Array(fields)) = v.get("field") else {
+        return out;
+    };
+    for f in fields {
+        let prop = f
+            .get("property")
+            .and_then(|p| p.as_str())
+            .unwrap_or("?")
+            .to_string();
+        if f.get("access").and_then(|a| a.as_str()) == Some("write_only") {
+            continue;
+        }
+        if let Some(p) = f.get("path").and_then(|p| p.as_str()) {
+            out.push((prop.clone(), p.to_string()));
+        }
+        if let Some(parts) = f.get("parts").and_then(|p| p.as_array()) {
+            for p in parts
+                .iter()
+                .filter_map(|p| p.as_str())
+                .filter(|p| !p.is_empty())
+            {
+                out.push((prop.clone(), p.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Connect to a tenant's CRM, list one page of each declared entity, render a few records
+/// through their mappings and say plainly what is wrong.
 pub async fn probe_tenant(cfg: &ServerConfig, tenant: &str) -> anyhow::Result<String> {
+    use crate::connector::Connector;
     let t = cfg
         .tenant(tenant)
         .ok_or_else(|| anyhow::anyhow!("no tenant named '{tenant}'"))?;
-    match &t.connector {
-        ConnectorKind::Local => Ok(format!(
-            "tenant {tenant}: local connector, records live in {}; nothing upstream to check\n",
-            cfg.state
-        )),
-        ConnectorKind::Rest { definition, .. } => Err(anyhow::anyhow!(
-            "the REST connector '{definition}' cannot be probed yet"
-        )),
+    let (definition, options) = match &t.connector {
+        ConnectorKind::Local => {
+            return Ok(format!(
+                "tenant {tenant}: local connector, records live in {}; nothing upstream to check\n",
+                cfg.state
+            ))
+        }
+        ConnectorKind::Rest {
+            definition,
+            options,
+        } => (definition, options),
+    };
+    let vars = crate::config::option_vars(options);
+    let src = cfg
+        .catalog
+        .connector(definition)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let def = crate::connector::rest::def::ConnectorDef::from_toml_str(&src.text, &vars)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", src.origin))?;
+    let base_url = def.base_url.clone();
+    let c = crate::connector::RestConnector::new(def, None)?;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "tenant {tenant}: {definition} at {base_url} ({})",
+        src.origin
+    );
+    let mut problems = Vec::new();
+    let mut done = std::collections::HashSet::new();
+    for coll in &t.collections {
+        let Some(entity) = &coll.entity else { continue };
+        let mname = coll.mapping_name().unwrap_or(entity).to_string();
+        if !done.insert((entity.clone(), mname.clone())) {
+            continue;
+        }
+        let caps = c.capabilities(entity);
+        let page = match c.list(entity, None, None).await {
+            Ok(p) => p,
+            Err(e) => {
+                let m = plain(&e, &base_url);
+                let _ = writeln!(s, "  {entity}: FAILED: {m}");
+                problems.push(format!("{entity}: {m}"));
+                continue;
+            }
+        };
+        let _ = writeln!(
+            s,
+            "  {entity}: {} record(s) on the first page{}; modified-since filter: {}, single GET: {}, delete: {:?}",
+            page.records.len(),
+            if page.next.is_some() { " (more pages)" } else { "" },
+            if caps.modified_since { "yes" } else { "no (full scans, own hashing)" },
+            if caps.get { "yes" } else { "no" },
+            caps.delete
+        );
+        let msrc = cfg
+            .catalog
+            .mapping(definition, &mname)
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let b = crate::sync::crm::Binding::new(definition, entity, &msrc.text, &vars)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", msrc.origin))?;
+        for r in page.records.iter().take(3) {
+            let body = b.mapping.to_component(r);
+            let first = body
+                .lines()
+                .find(|l| l.starts_with("SUMMARY:") || l.starts_with("FN:"))
+                .unwrap_or("")
+                .to_string();
+            let _ = writeln!(
+                s,
+                "    id {} → {} ({} bytes) {first}",
+                r.id,
+                b.mapping.uid_for(r),
+                body.len()
+            );
+        }
+        if !page.records.is_empty() {
+            for (prop, path) in mapping_paths(&msrc.text) {
+                let anywhere = page
+                    .records
+                    .iter()
+                    .any(|r| crate::connector::rest::jsonpath::get(&r.data, &path).is_some());
+                if !anywhere {
+                    let m = format!(
+                        "mapping {definition}/{mname}: field '{path}' ({prop}) is absent from every listed {entity} record"
+                    );
+                    let _ = writeln!(s, "    WARNING: {m}");
+                }
+            }
+        }
+    }
+    if done.is_empty() {
+        let _ = writeln!(s, "  no collection of this tenant declares an entity");
+    }
+    if problems.is_empty() {
+        let _ = writeln!(s, "tenant {tenant}: OK");
+        Ok(s)
+    } else {
+        print!("{s}");
+        Err(anyhow::anyhow!("{}", problems.join("; ")))
     }
 }

@@ -200,6 +200,20 @@ pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
         ));
     };
     let tenants_dir = take_str(&mut t, path, "tenants_dir")?.unwrap_or_else(|| "tenants".into());
+    let catalog = Catalog {
+        connectors_dir: take_str(&mut t, path, "connectors_dir")?.map(|d| relative_to(path, &d)),
+        mappings_dir: take_str(&mut t, path, "mappings_dir")?.map(|d| relative_to(path, &d)),
+    };
+    for (key, d) in [
+        ("connectors_dir", &catalog.connectors_dir),
+        ("mappings_dir", &catalog.mappings_dir),
+    ] {
+        if let Some(d) = d {
+            if !d.is_dir() {
+                return Err(err(path, key, format!("{} is not a folder", d.display())));
+            }
+        }
+    }
     let default_tenant = take_str(&mut t, path, "default_tenant")?;
     let realm = take_str(&mut t, path, "realm")?.unwrap_or_else(|| "crmdav".into());
     let tenant_from = match take_str(&mut t, path, "tenant_from")?.as_deref() {
@@ -243,7 +257,7 @@ pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
     files.sort();
     let mut tenants = Vec::new();
     for f in files {
-        let tenant = load_tenant(&f)?;
+        let tenant = load_tenant(&f, &catalog)?;
         if tenants.iter().any(|x: &TenantConfig| x.name == tenant.name) {
             return Err(err(
                 &f,
@@ -278,10 +292,11 @@ pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
         realm,
         limits,
         tenants,
+        catalog,
     })
 }
 
-fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
+fn load_tenant(file: &Path, catalog: &Catalog) -> Result<TenantConfig, ConfigError> {
     let mut t = read_table(file)?;
     let name = take_str(&mut t, file, "name")?.ok_or_else(|| err(file, "name", "missing"))?;
     if !valid_segment(&name) {
@@ -417,6 +432,7 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
                     ));
                 }
             }
+            let defaulted = components.is_empty();
             if components.is_empty() && kind == CollectionKindConfig::Calendar {
                 components = vec!["VEVENT".into(), "VTODO".into()];
             }
@@ -440,8 +456,10 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
                     )
                 })?),
             };
+            let entity = take_str_at(&mut c, file, &key, "entity")?;
+            let mapping = take_str_at(&mut c, file, &key, "mapping")?;
             no_unknown(&c, file, &key)?;
-            collections.push(CollectionConfig {
+            let mut cc = CollectionConfig {
                 id,
                 kind,
                 display_name,
@@ -450,8 +468,36 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
                 components,
                 users: cusers,
                 seed_demo,
-            });
+                entity,
+                mapping,
+            };
+            check_crm_collection(file, &key, &connector, catalog, &mut cc, defaulted)?;
+            collections.push(cc);
         }
+    }
+    let sync = match t.remove("sync") {
+        None => SyncOptions::default(),
+        Some(v) => v
+            .try_into::<SyncOptions>()
+            .map_err(|e| err(file, "sync", e.message().to_string()))?,
+    };
+    if sync.refresh_ttl_secs > sync.full_scan_secs {
+        return Err(err(
+            file,
+            "sync.full_scan_secs",
+            "must not be shorter than sync.refresh_ttl_secs",
+        ));
+    }
+    if let ConnectorKind::Rest {
+        definition,
+        options,
+    } = &connector
+    {
+        let src = catalog
+            .connector(definition)
+            .map_err(|m| err(file, "connector.kind", m))?;
+        crate::connector::rest::def::ConnectorDef::from_toml_str(&src.text, &option_vars(options))
+            .map_err(|m| err(file, "connector", format!("{}: {m}", src.origin)))?;
     }
     no_unknown(&t, file, "")?;
     Ok(TenantConfig {
@@ -461,7 +507,112 @@ fn load_tenant(file: &Path) -> Result<TenantConfig, ConfigError> {
         connector,
         users,
         collections,
+        sync,
     })
+}
+
+/// A collection's `entity`/`mapping` must name a connector entity and a mapping of the
+/// tenant's CRM whose component fits the collection.
+fn check_crm_collection(
+    file: &Path,
+    key: &str,
+    connector: &ConnectorKind,
+    catalog: &Catalog,
+    c: &mut CollectionConfig,
+    defaulted_components: bool,
+) -> Result<(), ConfigError> {
+    let ConnectorKind::Rest {
+        definition,
+        options,
+    } = connector
+    else {
+        if c.entity.is_some() || c.mapping.is_some() {
+            let k = if c.entity.is_some() {
+                "entity"
+            } else {
+                "mapping"
+            };
+            return Err(err(
+                file,
+                &format!("{key}.{k}"),
+                "only a tenant with a CRM connector has entities",
+            ));
+        }
+        return Ok(());
+    };
+    let Some(entity) = c.entity.clone() else {
+        if c.mapping.is_some() {
+            return Err(err(
+                file,
+                &format!("{key}.entity"),
+                "missing (a mapping needs an entity)",
+            ));
+        }
+        return Ok(());
+    };
+    if c.seed_demo.is_some() {
+        return Err(err(
+            file,
+            &format!("{key}.seed_demo"),
+            "a CRM collection cannot be seeded with demo data",
+        ));
+    }
+    let vars = option_vars(options);
+    let src = catalog
+        .connector(definition)
+        .map_err(|m| err(file, "connector.kind", m))?;
+    let def = crate::connector::rest::def::ConnectorDef::from_toml_str(&src.text, &vars)
+        .map_err(|m| err(file, "connector", format!("{}: {m}", src.origin)))?;
+    if !def.entities.contains_key(&entity) {
+        let known: Vec<&str> = def.entities.keys().map(String::as_str).collect();
+        return Err(err(
+            file,
+            &format!("{key}.entity"),
+            format!(
+                "connector '{definition}' has no entity '{entity}' (it has: {})",
+                known.join(", ")
+            ),
+        ));
+    }
+    let mkey = if c.mapping.is_some() {
+        format!("{key}.mapping")
+    } else {
+        format!("{key}.entity")
+    };
+    let name = c.mapping_name().unwrap_or(&entity).to_string();
+    let name = name.as_str();
+    let msrc = catalog
+        .mapping(definition, name)
+        .map_err(|m| err(file, &mkey, m))?;
+    let m = crate::mapping::Mapping::from_toml_str(
+        &msrc.text,
+        &vars,
+        Some(definition.clone()),
+        Some(entity.clone()),
+    )
+    .map_err(|m| err(file, &mkey, format!("{}: {m}", msrc.origin)))?;
+    use crate::mapping::ComponentKind as K;
+    // A CRM calendar holds what its mapping makes, so phones offer only that.
+    if defaulted_components && c.kind == CollectionKindConfig::Calendar {
+        match m.component() {
+            K::Vevent => c.components = vec!["VEVENT".into()],
+            K::Vtodo => c.components = vec!["VTODO".into()],
+            K::Vcard => {}
+        }
+    }
+    match (c.kind, m.component()) {
+        (CollectionKindConfig::Addressbook, K::Vcard) => {}
+        (CollectionKindConfig::Calendar, K::Vevent) if c.components.iter().any(|x| x == "VEVENT") => {}
+        (CollectionKindConfig::Calendar, K::Vtodo) if c.components.iter().any(|x| x == "VTODO") => {}
+        (kind, comp) => {
+            return Err(err(
+                file,
+                &mkey,
+                format!("mapping '{definition}/{name}' makes {comp:?} items, which a {kind:?} collection with components [{}] cannot hold", c.components.join(",")),
+            ))
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,8 +5,10 @@
 //! (`password_hash_file = "/run/secrets/x"` gives `password_hash`). Every error names the file,
 //! the key and what is wrong.
 
+mod catalog;
 mod load;
 
+pub use catalog::{Catalog, Source};
 pub use load::{load, ConfigError};
 
 use serde::Deserialize;
@@ -73,6 +75,8 @@ pub struct ServerConfig {
     pub limits: Limits,
     /// The tenants, by name.
     pub tenants: Vec<TenantConfig>,
+    /// Where connector definitions and mappings are found (embedded, plus optional folders).
+    pub catalog: Catalog,
 }
 
 /// Which engine serves a tenant's collections.
@@ -87,6 +91,21 @@ pub enum ConnectorKind {
         /// Options handed to the definition (`${option}` in its templates).
         options: toml::Table,
     },
+}
+
+/// Connector options as the `${VAR}` table definitions and mappings are filled from
+/// (non-string values are written as TOML: numbers, booleans).
+pub fn option_vars(options: &toml::Table) -> std::collections::HashMap<String, String> {
+    options
+        .iter()
+        .map(|(k, v)| {
+            let s = match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), s)
+        })
+        .collect()
 }
 
 /// One user of a tenant.
@@ -121,6 +140,37 @@ pub struct CollectionConfig {
     pub users: Vec<String>,
     /// Seed the built-in demo data into it on first start.
     pub seed_demo: Option<DemoSeed>,
+    /// The connector entity behind it (CRM tenants), e.g. `appointments`.
+    pub entity: Option<String>,
+    /// The mapping name (`mappings/<crm>/<mapping>.toml`); defaults to the entity.
+    pub mapping: Option<String>,
+}
+
+impl CollectionConfig {
+    /// The mapping name: `mapping`, else the entity.
+    pub fn mapping_name(&self) -> Option<&str> {
+        self.mapping.as_deref().or(self.entity.as_deref())
+    }
+}
+
+/// How a CRM tenant's collections are kept fresh (`[sync]` in the tenant file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyncOptions {
+    /// A collection refreshed within this many seconds is served without asking the CRM.
+    pub refresh_ttl_secs: u64,
+    /// Every this many seconds a refresh lists everything (to see deletions) even when the
+    /// CRM can filter by modified time.
+    pub full_scan_secs: u64,
+}
+
+impl Default for SyncOptions {
+    fn default() -> Self {
+        SyncOptions {
+            refresh_ttl_secs: 30,
+            full_scan_secs: 600,
+        }
+    }
 }
 
 /// What demo data a collection is seeded with.
@@ -155,6 +205,8 @@ pub struct TenantConfig {
     pub users: Vec<UserConfig>,
     /// Declared collections.
     pub collections: Vec<CollectionConfig>,
+    /// Refresh schedule for CRM-backed collections.
+    pub sync: SyncOptions,
 }
 
 impl ServerConfig {

@@ -161,6 +161,28 @@ pub async fn put(
         }
     }
     let cond = write_condition(req);
+    if let Some((crm, binding)) = req.state.crm.binding(req.tenant(), &coll.path) {
+        let (etag, created) = crm
+            .put(
+                &req.state.store,
+                &binding,
+                &coll,
+                &name,
+                &req.body,
+                &index,
+                &content_type,
+                &cond,
+            )
+            .await
+            .map_err(|e| crm_error(e, &coll))?;
+        return Ok(HttpResponse::build(if created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::NO_CONTENT
+        })
+        .insert_header(("ETag", etag))
+        .finish());
+    }
     let (etag, created) = req
         .state
         .store
@@ -184,6 +206,31 @@ pub async fn put(
     .finish())
 }
 
+/// Map a refused write to a CRM collection to the DAV error.
+fn crm_error(e: crate::sync::crm::CrmWriteError, coll: &crate::sync::Collection) -> DavError {
+    use crate::sync::crm::CrmWriteError as E;
+    let card = coll.kind == CollectionKind::Addressbook;
+    match e {
+        E::Store(e) => {
+            let e = store_error(e, &coll.path);
+            if card {
+                carddav_condition(e)
+            } else {
+                e
+            }
+        }
+        E::Mapping(m) => DavError::forbidden(
+            if card {
+                Condition::carddav("valid-address-data")
+            } else {
+                Condition::caldav("valid-calendar-data")
+            },
+            format!("the CRM cannot take this item: {m}"),
+        ),
+        E::Connector(c) => DavError::Upstream(c),
+    }
+}
+
 /// The CardDAV spelling of a UID conflict (RFC 6352 §6.3.2.1).
 fn carddav_condition(e: DavError) -> DavError {
     match e {
@@ -203,6 +250,16 @@ pub async fn delete(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
     match res {
         Resource::Item(c, m) => {
             let cond = write_condition(req);
+            if let Some((crm, binding)) = req.state.crm.binding(req.tenant(), &c.path) {
+                crm.delete(&req.state.store, &binding, &c, &m.name, &cond)
+                    .await
+                    .map_err(|e| crm_error(e, &c))?;
+                req.state
+                    .store
+                    .drop_props(req.tenant(), &format!("{}{}", c.path, m.name))
+                    .await?;
+                return Ok(HttpResponse::NoContent().finish());
+            }
             req.state
                 .store
                 .delete_item(&c, &m.name, &cond)

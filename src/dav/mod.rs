@@ -111,6 +111,7 @@ pub async fn dispatch(
             .insert_header(("Accept-Patch", "application/xml"))
             .finish());
     }
+    crm_before(&req, method, &target).await?;
     let found = resource::resolve(state, principal, &target).await?;
     match (method, found) {
         ("PROPFIND", Some(res)) => propfind::propfind(&req, res).await,
@@ -133,6 +134,90 @@ pub async fn dispatch(
             Err(DavError::MethodNotAllowed { allow: ALLOW })
         }
     }
+}
+
+/// CRM-backed collections: refresh before a read (within the TTL this costs nothing), and
+/// refuse what a CRM cannot express (MOVE/COPY in or out, deleting the collection itself).
+async fn crm_before(req: &Req<'_>, method: &str, target: &tree::Target) -> DavResult<()> {
+    let tree::Target::Store {
+        path,
+        collection,
+        owner,
+        home,
+    } = target
+    else {
+        return Ok(());
+    };
+    let tenant = req.tenant();
+    let Some(crm) = req.state.crm.tenant(tenant) else {
+        return Ok(());
+    };
+    // The CRM collection the target is, or is in.
+    let coll_path = if *collection {
+        crm.binding(path).map(|_| path.clone())
+    } else {
+        let as_coll = format!("{path}/");
+        if crm.binding(&as_coll).is_some() {
+            Some(as_coll)
+        } else {
+            let (parent, _) = crate::sync::split_item_path(path);
+            crm.binding(&parent).map(|_| parent)
+        }
+    };
+    match method {
+        "PROPFIND" | "REPORT" | "GET" | "HEAD" => {
+            if let Some(p) = &coll_path {
+                req.state
+                    .crm
+                    .ensure_fresh(&req.state.store, tenant, p)
+                    .await;
+            } else if method == "PROPFIND" {
+                // A home listed with Depth 1 shows each collection's CTag: refresh them.
+                let home_path = tree::home_path(*home, owner);
+                let depth1 = req.header("depth").map(str::trim) == Some("1");
+                if depth1 && path.trim_end_matches('/') == home_path.trim_end_matches('/') {
+                    for p in crm.bound_paths_under(&home_path) {
+                        req.state
+                            .crm
+                            .ensure_fresh(&req.state.store, tenant, &p)
+                            .await;
+                    }
+                }
+            }
+        }
+        "COPY" | "MOVE" => {
+            let dest_in_crm = req
+                .header("destination")
+                .and_then(|d| tree::parse_href(d).ok())
+                .is_some_and(|t| match t {
+                    tree::Target::Store { path, .. } => {
+                        let (parent, _) = crate::sync::split_item_path(path.trim_end_matches('/'));
+                        crm.binding(&parent).is_some()
+                            || crm
+                                .binding(&format!("{}/", path.trim_end_matches('/')))
+                                .is_some()
+                    }
+                    _ => false,
+                });
+            if coll_path.is_some() || dest_in_crm {
+                return Err(DavError::Forbidden {
+                    message: "items of a CRM-backed collection cannot be copied or moved; create or delete them instead".into(),
+                    condition: None,
+                });
+            }
+        }
+        "DELETE" | "MKCOL" | "MKCALENDAR"
+            if coll_path.as_deref().map(|c| c.trim_end_matches('/'))
+                == Some(path.trim_end_matches('/')) =>
+        {
+            return Err(DavError::Forbidden {
+                message: "a CRM-backed collection is declared in the tenant file and cannot be deleted or recreated".into(),
+                condition: None,
+            });
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// A bare status response.

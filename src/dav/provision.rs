@@ -105,12 +105,12 @@ async fn seed_demo(
     for it in items {
         let (index, ct) = match seed {
             DemoSeed::Events | DemoSeed::Tasks => (
-                super::validate::calendar_index(&it.body, coll, max)
+                crate::sync::calendar_index(&it.body, coll, max)
                     .map_err(|e| anyhow::anyhow!("demo item {}: {e}", it.name))?,
                 "text/calendar; charset=utf-8",
             ),
             DemoSeed::Contacts => (
-                super::validate::card_index(&it.body)
+                crate::sync::card_index(&it.body)
                     .map_err(|e| anyhow::anyhow!("demo item {}: {e}", it.name))?,
                 "text/vcard; charset=utf-8",
             ),

@@ -3,7 +3,7 @@
 
 use crate::config::Limits;
 use crate::error::{Condition, DavError, DavResult};
-use crate::sync::{Collection, CollectionKind, ItemIndex};
+use crate::sync::{calendar_index, card_index, Collection, CollectionKind, ItemIndex};
 
 /// What the store needs to keep for a valid body.
 pub struct Validated {
@@ -103,44 +103,4 @@ pub fn validate(
             })
         }
     }
-}
-
-/// Check a calendar object for `coll` and compute what the store indexes of it.
-pub fn calendar_index(
-    text: &str,
-    coll: &Collection,
-    max_instances: usize,
-) -> Result<ItemIndex, crate::caldav::CalError> {
-    let allowed: Vec<crate::caldav::CompKind> = coll
-        .components
-        .iter()
-        .filter_map(|c| crate::caldav::CompKind::parse(c))
-        .collect();
-    let info = crate::caldav::inspect(text, &allowed, max_instances)?;
-    Ok(ItemIndex {
-        uid: Some(info.uid),
-        component: Some(info.component.as_str().to_string()),
-        first_start: info.first_start,
-        last_end: info.last_end,
-        fields: Vec::new(),
-    })
-}
-
-/// Check a vCard and compute what the store indexes of it (UID and searchable fields).
-pub fn card_index(text: &str) -> Result<ItemIndex, crate::carddav::CardError> {
-    let info = crate::carddav::inspect(text)?;
-    Ok(ItemIndex {
-        uid: Some(info.uid),
-        component: Some("VCARD".into()),
-        fields: card_fields(text),
-        ..Default::default()
-    })
-}
-
-/// The folded searchable fields of a vCard.
-pub fn card_fields(text: &str) -> Vec<(String, String)> {
-    crate::carddav::index_fields(text)
-        .into_iter()
-        .map(|(p, v)| (p, crate::carddav::fold(&v)))
-        .collect()
 }

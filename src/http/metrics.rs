@@ -46,5 +46,5 @@ impl Metrics {
 pub(super) async fn render(state: web::Data<super::AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(state.metrics.text())
+        .body(state.metrics.text() + &state.crm.metrics_text())
 }

@@ -20,7 +20,9 @@ pub struct AppState {
     /// Configuration.
     pub cfg: ServerConfig,
     /// The sync store.
-    pub store: Store,
+    pub store: Arc<Store>,
+    /// CRM tenants: connectors, collection bindings, refresh state.
+    pub crm: crate::sync::crm::CrmRegistry,
     /// Verified credentials.
     pub auth: auth::AuthCache,
     /// Homes and declared collections already ensured, by (tenant, user).
@@ -34,9 +36,12 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
     let store = Store::open(&cfg.state)
         .await
         .map_err(|e| anyhow::anyhow!("cannot open state store {}: {e}", cfg.state))?;
+    let store = Arc::new(store);
+    let crm = crate::sync::crm::CrmRegistry::build(&cfg, &store)?;
     let state = Arc::new(AppState {
         cfg,
         store,
+        crm,
         auth: auth::AuthCache::default(),
         ensured: Default::default(),
         metrics: Metrics::default(),
@@ -46,7 +51,7 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
     if !missing.is_empty() {
         tracing::info!(cards = missing.len(), "indexing vCard fields");
         for (id, body) in missing {
-            let fields = dav::validate::card_fields(&String::from_utf8_lossy(&body));
+            let fields = crate::sync::card_fields(&String::from_utf8_lossy(&body));
             state.store.set_fields(id, &fields).await?;
         }
     }

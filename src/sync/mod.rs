@@ -5,6 +5,10 @@
 //! component type and the first/last instance times are indexed so that a time-range query
 //! evaluates only candidates (design.md §9).
 
+pub mod crm;
+mod index;
+pub mod overlay;
 mod store;
 
+pub use index::{calendar_index, card_fields, card_index};
 pub use store::*;

@@ -269,6 +269,28 @@ CREATE TABLE IF NOT EXISTS kv (
 );
 "#;
 
+/// The identity map of CRM-backed collections (see `sync::crm`).
+const CRM_SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS crm_items (
+    collection_id INTEGER NOT NULL REFERENCES collections(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    crm_id TEXT NOT NULL,
+    uid TEXT NOT NULL,
+    client_copy BLOB,
+    base_record TEXT,
+    record_hash TEXT,
+    version TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (collection_id, name),
+    UNIQUE (collection_id, crm_id)
+);
+CREATE TABLE IF NOT EXISTS crm_collections (
+    collection_id INTEGER PRIMARY KEY REFERENCES collections(id) ON DELETE CASCADE,
+    watermark TEXT,
+    full_scan_at INTEGER
+);
+"#;
+
 fn row_collection(r: &sqlx::sqlite::SqliteRow) -> Collection {
     let comps: String = r.get("components");
     Collection {
@@ -345,6 +367,7 @@ impl Store {
             .connect_with(opts)
             .await?;
         sqlx::raw_sql(SCHEMA).execute(&pool).await?;
+        sqlx::raw_sql(CRM_SCHEMA).execute(&pool).await?;
         Ok(Store {
             pool,
             write: Mutex::new(()),
@@ -1179,6 +1202,252 @@ impl Store {
         sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ?")
             .bind(tenant)
             .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}
+
+/// One row of the identity map: a member of a CRM-backed collection and the CRM record it is.
+/// Written once and never re-derived, so restarts create no duplicates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrmIdentity {
+    /// Member name (the client's own for phone-created items, `<uid>.ics`/`.vcf` otherwise).
+    pub name: String,
+    /// The CRM's record id.
+    pub crm_id: String,
+    /// The item's UID (the client's own for phone-created items).
+    pub uid: String,
+    /// The body the client last PUT, if any.
+    pub client_copy: Option<Vec<u8>>,
+    /// The CRM record's JSON as it was right after that PUT (the overlay's base).
+    pub base_record: Option<String>,
+    /// Hash of the CRM record as last seen.
+    pub record_hash: Option<String>,
+    /// The CRM's opaque version of the record, when it has one.
+    pub version: Option<String>,
+    /// Deleted on the phone; kept so a record the CRM only cancels is not imported again.
+    pub deleted: bool,
+}
+
+/// Refresh bookkeeping of a CRM-backed collection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrmCollectionState {
+    /// Largest modified time seen (RFC 3339), for modified-since listings.
+    pub watermark: Option<String>,
+    /// When the last full scan finished (epoch seconds).
+    pub full_scan_at: Option<i64>,
+}
+
+fn row_identity(r: &sqlx::sqlite::SqliteRow) -> CrmIdentity {
+    CrmIdentity {
+        name: r.get("name"),
+        crm_id: r.get("crm_id"),
+        uid: r.get("uid"),
+        client_copy: r.get("client_copy"),
+        base_record: r.get("base_record"),
+        record_hash: r.get("record_hash"),
+        version: r.get("version"),
+        deleted: r.get::<i64, _>("deleted") != 0,
+    }
+}
+
+/// A rendered item to store with an identity.
+pub struct RenderedItem<'a> {
+    /// Media type.
+    pub content_type: &'a str,
+    /// Bytes as served.
+    pub body: &'a [u8],
+    /// Index.
+    pub index: &'a ItemIndex,
+}
+
+impl Store {
+    /// The identity map of a collection (deleted rows included).
+    pub async fn crm_identities(&self, coll: &Collection) -> Result<Vec<CrmIdentity>, sqlx::Error> {
+        let rows = sqlx::query("SELECT * FROM crm_items WHERE collection_id = ?")
+            .bind(coll.id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(row_identity).collect())
+    }
+
+    /// The identity of one member.
+    pub async fn crm_identity(
+        &self,
+        coll: &Collection,
+        name: &str,
+    ) -> Result<Option<CrmIdentity>, sqlx::Error> {
+        let r = sqlx::query(
+            "SELECT * FROM crm_items WHERE collection_id = ? AND name = ? AND deleted = 0",
+        )
+        .bind(coll.id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.as_ref().map(row_identity))
+    }
+
+    /// The member (other than `name`) whose UID is `uid`, if any.
+    pub async fn item_name_by_uid(
+        &self,
+        coll: &Collection,
+        uid: &str,
+        name: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT name FROM items WHERE collection_id = ? AND uid = ? AND name != ? LIMIT 1",
+        )
+        .bind(coll.id)
+        .bind(uid)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    /// Store an identity and, when `item` is given and its bytes differ from what is stored,
+    /// the item (one transaction; the collection's sequence moves only when the bytes move).
+    /// Returns the item's current ETag.
+    pub async fn crm_save(
+        &self,
+        coll: &Collection,
+        ident: &CrmIdentity,
+        item: Option<RenderedItem<'_>>,
+    ) -> Result<Option<String>, StoreError> {
+        let _w = self.write.lock().await;
+        let current = self.item_meta(coll, &ident.name).await?;
+        let mut tx = self.pool.begin().await?;
+        // A record that another row held under a different name (e.g. after a CRM id reuse)
+        // gives way to this one.
+        sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND crm_id = ? AND name != ?")
+            .bind(coll.id)
+            .bind(&ident.crm_id)
+            .bind(&ident.name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO crm_items (collection_id, name, crm_id, uid, client_copy, base_record, record_hash, version, deleted) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (collection_id, name) DO UPDATE SET \
+             crm_id = ?3, uid = ?4, client_copy = ?5, base_record = ?6, record_hash = ?7, version = ?8, deleted = ?9",
+        )
+        .bind(coll.id)
+        .bind(&ident.name)
+        .bind(&ident.crm_id)
+        .bind(&ident.uid)
+        .bind(&ident.client_copy)
+        .bind(&ident.base_record)
+        .bind(&ident.record_hash)
+        .bind(&ident.version)
+        .bind(ident.deleted as i64)
+        .execute(&mut *tx)
+        .await?;
+        let mut etag = current.as_ref().map(|m| m.etag.clone());
+        if let Some(it) = item {
+            let new_etag = etag_of(it.body);
+            if etag.as_deref() != Some(new_etag.as_str()) {
+                let t = now();
+                let seq: i64 = sqlx::query_scalar(
+                    "UPDATE collections SET seq = seq + 1, modified = ? WHERE id = ? RETURNING seq",
+                )
+                .bind(t)
+                .bind(coll.id)
+                .fetch_one(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO items (collection_id, name, content_type, body, etag, uid, component, first_start, last_end, seq, created, modified) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) \
+                     ON CONFLICT (collection_id, name) DO UPDATE SET content_type = ?3, body = ?4, etag = ?5, uid = ?6, \
+                     component = ?7, first_start = ?8, last_end = ?9, seq = ?10, modified = ?11",
+                )
+                .bind(coll.id)
+                .bind(&ident.name)
+                .bind(it.content_type)
+                .bind(it.body)
+                .bind(&new_etag)
+                .bind(&it.index.uid)
+                .bind(&it.index.component)
+                .bind(it.index.first_start)
+                .bind(it.index.last_end)
+                .bind(seq)
+                .bind(t)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM tombstones WHERE collection_id = ? AND name = ?")
+                    .bind(coll.id)
+                    .bind(&ident.name)
+                    .execute(&mut *tx)
+                    .await?;
+                etag = Some(new_etag);
+            }
+        }
+        tx.commit().await?;
+        Ok(etag)
+    }
+
+    /// Remove a member of a CRM collection (leaving a tombstone). With `keep_identity`, the
+    /// identity row stays, marked deleted, so the CRM record is not imported again.
+    pub async fn crm_remove(
+        &self,
+        coll: &Collection,
+        name: &str,
+        keep_identity: bool,
+    ) -> Result<(), StoreError> {
+        let _w = self.write.lock().await;
+        if keep_identity {
+            sqlx::query("UPDATE crm_items SET deleted = 1, client_copy = NULL, base_record = NULL WHERE collection_id = ? AND name = ?")
+                .bind(coll.id)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+        } else {
+            sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND name = ?")
+                .bind(coll.id)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+        }
+        if self.item_meta(coll, name).await?.is_some() {
+            self.delete_item_locked(coll.id, name).await?;
+        }
+        Ok(())
+    }
+
+    /// Forget deleted identity rows whose CRM ids are no longer listed.
+    pub async fn crm_forget(&self, coll: &Collection, crm_id: &str) -> Result<(), sqlx::Error> {
+        let _w = self.write.lock().await;
+        sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND crm_id = ? AND deleted = 1")
+            .bind(coll.id)
+            .bind(crm_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Refresh bookkeeping of a collection.
+    pub async fn crm_state(&self, coll: &Collection) -> Result<CrmCollectionState, sqlx::Error> {
+        let r = sqlx::query(
+            "SELECT watermark, full_scan_at FROM crm_collections WHERE collection_id = ?",
+        )
+        .bind(coll.id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.map(|r| CrmCollectionState {
+            watermark: r.get("watermark"),
+            full_scan_at: r.get("full_scan_at"),
+        })
+        .unwrap_or_default())
+    }
+
+    /// Save refresh bookkeeping.
+    pub async fn set_crm_state(
+        &self,
+        coll: &Collection,
+        st: &CrmCollectionState,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("INSERT OR REPLACE INTO crm_collections (collection_id, watermark, full_scan_at) VALUES (?, ?, ?)")
+            .bind(coll.id)
+            .bind(&st.watermark)
+            .bind(st.full_scan_at)
             .execute(&self.pool)
             .await?;
         Ok(())

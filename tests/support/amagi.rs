@@ -192,6 +192,12 @@ impl Amagi {
         amagi
     }
 
+    /// Stop the CRM (to test what happens when it is down).
+    pub fn stop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// A direct API call (not through the engine); panics on a non-2xx answer.
     pub async fn call(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Value {
         let (status, v) = self.try_call(token, method, path, body).await;

@@ -1,0 +1,370 @@
+//! The client-copy overlay: what a phone wrote stays, except the mapped properties whose
+//! rendering the CRM changed since that write. Alarms, X- properties, attendee parameters,
+//! overrides and anything else the CRM cannot hold survive; an item the CRM did not change
+//! comes back byte for byte.
+//!
+//! Works on content lines (RFC 5545 §3.1 / RFC 6350 §3.2): lines are compared unfolded and
+//! written back with their original folding.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+#[derive(Debug, Clone)]
+struct Line {
+    /// As written, folds included, no final line break.
+    raw: String,
+    /// Unfolded.
+    logical: String,
+    /// Upper-case name without a group.
+    name: String,
+}
+
+fn lines(text: &str) -> Vec<Line> {
+    let mut out: Vec<Line> = Vec::new();
+    for chunk in text.split('\n') {
+        let chunk = chunk.strip_suffix('\r').unwrap_or(chunk);
+        if let Some(cont) = chunk.strip_prefix([' ', '\t']) {
+            if let Some(last) = out.last_mut() {
+                last.raw.push_str("\r\n");
+                last.raw.push_str(chunk);
+                last.logical.push_str(cont);
+                continue;
+            }
+        }
+        if chunk.is_empty() {
+            continue;
+        }
+        let head_end = chunk.find([';', ':']).unwrap_or(chunk.len());
+        let full = &chunk[..head_end];
+        let name = full.rsplit('.').next().unwrap_or(full).to_ascii_uppercase();
+        out.push(Line {
+            raw: chunk.to_string(),
+            logical: chunk.to_string(),
+            name,
+        });
+    }
+    // Names were taken from the first physical line; that is where they always are.
+    out
+}
+
+fn value(l: &Line) -> &str {
+    // The value starts after the first ':' outside double quotes.
+    let mut q = false;
+    for (i, c) in l.logical.char_indices() {
+        match c {
+            '"' => q = !q,
+            ':' if !q => return &l.logical[i + 1..],
+            _ => {}
+        }
+    }
+    ""
+}
+
+fn is_begin(l: &Line, comp: Option<&str>) -> bool {
+    l.name == "BEGIN" && comp.is_none_or(|c| value(l).trim().eq_ignore_ascii_case(c))
+}
+
+fn is_end(l: &Line) -> bool {
+    l.name == "END"
+}
+
+/// A component in a line list: where it begins and ends, and its own (not nested) lines.
+struct Span {
+    begin: usize,
+    end: usize,
+    own: Vec<usize>,
+    first_nested: Option<usize>,
+}
+
+fn components(ls: &[Line], comp: &str) -> Vec<Span> {
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < ls.len() {
+        if is_begin(&ls[i], Some(comp)) {
+            let begin = i;
+            let mut depth = 0usize;
+            let mut own = Vec::new();
+            let mut first_nested = None;
+            let mut j = i + 1;
+            while j < ls.len() {
+                if is_begin(&ls[j], None) {
+                    depth += 1;
+                    first_nested.get_or_insert(j);
+                } else if is_end(&ls[j]) {
+                    if depth == 0 {
+                        break;
+                    }
+                    depth -= 1;
+                } else if depth == 0 {
+                    own.push(j);
+                }
+                j += 1;
+            }
+            out.push(Span {
+                begin,
+                end: j.min(ls.len()),
+                own,
+                first_nested,
+            });
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+fn tzid_of(l: &Line) -> Option<String> {
+    let head_end = {
+        let mut q = false;
+        let mut e = l.logical.len();
+        for (i, c) in l.logical.char_indices() {
+            match c {
+                '"' => q = !q,
+                ':' if !q => {
+                    e = i;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        e
+    };
+    let head = &l.logical[..head_end];
+    for p in head.split(';').skip(1) {
+        if let Some((k, v)) = p.split_once('=') {
+            if k.eq_ignore_ascii_case("TZID") {
+                return Some(v.trim_matches('"').to_string());
+            }
+        }
+    }
+    None
+}
+
+/// VTIMEZONE blocks by TZID: (begin, end) line indices.
+fn timezones(ls: &[Line]) -> HashMap<String, (usize, usize)> {
+    let mut out = HashMap::new();
+    for s in components(ls, "VTIMEZONE") {
+        if let Some(id) = s
+            .own
+            .iter()
+            .map(|&i| &ls[i])
+            .find(|l| l.name == "TZID")
+            .map(|l| value(l).to_string())
+        {
+            out.insert(id, (s.begin, s.end));
+        }
+    }
+    out
+}
+
+/// The client's copy with the CRM's changes laid over it: every mapped property whose lines
+/// differ between `base` (the CRM record as of the client's write, rendered) and `cur` (the
+/// record now, rendered) is replaced in the client's master `comp` by its `cur` lines.
+/// `None` when the client's copy has no such component.
+pub fn overlay(
+    client: &str,
+    base: &str,
+    cur: &str,
+    comp: &str,
+    mapped: &BTreeSet<String>,
+) -> Option<String> {
+    let cl = lines(client);
+    let bl = lines(base);
+    let ul = lines(cur);
+    let master = components(&cl, comp)
+        .into_iter()
+        .find(|s| !s.own.iter().any(|&i| cl[i].name == "RECURRENCE-ID"))?;
+    let own_of = |ls: &[Line]| -> HashMap<String, Vec<usize>> {
+        let mut m: HashMap<String, Vec<usize>> = HashMap::new();
+        if let Some(s) = components(ls, comp).into_iter().next() {
+            for i in s.own {
+                m.entry(ls[i].name.clone()).or_default().push(i);
+            }
+        }
+        m
+    };
+    let b_own = own_of(&bl);
+    let u_own = own_of(&ul);
+    let empty = Vec::new();
+    let mut remove: HashSet<usize> = HashSet::new();
+    let mut insert_before: HashMap<usize, Vec<String>> = HashMap::new();
+    let mut tzids: Vec<String> = Vec::new();
+    let tail = master.first_nested.unwrap_or(master.end);
+    for p in mapped {
+        if matches!(p.as_str(), "UID" | "VERSION" | "BEGIN" | "END") {
+            continue;
+        }
+        let b: Vec<&str> = b_own
+            .get(p)
+            .unwrap_or(&empty)
+            .iter()
+            .map(|&i| bl[i].logical.as_str())
+            .collect();
+        let u_idx = u_own.get(p).unwrap_or(&empty);
+        let u: Vec<&str> = u_idx.iter().map(|&i| ul[i].logical.as_str()).collect();
+        if b == u {
+            continue;
+        }
+        let mut at = None;
+        for &i in &master.own {
+            if cl[i].name == *p {
+                remove.insert(i);
+                at.get_or_insert(i);
+            }
+        }
+        if !u.is_empty() && (p == "DTEND" || p == "DUE") {
+            for &i in &master.own {
+                if cl[i].name == "DURATION" {
+                    remove.insert(i);
+                }
+            }
+        }
+        for &i in u_idx {
+            if let Some(t) = tzid_of(&ul[i]) {
+                tzids.push(t);
+            }
+        }
+        if !u_idx.is_empty() {
+            insert_before
+                .entry(at.unwrap_or(tail))
+                .or_default()
+                .extend(u_idx.iter().map(|&i| ul[i].raw.clone()));
+        }
+    }
+    if remove.is_empty() && insert_before.is_empty() {
+        return Some(client.to_string());
+    }
+    // Time zones the new lines name and the client's copy lacks come from the rendering.
+    let have = timezones(&cl);
+    let theirs = timezones(&ul);
+    let mut tz_blocks: Vec<String> = Vec::new();
+    let mut added = HashSet::new();
+    for t in tzids {
+        if have.contains_key(&t) || !added.insert(t.clone()) {
+            continue;
+        }
+        if let Some(&(b, e)) = theirs.get(&t) {
+            tz_blocks.extend(ul[b..=e.min(ul.len() - 1)].iter().map(|l| l.raw.clone()));
+        }
+    }
+    if !tz_blocks.is_empty() {
+        // Before the first non-VTIMEZONE component of the calendar.
+        let first = cl
+            .iter()
+            .enumerate()
+            .skip(1)
+            .find(|(_, l)| is_begin(l, None) && !value(l).trim().eq_ignore_ascii_case("VTIMEZONE"))
+            .map(|(i, _)| i)
+            .unwrap_or(master.begin);
+        let mut v = tz_blocks;
+        if let Some(existing) = insert_before.remove(&first) {
+            v.extend(existing);
+        }
+        insert_before.insert(first, v);
+    }
+    let mut out = String::with_capacity(client.len() + 256);
+    for (i, l) in cl.iter().enumerate() {
+        if let Some(v) = insert_before.get(&i) {
+            for r in v {
+                out.push_str(r);
+                out.push_str("\r\n");
+            }
+        }
+        if !remove.contains(&i) {
+            out.push_str(&l.raw);
+            out.push_str("\r\n");
+        }
+    }
+    Some(out)
+}
+
+/// The VERSION of a vCard.
+pub fn vcard_version(text: &str) -> Option<String> {
+    lines(text)
+        .iter()
+        .find(|l| l.name == "VERSION")
+        .map(|l| value(l).trim().to_string())
+}
+
+/// Replace the first UID line's value.
+pub fn replace_uid(text: &str, uid: &str) -> String {
+    let mut done = false;
+    let mut out = String::with_capacity(text.len());
+    for l in lines(text) {
+        if !done && l.name == "UID" {
+            out.push_str("UID:");
+            out.push_str(uid);
+            done = true;
+        } else {
+            out.push_str(&l.raw);
+        }
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(v: &[&str]) -> BTreeSet<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    const CLIENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Apple//iOS//EN\r\nBEGIN:VEVENT\r\nUID:abc\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:Lunch\r\nDTSTART;TZID=W. Europe Standard Time:20300220T090000\r\nDTEND;TZID=W. Europe Standard Time:20300220T100000\r\nX-APPLE-TRAVEL-ADVISORY:1\r\nATTENDEE;CN=\"Bob, B\";PARTSTAT=ACCEPTED:mailto:bob@example.com\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nTRIGGER:-PT15M\r\nDESCRIPTION:x\r\nEND:VALARM\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    fn render(summary: &str, loc: Option<&str>) -> String {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:abc\r\nSUMMARY:{summary}\r\nDTSTART;TZID=Europe/Berlin:20300220T090000\r\nDTEND;TZID=Europe/Berlin:20300220T100000\r\n{}END:VEVENT\r\nEND:VCALENDAR\r\n",
+            loc.map(|l| format!("LOCATION:{l}\r\n")).unwrap_or_default()
+        )
+    }
+
+    #[test]
+    fn unchanged_is_byte_for_byte() {
+        let m = set(&["SUMMARY", "DTSTART", "DTEND", "LOCATION"]);
+        let b = render("Lunch", None);
+        assert_eq!(overlay(CLIENT, &b, &b, "VEVENT", &m).unwrap(), CLIENT);
+    }
+
+    #[test]
+    fn changed_field_replaced_rest_kept() {
+        let m = set(&["SUMMARY", "DTSTART", "DTEND", "LOCATION"]);
+        let out = overlay(
+            CLIENT,
+            &render("Lunch", None),
+            &render("Dinner", Some("Room 3")),
+            "VEVENT",
+            &m,
+        )
+        .unwrap();
+        assert!(out.contains("SUMMARY:Dinner\r\n"), "{out}");
+        assert!(!out.contains("SUMMARY:Lunch"));
+        assert!(out.contains("LOCATION:Room 3\r\nBEGIN:VALARM"), "{out}");
+        assert!(out.contains("TRIGGER:-PT15M"));
+        assert!(out.contains("X-APPLE-TRAVEL-ADVISORY:1"));
+        assert!(out.contains("ATTENDEE;CN=\"Bob, B\";PARTSTAT=ACCEPTED"));
+        // Times did not change in the CRM: the client's own spelling stays.
+        assert!(out.contains("DTSTART;TZID=W. Europe Standard Time:20300220T090000"));
+        assert!(!out.contains("BEGIN:VTIMEZONE"));
+    }
+
+    #[test]
+    fn moved_time_brings_its_timezone() {
+        let m = set(&["SUMMARY", "DTSTART", "DTEND"]);
+        let cur = render("Lunch", None).replace("T090000", "T110000");
+        let out = overlay(CLIENT, &render("Lunch", None), &cur, "VEVENT", &m).unwrap();
+        assert!(out.contains("DTSTART;TZID=Europe/Berlin:20300220T110000"));
+        assert!(
+            out.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn uid_and_version() {
+        let v = "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:x\r\nFN:A\r\nEND:VCARD\r\n";
+        assert_eq!(vcard_version(v).as_deref(), Some("4.0"));
+        assert!(replace_uid(v, "y@z").contains("UID:y@z\r\n"));
+    }
+}
