@@ -409,6 +409,23 @@ async fn phone_and_crm_stay_in_step() {
         cbody.contains("FN:Zoë Müller") && cbody.contains("EMAIL:zoe@example.de"),
         "{cbody}"
     );
+    // CRM contacts are searchable like any others (the field index is kept for them too).
+    let (st, _, found) = gw
+        .req(
+            "REPORT",
+            CONTACTS,
+            Some(
+                r#"<C:addressbook-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/></D:prop><C:filter><C:prop-filter name="FN"><C:text-match match-type="contains">müller</C:text-match></C:prop-filter></C:filter></C:addressbook-query>"#
+                    .into(),
+            ),
+            &[("Depth", "1"), ("Content-Type", "application/xml")],
+        )
+        .await;
+    assert_eq!(st, 207, "{found}");
+    assert!(
+        found.contains(&c1_href),
+        "addressbook-query finds the CRM contact: {found}"
+    );
 
     // ---- a CRM-side create appears on the next sync (after the TTL) ---------------------------
     let a2 = crm

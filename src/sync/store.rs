@@ -676,46 +676,19 @@ impl Store {
             }
         }
         let etag = etag_of(body);
-        let t = now();
         let mut tx = self.pool.begin().await?;
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE collections SET seq = seq + 1, modified = ? WHERE id = ? RETURNING seq",
+        write_item_tx(
+            &mut tx,
+            coll.id,
+            name,
+            RenderedItem {
+                content_type,
+                body,
+                index,
+            },
+            &etag,
         )
-        .bind(t)
-        .bind(coll.id)
-        .fetch_one(&mut *tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO items (collection_id, name, content_type, body, etag, uid, component, first_start, last_end, seq, created, modified) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) \
-             ON CONFLICT (collection_id, name) DO UPDATE SET content_type = ?3, body = ?4, etag = ?5, uid = ?6, \
-             component = ?7, first_start = ?8, last_end = ?9, seq = ?10, modified = ?11",
-        )
-        .bind(coll.id)
-        .bind(name)
-        .bind(content_type)
-        .bind(body)
-        .bind(&etag)
-        .bind(&index.uid)
-        .bind(&index.component)
-        .bind(index.first_start)
-        .bind(index.last_end)
-        .bind(seq)
-        .bind(t)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("DELETE FROM tombstones WHERE collection_id = ? AND name = ?")
-            .bind(coll.id)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        let item_id: i64 =
-            sqlx::query_scalar("SELECT id FROM items WHERE collection_id = ? AND name = ?")
-                .bind(coll.id)
-                .bind(name)
-                .fetch_one(&mut *tx)
-                .await?;
-        write_fields(&mut tx, item_id, &index.fields).await?;
         tx.commit().await?;
         Ok((etag, current.is_none()))
     }
@@ -1091,6 +1064,51 @@ impl Store {
     }
 }
 
+/// Write an item inside a transaction: the collection's sequence moves, the item is inserted
+/// or replaced with that sequence, its tombstone (if any) goes, its searchable fields are
+/// replaced.
+async fn write_item_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    coll_id: i64,
+    name: &str,
+    it: RenderedItem<'_>,
+    etag: &str,
+) -> Result<(), sqlx::Error> {
+    let t = now();
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE collections SET seq = seq + 1, modified = ? WHERE id = ? RETURNING seq",
+    )
+    .bind(t)
+    .bind(coll_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let item_id: i64 = sqlx::query_scalar(
+        "INSERT INTO items (collection_id, name, content_type, body, etag, uid, component, first_start, last_end, seq, created, modified) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) \
+         ON CONFLICT (collection_id, name) DO UPDATE SET content_type = ?3, body = ?4, etag = ?5, uid = ?6, \
+         component = ?7, first_start = ?8, last_end = ?9, seq = ?10, modified = ?11 RETURNING id",
+    )
+    .bind(coll_id)
+    .bind(name)
+    .bind(it.content_type)
+    .bind(it.body)
+    .bind(etag)
+    .bind(&it.index.uid)
+    .bind(&it.index.component)
+    .bind(it.index.first_start)
+    .bind(it.index.last_end)
+    .bind(seq)
+    .bind(t)
+    .fetch_one(&mut **tx)
+    .await?;
+    sqlx::query("DELETE FROM tombstones WHERE collection_id = ? AND name = ?")
+        .bind(coll_id)
+        .bind(name)
+        .execute(&mut **tx)
+        .await?;
+    write_fields(tx, item_id, &it.index.fields).await
+}
+
 async fn write_fields(
     tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
     item_id: i64,
@@ -1345,38 +1363,7 @@ impl Store {
         if let Some(it) = item {
             let new_etag = etag_of(it.body);
             if etag.as_deref() != Some(new_etag.as_str()) {
-                let t = now();
-                let seq: i64 = sqlx::query_scalar(
-                    "UPDATE collections SET seq = seq + 1, modified = ? WHERE id = ? RETURNING seq",
-                )
-                .bind(t)
-                .bind(coll.id)
-                .fetch_one(&mut *tx)
-                .await?;
-                sqlx::query(
-                    "INSERT INTO items (collection_id, name, content_type, body, etag, uid, component, first_start, last_end, seq, created, modified) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) \
-                     ON CONFLICT (collection_id, name) DO UPDATE SET content_type = ?3, body = ?4, etag = ?5, uid = ?6, \
-                     component = ?7, first_start = ?8, last_end = ?9, seq = ?10, modified = ?11",
-                )
-                .bind(coll.id)
-                .bind(&ident.name)
-                .bind(it.content_type)
-                .bind(it.body)
-                .bind(&new_etag)
-                .bind(&it.index.uid)
-                .bind(&it.index.component)
-                .bind(it.index.first_start)
-                .bind(it.index.last_end)
-                .bind(seq)
-                .bind(t)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM tombstones WHERE collection_id = ? AND name = ?")
-                    .bind(coll.id)
-                    .bind(&ident.name)
-                    .execute(&mut *tx)
-                    .await?;
+                write_item_tx(&mut tx, coll.id, &ident.name, it, &new_etag).await?;
                 etag = Some(new_etag);
             }
         }
