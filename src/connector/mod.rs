@@ -108,6 +108,21 @@ pub trait Connector: Send + Sync {
         page: Option<String>,
     ) -> Result<Page, ConnectorError>;
 
+    /// One page of records deleted in the CRM (after `since`), when the CRM has a
+    /// deleted-records feed (`capabilities().deletion_feed`); each record carries the deleted
+    /// record's id. Without a feed: `NotSupported`, and deletions show up on full scans.
+    async fn list_deleted(
+        &self,
+        entity: &str,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        let _ = (since, page);
+        Err(ConnectorError::NotSupported {
+            message: format!("{entity} has no deleted-records feed"),
+        })
+    }
+
     /// One record by id; `Ok(None)` when it does not exist.
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Record>, ConnectorError>;
 

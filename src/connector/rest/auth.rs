@@ -103,6 +103,10 @@ pub(crate) enum Grant {
 
 pub(crate) struct OAuth {
     pub grant: Grant,
+    /// Authorization scheme (`Bearer`, `Zoho-oauthtoken`).
+    pub scheme: String,
+    /// Client id/secret as HTTP Basic (default) or in the form body.
+    pub client_auth: super::def::ClientAuth,
     pub token_url: String,
     pub client_id: String,
     pub client_secret: Option<Secret>,
@@ -173,7 +177,7 @@ impl AuthRuntime {
             }
             AuthRuntime::OAuth(o) => {
                 let token = o.access_token(http, calls).await?;
-                Applied::Header("Authorization".into(), format!("Bearer {token}"))
+                Applied::Header("Authorization".into(), format!("{} {token}", o.scheme))
             }
         })
     }
@@ -186,7 +190,10 @@ impl AuthRuntime {
         };
         let mut st = o.state.lock().await;
         if let Applied::Header(_, v) = refused {
-            let refused_token = v.strip_prefix("Bearer ").unwrap_or(v);
+            let refused_token = v
+                .strip_prefix(o.scheme.as_str())
+                .map(str::trim_start)
+                .unwrap_or(v);
             if st.token.access_token.as_deref() == Some(refused_token) {
                 st.token.access_token = None;
                 st.token.expires_at = None;
@@ -249,6 +256,9 @@ impl OAuth {
             BasicClient::new(ClientId::new(self.client_id.clone())).set_token_uri(token_url);
         if let Some(s) = &self.client_secret {
             client = client.set_client_secret(ClientSecret::new(s.0.clone()));
+        }
+        if self.client_auth == super::def::ClientAuth::RequestBody {
+            client = client.set_auth_type(oauth2::AuthType::RequestBody);
         }
         let adapter = |req: oauth2::HttpRequest| {
             let http = http.clone();

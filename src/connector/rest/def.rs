@@ -19,6 +19,13 @@ pub struct ConnectorDef {
     /// How requests authenticate.
     #[serde(default)]
     pub auth: AuthDef,
+    /// Pick one of `auth_choices` by name (usually `"${auth:-api_token}"`, so a tenant option
+    /// chooses); empty or absent = use `auth`.
+    #[serde(default)]
+    pub auth_choice: Option<String>,
+    /// Alternative authentication methods a tenant can choose between with `auth_choice`.
+    #[serde(default)]
+    pub auth_choices: BTreeMap<String, AuthDef>,
     /// Extra headers sent on every request (e.g. an API version).
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
@@ -114,6 +121,12 @@ pub enum AuthDef {
         client_secret: String,
         #[serde(default)]
         scopes: Vec<String>,
+        /// Authorization scheme before the access token (`Bearer`; Zoho: `Zoho-oauthtoken`).
+        #[serde(default = "bearer_scheme")]
+        scheme: String,
+        /// How the client id/secret reach the token endpoint.
+        #[serde(default)]
+        client_auth: ClientAuth,
     },
     /// OAuth2 refresh-token grant; rotated refresh tokens go to the `TokenStore`.
     Oauth2RefreshToken {
@@ -125,7 +138,28 @@ pub enum AuthDef {
         refresh_token: String,
         #[serde(default)]
         scopes: Vec<String>,
+        /// Authorization scheme before the access token (`Bearer`; Zoho: `Zoho-oauthtoken`).
+        #[serde(default = "bearer_scheme")]
+        scheme: String,
+        /// How the client id/secret reach the token endpoint.
+        #[serde(default)]
+        client_auth: ClientAuth,
     },
+}
+
+fn bearer_scheme() -> String {
+    "Bearer".into()
+}
+
+/// How OAuth2 client credentials are sent to the token endpoint.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP Basic (RFC 6749 §2.3.1, the default).
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` as form fields in the request body (Zoho).
+    RequestBody,
 }
 
 /// Where an API key goes.
@@ -181,7 +215,12 @@ pub struct EntityDef {
     /// JSON path of the record in a single-record answer (get/create/update); empty for the body.
     #[serde(default)]
     pub record_path: String,
-    /// Wrap create/update bodies in an object under this key (e.g. `properties`).
+    /// The record (or at least its id) in create/update answers when it is not at
+    /// `record_path` (Zoho: `data[0].details`); default `record_path`.
+    #[serde(default)]
+    pub write_record_path: Option<String>,
+    /// Wrap create/update bodies at this JSON path: `properties` → `{"properties": {…}}`,
+    /// `data[0]` → `{"data": [{…}]}`.
     #[serde(default)]
     pub body_wrap: Option<String>,
     /// List endpoint.
@@ -210,6 +249,36 @@ pub struct EntityDef {
     /// Upper bound on pages read when `get` has to scan the list.
     #[serde(default = "default_scan_pages")]
     pub max_scan_pages: u32,
+    /// After create/update, read the record back with `get` (for CRMs whose write answers
+    /// carry only the id, e.g. Zoho's `data[0].details`).
+    #[serde(default)]
+    pub refetch_after_write: bool,
+    /// The CRM's deleted-records feed (`RestConnector::list_deleted`); implies `deletion_feed`.
+    #[serde(default)]
+    pub deleted: Option<DeletedDef>,
+}
+
+/// A deleted-records endpoint: listed like the entity, each item only needs an id (and
+/// ideally a deletion time). Unset keys take the entity's values.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeletedDef {
+    #[serde(default = "default_get")]
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    #[serde(default)]
+    pub records_path: Option<String>,
+    #[serde(default)]
+    pub id_field: Option<String>,
+    /// When the record was deleted (reported as the deleted record's `modified`).
+    #[serde(default)]
+    pub modified_field: Option<String>,
+    #[serde(default)]
+    pub paging: Option<PagingDef>,
+    #[serde(default)]
+    pub modified_since: Option<ModifiedSinceDef>,
 }
 
 fn default_id() -> String {
@@ -310,6 +379,10 @@ pub enum PagingDef {
         limit_param: Option<String>,
         #[serde(default = "p_size")]
         limit: u32,
+        /// Path of a "there is more" boolean; when it says false, paging stops even if the
+        /// answer carries a cursor (Zoho `info.more_records`).
+        #[serde(default)]
+        has_more_path: Option<String>,
     },
     /// The next page's URL, from a JSON path in the answer or the `Link: <…>; rel="next"` header.
     /// It must stay on the base URL's origin and path.
@@ -422,6 +495,23 @@ pub fn substitute_toml(
 }
 
 impl ConnectorDef {
+    /// The authentication in force: `auth_choices[auth_choice]` when a choice is made, else `auth`.
+    pub fn effective_auth(&self) -> Result<&AuthDef, String> {
+        match self.auth_choice.as_deref().map(str::trim) {
+            None | Some("") => Ok(&self.auth),
+            Some(name) => self.auth_choices.get(name).ok_or_else(|| {
+                format!(
+                    "auth_choice {name:?} is not one of: {}",
+                    self.auth_choices
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            }),
+        }
+    }
+
     /// Parse a definition, filling `${VAR}` placeholders from `vars`.
     pub fn from_toml_str(text: &str, vars: &HashMap<String, String>) -> Result<Self, String> {
         let mut value: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
@@ -453,6 +543,7 @@ impl ConnectorDef {
                 url.scheme()
             ));
         }
+        self.effective_auth()?;
         if self.max_concurrency == 0 {
             return Err("max_concurrency must be at least 1".into());
         }

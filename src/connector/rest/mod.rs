@@ -99,7 +99,8 @@ impl RestConnector {
             .map_err(|e| config(format!("HTTP client: {e}")))?;
         let store: Arc<dyn TokenStore> =
             token_store.unwrap_or_else(|| Arc::new(auth::MemoryTokenStore::default()));
-        let auth = match &def.auth {
+        let auth_def = def.effective_auth().map_err(config)?.clone();
+        let auth = match &auth_def {
             AuthDef::None => AuthRuntime::None,
             AuthDef::Bearer { token } => AuthRuntime::Bearer(Secret(token.clone())),
             AuthDef::ApiKey {
@@ -122,8 +123,12 @@ impl RestConnector {
                 client_id,
                 client_secret,
                 scopes,
+                scheme,
+                client_auth,
             } => AuthRuntime::OAuth(Box::new(OAuth {
                 grant: Grant::ClientCredentials,
+                scheme: scheme.clone(),
+                client_auth: *client_auth,
                 token_url: token_url.clone(),
                 client_id: client_id.clone(),
                 client_secret: Some(Secret(client_secret.clone())),
@@ -138,8 +143,12 @@ impl RestConnector {
                 client_secret,
                 refresh_token,
                 scopes,
+                scheme,
+                client_auth,
             } => AuthRuntime::OAuth(Box::new(OAuth {
                 grant: Grant::RefreshToken,
+                scheme: scheme.clone(),
+                client_auth: *client_auth,
                 token_url: token_url.clone(),
                 client_id: client_id.clone(),
                 client_secret: client_secret.clone().map(Secret),
@@ -488,6 +497,20 @@ impl RestConnector {
         self.record_from(e, inner)
     }
 
+    /// The record in a create/update answer (`write_record_path`, else `record_path`).
+    fn written_record(&self, e: &EntityDef, body: Value) -> Result<Record, ConnectorError> {
+        match &e.write_record_path {
+            Some(p) => {
+                let w = EntityDef {
+                    record_path: p.clone(),
+                    ..e.clone()
+                };
+                self.single_record(&w, body)
+            }
+            None => self.single_record(e, body),
+        }
+    }
+
     fn endpoint_req(
         &self,
         ep: &Endpoint,
@@ -513,13 +536,79 @@ impl RestConnector {
 
     fn wrap(&self, e: &EntityDef, data: &Value) -> Value {
         match &e.body_wrap {
+            // A JSON path: `properties` → {"properties": {…}}, `data[0]` → {"data": [{…}]}.
             Some(k) => {
-                let mut m = serde_json::Map::new();
-                m.insert(k.clone(), data.clone());
-                Value::Object(m)
+                let mut out = Value::Null;
+                match jsonpath::parse(k) {
+                    Ok(segs) if jsonpath::set(&mut out, &segs, data.clone()).is_ok() => out,
+                    _ => {
+                        let mut m = serde_json::Map::new();
+                        m.insert(k.clone(), data.clone());
+                        Value::Object(m)
+                    }
+                }
             }
             None => data.clone(),
         }
+    }
+
+    /// With `refetch_after_write`, read the written record back (its id from the write answer).
+    async fn refetch(
+        &self,
+        entity: &str,
+        e: &EntityDef,
+        written: Record,
+    ) -> Result<Record, ConnectorError> {
+        if !e.refetch_after_write {
+            return Ok(written);
+        }
+        match Connector::get(self, entity, &written.id).await? {
+            Some(r) => Ok(r),
+            None => Err(ConnectorError::Protocol {
+                message: format!("record {} vanished right after it was written", written.id),
+            }),
+        }
+    }
+
+    /// One page of the entity's deleted-records feed (`[entities.x.deleted]`): each record
+    /// carries the id of a deleted record and, when the CRM says, the deletion time as
+    /// `modified`. `since` uses the feed's (or the entity's) modified-since filter.
+    async fn deleted_page(
+        &self,
+        entity: &str,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        let e = self.entity(entity)?;
+        let d = e
+            .deleted
+            .as_ref()
+            .ok_or_else(|| ConnectorError::NotSupported {
+                message: format!("{entity} has no deleted-records feed in this CRM"),
+            })?;
+        let feed = EntityDef {
+            id_field: d.id_field.clone().unwrap_or_else(|| e.id_field.clone()),
+            modified_field: d.modified_field.clone(),
+            version_field: None,
+            records_path: d
+                .records_path
+                .clone()
+                .unwrap_or_else(|| e.records_path.clone()),
+            list: Endpoint {
+                method: d.method.clone(),
+                path: d.path.clone(),
+                query: d.query.clone(),
+                body: None,
+            },
+            paging: d.paging.clone().unwrap_or_else(|| e.paging.clone()),
+            modified_since: d
+                .modified_since
+                .clone()
+                .or_else(|| e.modified_since.clone()),
+            deleted: None,
+            ..e.clone()
+        };
+        self.list_page(&feed, since, page).await
     }
 
     async fn list_page(
@@ -640,6 +729,10 @@ impl RestConnector {
             return Ok(Page::default());
         }
         let body = self.check(&resp)?;
+        if body.is_null() {
+            // 204 No Content (Zoho's answer to a list with nothing in it): an empty last page.
+            return Ok(Page::default());
+        }
         let items = jsonpath::get(&body, &e.records_path)
             .and_then(Value::as_array)
             .ok_or_else(|| ConnectorError::Protocol {
@@ -679,9 +772,20 @@ impl RestConnector {
                 };
                 more.then(|| (n + 1).to_string())
             }
-            PagingDef::Cursor { cursor_path, .. } => jsonpath::get(&body, cursor_path)
-                .and_then(jsonpath::scalar_string)
-                .filter(|c| !c.is_empty()),
+            PagingDef::Cursor {
+                cursor_path,
+                has_more_path,
+                ..
+            } => {
+                let more = has_more_path.as_deref().is_none_or(|p| {
+                    jsonpath::get(&body, p)
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                });
+                jsonpath::get(&body, cursor_path)
+                    .and_then(jsonpath::scalar_string)
+                    .filter(|c| more && !c.is_empty())
+            }
             PagingDef::NextLink { next_path, .. } => {
                 let link = match next_path {
                     Some(p) => jsonpath::get(&body, p).and_then(jsonpath::scalar_string),
@@ -782,7 +886,7 @@ impl Connector for RestConnector {
         };
         Capabilities {
             modified_since: e.modified_since.is_some(),
-            deletion_feed: e.deletion_feed,
+            deletion_feed: e.deletion_feed || e.deleted.is_some(),
             get: e.get.is_some(),
             delete: match e.delete {
                 DeleteDef::Delete { .. } => DeleteStyle::Delete,
@@ -800,6 +904,15 @@ impl Connector for RestConnector {
     ) -> Result<Page, ConnectorError> {
         let e = self.entity(entity)?;
         self.list_page(e, since, page).await
+    }
+
+    async fn list_deleted(
+        &self,
+        entity: &str,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        self.deleted_page(entity, since, page).await
     }
 
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Record>, ConnectorError> {
@@ -839,7 +952,8 @@ impl Connector for RestConnector {
         let req = self.endpoint_req(ep, None, Some(self.wrap(e, data)), false)?;
         let resp = self.execute(&req).await?;
         let body = self.check(&resp)?;
-        self.single_record(e, body)
+        let rec = self.written_record(e, body)?;
+        self.refetch(entity, e, rec).await
     }
 
     async fn update(
@@ -862,7 +976,7 @@ impl Connector for RestConnector {
         }
         let resp = self.execute(&req).await?;
         let body = self.check(&resp)?;
-        if body.is_null() {
+        if body.is_null() && !e.refetch_after_write {
             // 204: the CRM did not echo the record; the patch is what we know.
             return Ok(Record {
                 id: id.to_string(),
@@ -871,7 +985,22 @@ impl Connector for RestConnector {
                 version: None,
             });
         }
-        self.single_record(e, body)
+        if body.is_null() {
+            return self
+                .refetch(
+                    entity,
+                    e,
+                    Record {
+                        id: id.to_string(),
+                        data: data.clone(),
+                        modified: None,
+                        version: None,
+                    },
+                )
+                .await;
+        }
+        let rec = self.written_record(e, body)?;
+        self.refetch(entity, e, rec).await
     }
 
     async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError> {
