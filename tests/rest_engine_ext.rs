@@ -210,3 +210,75 @@ async fn cursor_has_more_204_and_deleted_feed() {
         Err(ConnectorError::NotSupported { .. })
     ));
 }
+
+const READ_BACK: &str = r#"
+name = "t"
+base_url = "${base}/api"
+[entities.things]
+id_field = "Id"
+records_path = "items"
+record_path = "items[0]"
+write_record_path = ""
+created_id_path = "id"
+refetch_after_write = true
+list = { path = "/things" }
+create = { method = "POST", path = "/things" }
+update = { method = "PATCH", path = "/things/{id}" }
+"#;
+
+/// One refetch option for both former designs: the new id comes from `created_id_path` inside
+/// `write_record_path` (Salesforce-style `{"id": …, "success": true}`), an update answered 204
+/// is read back too, and without a `get` endpoint the read-back scans the list.
+#[tokio::test]
+async fn refetch_after_write_with_created_id_path_and_no_get_endpoint() {
+    let s = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/things"))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"id": "a1", "success": true})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/api/things/a1"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/things"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(
+            json!({"items": [{"Id": "z9", "name": "other"}, {"Id": "a1", "name": "new"}]}),
+        ))
+        .expect(2)
+        .mount(&s)
+        .await;
+    let c = build(READ_BACK, &s, &[]).unwrap();
+    let r = c.create("things", &json!({"name": "new"})).await.unwrap();
+    assert_eq!((r.id.as_str(), &r.data["name"]), ("a1", &json!("new")));
+    let u = c
+        .update("things", "a1", &json!({"name": "new"}), None)
+        .await
+        .unwrap();
+    assert_eq!(u.data["Id"], "a1");
+    assert_eq!(c.calls(), 4);
+}
+
+/// The old spellings of the merged options are refused rather than ignored.
+#[test]
+fn old_option_spellings_are_refused() {
+    let vars: HashMap<String, String> =
+        [("base".to_string(), "https://x.example".to_string())].into();
+    let base = "name = \"t\"\nbase_url = \"${base}\"\n";
+    for bad in [
+        "auth_choice = \"a\"\n[entities.t]\nlist = { path = \"/t\" }\n",
+        "[entities.t]\nlist = { path = \"/t\" }\nrefetch = true\n",
+        "[entities.t]\nlist = { path = \"/t\" }\ndeleted = { path = \"/t/deleted\" }\n",
+        "[entities.t]\nlist = { path = \"/t\" }\ndeleted = { list = { path = \"/d\" }, modified_field = \"x\" }\n",
+        "[auth]\ntype = \"oauth2_client_credentials\"\ntoken_url = \"https://x.example/t\"\nclient_id = \"c\"\nclient_secret = \"s\"\nclient_auth = \"body\"\n[entities.t]\nlist = { path = \"/t\" }\n",
+    ] {
+        let e = ConnectorDef::from_toml_str(&format!("{base}{bad}"), &vars);
+        assert!(e.is_err(), "accepted: {bad}");
+    }
+}
