@@ -108,6 +108,22 @@ pub trait Connector: Send + Sync {
         page: Option<String>,
     ) -> Result<Page, ConnectorError>;
 
+    /// One page of the CRM's deleted-records feed for `entity` (when
+    /// `capabilities().deletion_feed`): each record's `id` is a deleted record's id, `modified`
+    /// its deletion time when known; only deletions after `since` when given. Without a feed:
+    /// `NotSupported`, and deletions show up on full scans.
+    async fn list_deleted(
+        &self,
+        entity: &str,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        let _ = (since, page);
+        Err(ConnectorError::NotSupported {
+            message: format!("{entity} has no deleted-records feed"),
+        })
+    }
+
     /// One record by id; `Ok(None)` when it does not exist.
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Record>, ConnectorError>;
 
@@ -125,20 +141,6 @@ pub trait Connector: Send + Sync {
 
     /// Delete (or cancel, per the definition) record `id`.
     async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError>;
-
-    /// One page of the CRM's deleted-records feed for `entity` (when `capabilities().deletion_feed`):
-    /// each record's `id` is a deleted record's id, `modified` its deletion time when known,
-    /// only deletions after `since` when given. Default: `NotSupported`.
-    async fn list_deleted(
-        &self,
-        entity: &str,
-        _since: Option<DateTime<Utc>>,
-        _page: Option<String>,
-    ) -> Result<Page, ConnectorError> {
-        Err(ConnectorError::NotSupported {
-            message: format!("{entity} has no deleted-records feed"),
-        })
-    }
 }
 
 pub mod rest;

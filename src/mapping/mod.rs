@@ -195,6 +195,31 @@ pub struct FieldRule {
     /// fields, e.g. HubSpot's `hs_timestamp` beside `hs_meeting_start_time`).
     #[serde(default)]
     pub also_paths: Vec<String>,
+    /// Datetime: the time of day lives in this other field (`path` then holds the date), as
+    /// Pipedrive's `due_date` + `due_time`; an empty time means a date alone (all-day).
+    #[serde(default)]
+    pub time_path: Option<String>,
+    /// Datetime with `time_path`: strftime pattern of the time field (default `%H:%M`).
+    #[serde(default)]
+    pub time_format: Option<String>,
+    /// Datetime: the zone of naive CRM values of this field, and of split date/time written
+    /// back (e.g. `UTC`); default the mapping's `timezone`.
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Duration: `hh:mm` when the CRM stores `"01:30"` instead of a number of `unit`s.
+    #[serde(default)]
+    pub format: Option<String>,
+    /// List of objects: the path of the value inside each element of the array at `path`
+    /// (`emails` = `[{"value": …, "label": "work"}]` with `item_value = "value"`).
+    #[serde(default)]
+    pub item_value: Option<String>,
+    /// List of objects: parameter ← path inside each element (`{ TYPE = "label" }`).
+    #[serde(default)]
+    pub item_params: BTreeMap<String, String>,
+    /// Per parameter, CRM value → DAV value (`{ TYPE = { mobile = "CELL" } }`); reversed on
+    /// write (first parameter value that maps wins). Unmapped CRM values are upper-cased.
+    #[serde(default)]
+    pub param_values: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// All-day detection.
@@ -331,6 +356,13 @@ impl Mapping {
             if r.kind == FieldType::Template && r.template.is_empty() {
                 return Err(format!("{}: template rule without template", r.property));
             }
+            if let Some(z) = &r.zone {
+                timefmt::resolve_tz(z)
+                    .ok_or_else(|| format!("{}: unknown time zone {z:?}", r.property))?;
+            }
+            for p in r.time_path.iter().chain(r.item_value.iter()) {
+                jsonpath::parse(p).map_err(|e| format!("{}: {e}", r.property))?;
+            }
             if r.kind == FieldType::Enum && r.values.is_empty() {
                 return Err(format!("{}: enum rule without values", r.property));
             }
@@ -428,21 +460,16 @@ impl Mapping {
             else {
                 continue;
             };
-            let Some(s) = rule
-                .path
-                .as_deref()
-                .and_then(|p| jsonpath::get(data, p))
-                .and_then(Value::as_str)
-            else {
+            let Some(parsed) = self.datetime_input(rule, data) else {
                 return false;
             };
-            let midnight = match timefmt::parse_iso(s) {
-                Some(timefmt::Parsed::Date(_)) => true,
-                Some(p) => {
-                    let local = timefmt::to_utc(p, self.all_day_tz).with_timezone(&self.all_day_tz);
+            let midnight = match parsed {
+                timefmt::Parsed::Date(_) => true,
+                p => {
+                    let local =
+                        timefmt::to_utc(p, self.rule_zone(rule)).with_timezone(&self.all_day_tz);
                     local.time() == NaiveTime::MIN
                 }
-                None => false,
             };
             if !midnight {
                 return false;
@@ -610,6 +637,7 @@ impl Mapping {
                 }
                 vec![format!("{}:{}", self.head(rule, ""), parts.join(";"))]
             }
+            FieldType::List if rule.item_value.is_some() => self.render_items(rule, data),
             FieldType::List => {
                 let Some(path) = rule.path.as_deref() else {
                     return vec![];
@@ -641,6 +669,14 @@ impl Mapping {
                 }
             }
             FieldType::Duration => {
+                if rule.format.as_deref() == Some("hh:mm") {
+                    return match value.and_then(Value::as_str).and_then(parse_hh_mm) {
+                        Some(secs) => {
+                            vec![format!("{}:{}", self.head(rule, ""), format_duration(secs))]
+                        }
+                        None => vec![],
+                    };
+                }
                 let n = value.and_then(|v| {
                     v.as_f64()
                         .or_else(|| v.as_str().and_then(|s| s.parse::<f64>().ok()))
@@ -676,12 +712,7 @@ impl Mapping {
                 }
             }
             FieldType::Datetime => {
-                let Some(parsed) = value.and_then(|v| match v {
-                    Value::String(s) => timefmt::parse_iso(s),
-                    Value::Number(_) => timefmt::value_to_utc(v, self.tz)
-                        .map(|t| timefmt::Parsed::Offset(t.fixed_offset())),
-                    _ => None,
-                }) else {
+                let Some(parsed) = self.datetime_input(rule, data) else {
                     return vec![];
                 };
                 let is_all_day_prop = all_day
@@ -690,11 +721,27 @@ impl Mapping {
                             .iter()
                             .any(|p| p.eq_ignore_ascii_case(&rule.property))
                     });
-                let instant = timefmt::to_utc(parsed, self.tz);
+                let instant = timefmt::to_utc(parsed, self.rule_zone(rule));
                 if is_all_day_prop {
                     let mut d = match parsed {
                         timefmt::Parsed::Date(d) => d,
-                        _ => instant.with_timezone(&self.all_day_tz).date_naive(),
+                        _ => {
+                            let local = instant.with_timezone(&self.all_day_tz);
+                            let end = matches!(
+                                rule.property.to_ascii_uppercase().as_str(),
+                                "DTEND" | "DUE"
+                            );
+                            if end
+                                && local.time() != NaiveTime::MIN
+                                && !self.inclusive_end_prop(&rule.property)
+                            {
+                                // An all-day end inside its last day (Zoho: 23:59) is inclusive:
+                                // the exclusive DATE end is the next day.
+                                local.date_naive() + Duration::days(1)
+                            } else {
+                                local.date_naive()
+                            }
+                        }
                     };
                     if self.inclusive_end_prop(&rule.property) {
                         d += Duration::days(1);
@@ -743,6 +790,12 @@ impl Mapping {
         let mut ctx = ParseCtx {
             props,
             claimed: Vec::new(),
+            rule_params: self
+                .fields
+                .iter()
+                .filter(|r| r.access != Access::ReadOnly)
+                .map(|r| (r.property.to_ascii_uppercase(), r.params.clone()))
+                .collect(),
         };
         ctx.claimed = vec![false; ctx.props.len()];
         let all_day = self.all_day.as_ref().is_some_and(|a| {
@@ -808,6 +861,7 @@ impl Mapping {
                 }
                 Ok(())
             }
+            FieldType::List if rule.item_value.is_some() => self.parse_items(rule, ctx, out),
             FieldType::List => {
                 let Some(path) = rule.path.as_deref() else {
                     return Ok(());
@@ -881,6 +935,16 @@ impl Mapping {
                             }
                         }
                     }
+                    (FieldType::Duration, None) if rule.format.as_deref() == Some("hh:mm") => {
+                        // No DURATION: the span DTSTART → DTEND (or DUE) of a timed item.
+                        self.derived_duration(ctx)
+                            .map(|secs| Value::String(format_hh_mm(secs)))
+                    }
+                    (FieldType::Duration, Some(p)) if rule.format.as_deref() == Some("hh:mm") => {
+                        let secs = parse_duration(p.value.trim())
+                            .ok_or_else(|| invalid(format!("bad duration {:?}", p.value)))?;
+                        Some(Value::String(format_hh_mm(secs)))
+                    }
                     (FieldType::Duration, Some(p)) => {
                         let secs = parse_duration(p.value.trim())
                             .ok_or_else(|| invalid(format!("bad duration {:?}", p.value)))?;
@@ -904,14 +968,20 @@ impl Mapping {
                         match p {
                             None => None,
                             Some(p) => {
-                                let v = self.parse_time(&p).map_err(invalid)?;
+                                let mut v = self.parse_time(&p).map_err(invalid)?;
+                                if let TimeVal::Date(d) = &mut v {
+                                    // The CRM keeps the last day of an all-day item.
+                                    if self.inclusive_end_prop(&rule.property) {
+                                        *d -= Duration::days(1);
+                                    }
+                                }
+                                if let Some(tp) = rule.time_path.as_deref() {
+                                    return self.write_split(rule, path, tp, v, out);
+                                }
                                 let fmt = rule.write_format.as_deref().unwrap_or("offset");
                                 let t = match v {
-                                    TimeVal::Date(mut d) => {
+                                    TimeVal::Date(d) => {
                                         let zone = if self.is_all_day_property(&rule.property) {
-                                            if self.inclusive_end_prop(&rule.property) {
-                                                d -= Duration::days(1);
-                                            }
                                             self.all_day_tz
                                         } else {
                                             self.tz
@@ -964,6 +1034,204 @@ impl Mapping {
         self.all_day.as_ref().is_some_and(|a| a.inclusive_end)
             && (property.eq_ignore_ascii_case("DTEND") || property.eq_ignore_ascii_case("DUE"))
             && self.is_all_day_property(property)
+    }
+
+    /// The zone naive CRM values of `rule` are in.
+    fn rule_zone(&self, rule: &FieldRule) -> Tz {
+        rule.zone
+            .as_deref()
+            .and_then(timefmt::resolve_tz)
+            .unwrap_or(self.tz)
+    }
+
+    /// A datetime rule's CRM value: one ISO 8601 field (or epoch number), or a date field
+    /// plus a `time_path` field (no time = a date alone).
+    fn datetime_input(&self, rule: &FieldRule, data: &Value) -> Option<timefmt::Parsed> {
+        let v = rule
+            .path
+            .as_deref()
+            .and_then(|p| jsonpath::get(data, p))
+            .filter(|v| !v.is_null())?;
+        let Some(tp) = rule.time_path.as_deref() else {
+            return match v {
+                Value::String(s) => timefmt::parse_iso(s),
+                Value::Number(_) => timefmt::value_to_utc(v, self.rule_zone(rule))
+                    .map(|t| timefmt::Parsed::Offset(t.fixed_offset())),
+                _ => None,
+            };
+        };
+        let date = match timefmt::parse_iso(v.as_str()?)? {
+            timefmt::Parsed::Date(d) => d,
+            timefmt::Parsed::Naive(n) => n.date(),
+            timefmt::Parsed::Offset(o) => o.date_naive(),
+        };
+        let time = jsonpath::get(data, tp)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|t| !t.is_empty());
+        match time {
+            None => Some(timefmt::Parsed::Date(date)),
+            Some(t) => {
+                let fmt = rule.time_format.as_deref().unwrap_or("%H:%M");
+                let time = NaiveTime::parse_from_str(t, fmt)
+                    .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M:%S"))
+                    .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
+                    .ok()?;
+                Some(timefmt::Parsed::Naive(date.and_time(time)))
+            }
+        }
+    }
+
+    /// Write a DAV time as a date field + a time field in the rule's zone (a DATE: time null).
+    fn write_split(
+        &self,
+        rule: &FieldRule,
+        date_path: &str,
+        time_path: &str,
+        v: TimeVal,
+        out: &mut Value,
+    ) -> Result<(), MappingError> {
+        match v {
+            TimeVal::Date(d) => {
+                set_path(
+                    out,
+                    date_path,
+                    Value::String(d.format("%Y-%m-%d").to_string()),
+                )?;
+                set_path(out, time_path, Value::Null)
+            }
+            TimeVal::Instant(t) => {
+                let local = t.with_timezone(&self.rule_zone(rule));
+                let fmt = rule.time_format.as_deref().unwrap_or("%H:%M");
+                set_path(
+                    out,
+                    date_path,
+                    Value::String(local.format("%Y-%m-%d").to_string()),
+                )?;
+                set_path(out, time_path, Value::String(local.format(fmt).to_string()))
+            }
+        }
+    }
+
+    /// Seconds from DTSTART to DTEND (or DUE) when both are date-times.
+    fn derived_duration(&self, ctx: &ParseCtx) -> Option<i64> {
+        let find = |n: &str| ctx.props.iter().find(|p| p.name == n);
+        let start = self.parse_time(find("DTSTART")?).ok()?;
+        let end = self
+            .parse_time(find("DTEND").or_else(|| find("DUE"))?)
+            .ok()?;
+        match (start, end) {
+            (TimeVal::Instant(a), TimeVal::Instant(b)) if b >= a => Some((b - a).num_seconds()),
+            _ => None,
+        }
+    }
+
+    /// A list of objects → one property per element, with per-element parameters.
+    fn render_items(&self, rule: &FieldRule, data: &Value) -> Vec<String> {
+        let (Some(path), Some(iv)) = (rule.path.as_deref(), rule.item_value.as_deref()) else {
+            return vec![];
+        };
+        let Ok(segs) = jsonpath::parse(path) else {
+            return vec![];
+        };
+        let elements: Vec<&Value> = jsonpath::get_all(data, &segs)
+            .into_iter()
+            .flat_map(|v| match v {
+                Value::Array(a) => a.iter().collect::<Vec<_>>(),
+                other => vec![other],
+            })
+            .collect();
+        let mut lines = Vec::new();
+        for el in elements {
+            let Some(value) = jsonpath::get(el, iv)
+                .and_then(jsonpath::scalar_string)
+                .filter(|s| !s.is_empty())
+            else {
+                continue;
+            };
+            let mut extra = String::new();
+            for (param, sub) in &rule.item_params {
+                let Some(raw) = jsonpath::get(el, sub)
+                    .and_then(jsonpath::scalar_string)
+                    .filter(|s| !s.is_empty())
+                else {
+                    continue;
+                };
+                let dav = rule
+                    .param_values
+                    .get(param)
+                    .and_then(|m| {
+                        m.iter()
+                            .find(|(k, _)| k.eq_ignore_ascii_case(&raw))
+                            .map(|(_, v)| v.clone())
+                    })
+                    .unwrap_or_else(|| {
+                        if rule.param_values.contains_key(param) {
+                            raw.to_ascii_uppercase()
+                        } else {
+                            raw.clone()
+                        }
+                    });
+                extra.push(';');
+                extra.push_str(&param.to_ascii_uppercase());
+                extra.push('=');
+                extra.push_str(&param_value(&dav));
+            }
+            lines.push(format!(
+                "{}:{}",
+                self.head(rule, &extra),
+                self.text_value(rule, &value)
+            ));
+        }
+        lines
+    }
+
+    /// All properties of a list-of-objects rule → `[{item_value: …, <param paths>: …}]`.
+    fn parse_items(
+        &self,
+        rule: &FieldRule,
+        ctx: &mut ParseCtx,
+        out: &mut Value,
+    ) -> Result<(), MappingError> {
+        let (Some(path), Some(iv)) = (rule.path.as_deref(), rule.item_value.as_deref()) else {
+            return Ok(());
+        };
+        let mut items = Vec::new();
+        while let Some(p) = ctx.take(rule) {
+            let text = self.text_from(rule, &p).trim().to_string();
+            if text.is_empty() {
+                continue;
+            }
+            let mut el = Value::Object(Map::new());
+            set_path(&mut el, iv, Value::String(text))?;
+            for (param, sub) in &rule.item_params {
+                let values: Vec<String> = p
+                    .params
+                    .iter()
+                    .filter(|(n, _)| n.eq_ignore_ascii_case(param))
+                    .flat_map(|(_, v)| v.iter())
+                    .flat_map(|v| v.split(','))
+                    .map(|v| v.trim().to_string())
+                    .filter(|v| !v.is_empty())
+                    .collect();
+                let crm = match rule.param_values.get(param) {
+                    Some(map) => values.iter().find_map(|v| {
+                        map.iter()
+                            .find(|(_, dav)| dav.eq_ignore_ascii_case(v))
+                            .map(|(k, _)| k.clone())
+                    }),
+                    None => values.first().cloned(),
+                };
+                if let Some(c) = crm {
+                    set_path(&mut el, sub, Value::String(c))?;
+                }
+            }
+            items.push(el);
+        }
+        if items.is_empty() && rule.absent == Absent::Omit {
+            return Ok(());
+        }
+        set_path(out, path, Value::Array(items))
     }
 
     fn text_from(&self, rule: &FieldRule, p: &Prop) -> String {
@@ -1061,6 +1329,9 @@ enum TimeVal {
 struct ParseCtx {
     props: Vec<Prop>,
     claimed: Vec<bool>,
+    /// (property, params) of every writable rule: a property that matches another rule's
+    /// params is left for that rule instead of being taken as a fallback.
+    rule_params: Vec<(String, BTreeMap<String, String>)>,
 }
 
 impl ParseCtx {
@@ -1083,10 +1354,17 @@ impl ParseCtx {
             })
             .or_else(|| {
                 if rule.params_match == ParamsMatch::Strict && !rule.params.is_empty() {
-                    None
-                } else {
-                    candidates.first().copied()
+                    return None;
                 }
+                // A property carrying another rule's params is left for that rule.
+                candidates.iter().copied().find(|&i| {
+                    !self.rule_params.iter().any(|(n, params)| {
+                        *n == name
+                            && !params.is_empty()
+                            && *params != rule.params
+                            && params.iter().all(|(k, v)| self.props[i].has_param(k, v))
+                    })
+                })
             })?;
         self.claimed[pick] = true;
         Some(self.props[pick].clone())
@@ -1178,6 +1456,19 @@ fn unit_seconds(unit: Option<&str>) -> i64 {
         "days" => 86_400,
         _ => 60,
     }
+}
+
+/// `"01:30"` (hours:minutes, as Pipedrive's `duration`) → seconds.
+fn parse_hh_mm(s: &str) -> Option<i64> {
+    let (h, m) = s.trim().split_once(':')?;
+    let m = m.split(':').next()?;
+    Some(h.trim().parse::<i64>().ok()? * 3600 + m.trim().parse::<i64>().ok()? * 60)
+}
+
+/// Seconds → `"HH:MM"` (rounded down to the minute).
+fn format_hh_mm(secs: i64) -> String {
+    let m = secs.max(0) / 60;
+    format!("{:02}:{:02}", m / 60, m % 60)
 }
 
 /// Seconds → ISO 8601 duration (`PT45M`, `P1DT2H`, `-PT5M`).

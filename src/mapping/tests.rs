@@ -620,3 +620,115 @@ path = "other"
     assert_eq!(patch["cell"], Value::Null);
     assert_eq!(patch["other"], "+1 555");
 }
+
+#[test]
+fn all_day_ends_inside_the_last_day_and_inclusive_end_agree() {
+    // A CRM whose all-day end is 23:59 of the last day (Zoho) and one whose end is midnight of
+    // the last day (`inclusive_end`): both render the same exclusive DATE end, never two days.
+    let base = r#"
+component = "VEVENT"
+timezone = "Europe/Berlin"
+[all_day]
+mode = "flag"
+flag = "allday"
+[[field]]
+property = "DTSTART"
+path = "start"
+type = "datetime"
+[[field]]
+property = "DTEND"
+path = "end"
+type = "datetime"
+"#;
+    let r = rec(
+        "1",
+        json!({"start": "2030-02-03T00:00:00+01:00", "end": "2030-02-03T23:59:00+01:00", "allday": true}),
+    );
+    for extra in ["", "inclusive_end = true\n"] {
+        let t = base.replace(
+            "flag = \"allday\"\n",
+            &format!("flag = \"allday\"\n{extra}"),
+        );
+        let ics = mapping(&t).to_component(&r);
+        assert!(
+            ics.contains("DTEND;VALUE=DATE:20300204\r\n"),
+            "{extra}: {ics}"
+        );
+    }
+    // Midnight ends: exclusive by default, the last day with inclusive_end.
+    let r = rec(
+        "1",
+        json!({"start": "2030-02-03T00:00:00+01:00", "end": "2030-02-04T00:00:00+01:00", "allday": true}),
+    );
+    assert!(mapping(base)
+        .to_component(&r)
+        .contains("DTEND;VALUE=DATE:20300204\r\n"));
+    let t = base.replace(
+        "flag = \"allday\"\n",
+        "flag = \"allday\"\ninclusive_end = true\n",
+    );
+    assert!(mapping(&t)
+        .to_component(&r)
+        .contains("DTEND;VALUE=DATE:20300205\r\n"));
+}
+
+#[test]
+fn split_date_time_with_inclusive_end_writes_the_last_day() {
+    let t = r#"
+component = "VEVENT"
+timezone = "UTC"
+[all_day]
+mode = "midnight"
+inclusive_end = true
+[[field]]
+property = "DTSTART"
+path = "start_date"
+time_path = "start_time"
+type = "datetime"
+[[field]]
+property = "DTEND"
+path = "end_date"
+time_path = "end_time"
+type = "datetime"
+"#;
+    let m = mapping(t);
+    let r = rec(
+        "1",
+        json!({"start_date": "2030-02-03", "start_time": "", "end_date": "2030-02-04", "end_time": null}),
+    );
+    let ics = m.to_component(&r);
+    assert!(ics.contains("DTSTART;VALUE=DATE:20300203\r\n"), "{ics}");
+    assert!(ics.contains("DTEND;VALUE=DATE:20300205\r\n"), "{ics}");
+    let patch = m.to_record(&ics).unwrap();
+    assert_eq!(patch["end_date"], "2030-02-04");
+    assert_eq!(patch["end_time"], Value::Null);
+}
+
+#[test]
+fn params_match_strict_and_the_rule_aware_fallback_together() {
+    // `work` prefers TYPE=WORK and may fall back, but never to a CELL phone (that one belongs
+    // to `cell`); `cell` is strict: an untyped TEL never lands there.
+    let t = r#"
+component = "VCARD"
+[[field]]
+property = "TEL"
+path = "work"
+params = { TYPE = "WORK" }
+[[field]]
+property = "TEL"
+path = "cell"
+params = { TYPE = "CELL" }
+params_match = "strict"
+"#;
+    let m = mapping(t);
+    let card =
+        |tels: &str| format!("BEGIN:VCARD\r\nVERSION:4.0\r\nUID:x\r\nFN:X\r\n{tels}END:VCARD\r\n");
+    let p = m.to_record(&card("TEL;TYPE=CELL:+1 1\r\n")).unwrap();
+    assert_eq!((&p["work"], &p["cell"]), (&Value::Null, &json!("+1 1")));
+    let p = m.to_record(&card("TEL:+1 2\r\n")).unwrap();
+    assert_eq!((&p["work"], &p["cell"]), (&json!("+1 2"), &Value::Null));
+    let p = m
+        .to_record(&card("TEL;TYPE=CELL:+1 1\r\nTEL;TYPE=WORK:+1 3\r\n"))
+        .unwrap();
+    assert_eq!((&p["work"], &p["cell"]), (&json!("+1 3"), &json!("+1 1")));
+}

@@ -109,6 +109,8 @@ pub(crate) enum Grant {
 
 pub(crate) struct OAuth {
     pub grant: Grant,
+    /// Authorization scheme (`Bearer`, `Zoho-oauthtoken`).
+    pub scheme: String,
     pub token_url: String,
     pub client_id: String,
     pub client_secret: Option<Secret>,
@@ -116,7 +118,7 @@ pub(crate) struct OAuth {
     pub initial_refresh: Option<Secret>,
     pub store: Arc<dyn TokenStore>,
     pub state: tokio::sync::Mutex<TokenState>,
-    /// `basic` or `body` client authentication at the token endpoint.
+    /// Client id/secret at the token endpoint: HTTP Basic (default) or form fields.
     pub client_auth: ClientAuth,
     /// Token-response field naming the API origin (Salesforce `instance_url`).
     pub base_url_from: Option<String>,
@@ -220,7 +222,7 @@ impl AuthRuntime {
             }
             AuthRuntime::OAuth(o) => {
                 let token = o.access_token(http, calls).await?;
-                Applied::Header("Authorization".into(), format!("Bearer {token}"))
+                Applied::Header("Authorization".into(), format!("{} {token}", o.scheme))
             }
         })
     }
@@ -241,7 +243,10 @@ impl AuthRuntime {
         };
         let mut st = o.state.lock().await;
         if let Applied::Header(_, v) = refused {
-            let refused_token = v.strip_prefix("Bearer ").unwrap_or(v);
+            let refused_token = v
+                .strip_prefix(o.scheme.as_str())
+                .map(str::trim_start)
+                .unwrap_or(v);
             if st.token.access_token.as_deref() == Some(refused_token) {
                 st.token.access_token = None;
                 st.token.expires_at = None;
@@ -322,7 +327,7 @@ impl OAuth {
         if let Some(s) = &self.client_secret {
             client = client.set_client_secret(ClientSecret::new(s.0.clone()));
         }
-        if self.client_auth == ClientAuth::Body {
+        if self.client_auth == ClientAuth::RequestBody {
             client = client.set_auth_type(AuthType::RequestBody);
         }
         let adapter = |req: oauth2::HttpRequest| {

@@ -121,7 +121,11 @@ pub enum AuthDef {
         client_secret: String,
         #[serde(default)]
         scopes: Vec<String>,
-        /// How the client authenticates to the token endpoint: `basic` (default) or `body`.
+        /// Authorization scheme before the access token (`Bearer`; Zoho: `Zoho-oauthtoken`).
+        #[serde(default = "bearer_scheme")]
+        scheme: String,
+        /// How the client id/secret reach the token endpoint: `basic` (default) or
+        /// `request_body`.
         #[serde(default)]
         client_auth: ClientAuth,
         /// A field of the token response holding the API's origin (Salesforce `instance_url`).
@@ -141,7 +145,11 @@ pub enum AuthDef {
         refresh_token: String,
         #[serde(default)]
         scopes: Vec<String>,
-        /// How the client authenticates to the token endpoint: `basic` (default) or `body`.
+        /// Authorization scheme before the access token (`Bearer`; Zoho: `Zoho-oauthtoken`).
+        #[serde(default = "bearer_scheme")]
+        scheme: String,
+        /// How the client id/secret reach the token endpoint: `basic` (default) or
+        /// `request_body`.
         #[serde(default)]
         client_auth: ClientAuth,
         /// A field of the token response holding the API's origin (Salesforce `instance_url`).
@@ -153,15 +161,20 @@ pub enum AuthDef {
     },
 }
 
+fn bearer_scheme() -> String {
+    "Bearer".into()
+}
+
 /// How an OAuth2 client sends its id and secret to the token endpoint.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
 pub enum ClientAuth {
-    /// HTTP Basic (RFC 6749 `client_secret_basic`).
+    /// HTTP Basic (RFC 6749 §2.3.1 `client_secret_basic`, the default).
     #[default]
     Basic,
-    /// `client_id`/`client_secret` form fields (`client_secret_post`).
-    Body,
+    /// `client_id` and `client_secret` as form fields in the request body
+    /// (`client_secret_post`: HubSpot, Salesforce, Entra ID, Zoho).
+    RequestBody,
 }
 
 /// Where an API key goes.
@@ -245,7 +258,12 @@ pub struct EntityDef {
     /// JSON path of the record in a single-record answer (get/create/update); empty for the body.
     #[serde(default)]
     pub record_path: String,
-    /// Wrap create/update bodies in an object under this key (e.g. `properties`).
+    /// The record (or at least its id) in create/update answers when it is not at
+    /// `record_path` (Zoho: `data[0].details`); default `record_path`.
+    #[serde(default)]
+    pub write_record_path: Option<String>,
+    /// Wrap create/update bodies at this JSON path: `properties` → `{"properties": {…}}`,
+    /// `data[0]` → `{"data": [{…}]}`.
     #[serde(default)]
     pub body_wrap: Option<String>,
     /// List endpoint.
@@ -274,38 +292,45 @@ pub struct EntityDef {
     /// Upper bound on pages read when `get` has to scan the list.
     #[serde(default = "default_scan_pages")]
     pub max_scan_pages: u32,
-    /// After a create or update, read the record back with `get` (for CRMs that answer a
-    /// write with an id only, or 204).
+    /// After a create or update, read the record back with `get` (for CRMs whose write
+    /// answers carry only the id, e.g. Zoho's `data[0].details` or Salesforce's
+    /// `{"id": …, "success": true}`, or 204). One more call per write.
     #[serde(default)]
-    pub refetch: bool,
-    /// JSON path of the new id in a create answer, when it differs from `id_field`
-    /// (Salesforce answers `{"id": …, "success": true}` while records carry `Id`).
+    pub refetch_after_write: bool,
+    /// JSON path of the new id inside a create answer's record (`write_record_path`), when it
+    /// differs from `id_field` (Salesforce answers `{"id": …}` while records carry `Id`).
     #[serde(default)]
     pub created_id_path: Option<String>,
-    /// The CRM's feed of deleted records (read by `RestConnector::list_deleted`).
+    /// The CRM's deleted-records feed (`Connector::list_deleted`); implies `deletion_feed`.
     #[serde(default)]
     pub deleted: Option<DeletedDef>,
 }
 
-/// A deleted-records feed: an endpoint listing ids (and deletion times) of removed records.
+/// A deleted-records feed: an endpoint listing ids (and ideally deletion times) of removed
+/// records. It is listed like the entity; `records_path`, `id_field` and `paging` default to
+/// the entity's.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeletedDef {
-    /// The feed's endpoint (e.g. `GET /objects/x?archived=true`, `GET /sobjects/X/deleted/`).
+    /// The feed's endpoint (e.g. `GET /objects/x?archived=true`, `GET /sobjects/X/deleted/`,
+    /// `GET /Contacts/deleted?type=all`).
     pub list: Endpoint,
-    /// Record array in the answer.
+    /// Record array in the answer; default the entity's `records_path`.
     #[serde(default)]
-    pub records_path: String,
-    /// Id path inside one entry.
-    #[serde(default = "default_id")]
-    pub id_field: String,
-    /// Deletion time inside one entry; entries at or before `since` are dropped.
+    pub records_path: Option<String>,
+    /// Id path inside one entry; default the entity's `id_field`.
+    #[serde(default)]
+    pub id_field: Option<String>,
+    /// Deletion time inside one entry (reported as `modified`); entries at or before `since`
+    /// are dropped.
     #[serde(default)]
     pub deleted_field: Option<String>,
+    /// Paging of the feed; default the entity's `paging`.
     #[serde(default)]
-    pub paging: PagingDef,
-    /// How the time window is asked for (e.g. `start`/`end` query parameters); without it the
-    /// whole feed is read and filtered by `deleted_field`.
+    pub paging: Option<PagingDef>,
+    /// How the time window is asked for (e.g. `start`/`end` query parameters or an
+    /// `If-Modified-Since` header); not taken from the entity: without it the whole feed is
+    /// read and filtered by `deleted_field`.
     #[serde(default)]
     pub since: Option<ModifiedSinceDef>,
     /// Without a `since` from the caller, ask for this many days back (feeds that need a start).
@@ -420,6 +445,10 @@ pub enum PagingDef {
         limit_param: Option<String>,
         #[serde(default = "p_size")]
         limit: u32,
+        /// Path of a "there is more" boolean; when it says false, paging stops even if the
+        /// answer carries a cursor (Zoho `info.more_records`).
+        #[serde(default)]
+        has_more_path: Option<String>,
     },
     /// The next page's URL, from a JSON path in the answer or the `Link: <…>; rel="next"` header.
     /// It must stay on the base URL's origin and path.
@@ -632,17 +661,19 @@ impl ConnectorDef {
             }
         }
         for (name, e) in &self.entities {
-            if e.refetch && e.get.is_none() {
-                return Err(format!("entity {name}: refetch needs a get endpoint"));
-            }
             if let Some(d) = &e.deleted {
-                for p in [&d.id_field, &d.records_path]
-                    .into_iter()
+                for p in d
+                    .id_field
+                    .iter()
+                    .chain(d.records_path.iter())
                     .chain(d.deleted_field.iter())
                 {
                     crate::connector::rest::jsonpath::parse(p)
                         .map_err(|m| format!("entity {name}.deleted: {m}"))?;
                 }
+                reqwest::Method::from_bytes(d.list.method.as_bytes()).map_err(|_| {
+                    format!("entity {name}.deleted: bad method {:?}", d.list.method)
+                })?;
                 if d.list.path.contains("://") {
                     return Err(format!(
                         "entity {name}.deleted: endpoint paths are relative to base_url"
@@ -653,6 +684,9 @@ impl ConnectorDef {
                 .into_iter()
                 .chain(e.modified_field.iter())
                 .chain(e.version_field.iter())
+                .chain(e.write_record_path.iter())
+                .chain(e.created_id_path.iter())
+                .chain(e.body_wrap.iter())
             {
                 crate::connector::rest::jsonpath::parse(p)
                     .map_err(|m| format!("entity {name}: {m}"))?;

@@ -125,11 +125,14 @@ impl RestConnector {
                 client_id,
                 client_secret,
                 scopes,
+                scheme,
                 client_auth,
                 base_url_from,
                 base_url_hosts,
             } => AuthRuntime::OAuth(Box::new(OAuth {
                 grant: Grant::ClientCredentials,
+                scheme: scheme.clone(),
+                client_auth: *client_auth,
                 token_url: token_url.clone(),
                 client_id: client_id.clone(),
                 client_secret: Some(Secret(client_secret.clone())),
@@ -137,7 +140,6 @@ impl RestConnector {
                 initial_refresh: None,
                 store,
                 state: Default::default(),
-                client_auth: *client_auth,
                 base_url_from: base_url_from.clone(),
                 base_url_hosts: base_url_hosts.clone(),
             })),
@@ -147,11 +149,14 @@ impl RestConnector {
                 client_secret,
                 refresh_token,
                 scopes,
+                scheme,
                 client_auth,
                 base_url_from,
                 base_url_hosts,
             } => AuthRuntime::OAuth(Box::new(OAuth {
                 grant: Grant::RefreshToken,
+                scheme: scheme.clone(),
+                client_auth: *client_auth,
                 token_url: token_url.clone(),
                 client_id: client_id.clone(),
                 client_secret: client_secret.clone().map(Secret),
@@ -159,7 +164,6 @@ impl RestConnector {
                 initial_refresh: Some(Secret(refresh_token.clone())),
                 store,
                 state: Default::default(),
-                client_auth: *client_auth,
                 base_url_from: base_url_from.clone(),
                 base_url_hosts: base_url_hosts.clone(),
             })),
@@ -521,6 +525,10 @@ impl RestConnector {
             .ok_or_else(|| ConnectorError::Protocol {
                 message: format!("record without id field {:?}", e.id_field),
             })?;
+        Ok(self.record_with_id(e, v, id))
+    }
+
+    fn record_with_id(&self, e: &EntityDef, v: Value, id: String) -> Record {
         let modified = e
             .modified_field
             .as_deref()
@@ -531,12 +539,12 @@ impl RestConnector {
             .as_deref()
             .and_then(|p| jsonpath::get(&v, p))
             .and_then(jsonpath::scalar_string);
-        Ok(Record {
+        Record {
             id,
             data: v,
             modified,
             version,
-        })
+        }
     }
 
     fn single_record(&self, e: &EntityDef, body: Value) -> Result<Record, ConnectorError> {
@@ -546,6 +554,35 @@ impl RestConnector {
                 message: format!("no record at {:?} in the CRM's answer", e.record_path),
             })?;
         self.record_from(e, inner)
+    }
+
+    /// The record in a create/update answer: at `write_record_path` (default `record_path`),
+    /// its id `known_id` (an update) or at `created_id_path` (default `id_field`).
+    fn written_record(
+        &self,
+        e: &EntityDef,
+        body: Value,
+        known_id: Option<&str>,
+    ) -> Result<Record, ConnectorError> {
+        let path = e.write_record_path.as_deref().unwrap_or(&e.record_path);
+        let inner =
+            jsonpath::get(&body, path)
+                .cloned()
+                .ok_or_else(|| ConnectorError::Protocol {
+                    message: format!("no record at {path:?} in the CRM's write answer"),
+                })?;
+        let id = match known_id {
+            Some(id) => id.to_string(),
+            None => {
+                let id_path = e.created_id_path.as_deref().unwrap_or(&e.id_field);
+                jsonpath::get(&inner, id_path)
+                    .and_then(jsonpath::scalar_string)
+                    .ok_or_else(|| ConnectorError::Protocol {
+                        message: format!("create answer without id at {id_path:?}"),
+                    })?
+            }
+        };
+        Ok(self.record_with_id(e, inner, id))
     }
 
     fn endpoint_req(
@@ -595,20 +632,40 @@ impl RestConnector {
         })
     }
 
-    /// Read a record back after a write (`refetch = true`).
-    async fn refetch(&self, e: &EntityDef, id: &str) -> Result<Record, ConnectorError> {
-        let ep = e.get.as_ref().ok_or_else(|| ConnectorError::Protocol {
-            message: "refetch needs a get endpoint".into(),
-        })?;
-        let req = self.endpoint_req(ep, Some(id), None, true)?;
-        let resp = self.execute(&req).await?;
-        let body = self.check(&resp)?;
-        self.single_record(e, body)
+    fn wrap(&self, e: &EntityDef, data: &Value) -> Value {
+        match &e.body_wrap {
+            // A JSON path: `properties` → {"properties": {…}}, `data[0]` → {"data": [{…}]}.
+            Some(k) => {
+                let mut out = Value::Null;
+                match jsonpath::parse(k) {
+                    Ok(segs) if jsonpath::set(&mut out, &segs, data.clone()).is_ok() => out,
+                    _ => {
+                        let mut m = serde_json::Map::new();
+                        m.insert(k.clone(), data.clone());
+                        Value::Object(m)
+                    }
+                }
+            }
+            None => data.clone(),
+        }
     }
 
-    /// One page of `entity`'s deleted-records feed (`[entities.x.deleted]`, `Connector::list_deleted`): records carry the
-    /// deleted id, the feed's entry as `data` and the deletion time as `modified`. With `since`,
-    /// entries deleted at or before it are left out (also when the CRM cannot filter).
+    /// `refetch_after_write`: read record `id` back after a write (with `get`, or a list scan
+    /// when the entity has no single-record GET).
+    async fn refetch(&self, entity: &str, id: &str) -> Result<Record, ConnectorError> {
+        match Connector::get(self, entity, id).await? {
+            Some(r) => Ok(r),
+            None => Err(ConnectorError::Protocol {
+                message: format!("record {id} vanished right after it was written"),
+            }),
+        }
+    }
+
+    /// One page of `entity`'s deleted-records feed (`[entities.x.deleted]`,
+    /// `Connector::list_deleted`): records carry the deleted id, the feed's entry as `data` and
+    /// the deletion time (`deleted_field`) as `modified`. The window start is `since`, else
+    /// `lookback_days` back; with `since`, entries deleted at or before it are left out (also
+    /// when the CRM cannot filter).
     async fn deleted_page(
         &self,
         entity: &str,
@@ -627,42 +684,25 @@ impl RestConnector {
                 .map(|days| Utc::now() - chrono::Duration::days(i64::from(days)))
         });
         let feed = EntityDef {
-            id_field: d.id_field.clone(),
+            id_field: d.id_field.clone().unwrap_or_else(|| e.id_field.clone()),
             modified_field: d.deleted_field.clone(),
             version_field: None,
             version_header: None,
-            records_path: d.records_path.clone(),
-            record_path: String::new(),
-            body_wrap: None,
+            records_path: d
+                .records_path
+                .clone()
+                .unwrap_or_else(|| e.records_path.clone()),
             list: d.list.clone(),
-            get: None,
-            create: None,
-            update: None,
-            delete: DeleteDef::Forbidden,
-            paging: d.paging.clone(),
+            paging: d.paging.clone().unwrap_or_else(|| e.paging.clone()),
             modified_since: d.since.clone(),
-            deletion_feed: false,
-            max_scan_pages: e.max_scan_pages,
-            refetch: false,
-            created_id_path: None,
             deleted: None,
+            ..e.clone()
         };
         let mut p = self.list_page(&feed, window, page).await?;
         if let Some(t) = since {
             p.records.retain(|r| r.modified.is_none_or(|m| m > t));
         }
         Ok(p)
-    }
-
-    fn wrap(&self, e: &EntityDef, data: &Value) -> Value {
-        match &e.body_wrap {
-            Some(k) => {
-                let mut m = serde_json::Map::new();
-                m.insert(k.clone(), data.clone());
-                Value::Object(m)
-            }
-            None => data.clone(),
-        }
     }
 
     async fn list_page(
@@ -806,6 +846,10 @@ impl RestConnector {
             return Ok(Page::default());
         }
         let body = self.check(&resp)?;
+        if body.is_null() {
+            // 204 No Content (Zoho's answer to a list with nothing in it): an empty last page.
+            return Ok(Page::default());
+        }
         let items = jsonpath::get(&body, &e.records_path)
             .and_then(Value::as_array)
             .ok_or_else(|| ConnectorError::Protocol {
@@ -845,9 +889,20 @@ impl RestConnector {
                 };
                 more.then(|| (n + 1).to_string())
             }
-            PagingDef::Cursor { cursor_path, .. } => jsonpath::get(&body, cursor_path)
-                .and_then(jsonpath::scalar_string)
-                .filter(|c| !c.is_empty()),
+            PagingDef::Cursor {
+                cursor_path,
+                has_more_path,
+                ..
+            } => {
+                let more = has_more_path.as_deref().is_none_or(|p| {
+                    jsonpath::get(&body, p)
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false)
+                });
+                jsonpath::get(&body, cursor_path)
+                    .and_then(jsonpath::scalar_string)
+                    .filter(|c| more && !c.is_empty())
+            }
             PagingDef::NextLink { next_path, .. } => {
                 let link = match next_path {
                     Some(p) => jsonpath::get(&body, p).and_then(jsonpath::scalar_string),
@@ -1072,17 +1127,11 @@ impl Connector for RestConnector {
         let req = self.endpoint_req(ep, None, Some(self.wrap(e, data)), false)?;
         let resp = self.execute(&req).await?;
         let body = self.check(&resp)?;
-        if e.refetch {
-            let id_path = e.created_id_path.as_deref().unwrap_or(&e.id_field);
-            let inner = jsonpath::get(&body, &e.record_path).unwrap_or(&body);
-            let id = jsonpath::get(inner, id_path)
-                .and_then(jsonpath::scalar_string)
-                .ok_or_else(|| ConnectorError::Protocol {
-                    message: format!("create answer without id at {id_path:?}"),
-                })?;
-            return self.refetch(e, &id).await;
+        let rec = self.written_record(e, body, None)?;
+        if e.refetch_after_write {
+            return self.refetch(entity, &rec.id).await;
         }
-        self.single_record(e, body)
+        Ok(rec)
     }
 
     async fn update(
@@ -1105,8 +1154,8 @@ impl Connector for RestConnector {
         }
         let resp = self.execute(&req).await?;
         let body = self.check(&resp)?;
-        if e.refetch {
-            return self.refetch(e, id).await;
+        if e.refetch_after_write {
+            return self.refetch(entity, id).await;
         }
         if body.is_null() {
             // 204: the CRM did not echo the record; the patch is what we know.
@@ -1117,7 +1166,7 @@ impl Connector for RestConnector {
                 version: None,
             });
         }
-        self.single_record(e, body)
+        self.written_record(e, body, Some(id))
     }
 
     async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError> {
