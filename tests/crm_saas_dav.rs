@@ -75,7 +75,11 @@ async fn scenario(case: Case) {
     let coll = format!("/dav/calendars/alice/{}/", case.coll_id);
     let crm = FakeCrm::start(v).await;
     let seeded = crm.ids();
-    assert_eq!(seeded.len(), 5, "the fixtures' three pages hold five records");
+    assert_eq!(
+        seeded.len(),
+        5,
+        "the fixtures' three pages hold five records"
+    );
     let dir = tempfile::tempdir().unwrap();
     let mut gw = Gateway::start(dir.path().to_path_buf(), &crm, case.coll_id, TTL).await;
     let uid_of = |id: &str| format!("{}-{}-{id}", v.kind(), v.entity());
@@ -99,7 +103,11 @@ async fn scenario(case: Case) {
         .collect();
     let (st, etag, body) = gw.get(&hrefs[0]).await;
     assert_eq!(st, 200);
-    assert_eq!(Some(etag.clone()), m[&hrefs[0]], "GET and sync agree on the ETag");
+    assert_eq!(
+        Some(etag.clone()),
+        m[&hrefs[0]],
+        "GET and sync agree on the ETag"
+    );
     assert!(
         body.contains(&format!("UID:{}@crmdav\r\n", uid_of(&seeded[0]))),
         "{body}"
@@ -223,7 +231,11 @@ async fn scenario(case: Case) {
     past_ttl().await;
     let (tok6, ch) = gw.sync(&coll, &tok5).await;
     assert_eq!(ch.get(&hrefs[2]), Some(&None), "reported deleted: {ch:?}");
-    assert_eq!(ch.len(), 1, "the deleted record is not imported again: {ch:?}");
+    assert_eq!(
+        ch.len(),
+        1,
+        "the deleted record is not imported again: {ch:?}"
+    );
     let members = gw.members(&coll).await;
     assert_eq!(members.len(), 5, "{members:?}");
 
@@ -274,11 +286,20 @@ async fn scenario(case: Case) {
         uids_before.insert(h.clone(), uid_line(&gw.get(h).await.2));
     }
     gw.stop();
+    let tokens0 = crm.state.lock().unwrap().tokens_issued;
     gw.spawn().await;
     let (tok_r, ch) = gw.sync(&coll, &tok6).await;
     assert!(
         ch.is_empty() && tok_r == tok6,
         "nothing moved across a restart: {ch:?}"
+    );
+    // The new process refreshes on first use: an idle refresh like any other.
+    let calls_r1 = gw.metric("crmdav_crm_calls_total").await;
+    let tokens1 = crm.state.lock().unwrap().tokens_issued;
+    println!(
+        "[{}] first (idle) refresh after a restart: {calls_r1} CRM call(s), {} of them token request(s)",
+        v.kind(),
+        tokens1 - tokens0
     );
     assert_eq!(
         gw.members(&coll).await,
@@ -289,13 +310,29 @@ async fn scenario(case: Case) {
     let (tok_r2, ch) = gw.sync(&coll, &tok6).await;
     assert!(
         ch.is_empty() && tok_r2 == tok6,
-        "the first refresh after a restart moves nothing: {ch:?}"
+        "the next refresh after a restart moves nothing: {ch:?}"
+    );
+    let calls_r2 = gw.metric("crmdav_crm_calls_total").await - calls_r1;
+    println!(
+        "[{}] second idle refresh after a restart: {calls_r2} CRM call(s), {} token request(s)",
+        v.kind(),
+        crm.state.lock().unwrap().tokens_issued - tokens1
     );
     assert_eq!(gw.members(&coll).await, members_before);
     for (h, uid) in &uids_before {
         assert_eq!(&uid_line(&gw.get(h).await.2), uid);
     }
-    assert_eq!(crm.ids().len(), if case.delete_keeps_record { 6 } else { 5 });
+    assert_eq!(
+        crm.ids().len(),
+        if case.delete_keeps_record { 6 } else { 5 }
+    );
+    // Last, so that everything above is checked even when this fails: the first refresh of a
+    // restarted gateway is an idle refresh too.
+    assert!(
+        calls_r1 <= 1,
+        "an idle refresh right after a restart costs at most one CRM call (the OAuth access token is kept in the state store): {calls_r1}"
+    );
+    assert!(calls_r2 <= 1, "{calls_r2}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -331,7 +368,10 @@ async fn hubspot_meetings_over_dav() {
         check_create: |b| {
             let p = &b["properties"];
             assert_eq!(p["hs_meeting_title"], "Lunch from the phone", "{b}");
-            assert_eq!(p["hs_meeting_start_time"], "2030-02-20T11:00:00.000Z", "{b}");
+            assert_eq!(
+                p["hs_meeting_start_time"], "2030-02-20T11:00:00.000Z",
+                "{b}"
+            );
             assert_eq!(p["hs_timestamp"], "2030-02-20T11:00:00.000Z", "{b}");
             assert_eq!(p["hs_meeting_end_time"], "2030-02-20T12:00:00.000Z", "{b}");
         },
@@ -376,12 +416,16 @@ async fn salesforce_events_over_dav() {
         check_create: |b| {
             assert_eq!(b["Subject"], "Lunch from the phone", "{b}");
             assert_eq!(
-                b["StartDateTime"].as_str().and_then(support::saas::parse_time),
+                b["StartDateTime"]
+                    .as_str()
+                    .and_then(support::saas::parse_time),
                 support::saas::parse_time("2030-02-20T11:00:00Z"),
                 "{b}"
             );
             assert_eq!(
-                b["EndDateTime"].as_str().and_then(support::saas::parse_time),
+                b["EndDateTime"]
+                    .as_str()
+                    .and_then(support::saas::parse_time),
                 support::saas::parse_time("2030-02-20T12:00:00Z"),
                 "{b}"
             );
@@ -425,7 +469,9 @@ async fn dynamics365_appointments_over_dav() {
         check_create: |b| {
             assert_eq!(b["subject"], "Lunch from the phone", "{b}");
             assert_eq!(
-                b["scheduledstart"].as_str().and_then(support::saas::parse_time),
+                b["scheduledstart"]
+                    .as_str()
+                    .and_then(support::saas::parse_time),
                 support::saas::parse_time("2030-02-20T11:00:00Z"),
                 "{b}"
             );

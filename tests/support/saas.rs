@@ -202,7 +202,13 @@ impl FakeCrm {
         let mut records = Vec::new();
         for f in vendor.seed_files() {
             let page = fixture(vendor, f);
-            records.extend(page[vendor.records_key()].as_array().unwrap().iter().cloned());
+            records.extend(
+                page[vendor.records_key()]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .cloned(),
+            );
         }
         let base = Utc::now() - ChronoDuration::days(1);
         let n = records.len() as i64;
@@ -288,11 +294,7 @@ impl FakeCrm {
 
     /// Requests that change data (not token requests, not listings/reads, not searches).
     pub async fn writes(&self) -> Vec<Request> {
-        self.requests()
-            .await
-            .into_iter()
-            .filter(|r| is_write(r))
-            .collect()
+        self.requests().await.into_iter().filter(is_write).collect()
     }
 }
 
@@ -446,7 +448,8 @@ fn hubspot(st: &mut CrmState, r: &Request) -> ResponseTemplate {
             }
             ResponseTemplate::new(204)
         }
-        _ => ResponseTemplate::new(404).set_body_json(json!({"status": "error", "message": format!("no route {m} {path}")})),
+        _ => ResponseTemplate::new(404)
+            .set_body_json(json!({"status": "error", "message": format!("no route {m} {path}")})),
     }
 }
 
@@ -598,14 +601,19 @@ fn dynamics(st: &mut CrmState, r: &Request, uri: &str) -> ResponseTemplate {
             );
         }
         st.tokens_issued += 1;
-        return ResponseTemplate::new(200).set_body_json(fixture(Vendor::Dynamics365, "token_1.json"));
+        return ResponseTemplate::new(200)
+            .set_body_json(fixture(Vendor::Dynamics365, "token_1.json"));
     }
     let token = fixture(Vendor::Dynamics365, "token_1.json")["access_token"]
         .as_str()
         .unwrap()
         .to_string();
     if bearer(r) != format!("Bearer {token}") {
-        return d365_error(401, "0x80072560", "The user is not a member of the organization.");
+        return d365_error(
+            401,
+            "0x80072560",
+            "The user is not a member of the organization.",
+        );
     }
     let coll = format!("{D365_API}/appointments");
     let context = format!("{uri}{D365_API}/$metadata#appointments");
@@ -655,7 +663,11 @@ fn dynamics(st: &mut CrmState, r: &Request, uri: &str) -> ResponseTemplate {
         st.version += 1;
         let v = st.version;
         let Some(rec) = st.records.iter_mut().find(|x| x["activityid"] == id) else {
-            return d365_error(404, "0x80040217", &format!("appointment With Id = {id} Does Not Exist"));
+            return d365_error(
+                404,
+                "0x80040217",
+                &format!("appointment With Id = {id} Does Not Exist"),
+            );
         };
         match m {
             "GET" => return ResponseTemplate::new(200).set_body_json(rec.clone()),
