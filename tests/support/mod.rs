@@ -1,1 +1,2 @@
 pub mod amagi;
+pub mod saas;
