@@ -331,6 +331,7 @@ async fn oauth_token_expired_mid_sync_is_refreshed_and_retried() {
         access_token: Some("v1u:old".into()),
         refresh_token: Some("29440:5231:old".into()),
         expires_at: Some(chrono::Utc::now() + chrono::Duration::minutes(30)),
+        ..Default::default()
     }));
     let opts = options(
         &s,

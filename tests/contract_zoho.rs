@@ -47,6 +47,7 @@ fn connector(server: &MockServer, access: Option<&str>) -> (RestConnector, Arc<M
         access_token: access.map(str::to_string),
         refresh_token: Some("1000.refresh.token".into()),
         expires_at: Some(chrono::Utc::now() + chrono::Duration::minutes(50)),
+        ..Default::default()
     }));
     let c = RestConnector::from_file(
         concat!(env!("CARGO_MANIFEST_DIR"), "/connectors/zoho.toml"),

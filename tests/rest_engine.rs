@@ -406,6 +406,7 @@ async fn oauth2_refresh_token_rotation_expiry_and_401_retry() {
         access_token: None,
         refresh_token: Some("RT-0".into()),
         expires_at: None,
+        ..Default::default()
     }));
     let auth = format!(
         "[auth]\ntype = \"oauth2_refresh_token\"\ntoken_url = \"{}/oauth/token\"\nclient_id = \"id\"\nclient_secret = \"secret\"\nrefresh_token = \"RT-stale-from-config\"",

@@ -659,6 +659,7 @@ impl TokenStore for KvTokenStore {
             expires_at: s("expires_at")
                 .and_then(|e| DateTime::parse_from_rfc3339(&e).ok())
                 .map(|d| d.with_timezone(&Utc)),
+            api_base: s("api_base"),
         }))
     }
 
@@ -667,6 +668,7 @@ impl TokenStore for KvTokenStore {
             "access_token": token.access_token,
             "refresh_token": token.refresh_token,
             "expires_at": token.expires_at.map(|e| e.to_rfc3339()),
+            "api_base": token.api_base,
         });
         self.store
             .kv_set(&self.tenant, TOKEN_KEY, &j.to_string())
@@ -1174,6 +1176,7 @@ type = "datetime"
                     .unwrap()
                     .with_timezone(&Utc),
             ),
+            api_base: Some("https://eu12.my.salesforce.com/".into()),
         };
         a.save(&tok).await.unwrap();
         assert_eq!(

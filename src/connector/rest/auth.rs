@@ -39,6 +39,9 @@ pub struct StoredToken {
     pub refresh_token: Option<String>,
     /// When the access token expires.
     pub expires_at: Option<DateTime<Utc>>,
+    /// The API origin the token answer named (`base_url_from`, e.g. Salesforce's
+    /// `instance_url`), kept so a restart can use a still-valid token without asking again.
+    pub api_base: Option<String>,
 }
 
 impl fmt::Debug for StoredToken {
@@ -47,6 +50,7 @@ impl fmt::Debug for StoredToken {
             .field("access_token", &self.access_token.as_ref().map(|_| "***"))
             .field("refresh_token", &self.refresh_token.as_ref().map(|_| "***"))
             .field("expires_at", &self.expires_at)
+            .field("api_base", &self.api_base)
             .finish()
     }
 }
@@ -265,7 +269,17 @@ impl OAuth {
         let mut st = self.state.lock().await;
         if !st.loaded {
             match self.store.load().await {
-                Ok(Some(t)) => st.token = t,
+                Ok(Some(t)) => {
+                    // A saved API origin is trusted only if it still passes the allow-list.
+                    if self.base_url_from.is_some() {
+                        st.base = t
+                            .api_base
+                            .as_deref()
+                            .and_then(|b| reqwest::Url::parse(b).ok())
+                            .filter(|u| origin_allowed(u, &self.base_url_hosts));
+                    }
+                    st.token = t;
+                }
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(error = %e, "token store load failed");
@@ -276,8 +290,7 @@ impl OAuth {
             }
             st.loaded = true;
         }
-        // With base_url_from, a token loaded from the store is useless until a token response
-        // names the origin again.
+        // With base_url_from, a token is usable only together with the origin its answer named.
         let base_known = self.base_url_from.is_none() || st.base.is_some();
         if let (Some(at), true) = (&st.token.access_token, base_known) {
             let fresh = st
@@ -397,6 +410,7 @@ impl OAuth {
                 access_token: Some(resp.access_token().secret().clone()),
                 refresh_token,
                 expires_at,
+                api_base: base.as_ref().map(|u| u.to_string()),
             },
             base,
         ))
