@@ -1706,6 +1706,8 @@ fn machine() -> String {
 // main
 
 fn main() {
+    // reqwest is built with rustls and no default crypto provider (design.md §8).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     started();
     let args = match parse_args() {
         Ok(a) => a,
