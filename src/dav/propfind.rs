@@ -308,7 +308,8 @@ async fn stream_collection(
                 return Ok(());
             }
         }
-        sink.send(ms.close()).await;
+        sink.finish(ms.close()).await;
         Ok(())
-    }))
+    })
+    .await)
 }

@@ -5,6 +5,7 @@
 use crate::error::DavResult;
 use actix_web::web::Bytes;
 use actix_web::HttpResponse;
+use futures_util::StreamExt;
 use std::future::Future;
 use tokio::sync::mpsc;
 
@@ -13,7 +14,7 @@ pub const CHUNK: usize = 64 * 1024;
 
 /// Where a producer writes.
 pub struct Sink {
-    tx: mpsc::Sender<Bytes>,
+    tx: mpsc::Sender<(Bytes, bool)>,
 }
 
 impl Sink {
@@ -22,28 +23,46 @@ impl Sink {
         if s.is_empty() {
             return true;
         }
-        self.tx.send(Bytes::from(s)).await.is_ok()
+        self.tx.send((Bytes::from(s), false)).await.is_ok()
+    }
+
+    /// Send the last chunk.
+    pub async fn finish(self, s: String) {
+        let _ = self.tx.send((Bytes::from(s), true)).await;
     }
 }
 
-/// A 207 response whose body `producer` writes into the sink.
-pub fn multistatus<F, Fut>(producer: F) -> HttpResponse
+/// A 207 response whose body `producer` writes into the sink. An answer that the producer
+/// finishes within its first chunk goes out as one plain body with a Content-Length (one
+/// write, no chunked encoding); only larger answers are streamed.
+pub async fn multistatus<F, Fut>(producer: F) -> HttpResponse
 where
     F: FnOnce(Sink) -> Fut,
     Fut: Future<Output = DavResult<()>> + 'static,
 {
-    let (tx, rx) = mpsc::channel::<Bytes>(4);
+    let (tx, mut rx) = mpsc::channel::<(Bytes, bool)>(4);
     let fut = producer(Sink { tx });
     actix_web::rt::spawn(async move {
         if let Err(e) = fut.await {
-            // The status line is gone already; the client sees a truncated document.
+            // The status line may be gone already; the client then sees a truncated document.
             tracing::error!(error = %e, "streamed response failed midway");
         }
     });
-    let body = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, actix_web::Error>(b), rx))
+    let mut b = HttpResponse::build(actix_web::http::StatusCode::MULTI_STATUS);
+    b.content_type("application/xml; charset=utf-8");
+    let Some((first, last)) = rx.recv().await else {
+        // The producer failed before writing anything (logged above).
+        return HttpResponse::InternalServerError().finish();
+    };
+    if last {
+        return b.body(first);
+    }
+    let rest = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|(b, _)| (Ok::<_, actix_web::Error>(b), rx))
     });
-    HttpResponse::build(actix_web::http::StatusCode::MULTI_STATUS)
-        .content_type("application/xml; charset=utf-8")
-        .streaming(body)
+    let body =
+        futures_util::stream::once(async move { Ok::<_, actix_web::Error>(first) }).chain(rest);
+    b.streaming(body)
 }

@@ -84,6 +84,12 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
             .route("/metrics", web::get().to(metrics::render))
             .default_service(web::to(handle))
     })
+    // Answers leave in one or a few writes; don't let Nagle hold them for the client's ACK.
+    .on_connect(|conn, _| {
+        if let Some(sock) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = sock.set_nodelay(true);
+        }
+    })
     .bind(listen)?
     .run()
     .await?;

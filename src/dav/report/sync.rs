@@ -146,7 +146,8 @@ pub async fn sync_collection(
             "<d:sync-token>{}</d:sync-token>",
             escape_text(&coll.token(upto))
         ));
-        sink.send(ms.close()).await;
+        sink.finish(ms.close()).await;
         Ok(())
-    }))
+    })
+    .await)
 }
