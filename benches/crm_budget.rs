@@ -1547,7 +1547,15 @@ async fn report(
         let _ = writeln!(
             md,
             "\nObserved time between two refreshes of a collection: min {min:.1} s, median {med:.1} s, \
-             max {max:.1} s (expected {period:.0} s)."
+             max {max:.1} s (expected {period:.0} s{}).",
+            if (ttl / ivl).fract() == 0.0 {
+                format!(
+                    "; {ttl:.0} s when a poll happens to land just after the expiry: the poll at \
+                     exactly the TTL races it"
+                )
+            } else {
+                String::new()
+            }
         );
     }
     let idle: Vec<&CycleRow> = rows.iter().filter(|r| r.phase == Phase::Idle).collect();
