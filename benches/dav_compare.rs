@@ -11,6 +11,8 @@
 //! 127.0.0.1; every server is a child of this process and is killed when it ends (also on
 //! error or panic: `Drop`; Ctrl-C reaches the whole foreground process group).
 
+#[path = "common/build.rs"]
+mod build;
 #[path = "common/gen.rs"]
 mod gen;
 
@@ -436,15 +438,7 @@ fn ensure_crmdav(args: &Args, repo: &Path) -> Res<PathBuf> {
         .unwrap_or_else(|| release_dir.join("crmdav"));
     if !args.no_build && std::env::var_os("CRMDAV_BIN").is_none() {
         log!("building the crmdav release binary (cargo build --release --bin crmdav)");
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let st = Command::new(cargo)
-            .args(["build", "--release", "--bin", "crmdav"])
-            .current_dir(repo)
-            .status()
-            .map_err(|e| format!("cargo build: {e}"))?;
-        if !st.success() {
-            return Err("cargo build --release --bin crmdav failed".into());
-        }
+        build::build_release_crmdav(repo)?;
     }
     if !bin.exists() {
         return Err(format!(

@@ -297,7 +297,11 @@ impl CrmTenant {
     }
 
     fn is_fresh(&self, f: &Flight) -> bool {
-        let ttl = Duration::from_secs(self.opts.refresh_ttl_secs);
+        // The TTL counts from when the last listing started (the data's age), less a little
+        // slack, so a client polling every TTL (or every TTL/n) refreshes on that poll rather
+        // than a few milliseconds too early and then one whole interval late.
+        let full = Duration::from_secs(self.opts.refresh_ttl_secs);
+        let ttl = full.saturating_sub((full / 10).min(Duration::from_secs(1)));
         // After a failure, retry sooner (but not on every request).
         let retry = ttl.min(Duration::from_secs(5));
         match *f.checked.lock().unwrap_or_else(|p| p.into_inner()) {
@@ -327,7 +331,7 @@ impl CrmTenant {
         let res = self.refresh(store, b, coll).await;
         let took = started.elapsed();
         self.refreshes.fetch_add(1, Ordering::Relaxed);
-        *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), res.is_ok()));
+        *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((started, res.is_ok()));
         let res = match res {
             Ok(s) => {
                 tracing::debug!(tenant = %self.name, collection = %coll.path, listed = s.listed, written = s.written, removed = s.removed, full = s.full, ms = took.as_millis() as u64, "refreshed");
