@@ -161,6 +161,18 @@ pub fn href(path: &str) -> String {
     out
 }
 
+/// The href of member `name` of the collection whose href is `coll_href` (which ends with a
+/// slash): only the member name is encoded, for listings of many members.
+pub fn member_href(coll_href: &str, name: &str) -> String {
+    let enc = utf8_percent_encode(name, SEGMENT);
+    let mut out = String::with_capacity(coll_href.len() + name.len() + 8);
+    out.push_str(coll_href);
+    for part in enc {
+        out.push_str(part);
+    }
+    out
+}
+
 /// The principal URL of a user.
 pub fn principal_href(user: &str) -> String {
     href(&format!("principals/{user}/"))
@@ -226,6 +238,17 @@ mod tests {
             Err(PathError::Invalid)
         );
         assert_eq!(parse("/etc/passwd"), Err(PathError::NotFound));
+    }
+
+    #[test]
+    fn member_hrefs_match_full_hrefs() {
+        let c = href("calendars/alice/work/");
+        for name in ["a b.ics", "x%y@z.ics", "plain.ics", "ü.vcf"] {
+            assert_eq!(
+                member_href(&c, name),
+                href(&format!("calendars/alice/work/{name}"))
+            );
+        }
     }
 
     #[test]

@@ -248,6 +248,18 @@ fn respond(
     pr: &PropRequest,
     ms: &mut Multistatus,
 ) {
+    respond_at(ctx, r, &r.href(), dead, pr, ms);
+}
+
+/// [`respond`] with the href already made.
+fn respond_at(
+    ctx: &PropCtx<'_>,
+    r: &Resource,
+    href: &str,
+    dead: &HashMap<String, Vec<(String, String, String)>>,
+    pr: &PropRequest,
+    ms: &mut Multistatus,
+) {
     let mut ps = PropStats::default();
     let d = r
         .store_path()
@@ -255,7 +267,7 @@ fn respond(
         .map(Vec::as_slice)
         .unwrap_or(&[]);
     render_props(ctx, r, d, pr, None, &mut ps);
-    ms.propstat_response(&r.href(), ps);
+    ms.propstat_response(href, ps);
 }
 
 /// PROPFIND Depth 1 on a stored collection, streamed: members are read from the store row by
@@ -294,16 +306,14 @@ async fn stream_collection(
         for c in subs {
             respond(&ctx, &Resource::Collection(c), &dead, &pr, &mut ms);
         }
+        // The collection's href is encoded once; per member only its name.
+        let base = crate::tree::href(&coll.path);
         let mut rows = state.store.stream_items(&coll, false);
         while let Some(item) = rows.next().await {
             let item = item?;
-            respond(
-                &ctx,
-                &Resource::Item(coll.clone(), item.meta),
-                &dead,
-                &pr,
-                &mut ms,
-            );
+            let href = crate::tree::member_href(&base, &item.meta.name);
+            let res = Resource::Item(coll.clone(), item.meta);
+            respond_at(&ctx, &res, &href, &dead, &pr, &mut ms);
             if ms.pending_bytes() >= super::stream::CHUNK && !sink.send(ms.take()).await {
                 return Ok(());
             }
