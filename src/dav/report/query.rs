@@ -2,11 +2,14 @@
 //! (RFC 6352 §8.6). The store's index narrows a time-range query to candidates; only those
 //! are parsed and expanded.
 
-use super::{item_response, prop_request, query_scope, DataRequest};
+use super::{item_response, prop_request, query_scope, DataRequest, ItemRenderer};
 use crate::dav::multistatus::Multistatus;
+use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
+use crate::dav::stream;
 use crate::dav::Req;
 use crate::error::{Condition, DavError, DavResult};
+use crate::http::auth::Principal;
 use crate::sync::{CollectionKind, Item};
 use crate::tree;
 use crate::xml::{Element, NS_CALDAV, NS_CARDDAV};
@@ -141,29 +144,9 @@ pub async fn addressbook_query(
     let cap = limit
         .unwrap_or(usize::MAX)
         .min(req.state.cfg.limits.max_report_results);
-    let mut matched: Vec<Item> = Vec::new();
-    let mut overflow = false;
-    // Keep `item` if it matches; false once the cap is passed (stop looking).
-    let mut consider = |item: Item| -> bool {
-        let hit = std::str::from_utf8(&item.body)
-            .map(|b| crate::carddav::matches(&filter, b))
-            .unwrap_or(false);
-        if hit {
-            if matched.len() == cap {
-                overflow = true;
-                return false;
-            }
-            matched.push(item);
-        }
-        true
-    };
-    match (only, crate::carddav::probes(&filter)) {
-        (Some(name), _) => {
-            if let Some(it) = req.state.store.item(coll, name).await? {
-                consider(it);
-            }
-        }
-        // The field index names the only cards that can match; read just those.
+    // Which cards to examine: one (Depth 0 on an item), the index's candidates, or all.
+    let source = match (only, crate::carddav::probes(&filter)) {
+        (Some(name), _) => Source::Named(vec![name.to_string()]),
         (None, Some(probes)) => {
             let mut names = std::collections::BTreeSet::new();
             for p in &probes {
@@ -174,42 +157,99 @@ pub async fn addressbook_query(
                         .await?,
                 );
             }
-            let names: Vec<String> = names.into_iter().collect();
-            let mut items = req.state.store.items_named(coll, &names).await?;
-            items.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
-            for it in items {
-                if !consider(it) {
-                    break;
-                }
-            }
+            Source::Named(names.into_iter().collect())
         }
-        // Otherwise every card is examined, one row at a time.
-        (None, None) => {
-            use futures_util::StreamExt;
-            let mut rows = req.state.store.stream_items(coll, true);
-            while let Some(it) = rows.next().await {
-                if !consider(it?) {
-                    break;
-                }
-            }
-        }
-    }
+        (None, None) => Source::All,
+    };
     let dead = req
         .state
         .store
         .dead_props_under(req.tenant(), &coll.path)
         .await?;
-    let mut ms = Multistatus::new();
-    for item in &matched {
-        item_response(req, &mut ms, coll, item, &pr, &data, &dead);
-    }
-    if overflow {
-        // RFC 6352 §8.6.1: more results than the limit: say so with a 507.
-        ms.status_response(
-            &tree::href(&coll.path),
-            507,
-            "<d:error><d:number-of-matches-within-limits/></d:error>",
-        );
-    }
-    Ok(ms.finish())
+    let coll = coll.clone();
+    let shared = req.shared.clone();
+    let tenant = req.tenant().to_string();
+    let user = req.principal.user.name.clone();
+    // Streamed: cards are read a batch (or a row) at a time and each match is written out
+    // at once, so neither the cards nor the answer are held whole.
+    Ok(stream::multistatus(move |sink| async move {
+        use futures_util::StreamExt;
+        let state = shared.get_ref();
+        let principal = Principal::lookup(&state.cfg, &tenant, &user)
+            .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
+        let renderer = ItemRenderer {
+            ctx: PropCtx {
+                principal: &principal,
+                max_resource_size: state.cfg.limits.max_resource_bytes,
+            },
+            max_instances: state.cfg.limits.max_instances,
+            pr: &pr,
+            data: &data,
+            dead: &dead,
+        };
+        let mut ms = Multistatus::new();
+        let mut n = 0usize;
+        let mut overflow = false;
+        // Write `item` if it matches; false once the cap is passed (stop looking).
+        let mut consider = |item: &Item, ms: &mut Multistatus| -> bool {
+            let hit = std::str::from_utf8(&item.body)
+                .map(|b| crate::carddav::matches(&filter, b))
+                .unwrap_or(false);
+            if hit {
+                if n == cap {
+                    overflow = true;
+                    return false;
+                }
+                n += 1;
+                renderer.respond(ms, &coll, item);
+            }
+            true
+        };
+        match source {
+            Source::Named(names) => {
+                'batches: for batch in names.chunks(256) {
+                    let mut items = state.store.items_named(&coll, batch).await?;
+                    items.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
+                    for it in &items {
+                        if !consider(it, &mut ms) {
+                            break 'batches;
+                        }
+                    }
+                    if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
+                        return Ok(());
+                    }
+                }
+            }
+            Source::All => {
+                let mut rows = state.store.stream_items(&coll, true);
+                while let Some(it) = rows.next().await {
+                    if !consider(&it?, &mut ms) {
+                        break;
+                    }
+                    if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        if overflow {
+            // RFC 6352 §8.6.1: more results than the limit: say so with a 507.
+            ms.status_response(
+                &tree::href(&coll.path),
+                507,
+                "<d:error><d:number-of-matches-within-limits/></d:error>",
+            );
+        }
+        sink.finish(ms.close()).await;
+        Ok(())
+    })
+    .await)
+}
+
+/// The cards an addressbook-query examines.
+enum Source {
+    /// These members (in name order).
+    Named(Vec<String>),
+    /// Every member.
+    All,
 }
