@@ -712,15 +712,8 @@ impl Store {
     }
 
     async fn delete_item_locked(&self, coll_id: i64, name: &str) -> Result<(), StoreError> {
-        let t = now();
         let mut tx = self.pool.begin().await?;
-        let seq: i64 = sqlx::query_scalar(
-            "UPDATE collections SET seq = seq + 1, modified = ? WHERE id = ? RETURNING seq",
-        )
-        .bind(t)
-        .bind(coll_id)
-        .fetch_one(&mut *tx)
-        .await?;
+        let (seq, _) = next_seq(&mut tx, coll_id).await?;
         sqlx::query("DELETE FROM items WHERE collection_id = ? AND name = ?")
             .bind(coll_id)
             .bind(name)
@@ -1064,6 +1057,23 @@ impl Store {
     }
 }
 
+/// Move a collection's sequence on by one (every change to a member does): returns the new
+/// sequence and the modification time it was stamped with.
+async fn next_seq(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    coll_id: i64,
+) -> Result<(i64, i64), sqlx::Error> {
+    let t = now();
+    let seq: i64 = sqlx::query_scalar(
+        "UPDATE collections SET seq = seq + 1, modified = ? WHERE id = ? RETURNING seq",
+    )
+    .bind(t)
+    .bind(coll_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    Ok((seq, t))
+}
+
 /// Write an item inside a transaction: the collection's sequence moves, the item is inserted
 /// or replaced with that sequence, its tombstone (if any) goes, its searchable fields are
 /// replaced.
@@ -1074,14 +1084,7 @@ async fn write_item_tx(
     it: RenderedItem<'_>,
     etag: &str,
 ) -> Result<(), sqlx::Error> {
-    let t = now();
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE collections SET seq = seq + 1, modified = ? WHERE id = ? RETURNING seq",
-    )
-    .bind(t)
-    .bind(coll_id)
-    .fetch_one(&mut **tx)
-    .await?;
+    let (seq, t) = next_seq(tx, coll_id).await?;
     let item_id: i64 = sqlx::query_scalar(
         "INSERT INTO items (collection_id, name, content_type, body, etag, uid, component, first_start, last_end, seq, created, modified) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) \
