@@ -19,6 +19,10 @@ use std::collections::HashMap;
 use wiremock::matchers::{body_json, body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
+#[path = "support/examples.rs"]
+mod examples;
+use examples::check_tenant_example;
+
 const API: &str = "/api/data/v9.2";
 const TENANT: &str = "8a3b1c2d-0000-4e5f-9a8b-7c6d5e4f3a2b";
 const T1: &str = "Bearer eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.one";
@@ -526,46 +530,4 @@ async fn contact_renders_through_the_mapping_and_parses_back() {
 #[test]
 fn tenant_example_loads_with_crmdav_check() {
     check_tenant_example("dynamics365");
-}
-
-/// `crmdav check --config deploy/examples/saas/crmdav.toml` (the shared SaaS layout, all five
-/// tenants) lists this CRM's tenant (check validates the config; it does not load the connector
-/// definition), then the tenant's options, as the config loader resolves them (`*_file`
-/// secrets), build the definition and every entity's mapping.
-fn check_tenant_example(crm: &str) {
-    let cfg_path = root("deploy/examples/saas/crmdav.toml");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crmdav"))
-        .args(["check", "--config", &cfg_path])
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(stdout.contains(&format!("(rest: {crm})")), "{stdout}");
-
-    let cfg = crmdav::config::load(std::path::Path::new(&cfg_path)).unwrap();
-    let (name, options) = cfg
-        .tenants
-        .iter()
-        .find_map(|t| match &t.connector {
-            crmdav::config::ConnectorKind::Rest {
-                definition,
-                options,
-            } if definition == crm => Some((t.name.clone(), options.clone())),
-            _ => None,
-        })
-        .unwrap_or_else(|| panic!("no {crm} tenant in {cfg_path}"));
-    let options: HashMap<String, String> = options
-        .iter()
-        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-        .collect();
-    let c = RestConnector::from_file(root(&format!("connectors/{crm}.toml")), &options, None)
-        .unwrap_or_else(|e| panic!("{name}: {e}"));
-    for entity in c.definition().entities.keys() {
-        Mapping::load_with(root(&format!("mappings/{crm}/{entity}.toml")), &options)
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-    }
 }
