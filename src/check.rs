@@ -183,7 +183,7 @@ pub async fn probe_tenant(cfg: &ServerConfig, tenant: &str) -> anyhow::Result<St
             .catalog
             .mapping(definition, &mname)
             .map_err(|e| anyhow::anyhow!(e))?;
-        let b = crate::sync::crm::Binding::new(definition, entity, &msrc.text, &vars)
+        let b = crate::crm::Binding::new(definition, entity, &msrc.text, &vars)
             .map_err(|e| anyhow::anyhow!("{}: {e}", msrc.origin))?;
         for r in page.records.iter().take(3) {
             let body = b.mapping.to_component(r);

@@ -4,7 +4,7 @@ use super::resource::{self, Resource};
 use super::validate;
 use super::Req;
 use crate::error::{DavError, DavResult};
-use crate::sync::{parent_of, split_item_path, CollectionKind, ItemRef};
+use crate::store::{parent_of, split_item_path, CollectionKind, ItemRef};
 use crate::tree::{self, Target};
 use actix_web::HttpResponse;
 

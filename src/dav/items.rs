@@ -4,7 +4,7 @@ use super::resource::Resource;
 use super::validate::{self, Validated};
 use super::Req;
 use crate::error::{Condition, DavError, DavResult};
-use crate::sync::{split_item_path, CollectionKind, StoreError, WriteCondition};
+use crate::store::{split_item_path, CollectionKind, StoreError, WriteCondition};
 use crate::tree::{self, Target};
 use crate::xml::escape_text;
 use actix_web::http::StatusCode;
@@ -207,8 +207,8 @@ pub async fn put(
 }
 
 /// Map a refused write to a CRM collection to the DAV error.
-fn crm_error(e: crate::sync::crm::CrmWriteError, coll: &crate::sync::Collection) -> DavError {
-    use crate::sync::crm::CrmWriteError as E;
+fn crm_error(e: crate::crm::CrmWriteError, coll: &crate::store::Collection) -> DavError {
+    use crate::crm::CrmWriteError as E;
     let card = coll.kind == CollectionKind::Addressbook;
     match e {
         E::Store(e) => {

@@ -6,7 +6,7 @@ use super::props::{is_protected, is_writable_meta};
 use super::resource::Resource;
 use super::Req;
 use crate::error::{Condition, DavError, DavResult};
-use crate::sync::{parent_of, CollectionKind};
+use crate::store::{parent_of, CollectionKind};
 use crate::tree::Target;
 use crate::xml::{Element, NS_CALDAV, NS_CARDDAV, NS_DAV};
 use actix_web::http::StatusCode;

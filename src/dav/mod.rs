@@ -160,7 +160,7 @@ async fn crm_before(req: &Req<'_>, method: &str, target: &tree::Target) -> DavRe
         if crm.binding(&as_coll).is_some() {
             Some(as_coll)
         } else {
-            let (parent, _) = crate::sync::split_item_path(path);
+            let (parent, _) = crate::store::split_item_path(path);
             crm.binding(&parent).map(|_| parent)
         }
     };
@@ -191,7 +191,7 @@ async fn crm_before(req: &Req<'_>, method: &str, target: &tree::Target) -> DavRe
                 .and_then(|d| tree::parse_href(d).ok())
                 .is_some_and(|t| match t {
                     tree::Target::Store { path, .. } => {
-                        let (parent, _) = crate::sync::split_item_path(path.trim_end_matches('/'));
+                        let (parent, _) = crate::store::split_item_path(path.trim_end_matches('/'));
                         crm.binding(&parent).is_some()
                             || crm
                                 .binding(&format!("{}/", path.trim_end_matches('/')))
@@ -226,7 +226,7 @@ pub fn status(code: StatusCode) -> HttpResponse {
 }
 
 /// The resource `res` must be a store collection.
-pub fn as_collection(res: &Resource) -> Option<&crate::sync::Collection> {
+pub fn as_collection(res: &Resource) -> Option<&crate::store::Collection> {
     match res {
         Resource::Collection(c) => Some(c),
         _ => None,

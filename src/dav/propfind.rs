@@ -274,7 +274,7 @@ fn respond_at(
 /// row and sent in chunks, so memory does not grow with the collection.
 async fn stream_collection(
     req: &Req<'_>,
-    coll: crate::sync::Collection,
+    coll: crate::store::Collection,
     pr: PropRequest,
     dead: HashMap<String, Vec<(String, String, String)>>,
 ) -> DavResult<HttpResponse> {

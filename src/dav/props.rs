@@ -3,7 +3,7 @@
 
 use super::resource::Resource;
 use crate::http::auth::Principal;
-use crate::sync::CollectionKind;
+use crate::store::CollectionKind;
 use crate::tree::{self, HomeKind};
 use crate::xml::{escape_text, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_CS, NS_DAV, NS_ICAL};
 

@@ -3,7 +3,7 @@
 
 use crate::config::{CollectionKindConfig, DemoSeed, TenantConfig, UserConfig};
 use crate::http::AppState;
-use crate::sync::{CollectionKind, StoreError, WriteCondition};
+use crate::store::{CollectionKind, StoreError, WriteCondition};
 use crate::tree::{home_path, HomeKind};
 use crate::xml::{escape_text, NS_CALDAV, NS_CARDDAV, NS_DAV, NS_ICAL};
 
@@ -91,7 +91,7 @@ pub async fn ensure_user(
 
 async fn seed_demo(
     state: &AppState,
-    coll: &crate::sync::Collection,
+    coll: &crate::store::Collection,
     seed: DemoSeed,
 ) -> anyhow::Result<usize> {
     let today = chrono::Utc::now().date_naive();
@@ -105,12 +105,12 @@ async fn seed_demo(
     for it in items {
         let (index, ct) = match seed {
             DemoSeed::Events | DemoSeed::Tasks => (
-                crate::sync::calendar_index(&it.body, coll, max)
+                crate::store::calendar_index(&it.body, coll, max)
                     .map_err(|e| anyhow::anyhow!("demo item {}: {e}", it.name))?,
                 "text/calendar; charset=utf-8",
             ),
             DemoSeed::Contacts => (
-                crate::sync::card_index(&it.body)
+                crate::store::card_index(&it.body)
                     .map_err(|e| anyhow::anyhow!("demo item {}: {e}", it.name))?,
                 "text/vcard; charset=utf-8",
             ),

@@ -4,7 +4,7 @@
 use crate::error::{Condition, DavError, DavResult};
 use crate::http::auth::Principal;
 use crate::http::AppState;
-use crate::sync::{split_item_path, Collection, ItemMeta};
+use crate::store::{split_item_path, Collection, ItemMeta};
 use crate::tree::{self, HomeKind, Target};
 
 /// A resource the server can describe.

@@ -3,7 +3,7 @@
 
 use crate::config::Limits;
 use crate::error::{Condition, DavError, DavResult};
-use crate::sync::{calendar_index, card_index, Collection, CollectionKind, ItemIndex};
+use crate::store::{calendar_index, card_index, Collection, CollectionKind, ItemIndex};
 
 /// What the store needs to keep for a valid body.
 pub struct Validated {

@@ -7,7 +7,7 @@ mod metrics;
 use crate::config::ServerConfig;
 use crate::dav;
 use crate::error::DavError;
-use crate::sync::Store;
+use crate::store::Store;
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use std::sync::Arc;
@@ -22,7 +22,7 @@ pub struct AppState {
     /// The sync store.
     pub store: Arc<Store>,
     /// CRM tenants: connectors, collection bindings, refresh state.
-    pub crm: crate::sync::crm::CrmRegistry,
+    pub crm: crate::crm::CrmRegistry,
     /// Verified credentials.
     pub auth: auth::AuthCache,
     /// Homes and declared collections already ensured, by (tenant, user).
@@ -37,7 +37,7 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot open state store {}: {e}", cfg.state))?;
     let store = Arc::new(store);
-    let crm = crate::sync::crm::CrmRegistry::build(&cfg, &store)?;
+    let crm = crate::crm::CrmRegistry::build(&cfg, &store)?;
     let state = Arc::new(AppState {
         cfg,
         store,
@@ -51,7 +51,7 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
     if !missing.is_empty() {
         tracing::info!(cards = missing.len(), "indexing vCard fields");
         for (id, body) in missing {
-            let fields = crate::sync::card_fields(&String::from_utf8_lossy(&body));
+            let fields = crate::store::card_fields(&String::from_utf8_lossy(&body));
             state.store.set_fields(id, &fields).await?;
         }
     }

@@ -10,7 +10,7 @@ use super::props::PropCtx;
 use super::resource::Resource;
 use super::Req;
 use crate::error::{Condition, DavError, DavResult};
-use crate::sync::{split_item_path, Collection, CollectionKind, Item};
+use crate::store::{split_item_path, Collection, CollectionKind, Item};
 use crate::tree::{self, Target};
 use crate::xml::{escape_text, Element, NS_CALDAV, NS_CARDDAV, NS_DAV};
 use actix_web::HttpResponse;

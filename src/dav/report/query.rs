@@ -10,7 +10,7 @@ use crate::dav::stream;
 use crate::dav::Req;
 use crate::error::{Condition, DavError, DavResult};
 use crate::http::auth::Principal;
-use crate::sync::{CollectionKind, Item};
+use crate::store::{CollectionKind, Item};
 use crate::tree;
 use crate::xml::{Element, NS_CALDAV, NS_CARDDAV};
 use actix_web::HttpResponse;

@@ -8,7 +8,7 @@ use crate::dav::stream;
 use crate::dav::Req;
 use crate::error::{Condition, DavError, DavResult};
 use crate::http::auth::Principal;
-use crate::sync::{Change, Item};
+use crate::store::{Change, Item};
 use crate::tree;
 use crate::xml::{escape_text, Element, NS_DAV};
 use actix_web::HttpResponse;

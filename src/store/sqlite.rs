@@ -5,33 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
-/// What a collection is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CollectionKind {
-    /// A plain WebDAV collection (homes, and what MKCOL makes).
-    Plain,
-    /// A CalDAV calendar.
-    Calendar,
-    /// A CardDAV address book.
-    Addressbook,
-}
-
-impl CollectionKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            CollectionKind::Plain => "plain",
-            CollectionKind::Calendar => "calendar",
-            CollectionKind::Addressbook => "addressbook",
-        }
-    }
-    fn parse(s: &str) -> Self {
-        match s {
-            "calendar" => CollectionKind::Calendar,
-            "addressbook" => CollectionKind::Addressbook,
-            _ => CollectionKind::Plain,
-        }
-    }
-}
+pub use crate::vocab::CollectionKind;
 
 /// A collection row.
 #[derive(Debug, Clone)]

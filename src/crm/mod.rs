@@ -11,17 +11,18 @@
 //! * an item is written (and the sequence moves) only when its rendered bytes change;
 //! * a refresh within the tenant's TTL costs nothing, an idle one costs one listing per page.
 
-use super::overlay;
-use super::{
-    calendar_index, card_index, Collection, CollectionKind, CrmIdentity, ItemIndex, RenderedItem,
-    Store, StoreError, WriteCondition,
-};
+pub mod overlay;
+
 use crate::config::{option_vars, CollectionKindConfig, ConnectorKind, ServerConfig, SyncOptions};
 use crate::connector::rest::def::ConnectorDef;
 use crate::connector::{
     Connector, ConnectorError, DeleteStyle, Record, RestConnector, StoredToken, TokenStore,
 };
 use crate::mapping::{ComponentKind, Mapping, MappingError, VCardVersion};
+use crate::store::{
+    calendar_index, card_index, Collection, CollectionKind, CrmIdentity, ItemIndex, RenderedItem,
+    Store, StoreError, WriteCondition,
+};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -580,7 +581,7 @@ impl CrmTenant {
             .await;
         let etag = match saved {
             Ok(Some(e)) => e,
-            Ok(None) => super::etag_of(body),
+            Ok(None) => crate::store::etag_of(body),
             Err(e) => {
                 // The CRM has the record but our state could not be written: the next refresh
                 // would import it under a CRM href. Say so loudly.
@@ -1052,7 +1053,7 @@ type = "datetime"
             .await
             .unwrap();
         assert!(created);
-        assert_eq!(etag, crate::sync::etag_of(phone.as_bytes()));
+        assert_eq!(etag, crate::store::etag_of(phone.as_bytes()));
         let stale = WriteCondition {
             if_match: Some(vec!["\"old\"".into()]),
             if_none_match: None,
