@@ -1,53 +1,14 @@
 //! Errors of the DAV layer and their mapping to HTTP: the one place where an error becomes a
 //! status code and a body.
 
+mod precondition;
+
+pub use precondition::Precondition;
+
 use crate::connector::ConnectorError;
-use crate::xml::{escape_text, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_DAV};
+use crate::xml::{escape_text, XmlWriter};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-
-/// A precondition or postcondition element (RFC 4918 §16) to put in a `DAV:error` body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Condition {
-    /// Namespace of the element.
-    pub ns: &'static str,
-    /// Local name of the element.
-    pub name: &'static str,
-    /// Extra XML inside the element (already well-formed), e.g. the `DAV:href` of a UID conflict.
-    pub inner: String,
-}
-
-impl Condition {
-    /// A `DAV:` condition.
-    pub fn dav(name: &'static str) -> Self {
-        Condition {
-            ns: NS_DAV,
-            name,
-            inner: String::new(),
-        }
-    }
-    /// A CalDAV condition.
-    pub fn caldav(name: &'static str) -> Self {
-        Condition {
-            ns: NS_CALDAV,
-            name,
-            inner: String::new(),
-        }
-    }
-    /// A CardDAV condition.
-    pub fn carddav(name: &'static str) -> Self {
-        Condition {
-            ns: NS_CARDDAV,
-            name,
-            inner: String::new(),
-        }
-    }
-    /// With inner XML.
-    pub fn with_inner(mut self, inner: String) -> Self {
-        self.inner = inner;
-        self
-    }
-}
 
 /// Everything a DAV request can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -59,21 +20,21 @@ pub enum DavError {
     #[error("forbidden: {message}")]
     Forbidden {
         message: String,
-        condition: Option<Condition>,
+        condition: Option<Precondition>,
     },
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
     #[error("conflict: {message}")]
     Conflict {
         message: String,
-        condition: Option<Condition>,
+        condition: Option<Precondition>,
     },
     #[error("precondition failed")]
     PreconditionFailed,
     #[error("bad request: {message}")]
     BadRequest {
         message: String,
-        condition: Option<Condition>,
+        condition: Option<Precondition>,
     },
     #[error("request body too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
@@ -93,7 +54,7 @@ pub enum DavError {
 
 impl DavError {
     /// 403 with a precondition element.
-    pub fn forbidden(condition: Condition, message: impl Into<String>) -> Self {
+    pub fn forbidden(condition: Precondition, message: impl Into<String>) -> Self {
         DavError::Forbidden {
             message: message.into(),
             condition: Some(condition),
@@ -118,7 +79,7 @@ impl DavError {
         DavError::Internal(e.to_string())
     }
 
-    fn condition(&self) -> Option<&Condition> {
+    fn condition(&self) -> Option<&Precondition> {
         match self {
             DavError::Forbidden { condition, .. }
             | DavError::Conflict { condition, .. }
@@ -206,13 +167,7 @@ impl ResponseError for DavError {
         let mut w = XmlWriter::new();
         w.raw(&format!("<d:error{}>", XmlWriter::root_decls()));
         if let Some(c) = self.condition() {
-            if c.inner.is_empty() {
-                w.empty(c.ns, c.name);
-            } else {
-                w.open(c.ns, c.name);
-                w.raw(&c.inner);
-                w.close(c.ns, c.name);
-            }
+            c.write(&mut w);
         }
         if let DavError::Upstream(e) = self {
             let name = match e {

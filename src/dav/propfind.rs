@@ -4,7 +4,7 @@ use super::multistatus::{Multistatus, PropStats};
 use super::props::{self, live_names, live_value, PropCtx, PropName};
 use super::resource::Resource;
 use super::Req;
-use crate::error::{Condition, DavError, DavResult};
+use crate::error::{DavError, DavResult, Precondition};
 use crate::http::auth::Principal;
 use crate::tree::HomeKind;
 use crate::xml::{Element, XmlWriter, NS_DAV};
@@ -210,7 +210,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         Some(d) => d,
         None => {
             return Err(DavError::forbidden(
-                Condition::dav("propfind-finite-depth"),
+                Precondition::PropfindFiniteDepth,
                 "Depth: infinity is not supported; use 0 or 1",
             ))
         }

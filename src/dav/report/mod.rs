@@ -9,7 +9,7 @@ use super::propfind::{render_props, Computed, PropRequest};
 use super::props::PropCtx;
 use super::resource::Resource;
 use super::Req;
-use crate::error::{Condition, DavError, DavResult};
+use crate::error::{DavError, DavResult, Precondition};
 use crate::store::{split_item_path, Collection, CollectionKind, Item};
 use crate::tree::{self, Target};
 use crate::xml::{escape_text, Element, NS_CALDAV, NS_CARDDAV, NS_DAV};
@@ -33,7 +33,7 @@ pub async fn report(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         (ns, name) => {
             tracing::info!(report = %format!("{{{ns}}}{name}"), "unsupported REPORT");
             Err(DavError::forbidden(
-                Condition::dav("supported-report"),
+                Precondition::SupportedReport,
                 format!("the REPORT {{{ns}}}{name} is not supported here"),
             ))
         }
@@ -65,16 +65,12 @@ impl DataRequest {
         if let Some(el) = pr.find(NS_CALDAV, "calendar-data") {
             return crate::caldav::parse_calendar_data(el)
                 .map(DataRequest::Calendar)
-                .map_err(|e| {
-                    DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
-                });
+                .map_err(|e| DavError::forbidden(e.precondition(), e.to_string()));
         }
         if let Some(el) = pr.find(NS_CARDDAV, "address-data") {
             return crate::carddav::parse_address_data(el)
                 .map(DataRequest::Address)
-                .map_err(|e| {
-                    DavError::forbidden(Condition::carddav(e.precondition()), e.to_string())
-                });
+                .map_err(|e| DavError::forbidden(e.precondition(), e.to_string()));
         }
         Ok(DataRequest::None)
     }
@@ -223,7 +219,7 @@ pub fn query_scope(res: &Resource, kind: CollectionKind) -> DavResult<(&Collecti
         Resource::Collection(c) if c.kind == kind => Ok((c, None)),
         Resource::Item(c, m) if c.kind == kind => Ok((c, Some(m.name.as_str()))),
         _ => Err(DavError::forbidden(
-            Condition::dav("supported-report"),
+            Precondition::SupportedReport,
             "this REPORT is not supported on this resource",
         )),
     }
