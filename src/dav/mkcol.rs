@@ -2,7 +2,7 @@
 
 use super::multistatus::{Multistatus, PropStats};
 use super::proppatch::{parse_updates, PropChange};
-use super::props::{is_protected, is_writable_meta};
+use super::props::is_protected;
 use super::resource::Resource;
 use super::Req;
 use crate::error::{DavError, DavResult, Precondition};
@@ -158,11 +158,7 @@ pub async fn mkcol(
     let bad: Vec<&PropChange> = plan
         .props
         .iter()
-        .filter(|p| {
-            !shapes_collection(p)
-                && is_protected(&p.ns, &p.name)
-                && !is_writable_meta(&p.ns, &p.name)
-        })
+        .filter(|p| !shapes_collection(p) && is_protected(&p.ns, &p.name))
         .collect();
     if !bad.is_empty() {
         let mut ps = PropStats::default();
