@@ -6,6 +6,7 @@
 //! renders. A new live property is one new entry; PROPFIND, PROPPATCH, MKCOL and the
 //! REPORTs read everything from the table.
 
+use super::report::ReportKind;
 use super::resource::Resource;
 use crate::http::auth::Principal;
 use crate::store::CollectionKind;
@@ -450,37 +451,13 @@ fn privilege_set(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
 
 /// RFC 3253 §3.1.5: the REPORTs each resource answers.
 fn report_set(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
-    const PRINCIPAL_REPORTS: [(&str, &str); 3] = [
-        ("d", "expand-property"),
-        ("d", "principal-property-search"),
-        ("d", "principal-search-property-set"),
-    ];
-    let mut names: Vec<(&str, &str)> = match res {
-        Resource::Collection(c) if c.kind == CollectionKind::Calendar => vec![
-            ("c", "calendar-multiget"),
-            ("c", "calendar-query"),
-            ("c", "free-busy-query"),
-            ("d", "sync-collection"),
-        ],
-        Resource::Collection(c) if c.kind == CollectionKind::Addressbook => vec![
-            ("card", "addressbook-multiget"),
-            ("card", "addressbook-query"),
-            ("d", "sync-collection"),
-        ],
-        _ => vec![],
-    };
-    match res {
-        Resource::Item(..) => names.push(("d", "expand-property")),
-        _ => names.extend(PRINCIPAL_REPORTS),
+    let mut w = XmlWriter::default();
+    for k in ReportKind::ALL.into_iter().filter(|k| k.offered_on(res)) {
+        w.raw("<d:supported-report><d:report>");
+        w.empty(k.ns(), k.name());
+        w.raw("</d:report></d:supported-report>");
     }
-    Some(
-        names
-            .iter()
-            .map(|(p, n)| {
-                format!("<d:supported-report><d:report><{p}:{n}/></d:report></d:supported-report>")
-            })
-            .collect(),
-    )
+    Some(w.buf)
 }
 
 /// The text-match collations (RFC 4791 §7.5.1, RFC 6352 §8.3), in prefix `p`'s namespace.
@@ -532,6 +509,147 @@ mod tests {
         ] {
             assert!(!is_protected(ns, name), "{{{ns}}}{name}");
         }
+    }
+
+    fn collection(kind: CollectionKind) -> crate::store::Collection {
+        crate::store::Collection {
+            id: 1,
+            path: "calendars/demo/x/".into(),
+            kind,
+            components: vec!["VEVENT".into()],
+            seq: 0,
+            min_seq: 0,
+            instance: "i".into(),
+            modified: 0,
+            created: 0,
+        }
+    }
+
+    fn meta() -> crate::store::ItemMeta {
+        crate::store::ItemMeta {
+            name: "a.ics".into(),
+            content_type: "text/calendar".into(),
+            etag: "\"e\"".into(),
+            size: 1,
+            modified: 0,
+            created: 0,
+        }
+    }
+
+    fn listed(res: &Resource) -> Vec<(&'static str, &'static str, bool)> {
+        live_names(res).map(|p| (p.ns, p.name, p.allprop)).collect()
+    }
+
+    /// The order clients have always seen in `propname` and `allprop`.
+    #[test]
+    fn listing_order_per_resource() {
+        let common = [
+            (NS_DAV, "resourcetype", true),
+            (NS_DAV, "current-user-principal", false),
+            (NS_DAV, "current-user-privilege-set", false),
+            (NS_DAV, "supported-report-set", false),
+            (NS_DAV, "principal-collection-set", false),
+            (NS_DAV, "owner", false),
+        ];
+        let with = |extra: &[(&'static str, &'static str, bool)]| {
+            let mut v = common.to_vec();
+            v.extend_from_slice(extra);
+            v
+        };
+        let principalish = [
+            (NS_DAV, "displayname", true),
+            (NS_DAV, "principal-URL", false),
+            (NS_CALDAV, "calendar-home-set", false),
+            (NS_CARDDAV, "addressbook-home-set", false),
+            (NS_CALDAV, "calendar-user-address-set", false),
+        ];
+        assert_eq!(listed(&Resource::Root), with(&principalish));
+        assert_eq!(listed(&Resource::Context), with(&principalish));
+        let mut principal = principalish.to_vec();
+        principal.push((NS_CALDAV, "calendar-user-type", false));
+        assert_eq!(
+            listed(&Resource::Principal("demo".into())),
+            with(&principal)
+        );
+        let named = [(NS_DAV, "displayname", true)];
+        assert_eq!(listed(&Resource::Principals), with(&named));
+        assert_eq!(listed(&Resource::Homes(HomeKind::Calendars)), with(&named));
+        let dates = [
+            (NS_DAV, "creationdate", true),
+            (NS_DAV, "getlastmodified", true),
+        ];
+        let plain = Resource::Collection(collection(CollectionKind::Plain));
+        assert_eq!(listed(&plain), with(&dates));
+        let mut cal = dates.to_vec();
+        cal.extend([
+            (NS_DAV, "sync-token", false),
+            (NS_CS, "getctag", false),
+            (NS_CALDAV, "supported-calendar-component-set", false),
+            (NS_CALDAV, "supported-calendar-data", false),
+            (NS_CALDAV, "max-resource-size", false),
+            (NS_CALDAV, "supported-collation-set", false),
+        ]);
+        let calendar = collection(CollectionKind::Calendar);
+        assert_eq!(listed(&Resource::Collection(calendar.clone())), with(&cal));
+        let mut card = dates.to_vec();
+        card.extend([
+            (NS_DAV, "sync-token", false),
+            (NS_CS, "getctag", false),
+            (NS_CARDDAV, "supported-address-data", false),
+            (NS_CARDDAV, "max-resource-size", false),
+            (NS_CARDDAV, "supported-collation-set", false),
+        ]);
+        let book = Resource::Collection(collection(CollectionKind::Addressbook));
+        assert_eq!(listed(&book), with(&card));
+        let item = Resource::Item(calendar, meta());
+        assert_eq!(
+            listed(&item),
+            with(&[
+                (NS_DAV, "getetag", true),
+                (NS_DAV, "getcontenttype", true),
+                (NS_DAV, "getcontentlength", true),
+                (NS_DAV, "getlastmodified", true),
+                (NS_DAV, "creationdate", true),
+            ])
+        );
+    }
+
+    #[test]
+    fn supported_report_sets_as_before() {
+        let set = |res: &Resource| {
+            ReportKind::ALL
+                .into_iter()
+                .filter(|k| k.offered_on(res))
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+        };
+        let principal = [
+            "expand-property",
+            "principal-property-search",
+            "principal-search-property-set",
+        ];
+        let cal = collection(CollectionKind::Calendar);
+        let mut want = vec![
+            "calendar-multiget",
+            "calendar-query",
+            "free-busy-query",
+            "sync-collection",
+        ];
+        want.extend(principal);
+        assert_eq!(set(&Resource::Collection(cal.clone())), want);
+        let mut want = vec![
+            "addressbook-multiget",
+            "addressbook-query",
+            "sync-collection",
+        ];
+        want.extend(principal);
+        let book = Resource::Collection(collection(CollectionKind::Addressbook));
+        assert_eq!(set(&book), want);
+        let plain = Resource::Collection(collection(CollectionKind::Plain));
+        assert_eq!(set(&plain), principal);
+        assert_eq!(set(&Resource::Root), principal);
+        let item = Resource::Item(cal, meta());
+        assert_eq!(set(&item), ["expand-property"]);
     }
 
     #[test]

@@ -155,16 +155,6 @@ impl Precondition {
             _ => w.empty(self.ns(), self.name()),
         }
     }
-
-    /// `<d:error>` holding just this element, for the body of a `DAV:response` in a
-    /// multistatus (RFC 4918 §14.5).
-    pub fn error_element(&self) -> String {
-        let mut w = XmlWriter::default();
-        w.raw("<d:error>");
-        self.write(&mut w);
-        w.raw("</d:error>");
-        w.buf
-    }
 }
 
 #[cfg(test)]
@@ -201,14 +191,6 @@ mod tests {
         assert_eq!(
             xml(&p),
             "<c:no-uid-conflict><d:href>/dav/x.ics</d:href></c:no-uid-conflict>"
-        );
-    }
-
-    #[test]
-    fn error_element_for_a_multistatus_response() {
-        assert_eq!(
-            Precondition::NumberOfMatchesWithinLimits.error_element(),
-            "<d:error><d:number-of-matches-within-limits/></d:error>"
         );
     }
 }

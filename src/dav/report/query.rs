@@ -79,7 +79,7 @@ pub async fn calendar_query(
                 ms.status_response(
                     &tree::href(&coll.path),
                     507,
-                    &Precondition::NumberOfMatchesWithinLimits.error_element(),
+                    Some(&Precondition::NumberOfMatchesWithinLimits),
                 );
                 break;
             }
@@ -237,7 +237,7 @@ pub async fn addressbook_query(
             ms.status_response(
                 &tree::href(&coll.path),
                 507,
-                &Precondition::NumberOfMatchesWithinLimits.error_element(),
+                Some(&Precondition::NumberOfMatchesWithinLimits),
             );
         }
         sink.finish(ms.close()).await;

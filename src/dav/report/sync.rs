@@ -125,9 +125,11 @@ pub async fn sync_collection(
                         };
                         renderer.respond(&mut ms, &coll, &item);
                     }
-                    Change::Deleted(name, _) => {
-                        ms.status_response(&tree::href(&format!("{}{}", coll.path, name)), 404, "")
-                    }
+                    Change::Deleted(name, _) => ms.status_response(
+                        &tree::href(&format!("{}{}", coll.path, name)),
+                        404,
+                        None,
+                    ),
                 }
             }
             if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
@@ -139,7 +141,7 @@ pub async fn sync_collection(
             ms.status_response(
                 &tree::href(&coll.path),
                 507,
-                &Precondition::NumberOfMatchesWithinLimits.error_element(),
+                Some(&Precondition::NumberOfMatchesWithinLimits),
             );
         }
         ms.tail(&format!(
