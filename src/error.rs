@@ -13,41 +13,55 @@ use actix_web::{HttpResponse, ResponseError};
 /// Everything a DAV request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum DavError {
+    /// 401 with a Basic challenge for `realm`.
     #[error("authentication required")]
     Unauthorized { realm: String },
+    /// 404.
     #[error("not found")]
     NotFound,
+    /// 403, with the precondition that failed when there is one (RFC 4918 §16).
     #[error("forbidden: {message}")]
     Forbidden {
         message: String,
         condition: Option<Precondition>,
     },
+    /// 405 with the methods that are allowed.
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
+    /// 409, with the condition that failed when there is one.
     #[error("conflict: {message}")]
     Conflict {
         message: String,
         condition: Option<Precondition>,
     },
+    /// 412: `If-Match` / `If-None-Match` did not hold.
     #[error("precondition failed")]
     PreconditionFailed,
+    /// 400, with the condition that failed when there is one.
     #[error("bad request: {message}")]
     BadRequest {
         message: String,
         condition: Option<Precondition>,
     },
+    /// 413.
     #[error("request body too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
+    /// 415.
     #[error("unsupported media type: {message}")]
     UnsupportedMediaType { message: String },
+    /// 422.
     #[error("request body refused: {message}")]
     Unprocessable { message: String },
+    /// 501.
     #[error("not implemented: {message}")]
     NotImplemented { message: String },
+    /// 507.
     #[error("insufficient storage")]
     InsufficientStorage,
+    /// The CRM refused or failed: its own status, and a `crmdav:` element in the body.
     #[error(transparent)]
     Upstream(#[from] ConnectorError),
+    /// 500; the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
 }
