@@ -81,18 +81,17 @@ fn fixtures() -> &'static Fixtures {
     static F: OnceLock<Fixtures> = OnceLock::new();
     F.get_or_init(|| {
         let d = demo();
-        let calendar = d.new_calendar(&["VEVENT", "VTODO"]);
-        let book = d.new_addressbook();
+        let calendar = create_calendar("golden", "Golden fixtures", &["VEVENT", "VTODO"]);
+        let book = format!("{CARD_HOME}{}/", unique("golden"));
+        let mkcol = r#"<?xml version="1.0" encoding="utf-8"?><D:mkcol xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:set><D:prop><D:resourcetype><D:collection/><CR:addressbook/></D:resourcetype><D:displayname>Golden fixtures</D:displayname></D:prop></D:set></D:mkcol>"#;
+        d.dav("MKCOL", &book, None, mkcol, &[]).expect(201);
         let mut names: Vec<PathBuf> = std::fs::read_dir(golden_dir().join("fixtures"))
             .expect("tests/golden/fixtures")
             .map(|e| e.expect("fixture entry").path())
             .collect();
         names.sort();
         for p in names {
-            let name = p
-                .file_name()
-                .and_then(|n| n.to_str())
-                .expect("fixture name");
+            let name = p.file_name().and_then(|n| n.to_str()).expect("fixture name");
             let body = std::fs::read_to_string(&p).expect("fixture body");
             if name.ends_with(".ics") {
                 d.put_ics(&format!("{calendar}{name}"), &body).expect(201);
@@ -102,6 +101,21 @@ fn fixtures() -> &'static Fixtures {
         }
         Fixtures { calendar, book }
     })
+}
+
+/// MKCALENDAR under the demo calendar home with a unique name; returns its path. The
+/// golden test makes its own collections, so their properties do not follow a shared helper.
+fn create_calendar(prefix: &str, display_name: &str, components: &[&str]) -> String {
+    let path = format!("{CAL_HOME}{}/", unique(prefix));
+    let comps: String = components
+        .iter()
+        .map(|c| format!(r#"<C:comp name="{c}"/>"#))
+        .collect();
+    let body = format!(
+        r#"<?xml version="1.0" encoding="utf-8"?><C:mkcalendar xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:set><D:prop><D:displayname>{display_name}</D:displayname><C:supported-calendar-component-set>{comps}</C:supported-calendar-component-set></D:prop></D:set></C:mkcalendar>"#
+    );
+    demo().dav("MKCALENDAR", &path, None, body, &[]).expect(201);
+    path
 }
 
 /// Placeholder → actual value, for one request.
@@ -115,7 +129,7 @@ fn bindings(req: &GoldenRequest) -> Vec<(String, String)> {
     if uses("{scratch-calendar}") {
         b.push((
             "{scratch-calendar}".into(),
-            demo().new_calendar(&["VEVENT"]),
+            create_calendar("golden-scratch", "Scratch", &["VEVENT"]),
         ));
     }
     if uses("{new-calendar}") {
