@@ -154,8 +154,8 @@ fn substitute(s: &str, b: &[(String, String)]) -> String {
         .fold(s.to_string(), |acc, (k, v)| acc.replace(k.as_str(), v))
 }
 
-/// Actual paths back to their placeholders (longest first, so a member path keeps its
-/// collection's placeholder); tokens are not put back, they are masked as volatile.
+/// Actual paths back to their placeholders, longest first so that no path is replaced inside a
+/// longer one. Tokens are not put back: they are masked as volatile.
 fn unsubstitute(s: &str, b: &[(String, String)]) -> String {
     let mut pairs: Vec<&(String, String)> = b.iter().filter(|(k, _)| k != "{sync-token}").collect();
     pairs.sort_by_key(|(_, v)| std::cmp::Reverse(v.len()));
