@@ -1,5 +1,6 @@
 -- The schema of crmdav 0.1.0. Every statement is IF NOT EXISTS, so a state file that release
--- wrote (these tables, no _sqlx_migrations) is adopted in place.
+-- wrote (these tables, no _sqlx_migrations) is adopted in place. sqlx records each applied
+-- migration with its checksum: change the schema in a new file, never by editing this one.
 CREATE TABLE IF NOT EXISTS collections (
     id INTEGER PRIMARY KEY,
     tenant TEXT NOT NULL,

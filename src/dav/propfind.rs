@@ -118,9 +118,9 @@ pub fn render_props(
                     }
                 }
             }
-            for DeadProperty { ns, name, value: xml } in dead {
-                if live_value(ctx, res, ns, name).is_none() {
-                    w.raw(xml);
+            for d in dead {
+                if live_value(ctx, res, &d.ns, &d.name).is_none() {
+                    w.raw(&d.value);
                 }
             }
             ps.ok(&w.buf);

@@ -90,12 +90,10 @@ pub trait ItemStore {
     async fn item(&self, coll: &Collection, name: &str) -> Result<Option<Item>, DbError>;
 
     /// Metadata of one item by collection and name.
-    async fn item_meta(&self, coll: &Collection, name: &str)
-        -> Result<Option<ItemMeta>, DbError>;
+    async fn item_meta(&self, coll: &Collection, name: &str) -> Result<Option<ItemMeta>, DbError>;
 
     /// Items by names (multiget), in the order found.
-    async fn items_named(&self, coll: &Collection, names: &[String])
-        -> Result<Vec<Item>, DbError>;
+    async fn items_named(&self, coll: &Collection, names: &[String]) -> Result<Vec<Item>, DbError>;
 
     /// The member (other than `name`) whose UID is `uid`, if any.
     async fn item_name_by_uid(
@@ -177,8 +175,13 @@ pub trait DeadPropertyStore {
     ) -> Result<(), DbError>;
 
     /// Replace the dead properties of `dst` (and, with `tree`, everything below it) by those of `src`.
-    async fn copy_props(&self, tenant: &str, src: &str, dst: &str, tree: bool)
-        -> Result<(), DbError>;
+    async fn copy_props(
+        &self,
+        tenant: &str,
+        src: &str,
+        dst: &str,
+        tree: bool,
+    ) -> Result<(), DbError>;
 
     /// Remove the dead properties of one path.
     async fn drop_props(&self, tenant: &str, path: &str) -> Result<(), DbError>;
