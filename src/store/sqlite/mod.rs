@@ -103,6 +103,36 @@ mod tests {
         assert_eq!(like_prefix("a_b%/"), "a\\_b\\%/%");
     }
 
+    /// A file from before the CRM tables and the field index existed gains them and keeps its rows.
+    #[tokio::test]
+    async fn an_older_file_gains_the_missing_tables() {
+        use crate::store::{CollectionStore, CrmIdentityStore};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let opts = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = SqlitePoolOptions::new().connect_with(opts).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE collections (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, \
+             path TEXT NOT NULL, kind TEXT NOT NULL, components TEXT NOT NULL DEFAULT '', \
+             seq INTEGER NOT NULL DEFAULT 0, min_seq INTEGER NOT NULL DEFAULT 0, \
+             instance TEXT NOT NULL, created INTEGER NOT NULL, modified INTEGER NOT NULL, \
+             UNIQUE (tenant, path));
+             INSERT INTO collections (tenant, path, kind, seq, instance, created, modified) \
+             VALUES ('t', 'cal/', 'calendar', 7, 'abc', 1, 1);",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        let s = SqliteStore::open(&url).await.unwrap();
+        assert_eq!(s.schema_version().await.unwrap(), s.latest_schema_version());
+        let c = s.collection("t", "cal/").await.unwrap().unwrap();
+        assert_eq!(c.sync_token(), "urn:crmdav:sync:abc:7");
+        assert_eq!(s.crm_state(&c).await.unwrap(), Default::default());
+    }
+
     #[tokio::test]
     async fn fresh_store_is_at_the_latest_schema() {
         let s = SqliteStore::open("sqlite://:memory:").await.unwrap();
