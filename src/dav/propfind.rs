@@ -6,6 +6,7 @@ use super::resource::Resource;
 use super::Req;
 use crate::error::{DavError, DavResult, Precondition};
 use crate::http::auth::Principal;
+use crate::store::DeadProperty;
 use crate::tree::HomeKind;
 use crate::xml::{Element, XmlWriter, NS_DAV};
 use actix_web::HttpResponse;
@@ -79,7 +80,7 @@ pub struct Computed<'a> {
 pub fn render_props(
     ctx: &PropCtx<'_>,
     res: &Resource,
-    dead: &[(String, String, String)],
+    dead: &[DeadProperty],
     pr: &PropRequest,
     computed: Option<&Computed<'_>>,
     ps: &mut PropStats,
@@ -90,7 +91,7 @@ pub fn render_props(
             for p in live_names(res) {
                 w.empty(p.ns, p.name);
             }
-            for (ns, name, _) in dead {
+            for DeadProperty { ns, name, .. } in dead {
                 if !has_live(res, ns, name) {
                     w.empty(ns, name);
                 }
@@ -105,14 +106,15 @@ pub fn render_props(
                     }
                 }
             }
-            for (ns, name, xml) in dead {
-                if live_value(ctx, res, ns, name).is_none() {
-                    w.raw(xml);
+            for d in dead {
+                if live_value(ctx, res, &d.ns, &d.name).is_none() {
+                    w.raw(&d.value);
                 }
             }
             ps.ok(&w.buf);
             for PropName { ns, name } in include {
-                if !has_live(res, ns, name) && !dead.iter().any(|(n, l, _)| n == ns && l == name) {
+                if !has_live(res, ns, name) && !dead.iter().any(|d| d.ns == *ns && d.name == *name)
+                {
                     ps.not_found(ns, name);
                 }
             }
@@ -130,7 +132,8 @@ pub fn render_props(
                 }
                 if let Some(v) = live_value(ctx, res, ns, name) {
                     props::write_prop(ps.ok_writer(), ns, name, &v);
-                } else if let Some((_, _, xml)) = dead.iter().find(|(n, l, _)| n == ns && l == name)
+                } else if let Some(DeadProperty { value: xml, .. }) =
+                    dead.iter().find(|d| d.ns == *ns && d.name == *name)
                 {
                     ps.ok(xml);
                 } else {
@@ -202,7 +205,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         }
     };
     let pr = parse_propfind(req)?;
-    let dead: HashMap<String, Vec<(String, String, String)>> = match res.store_path() {
+    let dead: HashMap<String, Vec<DeadProperty>> = match res.store_path() {
         Some(p) => {
             req.state
                 .store
@@ -230,7 +233,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
 fn respond(
     ctx: &PropCtx<'_>,
     r: &Resource,
-    dead: &HashMap<String, Vec<(String, String, String)>>,
+    dead: &HashMap<String, Vec<DeadProperty>>,
     pr: &PropRequest,
     ms: &mut Multistatus,
 ) {
@@ -242,7 +245,7 @@ fn respond_at(
     ctx: &PropCtx<'_>,
     r: &Resource,
     href: &str,
-    dead: &HashMap<String, Vec<(String, String, String)>>,
+    dead: &HashMap<String, Vec<DeadProperty>>,
     pr: &PropRequest,
     ms: &mut Multistatus,
 ) {
@@ -262,7 +265,7 @@ async fn stream_collection(
     req: &Req<'_>,
     coll: crate::store::Collection,
     pr: PropRequest,
-    dead: HashMap<String, Vec<(String, String, String)>>,
+    dead: HashMap<String, Vec<DeadProperty>>,
 ) -> DavResult<HttpResponse> {
     let subs = req
         .state
