@@ -3,7 +3,7 @@
 use super::resource::Resource;
 use super::validate::{self, Validated};
 use super::Req;
-use crate::error::{Condition, DavError, DavResult};
+use crate::error::{DavError, DavResult, Precondition};
 use crate::store::{split_item_path, CollectionKind, StoreError, WriteCondition};
 use crate::tree::{self, Target};
 use crate::xml::escape_text;
@@ -32,15 +32,23 @@ pub fn write_condition(req: &Req<'_>) -> WriteCondition {
     }
 }
 
-/// Map a store refusal to the DAV error.
+/// Map a store refusal to the DAV error (a UID conflict in CalDAV's terms; a write into a
+/// known collection uses [`item_store_error`]).
 pub fn store_error(e: StoreError, coll_path: &str) -> DavError {
+    refusal(e, coll_path, CollectionKind::Calendar)
+}
+
+/// Map a store refusal of a write into `coll` to the DAV error, a UID conflict in the terms
+/// of the collection's protocol.
+pub fn item_store_error(e: StoreError, coll: &crate::store::Collection) -> DavError {
+    refusal(e, &coll.path, coll.kind)
+}
+
+fn refusal(e: StoreError, coll_path: &str, kind: CollectionKind) -> DavError {
     match e {
         StoreError::PreconditionFailed => DavError::PreconditionFailed,
         StoreError::UidConflict(other) => DavError::forbidden(
-            Condition::caldav("no-uid-conflict").with_inner(format!(
-                "<d:href>{}</d:href>",
-                escape_text(&tree::href(&format!("{coll_path}{other}")))
-            )),
+            Precondition::no_uid_conflict(kind, tree::href(&format!("{coll_path}{other}"))),
             "another resource in this collection already has this UID",
         ),
         StoreError::NotFound => DavError::NotFound,
@@ -146,15 +154,7 @@ pub async fn put(
             let old = req.state.store.item_index(&coll, &name).await?;
             if old.uid.is_some() && old.uid != index.uid {
                 return Err(DavError::forbidden(
-                    if coll.kind == CollectionKind::Calendar {
-                        Condition::caldav("no-uid-conflict")
-                    } else {
-                        Condition::carddav("no-uid-conflict")
-                    }
-                    .with_inner(format!(
-                        "<d:href>{}</d:href>",
-                        escape_text(&tree::href(path))
-                    )),
+                    Precondition::no_uid_conflict(coll.kind, tree::href(path)),
                     "a PUT may not change the UID of an existing resource",
                 ));
             }
@@ -188,14 +188,7 @@ pub async fn put(
         .store
         .put_item(&coll, &name, &content_type, &req.body, &index, &cond)
         .await
-        .map_err(|e| {
-            let e = store_error(e, &coll.path);
-            if coll.kind == CollectionKind::Addressbook {
-                carddav_condition(e)
-            } else {
-                e
-            }
-        })?;
+        .map_err(|e| item_store_error(e, &coll))?;
     tracing::info!(%name, created, "stored");
     Ok(HttpResponse::build(if created {
         StatusCode::CREATED
@@ -211,37 +204,16 @@ fn crm_error(e: crate::crm::CrmWriteError, coll: &crate::store::Collection) -> D
     use crate::crm::CrmWriteError as E;
     let card = coll.kind == CollectionKind::Addressbook;
     match e {
-        E::Store(e) => {
-            let e = store_error(e, &coll.path);
-            if card {
-                carddav_condition(e)
-            } else {
-                e
-            }
-        }
+        E::Store(e) => item_store_error(e, coll),
         E::Mapping(m) => DavError::forbidden(
             if card {
-                Condition::carddav("valid-address-data")
+                Precondition::ValidAddressData
             } else {
-                Condition::caldav("valid-calendar-data")
+                Precondition::ValidCalendarData
             },
             format!("the CRM cannot take this item: {m}"),
         ),
         E::Connector(c) => DavError::Upstream(c),
-    }
-}
-
-/// The CardDAV spelling of a UID conflict (RFC 6352 §6.3.2.1).
-fn carddav_condition(e: DavError) -> DavError {
-    match e {
-        DavError::Forbidden {
-            message,
-            condition: Some(c),
-        } if c.name == "no-uid-conflict" => DavError::Forbidden {
-            message,
-            condition: Some(Condition::carddav("no-uid-conflict").with_inner(c.inner)),
-        },
-        other => other,
     }
 }
 

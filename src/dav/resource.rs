@@ -1,7 +1,7 @@
 //! Resolving a request target to a resource, with the access rule: a user reaches only their
 //! own principal and homes; the tenant config decides what is in them.
 
-use crate::error::{Condition, DavError, DavResult};
+use crate::error::{DavError, DavResult, Precondition};
 use crate::http::auth::Principal;
 use crate::http::AppState;
 use crate::store::{split_item_path, Collection, ItemMeta};
@@ -65,7 +65,7 @@ pub fn check_access(p: &Principal<'_>, target: &Target) -> DavResult<()> {
     if owner != &p.user.name {
         tracing::warn!(user = %p.user.name, %owner, "access outside the user's grants refused");
         return Err(DavError::forbidden(
-            Condition::dav("need-privileges"),
+            Precondition::NeedPrivileges,
             "this path belongs to another user",
         ));
     }
