@@ -9,18 +9,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::time::Duration;
 
-/// One CRM record as the CRM returned it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    /// The CRM's id for the record, as a string whatever its JSON type.
-    pub id: String,
-    /// The record's JSON object.
-    pub data: Value,
-    /// The CRM's modified time, when it has one.
-    pub modified: Option<DateTime<Utc>>,
-    /// An opaque version the CRM can check on update (e.g. Dynamics `@odata.etag`).
-    pub version: Option<String>,
-}
+pub use crate::record::Record;
 
 /// One page of a listing.
 #[derive(Debug, Clone, Default, PartialEq)]

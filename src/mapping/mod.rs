@@ -9,9 +9,8 @@
 
 pub mod text;
 
-use crate::connector::rest::def::substitute_toml;
-use crate::connector::rest::{jsonpath, timefmt};
-use crate::connector::Record;
+use crate::record::vars::substitute_toml;
+use crate::record::{jsonpath, timefmt, Record};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::Deserialize;

@@ -6,6 +6,7 @@
 
 use serde::Deserialize;
 use serde_json::Value;
+use crate::record::vars::{substitute, substitute_toml};
 use std::collections::{BTreeMap, HashMap};
 
 /// A whole connector definition.
@@ -523,54 +524,6 @@ fn http_date() -> String {
     "http_date".into()
 }
 
-/// Fill `${VAR}` / `${VAR:-default}` placeholders from `vars`.
-pub fn substitute(input: &str, vars: &HashMap<String, String>) -> Result<String, String> {
-    let mut out = String::with_capacity(input.len());
-    let mut rest = input;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed ${{ in {input:?}"))?;
-        let inner = &after[..end];
-        let (name, default) = match inner.split_once(":-") {
-            Some((n, d)) => (n, Some(d)),
-            None => (inner, None),
-        };
-        match (vars.get(name), default) {
-            (Some(v), _) => out.push_str(v),
-            (None, Some(d)) => out.push_str(d),
-            (None, None) => return Err(format!("unknown variable ${{{name}}}")),
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// Apply [`substitute`] to every string inside a TOML value (before deserialising).
-pub fn substitute_toml(
-    value: &mut toml::Value,
-    vars: &HashMap<String, String>,
-) -> Result<(), String> {
-    match value {
-        toml::Value::String(s) => *s = substitute(s, vars)?,
-        toml::Value::Array(a) => {
-            for v in a {
-                substitute_toml(v, vars)?;
-            }
-        }
-        toml::Value::Table(t) => {
-            for (_, v) in t.iter_mut() {
-                substitute_toml(v, vars)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 /// `auth_variant = "<name>"` picks `[auth_variants.<name>]` as `[auth]`; the other variants are
 /// dropped before `${VAR}` substitution.
 fn select_auth_variant(
@@ -641,7 +594,7 @@ impl ConnectorDef {
         if self.max_concurrency == 0 {
             return Err("max_concurrency must be at least 1".into());
         }
-        crate::connector::rest::timefmt::resolve_tz(&self.timezone)
+        crate::record::timefmt::resolve_tz(&self.timezone)
             .ok_or_else(|| format!("unknown time zone {:?}", self.timezone))?;
         if let AuthDef::Oauth2ClientCredentials {
             base_url_from: Some(_),
@@ -668,7 +621,7 @@ impl ConnectorDef {
                     .chain(d.records_path.iter())
                     .chain(d.deleted_field.iter())
                 {
-                    crate::connector::rest::jsonpath::parse(p)
+                    crate::record::jsonpath::parse(p)
                         .map_err(|m| format!("entity {name}.deleted: {m}"))?;
                 }
                 reqwest::Method::from_bytes(d.list.method.as_bytes()).map_err(|_| {
@@ -688,7 +641,7 @@ impl ConnectorDef {
                 .chain(e.created_id_path.iter())
                 .chain(e.body_wrap.iter())
             {
-                crate::connector::rest::jsonpath::parse(p)
+                crate::record::jsonpath::parse(p)
                     .map_err(|m| format!("entity {name}: {m}"))?;
             }
             for ep in [
@@ -717,19 +670,6 @@ impl ConnectorDef {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn substitution() {
-        let vars: HashMap<String, String> =
-            [("host".to_string(), "crm.example".to_string())].into();
-        assert_eq!(
-            substitute("https://${host}/api", &vars).unwrap(),
-            "https://crm.example/api"
-        );
-        assert_eq!(substitute("${tz:-UTC}", &vars).unwrap(), "UTC");
-        assert!(substitute("${missing}", &vars).is_err());
-        assert!(substitute("${open", &vars).is_err());
-    }
 
     #[test]
     fn rejects_absolute_endpoint_paths() {

@@ -9,8 +9,7 @@
 
 pub mod auth;
 pub mod def;
-pub mod jsonpath;
-pub mod timefmt;
+pub use crate::record::{jsonpath, timefmt};
 
 use self::auth::{Applied, AuthRuntime, Grant, OAuth, Secret, TokenStore};
 use self::def::{
