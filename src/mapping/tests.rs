@@ -1,5 +1,8 @@
 use super::*;
+use crate::record::Record;
 use serde_json::json;
+use serde_json::Value;
+use std::collections::HashMap;
 
 fn mapping(toml: &str) -> Mapping {
     Mapping::from_toml_str(

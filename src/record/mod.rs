@@ -23,4 +23,3 @@ pub struct Record {
     /// An opaque version the CRM can check on update (e.g. Dynamics `@odata.etag`).
     pub version: Option<String>,
 }
-

@@ -4,9 +4,9 @@
 //! `${VAR}` (or `${VAR:-default}`) placeholders filled from the tenant's options when the
 //! connector is built; an unknown variable without a default is a configuration error.
 
+use crate::record::vars::{substitute, substitute_toml};
 use serde::Deserialize;
 use serde_json::Value;
-use crate::record::vars::{substitute, substitute_toml};
 use std::collections::{BTreeMap, HashMap};
 
 /// A whole connector definition.
@@ -641,8 +641,7 @@ impl ConnectorDef {
                 .chain(e.created_id_path.iter())
                 .chain(e.body_wrap.iter())
             {
-                crate::record::jsonpath::parse(p)
-                    .map_err(|m| format!("entity {name}: {m}"))?;
+                crate::record::jsonpath::parse(p).map_err(|m| format!("entity {name}: {m}"))?;
             }
             for ep in [
                 Some(&e.list),
