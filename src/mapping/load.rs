@@ -5,7 +5,7 @@ use super::rules::{FieldType, MappingFile};
 use super::{Mapping, MappingError};
 use crate::record::vars::substitute_toml;
 use crate::record::{jsonpath, timefmt};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 impl Mapping {
     /// Load `mappings/<crm>/<entity>.toml` (defaults: `crm` is the folder name, `entity` the
@@ -40,6 +40,11 @@ impl Mapping {
     ) -> Result<Self, String> {
         let mut value: toml::Value = toml::from_str(text).map_err(|e| e.to_string())?;
         substitute_toml(&mut value, options)?;
+        // Only all-day properties the file names are mapped ones (not the defaults).
+        let all_day_named = value
+            .get("all_day")
+            .and_then(|a| a.get("properties"))
+            .is_some();
         let f: MappingFile = value
             .try_into()
             .map_err(|e: toml::de::Error| e.to_string())?;
@@ -90,7 +95,16 @@ impl Mapping {
                 .ok_or_else(|| format!("all_day.date_zone: unknown time zone {z:?}"))?,
             None => tz,
         };
+        let mut mapped: BTreeSet<String> = f
+            .fields
+            .iter()
+            .map(|r| r.property.to_ascii_uppercase())
+            .collect();
+        if let Some(a) = f.all_day.as_ref().filter(|_| all_day_named) {
+            mapped.extend(a.properties.iter().map(|p| p.to_ascii_uppercase()));
+        }
         Ok(Self {
+            mapped,
             prodid: f.prodid.unwrap_or_else(|| format!("-//crmdav//{crm}//EN")),
             uid_template: f
                 .uid

@@ -27,6 +27,7 @@ pub use values::{format_duration, parse_duration};
 
 use chrono_tz::Tz;
 use serde::Deserialize;
+use std::collections::BTreeSet;
 
 /// Why a mapping could not be loaded or a body not be mapped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,6 +88,8 @@ pub struct Mapping {
     /// Zone of all-day timestamps (`all_day.date_zone`, else the mapping's zone).
     all_day_tz: Tz,
     fields: Vec<FieldRule>,
+    /// Upper-case names of the properties the rules write (see [`Mapping::mapped_properties`]).
+    mapped: BTreeSet<String>,
 }
 
 impl Mapping {
@@ -98,6 +101,13 @@ impl Mapping {
     /// The CRM and entity names.
     pub fn names(&self) -> (&str, &str) {
         (&self.crm, &self.entity)
+    }
+
+    /// The upper-case names of the properties this mapping owns: every rule's property (any
+    /// access) and the all-day properties the file names. On render these come from the CRM;
+    /// a client's other properties are kept.
+    pub fn mapped_properties(&self) -> BTreeSet<String> {
+        self.mapped.clone()
     }
 }
 
