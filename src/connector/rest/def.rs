@@ -681,4 +681,37 @@ list = { path = "https://evil.example/x" }
         let e = ConnectorDef::from_toml_str(t, &HashMap::new()).unwrap_err();
         assert!(e.contains("relative"), "{e}");
     }
+
+    #[test]
+    fn auth_variants_are_picked_before_substitution() {
+        let t = r#"
+name = "x"
+base_url = "https://crm.example"
+auth_variant = "${auth:-token}"
+[auth_variants.token]
+type = "bearer"
+token = "${token}"
+[auth_variants.oauth]
+type = "oauth2_refresh_token"
+token_url = "https://crm.example/token"
+client_id = "${client_id}"
+refresh_token = "${refresh}"
+[entities.a]
+list = { path = "/a" }
+"#;
+        let vars: HashMap<String, String> = [("token".to_string(), "t".to_string())].into();
+        let d = ConnectorDef::from_toml_str(t, &vars).unwrap();
+        assert!(matches!(d.auth, AuthDef::Bearer { ref token } if token == "t"));
+        let vars: HashMap<String, String> = [
+            ("auth".to_string(), "oauth".to_string()),
+            ("client_id".to_string(), "c".to_string()),
+            ("refresh".to_string(), "r".to_string()),
+        ]
+        .into();
+        let d = ConnectorDef::from_toml_str(t, &vars).unwrap();
+        assert!(matches!(d.auth, AuthDef::Oauth2RefreshToken { .. }));
+        let vars: HashMap<String, String> = [("auth".to_string(), "nope".to_string())].into();
+        let e = ConnectorDef::from_toml_str(t, &vars).unwrap_err();
+        assert!(e.contains("not one of"), "{e}");
+    }
 }
