@@ -11,6 +11,7 @@
 //! * an item is written (and the sequence moves) only when its rendered bytes change;
 //! * a refresh within the tenant's TTL costs nothing, an idle one costs one listing per page.
 
+pub mod definitions;
 pub mod overlay;
 
 use crate::config::{option_vars, CollectionKindConfig, ConnectorKind, ServerConfig, SyncOptions};
