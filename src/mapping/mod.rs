@@ -1,7 +1,7 @@
 //! One CRM record (JSON) ⇄ one iCalendar VEVENT/VTODO or one vCard, driven by
 //! `mappings/<crm>/<entity>.toml` (see `docs/connectors.md`).
 //!
-//! Rendering is deterministic (same record, same bytes: the sync layer's ETag is a hash of
+//! Rendering is deterministic (same record, same bytes: the store's ETag is a hash of
 //! them): properties come out in rule order, DTSTAMP comes from the record, VTIMEZONE blocks
 //! are generated from the IANA database for the years the record touches.
 //! Parsing returns the JSON patch of the writable mapped fields only; read-only and template

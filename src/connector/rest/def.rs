@@ -43,7 +43,7 @@ pub struct ConnectorDef {
     #[serde(default = "default_backoff")]
     pub retry_backoff_ms: u64,
     /// Longest `Retry-After` the engine will sleep for; longer waits fail at once with
-    /// `RateLimited` so the sync layer can serve stale data instead.
+    /// `RateLimited` so the CRM layer can serve stale data instead.
     #[serde(default = "default_max_retry_after")]
     pub max_retry_after_secs: u64,
     /// JSON paths tried in order to find the CRM's message in an error body.
@@ -55,7 +55,7 @@ pub struct ConnectorDef {
     /// Time zone for naive timestamps the CRM sends or expects (IANA or Windows name).
     #[serde(default = "default_tz")]
     pub timezone: String,
-    /// Entities by name (the names the sync layer and mappings use).
+    /// Entities by name (the names the CRM layer and mappings use).
     pub entities: BTreeMap<String, EntityDef>,
 }
 
@@ -404,7 +404,7 @@ fn default_patch() -> String {
     "PATCH".into()
 }
 
-/// Paging styles. The page token handed to the sync layer is opaque: an offset, a page
+/// Paging styles. The page token handed to the CRM layer is opaque: an offset, a page
 /// number, a cursor or a next URL.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
