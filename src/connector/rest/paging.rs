@@ -254,6 +254,7 @@ fn cursor_next(
         .filter(|c| more && !c.is_empty())
 }
 
+/// A numeric page token (offset or page number); `default` for the first page.
 pub(super) fn parse_token(page: Option<&str>, default: u64) -> Result<u64, ConnectorError> {
     match page {
         None => Ok(default),

@@ -11,8 +11,10 @@ use reqwest::header::HeaderMap;
 use std::time::{Duration, Instant};
 
 impl RestConnector {
-    /// Send with auth, permits, counting and retries; returns the final answer (any status
-    /// except the ones retried away) or a transport/limit error.
+    /// Send `req` until an answer is final: waits out a CRM rate limit, retries once after a
+    /// refused token, retries 429s and (reads only) 5xx answers and transport failures with
+    /// backoff. Returns the final answer (any status except the ones retried away) or a
+    /// transport/limit error.
     pub(super) async fn execute(&self, req: &Req) -> Result<Resp, ConnectorError> {
         let mut attempt: u32 = 0;
         let mut auth_retried = false;

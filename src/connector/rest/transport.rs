@@ -109,12 +109,14 @@ impl RestConnector {
     }
 }
 
+/// A definition's method name (any case) as an HTTP method.
 pub(super) fn parse_method(m: &str) -> Result<Method, ConnectorError> {
     Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| ConnectorError::Protocol {
         message: format!("bad HTTP method {m:?}"),
     })
 }
 
+/// A header's value, when it is present and visible ASCII.
 pub(super) fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }

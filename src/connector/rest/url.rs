@@ -9,7 +9,7 @@ use crate::connector::ConnectorError;
 use reqwest::Url;
 use serde_json::Value;
 
-/// Characters escaped when an id is put into a path: everything but RFC 3986 unreserved ones,
+/// Characters escaped when an id is put into a path: everything but RFC 3986 §2.3 unreserved ones,
 /// so an id can never add path segments or a query.
 const ID_ESCAPE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
