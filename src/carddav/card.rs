@@ -1,8 +1,8 @@
 //! One vCard: validation ([`inspect`]), version conversion ([`convert`]) and the values the
 //! server indexes ([`index_fields`]).
 
-use super::lines::{logical_lines, property_name, push_folded, value_colon};
 use super::{clip, CardError, VCardVersion};
+use crate::contentline::{lines, property_name, push_folded, value_colon};
 use calcard::vcard::{
     VCard, VCardEntry, VCardParameter, VCardParameterName, VCardParameterValue, VCardProperty,
     VCardValue, VCardValueType,
@@ -140,7 +140,7 @@ pub fn convert(body: &str, to: VCardVersion) -> Result<String, CardError> {
         return Ok(written);
     }
     let mut out = String::with_capacity(written.len());
-    for line in logical_lines(&written) {
+    for line in lines(&written) {
         push_folded(&mut out, &strip_charset(&line.unfolded));
     }
     Ok(out)
@@ -345,10 +345,7 @@ mod tests {
     use super::*;
 
     fn unfolded(body: &str) -> Vec<String> {
-        logical_lines(body)
-            .into_iter()
-            .map(|l| l.unfolded)
-            .collect()
+        lines(body).map(|l| l.unfolded.into_owned()).collect()
     }
 
     fn has_line(body: &str, line: &str) -> bool {

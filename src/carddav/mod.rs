@@ -21,7 +21,6 @@ mod card;
 mod filter;
 #[cfg(test)]
 mod fixtures;
-mod lines;
 mod prefilter;
 
 pub use address_data::{parse_address_data, render_address_data, AddressDataRequest};

@@ -64,20 +64,6 @@ impl When {
     }
 }
 
-/// `PT1H30M`, `PT45M`, `PT2H`, `P3D`.
-pub(crate) fn fmt_duration(d: TimeDelta) -> String {
-    let mins = d.num_minutes();
-    if mins > 0 && mins % (24 * 60) == 0 {
-        return format!("P{}D", mins / (24 * 60));
-    }
-    let (h, m) = (mins / 60, mins % 60);
-    match (h, m) {
-        (0, m) => format!("PT{m}M"),
-        (h, 0) => format!("PT{h}H"),
-        (h, m) => format!("PT{h}H{m}M"),
-    }
-}
-
 #[derive(Debug, Clone)]
 pub(crate) enum End {
     At(When),
@@ -204,7 +190,10 @@ impl Component {
         }
         match &self.end {
             End::At(w) => l.line(&w.prop(end_name, "")),
-            End::Duration(d) => l.line(&format!("DURATION:{}", fmt_duration(*d))),
+            End::Duration(d) => l.line(&format!(
+                "DURATION:{}",
+                crate::contentline::format_duration(d.num_seconds())
+            )),
             End::Open => {}
         }
         if let Some(rule) = &self.rrule {
