@@ -2,7 +2,7 @@
 //! server indexes ([`index_fields`]).
 
 use super::{clip, CardError, VCardVersion};
-use crate::contentline::{lines, property_name, push_folded, value_colon};
+use crate::contentline::{lines, push_folded, value_colon};
 use calcard::vcard::{
     VCard, VCardEntry, VCardParameter, VCardParameterName, VCardParameterValue, VCardProperty,
     VCardValue, VCardValueType,
@@ -100,9 +100,9 @@ pub(crate) fn parse_lenient(body: &str) -> Option<VCard> {
 /// The version declared on the body's VERSION line, read without a full parse (stops at
 /// that line, normally the second).
 pub(crate) fn declared_version(body: &str) -> Option<VCardVersion> {
-    body.lines()
-        .find(|l| property_name(l) == "VERSION")
-        .and_then(|l| VCardVersion::parse(&l[value_colon(l)? + 1..]))
+    lines(body)
+        .find(|l| l.name() == "VERSION")
+        .and_then(|l| VCardVersion::parse(&l.unfolded[l.value_colon()? + 1..]))
 }
 
 /// Converts a vCard to `to`. A body already at that version comes back unchanged, byte for

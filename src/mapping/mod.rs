@@ -52,15 +52,7 @@ impl ComponentKind {
     }
 }
 
-/// vCard versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-pub enum VCardVersion {
-    #[default]
-    #[serde(rename = "3.0")]
-    V3,
-    #[serde(rename = "4.0")]
-    V4,
-}
+pub use crate::vocab::VCardVersion;
 
 /// Who may write a field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
