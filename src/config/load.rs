@@ -597,7 +597,7 @@ fn check_crm_collection(
         match m.component() {
             K::Vevent => c.components = vec!["VEVENT".into()],
             K::Vtodo => c.components = vec!["VTODO".into()],
-            K::Vcard => {}
+            _ => {}
         }
     }
     match (c.kind, m.component()) {

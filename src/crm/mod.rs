@@ -72,11 +72,7 @@ impl Binding {
     }
 
     fn component_name(&self) -> &'static str {
-        match self.mapping.component() {
-            ComponentKind::Vevent => "VEVENT",
-            ComponentKind::Vtodo => "VTODO",
-            ComponentKind::Vcard => "VCARD",
-        }
+        self.mapping.component().as_str()
     }
 
     /// The record rendered plainly with `uid` (vCards in `version` when given).

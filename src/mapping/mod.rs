@@ -33,25 +33,7 @@ pub enum MappingError {
     Invalid { property: String, message: String },
 }
 
-/// Which component a mapping produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum ComponentKind {
-    Vevent,
-    Vtodo,
-    Vcard,
-}
-
-impl ComponentKind {
-    fn name(self) -> &'static str {
-        match self {
-            ComponentKind::Vevent => "VEVENT",
-            ComponentKind::Vtodo => "VTODO",
-            ComponentKind::Vcard => "VCARD",
-        }
-    }
-}
-
+pub use crate::vocab::ComponentKind;
 pub use crate::vocab::VCardVersion;
 
 /// Who may write a field.
@@ -247,6 +229,7 @@ struct MappingFile {
     crm: Option<String>,
     #[serde(default)]
     entity: Option<String>,
+    #[serde(deserialize_with = "mapped_component")]
     component: ComponentKind,
     #[serde(default = "utc")]
     timezone: String,
@@ -262,6 +245,18 @@ struct MappingFile {
     all_day: Option<AllDay>,
     #[serde(default, rename = "field")]
     fields: Vec<FieldRule>,
+}
+
+/// A mapping renders a VEVENT, a VTODO or a VCARD (named as in the file, upper case).
+fn mapped_component<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ComponentKind, D::Error> {
+    const NAMES: &[&str] = &["VEVENT", "VTODO", "VCARD"];
+    let name = String::deserialize(d)?;
+    match name.as_str() {
+        "VEVENT" => Ok(ComponentKind::Vevent),
+        "VTODO" => Ok(ComponentKind::Vtodo),
+        "VCARD" => Ok(ComponentKind::Vcard),
+        _ => Err(serde::de::Error::unknown_variant(&name, NAMES)),
+    }
 }
 
 fn utc() -> String {
@@ -510,7 +505,7 @@ impl Mapping {
                 out.push_str(&body);
                 push_line(&mut out, "END:VCARD");
             }
-            ComponentKind::Vevent | ComponentKind::Vtodo => {
+            _ => {
                 push_line(&mut out, "BEGIN:VCALENDAR");
                 push_line(&mut out, "VERSION:2.0");
                 push_line(&mut out, &format!("PRODID:{}", escape(&self.prodid)));
@@ -520,7 +515,7 @@ impl Mapping {
                         out.push_str(&block);
                     }
                 }
-                let kind = self.component.name();
+                let kind = self.component.as_str();
                 push_line(&mut out, &format!("BEGIN:{kind}"));
                 push_line(&mut out, &format!("UID:{}", escape(uid)));
                 let stamp = record
@@ -771,7 +766,7 @@ impl Mapping {
 
     /// Parse a client's body into the JSON patch of the writable mapped fields.
     pub fn to_record(&self, body: &str) -> Result<Value, MappingError> {
-        let kind = self.component.name();
+        let kind = self.component.as_str();
         let props = text::component_props(body, kind, |props| {
             // For events, the master (no RECURRENCE-ID) is the one the CRM record mirrors.
             !props.iter().any(|p| p.name == "RECURRENCE-ID")

@@ -9,10 +9,10 @@ pub fn calendar_index(
     coll: &Collection,
     max_instances: usize,
 ) -> Result<ItemIndex, crate::caldav::CalError> {
-    let allowed: Vec<crate::caldav::CompKind> = coll
+    let allowed: Vec<crate::vocab::ComponentKind> = coll
         .components
         .iter()
-        .filter_map(|c| crate::caldav::CompKind::parse(c))
+        .filter_map(|c| crate::vocab::ComponentKind::parse_calendar(c))
         .collect();
     let info = crate::caldav::inspect(text, &allowed, max_instances)?;
     Ok(ItemIndex {
