@@ -6,6 +6,7 @@ use super::resource::Resource;
 use super::Req;
 use crate::error::{Condition, DavError, DavResult};
 use crate::http::auth::Principal;
+use crate::store::DeadProperty;
 use crate::tree::HomeKind;
 use crate::xml::{Element, XmlWriter, NS_DAV};
 use actix_web::HttpResponse;
@@ -90,7 +91,7 @@ pub struct Computed<'a> {
 pub fn render_props(
     ctx: &PropCtx<'_>,
     res: &Resource,
-    dead: &[(String, String, String)],
+    dead: &[DeadProperty],
     pr: &PropRequest,
     computed: Option<&Computed<'_>>,
     ps: &mut PropStats,
@@ -101,7 +102,7 @@ pub fn render_props(
             for (ns, name, _) in live_names(res) {
                 w.empty(ns, name);
             }
-            for (ns, name, _) in dead {
+            for DeadProperty { ns, name, .. } in dead {
                 if !live_names(res).iter().any(|(n, l, _)| n == ns && l == name) {
                     w.empty(ns, name);
                 }
@@ -117,15 +118,15 @@ pub fn render_props(
                     }
                 }
             }
-            for (ns, name, xml) in dead {
-                if live_value(ctx, res, ns, name).is_none() {
-                    w.raw(xml);
+            for d in dead {
+                if live_value(ctx, res, &d.ns, &d.name).is_none() {
+                    w.raw(&d.value);
                 }
             }
             ps.ok(&w.buf);
             for (ns, name) in include {
                 if !live_names(res).iter().any(|(n, l, _)| n == ns && l == name)
-                    && !dead.iter().any(|(n, l, _)| n == ns && l == name)
+                    && !dead.iter().any(|d| d.ns == *ns && d.name == *name)
                 {
                     ps.not_found(ns, name);
                 }
@@ -144,7 +145,8 @@ pub fn render_props(
                 }
                 if let Some(v) = live_value(ctx, res, ns, name) {
                     props::write_prop(ps.ok_writer(), ns, name, &v);
-                } else if let Some((_, _, xml)) = dead.iter().find(|(n, l, _)| n == ns && l == name)
+                } else if let Some(DeadProperty { value: xml, .. }) =
+                    dead.iter().find(|d| d.ns == *ns && d.name == *name)
                 {
                     ps.ok(xml);
                 } else {
@@ -216,7 +218,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         }
     };
     let pr = parse_propfind(req)?;
-    let dead: HashMap<String, Vec<(String, String, String)>> = match res.store_path() {
+    let dead: HashMap<String, Vec<DeadProperty>> = match res.store_path() {
         Some(p) => {
             req.state
                 .store
@@ -244,7 +246,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
 fn respond(
     ctx: &PropCtx<'_>,
     r: &Resource,
-    dead: &HashMap<String, Vec<(String, String, String)>>,
+    dead: &HashMap<String, Vec<DeadProperty>>,
     pr: &PropRequest,
     ms: &mut Multistatus,
 ) {
@@ -256,7 +258,7 @@ fn respond_at(
     ctx: &PropCtx<'_>,
     r: &Resource,
     href: &str,
-    dead: &HashMap<String, Vec<(String, String, String)>>,
+    dead: &HashMap<String, Vec<DeadProperty>>,
     pr: &PropRequest,
     ms: &mut Multistatus,
 ) {
@@ -276,7 +278,7 @@ async fn stream_collection(
     req: &Req<'_>,
     coll: crate::store::Collection,
     pr: PropRequest,
-    dead: HashMap<String, Vec<(String, String, String)>>,
+    dead: HashMap<String, Vec<DeadProperty>>,
 ) -> DavResult<HttpResponse> {
     let subs = req
         .state

@@ -10,7 +10,7 @@ use super::props::PropCtx;
 use super::resource::Resource;
 use super::Req;
 use crate::error::{Condition, DavError, DavResult};
-use crate::store::{split_item_path, Collection, CollectionKind, Item};
+use crate::store::{split_item_path, Collection, CollectionKind, DeadProperty, Item};
 use crate::tree::{self, Target};
 use crate::xml::{escape_text, Element, NS_CALDAV, NS_CARDDAV, NS_DAV};
 use actix_web::HttpResponse;
@@ -113,7 +113,7 @@ pub struct ItemRenderer<'a> {
     /// How item data is rendered.
     pub data: &'a DataRequest,
     /// Dead properties by path.
-    pub dead: &'a HashMap<String, Vec<(String, String, String)>>,
+    pub dead: &'a HashMap<String, Vec<DeadProperty>>,
 }
 
 impl ItemRenderer<'_> {
@@ -137,7 +137,7 @@ pub fn item_response(
     item: &Item,
     pr: &PropRequest,
     data: &DataRequest,
-    dead: &HashMap<String, Vec<(String, String, String)>>,
+    dead: &HashMap<String, Vec<DeadProperty>>,
 ) {
     ItemRenderer {
         ctx: req.prop_ctx(),
