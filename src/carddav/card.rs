@@ -2,7 +2,7 @@
 //! server indexes ([`index_fields`]).
 
 use super::{clip, CardError, VCardVersion};
-use crate::contentline::{lines, push_folded, value_colon};
+use crate::contentline::{lines, parse_line, push_folded, Param};
 use calcard::vcard::{
     VCard, VCardEntry, VCardParameter, VCardParameterName, VCardParameterValue, VCardProperty,
     VCardValue, VCardValueType,
@@ -244,28 +244,24 @@ fn to_v3(entry: &mut VCardEntry) {
     }
 }
 
-/// Removes `;CHARSET=…` from the parameter part of an unfolded line.
+/// Removes the CHARSET parameters of an unfolded line.
 fn strip_charset(unfolded: &str) -> String {
-    let Some(colon) = value_colon(unfolded) else {
+    let is_charset = |p: &Param<'_>| p.name.eq_ignore_ascii_case("CHARSET");
+    let Some(line) = parse_line(unfolded).filter(|l| l.params.iter().any(is_charset)) else {
         return unfolded.to_string();
     };
-    let (head, value) = unfolded.split_at(colon);
-    if !head.to_ascii_uppercase().contains(";CHARSET=") {
-        return unfolded.to_string();
-    }
-    let mut parts = head.split(';');
     let mut out = String::with_capacity(unfolded.len());
-    out.push_str(parts.next().unwrap_or(""));
-    for part in parts {
-        let is_charset = part
-            .get(..8)
-            .is_some_and(|p| p.eq_ignore_ascii_case("CHARSET="));
-        if !is_charset {
-            out.push(';');
-            out.push_str(part);
+    out.push_str(&line.full_name());
+    for p in line.params.iter().filter(|p| !is_charset(p)) {
+        out.push(';');
+        out.push_str(p.name);
+        if let Some(v) = p.value {
+            out.push('=');
+            out.push_str(v);
         }
     }
-    out.push_str(value);
+    out.push(':');
+    out.push_str(line.value);
     out
 }
 
