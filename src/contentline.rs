@@ -61,11 +61,6 @@ impl<'a> Line<'a> {
             None => "",
         }
     }
-
-    /// The line split into its parts; `None` when it has no value colon.
-    pub fn parse(&self) -> Option<ContentLine<'_>> {
-        parse_line(&self.unfolded)
-    }
 }
 
 /// Reads `body` as logical lines (RFC 5545 §3.1, RFC 6350 §3.2): a line break followed by a
