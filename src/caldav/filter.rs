@@ -2,7 +2,6 @@
 
 use super::ical::{self, Comp, Prop};
 use super::time::{self, EndKind, Instance, Window, Zones};
-use crate::contentline;
 use crate::xml::{Element, NS_CALDAV};
 
 /// Why a filter (or calendar-data request) was refused; see [`FilterError::precondition`].
@@ -568,7 +567,7 @@ fn prop_matches(pf: &PropFilter, p: &Prop, zones: &Zones) -> bool {
         }
     }
     if let Some(tm) = &pf.text_match {
-        if !tm.test(&contentline::unescape_text(&p.value)) {
+        if !tm.test(&crate::contentline::unescape_text(&p.value)) {
             return false;
         }
     }
