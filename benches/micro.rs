@@ -17,8 +17,9 @@
 mod gen;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use crmdav::caldav::{self, CompKind};
+use crmdav::caldav;
 use crmdav::carddav;
+use crmdav::vocab::ComponentKind;
 use crmdav::xml::{self, Limits, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_DAV};
 use std::hint::black_box;
 use std::time::Duration;
@@ -94,7 +95,9 @@ fn inspect(c: &mut Criterion) {
     g.bench_function("caldav_10k_events", |b| {
         b.iter(|| {
             for e in &events {
-                black_box(caldav::inspect(black_box(&e.body), &[CompKind::Event], 5000).unwrap());
+                black_box(
+                    caldav::inspect(black_box(&e.body), &[ComponentKind::Vevent], 5000).unwrap(),
+                );
             }
         })
     });

@@ -9,6 +9,7 @@ pub mod carddav;
 pub mod check;
 pub mod config;
 pub mod connector;
+pub mod contentline;
 pub mod crm;
 pub mod dav;
 pub mod demo;

@@ -568,7 +568,7 @@ fn prop_matches(pf: &PropFilter, p: &Prop, zones: &Zones) -> bool {
         }
     }
     if let Some(tm) = &pf.text_match {
-        if !tm.test(&ical::unescape_text(&p.value)) {
+        if !tm.test(&crate::contentline::unescape_text(&p.value)) {
             return false;
         }
     }

@@ -3,6 +3,7 @@
 use super::filter::TimeRange;
 use super::ical::{self, Comp};
 use super::time::{self, Window, Zones};
+use crate::contentline;
 
 /// FREEBUSY periods of a VFREEBUSY as (start, end, FBTYPE upper-cased).
 fn typed_periods(c: &Comp, zones: &Zones) -> Vec<(i64, i64, String)> {
@@ -111,17 +112,17 @@ pub fn free_busy(bodies: &[&str], range: TimeRange, max_instances: usize) -> Str
         }
     }
     let mut out = String::new();
-    ical::write_line(&mut out, "BEGIN:VCALENDAR");
-    ical::write_line(&mut out, "VERSION:2.0");
-    ical::write_line(&mut out, "PRODID:-//crmdav//CalDAV//EN");
-    ical::write_line(&mut out, "BEGIN:VFREEBUSY");
+    contentline::push_folded(&mut out, "BEGIN:VCALENDAR");
+    contentline::push_folded(&mut out, "VERSION:2.0");
+    contentline::push_folded(&mut out, "PRODID:-//crmdav//CalDAV//EN");
+    contentline::push_folded(&mut out, "BEGIN:VFREEBUSY");
     let now = chrono::Utc::now().timestamp();
-    ical::write_line(&mut out, &format!("DTSTAMP:{}", time::fmt_utc(now)));
+    contentline::push_folded(&mut out, &format!("DTSTAMP:{}", time::fmt_utc(now)));
     if let Some(s) = range.start {
-        ical::write_line(&mut out, &format!("DTSTART:{}", time::fmt_utc(s)));
+        contentline::push_folded(&mut out, &format!("DTSTART:{}", time::fmt_utc(s)));
     }
     if let Some(e) = range.end {
-        ical::write_line(&mut out, &format!("DTEND:{}", time::fmt_utc(e)));
+        contentline::push_folded(&mut out, &format!("DTEND:{}", time::fmt_utc(e)));
     }
     for (list, fbtype) in [
         (busy, None),
@@ -130,13 +131,13 @@ pub fn free_busy(bodies: &[&str], range: TimeRange, max_instances: usize) -> Str
     ] {
         for (s, e) in merge(list) {
             let param = fbtype.map(|t| format!(";FBTYPE={t}")).unwrap_or_default();
-            ical::write_line(
+            contentline::push_folded(
                 &mut out,
                 &format!("FREEBUSY{param}:{}/{}", time::fmt_utc(s), time::fmt_utc(e)),
             );
         }
     }
-    ical::write_line(&mut out, "END:VFREEBUSY");
-    ical::write_line(&mut out, "END:VCALENDAR");
+    contentline::push_folded(&mut out, "END:VFREEBUSY");
+    contentline::push_folded(&mut out, "END:VCALENDAR");
     out
 }

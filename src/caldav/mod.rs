@@ -23,38 +23,8 @@ pub use filter::{
 };
 pub use freebusy::free_busy;
 
+use crate::vocab::ComponentKind;
 use time::{Expansion, Window, Zones, FLOATING_SLACK};
-
-/// The calendar component types a calendar object resource may hold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum CompKind {
-    Event,
-    Todo,
-    Journal,
-    FreeBusy,
-}
-
-impl CompKind {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            CompKind::Event => "VEVENT",
-            CompKind::Todo => "VTODO",
-            CompKind::Journal => "VJOURNAL",
-            CompKind::FreeBusy => "VFREEBUSY",
-        }
-    }
-
-    /// Case-insensitive component name to kind.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s.trim().to_ascii_uppercase().as_str() {
-            "VEVENT" => Some(CompKind::Event),
-            "VTODO" => Some(CompKind::Todo),
-            "VJOURNAL" => Some(CompKind::Journal),
-            "VFREEBUSY" => Some(CompKind::FreeBusy),
-            _ => None,
-        }
-    }
-}
 
 /// What the index keeps about one calendar object resource.
 ///
@@ -67,7 +37,7 @@ impl CompKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
     pub uid: String,
-    pub component: CompKind,
+    pub component: ComponentKind,
     pub first_start: Option<i64>,
     pub last_end: Option<i64>,
 }
@@ -177,7 +147,7 @@ fn parse_calendar(body: &str) -> Result<ical::Comp, CalError> {
 /// Validate a calendar object resource (RFC 4791 §4.1) and compute its index bounds.
 pub fn inspect(
     body: &str,
-    allowed: &[CompKind],
+    allowed: &[ComponentKind],
     max_instances: usize,
 ) -> Result<ObjectInfo, CalError> {
     let root = parse_calendar(body)?;
@@ -247,7 +217,7 @@ pub fn inspect(
         }
     }
     let kind_name = kind_name.ok_or(CalError::NoComponent)?;
-    let kind = CompKind::parse(kind_name)
+    let kind = ComponentKind::parse_calendar(kind_name)
         .ok_or_else(|| CalError::UnsupportedComponent(kind_name.to_string()))?;
     if !allowed.contains(&kind) {
         return Err(CalError::UnsupportedComponent(kind_name.to_string()));
@@ -263,7 +233,7 @@ pub fn inspect(
 
 /// The instants a time-range test looks at, per instance: (lo, hi), `None` = unbounded.
 fn instance_points(
-    kind: CompKind,
+    kind: ComponentKind,
     i: &time::Instance<'_>,
     zones: &Zones,
 ) -> (Option<i64>, Option<i64>) {
@@ -274,16 +244,16 @@ fn instance_points(
             .map(|d| d.utc())
     };
     match kind {
-        CompKind::Event => match i.event_span() {
+        ComponentKind::Vevent => match i.event_span() {
             Some((s, e)) => (Some(s), Some(e)),
             None => (None, None),
         },
-        CompKind::Journal => match (i.start_utc, i.start) {
+        ComponentKind::Vjournal => match (i.start_utc, i.start) {
             (Some(s), Some(d)) if d.date_only => (Some(s), Some(s + 86400)),
             (Some(s), _) => (Some(s), Some(s)),
             _ => (None, None),
         },
-        CompKind::Todo => {
+        ComponentKind::Vtodo => {
             let pts: Vec<i64> = match (i.start_utc, i.end_utc) {
                 (None, None) => match (dt("COMPLETED"), dt("CREATED")) {
                     (None, None) => return (None, None),
@@ -294,7 +264,7 @@ fn instance_points(
             };
             (pts.iter().min().copied(), pts.iter().max().copied())
         }
-        CompKind::FreeBusy => {
+        ComponentKind::Vfreebusy => {
             let mut pts: Vec<i64> = i.start_utc.into_iter().chain(i.end_utc).collect();
             for (s, e) in freebusy::periods_of(i.comp, zones) {
                 pts.push(s);
@@ -302,12 +272,14 @@ fn instance_points(
             }
             (pts.iter().min().copied(), pts.iter().max().copied())
         }
+        // Not a calendar component: `inspect` never gets here with it.
+        ComponentKind::Vcard => (None, None),
     }
 }
 
 fn bounds(
     root: &ical::Comp,
-    kind: CompKind,
+    kind: ComponentKind,
     zones: &Zones,
     max: usize,
 ) -> (Option<i64>, Option<i64>) {

@@ -1,11 +1,11 @@
 use super::*;
 use crate::xml::{parse as parse_xml, Limits};
 
-const ALL: &[CompKind] = &[
-    CompKind::Event,
-    CompKind::Todo,
-    CompKind::Journal,
-    CompKind::FreeBusy,
+const ALL: &[ComponentKind] = &[
+    ComponentKind::Vevent,
+    ComponentKind::Vtodo,
+    ComponentKind::Vjournal,
+    ComponentKind::Vfreebusy,
 ];
 
 fn t(s: &str) -> i64 {
@@ -81,10 +81,13 @@ END:VEVENT
 #[test]
 fn comp_kind_round_trip() {
     for k in ALL {
-        assert_eq!(CompKind::parse(k.as_str()), Some(*k));
+        assert_eq!(ComponentKind::parse_calendar(k.as_str()), Some(*k));
     }
-    assert_eq!(CompKind::parse("vevent"), Some(CompKind::Event));
-    assert_eq!(CompKind::parse("VALARM"), None);
+    assert_eq!(
+        ComponentKind::parse_calendar("vevent"),
+        Some(ComponentKind::Vevent)
+    );
+    assert_eq!(ComponentKind::parse_calendar("VALARM"), None);
 }
 
 #[test]
@@ -99,7 +102,7 @@ fn parse_utc_values() {
 fn weekly_ny_bounds_follow_dst() {
     let info = inspect(&weekly_ny(), ALL, 1000).expect("valid");
     assert_eq!(info.uid, "weekly-1");
-    assert_eq!(info.component, CompKind::Event);
+    assert_eq!(info.component, ComponentKind::Vevent);
     // 09:00 EST on Jan 5 = 14:00Z; the 10th instance is Mar 9, after DST: 10:00 EDT = 14:00Z.
     assert_eq!(info.first_start, Some(t("20260105T140000Z")));
     assert_eq!(info.last_end, Some(t("20260309T140000Z")));
@@ -339,7 +342,7 @@ fn inspect_errors() {
         assert!(!got.to_string().is_empty());
     }
     // Allowed set.
-    let err = inspect(&cal(&ev("a")), &[CompKind::Todo], 10).expect_err("not allowed");
+    let err = inspect(&cal(&ev("a")), &[ComponentKind::Vtodo], 10).expect_err("not allowed");
     assert_eq!(err, CalError::UnsupportedComponent("VEVENT".into()));
     assert_eq!(err.precondition().name(), "supported-calendar-component");
     // Duplicate RECURRENCE-ID.

@@ -218,64 +218,7 @@ pub fn parse_dt_prop(p: &Prop, zones: &Zones) -> Option<DtVal> {
     parse_dt_text(&p.value, p.param("TZID"), zones)
 }
 
-/// A DURATION: nominal days (weeks count as 7) and exact seconds, sign applied to both.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Dur {
-    pub days: i64,
-    pub secs: i64,
-}
-
-impl Dur {
-    pub fn approx_secs(&self) -> i64 {
-        self.days * 86400 + self.secs
-    }
-}
-
-pub fn parse_duration(s: &str) -> Option<Dur> {
-    let s = s.trim();
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'-' => (-1, &s[1..]),
-        b'+' => (1, &s[1..]),
-        _ => (1, s),
-    };
-    let rest = rest.strip_prefix(['P', 'p'])?;
-    let mut days: i64 = 0;
-    let mut secs: i64 = 0;
-    let mut num = String::new();
-    let mut in_time = false;
-    let mut any = false;
-    for c in rest.chars() {
-        match c.to_ascii_uppercase() {
-            '0'..='9' => {
-                if num.len() > 9 {
-                    return None;
-                }
-                num.push(c)
-            }
-            'T' if num.is_empty() => in_time = true,
-            u => {
-                let n: i64 = num.parse().ok()?;
-                num.clear();
-                any = true;
-                match (u, in_time) {
-                    ('W', false) => days += n * 7,
-                    ('D', false) => days += n,
-                    ('H', true) => secs += n * 3600,
-                    ('M', true) => secs += n * 60,
-                    ('S', true) => secs += n,
-                    _ => return None,
-                }
-            }
-        }
-    }
-    if !num.is_empty() || !any {
-        return None;
-    }
-    Some(Dur {
-        days: sign * days,
-        secs: sign * secs,
-    })
-}
+pub use crate::contentline::{parse_duration, Duration as Dur};
 
 /// `dt + dur` in epoch seconds: days are nominal (wall clock) in a real zone.
 pub fn add_dur(dt: &DtVal, dur: Dur) -> i64 {

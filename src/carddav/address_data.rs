@@ -1,8 +1,8 @@
 //! `CARDDAV:address-data` in addressbook-query and addressbook-multiget (RFC 6352 §10.4).
 
 use super::card::{convert, declared_version};
-use super::lines::logical_lines;
 use super::{clip, CardError, FilterError, VCardVersion};
+use crate::contentline::lines;
 use crate::xml::{Element, NS_CARDDAV};
 
 /// What a client asked for in `<CARDDAV:address-data>`.
@@ -124,7 +124,7 @@ pub fn render_address_data(req: &AddressDataRequest, body: &str) -> Result<Strin
         return Ok(source.to_string());
     };
     let mut out = String::with_capacity(source.len());
-    for line in logical_lines(source) {
+    for line in lines(source) {
         let name = line.name();
         if ALWAYS.contains(&name.as_str()) {
             out.push_str(line.raw);
@@ -291,10 +291,7 @@ mod tests {
             novalue: vec![],
         };
         let out = render_address_data(&req, IOS_V3).expect("renders");
-        let lines: Vec<String> = logical_lines(&out)
-            .into_iter()
-            .map(|l| l.unfolded)
-            .collect();
+        let lines: Vec<String> = lines(&out).map(|l| l.unfolded.into_owned()).collect();
         assert_eq!(
             lines,
             vec![

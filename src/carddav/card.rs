@@ -1,8 +1,8 @@
 //! One vCard: validation ([`inspect`]), version conversion ([`convert`]) and the values the
 //! server indexes ([`index_fields`]).
 
-use super::lines::{logical_lines, property_name, push_folded, value_colon};
 use super::{clip, CardError, VCardVersion};
+use crate::contentline::{lines, parse_line, push_folded, Param};
 use calcard::vcard::{
     VCard, VCardEntry, VCardParameter, VCardParameterName, VCardParameterValue, VCardProperty,
     VCardValue, VCardValueType,
@@ -100,9 +100,9 @@ pub(crate) fn parse_lenient(body: &str) -> Option<VCard> {
 /// The version declared on the body's VERSION line, read without a full parse (stops at
 /// that line, normally the second).
 pub(crate) fn declared_version(body: &str) -> Option<VCardVersion> {
-    body.lines()
-        .find(|l| property_name(l) == "VERSION")
-        .and_then(|l| VCardVersion::parse(&l[value_colon(l)? + 1..]))
+    lines(body)
+        .find(|l| l.name() == "VERSION")
+        .and_then(|l| VCardVersion::parse(&l.unfolded[l.value_colon()? + 1..]))
 }
 
 /// Converts a vCard to `to`. A body already at that version comes back unchanged, byte for
@@ -140,7 +140,7 @@ pub fn convert(body: &str, to: VCardVersion) -> Result<String, CardError> {
         return Ok(written);
     }
     let mut out = String::with_capacity(written.len());
-    for line in logical_lines(&written) {
+    for line in lines(&written) {
         push_folded(&mut out, &strip_charset(&line.unfolded));
     }
     Ok(out)
@@ -244,28 +244,24 @@ fn to_v3(entry: &mut VCardEntry) {
     }
 }
 
-/// Removes `;CHARSET=…` from the parameter part of an unfolded line.
+/// Removes the CHARSET parameters of an unfolded line.
 fn strip_charset(unfolded: &str) -> String {
-    let Some(colon) = value_colon(unfolded) else {
+    let is_charset = |p: &Param<'_>| p.name.eq_ignore_ascii_case("CHARSET");
+    let Some(line) = parse_line(unfolded).filter(|l| l.params.iter().any(is_charset)) else {
         return unfolded.to_string();
     };
-    let (head, value) = unfolded.split_at(colon);
-    if !head.to_ascii_uppercase().contains(";CHARSET=") {
-        return unfolded.to_string();
-    }
-    let mut parts = head.split(';');
     let mut out = String::with_capacity(unfolded.len());
-    out.push_str(parts.next().unwrap_or(""));
-    for part in parts {
-        let is_charset = part
-            .get(..8)
-            .is_some_and(|p| p.eq_ignore_ascii_case("CHARSET="));
-        if !is_charset {
-            out.push(';');
-            out.push_str(part);
+    out.push_str(&line.full_name());
+    for p in line.params.iter().filter(|p| !is_charset(p)) {
+        out.push(';');
+        out.push_str(p.name);
+        if let Some(v) = p.value {
+            out.push('=');
+            out.push_str(v);
         }
     }
-    out.push_str(value);
+    out.push(':');
+    out.push_str(line.value);
     out
 }
 
@@ -345,10 +341,7 @@ mod tests {
     use super::*;
 
     fn unfolded(body: &str) -> Vec<String> {
-        logical_lines(body)
-            .into_iter()
-            .map(|l| l.unfolded)
-            .collect()
+        lines(body).map(|l| l.unfolded.into_owned()).collect()
     }
 
     fn has_line(body: &str, line: &str) -> bool {

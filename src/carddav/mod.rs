@@ -21,7 +21,6 @@ mod card;
 mod filter;
 #[cfg(test)]
 mod fixtures;
-mod lines;
 mod prefilter;
 
 pub use address_data::{parse_address_data, render_address_data, AddressDataRequest};
@@ -32,47 +31,18 @@ pub use filter::{
 };
 pub use prefilter::{fold, probes, Probe};
 
-use std::fmt;
 use std::str::FromStr;
 
-/// The vCard versions an address book serves (RFC 6352 requires 3.0; 4.0 is RFC 6350).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum VCardVersion {
-    /// vCard 3.0 (RFC 2426), what iOS/macOS Contacts send.
-    V3,
-    /// vCard 4.0 (RFC 6350).
-    V4,
-}
+use crate::vocab::VCardVersion;
 
+/// calcard's name for a version (the conversion lives here: only this layer writes cards
+/// with calcard).
 impl VCardVersion {
-    /// The VERSION property value: "3.0" or "4.0".
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VCardVersion::V3 => "3.0",
-            VCardVersion::V4 => "4.0",
-        }
-    }
-
-    /// Parses a VERSION value ("3.0", "4.0", also "3"/"4"), ignoring surrounding whitespace.
-    pub fn parse(s: &str) -> Option<VCardVersion> {
-        match s.trim() {
-            "3.0" | "3" => Some(VCardVersion::V3),
-            "4.0" | "4" => Some(VCardVersion::V4),
-            _ => None,
-        }
-    }
-
     pub(crate) fn to_calcard(self) -> calcard::vcard::VCardVersion {
         match self {
             VCardVersion::V3 => calcard::vcard::VCardVersion::V3_0,
             VCardVersion::V4 => calcard::vcard::VCardVersion::V4_0,
         }
-    }
-}
-
-impl fmt::Display for VCardVersion {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

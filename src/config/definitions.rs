@@ -4,14 +4,11 @@
 //! itself: whoever builds connectors passes an implementation to [`super::load_with`], and the
 //! loader keeps its own error messages and the order in which it checks.
 
+use crate::vocab::ComponentKind;
 use std::collections::HashMap;
-use std::fmt::Debug;
 
 /// Parses connector definitions and mappings for the configuration loader.
 pub trait DefinitionCheck {
-    /// The component a mapping makes; its `Debug` form names it in errors (`Vcard`).
-    type Component: Debug;
-
     /// Parse a connector definition with a tenant's option variables: its entity names, in
     /// order, or why it is wrong.
     fn connector_entities(
@@ -28,8 +25,5 @@ pub trait DefinitionCheck {
         vars: &HashMap<String, String>,
         crm: &str,
         entity: &str,
-    ) -> Result<Self::Component, String>;
-
-    /// The iCalendar name of a component: `VEVENT`, `VTODO` or `VCARD`.
-    fn component_name(&self, component: &Self::Component) -> &'static str;
+    ) -> Result<ComponentKind, String>;
 }

@@ -592,12 +592,9 @@ fn check_crm_collection<D: DefinitionCheck>(
     let comp = defs
         .mapping_component(&msrc.text, &vars, definition, &entity)
         .map_err(|m| err(file, &mkey, format!("{}: {m}", msrc.origin)))?;
-    let made = defs.component_name(&comp);
+    let made = comp.as_str();
     // A CRM calendar holds what its mapping makes, so phones offer only that.
-    if defaulted_components
-        && c.kind == CollectionKindConfig::Calendar
-        && matches!(made, "VEVENT" | "VTODO")
-    {
+    if defaulted_components && c.kind == CollectionKindConfig::Calendar && comp.is_calendar() {
         c.components = vec![made.into()];
     }
     match (c.kind, made) {
@@ -623,7 +620,6 @@ mod tests {
     struct NoDefinitions;
 
     impl DefinitionCheck for NoDefinitions {
-        type Component = ();
         fn connector_entities(
             &self,
             _: &str,
@@ -637,11 +633,8 @@ mod tests {
             _: &std::collections::HashMap<String, String>,
             _: &str,
             _: &str,
-        ) -> Result<(), String> {
+        ) -> Result<crate::vocab::ComponentKind, String> {
             Err("no mappings here".into())
-        }
-        fn component_name(&self, _: &()) -> &'static str {
-            ""
         }
     }
 

@@ -14,8 +14,6 @@ use std::path::Path;
 pub struct CrmDefinitions;
 
 impl DefinitionCheck for CrmDefinitions {
-    type Component = ComponentKind;
-
     fn connector_entities(
         &self,
         text: &str,
@@ -34,14 +32,6 @@ impl DefinitionCheck for CrmDefinitions {
     ) -> Result<ComponentKind, String> {
         Mapping::from_toml_str(text, vars, Some(crm.to_string()), Some(entity.to_string()))
             .map(|m| m.component())
-    }
-
-    fn component_name(&self, component: &ComponentKind) -> &'static str {
-        match component {
-            ComponentKind::Vevent => "VEVENT",
-            ComponentKind::Vtodo => "VTODO",
-            ComponentKind::Vcard => "VCARD",
-        }
     }
 }
 

@@ -73,11 +73,7 @@ impl Binding {
     }
 
     fn component_name(&self) -> &'static str {
-        match self.mapping.component() {
-            ComponentKind::Vevent => "VEVENT",
-            ComponentKind::Vtodo => "VTODO",
-            ComponentKind::Vcard => "VCARD",
-        }
+        self.mapping.component().as_str()
     }
 
     /// The record rendered plainly with `uid` (vCards in `version` when given).
@@ -1013,7 +1009,7 @@ type = "datetime"
         let phone = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:p1\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:Phone\r\nDTSTART:20300301T090000Z\r\nDTEND:20300301T100000Z\r\nX-KEEP:yes\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
         let idx = ItemIndex {
             uid: Some("p1".into()),
-            component: Some("VEVENT".into()),
+            component: Some(crate::vocab::ComponentKind::Vevent),
             ..Default::default()
         };
         let (etag, created) = t

@@ -3,9 +3,10 @@
 //! overrides and anything else the CRM cannot hold survive; an item the CRM did not change
 //! comes back byte for byte.
 //!
-//! Works on content lines (RFC 5545 §3.1 / RFC 6350 §3.2): lines are compared unfolded and
-//! written back with their original folding.
+//! Works on content lines ([`crate::contentline`]): lines are compared unfolded and written
+//! back with their original folding.
 
+use crate::contentline;
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Debug, Clone)]
@@ -19,44 +20,18 @@ struct Line {
 }
 
 fn lines(text: &str) -> Vec<Line> {
-    let mut out: Vec<Line> = Vec::new();
-    for chunk in text.split('\n') {
-        let chunk = chunk.strip_suffix('\r').unwrap_or(chunk);
-        if let Some(cont) = chunk.strip_prefix([' ', '\t']) {
-            if let Some(last) = out.last_mut() {
-                last.raw.push_str("\r\n");
-                last.raw.push_str(chunk);
-                last.logical.push_str(cont);
-                continue;
-            }
-        }
-        if chunk.is_empty() {
-            continue;
-        }
-        let head_end = chunk.find([';', ':']).unwrap_or(chunk.len());
-        let full = &chunk[..head_end];
-        let name = full.rsplit('.').next().unwrap_or(full).to_ascii_uppercase();
-        out.push(Line {
-            raw: chunk.to_string(),
-            logical: chunk.to_string(),
-            name,
-        });
-    }
-    // Names were taken from the first physical line; that is where they always are.
-    out
+    contentline::lines(text)
+        .filter(|l| !l.unfolded.is_empty())
+        .map(|l| Line {
+            raw: l.folded_crlf().into_owned(),
+            name: l.name(),
+            logical: l.unfolded.into_owned(),
+        })
+        .collect()
 }
 
 fn value(l: &Line) -> &str {
-    // The value starts after the first ':' outside double quotes.
-    let mut q = false;
-    for (i, c) in l.logical.char_indices() {
-        match c {
-            '"' => q = !q,
-            ':' if !q => return &l.logical[i + 1..],
-            _ => {}
-        }
-    }
-    ""
+    contentline::value_colon(&l.logical).map_or("", |colon| &l.logical[colon + 1..])
 }
 
 fn is_begin(l: &Line, comp: Option<&str>) -> bool {
@@ -114,30 +89,12 @@ fn components(ls: &[Line], comp: &str) -> Vec<Span> {
 }
 
 fn tzid_of(l: &Line) -> Option<String> {
-    let head_end = {
-        let mut q = false;
-        let mut e = l.logical.len();
-        for (i, c) in l.logical.char_indices() {
-            match c {
-                '"' => q = !q,
-                ':' if !q => {
-                    e = i;
-                    break;
-                }
-                _ => {}
-            }
-        }
-        e
-    };
-    let head = &l.logical[..head_end];
-    for p in head.split(';').skip(1) {
-        if let Some((k, v)) = p.split_once('=') {
-            if k.eq_ignore_ascii_case("TZID") {
-                return Some(v.trim_matches('"').to_string());
-            }
-        }
-    }
-    None
+    contentline::parse_line(&l.logical)?
+        .params
+        .iter()
+        .find(|p| p.name.eq_ignore_ascii_case("TZID"))
+        .and_then(|p| p.value)
+        .map(|v| v.trim_matches('"').to_string())
 }
 
 /// VTIMEZONE blocks by TZID: (begin, end) line indices.

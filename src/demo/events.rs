@@ -7,9 +7,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use super::data::{directory, pick, pick_company, Colleague, Person, OWNER, TEAM};
-use super::ical::{at, calendar, fmt_date, Alarm, Attendee, Component, End, Kind, When};
+use super::ical::{at, calendar, fmt_date, Alarm, Attendee, Component, End, When};
 use super::tz::Zone;
 use super::DemoItem;
+use crate::vocab::ComponentKind;
 
 /// Number of VCALENDAR objects produced by [`calendar_events`].
 pub(crate) const EVENT_COUNT: usize = 240;
@@ -112,7 +113,7 @@ impl Builder {
     }
 
     fn event(&self, summary: impl Into<String>, start: When, end: End) -> Component {
-        let mut c = Component::new(Kind::Event, self.next_uid(), summary);
+        let mut c = Component::new(ComponentKind::Vevent, self.next_uid(), summary);
         c.start = Some(start);
         c.end = end;
         c.organizer = Some(owner());

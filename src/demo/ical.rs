@@ -5,6 +5,7 @@ use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 
 use super::text::{quoted, text_list, Lines};
 use super::tz::Zone;
+use crate::vocab::ComponentKind;
 
 pub(crate) const PRODID: &str = "-//crmdav//demo//EN";
 
@@ -64,20 +65,6 @@ impl When {
     }
 }
 
-/// `PT1H30M`, `PT45M`, `PT2H`, `P3D`.
-pub(crate) fn fmt_duration(d: TimeDelta) -> String {
-    let mins = d.num_minutes();
-    if mins > 0 && mins % (24 * 60) == 0 {
-        return format!("P{}D", mins / (24 * 60));
-    }
-    let (h, m) = (mins / 60, mins % 60);
-    match (h, m) {
-        (0, m) => format!("PT{m}M"),
-        (h, 0) => format!("PT{h}H"),
-        (h, m) => format!("PT{h}H{m}M"),
-    }
-}
-
 #[derive(Debug, Clone)]
 pub(crate) enum End {
     At(When),
@@ -110,16 +97,10 @@ pub(crate) enum Alarm {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Event,
-    Todo,
-}
-
 /// One VEVENT or VTODO.
 #[derive(Debug, Clone)]
 pub(crate) struct Component {
-    pub kind: Kind,
+    pub kind: ComponentKind,
     pub uid: String,
     pub summary: String,
     pub location: Option<String>,
@@ -145,7 +126,7 @@ pub(crate) struct Component {
 }
 
 impl Component {
-    pub(crate) fn new(kind: Kind, uid: String, summary: impl Into<String>) -> Self {
+    pub(crate) fn new(kind: ComponentKind, uid: String, summary: impl Into<String>) -> Self {
         Component {
             kind,
             uid,
@@ -187,9 +168,11 @@ impl Component {
     }
 
     fn write(&self, l: &mut Lines, stamp: NaiveDateTime) {
-        let (begin, end_name) = match self.kind {
-            Kind::Event => ("VEVENT", "DTEND"),
-            Kind::Todo => ("VTODO", "DUE"),
+        let begin = self.kind.as_str();
+        let end_name = if self.kind == ComponentKind::Vtodo {
+            "DUE"
+        } else {
+            "DTEND"
         };
         l.line(&format!("BEGIN:{begin}"));
         l.line(&format!("UID:{}", self.uid));
@@ -204,7 +187,10 @@ impl Component {
         }
         match &self.end {
             End::At(w) => l.line(&w.prop(end_name, "")),
-            End::Duration(d) => l.line(&format!("DURATION:{}", fmt_duration(*d))),
+            End::Duration(d) => l.line(&format!(
+                "DURATION:{}",
+                crate::contentline::format_duration(d.num_seconds())
+            )),
             End::Open => {}
         }
         if let Some(rule) = &self.rrule {
@@ -244,7 +230,7 @@ impl Component {
         if let Some(parent) = &self.related_to {
             l.line(&format!("RELATED-TO;RELTYPE=PARENT:{parent}"));
         }
-        if self.kind == Kind::Event {
+        if self.kind == ComponentKind::Vevent {
             l.line(if self.transparent {
                 "TRANSP:TRANSPARENT"
             } else {

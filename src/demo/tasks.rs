@@ -7,9 +7,10 @@ use rand::{Rng, SeedableRng};
 
 use super::data::{directory, pick, Person};
 use super::events::{next_weekday, next_workday, stamp};
-use super::ical::{at, calendar, Alarm, Component, End, Kind, When};
+use super::ical::{at, calendar, Alarm, Component, End, When};
 use super::tz::Zone;
 use super::DemoItem;
+use crate::vocab::ComponentKind;
 
 /// Number of VCALENDAR objects produced by [`tasks`].
 pub(crate) const TASK_COUNT: usize = 36;
@@ -35,7 +36,7 @@ pub(crate) fn tasks(today: NaiveDate) -> Vec<DemoItem> {
     let day = |n: i64| today + TimeDelta::days(n);
     let ber = |d: NaiveDate, h: u32, m: u32| When::Local(at(d, h, m), Zone::Berlin);
     let new = |list: &Vec<Component>, summary: &str| {
-        let mut t = Component::new(Kind::Todo, task_uid(list.len() + 1), summary);
+        let mut t = Component::new(ComponentKind::Vtodo, task_uid(list.len() + 1), summary);
         t.organizer = None;
         t.status = Some("NEEDS-ACTION");
         t.class = Some("PUBLIC");

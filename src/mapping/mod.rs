@@ -26,7 +26,6 @@ pub use rules::{Absent, Access, AllDay, FieldRule, FieldType, ParamsMatch, Value
 pub use values::{format_duration, parse_duration};
 
 use chrono_tz::Tz;
-use serde::Deserialize;
 use std::collections::BTreeSet;
 
 /// Why a mapping could not be loaded or a body not be mapped.
@@ -43,34 +42,7 @@ pub enum MappingError {
     Invalid { property: String, message: String },
 }
 
-/// Which component a mapping produces.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum ComponentKind {
-    Vevent,
-    Vtodo,
-    Vcard,
-}
-
-impl ComponentKind {
-    fn name(self) -> &'static str {
-        match self {
-            ComponentKind::Vevent => "VEVENT",
-            ComponentKind::Vtodo => "VTODO",
-            ComponentKind::Vcard => "VCARD",
-        }
-    }
-}
-
-/// vCard versions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
-pub enum VCardVersion {
-    #[default]
-    #[serde(rename = "3.0")]
-    V3,
-    #[serde(rename = "4.0")]
-    V4,
-}
+pub use crate::vocab::{ComponentKind, VCardVersion};
 
 /// A loaded mapping for one CRM entity.
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 impl Mapping {
     /// Parse a client's body into the JSON patch of the writable mapped fields.
     pub fn to_record(&self, body: &str) -> Result<Value, MappingError> {
-        let kind = self.component.name();
+        let kind = self.component.as_str();
         let props = text::component_props(body, kind, |props| {
             // For events, the master (no RECURRENCE-ID) is the one the CRM record mirrors.
             !props.iter().any(|p| p.name == "RECURRENCE-ID")

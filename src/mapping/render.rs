@@ -74,7 +74,7 @@ impl Mapping {
                 out.push_str(&body);
                 push_line(&mut out, "END:VCARD");
             }
-            ComponentKind::Vevent | ComponentKind::Vtodo => {
+            _ => {
                 push_line(&mut out, "BEGIN:VCALENDAR");
                 push_line(&mut out, "VERSION:2.0");
                 push_line(&mut out, &format!("PRODID:{}", escape(&self.prodid)));
@@ -84,7 +84,7 @@ impl Mapping {
                         out.push_str(&block);
                     }
                 }
-                let kind = self.component.name();
+                let kind = self.component.as_str();
                 push_line(&mut out, &format!("BEGIN:{kind}"));
                 push_line(&mut out, &format!("UID:{}", escape(uid)));
                 let stamp = record

@@ -197,6 +197,7 @@ pub(super) struct MappingFile {
     pub(super) crm: Option<String>,
     #[serde(default)]
     pub(super) entity: Option<String>,
+    #[serde(deserialize_with = "mapped_component")]
     pub(super) component: ComponentKind,
     #[serde(default = "utc")]
     pub(super) timezone: String,
@@ -216,4 +217,16 @@ pub(super) struct MappingFile {
 
 fn utc() -> String {
     "UTC".into()
+}
+
+/// A mapping makes a VEVENT, a VTODO or a vCard (the same serde error as an enum of those three).
+fn mapped_component<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ComponentKind, D::Error> {
+    const NAMES: &[&str] = &["VEVENT", "VTODO", "VCARD"];
+    let name = String::deserialize(d)?;
+    match name.as_str() {
+        "VEVENT" => Ok(ComponentKind::Vevent),
+        "VTODO" => Ok(ComponentKind::Vtodo),
+        "VCARD" => Ok(ComponentKind::Vcard),
+        _ => Err(serde::de::Error::unknown_variant(&name, NAMES)),
+    }
 }

@@ -1,8 +1,16 @@
-//! Content lines of iCalendar (RFC 5545) and vCard (RFC 6350/2426): reading (unfolding,
-//! parameters, escapes) and writing (escaping, 75-octet folding on UTF-8 boundaries).
+//! The properties of a component as the mapping engine reads them, on top of
+//! [`crate::contentline`] (which also provides the escaping and folding re-exported here).
 //!
 //! Only what the mapping engine needs: bodies are validated by the DAV layer before they get
 //! here, and what the CRM cannot hold survives in the client's stored copy, not through us.
+
+use crate::contentline;
+
+/// The writing half, under the names the mapping engine uses.
+pub use contentline::{
+    escape_text as escape, param_value, push_folded as push_line, split_unescaped,
+    unescape_text as unescape,
+};
 
 /// One property of a component.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,84 +44,31 @@ impl Prop {
     }
 }
 
-/// Unfold a body into logical lines.
+/// Unfold a body into logical lines (blank lines left out).
 pub fn unfold(body: &str) -> Vec<String> {
-    let mut lines: Vec<String> = Vec::new();
-    for raw in body.split('\n') {
-        let raw = raw.strip_suffix('\r').unwrap_or(raw);
-        if let Some(cont) = raw.strip_prefix([' ', '\t']) {
-            if let Some(last) = lines.last_mut() {
-                last.push_str(cont);
-                continue;
-            }
-        }
-        if !raw.is_empty() {
-            lines.push(raw.to_string());
-        }
-    }
-    lines
+    contentline::lines(body)
+        .filter(|l| !l.unfolded.is_empty())
+        .map(|l| l.unfolded.into_owned())
+        .collect()
 }
 
 /// Parse one logical line; `None` when it has no `:`.
 pub fn parse_line(line: &str) -> Option<Prop> {
-    // The name and parameters end at the first ':' outside double quotes.
-    let mut in_quotes = false;
-    let mut colon = None;
-    for (i, c) in line.char_indices() {
-        match c {
-            '"' => in_quotes = !in_quotes,
-            ':' if !in_quotes => {
-                colon = Some(i);
-                break;
-            }
-            _ => {}
-        }
-    }
-    let colon = colon?;
-    let (head, value) = (&line[..colon], &line[colon + 1..]);
-    let mut parts = split_outside_quotes(head, ';').into_iter();
-    let full_name = parts.next()?;
-    let name = full_name
-        .rsplit('.')
-        .next()
-        .unwrap_or(&full_name)
-        .to_ascii_uppercase();
-    let mut params = Vec::new();
-    for p in parts {
-        let (k, v) = match p.split_once('=') {
-            Some((k, v)) => (k.to_ascii_uppercase(), v.to_string()),
+    let cl = contentline::parse_line(line)?;
+    let params = cl
+        .params
+        .iter()
+        .map(|p| match p.value {
+            Some(_) => (p.name.to_ascii_uppercase(), p.values()),
             // vCard 2.1 style bare parameter: `TEL;CELL:` means TYPE=CELL.
-            None => ("TYPE".to_string(), p.clone()),
-        };
-        let values = split_outside_quotes(&v, ',')
-            .into_iter()
-            .map(|x| x.trim_matches('"').to_string())
-            .collect();
-        params.push((k, values));
-    }
+            None => ("TYPE".to_string(), vec![p.name.to_string()]),
+        })
+        .collect();
     Some(Prop {
-        name,
+        name: cl.upper_name(),
         params,
-        value: value.to_string(),
+        value: cl.value.to_string(),
     })
-}
-
-fn split_outside_quotes(s: &str, sep: char) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut in_quotes = false;
-    for c in s.chars() {
-        if c == '"' {
-            in_quotes = !in_quotes;
-            cur.push(c);
-        } else if c == sep && !in_quotes {
-            out.push(std::mem::take(&mut cur));
-        } else {
-            cur.push(c);
-        }
-    }
-    out.push(cur);
-    out
 }
 
 /// The properties directly inside the first component `kind` (nested components such as
@@ -153,92 +108,6 @@ pub fn component_props(
         }
     }
     None
-}
-
-/// Escape a TEXT value (RFC 5545 §3.3.11 / RFC 6350 §3.4).
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\r' => {
-                if chars.peek() == Some(&'\n') {
-                    chars.next();
-                }
-                out.push_str("\\n");
-            }
-            '\n' => out.push_str("\\n"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// Undo [`escape`].
-pub fn unescape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('n') | Some('N') => out.push('\n'),
-                Some(other) => out.push(other),
-                None => out.push('\\'),
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// Split on `sep` where it is not escaped with a backslash; parts keep their escapes.
-pub fn split_unescaped(s: &str, sep: char) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            cur.push(c);
-            if let Some(n) = chars.next() {
-                cur.push(n);
-            }
-        } else if c == sep {
-            out.push(std::mem::take(&mut cur));
-        } else {
-            cur.push(c);
-        }
-    }
-    out.push(cur);
-    out
-}
-
-/// Quote a parameter value when it holds `:`, `;` or `,`.
-pub fn param_value(v: &str) -> String {
-    let v = v.replace('"', "'");
-    if v.contains([':', ';', ',']) {
-        format!("\"{v}\"")
-    } else {
-        v
-    }
-}
-
-/// Append one content line, folded at 75 octets without splitting a UTF-8 character.
-pub fn push_line(out: &mut String, line: &str) {
-    let mut width = 0;
-    for c in line.chars() {
-        let len = c.len_utf8();
-        if width + len > 75 {
-            out.push_str("\r\n ");
-            width = 1;
-        }
-        out.push(c);
-        width += len;
-    }
-    out.push_str("\r\n");
 }
 
 #[cfg(test)]

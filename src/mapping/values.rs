@@ -106,61 +106,9 @@ pub(super) fn format_hh_mm(secs: i64) -> String {
     format!("{:02}:{:02}", m / 60, m % 60)
 }
 
-/// Seconds → ISO 8601 duration (`PT45M`, `P1DT2H`, `-PT5M`).
-pub fn format_duration(secs: i64) -> String {
-    let sign = if secs < 0 { "-" } else { "" };
-    let mut s = secs.unsigned_abs();
-    let days = s / 86_400;
-    s %= 86_400;
-    let (h, m, sec) = (s / 3600, (s % 3600) / 60, s % 60);
-    let mut out = format!("{sign}P");
-    if days > 0 {
-        out.push_str(&format!("{days}D"));
-    }
-    if h > 0 || m > 0 || sec > 0 || days == 0 {
-        out.push('T');
-        if h > 0 {
-            out.push_str(&format!("{h}H"));
-        }
-        if m > 0 {
-            out.push_str(&format!("{m}M"));
-        }
-        if sec > 0 || (h == 0 && m == 0) {
-            out.push_str(&format!("{sec}S"));
-        }
-    }
-    out
-}
+pub use crate::contentline::format_duration;
 
-/// ISO 8601 / RFC 5545 duration → seconds (`P1W`, `PT1H30M`, `-P2D`).
+/// RFC 5545 §3.3.6 DURATION → seconds (`P1W`, `PT1H30M`, `-P2D`), days counted as 86,400 s.
 pub fn parse_duration(s: &str) -> Option<i64> {
-    let (sign, rest) = match s.strip_prefix('-') {
-        Some(r) => (-1, r),
-        None => (1, s.strip_prefix('+').unwrap_or(s)),
-    };
-    let rest = rest.strip_prefix(['P', 'p'])?;
-    let mut total: i64 = 0;
-    let mut num = String::new();
-    let mut in_time = false;
-    let mut any = false;
-    for c in rest.chars() {
-        match c.to_ascii_uppercase() {
-            'T' => in_time = true,
-            d if d.is_ascii_digit() => num.push(d),
-            u => {
-                let n: i64 = num.parse().ok()?;
-                num.clear();
-                any = true;
-                total += n * match (u, in_time) {
-                    ('W', false) => 604_800,
-                    ('D', false) => 86_400,
-                    ('H', true) => 3600,
-                    ('M', true) => 60,
-                    ('S', true) => 1,
-                    _ => return None,
-                };
-            }
-        }
-    }
-    (any && num.is_empty()).then_some(sign * total)
+    crate::contentline::parse_duration(s).map(|d| d.approx_secs())
 }

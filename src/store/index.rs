@@ -9,15 +9,15 @@ pub fn calendar_index(
     coll: &Collection,
     max_instances: usize,
 ) -> Result<ItemIndex, crate::caldav::CalError> {
-    let allowed: Vec<crate::caldav::CompKind> = coll
+    let allowed: Vec<crate::vocab::ComponentKind> = coll
         .components
         .iter()
-        .filter_map(|c| crate::caldav::CompKind::parse(c))
+        .filter_map(|c| crate::vocab::ComponentKind::parse_calendar(c))
         .collect();
     let info = crate::caldav::inspect(text, &allowed, max_instances)?;
     Ok(ItemIndex {
         uid: Some(info.uid),
-        component: Some(info.component.as_str().to_string()),
+        component: Some(info.component),
         first_start: info.first_start,
         last_end: info.last_end,
         fields: Vec::new(),
@@ -29,7 +29,7 @@ pub fn card_index(text: &str) -> Result<ItemIndex, crate::carddav::CardError> {
     let info = crate::carddav::inspect(text)?;
     Ok(ItemIndex {
         uid: Some(info.uid),
-        component: Some("VCARD".into()),
+        component: Some(crate::vocab::ComponentKind::Vcard),
         fields: card_fields(text),
         ..Default::default()
     })

@@ -85,8 +85,8 @@ pub struct Item {
 pub struct ItemIndex {
     /// iCalendar/vCard UID.
     pub uid: Option<String>,
-    /// Component type (VEVENT, VTODO, VCARD).
-    pub component: Option<String>,
+    /// The component the item holds.
+    pub component: Option<crate::vocab::ComponentKind>,
     /// Earliest instance start (epoch seconds), `None` = unbounded.
     pub first_start: Option<i64>,
     /// Latest instance end (epoch seconds), `None` = unbounded.

@@ -13,6 +13,7 @@ use crate::store::model::{
     etag_of, Collection, Item, ItemIndex, ItemMeta, ItemRef, RenderedItem, WriteCondition,
 };
 use crate::store::StoreError;
+use crate::vocab::ComponentKind;
 
 /// The metadata columns of `items`, with the body's length as `size`.
 pub(super) const META_COLS: &str =
@@ -259,7 +260,9 @@ impl ItemStore for SqliteStore {
         .collect();
         Ok(ItemIndex {
             uid: r.get("uid"),
-            component: r.get("component"),
+            component: r
+                .get::<Option<String>, _>("component")
+                .and_then(|c| ComponentKind::parse(&c)),
             first_start: r.get("first_start"),
             last_end: r.get("last_end"),
             fields,
@@ -364,7 +367,7 @@ pub(super) async fn write_item_tx(
     .bind(it.body)
     .bind(etag)
     .bind(&it.index.uid)
-    .bind(&it.index.component)
+    .bind(it.index.component.map(ComponentKind::as_str))
     .bind(it.index.first_start)
     .bind(it.index.last_end)
     .bind(seq)
