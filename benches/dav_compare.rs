@@ -1700,7 +1700,7 @@ fn machine() -> String {
 // main
 
 fn main() {
-    // reqwest is built with rustls and no default crypto provider (design.md §8).
+    // reqwest is built with rustls and no default crypto provider: install ring's.
     let _ = rustls::crypto::ring::default_provider().install_default();
     started();
     let args = match parse_args() {

@@ -2,7 +2,7 @@
 //!
 //! Expansion uses `rrule` for RRULE only; DTSTART, RDATE, EXDATE and RECURRENCE-ID overrides
 //! are merged here (calcard's own expansion is wrong with SEQUENCE-bumped overrides and in DST
-//! gaps, see design.md §8). Floating and DATE values are evaluated as if they were UTC.
+//! gaps). Floating and DATE values are evaluated as if they were UTC.
 
 use super::ical::{Comp, Prop};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
