@@ -4,9 +4,12 @@
 //! `dav` (the protocols), `tree` (the URL space), `crm` (CRM-backed collections), `store` (the gateway's own state),
 //! `connector` (CRMs), `mapping` (CRM JSON ⇄ iCalendar/vCard), plus `config`.
 
+pub mod app;
+pub mod auth;
 pub mod caldav;
 pub mod carddav;
 pub mod check;
+pub mod collections;
 pub mod config;
 pub mod connector;
 pub mod crm;

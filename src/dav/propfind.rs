@@ -4,8 +4,8 @@ use super::multistatus::{Multistatus, PropStats};
 use super::props::{self, live_names, live_value, PropCtx, PropName};
 use super::resource::Resource;
 use super::Req;
+use crate::auth::Principal;
 use crate::error::{Condition, DavError, DavResult};
-use crate::http::auth::Principal;
 use crate::tree::HomeKind;
 use crate::xml::{Element, XmlWriter, NS_DAV};
 use actix_web::HttpResponse;
@@ -157,7 +157,7 @@ pub fn render_props(
 
 /// Children of a resource for Depth 1.
 pub async fn children(req: &Req<'_>, res: &Resource) -> DavResult<Vec<Resource>> {
-    let tenant = &req.principal.tenant.name;
+    let tenant = &req.principal.tenant;
     let user = &req.principal.user.name;
     Ok(match res {
         Resource::Root => vec![Resource::Context],
@@ -220,7 +220,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         Some(p) => {
             req.state
                 .store
-                .dead_props_under(&req.principal.tenant.name, &p)
+                .dead_props_under(&req.principal.tenant, &p)
                 .await?
         }
         None => HashMap::new(),
@@ -288,7 +288,7 @@ async fn stream_collection(
     let user = req.principal.user.name.clone();
     Ok(super::stream::multistatus(move |sink| async move {
         use futures_util::StreamExt;
-        let state = shared.get_ref();
+        let state = shared.as_ref();
         let principal = Principal::lookup(&state.cfg, &tenant, &user)
             .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
         let ctx = PropCtx {

@@ -2,7 +2,7 @@
 //! RFC 6352 §6.2, RFC 6578 §4, RFC 5397, RFC 3744 §5).
 
 use super::resource::Resource;
-use crate::http::auth::Principal;
+use crate::auth::Principal;
 use crate::store::CollectionKind;
 use crate::tree::{self, HomeKind};
 use crate::xml::{escape_text, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_CS, NS_DAV, NS_ICAL};
@@ -75,7 +75,7 @@ pub fn is_writable_meta(ns: &str, name: &str) -> bool {
 /// Everything needed to render live properties for one request.
 pub struct PropCtx<'a> {
     /// Who is asking.
-    pub principal: &'a Principal<'a>,
+    pub principal: &'a Principal,
     /// `max-resource-size`.
     pub max_resource_size: usize,
 }
@@ -199,13 +199,9 @@ pub fn live_value(ctx: &PropCtx<'_>, res: &Resource, ns: &str, name: &str) -> Op
         (NS_DAV, "owner") => Some(owner_href()),
         (NS_DAV, "principal-collection-set") => Some(href_el(&tree::href("principals/"))),
         (NS_DAV, "displayname") => match res {
-            Resource::Principal(u) => Some(escape_text(
-                ctx.principal
-                    .tenant
-                    .user(u)
-                    .and_then(|x| x.display_name.as_deref())
-                    .unwrap_or(u),
-            )),
+            Resource::Principal(u) => {
+                Some(escape_text(ctx.principal.display_name_of(u).unwrap_or(u)))
+            }
             Resource::Root | Resource::Context => Some("crmdav".into()),
             Resource::Principals => Some("Principals".into()),
             Resource::Homes(HomeKind::Calendars) => Some("Calendars".into()),

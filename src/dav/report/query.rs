@@ -3,13 +3,13 @@
 //! are parsed and expanded.
 
 use super::{item_response, prop_request, query_scope, DataRequest, ItemRenderer};
+use crate::auth::Principal;
 use crate::dav::multistatus::Multistatus;
 use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
 use crate::dav::stream;
 use crate::dav::Req;
 use crate::error::{Condition, DavError, DavResult};
-use crate::http::auth::Principal;
 use crate::store::{CollectionKind, Item};
 use crate::tree;
 use crate::xml::{Element, NS_CALDAV, NS_CARDDAV};
@@ -174,7 +174,7 @@ pub async fn addressbook_query(
     // at once, so neither the cards nor the answer are held whole.
     Ok(stream::multistatus(move |sink| async move {
         use futures_util::StreamExt;
-        let state = shared.get_ref();
+        let state = shared.as_ref();
         let principal = Principal::lookup(&state.cfg, &tenant, &user)
             .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
         let renderer = ItemRenderer {

@@ -1,13 +1,13 @@
 //! sync-collection (RFC 6578), answered from the collection's change log by sequence number.
 
 use super::{prop_request, DataRequest, ItemRenderer};
+use crate::auth::Principal;
 use crate::dav::multistatus::Multistatus;
 use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
 use crate::dav::stream;
 use crate::dav::Req;
 use crate::error::{Condition, DavError, DavResult};
-use crate::http::auth::Principal;
 use crate::store::{Change, Item};
 use crate::tree;
 use crate::xml::{escape_text, Element, NS_DAV};
@@ -88,7 +88,7 @@ pub async fn sync_collection(
     // Streamed: an initial sync of a large collection is sent in chunks, and item bodies (only
     // read when the client asked for item data) are fetched a batch at a time.
     Ok(stream::multistatus(move |sink| async move {
-        let state = shared.get_ref();
+        let state = shared.as_ref();
         let principal = Principal::lookup(&state.cfg, &tenant, &user)
             .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
         let renderer = ItemRenderer {
