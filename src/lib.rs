@@ -1,8 +1,25 @@
 //! crmdav: a CalDAV/CardDAV gateway in front of CRM REST APIs.
 //!
-//! Layers, top to bottom (each only calls the one below): `http` (actix-web front end),
-//! `dav` (the protocols), `tree` (the URL space), `crm` (CRM-backed collections), `store` (the gateway's own state),
-//! `connector` (CRMs), `mapping` (CRM JSON ⇄ iCalendar/vCard), plus `config`.
+//! Layers, top to bottom; each uses only layers below it (checked with
+//! `grep -rn "use crate::" src`):
+//!
+//! 1. `main.rs` (the binary) and `check` (`crmdav check`);
+//! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics);
+//! 3. `dav`: the protocols (WebDAV, CalDAV, CardDAV, sync-collection, extended MKCOL);
+//! 4. `app`: the state every handler holds, and the composition root that builds it (it calls
+//!    nothing above it, so the handlers can hold it);
+//! 5. `collections`: the one seam the handlers call for every collection (read-before, put,
+//!    delete, guard), routing to the state store or to the CRM;
+//! 6. `crm`: CRM-backed collections (bindings, refresh, write-through, tokens);
+//! 7. `store`: the gateway's own state (collections, items, change log, properties);
+//! 8. `connector`: CRM transports;
+//! 9. `mapping`: CRM JSON ⇄ iCalendar/vCard.
+//!
+//! Beside the layers, modules any layer may use: `tree` (the URL space and typed paths; uses
+//! nothing), `auth` (who is asking; uses `config`), `config` (loading checks connector
+//! definitions and mappings, so it uses `connector` and `mapping`), `error` (DAV errors and
+//! their HTTP form; uses `connector` for upstream failures), and the pure modules `xml`,
+//! `vocab`, `caldav` and `carddav` (evaluation), `demo` (demo data).
 
 pub mod app;
 pub mod auth;

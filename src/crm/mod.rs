@@ -1,7 +1,7 @@
 //! CRM-backed collections: the read path (refresh: CRM records → rendered items with stable
 //! ETags and a moving change log) and the write path (a phone's PUT/DELETE → the CRM, then the
-//! identity map and the client's copy). The DAV layer reaches them only through
-//! [`crate::collections`]. See `docs/crm-sync.md`.
+//! identity map and the client's copy). The DAV layer reaches them only through the
+//! collections seam, one layer up. See `docs/crm-sync.md`.
 //!
 //! Invariants:
 //! * the identity map (`crm_items`) is written once per item and never re-derived: CRM-created
