@@ -108,8 +108,8 @@ fn http_date(t: i64) -> String {
         .to_string()
 }
 
-/// PUT. The target is resolved here rather than by the dispatcher, so the parent collection
-/// and the existing item are each read once.
+/// PUT. The target is resolved here rather than by the dispatcher, so that each thing is read
+/// once: the parent collection, then the existing item's index.
 pub async fn put(req: &Req<'_>, target: &Target) -> DavResult<HttpResponse> {
     resource::check_access(req.principal, target)?;
     let not_allowed = || DavError::MethodNotAllowed {
@@ -122,18 +122,25 @@ pub async fn put(req: &Req<'_>, target: &Target) -> DavResult<HttpResponse> {
     let parent = store
         .collection(req.tenant(), member.collection.as_str())
         .await?;
-    let existing = match &parent {
-        Some(c) => store.item_meta(c, &member.name).await?,
-        None => None,
-    };
-    // A collection named without its trailing slash.
-    if existing.is_none()
-        && store
-            .collection(req.tenant(), member.as_collection().as_str())
-            .await?
-            .is_some()
+    // A collection named without its trailing slash is not replaced by an item. Calendars and
+    // address books hold no collections (RFC 4791 §4.2, RFC 6352 §5.2), so only a plain parent
+    // (or a missing one) needs the look.
+    if parent
+        .as_ref()
+        .is_none_or(|c| c.kind == CollectionKind::Plain)
     {
-        return Err(not_allowed());
+        let existing = match &parent {
+            Some(c) => store.item_meta(c, &member.name).await?,
+            None => None,
+        };
+        if existing.is_none()
+            && store
+                .collection(req.tenant(), member.as_collection().as_str())
+                .await?
+                .is_some()
+        {
+            return Err(not_allowed());
+        }
     }
     let coll = parent.ok_or_else(|| DavError::conflict("the parent collection does not exist"))?;
     let name = &member.name;
@@ -147,8 +154,9 @@ pub async fn put(req: &Req<'_>, target: &Target) -> DavResult<HttpResponse> {
         content_type.as_deref(),
         &req.body,
     )?;
-    // RFC 4791 §5.3.2.1: a PUT must not change the UID of an existing resource.
-    if coll.kind != CollectionKind::Plain && existing.is_some() {
+    // RFC 4791 §5.3.2.1: a PUT must not change the UID of an existing resource (a missing item
+    // has an empty index).
+    if coll.kind != CollectionKind::Plain {
         let old = store.item_index(&coll, name).await?;
         if old.uid.is_some() && old.uid != index.uid {
             return Err(DavError::forbidden(
