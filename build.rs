@@ -1,6 +1,7 @@
 //! Embeds `connectors/*.toml` and `mappings/<crm>/*.toml` into the binary, so a deployment
 //! needs no copies of them (a server file's `connectors_dir`/`mappings_dir` can still add or
-//! override files). Generates `$OUT_DIR/embedded_catalog.rs`.
+//! override files). Generates `$OUT_DIR/embedded_catalog.rs`, and rebuilds when the state
+//! store's `migrations/` change.
 
 use std::fmt::Write;
 use std::path::Path;
@@ -18,6 +19,8 @@ fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     println!("cargo:rerun-if-changed=connectors");
     println!("cargo:rerun-if-changed=mappings");
+    // `sqlx::migrate!` embeds `migrations/*.sql` at compile time.
+    println!("cargo:rerun-if-changed=migrations");
     let mut out =
         String::from("/// (crm, definition text)\npub static CONNECTORS: &[(&str, &str)] = &[\n");
     for f in toml_files(&root.join("connectors")) {

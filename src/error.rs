@@ -1,99 +1,74 @@
 //! Errors of the DAV layer and their mapping to HTTP: the one place where an error becomes a
 //! status code and a body.
 
+mod precondition;
+
+pub use precondition::Precondition;
+
 use crate::connector::ConnectorError;
-use crate::xml::{escape_text, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_DAV};
+use crate::xml::{escape_text, XmlWriter};
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-
-/// A precondition or postcondition element (RFC 4918 §16) to put in a `DAV:error` body.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Condition {
-    /// Namespace of the element.
-    pub ns: &'static str,
-    /// Local name of the element.
-    pub name: &'static str,
-    /// Extra XML inside the element (already well-formed), e.g. the `DAV:href` of a UID conflict.
-    pub inner: String,
-}
-
-impl Condition {
-    /// A `DAV:` condition.
-    pub fn dav(name: &'static str) -> Self {
-        Condition {
-            ns: NS_DAV,
-            name,
-            inner: String::new(),
-        }
-    }
-    /// A CalDAV condition.
-    pub fn caldav(name: &'static str) -> Self {
-        Condition {
-            ns: NS_CALDAV,
-            name,
-            inner: String::new(),
-        }
-    }
-    /// A CardDAV condition.
-    pub fn carddav(name: &'static str) -> Self {
-        Condition {
-            ns: NS_CARDDAV,
-            name,
-            inner: String::new(),
-        }
-    }
-    /// With inner XML.
-    pub fn with_inner(mut self, inner: String) -> Self {
-        self.inner = inner;
-        self
-    }
-}
 
 /// Everything a DAV request can fail with.
 #[derive(Debug, thiserror::Error)]
 pub enum DavError {
+    /// 401 with a Basic challenge for `realm`.
     #[error("authentication required")]
     Unauthorized { realm: String },
+    /// 404.
     #[error("not found")]
     NotFound,
+    /// 403, with the precondition that failed when there is one (RFC 4918 §16).
     #[error("forbidden: {message}")]
     Forbidden {
         message: String,
-        condition: Option<Condition>,
+        condition: Option<Precondition>,
     },
+    /// 405 with the methods that are allowed.
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
+    /// 409, with the condition that failed when there is one.
     #[error("conflict: {message}")]
     Conflict {
         message: String,
-        condition: Option<Condition>,
+        condition: Option<Precondition>,
     },
+    /// 412: `If-Match` / `If-None-Match` did not hold.
     #[error("precondition failed")]
     PreconditionFailed,
+    /// 400, with the condition that failed when there is one.
     #[error("bad request: {message}")]
     BadRequest {
         message: String,
-        condition: Option<Condition>,
+        condition: Option<Precondition>,
     },
+    /// 413.
     #[error("request body too large (limit {limit} bytes)")]
     PayloadTooLarge { limit: usize },
+    /// 415.
     #[error("unsupported media type: {message}")]
     UnsupportedMediaType { message: String },
+    /// 422.
     #[error("request body refused: {message}")]
     Unprocessable { message: String },
+    /// 501.
     #[error("not implemented: {message}")]
     NotImplemented { message: String },
+    /// 507.
     #[error("insufficient storage")]
     InsufficientStorage,
+    /// The CRM refused or failed: its own status, and a `crmdav:` element in the body.
     #[error(transparent)]
     Upstream(#[from] ConnectorError),
+    /// 500; the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
 }
 
 impl DavError {
     /// 403 with a precondition element.
-    pub fn forbidden(condition: Condition, message: impl Into<String>) -> Self {
+    pub fn forbidden(condition: Precondition, message: impl Into<String>) -> Self {
         DavError::Forbidden {
             message: message.into(),
             condition: Some(condition),
@@ -118,7 +93,7 @@ impl DavError {
         DavError::Internal(e.to_string())
     }
 
-    fn condition(&self) -> Option<&Condition> {
+    fn condition(&self) -> Option<&Precondition> {
         match self {
             DavError::Forbidden { condition, .. }
             | DavError::Conflict { condition, .. }
@@ -206,13 +181,7 @@ impl ResponseError for DavError {
         let mut w = XmlWriter::new();
         w.raw(&format!("<d:error{}>", XmlWriter::root_decls()));
         if let Some(c) = self.condition() {
-            if c.inner.is_empty() {
-                w.empty(c.ns, c.name);
-            } else {
-                w.open(c.ns, c.name);
-                w.raw(&c.inner);
-                w.close(c.ns, c.name);
-            }
+            c.write(&mut w);
         }
         if let DavError::Upstream(e) = self {
             let name = match e {

@@ -2,6 +2,7 @@
 
 use super::ical::{self, Comp, Prop};
 use super::time::{self, EndKind, Instance, Window, Zones};
+use crate::error::Precondition;
 use crate::xml::{Element, NS_CALDAV};
 
 /// Why a filter (or calendar-data request) was refused; see [`FilterError::precondition`].
@@ -18,13 +19,13 @@ pub enum FilterError {
 }
 
 impl FilterError {
-    /// The CALDAV precondition element (local name) to report with 403.
-    pub fn precondition(&self) -> &'static str {
+    /// The CALDAV precondition element to report with 403.
+    pub fn precondition(&self) -> Precondition {
         match self {
-            FilterError::InvalidFilter(_) => "valid-filter",
-            FilterError::UnsupportedCollation(_) => "supported-collation",
-            FilterError::UnsupportedFilter(_) => "supported-filter",
-            FilterError::UnsupportedCalendarData(_) => "supported-calendar-data",
+            FilterError::InvalidFilter(_) => Precondition::ValidFilter,
+            FilterError::UnsupportedCollation(_) => Precondition::CalSupportedCollation,
+            FilterError::UnsupportedFilter(_) => Precondition::CalSupportedFilter,
+            FilterError::UnsupportedCalendarData(_) => Precondition::SupportedCalendarData,
         }
     }
 }

@@ -113,19 +113,20 @@ pub enum CalError {
 }
 
 impl CalError {
-    /// The CALDAV precondition element (local name) to report with 403/409.
-    pub fn precondition(&self) -> &'static str {
+    /// The CALDAV precondition element to report with 403/409.
+    pub fn precondition(&self) -> crate::error::Precondition {
+        use crate::error::Precondition as P;
         match self {
             CalError::NotICalendar(_) | CalError::MultipleCalendars | CalError::InvalidValue(_) => {
-                "valid-calendar-data"
+                P::ValidCalendarData
             }
             CalError::NoComponent
             | CalError::MixedComponents(..)
             | CalError::MissingUid(_)
             | CalError::MultipleUids(..)
             | CalError::DuplicateInstance(_)
-            | CalError::MethodPresent => "valid-calendar-object-resource",
-            CalError::UnsupportedComponent(_) => "supported-calendar-component",
+            | CalError::MethodPresent => P::ValidCalendarObjectResource,
+            CalError::UnsupportedComponent(_) => P::SupportedCalendarComponent,
         }
     }
 }

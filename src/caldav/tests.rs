@@ -335,13 +335,13 @@ fn inspect_errors() {
             (CalError::NotICalendar(_), CalError::NotICalendar(_)) => {}
             _ => assert_eq!(got, want, "{body}"),
         }
-        assert_eq!(got.precondition(), pre);
+        assert_eq!(got.precondition().name(), pre);
         assert!(!got.to_string().is_empty());
     }
     // Allowed set.
     let err = inspect(&cal(&ev("a")), &[CompKind::Todo], 10).expect_err("not allowed");
     assert_eq!(err, CalError::UnsupportedComponent("VEVENT".into()));
-    assert_eq!(err.precondition(), "supported-calendar-component");
+    assert_eq!(err.precondition().name(), "supported-calendar-component");
     // Duplicate RECURRENCE-ID.
     let dup = "BEGIN:VEVENT\nUID:a\nRECURRENCE-ID:20260102T100000Z\nDTSTART:20260102T110000Z\nEND:VEVENT\n";
     let err = inspect(&cal(&format!("{}{dup}{dup}", ev("a"))), ALL, 10).expect_err("dup");
@@ -555,7 +555,7 @@ fn text_match_collations() {
     assert!(!m("meeting", r#"negate-condition="yes""#));
     let err = summary_filter("x", r#"collation="i;klingon""#).expect_err("collation");
     assert_eq!(err, FilterError::UnsupportedCollation("i;klingon".into()));
-    assert_eq!(err.precondition(), "supported-collation");
+    assert_eq!(err.precondition().name(), "supported-collation");
 }
 
 #[test]
@@ -636,7 +636,7 @@ fn filter_parse_errors_and_hint() {
     ];
     for (xml, pre) in bad {
         let err = filter(xml).expect_err(xml);
-        assert_eq!(err.precondition(), pre, "{xml}");
+        assert_eq!(err.precondition().name(), pre, "{xml}");
     }
     let f = tr_filter("VEVENT", "20060104T000000Z", "20060105T000000Z");
     assert_eq!(
@@ -709,7 +709,7 @@ fn calendar_data_expand() {
     assert!(out.starts_with("BEGIN:VCALENDAR\r\n") && out.ends_with("END:VCALENDAR\r\n"));
     // expand needs both ends.
     let err = caldata(r#"<C:expand start="20260101T000000Z"/>"#).expect_err("half");
-    assert_eq!(err.precondition(), "valid-filter");
+    assert_eq!(err.precondition().name(), "valid-filter");
 }
 
 #[test]
@@ -749,7 +749,7 @@ fn calendar_data_selection_and_limits() {
     let doc = r#"<C:calendar-data xmlns:C="urn:ietf:params:xml:ns:caldav" content-type="application/calendar+json"/>"#;
     let el = parse_xml(doc.as_bytes(), Limits::default()).expect("xml");
     let err = parse_calendar_data(&el).expect_err("json");
-    assert_eq!(err.precondition(), "supported-calendar-data");
+    assert_eq!(err.precondition().name(), "supported-calendar-data");
 }
 
 // ---------------------------------------------------------------- free-busy

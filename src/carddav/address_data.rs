@@ -209,7 +209,7 @@ mod tests {
                 "content-type \"application/vcard+json\" is not supported; use text/vcard".into()
             )
         );
-        assert_eq!(err.precondition(), "supported-address-data");
+        assert_eq!(err.precondition().name(), "supported-address-data");
         let err = address_data("<C:address-data version=\"2.1\"/>").unwrap_err();
         assert_eq!(
             err,
@@ -217,9 +217,9 @@ mod tests {
                 "vCard version \"2.1\" is not supported; use 3.0 or 4.0".into()
             )
         );
-        assert_eq!(err.precondition(), "supported-address-data");
+        assert_eq!(err.precondition().name(), "supported-address-data");
         let err = address_data("<C:address-data><C:prop/></C:address-data>").unwrap_err();
-        assert_eq!(err.precondition(), "supported-filter");
+        assert_eq!(err.precondition().name(), "supported-filter");
     }
 
     #[test]
@@ -323,6 +323,9 @@ mod tests {
             ..Default::default()
         };
         let err = render_address_data(&req, "VERSION:3.0\r\nnot a card").unwrap_err();
-        assert_eq!(err.precondition(), "supported-address-data-conversion");
+        assert_eq!(
+            err.precondition().name(),
+            "supported-address-data-conversion"
+        );
     }
 }

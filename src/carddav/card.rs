@@ -460,7 +460,7 @@ mod tests {
         for (body, expected, precondition) in cases {
             let err = inspect(&body).expect_err(&body);
             assert_eq!(err, expected, "for {body:?}");
-            assert_eq!(err.precondition(), precondition, "for {body:?}");
+            assert_eq!(err.precondition().name(), precondition, "for {body:?}");
         }
         assert_eq!(
             CardError::UnsupportedVersion("2.1".into()).to_string(),
@@ -584,7 +584,10 @@ mod tests {
     #[test]
     fn convert_refuses_garbage() {
         let err = convert("not a card", VCardVersion::V4).unwrap_err();
-        assert_eq!(err.precondition(), "supported-address-data-conversion");
+        assert_eq!(
+            err.precondition().name(),
+            "supported-address-data-conversion"
+        );
         assert_eq!(
             err.to_string(),
             "cannot convert the vCard to version 4.0: the stored body is not a parsable vCard"

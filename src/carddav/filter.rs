@@ -515,14 +515,15 @@ mod tests {
         assert_eq!(
             filter("", &tm("FN", "collation=\"i;klingon\"", "x"))
                 .unwrap_err()
-                .precondition(),
+                .precondition()
+                .name(),
             "supported-collation"
         );
 
         // A filter element in the wrong namespace is refused.
         let root = parse(b"<D:filter xmlns:D=\"DAV:\"/>", Limits::default()).expect("parses");
         assert_eq!(
-            parse_filter(&root).unwrap_err().precondition(),
+            parse_filter(&root).unwrap_err().precondition().name(),
             "supported-filter"
         );
     }

@@ -117,18 +117,19 @@ pub enum CardError {
 }
 
 impl CardError {
-    /// The RFC 6352 precondition element (local name, `CARDDAV:` namespace) for this error.
-    pub fn precondition(&self) -> &'static str {
+    /// The RFC 6352 precondition element (`CARDDAV:` namespace) for this error.
+    pub fn precondition(&self) -> crate::error::Precondition {
+        use crate::error::Precondition as P;
         match self {
-            CardError::UnsupportedVersion(_) => "supported-address-data",
-            CardError::Conversion(..) => "supported-address-data-conversion",
+            CardError::UnsupportedVersion(_) => P::SupportedAddressData,
+            CardError::Conversion(..) => P::SupportedAddressDataConversion,
             CardError::NotVCard(_)
             | CardError::Unterminated
             | CardError::MultipleCards
             | CardError::MissingVersion
             | CardError::MissingUid
             | CardError::MultipleUids
-            | CardError::MissingFn => "valid-address-data",
+            | CardError::MissingFn => P::ValidAddressData,
         }
     }
 }
@@ -152,12 +153,13 @@ pub enum FilterError {
 }
 
 impl FilterError {
-    /// The RFC 6352 precondition element (local name, `CARDDAV:` namespace) for this error.
-    pub fn precondition(&self) -> &'static str {
+    /// The RFC 6352 precondition element (`CARDDAV:` namespace) for this error.
+    pub fn precondition(&self) -> crate::error::Precondition {
+        use crate::error::Precondition as P;
         match self {
-            FilterError::UnsupportedFilter(_) => "supported-filter",
-            FilterError::UnsupportedCollation(_) => "supported-collation",
-            FilterError::UnsupportedAddressData(_) => "supported-address-data",
+            FilterError::UnsupportedFilter(_) => P::CardSupportedFilter,
+            FilterError::UnsupportedCollation(_) => P::CardSupportedCollation,
+            FilterError::UnsupportedAddressData(_) => P::SupportedAddressData,
         }
     }
 }
@@ -184,25 +186,33 @@ mod tests {
         assert_eq!("4.0".parse::<VCardVersion>(), Ok(VCardVersion::V4));
         let err = "2.1".parse::<VCardVersion>().unwrap_err();
         assert_eq!(err, CardError::UnsupportedVersion("2.1".into()));
-        assert_eq!(err.precondition(), "supported-address-data");
+        assert_eq!(err.precondition().name(), "supported-address-data");
     }
 
     #[test]
     fn filter_error_preconditions() {
         assert_eq!(
-            FilterError::UnsupportedFilter("x".into()).precondition(),
+            FilterError::UnsupportedFilter("x".into())
+                .precondition()
+                .name(),
             "supported-filter"
         );
         assert_eq!(
-            FilterError::UnsupportedCollation("i;foo".into()).precondition(),
+            FilterError::UnsupportedCollation("i;foo".into())
+                .precondition()
+                .name(),
             "supported-collation"
         );
         assert_eq!(
-            FilterError::UnsupportedAddressData("x".into()).precondition(),
+            FilterError::UnsupportedAddressData("x".into())
+                .precondition()
+                .name(),
             "supported-address-data"
         );
         assert_eq!(
-            CardError::Conversion(VCardVersion::V4, "x".into()).precondition(),
+            CardError::Conversion(VCardVersion::V4, "x".into())
+                .precondition()
+                .name(),
             "supported-address-data-conversion"
         );
     }

@@ -4,7 +4,7 @@ use super::resource::{self, Resource};
 use super::validate::{self, Validated};
 use super::Req;
 use crate::collections::WriteError;
-use crate::error::{Condition, DavError, DavResult};
+use crate::error::{DavError, DavResult, Precondition};
 use crate::store::{Collection, CollectionKind, StoreError, WriteCondition};
 use crate::tree::{CollectionPath, StorePath, Target};
 use crate::xml::escape_text;
@@ -33,15 +33,26 @@ pub fn write_condition(req: &Req<'_>) -> WriteCondition {
     }
 }
 
-/// Map a store refusal to the DAV error.
+/// Map a store refusal to the DAV error (a UID conflict in CalDAV's terms; a write into a
+/// known collection uses [`item_store_error`]).
 pub fn store_error(e: StoreError, coll_path: &str) -> DavError {
+    refusal(e, coll_path, CollectionKind::Calendar)
+}
+
+/// Map a store refusal of a write into `coll` to the DAV error, a UID conflict in the terms
+/// of the collection's protocol.
+pub fn item_store_error(e: StoreError, coll: &Collection) -> DavError {
+    refusal(e, &coll.path, coll.kind)
+}
+
+fn refusal(e: StoreError, coll_path: &str, kind: CollectionKind) -> DavError {
     match e {
         StoreError::PreconditionFailed => DavError::PreconditionFailed,
         StoreError::UidConflict(other) => DavError::forbidden(
-            Condition::caldav("no-uid-conflict").with_inner(format!(
-                "<d:href>{}</d:href>",
-                escape_text(&CollectionPath::of_stored(coll_path).member(&other).href())
-            )),
+            Precondition::no_uid_conflict(
+                kind,
+                CollectionPath::of_stored(coll_path).member(&other).href(),
+            ),
             "another resource in this collection already has this UID",
         ),
         StoreError::NotFound => DavError::NotFound,
@@ -160,12 +171,7 @@ pub async fn put(req: &Req<'_>, target: &Target) -> DavResult<HttpResponse> {
         let old = store.item_index(&coll, name).await?;
         if old.uid.is_some() && old.uid != index.uid {
             return Err(DavError::forbidden(
-                if coll.kind == CollectionKind::Calendar {
-                    Condition::caldav("no-uid-conflict")
-                } else {
-                    Condition::carddav("no-uid-conflict")
-                }
-                .with_inner(format!("<d:href>{}</d:href>", escape_text(&member.href()))),
+                Precondition::no_uid_conflict(coll.kind, member.href()),
                 "a PUT may not change the UID of an existing resource",
             ));
         }
@@ -196,39 +202,17 @@ pub async fn put(req: &Req<'_>, target: &Target) -> DavResult<HttpResponse> {
 
 /// Map a refused or failed write to the DAV error.
 fn write_error(e: WriteError, coll: &Collection) -> DavError {
-    let card = coll.kind == CollectionKind::Addressbook;
     match e {
-        WriteError::Store(e) => {
-            let e = store_error(e, &coll.path);
-            if card {
-                carddav_condition(e)
-            } else {
-                e
-            }
-        }
+        WriteError::Store(e) => item_store_error(e, coll),
         e @ WriteError::Unrepresentable { .. } => DavError::forbidden(
-            if card {
-                Condition::carddav("valid-address-data")
+            if coll.kind == CollectionKind::Addressbook {
+                Precondition::ValidAddressData
             } else {
-                Condition::caldav("valid-calendar-data")
+                Precondition::ValidCalendarData
             },
             e.to_string(),
         ),
         WriteError::Upstream(c) => DavError::Upstream(c),
-    }
-}
-
-/// The CardDAV spelling of a UID conflict (RFC 6352 §6.3.2.1).
-fn carddav_condition(e: DavError) -> DavError {
-    match e {
-        DavError::Forbidden {
-            message,
-            condition: Some(c),
-        } if c.name == "no-uid-conflict" => DavError::Forbidden {
-            message,
-            condition: Some(Condition::carddav("no-uid-conflict").with_inner(c.inner)),
-        },
-        other => other,
     }
 }
 

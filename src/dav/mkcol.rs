@@ -2,10 +2,10 @@
 
 use super::multistatus::{Multistatus, PropStats};
 use super::proppatch::{parse_updates, PropChange};
-use super::props::{is_protected, is_writable_meta};
+use super::props::is_protected;
 use super::resource::Resource;
 use super::Req;
-use crate::error::{Condition, DavError, DavResult};
+use crate::error::{DavError, DavResult, Precondition};
 use crate::store::CollectionKind;
 use crate::tree::Target;
 use crate::xml::{Element, NS_CALDAV, NS_CARDDAV, NS_DAV};
@@ -73,7 +73,7 @@ pub async fn mkcol(
     if found.is_some() {
         return Err(if calendar {
             DavError::forbidden(
-                Condition::dav("resource-must-be-null"),
+                Precondition::ResourceMustBeNull,
                 "something already exists at this URL",
             )
         } else {
@@ -131,7 +131,7 @@ pub async fn mkcol(
     for c in &plan.components {
         if !matches!(c.as_str(), "VEVENT" | "VTODO" | "VJOURNAL") {
             return Err(DavError::forbidden(
-                Condition::caldav("supported-calendar-component"),
+                Precondition::SupportedCalendarComponent,
                 format!("component {c} is not supported"),
             ));
         }
@@ -145,9 +145,9 @@ pub async fn mkcol(
         if pc.kind != CollectionKind::Plain {
             return Err(DavError::forbidden(
                 if pc.kind == CollectionKind::Calendar {
-                    Condition::caldav("calendar-collection-location-ok")
+                    Precondition::CalendarCollectionLocationOk
                 } else {
-                    Condition::carddav("addressbook-collection-location-ok")
+                    Precondition::AddressbookCollectionLocationOk
                 },
                 "collections cannot be nested inside a calendar or address book",
             ));
@@ -157,11 +157,7 @@ pub async fn mkcol(
     let bad: Vec<&PropChange> = plan
         .props
         .iter()
-        .filter(|p| {
-            !shapes_collection(p)
-                && is_protected(&p.ns, &p.name)
-                && !is_writable_meta(&p.ns, &p.name)
-        })
+        .filter(|p| !shapes_collection(p) && is_protected(&p.ns, &p.name))
         .collect();
     if !bad.is_empty() {
         let mut ps = PropStats::default();

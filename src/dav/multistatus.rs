@@ -1,5 +1,6 @@
 //! Building `207 Multi-Status` bodies (RFC 4918 §13).
 
+use crate::error::Precondition;
 use crate::xml::XmlWriter;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -119,14 +120,19 @@ impl Multistatus {
         self.w.raw("</d:status></d:propstat>");
     }
 
-    /// A response with only a status (e.g. a deleted member in sync-collection).
-    pub fn status_response(&mut self, href: &str, code: u16, extra: &str) {
+    /// A response with only a status (e.g. a deleted member in sync-collection), and the
+    /// condition that explains it in a `DAV:error` (RFC 4918 §14.5).
+    pub fn status_response(&mut self, href: &str, code: u16, error: Option<&Precondition>) {
         self.w.raw("<d:response><d:href>");
         self.w.text(href);
         self.w.raw("</d:href><d:status>");
         self.w.raw(&status_line(code));
         self.w.raw("</d:status>");
-        self.w.raw(extra);
+        if let Some(c) = error {
+            self.w.raw("<d:error>");
+            c.write(&mut self.w);
+            self.w.raw("</d:error>");
+        }
         self.w.raw("</d:response>");
     }
 

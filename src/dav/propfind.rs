@@ -1,11 +1,12 @@
 //! PROPFIND (RFC 4918 §9.1) and the property rendering shared with REPORTs.
 
 use super::multistatus::{Multistatus, PropStats};
-use super::props::{self, live_names, live_value, PropCtx, PropName};
+use super::props::{self, has_live, live_names, live_value, PropCtx, PropName};
 use super::resource::Resource;
 use super::Req;
 use crate::auth::Principal;
-use crate::error::{Condition, DavError, DavResult};
+use crate::error::{DavError, DavResult, Precondition};
+use crate::store::DeadProperty;
 use crate::tree::HomeKind;
 use crate::xml::{Element, XmlWriter, NS_DAV};
 use actix_web::HttpResponse;
@@ -18,28 +19,21 @@ pub enum PropRequest {
     AllProp(Vec<PropName>),
     /// `propname`.
     PropName,
-    /// Named properties; the element is kept for properties with parameters
-    /// (`calendar-data`, `address-data`).
-    Prop(Vec<(PropName, Element)>),
+    /// Named properties, as their elements: properties with parameters (`calendar-data`,
+    /// `address-data`) are read from them.
+    Prop(Vec<Element>),
 }
 
 impl PropRequest {
     /// Parse the `DAV:prop` element of a request.
     pub fn from_prop(prop: &Element) -> Self {
-        PropRequest::Prop(
-            prop.elements()
-                .map(|e| ((e.ns.clone(), e.name.clone()), e.clone()))
-                .collect(),
-        )
+        PropRequest::Prop(prop.elements().cloned().collect())
     }
 
     /// The element asking for `{ns}name`, when asked by name.
     pub fn find(&self, ns: &str, name: &str) -> Option<&Element> {
         match self {
-            PropRequest::Prop(v) => v
-                .iter()
-                .find(|((n, l), _)| n == ns && l == name)
-                .map(|(_, e)| e),
+            PropRequest::Prop(v) => v.iter().find(|e| e.is(ns, name)),
             _ => None,
         }
     }
@@ -63,11 +57,7 @@ pub fn parse_propfind(req: &Req<'_>) -> DavResult<PropRequest> {
     if root.child(NS_DAV, "allprop").is_some() {
         let include = root
             .child(NS_DAV, "include")
-            .map(|i| {
-                i.elements()
-                    .map(|e| (e.ns.clone(), e.name.clone()))
-                    .collect()
-            })
+            .map(|i| i.elements().map(PropName::of).collect())
             .unwrap_or_default();
         return Ok(PropRequest::AllProp(include));
     }
@@ -90,7 +80,7 @@ pub struct Computed<'a> {
 pub fn render_props(
     ctx: &PropCtx<'_>,
     res: &Resource,
-    dead: &[(String, String, String)],
+    dead: &[DeadProperty],
     pr: &PropRequest,
     computed: Option<&Computed<'_>>,
     ps: &mut PropStats,
@@ -98,41 +88,39 @@ pub fn render_props(
     let mut w = XmlWriter::default();
     match pr {
         PropRequest::PropName => {
-            for (ns, name, _) in live_names(res) {
-                w.empty(ns, name);
+            for p in live_names(res) {
+                w.empty(p.ns, p.name);
             }
-            for (ns, name, _) in dead {
-                if !live_names(res).iter().any(|(n, l, _)| n == ns && l == name) {
+            for DeadProperty { ns, name, .. } in dead {
+                if !has_live(res, ns, name) {
                     w.empty(ns, name);
                 }
             }
             ps.ok(&w.buf);
         }
         PropRequest::AllProp(include) => {
-            for (ns, name, in_allprop) in live_names(res) {
-                let included = include.iter().any(|(n, l)| n == ns && l == name);
-                if in_allprop || included {
-                    if let Some(v) = live_value(ctx, res, ns, name) {
-                        props::write_prop(&mut w, ns, name, &v);
+            for p in live_names(res) {
+                if p.allprop || include.iter().any(|n| n.is(p.ns, p.name)) {
+                    if let Some(v) = (p.value)(ctx, res) {
+                        props::write_prop(&mut w, p.ns, p.name, &v);
                     }
                 }
             }
-            for (ns, name, xml) in dead {
-                if live_value(ctx, res, ns, name).is_none() {
-                    w.raw(xml);
+            for d in dead {
+                if live_value(ctx, res, &d.ns, &d.name).is_none() {
+                    w.raw(&d.value);
                 }
             }
             ps.ok(&w.buf);
-            for (ns, name) in include {
-                if !live_names(res).iter().any(|(n, l, _)| n == ns && l == name)
-                    && !dead.iter().any(|(n, l, _)| n == ns && l == name)
+            for PropName { ns, name } in include {
+                if !has_live(res, ns, name) && !dead.iter().any(|d| d.ns == *ns && d.name == *name)
                 {
                     ps.not_found(ns, name);
                 }
             }
         }
         PropRequest::Prop(list) => {
-            for ((ns, name), _) in list {
+            for Element { ns, name, .. } in list {
                 if let Some(c) = computed {
                     if c.ns == ns && c.name == name {
                         match &c.value {
@@ -144,7 +132,8 @@ pub fn render_props(
                 }
                 if let Some(v) = live_value(ctx, res, ns, name) {
                     props::write_prop(ps.ok_writer(), ns, name, &v);
-                } else if let Some((_, _, xml)) = dead.iter().find(|(n, l, _)| n == ns && l == name)
+                } else if let Some(DeadProperty { value: xml, .. }) =
+                    dead.iter().find(|d| d.ns == *ns && d.name == *name)
                 {
                     ps.ok(xml);
                 } else {
@@ -210,13 +199,13 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         Some(d) => d,
         None => {
             return Err(DavError::forbidden(
-                Condition::dav("propfind-finite-depth"),
+                Precondition::PropfindFiniteDepth,
                 "Depth: infinity is not supported; use 0 or 1",
             ))
         }
     };
     let pr = parse_propfind(req)?;
-    let dead: HashMap<String, Vec<(String, String, String)>> = match res.store_path() {
+    let dead: HashMap<String, Vec<DeadProperty>> = match res.store_path() {
         Some(p) => {
             req.state
                 .store
@@ -244,7 +233,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
 fn respond(
     ctx: &PropCtx<'_>,
     r: &Resource,
-    dead: &HashMap<String, Vec<(String, String, String)>>,
+    dead: &HashMap<String, Vec<DeadProperty>>,
     pr: &PropRequest,
     ms: &mut Multistatus,
 ) {
@@ -256,7 +245,7 @@ fn respond_at(
     ctx: &PropCtx<'_>,
     r: &Resource,
     href: &str,
-    dead: &HashMap<String, Vec<(String, String, String)>>,
+    dead: &HashMap<String, Vec<DeadProperty>>,
     pr: &PropRequest,
     ms: &mut Multistatus,
 ) {
@@ -276,7 +265,7 @@ async fn stream_collection(
     req: &Req<'_>,
     coll: crate::store::Collection,
     pr: PropRequest,
-    dead: HashMap<String, Vec<(String, String, String)>>,
+    dead: HashMap<String, Vec<DeadProperty>>,
 ) -> DavResult<HttpResponse> {
     let subs = req
         .state

@@ -1,75 +1,40 @@
 //! Live properties: what each resource says about itself (RFC 4918 §15, RFC 4791 §5.2,
 //! RFC 6352 §6.2, RFC 6578 §4, RFC 5397, RFC 3744 §5).
+//!
+//! Every property the server knows is one entry of [`LIVE`]: its name, whether `allprop`
+//! includes it, whether PROPPATCH may touch it, which resources have it and how its value
+//! renders. A new live property is one new entry; PROPFIND, PROPPATCH, MKCOL and the
+//! REPORTs read everything from the table.
 
+use super::report::ReportKind;
 use super::resource::Resource;
 use crate::auth::Principal;
 use crate::store::CollectionKind;
 use crate::tree::{self, HomeKind};
-use crate::xml::{escape_text, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_CS, NS_DAV, NS_ICAL};
+use crate::xml::{escape_text, Element, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_CS, NS_DAV};
 
-/// A property name.
-pub type PropName = (String, String);
-
-/// Properties that PROPPATCH may never change (RFC 4918 §15, and the CalDAV/CardDAV ones).
-pub fn is_protected(ns: &str, name: &str) -> bool {
-    match ns {
-        NS_DAV => matches!(
-            name,
-            "resourcetype"
-                | "getetag"
-                | "getcontentlength"
-                | "getcontenttype"
-                | "getlastmodified"
-                | "creationdate"
-                | "lockdiscovery"
-                | "supportedlock"
-                | "sync-token"
-                | "current-user-principal"
-                | "current-user-privilege-set"
-                | "principal-URL"
-                | "owner"
-                | "supported-report-set"
-                | "principal-collection-set"
-                | "acl"
-                | "quota-used-bytes"
-                | "quota-available-bytes"
-        ),
-        NS_CALDAV => matches!(
-            name,
-            "supported-calendar-component-set"
-                | "supported-calendar-data"
-                | "max-resource-size"
-                | "calendar-home-set"
-                | "calendar-user-address-set"
-                | "min-date-time"
-                | "max-date-time"
-                | "max-instances"
-                | "calendar-data"
-        ),
-        NS_CARDDAV => matches!(
-            name,
-            "supported-address-data"
-                | "max-resource-size"
-                | "addressbook-home-set"
-                | "address-data"
-        ),
-        NS_CS => name == "getctag",
-        _ => false,
-    }
+/// A property name as a client sends it: namespace and local name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PropName {
+    /// Namespace URI ("" when none).
+    pub ns: String,
+    /// Local name.
+    pub name: String,
 }
 
-/// Names stored as dead properties but given meaning by clients: writable, kept verbatim.
-pub fn is_writable_meta(ns: &str, name: &str) -> bool {
-    matches!(
-        (ns, name),
-        (NS_DAV, "displayname")
-            | (NS_CALDAV, "calendar-description")
-            | (NS_CALDAV, "calendar-timezone")
-            | (NS_CALDAV, "schedule-calendar-transp")
-            | (NS_CARDDAV, "addressbook-description")
-            | (NS_ICAL, "calendar-color")
-            | (NS_ICAL, "calendar-order")
-    )
+impl PropName {
+    /// The name of an element (a property inside `DAV:prop`).
+    pub fn of(e: &Element) -> Self {
+        PropName {
+            ns: e.ns.clone(),
+            name: e.name.clone(),
+        }
+    }
+
+    /// True when this is `{ns}name`.
+    pub fn is(&self, ns: &str, name: &str) -> bool {
+        self.ns == ns && self.name == name
+    }
 }
 
 /// Everything needed to render live properties for one request.
@@ -78,6 +43,309 @@ pub struct PropCtx<'a> {
     pub principal: &'a Principal,
     /// `max-resource-size`.
     pub max_resource_size: usize,
+}
+
+/// How a live property's value is computed: its inner XML on a resource, `None` where the
+/// resource has no such property.
+pub type Render = fn(&PropCtx<'_>, &Resource) -> Option<String>;
+
+/// One property the server knows.
+pub struct LiveProp {
+    /// Namespace.
+    pub ns: &'static str,
+    /// Local name.
+    pub name: &'static str,
+    /// Included in `allprop` (RFC 4918 §9.1: only the RFC 4918 properties; the expensive or
+    /// client-specific ones must be asked for by name).
+    pub allprop: bool,
+    /// PROPPATCH and extended MKCOL refuse to set or remove it (403).
+    pub protected: bool,
+    /// Its value is a list of `DAV:href` that expand-property may follow (RFC 3253 §3.8).
+    pub hrefs: bool,
+    /// The resources that list it in `propname` and `allprop`.
+    pub on: fn(&Resource) -> bool,
+    /// Its value.
+    pub value: Render,
+}
+
+impl LiveProp {
+    /// A protected property, not in `allprop`, listed on the resources `on` says.
+    const fn new(
+        ns: &'static str,
+        name: &'static str,
+        on: fn(&Resource) -> bool,
+        value: Render,
+    ) -> Self {
+        LiveProp {
+            ns,
+            name,
+            allprop: false,
+            protected: true,
+            hrefs: false,
+            on,
+            value,
+        }
+    }
+
+    /// A name PROPPATCH refuses although no resource here has it (the RFCs make it live).
+    const fn reserved(ns: &'static str, name: &'static str) -> Self {
+        LiveProp::new(ns, name, on::nowhere, |_, _| None)
+    }
+
+    /// Included in `allprop`.
+    const fn in_allprop(self) -> Self {
+        LiveProp {
+            allprop: true,
+            ..self
+        }
+    }
+
+    /// PROPPATCH may set it (the value is kept as a dead property).
+    const fn writable(self) -> Self {
+        LiveProp {
+            protected: false,
+            ..self
+        }
+    }
+
+    /// Its value is a list of hrefs.
+    const fn href_valued(self) -> Self {
+        LiveProp {
+            hrefs: true,
+            ..self
+        }
+    }
+}
+
+/// Which resources have a property.
+mod on {
+    use super::Resource;
+    use crate::store::CollectionKind;
+
+    pub fn any(_: &Resource) -> bool {
+        true
+    }
+    pub fn nowhere(_: &Resource) -> bool {
+        false
+    }
+    /// The resources the server names itself: root, context, principals, homes.
+    pub fn named(r: &Resource) -> bool {
+        !matches!(r, Resource::Collection(_) | Resource::Item(..))
+    }
+    /// The resources that describe the user (root and context stand in for the principal).
+    pub fn principalish(r: &Resource) -> bool {
+        matches!(
+            r,
+            Resource::Root | Resource::Context | Resource::Principal(_)
+        )
+    }
+    pub fn principal(r: &Resource) -> bool {
+        matches!(r, Resource::Principal(_))
+    }
+    pub fn collection(r: &Resource) -> bool {
+        matches!(r, Resource::Collection(_))
+    }
+    /// Calendars and address books.
+    pub fn dav_collection(r: &Resource) -> bool {
+        matches!(r, Resource::Collection(c) if c.is_dav_collection())
+    }
+    pub fn calendar(r: &Resource) -> bool {
+        matches!(r, Resource::Collection(c) if c.kind == CollectionKind::Calendar)
+    }
+    pub fn addressbook(r: &Resource) -> bool {
+        matches!(r, Resource::Collection(c) if c.kind == CollectionKind::Addressbook)
+    }
+    pub fn item(r: &Resource) -> bool {
+        matches!(r, Resource::Item(..))
+    }
+}
+
+/// Every property the server knows, in the order `propname` and `allprop` list them.
+///
+/// The two dates have an entry for collections and one for items: collections list them
+/// before their sync properties, items after the entity headers.
+pub static LIVE: &[LiveProp] = &[
+    LiveProp::new(NS_DAV, "resourcetype", on::any, resourcetype).in_allprop(),
+    LiveProp::new(NS_DAV, "current-user-principal", on::any, |c, _| {
+        Some(owner(c))
+    })
+    .href_valued(),
+    LiveProp::new(NS_DAV, "current-user-privilege-set", on::any, privilege_set),
+    LiveProp::new(NS_DAV, "supported-report-set", on::any, report_set),
+    LiveProp::new(NS_DAV, "principal-collection-set", on::any, |_, _| {
+        Some(href_el(&tree::href("principals/")))
+    })
+    .href_valued(),
+    LiveProp::new(NS_DAV, "owner", on::any, |c, _| Some(owner(c))).href_valued(),
+    LiveProp::new(NS_DAV, "displayname", on::named, displayname)
+        .in_allprop()
+        .writable(),
+    LiveProp::new(NS_DAV, "principal-URL", on::principalish, |c, r| {
+        on::principalish(r).then(|| owner(c))
+    })
+    .href_valued(),
+    LiveProp::new(NS_CALDAV, "calendar-home-set", on::principalish, |c, r| {
+        on::principalish(r).then(|| home(c, HomeKind::Calendars))
+    })
+    .href_valued(),
+    LiveProp::new(
+        NS_CARDDAV,
+        "addressbook-home-set",
+        on::principalish,
+        |c, r| on::principalish(r).then(|| home(c, HomeKind::Addressbooks)),
+    )
+    .href_valued(),
+    LiveProp::new(
+        NS_CALDAV,
+        "calendar-user-address-set",
+        on::principalish,
+        |c, r| {
+            on::principalish(r).then(|| {
+                let mut s = String::new();
+                if let Some(e) = &c.principal.user.email {
+                    s.push_str(&href_el(&format!("mailto:{e}")));
+                }
+                s.push_str(&owner(c));
+                s
+            })
+        },
+    ),
+    // Not protected: PROPPATCH has always accepted it (and stored it as dead).
+    LiveProp::new(NS_CALDAV, "calendar-user-type", on::principal, |_, r| {
+        on::principal(r).then(|| "INDIVIDUAL".into())
+    })
+    .writable(),
+    LiveProp::new(NS_DAV, "creationdate", on::collection, creationdate).in_allprop(),
+    LiveProp::new(NS_DAV, "getlastmodified", on::collection, getlastmodified).in_allprop(),
+    LiveProp::new(NS_DAV, "sync-token", on::dav_collection, |_, r| match r {
+        Resource::Collection(c) if c.is_dav_collection() => Some(escape_text(&c.sync_token())),
+        _ => None,
+    }),
+    LiveProp::new(NS_CS, "getctag", on::dav_collection, |_, r| match r {
+        Resource::Collection(c) if c.is_dav_collection() => Some(escape_text(&c.ctag())),
+        _ => None,
+    }),
+    LiveProp::new(
+        NS_CALDAV,
+        "supported-calendar-component-set",
+        on::calendar,
+        |_, r| match r {
+            Resource::Collection(c) if c.kind == CollectionKind::Calendar => Some(
+                c.components
+                    .iter()
+                    .map(|n| format!("<c:comp name=\"{}\"/>", escape_text(n)))
+                    .collect(),
+            ),
+            _ => None,
+        },
+    ),
+    LiveProp::new(
+        NS_CALDAV,
+        "supported-calendar-data",
+        on::calendar,
+        |_, r| {
+            on::calendar(r)
+                .then(|| "<c:calendar-data content-type=\"text/calendar\" version=\"2.0\"/>".into())
+        },
+    ),
+    LiveProp::new(NS_CALDAV, "max-resource-size", on::calendar, |c, r| {
+        on::calendar(r).then(|| c.max_resource_size.to_string())
+    }),
+    // Not protected, and answered on address books too when asked by name: as it has always
+    // behaved.
+    LiveProp::new(
+        NS_CALDAV,
+        "supported-collation-set",
+        on::calendar,
+        |_, r| collations(r, "c"),
+    )
+    .writable(),
+    LiveProp::new(
+        NS_CARDDAV,
+        "supported-address-data",
+        on::addressbook,
+        |_, r| {
+            on::addressbook(r).then(|| {
+                "<card:address-data-type content-type=\"text/vcard\" version=\"3.0\"/>\
+             <card:address-data-type content-type=\"text/vcard\" version=\"4.0\"/>"
+                    .into()
+            })
+        },
+    ),
+    LiveProp::new(NS_CARDDAV, "max-resource-size", on::addressbook, |c, r| {
+        on::addressbook(r).then(|| c.max_resource_size.to_string())
+    }),
+    LiveProp::new(
+        NS_CARDDAV,
+        "supported-collation-set",
+        on::addressbook,
+        |_, r| collations(r, "card"),
+    )
+    .writable(),
+    LiveProp::new(NS_DAV, "getetag", on::item, |_, r| match r {
+        Resource::Item(_, m) => Some(escape_text(&m.etag)),
+        _ => None,
+    })
+    .in_allprop(),
+    LiveProp::new(NS_DAV, "getcontenttype", on::item, |_, r| match r {
+        Resource::Item(_, m) => Some(escape_text(&m.content_type)),
+        _ => None,
+    })
+    .in_allprop(),
+    LiveProp::new(NS_DAV, "getcontentlength", on::item, |_, r| match r {
+        Resource::Item(_, m) => Some(m.size.to_string()),
+        _ => None,
+    })
+    .in_allprop(),
+    LiveProp::new(NS_DAV, "getlastmodified", on::item, getlastmodified).in_allprop(),
+    LiveProp::new(NS_DAV, "creationdate", on::item, creationdate).in_allprop(),
+    // Live in the RFCs but not offered here: PROPPATCH must still refuse them.
+    LiveProp::reserved(NS_DAV, "lockdiscovery"),
+    LiveProp::reserved(NS_DAV, "supportedlock"),
+    LiveProp::reserved(NS_DAV, "acl"),
+    LiveProp::reserved(NS_DAV, "quota-used-bytes"),
+    LiveProp::reserved(NS_DAV, "quota-available-bytes"),
+    LiveProp::reserved(NS_CALDAV, "min-date-time"),
+    LiveProp::reserved(NS_CALDAV, "max-date-time"),
+    LiveProp::reserved(NS_CALDAV, "max-instances"),
+    LiveProp::reserved(NS_CALDAV, "calendar-data"),
+    LiveProp::reserved(NS_CARDDAV, "address-data"),
+];
+
+/// The entry for `{ns}name`.
+pub fn find(ns: &str, name: &str) -> Option<&'static LiveProp> {
+    LIVE.iter().find(|p| p.ns == ns && p.name == name)
+}
+
+/// Properties that PROPPATCH may never change (RFC 4918 §15, and the CalDAV/CardDAV ones).
+pub fn is_protected(ns: &str, name: &str) -> bool {
+    find(ns, name).is_some_and(|p| p.protected)
+}
+
+/// The live properties `res` has, in listing order (for `propname` and `allprop`).
+pub fn live_names(res: &Resource) -> impl Iterator<Item = &'static LiveProp> + '_ {
+    LIVE.iter().filter(move |p| (p.on)(res))
+}
+
+/// True when `res` lists the live property `{ns}name`.
+pub fn has_live(res: &Resource, ns: &str, name: &str) -> bool {
+    live_names(res).any(|p| p.ns == ns && p.name == name)
+}
+
+/// Render the inner XML of live property `{ns}name` of `res`, or `None` when it has none.
+pub fn live_value(ctx: &PropCtx<'_>, res: &Resource, ns: &str, name: &str) -> Option<String> {
+    find(ns, name).and_then(|p| (p.value)(ctx, res))
+}
+
+/// Write `<{ns}name>inner</{ns}name>` for a live property.
+pub fn write_prop(w: &mut XmlWriter, ns: &str, name: &str, inner: &str) {
+    if inner.is_empty() {
+        w.empty(ns, name);
+    } else {
+        w.open(ns, name);
+        w.raw(inner);
+        w.close(ns, name);
+    }
 }
 
 fn fmt_http_date(t: i64) -> String {
@@ -98,265 +366,300 @@ fn href_el(h: &str) -> String {
     format!("<d:href>{}</d:href>", escape_text(h))
 }
 
-fn privileges(names: &[(&str, &str)]) -> String {
-    names
-        .iter()
-        .map(|(p, n)| format!("<d:privilege><{p}:{n}/></d:privilege>"))
-        .collect()
+/// The asking user's principal, as an href.
+fn owner(ctx: &PropCtx<'_>) -> String {
+    href_el(&tree::principal_href(&ctx.principal.user.name))
 }
 
-fn reports(names: &[(&str, &str)]) -> String {
-    names
-        .iter()
-        .map(|(p, n)| {
-            format!("<d:supported-report><d:report><{p}:{n}/></d:report></d:supported-report>")
-        })
-        .collect()
+/// The asking user's home of `kind`, as an href.
+fn home(ctx: &PropCtx<'_>, kind: HomeKind) -> String {
+    href_el(&tree::href(&tree::home_path(
+        kind,
+        &ctx.principal.user.name,
+    )))
 }
 
-/// The names of the live properties a resource has (for `propname` and `allprop`).
-/// The second element says whether `allprop` includes it (RFC 4918 §9.1: only the RFC 4918
-/// properties; the expensive or client-specific ones must be asked for by name).
-pub fn live_names(res: &Resource) -> Vec<(&'static str, &'static str, bool)> {
-    let mut v = vec![
-        (NS_DAV, "resourcetype", true),
-        (NS_DAV, "current-user-principal", false),
-        (NS_DAV, "current-user-privilege-set", false),
-        (NS_DAV, "supported-report-set", false),
-        (NS_DAV, "principal-collection-set", false),
-        (NS_DAV, "owner", false),
-    ];
+fn resourcetype(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
+    Some(match res {
+        Resource::Item(..) => String::new(),
+        Resource::Principal(_) => "<d:collection/><d:principal/>".into(),
+        Resource::Collection(c) => match c.kind {
+            CollectionKind::Calendar => "<d:collection/><c:calendar/>".into(),
+            CollectionKind::Addressbook => "<d:collection/><card:addressbook/>".into(),
+            CollectionKind::Plain => "<d:collection/>".into(),
+        },
+        _ => "<d:collection/>".into(),
+    })
+}
+
+fn displayname(ctx: &PropCtx<'_>, res: &Resource) -> Option<String> {
     match res {
-        Resource::Root | Resource::Context | Resource::Principal(_) => {
-            v.extend([
-                (NS_DAV, "displayname", true),
-                (NS_DAV, "principal-URL", false),
-                (NS_CALDAV, "calendar-home-set", false),
-                (NS_CARDDAV, "addressbook-home-set", false),
-                (NS_CALDAV, "calendar-user-address-set", false),
-            ]);
-            if matches!(res, Resource::Principal(_)) {
-                v.push((NS_CALDAV, "calendar-user-type", false));
-            }
-        }
-        Resource::Principals | Resource::Homes(_) => v.push((NS_DAV, "displayname", true)),
-        Resource::Collection(c) => {
-            v.extend([
-                (NS_DAV, "creationdate", true),
-                (NS_DAV, "getlastmodified", true),
-            ]);
-            match c.kind {
-                CollectionKind::Calendar => v.extend([
-                    (NS_DAV, "sync-token", false),
-                    (NS_CS, "getctag", false),
-                    (NS_CALDAV, "supported-calendar-component-set", false),
-                    (NS_CALDAV, "supported-calendar-data", false),
-                    (NS_CALDAV, "max-resource-size", false),
-                    (NS_CALDAV, "supported-collation-set", false),
-                ]),
-                CollectionKind::Addressbook => v.extend([
-                    (NS_DAV, "sync-token", false),
-                    (NS_CS, "getctag", false),
-                    (NS_CARDDAV, "supported-address-data", false),
-                    (NS_CARDDAV, "max-resource-size", false),
-                    (NS_CARDDAV, "supported-collation-set", false),
-                ]),
-                CollectionKind::Plain => {}
-            }
-        }
-        Resource::Item(..) => v.extend([
-            (NS_DAV, "getetag", true),
-            (NS_DAV, "getcontenttype", true),
-            (NS_DAV, "getcontentlength", true),
-            (NS_DAV, "getlastmodified", true),
-            (NS_DAV, "creationdate", true),
-        ]),
-    }
-    v
-}
-
-/// Render the inner XML of live property `{ns}name` of `res`, or `None` when it has none.
-pub fn live_value(ctx: &PropCtx<'_>, res: &Resource, ns: &str, name: &str) -> Option<String> {
-    let user = &ctx.principal.user.name;
-    let is_principalish = matches!(
-        res,
-        Resource::Root | Resource::Context | Resource::Principal(_)
-    );
-    let owner_href = || href_el(&tree::principal_href(user));
-    match (ns, name) {
-        (NS_DAV, "resourcetype") => Some(match res {
-            Resource::Item(..) => String::new(),
-            Resource::Principal(_) => "<d:collection/><d:principal/>".into(),
-            Resource::Collection(c) => match c.kind {
-                CollectionKind::Calendar => "<d:collection/><c:calendar/>".into(),
-                CollectionKind::Addressbook => "<d:collection/><card:addressbook/>".into(),
-                CollectionKind::Plain => "<d:collection/>".into(),
-            },
-            _ => "<d:collection/>".into(),
-        }),
-        (NS_DAV, "current-user-principal") => Some(owner_href()),
-        (NS_DAV, "principal-URL") if is_principalish => Some(owner_href()),
-        (NS_DAV, "owner") => Some(owner_href()),
-        (NS_DAV, "principal-collection-set") => Some(href_el(&tree::href("principals/"))),
-        (NS_DAV, "displayname") => match res {
-            Resource::Principal(u) => {
-                Some(escape_text(ctx.principal.display_name_of(u).unwrap_or(u)))
-            }
-            Resource::Root | Resource::Context => Some("crmdav".into()),
-            Resource::Principals => Some("Principals".into()),
-            Resource::Homes(HomeKind::Calendars) => Some("Calendars".into()),
-            Resource::Homes(HomeKind::Addressbooks) => Some("Address books".into()),
-            _ => None,
-        },
-        (NS_CALDAV, "calendar-home-set") if is_principalish => Some(href_el(&tree::href(
-            &tree::home_path(HomeKind::Calendars, user),
-        ))),
-        (NS_CARDDAV, "addressbook-home-set") if is_principalish => Some(href_el(&tree::href(
-            &tree::home_path(HomeKind::Addressbooks, user),
-        ))),
-        (NS_CALDAV, "calendar-user-address-set") if is_principalish => {
-            let mut s = String::new();
-            if let Some(e) = &ctx.principal.user.email {
-                s.push_str(&href_el(&format!("mailto:{e}")));
-            }
-            s.push_str(&owner_href());
-            Some(s)
-        }
-        (NS_CALDAV, "calendar-user-type") if matches!(res, Resource::Principal(_)) => {
-            Some("INDIVIDUAL".into())
-        }
-        (NS_DAV, "current-user-privilege-set") => Some(match res {
-            Resource::Root
-            | Resource::Context
-            | Resource::Principals
-            | Resource::Homes(_)
-            | Resource::Principal(_) => {
-                privileges(&[("d", "read"), ("d", "read-current-user-privilege-set")])
-            }
-            _ => privileges(&[
-                ("d", "read"),
-                ("d", "write"),
-                ("d", "write-properties"),
-                ("d", "write-content"),
-                ("d", "bind"),
-                ("d", "unbind"),
-                ("d", "read-current-user-privilege-set"),
-                ("c", "read-free-busy"),
-            ]),
-        }),
-        (NS_DAV, "supported-report-set") => Some(match res {
-            Resource::Collection(c) if c.kind == CollectionKind::Calendar => reports(&[
-                ("c", "calendar-multiget"),
-                ("c", "calendar-query"),
-                ("c", "free-busy-query"),
-                ("d", "sync-collection"),
-                ("d", "expand-property"),
-                ("d", "principal-property-search"),
-                ("d", "principal-search-property-set"),
-            ]),
-            Resource::Collection(c) if c.kind == CollectionKind::Addressbook => reports(&[
-                ("card", "addressbook-multiget"),
-                ("card", "addressbook-query"),
-                ("d", "sync-collection"),
-                ("d", "expand-property"),
-                ("d", "principal-property-search"),
-                ("d", "principal-search-property-set"),
-            ]),
-            Resource::Item(..) => reports(&[("d", "expand-property")]),
-            _ => reports(&[
-                ("d", "expand-property"),
-                ("d", "principal-property-search"),
-                ("d", "principal-search-property-set"),
-            ]),
-        }),
-        (NS_DAV, "creationdate") => match res {
-            Resource::Collection(c) => Some(fmt_rfc3339(c.created)),
-            Resource::Item(_, m) => Some(fmt_rfc3339(m.created)),
-            _ => None,
-        },
-        (NS_DAV, "getlastmodified") => match res {
-            Resource::Collection(c) => Some(fmt_http_date(c.modified)),
-            Resource::Item(_, m) => Some(fmt_http_date(m.modified)),
-            _ => None,
-        },
-        (NS_DAV, "getetag") => match res {
-            Resource::Item(_, m) => Some(escape_text(&m.etag)),
-            _ => None,
-        },
-        (NS_DAV, "getcontenttype") => match res {
-            Resource::Item(_, m) => Some(escape_text(&m.content_type)),
-            _ => None,
-        },
-        (NS_DAV, "getcontentlength") => match res {
-            Resource::Item(_, m) => Some(m.size.to_string()),
-            _ => None,
-        },
-        (NS_DAV, "sync-token") => match res {
-            Resource::Collection(c) if c.is_dav_collection() => Some(escape_text(&c.sync_token())),
-            _ => None,
-        },
-        (NS_CS, "getctag") => match res {
-            Resource::Collection(c) if c.is_dav_collection() => Some(escape_text(&c.ctag())),
-            _ => None,
-        },
-        (NS_CALDAV, "supported-calendar-component-set") => match res {
-            Resource::Collection(c) if c.kind == CollectionKind::Calendar => Some(
-                c.components
-                    .iter()
-                    .map(|n| format!("<c:comp name=\"{}\"/>", escape_text(n)))
-                    .collect(),
-            ),
-            _ => None,
-        },
-        (NS_CALDAV, "supported-calendar-data") => match res {
-            Resource::Collection(c) if c.kind == CollectionKind::Calendar => {
-                Some("<c:calendar-data content-type=\"text/calendar\" version=\"2.0\"/>".into())
-            }
-            _ => None,
-        },
-        (NS_CARDDAV, "supported-address-data") => match res {
-            Resource::Collection(c) if c.kind == CollectionKind::Addressbook => Some(
-                "<card:address-data-type content-type=\"text/vcard\" version=\"3.0\"/>\
-                 <card:address-data-type content-type=\"text/vcard\" version=\"4.0\"/>"
-                    .into(),
-            ),
-            _ => None,
-        },
-        (NS_CALDAV, "max-resource-size") => match res {
-            Resource::Collection(c) if c.kind == CollectionKind::Calendar => {
-                Some(ctx.max_resource_size.to_string())
-            }
-            _ => None,
-        },
-        (NS_CARDDAV, "max-resource-size") => match res {
-            Resource::Collection(c) if c.kind == CollectionKind::Addressbook => {
-                Some(ctx.max_resource_size.to_string())
-            }
-            _ => None,
-        },
-        (NS_CALDAV, "supported-collation-set") | (NS_CARDDAV, "supported-collation-set") => {
-            let p = if ns == NS_CALDAV { "c" } else { "card" };
-            match res {
-                Resource::Collection(c) if c.is_dav_collection() => Some(
-                    ["i;ascii-casemap", "i;unicode-casemap", "i;octet"]
-                        .iter()
-                        .map(|x| format!("<{p}:supported-collation>{x}</{p}:supported-collation>"))
-                        .collect(),
-                ),
-                _ => None,
-            }
-        }
+        Resource::Principal(u) => Some(escape_text(ctx.principal.display_name_of(u).unwrap_or(u))),
+        Resource::Root | Resource::Context => Some("crmdav".into()),
+        Resource::Principals => Some("Principals".into()),
+        Resource::Homes(HomeKind::Calendars) => Some("Calendars".into()),
+        Resource::Homes(HomeKind::Addressbooks) => Some("Address books".into()),
+        // A collection's name is a dead property.
         _ => None,
     }
 }
 
-/// Write `<{ns}name>inner</{ns}name>` for a live property.
-pub fn write_prop(w: &mut XmlWriter, ns: &str, name: &str, inner: &str) {
-    if inner.is_empty() {
-        w.empty(ns, name);
-    } else {
-        w.open(ns, name);
-        w.raw(inner);
-        w.close(ns, name);
+fn creationdate(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
+    match res {
+        Resource::Collection(c) => Some(fmt_rfc3339(c.created)),
+        Resource::Item(_, m) => Some(fmt_rfc3339(m.created)),
+        _ => None,
+    }
+}
+
+fn getlastmodified(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
+    match res {
+        Resource::Collection(c) => Some(fmt_http_date(c.modified)),
+        Resource::Item(_, m) => Some(fmt_http_date(m.modified)),
+        _ => None,
+    }
+}
+
+/// RFC 3744 §5.4: read-only outside the stored collections.
+fn privilege_set(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
+    let names: &[(&str, &str)] = match res {
+        Resource::Collection(_) | Resource::Item(..) => &[
+            ("d", "read"),
+            ("d", "write"),
+            ("d", "write-properties"),
+            ("d", "write-content"),
+            ("d", "bind"),
+            ("d", "unbind"),
+            ("d", "read-current-user-privilege-set"),
+            ("c", "read-free-busy"),
+        ],
+        _ => &[("d", "read"), ("d", "read-current-user-privilege-set")],
+    };
+    Some(
+        names
+            .iter()
+            .map(|(p, n)| format!("<d:privilege><{p}:{n}/></d:privilege>"))
+            .collect(),
+    )
+}
+
+/// RFC 3253 §3.1.5: the REPORTs each resource answers.
+fn report_set(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
+    let mut w = XmlWriter::default();
+    for k in ReportKind::ALL.into_iter().filter(|k| k.offered_on(res)) {
+        w.raw("<d:supported-report><d:report>");
+        w.empty(k.ns(), k.name());
+        w.raw("</d:report></d:supported-report>");
+    }
+    Some(w.buf)
+}
+
+/// The text-match collations (RFC 4791 §7.5.1, RFC 6352 §8.3), in prefix `p`'s namespace.
+fn collations(res: &Resource, p: &str) -> Option<String> {
+    on::dav_collection(res).then(|| {
+        ["i;ascii-casemap", "i;unicode-casemap", "i;octet"]
+            .iter()
+            .map(|x| format!("<{p}:supported-collation>{x}</{p}:supported-collation>"))
+            .collect()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::xml::NS_ICAL;
+
+    #[test]
+    fn protected_as_before() {
+        for (ns, name) in [
+            (NS_DAV, "resourcetype"),
+            (NS_DAV, "getetag"),
+            (NS_DAV, "lockdiscovery"),
+            (NS_DAV, "sync-token"),
+            (NS_DAV, "principal-URL"),
+            (NS_DAV, "quota-available-bytes"),
+            (NS_CALDAV, "calendar-data"),
+            (NS_CALDAV, "max-resource-size"),
+            (NS_CALDAV, "calendar-home-set"),
+            (NS_CARDDAV, "max-resource-size"),
+            (NS_CARDDAV, "address-data"),
+            (NS_CS, "getctag"),
+        ] {
+            assert!(is_protected(ns, name), "{{{ns}}}{name}");
+        }
+        // The names clients set on collections are writable (kept as dead properties).
+        for (ns, name) in [
+            (NS_DAV, "displayname"),
+            (NS_CALDAV, "calendar-description"),
+            (NS_CALDAV, "calendar-timezone"),
+            (NS_CALDAV, "schedule-calendar-transp"),
+            (NS_CARDDAV, "addressbook-description"),
+            (NS_ICAL, "calendar-color"),
+            (NS_ICAL, "calendar-order"),
+            (NS_CALDAV, "calendar-user-type"),
+            (NS_CALDAV, "supported-collation-set"),
+            (NS_CARDDAV, "supported-collation-set"),
+            ("urn:x", "anything"),
+        ] {
+            assert!(!is_protected(ns, name), "{{{ns}}}{name}");
+        }
+    }
+
+    fn collection(kind: CollectionKind) -> crate::store::Collection {
+        crate::store::Collection {
+            id: 1,
+            path: "calendars/demo/x/".into(),
+            kind,
+            components: vec!["VEVENT".into()],
+            seq: 0,
+            min_seq: 0,
+            instance: "i".into(),
+            modified: 0,
+            created: 0,
+        }
+    }
+
+    fn meta() -> crate::store::ItemMeta {
+        crate::store::ItemMeta {
+            name: "a.ics".into(),
+            content_type: "text/calendar".into(),
+            etag: "\"e\"".into(),
+            size: 1,
+            modified: 0,
+            created: 0,
+        }
+    }
+
+    fn listed(res: &Resource) -> Vec<(&'static str, &'static str, bool)> {
+        live_names(res).map(|p| (p.ns, p.name, p.allprop)).collect()
+    }
+
+    /// The order clients have always seen in `propname` and `allprop`.
+    #[test]
+    fn listing_order_per_resource() {
+        let common = [
+            (NS_DAV, "resourcetype", true),
+            (NS_DAV, "current-user-principal", false),
+            (NS_DAV, "current-user-privilege-set", false),
+            (NS_DAV, "supported-report-set", false),
+            (NS_DAV, "principal-collection-set", false),
+            (NS_DAV, "owner", false),
+        ];
+        let with = |extra: &[(&'static str, &'static str, bool)]| {
+            let mut v = common.to_vec();
+            v.extend_from_slice(extra);
+            v
+        };
+        let principalish = [
+            (NS_DAV, "displayname", true),
+            (NS_DAV, "principal-URL", false),
+            (NS_CALDAV, "calendar-home-set", false),
+            (NS_CARDDAV, "addressbook-home-set", false),
+            (NS_CALDAV, "calendar-user-address-set", false),
+        ];
+        assert_eq!(listed(&Resource::Root), with(&principalish));
+        assert_eq!(listed(&Resource::Context), with(&principalish));
+        let mut principal = principalish.to_vec();
+        principal.push((NS_CALDAV, "calendar-user-type", false));
+        assert_eq!(
+            listed(&Resource::Principal("demo".into())),
+            with(&principal)
+        );
+        let named = [(NS_DAV, "displayname", true)];
+        assert_eq!(listed(&Resource::Principals), with(&named));
+        assert_eq!(listed(&Resource::Homes(HomeKind::Calendars)), with(&named));
+        let dates = [
+            (NS_DAV, "creationdate", true),
+            (NS_DAV, "getlastmodified", true),
+        ];
+        let plain = Resource::Collection(collection(CollectionKind::Plain));
+        assert_eq!(listed(&plain), with(&dates));
+        let mut cal = dates.to_vec();
+        cal.extend([
+            (NS_DAV, "sync-token", false),
+            (NS_CS, "getctag", false),
+            (NS_CALDAV, "supported-calendar-component-set", false),
+            (NS_CALDAV, "supported-calendar-data", false),
+            (NS_CALDAV, "max-resource-size", false),
+            (NS_CALDAV, "supported-collation-set", false),
+        ]);
+        let calendar = collection(CollectionKind::Calendar);
+        assert_eq!(listed(&Resource::Collection(calendar.clone())), with(&cal));
+        let mut card = dates.to_vec();
+        card.extend([
+            (NS_DAV, "sync-token", false),
+            (NS_CS, "getctag", false),
+            (NS_CARDDAV, "supported-address-data", false),
+            (NS_CARDDAV, "max-resource-size", false),
+            (NS_CARDDAV, "supported-collation-set", false),
+        ]);
+        let book = Resource::Collection(collection(CollectionKind::Addressbook));
+        assert_eq!(listed(&book), with(&card));
+        let item = Resource::Item(calendar, meta());
+        assert_eq!(
+            listed(&item),
+            with(&[
+                (NS_DAV, "getetag", true),
+                (NS_DAV, "getcontenttype", true),
+                (NS_DAV, "getcontentlength", true),
+                (NS_DAV, "getlastmodified", true),
+                (NS_DAV, "creationdate", true),
+            ])
+        );
+    }
+
+    #[test]
+    fn supported_report_sets_as_before() {
+        let set = |res: &Resource| {
+            ReportKind::ALL
+                .into_iter()
+                .filter(|k| k.offered_on(res))
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+        };
+        let principal = [
+            "expand-property",
+            "principal-property-search",
+            "principal-search-property-set",
+        ];
+        let cal = collection(CollectionKind::Calendar);
+        let mut want = vec![
+            "calendar-multiget",
+            "calendar-query",
+            "free-busy-query",
+            "sync-collection",
+        ];
+        want.extend(principal);
+        assert_eq!(set(&Resource::Collection(cal.clone())), want);
+        let mut want = vec![
+            "addressbook-multiget",
+            "addressbook-query",
+            "sync-collection",
+        ];
+        want.extend(principal);
+        let book = Resource::Collection(collection(CollectionKind::Addressbook));
+        assert_eq!(set(&book), want);
+        let plain = Resource::Collection(collection(CollectionKind::Plain));
+        assert_eq!(set(&plain), principal);
+        assert_eq!(set(&Resource::Root), principal);
+        let item = Resource::Item(cal, meta());
+        assert_eq!(set(&item), ["expand-property"]);
+    }
+
+    #[test]
+    fn one_entry_per_name_except_the_dates() {
+        for p in LIVE {
+            let twice = LIVE
+                .iter()
+                .filter(|q| q.ns == p.ns && q.name == p.name)
+                .count()
+                > 1;
+            assert_eq!(
+                twice,
+                p.ns == NS_DAV && matches!(p.name, "creationdate" | "getlastmodified"),
+                "{}",
+                p.name
+            );
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::error::{Condition, DavError, DavResult};
+use crate::error::{DavError, DavResult, Precondition};
 use crate::store::{Collection, ItemMeta};
 use crate::tree::{self, CollectionPath, HomeKind, StorePath, Target};
 
@@ -65,7 +65,7 @@ pub fn check_access(p: &Principal, target: &Target) -> DavResult<()> {
     if owner != &p.user.name {
         tracing::warn!(user = %p.user.name, %owner, "access outside the user's grants refused");
         return Err(DavError::forbidden(
-            Condition::dav("need-privileges"),
+            Precondition::NeedPrivileges,
             "this path belongs to another user",
         ));
     }

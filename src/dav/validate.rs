@@ -2,7 +2,7 @@
 //! and the CalDAV / CardDAV object rules, with the RFC's precondition element on refusal.
 
 use crate::config::Limits;
-use crate::error::{Condition, DavError, DavResult};
+use crate::error::{DavError, DavResult, Precondition};
 use crate::store::{calendar_index, card_index, Collection, CollectionKind, ItemIndex};
 
 /// What the store needs to keep for a valid body.
@@ -39,14 +39,14 @@ pub fn validate(
             if let Some(ct) = content_type {
                 if media_type(ct) != "text/calendar" {
                     return Err(DavError::forbidden(
-                        Condition::caldav("supported-calendar-data"),
+                        Precondition::SupportedCalendarData,
                         format!("a calendar takes text/calendar, not {ct}"),
                     ));
                 }
             }
             if body.len() > limits.max_resource_bytes {
                 return Err(DavError::forbidden(
-                    Condition::caldav("max-resource-size"),
+                    Precondition::CalMaxResourceSize,
                     format!(
                         "the calendar object is larger than {} bytes",
                         limits.max_resource_bytes
@@ -54,14 +54,11 @@ pub fn validate(
                 ));
             }
             let text = std::str::from_utf8(body).map_err(|_| {
-                DavError::forbidden(
-                    Condition::caldav("valid-calendar-data"),
-                    "the body is not UTF-8",
-                )
+                DavError::forbidden(Precondition::ValidCalendarData, "the body is not UTF-8")
             })?;
             let index = calendar_index(text, coll, limits.max_instances).map_err(|e| {
                 tracing::info!(error = %e, "calendar object refused");
-                DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
+                DavError::forbidden(e.precondition(), e.to_string())
             })?;
             Ok(Validated {
                 index,
@@ -73,14 +70,14 @@ pub fn validate(
                 let mt = media_type(ct);
                 if mt != "text/vcard" && mt != "text/x-vcard" {
                     return Err(DavError::forbidden(
-                        Condition::carddav("supported-address-data"),
+                        Precondition::SupportedAddressData,
                         format!("an address book takes text/vcard, not {ct}"),
                     ));
                 }
             }
             if body.len() > limits.max_resource_bytes {
                 return Err(DavError::forbidden(
-                    Condition::carddav("max-resource-size"),
+                    Precondition::CardMaxResourceSize,
                     format!(
                         "the vCard is larger than {} bytes",
                         limits.max_resource_bytes
@@ -88,14 +85,11 @@ pub fn validate(
                 ));
             }
             let text = std::str::from_utf8(body).map_err(|_| {
-                DavError::forbidden(
-                    Condition::carddav("valid-address-data"),
-                    "the body is not UTF-8",
-                )
+                DavError::forbidden(Precondition::ValidAddressData, "the body is not UTF-8")
             })?;
             let index = card_index(text).map_err(|e| {
                 tracing::info!(error = %e, "vCard refused");
-                DavError::forbidden(Condition::carddav(e.precondition()), e.to_string())
+                DavError::forbidden(e.precondition(), e.to_string())
             })?;
             Ok(Validated {
                 index,

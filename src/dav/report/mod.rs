@@ -1,16 +1,19 @@
 //! REPORT (RFC 3253 §3.6) and the reports CalDAV, CardDAV, WebDAV Sync and ACL define.
 
+mod kind;
 mod principal;
 mod query;
 mod sync;
+
+pub use kind::ReportKind;
 
 use super::multistatus::{Multistatus, PropStats};
 use super::propfind::{render_props, Computed, PropRequest};
 use super::props::PropCtx;
 use super::resource::Resource;
 use super::Req;
-use crate::error::{Condition, DavError, DavResult};
-use crate::store::{Collection, CollectionKind, Item};
+use crate::error::{DavError, DavResult, Precondition};
+use crate::store::{Collection, CollectionKind, DeadProperty, Item};
 use crate::tree::{self, StorePath, Target};
 use crate::xml::{escape_text, Element, NS_CALDAV, NS_CARDDAV, NS_DAV};
 use actix_web::HttpResponse;
@@ -19,24 +22,25 @@ use std::collections::HashMap;
 /// REPORT: dispatch on the body's root element.
 pub async fn report(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
     let root = req.xml()?;
-    match (root.ns.as_str(), root.name.as_str()) {
-        (NS_CALDAV, "calendar-multiget") | (NS_CARDDAV, "addressbook-multiget") => {
+    let Some(kind) = ReportKind::of(&root) else {
+        let (ns, name) = (&root.ns, &root.name);
+        tracing::info!(report = %format!("{{{ns}}}{name}"), "unsupported REPORT");
+        return Err(DavError::forbidden(
+            Precondition::SupportedReport,
+            format!("the REPORT {{{ns}}}{name} is not supported here"),
+        ));
+    };
+    match kind {
+        ReportKind::CalendarMultiget | ReportKind::AddressbookMultiget => {
             multiget(req, &res, &root).await
         }
-        (NS_CALDAV, "calendar-query") => query::calendar_query(req, &res, &root).await,
-        (NS_CARDDAV, "addressbook-query") => query::addressbook_query(req, &res, &root).await,
-        (NS_CALDAV, "free-busy-query") => query::free_busy_query(req, &res, &root).await,
-        (NS_DAV, "sync-collection") => sync::sync_collection(req, &res, &root).await,
-        (NS_DAV, "principal-property-search") => principal::property_search(req, &root).await,
-        (NS_DAV, "principal-search-property-set") => Ok(principal::search_property_set()),
-        (NS_DAV, "expand-property") => principal::expand_property(req, &res, &root).await,
-        (ns, name) => {
-            tracing::info!(report = %format!("{{{ns}}}{name}"), "unsupported REPORT");
-            Err(DavError::forbidden(
-                Condition::dav("supported-report"),
-                format!("the REPORT {{{ns}}}{name} is not supported here"),
-            ))
-        }
+        ReportKind::CalendarQuery => query::calendar_query(req, &res, &root).await,
+        ReportKind::AddressbookQuery => query::addressbook_query(req, &res, &root).await,
+        ReportKind::FreeBusyQuery => query::free_busy_query(req, &res, &root).await,
+        ReportKind::SyncCollection => sync::sync_collection(req, &res, &root).await,
+        ReportKind::PrincipalPropertySearch => principal::property_search(req, &root).await,
+        ReportKind::PrincipalSearchPropertySet => Ok(principal::search_property_set()),
+        ReportKind::ExpandProperty => principal::expand_property(req, &res, &root).await,
     }
 }
 
@@ -65,16 +69,12 @@ impl DataRequest {
         if let Some(el) = pr.find(NS_CALDAV, "calendar-data") {
             return crate::caldav::parse_calendar_data(el)
                 .map(DataRequest::Calendar)
-                .map_err(|e| {
-                    DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
-                });
+                .map_err(|e| DavError::forbidden(e.precondition(), e.to_string()));
         }
         if let Some(el) = pr.find(NS_CARDDAV, "address-data") {
             return crate::carddav::parse_address_data(el)
                 .map(DataRequest::Address)
-                .map_err(|e| {
-                    DavError::forbidden(Condition::carddav(e.precondition()), e.to_string())
-                });
+                .map_err(|e| DavError::forbidden(e.precondition(), e.to_string()));
         }
         Ok(DataRequest::None)
     }
@@ -113,7 +113,7 @@ pub struct ItemRenderer<'a> {
     /// How item data is rendered.
     pub data: &'a DataRequest,
     /// Dead properties by path.
-    pub dead: &'a HashMap<String, Vec<(String, String, String)>>,
+    pub dead: &'a HashMap<String, Vec<DeadProperty>>,
 }
 
 impl ItemRenderer<'_> {
@@ -137,7 +137,7 @@ pub fn item_response(
     item: &Item,
     pr: &PropRequest,
     data: &DataRequest,
-    dead: &HashMap<String, Vec<(String, String, String)>>,
+    dead: &HashMap<String, Vec<DeadProperty>>,
 ) {
     ItemRenderer {
         ctx: req.prop_ctx(),
@@ -174,7 +174,7 @@ async fn multiget(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<Ht
                 },
             ) => {
                 if super::resource::check_access(req.principal, &t).is_err() {
-                    ms.status_response(h, 403, "");
+                    ms.status_response(h, 403, None);
                     continue;
                 }
                 let Target::Store {
@@ -190,7 +190,7 @@ async fn multiget(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<Ht
                     None => by_coll.push((parent, vec![(name, h.clone())])),
                 }
             }
-            _ => ms.status_response(h, 404, ""),
+            _ => ms.status_response(h, 404, None),
         }
     }
     if let Resource::Collection(c) = res {
@@ -199,7 +199,7 @@ async fn multiget(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<Ht
     for (parent, names) in by_coll {
         let Some(coll) = req.state.store.collection(req.tenant(), &parent).await? else {
             for (_, h) in &names {
-                ms.status_response(h, 404, "");
+                ms.status_response(h, 404, None);
             }
             continue;
         };
@@ -215,7 +215,7 @@ async fn multiget(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<Ht
         for (name, h) in &names {
             match by_name.get(name.as_str()) {
                 Some(item) => item_response(req, &mut ms, &coll, item, &pr, &data, &dead),
-                None => ms.status_response(h, 404, ""),
+                None => ms.status_response(h, 404, None),
             }
         }
     }
@@ -228,7 +228,7 @@ pub fn query_scope(res: &Resource, kind: CollectionKind) -> DavResult<(&Collecti
         Resource::Collection(c) if c.kind == kind => Ok((c, None)),
         Resource::Item(c, m) if c.kind == kind => Ok((c, Some(m.name.as_str()))),
         _ => Err(DavError::forbidden(
-            Condition::dav("supported-report"),
+            Precondition::SupportedReport,
             "this REPORT is not supported on this resource",
         )),
     }

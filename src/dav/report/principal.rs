@@ -3,6 +3,7 @@
 
 use crate::dav::multistatus::{Multistatus, PropStats};
 use crate::dav::propfind::{render_props, PropRequest};
+use crate::dav::props::{self, PropName};
 use crate::dav::resource::{self, Resource};
 use crate::dav::Req;
 use crate::error::{DavError, DavResult};
@@ -22,15 +23,11 @@ pub async fn property_search(req: &Req<'_>, root: &Element) -> DavResult<HttpRes
             .child(NS_DAV, "match")
             .map(|m| m.text().to_lowercase())
             .unwrap_or_default();
-        let props: Vec<(String, String)> = s
+        let props: Vec<PropName> = s
             .child(NS_DAV, "prop")
-            .map(|p| {
-                p.elements()
-                    .map(|e| (e.ns.clone(), e.name.clone()))
-                    .collect()
-            })
+            .map(|p| p.elements().map(PropName::of).collect())
             .unwrap_or_default();
-        let hit = props.iter().any(|(ns, name)| {
+        let hit = props.iter().any(|PropName { ns, name }| {
             let value = match (ns.as_str(), name.as_str()) {
                 (NS_DAV, "displayname") => user
                     .display_name
@@ -57,12 +54,9 @@ pub async fn property_search(req: &Req<'_>, root: &Element) -> DavResult<HttpRes
     };
     // Properties to return: those in DAV:prop, plus (leniently, as the python `caldav`
     // library sends them) property elements placed directly under the report element.
-    let mut wanted: Vec<((String, String), Element)> = Vec::new();
+    let mut wanted: Vec<Element> = Vec::new();
     if let Some(p) = root.child(NS_DAV, "prop") {
-        wanted.extend(
-            p.elements()
-                .map(|e| ((e.ns.clone(), e.name.clone()), e.clone())),
-        );
+        wanted.extend(p.elements().cloned());
     }
     for e in root.elements() {
         let structural = e.ns == NS_DAV
@@ -70,8 +64,8 @@ pub async fn property_search(req: &Req<'_>, root: &Element) -> DavResult<HttpRes
                 e.name.as_str(),
                 "prop" | "property-search" | "apply-to-principal-collection-set"
             );
-        if !structural && !wanted.iter().any(|((n, l), _)| *n == e.ns && *l == e.name) {
-            wanted.push(((e.ns.clone(), e.name.clone()), e.clone()));
+        if !structural && !wanted.iter().any(|w| w.is(&e.ns, &e.name)) {
+            wanted.push(e.clone());
         }
     }
     let pr = PropRequest::Prop(wanted);
@@ -106,19 +100,6 @@ pub fn search_property_set() -> HttpResponse {
         .body(w.buf)
 }
 
-/// Properties whose value is a list of hrefs that expand-property may follow.
-fn is_href_valued(ns: &str, name: &str) -> bool {
-    matches!(
-        (ns, name),
-        (NS_DAV, "current-user-principal")
-            | (NS_DAV, "principal-URL")
-            | (NS_DAV, "owner")
-            | (NS_DAV, "principal-collection-set")
-            | (NS_CALDAV, "calendar-home-set")
-            | (crate::xml::NS_CARDDAV, "addressbook-home-set")
-    )
-}
-
 /// REPORT expand-property.
 pub async fn expand_property(
     req: &Req<'_>,
@@ -147,12 +128,12 @@ fn expand_into<'a>(
         for p in spec.children_named(NS_DAV, "property") {
             let name = p.attr("name").unwrap_or("").to_string();
             let ns = p.attr("namespace").unwrap_or(NS_DAV).to_string();
-            let Some(value) = crate::dav::props::live_value(&ctx, res, &ns, &name) else {
+            let Some(value) = props::live_value(&ctx, res, &ns, &name) else {
                 ps.not_found(&ns, &name);
                 continue;
             };
             let mut w = XmlWriter::default();
-            if p.elements().next().is_some() && is_href_valued(&ns, &name) {
+            if p.elements().next().is_some() && props::find(&ns, &name).is_some_and(|l| l.hrefs) {
                 // Replace each href by a response describing that resource.
                 let hrefs = href_texts(&value);
                 let mut inner = String::new();
@@ -174,9 +155,9 @@ fn expand_into<'a>(
                     m.propstat_response(&h, sub);
                     inner.push_str(&m.into_inner());
                 }
-                crate::dav::props::write_prop(&mut w, &ns, &name, &inner);
+                props::write_prop(&mut w, &ns, &name, &inner);
             } else {
-                crate::dav::props::write_prop(&mut w, &ns, &name, &value);
+                props::write_prop(&mut w, &ns, &name, &value);
             }
             ps.ok(&w.buf);
         }

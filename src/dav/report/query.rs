@@ -9,7 +9,7 @@ use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
 use crate::dav::stream;
 use crate::dav::Req;
-use crate::error::{Condition, DavError, DavResult};
+use crate::error::{DavError, DavResult, Precondition};
 use crate::store::{CollectionKind, Item};
 use crate::tree;
 use crate::xml::{Element, NS_CALDAV, NS_CARDDAV};
@@ -24,13 +24,13 @@ pub async fn calendar_query(
     let (coll, only) = query_scope(res, CollectionKind::Calendar)?;
     let filter_el = root.child(NS_CALDAV, "filter").ok_or_else(|| {
         DavError::forbidden(
-            Condition::caldav("valid-filter"),
+            Precondition::ValidFilter,
             "calendar-query needs a CALDAV:filter",
         )
     })?;
     let filter = crate::caldav::parse_filter(filter_el).map_err(|e| {
         tracing::info!(error = %e, "calendar-query filter refused");
-        DavError::forbidden(Condition::caldav(e.precondition()), e.to_string())
+        DavError::forbidden(e.precondition(), e.to_string())
     })?;
     let pr = prop_request(root);
     let data = DataRequest::parse(&pr)?;
@@ -79,7 +79,7 @@ pub async fn calendar_query(
                 ms.status_response(
                     &tree::href(&coll.path),
                     507,
-                    "<d:error><d:number-of-matches-within-limits/></d:error>",
+                    Some(&Precondition::NumberOfMatchesWithinLimits),
                 );
                 break;
             }
@@ -129,11 +129,11 @@ pub async fn addressbook_query(
     let filter = match root.child(NS_CARDDAV, "filter") {
         Some(f) => crate::carddav::parse_filter(f).map_err(|e| {
             tracing::info!(error = %e, "addressbook-query filter refused");
-            DavError::forbidden(Condition::carddav(e.precondition()), e.to_string())
+            DavError::forbidden(e.precondition(), e.to_string())
         })?,
         None => {
             return Err(DavError::forbidden(
-                Condition::carddav("valid-filter"),
+                Precondition::CardValidFilter,
                 "addressbook-query needs a CARDDAV:filter",
             ))
         }
@@ -237,7 +237,7 @@ pub async fn addressbook_query(
             ms.status_response(
                 &tree::href(&coll.path),
                 507,
-                "<d:error><d:number-of-matches-within-limits/></d:error>",
+                Some(&Precondition::NumberOfMatchesWithinLimits),
             );
         }
         sink.finish(ms.close()).await;

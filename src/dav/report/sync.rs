@@ -7,7 +7,7 @@ use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
 use crate::dav::stream;
 use crate::dav::Req;
-use crate::error::{Condition, DavError, DavResult};
+use crate::error::{DavError, DavResult, Precondition};
 use crate::store::{Change, Item};
 use crate::tree;
 use crate::xml::{escape_text, Element, NS_DAV};
@@ -40,7 +40,7 @@ pub async fn sync_collection(
         Resource::Collection(c) if c.is_dav_collection() => c,
         _ => {
             return Err(DavError::forbidden(
-                Condition::dav("supported-report"),
+                Precondition::SupportedReport,
                 "sync-collection works on calendars and address books",
             ))
         }
@@ -57,7 +57,7 @@ pub async fn sync_collection(
             None => {
                 tracing::info!(%token, "unknown or expired sync token");
                 return Err(DavError::forbidden(
-                    Condition::dav("valid-sync-token"),
+                    Precondition::ValidSyncToken,
                     "the sync token is unknown or has expired; start again with an empty token",
                 ));
             }
@@ -125,9 +125,11 @@ pub async fn sync_collection(
                         };
                         renderer.respond(&mut ms, &coll, &item);
                     }
-                    Change::Deleted(name, _) => {
-                        ms.status_response(&tree::href(&format!("{}{}", coll.path, name)), 404, "")
-                    }
+                    Change::Deleted(name, _) => ms.status_response(
+                        &tree::href(&format!("{}{}", coll.path, name)),
+                        404,
+                        None,
+                    ),
                 }
             }
             if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
@@ -139,7 +141,7 @@ pub async fn sync_collection(
             ms.status_response(
                 &tree::href(&coll.path),
                 507,
-                "<d:error><d:number-of-matches-within-limits/></d:error>",
+                Some(&Precondition::NumberOfMatchesWithinLimits),
             );
         }
         ms.tail(&format!(

@@ -1,0 +1,302 @@
+//! The boundary between the model and a database: one trait per concern, [`StateStore`] for all
+//! of them, and [`Store`], the handle callers hold. A backend implements the concern traits;
+//! callers never name it. Each write is atomic inside the backend (its transactions and any
+//! lock never cross this boundary).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+
+use super::model::{
+    Change, Collection, CollectionKind, CrmCollectionState, CrmIdentity, DeadProperty, Item,
+    ItemIndex, ItemMeta, ItemRef, RenderedItem, WriteCondition,
+};
+use super::sqlite::SqliteStore;
+use super::StoreError;
+
+/// Database errors as backends report them (sqlx serves SQLite and PostgreSQL alike).
+pub type DbError = sqlx::Error;
+
+/// Collections: lookup, listing, creation, deletion, copy and move of whole trees.
+#[async_trait]
+pub trait CollectionStore {
+    /// A collection by path.
+    async fn collection(&self, tenant: &str, path: &str) -> Result<Option<Collection>, DbError>;
+
+    /// Direct child collections of `parent` (a path with a trailing slash).
+    async fn child_collections(
+        &self,
+        tenant: &str,
+        parent: &str,
+    ) -> Result<Vec<Collection>, DbError>;
+
+    /// Create a collection; its parent must exist unless `parent_required` is false.
+    async fn create_collection(
+        &self,
+        tenant: &str,
+        path: &str,
+        kind: CollectionKind,
+        components: &[String],
+        parent_required: bool,
+    ) -> Result<Collection, StoreError>;
+
+    /// Delete a collection, everything below it, and their dead properties.
+    async fn delete_collection(&self, tenant: &str, path: &str) -> Result<(), StoreError>;
+
+    /// Copy a collection tree (collections, items, dead properties) from `src` to `dst`
+    /// (both with trailing slashes). `depth_zero` copies only the collection itself.
+    async fn copy_tree(
+        &self,
+        tenant: &str,
+        src: &str,
+        dst: &str,
+        depth_zero: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Move a collection tree: rename every path below `src` to `dst`. Sync tokens of moved
+    /// collections stay valid (their instance does not change).
+    async fn move_tree(&self, tenant: &str, src: &str, dst: &str) -> Result<(), StoreError>;
+}
+
+/// Items: their bytes, ETags and index, read and written under write preconditions.
+#[async_trait]
+pub trait ItemStore {
+    /// Item metadata of every member of a collection.
+    async fn list_items(&self, coll: &Collection) -> Result<Vec<ItemMeta>, DbError>;
+
+    /// Every member with its body (for queries that must look inside).
+    async fn list_items_with_body(&self, coll: &Collection) -> Result<Vec<Item>, DbError>;
+
+    /// Every member in name order as a stream of rows (with bodies when `with_body`), so a
+    /// large collection is never held in memory at once.
+    fn stream_items<'a>(
+        &'a self,
+        coll: &Collection,
+        with_body: bool,
+    ) -> BoxStream<'a, Result<Item, DbError>>;
+
+    /// Members of a calendar whose indexed instance bounds may overlap `[start, end)`, of
+    /// component `component` when given.
+    async fn candidates(
+        &self,
+        coll: &Collection,
+        component: Option<&str>,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Vec<Item>, DbError>;
+
+    /// One item by collection and name.
+    async fn item(&self, coll: &Collection, name: &str) -> Result<Option<Item>, DbError>;
+
+    /// Metadata of one item by collection and name.
+    async fn item_meta(&self, coll: &Collection, name: &str) -> Result<Option<ItemMeta>, DbError>;
+
+    /// Items by names (multiget), in the order found.
+    async fn items_named(&self, coll: &Collection, names: &[String]) -> Result<Vec<Item>, DbError>;
+
+    /// The member (other than `name`) whose UID is `uid`, if any.
+    async fn item_name_by_uid(
+        &self,
+        coll: &Collection,
+        uid: &str,
+        name: &str,
+    ) -> Result<Option<String>, DbError>;
+
+    /// The stored index of an item.
+    async fn item_index(&self, coll: &Collection, name: &str) -> Result<ItemIndex, DbError>;
+
+    /// Create or replace an item, atomically checking `cond` and (when `uid` is indexed)
+    /// that no other member of the collection has the same UID (RFC 4791 §5.3.2.1,
+    /// RFC 6352 §6.3.2.1). Returns the new ETag and whether the item was created.
+    async fn put_item(
+        &self,
+        coll: &Collection,
+        name: &str,
+        content_type: &str,
+        body: &[u8],
+        index: &ItemIndex,
+        cond: &WriteCondition,
+    ) -> Result<(String, bool), StoreError>;
+
+    /// Delete an item, checking `cond`; leaves a tombstone for sync-collection.
+    async fn delete_item(
+        &self,
+        coll: &Collection,
+        name: &str,
+        cond: &WriteCondition,
+    ) -> Result<(), StoreError>;
+
+    /// Copy an item (with its dead properties) to another collection and name.
+    /// Returns whether the destination was created (vs. overwritten).
+    async fn copy_item(
+        &self,
+        tenant: &str,
+        src: ItemRef<'_>,
+        dst: ItemRef<'_>,
+        index: &ItemIndex,
+        delete_source: bool,
+    ) -> Result<bool, StoreError>;
+}
+
+/// The per-collection change log behind sync tokens and CTags (RFC 6578).
+#[async_trait]
+pub trait ChangeLog {
+    /// Changes after `since`, at most `limit` (ordered by sequence), and the sequence the
+    /// answer is complete up to. No `since` is an initial sync: members only (RFC 6578 §3.8).
+    async fn changes_since(
+        &self,
+        coll: &Collection,
+        since: Option<i64>,
+        limit: Option<usize>,
+    ) -> Result<(Vec<Change>, i64), DbError>;
+}
+
+/// Dead properties (RFC 4918 §4.2), by tenant and path.
+#[async_trait]
+pub trait DeadPropertyStore {
+    /// Dead properties of a resource, ordered by namespace and name.
+    async fn dead_props(&self, tenant: &str, path: &str) -> Result<Vec<DeadProperty>, DbError>;
+
+    /// Dead properties of every path that starts with `prefix`, grouped by path.
+    async fn dead_props_under(
+        &self,
+        tenant: &str,
+        prefix: &str,
+    ) -> Result<HashMap<String, Vec<DeadProperty>>, DbError>;
+
+    /// Apply a PROPPATCH's dead-property changes atomically, as (ns, name, xml):
+    /// `Some(xml)` sets, `None` removes.
+    async fn patch_dead_props(
+        &self,
+        tenant: &str,
+        path: &str,
+        changes: &[(String, String, Option<String>)],
+    ) -> Result<(), DbError>;
+
+    /// Replace the dead properties of `dst` (and, with `tree`, everything below it) by those of `src`.
+    async fn copy_props(
+        &self,
+        tenant: &str,
+        src: &str,
+        dst: &str,
+        tree: bool,
+    ) -> Result<(), DbError>;
+
+    /// Remove the dead properties of one path.
+    async fn drop_props(&self, tenant: &str, path: &str) -> Result<(), DbError>;
+}
+
+/// A small per-tenant key-value table (e.g. seeding done, rotated refresh tokens).
+#[async_trait]
+pub trait KvStore {
+    /// A per-tenant value.
+    async fn kv_get(&self, tenant: &str, key: &str) -> Result<Option<String>, DbError>;
+
+    /// Set a per-tenant value.
+    async fn kv_set(&self, tenant: &str, key: &str, value: &str) -> Result<(), DbError>;
+}
+
+/// The identity map of CRM-backed collections and their refresh bookkeeping.
+#[async_trait]
+pub trait CrmIdentityStore {
+    /// The identity map of a collection (deleted rows included).
+    async fn crm_identities(&self, coll: &Collection) -> Result<Vec<CrmIdentity>, DbError>;
+
+    /// The identity of one member.
+    async fn crm_identity(
+        &self,
+        coll: &Collection,
+        name: &str,
+    ) -> Result<Option<CrmIdentity>, DbError>;
+
+    /// Store an identity and, when `item` is given and its bytes differ from what is stored,
+    /// the item (one transaction; the collection's sequence moves only when the bytes move).
+    /// Returns the item's current ETag.
+    async fn crm_save(
+        &self,
+        coll: &Collection,
+        ident: &CrmIdentity,
+        item: Option<RenderedItem<'_>>,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Remove a member of a CRM collection (leaving a tombstone). With `keep_identity`, the
+    /// identity row stays, marked deleted, so the CRM record is not imported again.
+    async fn crm_remove(
+        &self,
+        coll: &Collection,
+        name: &str,
+        keep_identity: bool,
+    ) -> Result<(), StoreError>;
+
+    /// Forget deleted identity rows whose CRM ids are no longer listed.
+    async fn crm_forget(&self, coll: &Collection, crm_id: &str) -> Result<(), DbError>;
+
+    /// Refresh bookkeeping of a collection.
+    async fn crm_state(&self, coll: &Collection) -> Result<CrmCollectionState, DbError>;
+
+    /// Save refresh bookkeeping.
+    async fn set_crm_state(
+        &self,
+        coll: &Collection,
+        st: &CrmCollectionState,
+    ) -> Result<(), DbError>;
+}
+
+/// The searchable vCard fields addressbook-query narrows candidates with.
+#[async_trait]
+pub trait CardFieldIndex {
+    /// Names of the cards in `coll` with a field `prop` whose folded value contains `needle`.
+    async fn card_candidates(
+        &self,
+        coll: &Collection,
+        prop: &str,
+        needle: &str,
+    ) -> Result<Vec<String>, DbError>;
+
+    /// vCards stored before the field index existed: (item id, body).
+    async fn cards_without_fields(&self) -> Result<Vec<(i64, Vec<u8>)>, DbError>;
+
+    /// Replace the indexed fields of one item.
+    async fn set_fields(&self, item_id: i64, fields: &[(String, String)]) -> Result<(), DbError>;
+}
+
+/// Everything the gateway keeps: what a backend implements in full.
+#[async_trait]
+pub trait StateStore:
+    CollectionStore
+    + ItemStore
+    + ChangeLog
+    + DeadPropertyStore
+    + KvStore
+    + CrmIdentityStore
+    + CardFieldIndex
+    + Send
+    + Sync
+{
+    /// The schema version the state is at (the latest migration applied).
+    async fn schema_version(&self) -> Result<i64, DbError>;
+
+    /// The schema version this build brings its state to.
+    fn latest_schema_version(&self) -> i64;
+}
+
+/// The state store callers hold (as `Arc<Store>` or `&Store`): the backend `open` chose. Every
+/// [`StateStore`] method is callable on it directly.
+pub struct Store(Box<dyn StateStore>);
+
+impl Store {
+    /// Open (creating if needed) the store at `url` (`sqlite://path` or `sqlite://:memory:`)
+    /// and bring its schema up to date.
+    pub async fn open(url: &str) -> Result<Store, DbError> {
+        Ok(Store(Box::new(SqliteStore::open(url).await?)))
+    }
+}
+
+impl std::ops::Deref for Store {
+    type Target = dyn StateStore;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}

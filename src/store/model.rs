@@ -1,0 +1,254 @@
+//! The state store's data model: collections, items and what is indexed of them, the change log
+//! as callers see it, dead properties and the CRM identity map. Plain data, no storage code.
+
+use sha2::{Digest, Sha256};
+
+pub use crate::vocab::CollectionKind;
+
+/// A collection row.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    /// Row id.
+    pub id: i64,
+    /// Path below the DAV root, with a trailing slash (`calendars/alice/work/`).
+    pub path: String,
+    /// Kind.
+    pub kind: CollectionKind,
+    /// Supported components (calendars): `VEVENT,VTODO`.
+    pub components: Vec<String>,
+    /// Last sequence number handed out.
+    pub seq: i64,
+    /// Oldest sequence a sync token may still name.
+    pub min_seq: i64,
+    /// Random per-collection id, so that a token of a deleted-and-recreated collection is refused.
+    pub instance: String,
+    /// Last modification, epoch seconds.
+    pub modified: i64,
+    /// Creation, epoch seconds.
+    pub created: i64,
+}
+
+impl Collection {
+    /// The sync token for sequence `seq` (RFC 6578 §6.2: a URI).
+    pub fn token(&self, seq: i64) -> String {
+        format!("urn:crmdav:sync:{}:{}", self.instance, seq)
+    }
+    /// The current sync token.
+    pub fn sync_token(&self) -> String {
+        self.token(self.seq)
+    }
+    /// The CalendarServer `getctag`, moving exactly when the sync token moves.
+    pub fn ctag(&self) -> String {
+        format!("\"{}-{}\"", self.instance, self.seq)
+    }
+    /// Parse a token of this collection; `None` when it is not ours, or expired.
+    pub fn parse_token(&self, token: &str) -> Option<i64> {
+        let rest = token.strip_prefix("urn:crmdav:sync:")?;
+        let (inst, seq) = rest.rsplit_once(':')?;
+        let seq: i64 = seq.parse().ok()?;
+        (inst == self.instance && seq >= self.min_seq && seq <= self.seq).then_some(seq)
+    }
+    /// True for calendars and address books.
+    pub fn is_dav_collection(&self) -> bool {
+        self.kind != CollectionKind::Plain
+    }
+}
+
+/// An item's metadata (no body).
+#[derive(Debug, Clone)]
+pub struct ItemMeta {
+    /// Member name within the collection.
+    pub name: String,
+    /// Media type.
+    pub content_type: String,
+    /// Quoted strong ETag.
+    pub etag: String,
+    /// Length of the body in bytes.
+    pub size: i64,
+    /// Last modification, epoch seconds.
+    pub modified: i64,
+    /// Creation, epoch seconds.
+    pub created: i64,
+}
+
+/// An item with its body.
+#[derive(Debug, Clone)]
+pub struct Item {
+    /// Metadata.
+    pub meta: ItemMeta,
+    /// The bytes as served.
+    pub body: Vec<u8>,
+}
+
+/// What the DAV layer indexes about an item on write.
+#[derive(Debug, Clone, Default)]
+pub struct ItemIndex {
+    /// iCalendar/vCard UID.
+    pub uid: Option<String>,
+    /// Component type (VEVENT, VTODO, VCARD).
+    pub component: Option<String>,
+    /// Earliest instance start (epoch seconds), `None` = unbounded.
+    pub first_start: Option<i64>,
+    /// Latest instance end (epoch seconds), `None` = unbounded.
+    pub last_end: Option<i64>,
+    /// Searchable vCard fields as (PROPERTY, folded value), for addressbook-query.
+    pub fields: Vec<(String, String)>,
+}
+
+/// A change since a sync token.
+#[derive(Debug, Clone)]
+pub enum Change {
+    /// Created or modified.
+    Changed(ItemMeta, i64),
+    /// Deleted.
+    Deleted(String, i64),
+}
+
+/// An item named by its collection and member name.
+#[derive(Debug, Clone, Copy)]
+pub struct ItemRef<'a> {
+    /// The collection.
+    pub coll: &'a Collection,
+    /// The member name.
+    pub name: &'a str,
+}
+
+/// A write precondition (RFC 7232 / RFC 4918 §10.4), checked inside the write transaction.
+#[derive(Debug, Clone, Default)]
+pub struct WriteCondition {
+    /// `If-Match` ETags (`*` = must exist).
+    pub if_match: Option<Vec<String>>,
+    /// `If-None-Match` ETags (`*` = must not exist).
+    pub if_none_match: Option<Vec<String>>,
+}
+
+impl WriteCondition {
+    /// Check against the current ETag of the target (`None` = it does not exist).
+    pub fn check(&self, current: Option<&str>) -> bool {
+        if let Some(m) = &self.if_match {
+            match current {
+                None => return false,
+                Some(cur) => {
+                    if !m.iter().any(|t| t == "*" || t == cur) {
+                        return false;
+                    }
+                }
+            }
+        }
+        if let Some(m) = &self.if_none_match {
+            if let Some(cur) = current {
+                if m.iter().any(|t| t == "*" || t == cur) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The quoted strong ETag of a body.
+pub fn etag_of(body: &[u8]) -> String {
+    let d = Sha256::digest(body);
+    format!("\"{}\"", hex::encode(&d[..16]))
+}
+
+/// A dead property (RFC 4918 §4.2): one a client set with PROPPATCH and the server only keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadProperty {
+    /// Namespace URI.
+    pub ns: String,
+    /// Local name.
+    pub name: String,
+    /// The whole property element as XML, served back verbatim.
+    pub value: String,
+}
+
+/// One row of the identity map: a member of a CRM-backed collection and the CRM record it is.
+/// Written once and never re-derived, so restarts create no duplicates.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrmIdentity {
+    /// Member name (the client's own for phone-created items, `<uid>.ics`/`.vcf` otherwise).
+    pub name: String,
+    /// The CRM's record id.
+    pub crm_id: String,
+    /// The item's UID (the client's own for phone-created items).
+    pub uid: String,
+    /// The body the client last PUT, if any.
+    pub client_copy: Option<Vec<u8>>,
+    /// The CRM record's JSON as it was right after that PUT (the overlay's base).
+    pub base_record: Option<String>,
+    /// Hash of the CRM record as last seen.
+    pub record_hash: Option<String>,
+    /// The CRM's opaque version of the record, when it has one.
+    pub version: Option<String>,
+    /// Deleted on the phone; kept so a record the CRM only cancels is not imported again.
+    pub deleted: bool,
+}
+
+/// Refresh bookkeeping of a CRM-backed collection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrmCollectionState {
+    /// Largest modified time seen (RFC 3339), for modified-since listings.
+    pub watermark: Option<String>,
+    /// When the last full scan finished (epoch seconds).
+    pub full_scan_at: Option<i64>,
+}
+
+/// A rendered item to store with an identity.
+pub struct RenderedItem<'a> {
+    /// Media type.
+    pub content_type: &'a str,
+    /// Bytes as served.
+    pub body: &'a [u8],
+    /// Index.
+    pub index: &'a ItemIndex,
+}
+
+/// Parent collection path of a path (`a/b/c/` → `a/b/`, `a/b/x.ics` → `a/b/`).
+pub fn parent_of(path: &str) -> String {
+    let t = path.trim_end_matches('/');
+    match t.rfind('/') {
+        Some(i) => t[..=i].to_string(),
+        None => String::new(),
+    }
+}
+
+/// Split an item path into (collection path, member name).
+pub fn split_item_path(path: &str) -> (String, String) {
+    match path.rfind('/') {
+        Some(i) => (path[..=i].to_string(), path[i + 1..].to_string()),
+        None => (String::new(), path.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditions() {
+        let c = WriteCondition {
+            if_match: Some(vec!["\"a\"".into()]),
+            if_none_match: None,
+        };
+        assert!(c.check(Some("\"a\"")));
+        assert!(!c.check(Some("\"b\"")));
+        assert!(!c.check(None));
+        let c = WriteCondition {
+            if_match: None,
+            if_none_match: Some(vec!["*".into()]),
+        };
+        assert!(c.check(None));
+        assert!(!c.check(Some("\"a\"")));
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(parent_of("a/b/c/"), "a/b/");
+        assert_eq!(parent_of("a/b/x.ics"), "a/b/");
+        assert_eq!(
+            split_item_path("a/b/x.ics"),
+            ("a/b/".into(), "x.ics".into())
+        );
+    }
+}

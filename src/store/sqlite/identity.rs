@@ -1,0 +1,159 @@
+//! The CRM identity map (which CRM record each member of a CRM-backed collection is) and each
+//! such collection's refresh bookkeeping.
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::items::write_item_tx;
+use super::SqliteStore;
+use crate::store::backend::{CrmIdentityStore, DbError, ItemStore};
+use crate::store::model::{etag_of, Collection, CrmCollectionState, CrmIdentity, RenderedItem};
+use crate::store::StoreError;
+
+fn row_identity(r: &sqlx::sqlite::SqliteRow) -> CrmIdentity {
+    CrmIdentity {
+        name: r.get("name"),
+        crm_id: r.get("crm_id"),
+        uid: r.get("uid"),
+        client_copy: r.get("client_copy"),
+        base_record: r.get("base_record"),
+        record_hash: r.get("record_hash"),
+        version: r.get("version"),
+        deleted: r.get::<i64, _>("deleted") != 0,
+    }
+}
+
+#[async_trait]
+impl CrmIdentityStore for SqliteStore {
+    async fn crm_identities(&self, coll: &Collection) -> Result<Vec<CrmIdentity>, DbError> {
+        let rows = sqlx::query("SELECT * FROM crm_items WHERE collection_id = ?")
+            .bind(coll.id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(row_identity).collect())
+    }
+
+    async fn crm_identity(
+        &self,
+        coll: &Collection,
+        name: &str,
+    ) -> Result<Option<CrmIdentity>, DbError> {
+        let r = sqlx::query(
+            "SELECT * FROM crm_items WHERE collection_id = ? AND name = ? AND deleted = 0",
+        )
+        .bind(coll.id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.as_ref().map(row_identity))
+    }
+
+    async fn crm_save(
+        &self,
+        coll: &Collection,
+        ident: &CrmIdentity,
+        item: Option<RenderedItem<'_>>,
+    ) -> Result<Option<String>, StoreError> {
+        let _w = self.write.lock().await;
+        let current = self.item_meta(coll, &ident.name).await?;
+        let mut tx = self.pool.begin().await?;
+        // A record that another row held under a different name (e.g. after a CRM id reuse)
+        // gives way to this one.
+        sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND crm_id = ? AND name != ?")
+            .bind(coll.id)
+            .bind(&ident.crm_id)
+            .bind(&ident.name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO crm_items (collection_id, name, crm_id, uid, client_copy, base_record, record_hash, version, deleted) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (collection_id, name) DO UPDATE SET \
+             crm_id = ?3, uid = ?4, client_copy = ?5, base_record = ?6, record_hash = ?7, version = ?8, deleted = ?9",
+        )
+        .bind(coll.id)
+        .bind(&ident.name)
+        .bind(&ident.crm_id)
+        .bind(&ident.uid)
+        .bind(&ident.client_copy)
+        .bind(&ident.base_record)
+        .bind(&ident.record_hash)
+        .bind(&ident.version)
+        .bind(ident.deleted as i64)
+        .execute(&mut *tx)
+        .await?;
+        let mut etag = current.as_ref().map(|m| m.etag.clone());
+        if let Some(it) = item {
+            let new_etag = etag_of(it.body);
+            if etag.as_deref() != Some(new_etag.as_str()) {
+                write_item_tx(&mut tx, coll.id, &ident.name, it, &new_etag).await?;
+                etag = Some(new_etag);
+            }
+        }
+        tx.commit().await?;
+        Ok(etag)
+    }
+
+    async fn crm_remove(
+        &self,
+        coll: &Collection,
+        name: &str,
+        keep_identity: bool,
+    ) -> Result<(), StoreError> {
+        let _w = self.write.lock().await;
+        if keep_identity {
+            sqlx::query("UPDATE crm_items SET deleted = 1, client_copy = NULL, base_record = NULL WHERE collection_id = ? AND name = ?")
+                .bind(coll.id)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+        } else {
+            sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND name = ?")
+                .bind(coll.id)
+                .bind(name)
+                .execute(&self.pool)
+                .await?;
+        }
+        if self.item_meta(coll, name).await?.is_some() {
+            self.delete_item_locked(coll.id, name).await?;
+        }
+        Ok(())
+    }
+
+    async fn crm_forget(&self, coll: &Collection, crm_id: &str) -> Result<(), DbError> {
+        let _w = self.write.lock().await;
+        sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND crm_id = ? AND deleted = 1")
+            .bind(coll.id)
+            .bind(crm_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn crm_state(&self, coll: &Collection) -> Result<CrmCollectionState, DbError> {
+        let r = sqlx::query(
+            "SELECT watermark, full_scan_at FROM crm_collections WHERE collection_id = ?",
+        )
+        .bind(coll.id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.map(|r| CrmCollectionState {
+            watermark: r.get("watermark"),
+            full_scan_at: r.get("full_scan_at"),
+        })
+        .unwrap_or_default())
+    }
+
+    async fn set_crm_state(
+        &self,
+        coll: &Collection,
+        st: &CrmCollectionState,
+    ) -> Result<(), DbError> {
+        sqlx::query("INSERT OR REPLACE INTO crm_collections (collection_id, watermark, full_scan_at) VALUES (?, ?, ?)")
+            .bind(coll.id)
+            .bind(&st.watermark)
+            .bind(st.full_scan_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,376 @@
+//! Items: bytes, ETags and index rows, and the writes that check preconditions and UID
+//! uniqueness under the write lock.
+
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use sqlx::{AssertSqlSafe, Row};
+
+use super::changes::{clear_tombstone, next_seq, record_tombstone};
+use super::fields::write_fields;
+use super::SqliteStore;
+use crate::store::backend::{DbError, DeadPropertyStore, ItemStore};
+use crate::store::model::{
+    etag_of, Collection, Item, ItemIndex, ItemMeta, ItemRef, RenderedItem, WriteCondition,
+};
+use crate::store::StoreError;
+
+/// The metadata columns of `items`, with the body's length as `size`.
+pub(super) const META_COLS: &str =
+    "name, content_type, etag, length(body) AS size, modified, created";
+
+pub(super) fn row_meta(r: &sqlx::sqlite::SqliteRow) -> ItemMeta {
+    ItemMeta {
+        name: r.get("name"),
+        content_type: r.get("content_type"),
+        etag: r.get("etag"),
+        size: r.get("size"),
+        modified: r.get("modified"),
+        created: r.get("created"),
+    }
+}
+
+fn row_item(r: &sqlx::sqlite::SqliteRow) -> Item {
+    Item {
+        meta: row_meta(r),
+        body: r.get("body"),
+    }
+}
+
+impl SqliteStore {
+    /// `put_item` with the write lock already held; `uid_may_match` names a member whose UID
+    /// may equal this one (the source of a move within one collection).
+    #[allow(clippy::too_many_arguments)]
+    async fn put_item_locked(
+        &self,
+        coll: &Collection,
+        name: &str,
+        content_type: &str,
+        body: &[u8],
+        index: &ItemIndex,
+        cond: &WriteCondition,
+        uid_may_match: Option<&str>,
+    ) -> Result<(String, bool), StoreError> {
+        let current = self.item_meta(coll, name).await?;
+        if !cond.check(current.as_ref().map(|m| m.etag.as_str())) {
+            return Err(StoreError::PreconditionFailed);
+        }
+        if let Some(uid) = &index.uid {
+            let other: Option<String> = sqlx::query_scalar(
+                "SELECT name FROM items WHERE collection_id = ? AND uid = ? AND name != ? AND name != ? LIMIT 1",
+            )
+            .bind(coll.id)
+            .bind(uid)
+            .bind(name)
+            .bind(uid_may_match.unwrap_or(name))
+            .fetch_optional(&self.pool)
+            .await?;
+            if let Some(other) = other {
+                return Err(StoreError::UidConflict(other));
+            }
+        }
+        let etag = etag_of(body);
+        let mut tx = self.pool.begin().await?;
+        write_item_tx(
+            &mut tx,
+            coll.id,
+            name,
+            RenderedItem {
+                content_type,
+                body,
+                index,
+            },
+            &etag,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((etag, current.is_none()))
+    }
+
+    /// Delete an item and leave its tombstone, with the write lock already held.
+    pub(super) async fn delete_item_locked(
+        &self,
+        coll_id: i64,
+        name: &str,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let (seq, _) = next_seq(&mut tx, coll_id).await?;
+        sqlx::query("DELETE FROM items WHERE collection_id = ? AND name = ?")
+            .bind(coll_id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        record_tombstone(&mut tx, coll_id, name, seq).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ItemStore for SqliteStore {
+    async fn list_items(&self, coll: &Collection) -> Result<Vec<ItemMeta>, DbError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {META_COLS} FROM items WHERE collection_id = ? ORDER BY name"
+        )))
+        .bind(coll.id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(row_meta).collect())
+    }
+
+    async fn list_items_with_body(&self, coll: &Collection) -> Result<Vec<Item>, DbError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {META_COLS}, body FROM items WHERE collection_id = ? ORDER BY name"
+        )))
+        .bind(coll.id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(row_item).collect())
+    }
+
+    fn stream_items<'a>(
+        &'a self,
+        coll: &Collection,
+        with_body: bool,
+    ) -> BoxStream<'a, Result<Item, DbError>> {
+        use futures_util::StreamExt;
+        let sql = if with_body {
+            format!("SELECT {META_COLS}, body FROM items WHERE collection_id = ? ORDER BY name")
+        } else {
+            format!("SELECT {META_COLS} FROM items WHERE collection_id = ? ORDER BY name")
+        };
+        let id = coll.id;
+        futures_util::stream::once(async move {
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(id)
+                .fetch(&self.pool)
+                .map(move |r| {
+                    r.map(|r| {
+                        if with_body {
+                            row_item(&r)
+                        } else {
+                            Item {
+                                meta: row_meta(&r),
+                                body: Vec::new(),
+                            }
+                        }
+                    })
+                })
+        })
+        .flatten()
+        .boxed()
+    }
+
+    async fn candidates(
+        &self,
+        coll: &Collection,
+        component: Option<&str>,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> Result<Vec<Item>, DbError> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {META_COLS}, body FROM items WHERE collection_id = ?1 \
+             AND (?2 IS NULL OR component = ?2) \
+             AND (?3 IS NULL OR last_end IS NULL OR last_end >= ?3) \
+             AND (?4 IS NULL OR first_start IS NULL OR first_start <= ?4) ORDER BY name"
+        )))
+        .bind(coll.id)
+        .bind(component)
+        .bind(start)
+        .bind(end)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(row_item).collect())
+    }
+
+    async fn item(&self, coll: &Collection, name: &str) -> Result<Option<Item>, DbError> {
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {META_COLS}, body FROM items WHERE collection_id = ? AND name = ?"
+        )))
+        .bind(coll.id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.as_ref().map(row_item))
+    }
+
+    async fn item_meta(&self, coll: &Collection, name: &str) -> Result<Option<ItemMeta>, DbError> {
+        let r = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {META_COLS} FROM items WHERE collection_id = ? AND name = ?"
+        )))
+        .bind(coll.id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.as_ref().map(row_meta))
+    }
+
+    async fn items_named(&self, coll: &Collection, names: &[String]) -> Result<Vec<Item>, DbError> {
+        let mut out = Vec::with_capacity(names.len());
+        for chunk in names.chunks(500) {
+            let q = format!(
+                "SELECT {META_COLS}, body FROM items WHERE collection_id = ? AND name IN ({})",
+                vec!["?"; chunk.len()].join(",")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(q)).bind(coll.id);
+            for n in chunk {
+                query = query.bind(n);
+            }
+            for r in query.fetch_all(&self.pool).await? {
+                out.push(row_item(&r));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn item_name_by_uid(
+        &self,
+        coll: &Collection,
+        uid: &str,
+        name: &str,
+    ) -> Result<Option<String>, DbError> {
+        sqlx::query_scalar(
+            "SELECT name FROM items WHERE collection_id = ? AND uid = ? AND name != ? LIMIT 1",
+        )
+        .bind(coll.id)
+        .bind(uid)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+    }
+
+    async fn item_index(&self, coll: &Collection, name: &str) -> Result<ItemIndex, DbError> {
+        let r = sqlx::query("SELECT uid, component, first_start, last_end FROM items WHERE collection_id = ? AND name = ?")
+            .bind(coll.id)
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = r else {
+            return Ok(ItemIndex::default());
+        };
+        let fields = sqlx::query(
+            "SELECT prop, key FROM card_fields WHERE item_id = (SELECT id FROM items WHERE collection_id = ? AND name = ?)",
+        )
+        .bind(coll.id)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|f| (f.get("prop"), f.get("key")))
+        .collect();
+        Ok(ItemIndex {
+            uid: r.get("uid"),
+            component: r.get("component"),
+            first_start: r.get("first_start"),
+            last_end: r.get("last_end"),
+            fields,
+        })
+    }
+
+    async fn put_item(
+        &self,
+        coll: &Collection,
+        name: &str,
+        content_type: &str,
+        body: &[u8],
+        index: &ItemIndex,
+        cond: &WriteCondition,
+    ) -> Result<(String, bool), StoreError> {
+        let _w = self.write.lock().await;
+        self.put_item_locked(coll, name, content_type, body, index, cond, None)
+            .await
+    }
+
+    async fn delete_item(
+        &self,
+        coll: &Collection,
+        name: &str,
+        cond: &WriteCondition,
+    ) -> Result<(), StoreError> {
+        let _w = self.write.lock().await;
+        let current = self
+            .item_meta(coll, name)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if !cond.check(Some(&current.etag)) {
+            return Err(StoreError::PreconditionFailed);
+        }
+        self.delete_item_locked(coll.id, name).await
+    }
+
+    async fn copy_item(
+        &self,
+        tenant: &str,
+        src: ItemRef<'_>,
+        dst: ItemRef<'_>,
+        index: &ItemIndex,
+        delete_source: bool,
+    ) -> Result<bool, StoreError> {
+        let (src_coll, src_name) = (src.coll, src.name);
+        let (dst_coll, dst_name) = (dst.coll, dst.name);
+        let item = self
+            .item(src_coll, src_name)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let src_path = format!("{}{}", src_coll.path, src_name);
+        let dst_path = format!("{}{}", dst_coll.path, dst_name);
+        let created = {
+            let _w = self.write.lock().await;
+            // A move within one collection keeps the UID: the source does not conflict.
+            let same = delete_source && src_coll.id == dst_coll.id;
+            let (_, created) = self
+                .put_item_locked(
+                    dst_coll,
+                    dst_name,
+                    &item.meta.content_type,
+                    &item.body,
+                    index,
+                    &WriteCondition::default(),
+                    same.then_some(src_name),
+                )
+                .await?;
+            if delete_source {
+                self.delete_item_locked(src_coll.id, src_name).await?;
+            }
+            created
+        };
+        self.copy_props(tenant, &src_path, &dst_path, false).await?;
+        if delete_source {
+            self.drop_props(tenant, &src_path).await?;
+        }
+        Ok(created)
+    }
+}
+
+/// Write an item inside a transaction: the collection's sequence moves, the item is inserted
+/// or replaced with that sequence, its tombstone (if any) goes, its searchable fields are
+/// replaced.
+pub(super) async fn write_item_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    coll_id: i64,
+    name: &str,
+    it: RenderedItem<'_>,
+    etag: &str,
+) -> Result<(), DbError> {
+    let (seq, t) = next_seq(tx, coll_id).await?;
+    let item_id: i64 = sqlx::query_scalar(
+        "INSERT INTO items (collection_id, name, content_type, body, etag, uid, component, first_start, last_end, seq, created, modified) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) \
+         ON CONFLICT (collection_id, name) DO UPDATE SET content_type = ?3, body = ?4, etag = ?5, uid = ?6, \
+         component = ?7, first_start = ?8, last_end = ?9, seq = ?10, modified = ?11 RETURNING id",
+    )
+    .bind(coll_id)
+    .bind(name)
+    .bind(it.content_type)
+    .bind(it.body)
+    .bind(etag)
+    .bind(&it.index.uid)
+    .bind(&it.index.component)
+    .bind(it.index.first_start)
+    .bind(it.index.last_end)
+    .bind(seq)
+    .bind(t)
+    .fetch_one(&mut **tx)
+    .await?;
+    clear_tombstone(tx, coll_id, name).await?;
+    write_fields(tx, item_id, &it.index.fields).await
+}

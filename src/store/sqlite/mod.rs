@@ -1,0 +1,142 @@
+//! The state store in SQLite: one file (or memory), WAL, one writer. The schema is
+//! `migrations/*.sql`, applied by `sqlx::migrate!` when the store opens; each concern's
+//! queries live in their own file.
+
+mod changes;
+mod collections;
+mod fields;
+mod identity;
+mod items;
+mod kv;
+mod props;
+
+use async_trait::async_trait;
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+use std::str::FromStr;
+use std::time::Duration;
+use tokio::sync::Mutex;
+
+use super::backend::{DbError, StateStore};
+
+/// The schema, embedded at build time (`build.rs` reruns when `migrations/` changes).
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// The SQLite state store. Writes go through one async mutex: SQLite has one writer anyway,
+/// and the mutex makes every check-then-write (If-Match, UID uniqueness) atomic.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    write: Mutex<()>,
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the store at `url` (`sqlite://path` or `sqlite://:memory:`)
+    /// and apply the migrations it lacks. A file written before migrations existed (the tables,
+    /// no `_sqlx_migrations`) is adopted in place: the first migration only creates what is
+    /// missing.
+    pub async fn open(url: &str) -> Result<SqliteStore, DbError> {
+        let memory = url.ends_with(":memory:");
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        if let Some(rest) = url.strip_prefix("sqlite://") {
+            if !memory {
+                if let Some(parent) = std::path::Path::new(rest).parent() {
+                    if !parent.as_os_str().is_empty() {
+                        let _ = std::fs::create_dir_all(parent);
+                    }
+                }
+            }
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if memory { 1 } else { 8 })
+            .connect_with(opts)
+            .await?;
+        MIGRATOR.run(&pool).await?;
+        Ok(SqliteStore {
+            pool,
+            write: Mutex::new(()),
+        })
+    }
+}
+
+#[async_trait]
+impl StateStore for SqliteStore {
+    async fn schema_version(&self) -> Result<i64, DbError> {
+        sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    fn latest_schema_version(&self) -> i64 {
+        MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Escape `%`, `_` and `\` for a LIKE prefix match with `ESCAPE '\'`.
+fn like_prefix(p: &str) -> String {
+    let mut s = String::with_capacity(p.len() + 1);
+    for c in p.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            s.push('\\');
+        }
+        s.push(c);
+    }
+    s.push('%');
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_prefix_escapes() {
+        assert_eq!(like_prefix("a_b%/"), "a\\_b\\%/%");
+    }
+
+    /// A file from before the CRM tables and the field index existed gains them and keeps its rows.
+    #[tokio::test]
+    async fn an_older_file_gains_the_missing_tables() {
+        use crate::store::{CollectionStore, CrmIdentityStore};
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("old.db").display());
+        let opts = SqliteConnectOptions::from_str(&url)
+            .unwrap()
+            .create_if_missing(true);
+        let pool = SqlitePoolOptions::new().connect_with(opts).await.unwrap();
+        sqlx::raw_sql(
+            "CREATE TABLE collections (id INTEGER PRIMARY KEY, tenant TEXT NOT NULL, \
+             path TEXT NOT NULL, kind TEXT NOT NULL, components TEXT NOT NULL DEFAULT '', \
+             seq INTEGER NOT NULL DEFAULT 0, min_seq INTEGER NOT NULL DEFAULT 0, \
+             instance TEXT NOT NULL, created INTEGER NOT NULL, modified INTEGER NOT NULL, \
+             UNIQUE (tenant, path));
+             INSERT INTO collections (tenant, path, kind, seq, instance, created, modified) \
+             VALUES ('t', 'cal/', 'calendar', 7, 'abc', 1, 1);",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        pool.close().await;
+        let s = SqliteStore::open(&url).await.unwrap();
+        assert_eq!(s.schema_version().await.unwrap(), s.latest_schema_version());
+        let c = s.collection("t", "cal/").await.unwrap().unwrap();
+        assert_eq!(c.sync_token(), "urn:crmdav:sync:abc:7");
+        assert_eq!(s.crm_state(&c).await.unwrap(), Default::default());
+    }
+
+    #[tokio::test]
+    async fn fresh_store_is_at_the_latest_schema() {
+        let s = SqliteStore::open("sqlite://:memory:").await.unwrap();
+        assert_eq!(s.schema_version().await.unwrap(), 1);
+        assert_eq!(s.latest_schema_version(), 1);
+    }
+}

@@ -1,0 +1,145 @@
+//! Dead properties (RFC 4918 §4.2), one row per (tenant, path, namespace, name).
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use sqlx::Row;
+
+use super::{like_prefix, SqliteStore};
+use crate::store::backend::{DbError, DeadPropertyStore};
+use crate::store::model::DeadProperty;
+
+fn row_prop(r: &sqlx::sqlite::SqliteRow) -> DeadProperty {
+    DeadProperty {
+        ns: r.get("ns"),
+        name: r.get("name"),
+        value: r.get("xml"),
+    }
+}
+
+#[async_trait]
+impl DeadPropertyStore for SqliteStore {
+    async fn dead_props(&self, tenant: &str, path: &str) -> Result<Vec<DeadProperty>, DbError> {
+        let rows = sqlx::query(
+            "SELECT ns, name, xml FROM props WHERE tenant = ? AND path = ? ORDER BY ns, name",
+        )
+        .bind(tenant)
+        .bind(path)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(row_prop).collect())
+    }
+
+    async fn dead_props_under(
+        &self,
+        tenant: &str,
+        prefix: &str,
+    ) -> Result<HashMap<String, Vec<DeadProperty>>, DbError> {
+        let rows = sqlx::query(
+            "SELECT path, ns, name, xml FROM props WHERE tenant = ? AND (path = ? OR path LIKE ? ESCAPE '\\') ORDER BY path, ns, name",
+        )
+        .bind(tenant)
+        .bind(prefix)
+        .bind(like_prefix(prefix))
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out: HashMap<String, Vec<DeadProperty>> = HashMap::new();
+        for r in rows {
+            out.entry(r.get("path")).or_default().push(row_prop(&r));
+        }
+        Ok(out)
+    }
+
+    async fn patch_dead_props(
+        &self,
+        tenant: &str,
+        path: &str,
+        changes: &[(String, String, Option<String>)],
+    ) -> Result<(), DbError> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        for (ns, name, xml) in changes {
+            match xml {
+                Some(x) => {
+                    sqlx::query("INSERT OR REPLACE INTO props (tenant, path, ns, name, xml) VALUES (?, ?, ?, ?, ?)")
+                        .bind(tenant)
+                        .bind(path)
+                        .bind(ns)
+                        .bind(name)
+                        .bind(x)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                None => {
+                    sqlx::query(
+                        "DELETE FROM props WHERE tenant = ? AND path = ? AND ns = ? AND name = ?",
+                    )
+                    .bind(tenant)
+                    .bind(path)
+                    .bind(ns)
+                    .bind(name)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn copy_props(
+        &self,
+        tenant: &str,
+        src: &str,
+        dst: &str,
+        tree: bool,
+    ) -> Result<(), DbError> {
+        let _w = self.write.lock().await;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ?")
+            .bind(tenant)
+            .bind(dst)
+            .execute(&mut *tx)
+            .await?;
+        let rows = if tree {
+            sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = ? AND (path = ? OR path LIKE ? ESCAPE '\\')")
+                .bind(tenant)
+                .bind(src)
+                .bind(like_prefix(src))
+                .fetch_all(&mut *tx)
+                .await?
+        } else {
+            sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = ? AND path = ?")
+                .bind(tenant)
+                .bind(src)
+                .fetch_all(&mut *tx)
+                .await?
+        };
+        for r in rows {
+            let p: String = r.get("path");
+            let np = format!("{dst}{}", &p[src.len()..]);
+            sqlx::query(
+                "INSERT OR REPLACE INTO props (tenant, path, ns, name, xml) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(tenant)
+            .bind(np)
+            .bind(r.get::<String, _>("ns"))
+            .bind(r.get::<String, _>("name"))
+            .bind(r.get::<String, _>("xml"))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn drop_props(&self, tenant: &str, path: &str) -> Result<(), DbError> {
+        let _w = self.write.lock().await;
+        sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ?")
+            .bind(tenant)
+            .bind(path)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,152 @@
+//! A state file written by crmdav 0.1.0 (before schema migrations) opens through the
+//! [`StateStore`](super::StateStore) boundary, is upgraded in place, and holds exactly what
+//! that release served (`tests/fixtures/state-v0/expected.json`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use percent_encoding::percent_decode_str;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{Change, DeadProperty, Store};
+
+const FIXTURE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/state-v0");
+const TENANT: &str = "fx";
+
+/// The store path an expected href names (`/dav/` + the percent-encoded store path).
+fn store_path(href: &str) -> String {
+    let rest = href.strip_prefix("/dav/").expect("href under /dav/");
+    percent_decode_str(rest)
+        .decode_utf8()
+        .expect("UTF-8 href")
+        .into_owned()
+}
+
+/// Dead properties as the release showed them: `{ns}name` → the element's text.
+fn dead_map(props: &[DeadProperty]) -> BTreeMap<String, String> {
+    props
+        .iter()
+        .map(|p| {
+            let doc = roxmltree::Document::parse(&p.value).expect("stored property XML");
+            let text = doc.root_element().text().unwrap_or_default().to_string();
+            (format!("{{{}}}{}", p.ns, p.name), text)
+        })
+        .collect()
+}
+
+fn expected_dead(v: &Value) -> BTreeMap<String, String> {
+    v.as_object()
+        .expect("dead object")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().expect("text value").to_string()))
+        .collect()
+}
+
+async fn check(store: &Store, expected: &Value) {
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        store.latest_schema_version(),
+        "the schema is current"
+    );
+    let colls = expected["collections"].as_object().unwrap();
+
+    // The same collections below the homes, no more and no fewer.
+    let mut found = BTreeSet::new();
+    for home in ["calendars/ann/", "addressbooks/ann/"] {
+        for c in store.child_collections(TENANT, home).await.unwrap() {
+            found.insert(c.path);
+        }
+    }
+    let wanted: BTreeSet<String> = colls.keys().map(|h| store_path(h)).collect();
+    assert_eq!(found, wanted);
+
+    for (href, want) in colls {
+        let path = store_path(href);
+        let coll = store.collection(TENANT, &path).await.unwrap().unwrap();
+        let dav = coll.is_dav_collection();
+        assert_eq!(
+            dav.then(|| coll.sync_token()).as_deref(),
+            want["sync_token"].as_str(),
+            "{href} sync token"
+        );
+        assert_eq!(
+            dav.then(|| coll.ctag()).as_deref(),
+            want["ctag"].as_str(),
+            "{href} CTag"
+        );
+        let dead = store.dead_props(TENANT, &path).await.unwrap();
+        assert_eq!(dead_map(&dead), expected_dead(&want["dead"]), "{href}");
+
+        let members = want["members"].as_object().unwrap();
+        let names: BTreeSet<String> = store
+            .list_items(&coll)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| format!("{path}{}", m.name))
+            .collect();
+        let wanted: BTreeSet<String> = members.keys().map(|h| store_path(h)).collect();
+        assert_eq!(names, wanted, "{href} members");
+        for (mhref, m) in members {
+            let mpath = store_path(mhref);
+            let name = &mpath[path.len()..];
+            let item = store.item(&coll, name).await.unwrap().unwrap();
+            assert_eq!(Some(item.meta.etag.as_str()), m["etag"].as_str(), "{mhref}");
+            assert_eq!(
+                Some(hex::encode(Sha256::digest(&item.body)).as_str()),
+                m["sha256"].as_str(),
+                "{mhref} body"
+            );
+            let dead = store.dead_props(TENANT, &mpath).await.unwrap();
+            assert_eq!(dead_map(&dead), expected_dead(&m["dead"]), "{mhref}");
+        }
+    }
+
+    // sync-collection from an older token: the same changes and the same new token.
+    let sync = &expected["sync_from_3"];
+    let token = sync["token"].as_str().unwrap();
+    let changes = sync["changes"].as_object().unwrap();
+    let first = changes.keys().next().unwrap();
+    let coll_path = super::split_item_path(&store_path(first)).0;
+    let coll = store.collection(TENANT, &coll_path).await.unwrap().unwrap();
+    let since = coll
+        .parse_token(token)
+        .expect("the old token is still valid");
+    let (list, upto) = store.changes_since(&coll, Some(since), None).await.unwrap();
+    let got: BTreeMap<String, String> = list
+        .iter()
+        .map(|c| match c {
+            Change::Changed(m, _) => (format!("{coll_path}{}", m.name), "changed".to_string()),
+            Change::Deleted(n, _) => (
+                format!("{coll_path}{n}"),
+                "HTTP/1.1 404 Not Found".to_string(),
+            ),
+        })
+        .collect();
+    let want: BTreeMap<String, String> = changes
+        .iter()
+        .map(|(h, v)| (store_path(h), v.as_str().unwrap().to_string()))
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(Some(coll.token(upto).as_str()), sync["new_token"].as_str());
+}
+
+#[tokio::test]
+async fn a_state_file_of_the_previous_release_opens_unchanged() {
+    let expected: Value =
+        serde_json::from_str(&std::fs::read_to_string(format!("{FIXTURE}/expected.json")).unwrap())
+            .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("crmdav.db");
+    std::fs::copy(format!("{FIXTURE}/crmdav.db"), &db).unwrap();
+    let url = format!("sqlite://{}", db.display());
+
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.latest_schema_version(), 1);
+    check(&store, &expected).await;
+    drop(store);
+
+    // Opening again finds the migration recorded and changes nothing.
+    let store = Store::open(&url).await.unwrap();
+    check(&store, &expected).await;
+}
