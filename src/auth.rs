@@ -53,13 +53,6 @@ impl Principal {
             .then_some(self.user.display_name.as_deref())
             .flatten()
     }
-
-    /// Look up an already-authenticated user again by name.
-    pub fn lookup(cfg: &ServerConfig, tenant: &str, user: &str) -> Option<Self> {
-        let t = cfg.tenant(tenant)?;
-        let u = t.user(user)?;
-        Some(Principal::of(t, u))
-    }
 }
 
 /// Remembers verified credentials.

@@ -4,7 +4,6 @@ use super::multistatus::{Multistatus, PropStats};
 use super::props::{self, has_live, live_names, live_value, PropCtx, PropName};
 use super::resource::Resource;
 use super::Req;
-use crate::auth::Principal;
 use crate::error::{DavError, DavResult, Precondition};
 use crate::store::DeadProperty;
 use crate::tree::HomeKind;
@@ -273,13 +272,10 @@ async fn stream_collection(
         .child_collections(req.tenant(), &coll.path)
         .await?;
     let shared = req.shared.clone();
-    let tenant = req.tenant().to_string();
-    let user = req.principal.user.name.clone();
+    let principal = req.principal.clone();
     Ok(super::stream::multistatus(move |sink| async move {
         use futures_util::StreamExt;
         let state = shared.as_ref();
-        let principal = Principal::lookup(&state.cfg, &tenant, &user)
-            .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
         let ctx = PropCtx {
             principal: &principal,
             max_resource_size: state.cfg.limits.max_resource_bytes,

@@ -395,7 +395,7 @@ fn resourcetype(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
 fn displayname(ctx: &PropCtx<'_>, res: &Resource) -> Option<String> {
     match res {
         Resource::Principal(u) => Some(escape_text(ctx.principal.display_name_of(u).unwrap_or(u))),
-        Resource::Root | Resource::Context => Some("crmdav".into()),
+        Resource::Root | Resource::Context => Some(env!("CARGO_PKG_NAME").into()),
         Resource::Principals => Some("Principals".into()),
         Resource::Homes(HomeKind::Calendars) => Some("Calendars".into()),
         Resource::Homes(HomeKind::Addressbooks) => Some("Address books".into()),

@@ -3,7 +3,6 @@
 //! are parsed and expanded.
 
 use super::{item_response, prop_request, query_scope, DataRequest, ItemRenderer};
-use crate::auth::Principal;
 use crate::dav::multistatus::Multistatus;
 use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
@@ -168,15 +167,12 @@ pub async fn addressbook_query(
         .await?;
     let coll = coll.clone();
     let shared = req.shared.clone();
-    let tenant = req.tenant().to_string();
-    let user = req.principal.user.name.clone();
+    let principal = req.principal.clone();
     // Streamed: cards are read a batch (or a row) at a time and each match is written out
     // at once, so neither the cards nor the answer are held whole.
     Ok(stream::multistatus(move |sink| async move {
         use futures_util::StreamExt;
         let state = shared.as_ref();
-        let principal = Principal::lookup(&state.cfg, &tenant, &user)
-            .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
         let renderer = ItemRenderer {
             ctx: PropCtx {
                 principal: &principal,

@@ -1,7 +1,6 @@
 //! sync-collection (RFC 6578), answered from the collection's change log by sequence number.
 
 use super::{prop_request, DataRequest, ItemRenderer};
-use crate::auth::Principal;
 use crate::dav::multistatus::Multistatus;
 use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
@@ -83,14 +82,11 @@ pub async fn sync_collection(
         .await?;
     let coll = coll.clone();
     let shared = req.shared.clone();
-    let tenant = req.tenant().to_string();
-    let user = req.principal.user.name.clone();
+    let principal = req.principal.clone();
     // Streamed: an initial sync of a large collection is sent in chunks, and item bodies (only
     // read when the client asked for item data) are fetched a batch at a time.
     Ok(stream::multistatus(move |sink| async move {
         let state = shared.as_ref();
-        let principal = Principal::lookup(&state.cfg, &tenant, &user)
-            .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
         let renderer = ItemRenderer {
             ctx: PropCtx {
                 principal: &principal,
