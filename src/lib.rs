@@ -17,9 +17,10 @@
 //!
 //! Beside the layers, modules any layer may use: `tree` (the URL space and typed paths; uses
 //! nothing), `auth` (who is asking; uses `config`), `config` (loading checks connector
-//! definitions and mappings, so it uses `connector` and `mapping`), `error` (DAV errors and
-//! their HTTP form; uses `connector` for upstream failures), and the pure modules `xml`,
-//! `vocab`, `caldav` and `carddav` (evaluation), `demo` (demo data).
+//! definitions and mappings, so it uses `connector` and `mapping`), `error` (DAV errors, their
+//! preconditions and their HTTP form; uses `connector` for upstream failures, `vocab`, `xml`),
+//! and the pure modules `xml`, `vocab`, `caldav` and `carddav` (evaluation; they name their
+//! preconditions from `error`), `demo` (demo data).
 
 pub mod app;
 pub mod auth;
