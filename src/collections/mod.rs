@@ -225,8 +225,13 @@ mod tests {
     use crate::connector::{Capabilities, Connector, Page, Record};
     use crate::store::CollectionKind;
     use crate::tree::{HomeKind, MemberPath};
+    use std::sync::atomic::{AtomicU64, Ordering};
 
-    struct Nothing;
+    /// A CRM with no records that refuses every create, counting its listings.
+    #[derive(Default)]
+    struct Nothing {
+        lists: AtomicU64,
+    }
 
     #[async_trait::async_trait]
     impl Connector for Nothing {
@@ -239,6 +244,7 @@ mod tests {
             _: Option<chrono::DateTime<chrono::Utc>>,
             _: Option<String>,
         ) -> Result<Page, ConnectorError> {
+            self.lists.fetch_add(1, Ordering::Relaxed);
             Ok(Page {
                 records: vec![],
                 next: None,
@@ -272,10 +278,14 @@ mod tests {
         "component = \"VEVENT\"\n[[field]]\nproperty = \"SUMMARY\"\npath = \"title\"\n";
 
     async fn seam() -> Collections {
+        seam_over(Arc::new(Nothing::default())).await
+    }
+
+    async fn seam_over(crm: Arc<Nothing>) -> Collections {
         let store = Arc::new(Store::open("sqlite://:memory:").await.unwrap());
         let mut t = CrmTenant::new(
             "t",
-            Arc::new(Nothing),
+            crm,
             Box::new(|| 0),
             SyncOptions {
                 refresh_ttl_secs: 30,
@@ -329,5 +339,77 @@ mod tests {
             Err(Refused::CopyMove)
         );
         let _: MemberPath = in_crm.as_member();
+    }
+
+    #[tokio::test]
+    async fn routes_writes_and_refreshes() {
+        let crm = Arc::new(Nothing::default());
+        let s = seam_over(crm.clone()).await;
+        let mut colls = Vec::new();
+        for (path, kind) in [
+            ("calendars/u/", CollectionKind::Plain),
+            ("calendars/u/work/", CollectionKind::Calendar),
+            ("calendars/u/crm/", CollectionKind::Calendar),
+        ] {
+            let comps = ["VEVENT".to_string()];
+            colls.push(
+                s.store
+                    .create_collection("t", path, kind, &comps, false)
+                    .await
+                    .unwrap(),
+            );
+        }
+        let body = b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:A\r\nDTSTART:20300301T090000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let index = ItemIndex {
+            uid: Some("a".into()),
+            component: Some("VEVENT".into()),
+            ..Default::default()
+        };
+        let none = WriteCondition::default();
+        let ct = "text/calendar; charset=utf-8";
+
+        // A local collection: the state store only.
+        let (_, created) = s
+            .put("t", &colls[1], "a.ics", body, &index, ct, &none)
+            .await
+            .unwrap();
+        assert!(created);
+        assert!(s
+            .store
+            .item_meta(&colls[1], "a.ics")
+            .await
+            .unwrap()
+            .is_some());
+        s.delete("t", &colls[1], "a.ics", &none).await.unwrap();
+        assert!(s
+            .store
+            .item_meta(&colls[1], "a.ics")
+            .await
+            .unwrap()
+            .is_none());
+
+        // A bound collection: the CRM first, whose refusal comes back as an upstream error.
+        let e = s
+            .put("t", &colls[2], "a.ics", body, &index, ct, &none)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, WriteError::Upstream(_)), "{e:?}");
+        assert!(s
+            .store
+            .item_meta(&colls[2], "a.ics")
+            .await
+            .unwrap()
+            .is_none());
+
+        // Reads refresh the bound collection they are in; a home listing refreshes those in it.
+        let home = StorePath::Collection(home());
+        s.before_read("t", &home, false).await;
+        assert_eq!(crm.lists.load(Ordering::Relaxed), 0);
+        s.before_read("t", &home, true).await;
+        assert_eq!(crm.lists.load(Ordering::Relaxed), 1);
+        let local =
+            StorePath::Member(CollectionPath::of_stored("calendars/u/work/").member("a.ics"));
+        s.before_read("t", &local, false).await;
+        assert_eq!(crm.lists.load(Ordering::Relaxed), 1);
     }
 }
