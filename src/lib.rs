@@ -36,6 +36,7 @@ pub mod demo;
 pub mod error;
 pub mod http;
 pub mod mapping;
+pub mod record;
 pub mod store;
 pub mod tree;
 pub mod vocab;

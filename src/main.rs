@@ -67,7 +67,7 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Check { config, tenant } => match crmdav::config::load(&config) {
+        Cmd::Check { config, tenant } => match crmdav::crm::definitions::load_config(&config) {
             Ok(cfg) => {
                 print!("{}", crmdav::check::describe(&cfg));
                 if let Some(t) = tenant {
@@ -98,7 +98,7 @@ fn main() -> ExitCode {
         },
         Cmd::Serve { config, listen } => {
             init_logging();
-            let cfg = match crmdav::config::load(&config) {
+            let cfg = match crmdav::crm::definitions::load_config(&config) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("config error: {e}");

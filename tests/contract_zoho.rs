@@ -541,7 +541,7 @@ fn saas_examples_pass_crmdav_check_and_build_connectors() {
         assert!(stdout.contains(&format!("tenant {t}")), "{stdout}");
     }
 
-    let cfg = crmdav::config::load(std::path::Path::new(&cfg_path)).unwrap();
+    let cfg = crmdav::crm::definitions::load_config(std::path::Path::new(&cfg_path)).unwrap();
     for t in &cfg.tenants {
         let crmdav::config::ConnectorKind::Rest {
             definition,

@@ -178,7 +178,7 @@ fn valid_segment(s: &str) -> bool {
 }
 
 /// Load the server file at `path` and every tenant file in its tenants folder.
-pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
+pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConfig, ConfigError> {
     let mut t = read_table(path)?;
     let listen = take_str(&mut t, path, "listen")?.unwrap_or_else(|| "127.0.0.1:8080".into());
     if listen.parse::<std::net::SocketAddr>().is_err() && !listen.contains(':') {
@@ -257,7 +257,7 @@ pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
     files.sort();
     let mut tenants = Vec::new();
     for f in files {
-        let tenant = load_tenant(&f, &catalog)?;
+        let tenant = load_tenant(&f, &catalog, defs)?;
         if tenants.iter().any(|x: &TenantConfig| x.name == tenant.name) {
             return Err(err(
                 &f,
@@ -296,7 +296,11 @@ pub fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
     })
 }
 
-fn load_tenant(file: &Path, catalog: &Catalog) -> Result<TenantConfig, ConfigError> {
+fn load_tenant<D: DefinitionCheck>(
+    file: &Path,
+    catalog: &Catalog,
+    defs: &D,
+) -> Result<TenantConfig, ConfigError> {
     let mut t = read_table(file)?;
     let name = take_str(&mut t, file, "name")?.ok_or_else(|| err(file, "name", "missing"))?;
     if !valid_segment(&name) {
@@ -471,7 +475,7 @@ fn load_tenant(file: &Path, catalog: &Catalog) -> Result<TenantConfig, ConfigErr
                 entity,
                 mapping,
             };
-            check_crm_collection(file, &key, &connector, catalog, &mut cc, defaulted)?;
+            check_crm_collection(file, &key, &connector, catalog, defs, &mut cc, defaulted)?;
             collections.push(cc);
         }
     }
@@ -496,7 +500,7 @@ fn load_tenant(file: &Path, catalog: &Catalog) -> Result<TenantConfig, ConfigErr
         let src = catalog
             .connector(definition)
             .map_err(|m| err(file, "connector.kind", m))?;
-        crate::connector::rest::def::ConnectorDef::from_toml_str(&src.text, &option_vars(options))
+        defs.connector_entities(&src.text, &option_vars(options))
             .map_err(|m| err(file, "connector", format!("{}: {m}", src.origin)))?;
     }
     no_unknown(&t, file, "")?;
@@ -513,11 +517,12 @@ fn load_tenant(file: &Path, catalog: &Catalog) -> Result<TenantConfig, ConfigErr
 
 /// A collection's `entity`/`mapping` must name a connector entity and a mapping of the
 /// tenant's CRM whose component fits the collection.
-fn check_crm_collection(
+fn check_crm_collection<D: DefinitionCheck>(
     file: &Path,
     key: &str,
     connector: &ConnectorKind,
     catalog: &Catalog,
+    defs: &D,
     c: &mut CollectionConfig,
     defaulted_components: bool,
 ) -> Result<(), ConfigError> {
@@ -561,16 +566,16 @@ fn check_crm_collection(
     let src = catalog
         .connector(definition)
         .map_err(|m| err(file, "connector.kind", m))?;
-    let def = crate::connector::rest::def::ConnectorDef::from_toml_str(&src.text, &vars)
+    let entities = defs
+        .connector_entities(&src.text, &vars)
         .map_err(|m| err(file, "connector", format!("{}: {m}", src.origin)))?;
-    if !def.entities.contains_key(&entity) {
-        let known: Vec<&str> = def.entities.keys().map(String::as_str).collect();
+    if !entities.contains(&entity) {
         return Err(err(
             file,
             &format!("{key}.entity"),
             format!(
                 "connector '{definition}' has no entity '{entity}' (it has: {})",
-                known.join(", ")
+                entities.join(", ")
             ),
         ));
     }
@@ -584,27 +589,22 @@ fn check_crm_collection(
     let msrc = catalog
         .mapping(definition, name)
         .map_err(|m| err(file, &mkey, m))?;
-    let m = crate::mapping::Mapping::from_toml_str(
-        &msrc.text,
-        &vars,
-        Some(definition.clone()),
-        Some(entity.clone()),
-    )
-    .map_err(|m| err(file, &mkey, format!("{}: {m}", msrc.origin)))?;
-    use crate::mapping::ComponentKind as K;
+    let comp = defs
+        .mapping_component(&msrc.text, &vars, definition, &entity)
+        .map_err(|m| err(file, &mkey, format!("{}: {m}", msrc.origin)))?;
+    let made = defs.component_name(&comp);
     // A CRM calendar holds what its mapping makes, so phones offer only that.
-    if defaulted_components && c.kind == CollectionKindConfig::Calendar {
-        match m.component() {
-            K::Vevent => c.components = vec!["VEVENT".into()],
-            K::Vtodo => c.components = vec!["VTODO".into()],
-            K::Vcard => {}
-        }
+    if defaulted_components
+        && c.kind == CollectionKindConfig::Calendar
+        && matches!(made, "VEVENT" | "VTODO")
+    {
+        c.components = vec![made.into()];
     }
-    match (c.kind, m.component()) {
-        (CollectionKindConfig::Addressbook, K::Vcard) => {}
-        (CollectionKindConfig::Calendar, K::Vevent) if c.components.iter().any(|x| x == "VEVENT") => {}
-        (CollectionKindConfig::Calendar, K::Vtodo) if c.components.iter().any(|x| x == "VTODO") => {}
-        (kind, comp) => {
+    match (c.kind, made) {
+        (CollectionKindConfig::Addressbook, "VCARD") => {}
+        (CollectionKindConfig::Calendar, "VEVENT" | "VTODO")
+            if c.components.iter().any(|x| x == made) => {}
+        (kind, _) => {
             return Err(err(
                 file,
                 &mkey,
@@ -618,6 +618,36 @@ fn check_crm_collection(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loader for files without a CRM connector: nothing is asked of it.
+    struct NoDefinitions;
+
+    impl DefinitionCheck for NoDefinitions {
+        type Component = ();
+        fn connector_entities(
+            &self,
+            _: &str,
+            _: &std::collections::HashMap<String, String>,
+        ) -> Result<Vec<String>, String> {
+            Err("no connector definitions here".into())
+        }
+        fn mapping_component(
+            &self,
+            _: &str,
+            _: &std::collections::HashMap<String, String>,
+            _: &str,
+            _: &str,
+        ) -> Result<(), String> {
+            Err("no mappings here".into())
+        }
+        fn component_name(&self, _: &()) -> &'static str {
+            ""
+        }
+    }
+
+    fn load(path: &Path) -> Result<ServerConfig, ConfigError> {
+        load_with(path, &NoDefinitions)
+    }
 
     #[test]
     fn env_substitution_and_errors() {

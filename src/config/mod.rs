@@ -6,10 +6,12 @@
 //! the key and what is wrong.
 
 mod catalog;
+mod definitions;
 mod load;
 
 pub use catalog::{Catalog, Source};
-pub use load::{load, ConfigError};
+pub use definitions::DefinitionCheck;
+pub use load::{load_with, ConfigError};
 
 use serde::Deserialize;
 use std::path::PathBuf;

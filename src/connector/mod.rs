@@ -1,26 +1,15 @@
 //! The trait every CRM speaks through, and the engines behind it.
 //!
 //! A connector deals in CRM records (JSON) and knows nothing of DAV; the `mapping` layer turns
-//! records into iCalendar/vCard and back, and the `sync` layer keeps the identity map, ETags
-//! and change log. The `local` engine has no upstream at all: the gateway's own store is the
+//! records into iCalendar/vCard and back, and the `crm` and `store` layers keep the identity
+//! map, ETags and change log. The `local` engine has no upstream at all: the gateway's own store is the
 //! system of record (the embedded default and the demo).
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use std::time::Duration;
 
-/// One CRM record as the CRM returned it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Record {
-    /// The CRM's id for the record, as a string whatever its JSON type.
-    pub id: String,
-    /// The record's JSON object.
-    pub data: Value,
-    /// The CRM's modified time, when it has one.
-    pub modified: Option<DateTime<Utc>>,
-    /// An opaque version the CRM can check on update (e.g. Dynamics `@odata.etag`).
-    pub version: Option<String>,
-}
+pub use crate::record::Record;
 
 /// One page of a listing.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -31,7 +20,7 @@ pub struct Page {
     pub next: Option<String>,
 }
 
-/// What a connector can do for one entity; the sync layer plans refreshes from this.
+/// What a connector can do for one entity; the CRM layer plans refreshes from this.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Capabilities {
     /// The list endpoint can filter by modified time.

@@ -29,8 +29,8 @@ impl Binding {
             Mapping::from_toml_str(text, vars, Some(crm.to_string()), Some(entity.to_string()))?;
         Ok(Binding {
             entity: entity.to_string(),
+            mapped: mapping.mapped_properties(),
             mapping,
-            mapped: mapped_properties(text),
         })
     }
 
@@ -98,30 +98,6 @@ impl Binding {
         }
         self.render_plain(record, &ident.uid, None)
     }
-}
-
-/// The property names a mapping file's rules name (`[[field]] property`, all-day properties).
-fn mapped_properties(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    if let Ok(v) = text.parse::<toml::Table>() {
-        if let Some(toml::Value::Array(fields)) = v.get("field") {
-            for f in fields {
-                if let Some(p) = f.get("property").and_then(|p| p.as_str()) {
-                    out.insert(p.to_ascii_uppercase());
-                }
-            }
-        }
-        if let Some(props) = v
-            .get("all_day")
-            .and_then(|a| a.get("properties"))
-            .and_then(|p| p.as_array())
-        {
-            for p in props.iter().filter_map(|p| p.as_str()) {
-                out.insert(p.to_ascii_uppercase());
-            }
-        }
-    }
-    out
 }
 
 /// Hash of a CRM record's data (serde_json maps are ordered, so this is canonical).

@@ -13,6 +13,7 @@
 //! * a refresh within the tenant's TTL costs nothing, an idle one costs one listing per page.
 
 mod binding;
+pub mod definitions;
 mod metrics;
 pub mod overlay;
 mod refresh;

@@ -1,5 +1,8 @@
 use super::*;
+use crate::record::Record;
 use serde_json::json;
+use serde_json::Value;
+use std::collections::HashMap;
 
 fn mapping(toml: &str) -> Mapping {
     Mapping::from_toml_str(
@@ -731,4 +734,60 @@ params_match = "strict"
         .to_record(&card("TEL;TYPE=CELL:+1 1\r\nTEL;TYPE=WORK:+1 3\r\n"))
         .unwrap();
     assert_eq!((&p["work"], &p["cell"]), (&json!("+1 3"), &json!("+1 1")));
+}
+
+/// What `crm::Binding` used to compute from the mapping text, kept here as the reference
+/// [`Mapping::mapped_properties`] must agree with.
+fn mapped_properties_from_text(text: &str) -> std::collections::BTreeSet<String> {
+    let mut out = std::collections::BTreeSet::new();
+    if let Ok(v) = text.parse::<toml::Table>() {
+        if let Some(toml::Value::Array(fields)) = v.get("field") {
+            for f in fields {
+                if let Some(p) = f.get("property").and_then(|p| p.as_str()) {
+                    out.insert(p.to_ascii_uppercase());
+                }
+            }
+        }
+        if let Some(props) = v
+            .get("all_day")
+            .and_then(|a| a.get("properties"))
+            .and_then(|p| p.as_array())
+        {
+            for p in props.iter().filter_map(|p| p.as_str()) {
+                out.insert(p.to_ascii_uppercase());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn mapped_properties_agree_with_the_mapping_text_on_every_shipped_mapping() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let mut seen = 0;
+    for crm in std::fs::read_dir(&root).unwrap() {
+        for file in std::fs::read_dir(crm.unwrap().path()).unwrap() {
+            let path = file.unwrap().path();
+            if path.extension().and_then(|e| e.to_str()) != Some("toml") {
+                continue;
+            }
+            let text = std::fs::read_to_string(&path).unwrap();
+            let m = Mapping::load(&path).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(
+                m.mapped_properties(),
+                mapped_properties_from_text(&text),
+                "{}",
+                path.display()
+            );
+            seen += 1;
+        }
+    }
+    assert!(seen >= 13, "only {seen} mappings found");
+    // Named all-day properties count; the defaults alone do not.
+    let named = mapping(
+        "component = \"VEVENT\"\n[all_day]\nmode = \"midnight\"\nproperties = [\"dtstart\"]\n",
+    );
+    assert_eq!(named.mapped_properties(), ["DTSTART".to_string()].into());
+    let defaulted = mapping("component = \"VEVENT\"\n[all_day]\nmode = \"midnight\"\n");
+    assert!(defaulted.mapped_properties().is_empty());
 }

@@ -26,7 +26,7 @@ pub fn check_tenant_example(crm: &str) {
     );
     assert!(stdout.contains(&format!("(rest: {crm})")), "{stdout}");
 
-    let cfg = crmdav::config::load(std::path::Path::new(&cfg_path)).unwrap();
+    let cfg = crmdav::crm::definitions::load_config(std::path::Path::new(&cfg_path)).unwrap();
     let (name, options) = cfg
         .tenants
         .iter()

@@ -5,7 +5,7 @@
 //! mutex guards the token), tokens are refreshed a minute before they expire, and a rotated
 //! refresh token is handed to the [`TokenStore`] before it is used.
 
-use super::def::{ClientAuth, KeyLocation};
+use super::def::{AuthDef, ClientAuth, KeyLocation};
 use crate::connector::ConnectorError;
 use chrono::{DateTime, Utc};
 use oauth2::basic::{
@@ -196,6 +196,78 @@ pub(crate) enum AuthRuntime {
         password: Secret,
     },
     OAuth(Box<OAuth>),
+}
+
+impl AuthRuntime {
+    /// The runtime credentials for a definition's `[auth]`; OAuth2 tokens are kept in `store`.
+    pub(crate) fn from_def(def: &AuthDef, store: Arc<dyn TokenStore>) -> Self {
+        match def {
+            AuthDef::None => AuthRuntime::None,
+            AuthDef::Bearer { token } => AuthRuntime::Bearer(Secret(token.clone())),
+            AuthDef::ApiKey {
+                name,
+                value,
+                location,
+                prefix,
+            } => AuthRuntime::ApiKey {
+                name: name.clone(),
+                value: Secret(value.clone()),
+                location: *location,
+                prefix: prefix.clone(),
+            },
+            AuthDef::Basic { username, password } => AuthRuntime::Basic {
+                username: username.clone(),
+                password: Secret(password.clone()),
+            },
+            AuthDef::Oauth2ClientCredentials {
+                token_url,
+                client_id,
+                client_secret,
+                scopes,
+                scheme,
+                client_auth,
+                base_url_from,
+                base_url_hosts,
+            } => AuthRuntime::OAuth(Box::new(OAuth {
+                grant: Grant::ClientCredentials,
+                scheme: scheme.clone(),
+                client_auth: *client_auth,
+                token_url: token_url.clone(),
+                client_id: client_id.clone(),
+                client_secret: Some(Secret(client_secret.clone())),
+                scopes: scopes.clone(),
+                initial_refresh: None,
+                store,
+                state: Default::default(),
+                base_url_from: base_url_from.clone(),
+                base_url_hosts: base_url_hosts.clone(),
+            })),
+            AuthDef::Oauth2RefreshToken {
+                token_url,
+                client_id,
+                client_secret,
+                refresh_token,
+                scopes,
+                scheme,
+                client_auth,
+                base_url_from,
+                base_url_hosts,
+            } => AuthRuntime::OAuth(Box::new(OAuth {
+                grant: Grant::RefreshToken,
+                scheme: scheme.clone(),
+                client_auth: *client_auth,
+                token_url: token_url.clone(),
+                client_id: client_id.clone(),
+                client_secret: client_secret.clone().map(Secret),
+                scopes: scopes.clone(),
+                initial_refresh: Some(Secret(refresh_token.clone())),
+                store,
+                state: Default::default(),
+                base_url_from: base_url_from.clone(),
+                base_url_hosts: base_url_hosts.clone(),
+            })),
+        }
+    }
 }
 
 impl AuthRuntime {

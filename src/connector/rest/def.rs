@@ -4,6 +4,7 @@
 //! `${VAR}` (or `${VAR:-default}`) placeholders filled from the tenant's options when the
 //! connector is built; an unknown variable without a default is a configuration error.
 
+use crate::record::vars::{substitute, substitute_toml};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -42,7 +43,7 @@ pub struct ConnectorDef {
     #[serde(default = "default_backoff")]
     pub retry_backoff_ms: u64,
     /// Longest `Retry-After` the engine will sleep for; longer waits fail at once with
-    /// `RateLimited` so the sync layer can serve stale data instead.
+    /// `RateLimited` so the CRM layer can serve stale data instead.
     #[serde(default = "default_max_retry_after")]
     pub max_retry_after_secs: u64,
     /// JSON paths tried in order to find the CRM's message in an error body.
@@ -54,7 +55,7 @@ pub struct ConnectorDef {
     /// Time zone for naive timestamps the CRM sends or expects (IANA or Windows name).
     #[serde(default = "default_tz")]
     pub timezone: String,
-    /// Entities by name (the names the sync layer and mappings use).
+    /// Entities by name (the names the CRM layer and mappings use).
     pub entities: BTreeMap<String, EntityDef>,
 }
 
@@ -403,7 +404,7 @@ fn default_patch() -> String {
     "PATCH".into()
 }
 
-/// Paging styles. The page token handed to the sync layer is opaque: an offset, a page
+/// Paging styles. The page token handed to the CRM layer is opaque: an offset, a page
 /// number, a cursor or a next URL.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(tag = "style", rename_all = "snake_case", deny_unknown_fields)]
@@ -523,54 +524,6 @@ fn http_date() -> String {
     "http_date".into()
 }
 
-/// Fill `${VAR}` / `${VAR:-default}` placeholders from `vars`.
-pub fn substitute(input: &str, vars: &HashMap<String, String>) -> Result<String, String> {
-    let mut out = String::with_capacity(input.len());
-    let mut rest = input;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        let after = &rest[start + 2..];
-        let end = after
-            .find('}')
-            .ok_or_else(|| format!("unclosed ${{ in {input:?}"))?;
-        let inner = &after[..end];
-        let (name, default) = match inner.split_once(":-") {
-            Some((n, d)) => (n, Some(d)),
-            None => (inner, None),
-        };
-        match (vars.get(name), default) {
-            (Some(v), _) => out.push_str(v),
-            (None, Some(d)) => out.push_str(d),
-            (None, None) => return Err(format!("unknown variable ${{{name}}}")),
-        }
-        rest = &after[end + 1..];
-    }
-    out.push_str(rest);
-    Ok(out)
-}
-
-/// Apply [`substitute`] to every string inside a TOML value (before deserialising).
-pub fn substitute_toml(
-    value: &mut toml::Value,
-    vars: &HashMap<String, String>,
-) -> Result<(), String> {
-    match value {
-        toml::Value::String(s) => *s = substitute(s, vars)?,
-        toml::Value::Array(a) => {
-            for v in a {
-                substitute_toml(v, vars)?;
-            }
-        }
-        toml::Value::Table(t) => {
-            for (_, v) in t.iter_mut() {
-                substitute_toml(v, vars)?;
-            }
-        }
-        _ => {}
-    }
-    Ok(())
-}
-
 /// `auth_variant = "<name>"` picks `[auth_variants.<name>]` as `[auth]`; the other variants are
 /// dropped before `${VAR}` substitution.
 fn select_auth_variant(
@@ -641,7 +594,7 @@ impl ConnectorDef {
         if self.max_concurrency == 0 {
             return Err("max_concurrency must be at least 1".into());
         }
-        crate::connector::rest::timefmt::resolve_tz(&self.timezone)
+        crate::record::timefmt::resolve_tz(&self.timezone)
             .ok_or_else(|| format!("unknown time zone {:?}", self.timezone))?;
         if let AuthDef::Oauth2ClientCredentials {
             base_url_from: Some(_),
@@ -668,7 +621,7 @@ impl ConnectorDef {
                     .chain(d.records_path.iter())
                     .chain(d.deleted_field.iter())
                 {
-                    crate::connector::rest::jsonpath::parse(p)
+                    crate::record::jsonpath::parse(p)
                         .map_err(|m| format!("entity {name}.deleted: {m}"))?;
                 }
                 reqwest::Method::from_bytes(d.list.method.as_bytes()).map_err(|_| {
@@ -688,8 +641,7 @@ impl ConnectorDef {
                 .chain(e.created_id_path.iter())
                 .chain(e.body_wrap.iter())
             {
-                crate::connector::rest::jsonpath::parse(p)
-                    .map_err(|m| format!("entity {name}: {m}"))?;
+                crate::record::jsonpath::parse(p).map_err(|m| format!("entity {name}: {m}"))?;
             }
             for ep in [
                 Some(&e.list),
@@ -719,19 +671,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn substitution() {
-        let vars: HashMap<String, String> =
-            [("host".to_string(), "crm.example".to_string())].into();
-        assert_eq!(
-            substitute("https://${host}/api", &vars).unwrap(),
-            "https://crm.example/api"
-        );
-        assert_eq!(substitute("${tz:-UTC}", &vars).unwrap(), "UTC");
-        assert!(substitute("${missing}", &vars).is_err());
-        assert!(substitute("${open", &vars).is_err());
-    }
-
-    #[test]
     fn rejects_absolute_endpoint_paths() {
         let t = r#"
 name = "x"
@@ -741,5 +680,38 @@ list = { path = "https://evil.example/x" }
 "#;
         let e = ConnectorDef::from_toml_str(t, &HashMap::new()).unwrap_err();
         assert!(e.contains("relative"), "{e}");
+    }
+
+    #[test]
+    fn auth_variants_are_picked_before_substitution() {
+        let t = r#"
+name = "x"
+base_url = "https://crm.example"
+auth_variant = "${auth:-token}"
+[auth_variants.token]
+type = "bearer"
+token = "${token}"
+[auth_variants.oauth]
+type = "oauth2_refresh_token"
+token_url = "https://crm.example/token"
+client_id = "${client_id}"
+refresh_token = "${refresh}"
+[entities.a]
+list = { path = "/a" }
+"#;
+        let vars: HashMap<String, String> = [("token".to_string(), "t".to_string())].into();
+        let d = ConnectorDef::from_toml_str(t, &vars).unwrap();
+        assert!(matches!(d.auth, AuthDef::Bearer { ref token } if token == "t"));
+        let vars: HashMap<String, String> = [
+            ("auth".to_string(), "oauth".to_string()),
+            ("client_id".to_string(), "c".to_string()),
+            ("refresh".to_string(), "r".to_string()),
+        ]
+        .into();
+        let d = ConnectorDef::from_toml_str(t, &vars).unwrap();
+        assert!(matches!(d.auth, AuthDef::Oauth2RefreshToken { .. }));
+        let vars: HashMap<String, String> = [("auth".to_string(), "nope".to_string())].into();
+        let e = ConnectorDef::from_toml_str(t, &vars).unwrap_err();
+        assert!(e.contains("not one of"), "{e}");
     }
 }

@@ -1,0 +1,206 @@
+//! The CRM's answers: JSON bodies, the CRM's own error messages mapped to [`ConnectorError`],
+//! records found at the definition's paths, and the envelope a write body goes in.
+
+use super::def::EntityDef;
+use super::transport::Resp;
+use super::{jsonpath, timefmt, RestConnector};
+use crate::connector::{ConnectorError, Record};
+use serde_json::Value;
+
+impl RestConnector {
+    /// The CRM's message from an error body, per `error_message_paths`.
+    pub(super) fn error_message(&self, body: &[u8]) -> Option<String> {
+        let Ok(v) = serde_json::from_slice::<Value>(body) else {
+            let text = String::from_utf8_lossy(body);
+            let text = text.trim();
+            return (!text.is_empty()).then(|| text.chars().take(300).collect());
+        };
+        for p in &self.def.error_message_paths {
+            match jsonpath::get(&v, p) {
+                Some(Value::String(s)) if !s.is_empty() => return Some(s.clone()),
+                Some(Value::Array(items)) if !items.is_empty() => {
+                    let parts: Vec<String> = items
+                        .iter()
+                        .map(|i| match i {
+                            Value::String(s) => s.clone(),
+                            other => ["msg", "message", "detail"]
+                                .iter()
+                                .find_map(|k| other.get(k).and_then(Value::as_str))
+                                .map(str::to_string)
+                                .unwrap_or_else(|| other.to_string()),
+                        })
+                        .collect();
+                    return Some(parts.join("; "));
+                }
+                Some(Value::Null) | None => {}
+                Some(Value::Object(_)) => {}
+                Some(other) => return Some(other.to_string()),
+            }
+        }
+        None
+    }
+
+    /// Turn a non-retried answer into JSON or the matching error.
+    pub(super) fn check(&self, resp: &Resp) -> Result<Value, ConnectorError> {
+        let status = resp.status.as_u16();
+        if resp.status.is_success() {
+            if resp.body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Value::Null);
+            }
+            return serde_json::from_slice(&resp.body).map_err(|e| ConnectorError::Protocol {
+                message: format!("malformed JSON from the CRM (HTTP {status}): {e}"),
+            });
+        }
+        let message = self
+            .error_message(&resp.body)
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        Err(match status {
+            400 | 422 => ConnectorError::Invalid { message },
+            401 => ConnectorError::Auth { message },
+            403 => ConnectorError::Forbidden { message },
+            404 | 410 => ConnectorError::NotFound { message },
+            405 | 501 => ConnectorError::NotSupported { message },
+            409 => ConnectorError::Conflict { message },
+            412 => ConnectorError::VersionMismatch { message },
+            _ => ConnectorError::Protocol {
+                message: format!("HTTP {status}: {message}"),
+            },
+        })
+    }
+
+    pub(super) fn record_from(&self, e: &EntityDef, v: Value) -> Result<Record, ConnectorError> {
+        let id = jsonpath::get(&v, &e.id_field)
+            .and_then(jsonpath::scalar_string)
+            .ok_or_else(|| ConnectorError::Protocol {
+                message: format!("record without id field {:?}", e.id_field),
+            })?;
+        Ok(self.record_with_id(e, v, id))
+    }
+
+    pub(super) fn record_with_id(&self, e: &EntityDef, v: Value, id: String) -> Record {
+        let modified = e
+            .modified_field
+            .as_deref()
+            .and_then(|p| jsonpath::get(&v, p))
+            .and_then(|m| timefmt::value_to_utc(m, self.tz));
+        let version = e
+            .version_field
+            .as_deref()
+            .and_then(|p| jsonpath::get(&v, p))
+            .and_then(jsonpath::scalar_string);
+        Record {
+            id,
+            data: v,
+            modified,
+            version,
+        }
+    }
+
+    pub(super) fn single_record(
+        &self,
+        e: &EntityDef,
+        body: Value,
+    ) -> Result<Record, ConnectorError> {
+        let inner = jsonpath::get(&body, &e.record_path)
+            .cloned()
+            .ok_or_else(|| ConnectorError::Protocol {
+                message: format!("no record at {:?} in the CRM's answer", e.record_path),
+            })?;
+        self.record_from(e, inner)
+    }
+
+    /// The record in a create/update answer: at `write_record_path` (default `record_path`),
+    /// its id `known_id` (an update) or at `created_id_path` (default `id_field`).
+    pub(super) fn written_record(
+        &self,
+        e: &EntityDef,
+        body: Value,
+        known_id: Option<&str>,
+    ) -> Result<Record, ConnectorError> {
+        let path = e.write_record_path.as_deref().unwrap_or(&e.record_path);
+        let inner =
+            jsonpath::get(&body, path)
+                .cloned()
+                .ok_or_else(|| ConnectorError::Protocol {
+                    message: format!("no record at {path:?} in the CRM's write answer"),
+                })?;
+        let id = match known_id {
+            Some(id) => id.to_string(),
+            None => {
+                let id_path = e.created_id_path.as_deref().unwrap_or(&e.id_field);
+                jsonpath::get(&inner, id_path)
+                    .and_then(jsonpath::scalar_string)
+                    .ok_or_else(|| ConnectorError::Protocol {
+                        message: format!("create answer without id at {id_path:?}"),
+                    })?
+            }
+        };
+        Ok(self.record_with_id(e, inner, id))
+    }
+
+    pub(super) fn wrap(&self, e: &EntityDef, data: &Value) -> Value {
+        match &e.body_wrap {
+            // A JSON path: `properties` → {"properties": {…}}, `data[0]` → {"data": [{…}]}.
+            Some(k) => {
+                let mut out = Value::Null;
+                match jsonpath::parse(k) {
+                    Ok(segs) if jsonpath::set(&mut out, &segs, data.clone()).is_ok() => out,
+                    _ => {
+                        let mut m = serde_json::Map::new();
+                        m.insert(k.clone(), data.clone());
+                        Value::Object(m)
+                    }
+                }
+            }
+            None => data.clone(),
+        }
+    }
+}
+
+/// Whether `path` ends in an index into an array that exists and is empty (`records[0]` of
+/// `{"records": []}`): a query-style get that found nothing.
+pub(super) fn record_slot_empty(body: &Value, path: &str) -> bool {
+    let Ok(segs) = jsonpath::parse(path) else {
+        return false;
+    };
+    match segs.split_last() {
+        Some((jsonpath::Seg::Index(_), parent)) => jsonpath::get_segs(body, parent)
+            .and_then(Value::as_array)
+            .is_some_and(|a| a.is_empty()),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connector::rest::test_connector;
+
+    #[test]
+    fn empty_query_answer_is_no_record() {
+        let empty = serde_json::json!({"totalSize": 0, "records": []});
+        let one = serde_json::json!({"records": [{"Id": "1"}]});
+        assert!(record_slot_empty(&empty, "records[0]"));
+        assert!(!record_slot_empty(&one, "records[0]"));
+        assert!(!record_slot_empty(&empty, ""));
+    }
+
+    #[test]
+    fn error_messages() {
+        let c = test_connector("https://crm.example");
+        assert_eq!(
+            c.error_message(br#"{"detail":"end must be after start"}"#),
+            Some("end must be after start".into())
+        );
+        assert_eq!(
+            c.error_message(br#"{"detail":[{"msg":"too big","loc":["query"]}]}"#),
+            Some("too big".into())
+        );
+        assert_eq!(
+            c.error_message(br#"{"error":{"message":"nope"}}"#),
+            Some("nope".into())
+        );
+        assert_eq!(c.error_message(b"plain text"), Some("plain text".into()));
+        assert_eq!(c.error_message(b""), None);
+    }
+}
