@@ -12,15 +12,14 @@
 //!    delete, guard), routing to the state store or to the CRM;
 //! 6. `crm`: CRM-backed collections (bindings, refresh, write-through, tokens);
 //! 7. `store`: the gateway's own state (collections, items, change log, properties);
-//! 8. `connector`: CRM transports;
-//! 9. `mapping`: CRM JSON ⇄ iCalendar/vCard.
+//! 8. `connector` (CRM transports) and `mapping` (CRM JSON ⇄ iCalendar/vCard), side by side:
+//!    neither uses the other, both use the `record` leaf.
 //!
-//! Beside the layers, modules any layer may use: `tree` (the URL space and typed paths; uses
-//! nothing), `auth` (who is asking; uses `config`), `config` (loading checks connector
-//! definitions and mappings, so it uses `connector` and `mapping`), `error` (DAV errors, their
-//! preconditions and their HTTP form; uses `connector` for upstream failures, `vocab`, `xml`),
-//! and the pure modules `xml`, `vocab`, `caldav` and `carddav` (evaluation; they name their
-//! preconditions from `error`), `demo` (demo data).
+//! Beside the layers, modules any layer may use: `tree` (the URL space and typed paths),
+//! `config`, `record` (a CRM record), `xml`, `vocab` and `demo` (demo data) use nothing;
+//! `auth` (who is asking) uses `config`; `error` (DAV errors, their preconditions and their
+//! HTTP form) uses `connector` for upstream failures, `vocab` and `xml`; `caldav` and `carddav`
+//! (pure evaluation) use `xml` and name their preconditions from `error`.
 
 pub mod app;
 pub mod auth;
