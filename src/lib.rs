@@ -1,12 +1,32 @@
 //! crmdav: a CalDAV/CardDAV gateway in front of CRM REST APIs.
 //!
-//! Layers, top to bottom (each only calls the one below): `http` (actix-web front end),
-//! `dav` (the protocols), `tree` (the URL space), `crm` (CRM-backed collections), `store` (the gateway's own state),
-//! `connector` (CRMs), `mapping` (CRM JSON ⇄ iCalendar/vCard), plus `config`.
+//! Layers, top to bottom; each uses only layers below it (checked with
+//! `grep -rn "use crate::" src`):
+//!
+//! 1. `main.rs` (the binary) and `check` (`crmdav check`);
+//! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics);
+//! 3. `dav`: the protocols (WebDAV, CalDAV, CardDAV, sync-collection, extended MKCOL);
+//! 4. `app`: the state every handler holds, and the composition root that builds it (it calls
+//!    nothing above it, so the handlers can hold it);
+//! 5. `collections`: the one seam the handlers call for every collection (read-before, put,
+//!    delete, guard), routing to the state store or to the CRM;
+//! 6. `crm`: CRM-backed collections (bindings, refresh, write-through, tokens);
+//! 7. `store`: the gateway's own state (collections, items, change log, properties);
+//! 8. `connector` (CRM transports) and `mapping` (CRM JSON ⇄ iCalendar/vCard), side by side:
+//!    neither uses the other, both use the `record` leaf.
+//!
+//! Beside the layers, modules any layer may use: `tree` (the URL space and typed paths),
+//! `config`, `record` (a CRM record), `xml`, `vocab` and `demo` (demo data) use nothing;
+//! `auth` (who is asking) uses `config`; `error` (DAV errors, their preconditions and their
+//! HTTP form) uses `connector` for upstream failures, `vocab` and `xml`; `caldav` and `carddav`
+//! (pure evaluation) use `xml` and name their preconditions from `error`.
 
+pub mod app;
+pub mod auth;
 pub mod caldav;
 pub mod carddav;
 pub mod check;
+pub mod collections;
 pub mod config;
 pub mod connector;
 pub mod contentline;

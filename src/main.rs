@@ -56,7 +56,7 @@ fn main() -> ExitCode {
                 eprintln!("cannot read the password from standard input");
                 return ExitCode::FAILURE;
             }
-            match crmdav::http::auth::hash_password(pw.trim_end_matches(['\n', '\r'])) {
+            match crmdav::auth::hash_password(pw.trim_end_matches(['\n', '\r'])) {
                 Ok(h) => {
                     println!("{h}");
                     ExitCode::SUCCESS
@@ -117,7 +117,7 @@ fn main() -> ExitCode {
                 }
             };
             let result = rt.block_on(async move {
-                let state = crmdav::http::build_state(cfg).await?;
+                let state = crmdav::app::build_state(cfg).await?;
                 crmdav::http::serve(state, &listen).await
             });
             match result {

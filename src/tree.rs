@@ -16,7 +16,7 @@ use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, CONTRO
 pub const CONTEXT: &str = "/dav/";
 
 /// Which home a store path is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum HomeKind {
     /// `calendars/<user>/`.
     Calendars,
@@ -47,14 +47,194 @@ pub enum Target {
     Principal(String),
     /// `/dav/calendars/` or `/dav/addressbooks/`.
     Homes(HomeKind),
-    /// Anything in a user's home: `path` is relative to `/dav/`, decoded, without a leading
-    /// slash; `collection` says the URL ended with a slash.
+    /// Anything in a user's home (the home itself included).
     Store {
         home: HomeKind,
         owner: String,
-        path: String,
-        collection: bool,
+        path: StorePath,
     },
+}
+
+impl Target {
+    /// The store path, for a target in a user's home.
+    pub fn store_path(&self) -> Option<&StorePath> {
+        match self {
+            Target::Store { path, .. } => Some(path),
+            _ => None,
+        }
+    }
+}
+
+/// A collection's path in the store: decoded segments relative to `/dav/`, ending with a
+/// slash (`calendars/alice/work/`). Built only here, so it is always well-formed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct CollectionPath(String);
+
+impl CollectionPath {
+    /// A user's home.
+    pub fn home(kind: HomeKind, user: &str) -> Self {
+        CollectionPath(home_path(kind, user))
+    }
+
+    /// The path of a stored collection row (store rows keep paths as text).
+    pub fn of_stored(path: &str) -> Self {
+        if path.ends_with('/') {
+            CollectionPath(path.to_string())
+        } else {
+            CollectionPath(format!("{path}/"))
+        }
+    }
+
+    /// The path as the store keys it.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    fn segments(&self) -> impl Iterator<Item = &str> {
+        self.0.split('/').filter(|s| !s.is_empty())
+    }
+
+    /// How many segments deep it is: 1 for `calendars/`, 2 for a home, 3 for a collection in it.
+    pub fn depth(&self) -> usize {
+        self.segments().count()
+    }
+
+    /// True for a user's home and anything above it (the server provisions those).
+    pub fn is_home_or_above(&self) -> bool {
+        self.depth() <= 2
+    }
+
+    /// The home kind, owner and collection id of a collection directly in a home
+    /// (`calendars/<user>/<id>/`).
+    pub fn in_home(&self) -> Option<(HomeKind, &str, &str)> {
+        let mut s = self.segments();
+        let home = match s.next()? {
+            "calendars" => HomeKind::Calendars,
+            "addressbooks" => HomeKind::Addressbooks,
+            _ => return None,
+        };
+        let (owner, id) = (s.next()?, s.next()?);
+        s.next().is_none().then_some((home, owner, id))
+    }
+
+    /// The home kind and owner of a user's home (`calendars/<user>/`).
+    pub fn as_home(&self) -> Option<(HomeKind, &str)> {
+        let mut s = self.segments();
+        let home = match s.next()? {
+            "calendars" => HomeKind::Calendars,
+            "addressbooks" => HomeKind::Addressbooks,
+            _ => return None,
+        };
+        let owner = s.next()?;
+        s.next().is_none().then_some((home, owner))
+    }
+
+    /// The collection this one is in (`None` at the top).
+    pub fn parent(&self) -> Option<CollectionPath> {
+        let t = self.0.trim_end_matches('/');
+        t.rfind('/').map(|i| CollectionPath(t[..=i].to_string()))
+    }
+
+    /// Member `name` of this collection.
+    pub fn member(&self, name: &str) -> MemberPath {
+        MemberPath {
+            collection: self.clone(),
+            name: name.to_string(),
+        }
+    }
+
+    /// Sub-collection `name` of this collection.
+    pub fn child(&self, name: &str) -> CollectionPath {
+        CollectionPath(format!("{}{name}/", self.0))
+    }
+
+    /// This collection seen as a member of its parent (for an item COPY/MOVE whose Destination
+    /// ends with a slash).
+    pub fn as_member(&self) -> MemberPath {
+        let t = self.0.trim_end_matches('/');
+        match t.rfind('/') {
+            Some(i) => CollectionPath(t[..=i].to_string()).member(&t[i + 1..]),
+            None => CollectionPath(String::new()).member(t),
+        }
+    }
+
+    /// True when one of the two contains the other (or they are the same).
+    pub fn overlaps(&self, other: &CollectionPath) -> bool {
+        self.0.starts_with(&other.0) || other.0.starts_with(&self.0)
+    }
+
+    /// The href.
+    pub fn href(&self) -> String {
+        href(&self.0)
+    }
+}
+
+impl std::fmt::Display for CollectionPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A member of a collection: its collection and its name (one decoded segment).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MemberPath {
+    /// The collection it is in.
+    pub collection: CollectionPath,
+    /// Its name in the collection.
+    pub name: String,
+}
+
+impl MemberPath {
+    /// The full store path (`calendars/alice/work/x.ics`), as dead properties are keyed.
+    pub fn path(&self) -> String {
+        format!("{}{}", self.collection.0, self.name)
+    }
+
+    /// The same URL naming a collection (a collection's URL without its trailing slash).
+    pub fn as_collection(&self) -> CollectionPath {
+        self.collection.child(&self.name)
+    }
+
+    /// The href.
+    pub fn href(&self) -> String {
+        href(&self.path())
+    }
+}
+
+/// What a URL in a home names: a collection (the URL ends with a slash, or is a home), or a
+/// member, which may still turn out to be a collection named without its trailing slash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StorePath {
+    /// `…/name/`.
+    Collection(CollectionPath),
+    /// `…/name`.
+    Member(MemberPath),
+}
+
+impl StorePath {
+    /// The URL read as a collection (a member URL with a slash added).
+    pub fn as_collection(&self) -> CollectionPath {
+        match self {
+            StorePath::Collection(c) => c.clone(),
+            StorePath::Member(m) => m.as_collection(),
+        }
+    }
+
+    /// The URL read as a member (a collection URL without its slash).
+    pub fn as_member(&self) -> MemberPath {
+        match self {
+            StorePath::Collection(c) => c.as_member(),
+            StorePath::Member(m) => m.clone(),
+        }
+    }
+
+    /// The href.
+    pub fn href(&self) -> String {
+        match self {
+            StorePath::Collection(c) => c.href(),
+            StorePath::Member(m) => m.href(),
+        }
+    }
 }
 
 /// Why a path was refused.
@@ -113,17 +293,13 @@ pub fn parse(raw: &str) -> Result<Target, PathError> {
         return Ok(Target::Homes(home));
     }
     let owner = segs[1].clone();
-    let collection = trailing || segs.len() == 2;
-    let mut path = segs.join("/");
-    if collection {
-        path.push('/');
-    }
-    Ok(Target::Store {
-        home,
-        owner,
-        path,
-        collection,
-    })
+    let path = if trailing || segs.len() == 2 {
+        StorePath::Collection(CollectionPath(format!("{}/", segs.join("/"))))
+    } else {
+        let name = segs.pop().unwrap_or_default();
+        StorePath::Member(CollectionPath(format!("{}/", segs.join("/"))).member(&name))
+    };
+    Ok(Target::Store { home, owner, path })
 }
 
 const SEGMENT: &AsciiSet = &CONTROLS
@@ -216,8 +392,9 @@ mod tests {
             Ok(Target::Store {
                 home: HomeKind::Calendars,
                 owner: "alice".into(),
-                path: "calendars/alice/work/a b.ics".into(),
-                collection: false
+                path: StorePath::Member(
+                    CollectionPath::of_stored("calendars/alice/work/").member("a b.ics")
+                ),
             })
         );
         assert_eq!(
@@ -225,8 +402,7 @@ mod tests {
             Ok(Target::Store {
                 home: HomeKind::Calendars,
                 owner: "alice".into(),
-                path: "calendars/alice/".into(),
-                collection: true
+                path: StorePath::Collection(CollectionPath::home(HomeKind::Calendars, "alice")),
             })
         );
         assert_eq!(
@@ -238,6 +414,26 @@ mod tests {
             Err(PathError::Invalid)
         );
         assert_eq!(parse("/etc/passwd"), Err(PathError::NotFound));
+    }
+
+    #[test]
+    fn typed_paths() {
+        let work = CollectionPath::of_stored("calendars/alice/work");
+        assert_eq!(work.as_str(), "calendars/alice/work/");
+        assert_eq!(work.depth(), 3);
+        assert_eq!(work.in_home(), Some((HomeKind::Calendars, "alice", "work")));
+        let home = work.parent().unwrap();
+        assert_eq!(home, CollectionPath::home(HomeKind::Calendars, "alice"));
+        assert!(home.is_home_or_above() && !work.is_home_or_above());
+        assert_eq!(home.as_home(), Some((HomeKind::Calendars, "alice")));
+        assert_eq!(home.in_home(), None);
+        assert_eq!(home.parent().unwrap().as_str(), "calendars/");
+        let m = work.member("x.ics");
+        assert_eq!(m.path(), "calendars/alice/work/x.ics");
+        assert_eq!(m.as_collection().as_str(), "calendars/alice/work/x.ics/");
+        assert_eq!(work.as_member(), home.member("work"));
+        assert!(work.overlaps(&home) && !work.overlaps(&home.child("other")));
+        assert_eq!(m.href(), "/dav/calendars/alice/work/x.ics");
     }
 
     #[test]
@@ -257,7 +453,10 @@ mod tests {
         let h = href(p);
         assert_eq!(h, "/dav/calendars/alice/work/a%20b%25c.ics");
         match parse(&h).unwrap() {
-            Target::Store { path, .. } => assert_eq!(path, p),
+            Target::Store {
+                path: StorePath::Member(m),
+                ..
+            } => assert_eq!(m.path(), p),
             t => panic!("{t:?}"),
         }
         assert_eq!(

@@ -2,7 +2,7 @@
 //! component an item holds, which vCard version a card speaks.
 
 /// What a collection is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CollectionKind {
     /// A plain WebDAV collection (homes, and what MKCOL makes).
     Plain,

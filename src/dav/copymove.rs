@@ -4,8 +4,8 @@ use super::resource::{self, Resource};
 use super::validate;
 use super::Req;
 use crate::error::{DavError, DavResult};
-use crate::store::{parent_of, split_item_path, CollectionKind, ItemRef};
-use crate::tree::{self, Target};
+use crate::store::{CollectionKind, ItemRef};
+use crate::tree::{self, CollectionPath};
 use actix_web::HttpResponse;
 
 /// COPY (`is_move` false) or MOVE.
@@ -18,7 +18,7 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
         condition: None,
     })?;
     resource::check_access(req.principal, &target)?;
-    let Target::Store { path: dpath, .. } = &target else {
+    let Some(dpath) = target.store_path() else {
         return Err(DavError::Forbidden {
             message: "the destination is not writable".into(),
             condition: None,
@@ -42,17 +42,15 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
     let existing = resource::resolve(req.state, req.principal, &target).await?;
     match src {
         Resource::Item(sc, sm) => {
-            let dpath = dpath.trim_end_matches('/').to_string();
-            let src_path = format!("{}{}", sc.path, sm.name);
-            if dpath == src_path {
+            let dest = dpath.as_member();
+            if dest == CollectionPath::of_stored(&sc.path).member(&sm.name) {
                 return Err(DavError::Forbidden {
                     message: "source and destination are the same".into(),
                     condition: None,
                 });
             }
-            let (dparent, dname) = split_item_path(&dpath);
             let dcoll = store
-                .collection(tenant, &dparent)
+                .collection(tenant, dest.collection.as_str())
                 .await?
                 .ok_or_else(|| DavError::conflict("the destination's parent does not exist"))?;
             let existed = existing.is_some();
@@ -89,7 +87,7 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
                     },
                     ItemRef {
                         coll: &dcoll,
-                        name: &dname,
+                        name: &dest.name,
                     },
                     &index,
                     is_move,
@@ -103,27 +101,25 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
             })
         }
         Resource::Collection(sc) => {
-            let dpath = if dpath.ends_with('/') {
-                dpath.clone()
-            } else {
-                format!("{dpath}/")
-            };
-            if dpath.starts_with(&sc.path) || sc.path.starts_with(&dpath) {
+            let dest = dpath.as_collection();
+            let src = CollectionPath::of_stored(&sc.path);
+            if dest.overlaps(&src) {
                 return Err(DavError::Forbidden {
                     message: "source and destination overlap".into(),
                     condition: None,
                 });
             }
-            if sc.path.trim_end_matches('/').matches('/').count() < 2 {
+            if src.is_home_or_above() {
                 return Err(DavError::Forbidden {
                     message: "a home collection cannot be copied or moved".into(),
                     condition: None,
                 });
             }
-            let dparent = parent_of(&dpath);
-            let pc = store
-                .collection(tenant, &dparent)
-                .await?
+            let parent = match dest.parent() {
+                Some(p) => store.collection(tenant, p.as_str()).await?,
+                None => None,
+            };
+            let pc = parent
                 .ok_or_else(|| DavError::conflict("the destination's parent does not exist"))?;
             if pc.kind != CollectionKind::Plain {
                 return Err(DavError::Forbidden {
@@ -149,14 +145,14 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
             }
             if is_move {
                 store
-                    .move_tree(tenant, &sc.path, &dpath)
+                    .move_tree(tenant, &sc.path, dest.as_str())
                     .await
-                    .map_err(|e| super::items::store_error(e, &dpath))?;
+                    .map_err(|e| super::items::store_error(e, dest.as_str()))?;
             } else {
                 store
-                    .copy_tree(tenant, &sc.path, &dpath, depth_zero)
+                    .copy_tree(tenant, &sc.path, dest.as_str(), depth_zero)
                     .await
-                    .map_err(|e| super::items::store_error(e, &dpath))?;
+                    .map_err(|e| super::items::store_error(e, dest.as_str()))?;
             }
             Ok(if existed {
                 HttpResponse::NoContent().finish()

@@ -1,11 +1,12 @@
 //! GET, HEAD, PUT and DELETE (RFC 4918 §9.4–9.7, RFC 4791 §5.3.2, RFC 6352 §6.3.2).
 
-use super::resource::Resource;
+use super::resource::{self, Resource};
 use super::validate::{self, Validated};
 use super::Req;
+use crate::collections::WriteError;
 use crate::error::{DavError, DavResult, Precondition};
-use crate::store::{split_item_path, CollectionKind, StoreError, WriteCondition};
-use crate::tree::{self, Target};
+use crate::store::{Collection, CollectionKind, StoreError, WriteCondition};
+use crate::tree::{CollectionPath, StorePath, Target};
 use crate::xml::escape_text;
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
@@ -40,7 +41,7 @@ pub fn store_error(e: StoreError, coll_path: &str) -> DavError {
 
 /// Map a store refusal of a write into `coll` to the DAV error, a UID conflict in the terms
 /// of the collection's protocol.
-pub fn item_store_error(e: StoreError, coll: &crate::store::Collection) -> DavError {
+pub fn item_store_error(e: StoreError, coll: &Collection) -> DavError {
     refusal(e, &coll.path, coll.kind)
 }
 
@@ -48,7 +49,10 @@ fn refusal(e: StoreError, coll_path: &str, kind: CollectionKind) -> DavError {
     match e {
         StoreError::PreconditionFailed => DavError::PreconditionFailed,
         StoreError::UidConflict(other) => DavError::forbidden(
-            Precondition::no_uid_conflict(kind, tree::href(&format!("{coll_path}{other}"))),
+            Precondition::no_uid_conflict(
+                kind,
+                CollectionPath::of_stored(coll_path).member(&other).href(),
+            ),
             "another resource in this collection already has this UID",
         ),
         StoreError::NotFound => DavError::NotFound,
@@ -86,7 +90,10 @@ pub async fn get(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         }
         other => {
             // A small HTML index, so that a browser pointed at the server sees something.
-            let mut html = String::from("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>crmdav</title></head><body><ul>");
+            let mut html = format!(
+                "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{}</title></head><body><ul>",
+                env!("CARGO_PKG_NAME")
+            );
             for ch in super::propfind::children(req, &other).await? {
                 let h = ch.href();
                 html.push_str(&format!(
@@ -112,32 +119,42 @@ fn http_date(t: i64) -> String {
         .to_string()
 }
 
-/// PUT.
-pub async fn put(
-    req: &Req<'_>,
-    target: &Target,
-    found: Option<Resource>,
-) -> DavResult<HttpResponse> {
-    let Target::Store {
-        path, collection, ..
-    } = target
-    else {
-        return Err(DavError::MethodNotAllowed {
-            allow: super::ALLOW,
-        });
+/// PUT. The target is resolved here rather than by the dispatcher, so that each thing is read
+/// once: the parent collection, then the existing item's index.
+pub async fn put(req: &Req<'_>, target: &Target) -> DavResult<HttpResponse> {
+    resource::check_access(req.principal, target)?;
+    let not_allowed = || DavError::MethodNotAllowed {
+        allow: super::ALLOW,
     };
-    if *collection || matches!(found, Some(Resource::Collection(_))) {
-        return Err(DavError::MethodNotAllowed {
-            allow: super::ALLOW,
-        });
+    let Some(StorePath::Member(member)) = target.store_path() else {
+        return Err(not_allowed());
+    };
+    let store = &req.state.store;
+    let parent = store
+        .collection(req.tenant(), member.collection.as_str())
+        .await?;
+    // A collection named without its trailing slash is not replaced by an item. Calendars and
+    // address books hold no collections (RFC 4791 §4.2, RFC 6352 §5.2), so only a plain parent
+    // (or a missing one) needs the look.
+    if parent
+        .as_ref()
+        .is_none_or(|c| c.kind == CollectionKind::Plain)
+    {
+        let existing = match &parent {
+            Some(c) => store.item_meta(c, &member.name).await?,
+            None => None,
+        };
+        if existing.is_none()
+            && store
+                .collection(req.tenant(), member.as_collection().as_str())
+                .await?
+                .is_some()
+        {
+            return Err(not_allowed());
+        }
     }
-    let (parent, name) = split_item_path(path);
-    let coll = req
-        .state
-        .store
-        .collection(req.tenant(), &parent)
-        .await?
-        .ok_or_else(|| DavError::conflict("the parent collection does not exist"))?;
+    let coll = parent.ok_or_else(|| DavError::conflict("the parent collection does not exist"))?;
+    let name = &member.name;
     let content_type = req.header("content-type").map(str::to_string);
     let Validated {
         index,
@@ -148,48 +165,32 @@ pub async fn put(
         content_type.as_deref(),
         &req.body,
     )?;
+    // RFC 4791 §5.3.2.1: a PUT must not change the UID of an existing resource (a missing item
+    // has an empty index).
     if coll.kind != CollectionKind::Plain {
-        // RFC 4791 §5.3.2.1: a PUT must not change the UID of an existing resource.
-        if let Some(Resource::Item(..)) = &found {
-            let old = req.state.store.item_index(&coll, &name).await?;
-            if old.uid.is_some() && old.uid != index.uid {
-                return Err(DavError::forbidden(
-                    Precondition::no_uid_conflict(coll.kind, tree::href(path)),
-                    "a PUT may not change the UID of an existing resource",
-                ));
-            }
+        let old = store.item_index(&coll, name).await?;
+        if old.uid.is_some() && old.uid != index.uid {
+            return Err(DavError::forbidden(
+                Precondition::no_uid_conflict(coll.kind, member.href()),
+                "a PUT may not change the UID of an existing resource",
+            ));
         }
     }
     let cond = write_condition(req);
-    if let Some((crm, binding)) = req.state.crm.binding(req.tenant(), &coll.path) {
-        let (etag, created) = crm
-            .put(
-                &req.state.store,
-                &binding,
-                &coll,
-                &name,
-                &req.body,
-                &index,
-                &content_type,
-                &cond,
-            )
-            .await
-            .map_err(|e| crm_error(e, &coll))?;
-        return Ok(HttpResponse::build(if created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::NO_CONTENT
-        })
-        .insert_header(("ETag", etag))
-        .finish());
-    }
     let (etag, created) = req
         .state
-        .store
-        .put_item(&coll, &name, &content_type, &req.body, &index, &cond)
+        .collections
+        .put(
+            req.tenant(),
+            &coll,
+            name,
+            &req.body,
+            &index,
+            &content_type,
+            &cond,
+        )
         .await
-        .map_err(|e| item_store_error(e, &coll))?;
-    tracing::info!(%name, created, "stored");
+        .map_err(|e| write_error(e, &coll))?;
     Ok(HttpResponse::build(if created {
         StatusCode::CREATED
     } else {
@@ -199,21 +200,19 @@ pub async fn put(
     .finish())
 }
 
-/// Map a refused write to a CRM collection to the DAV error.
-fn crm_error(e: crate::crm::CrmWriteError, coll: &crate::store::Collection) -> DavError {
-    use crate::crm::CrmWriteError as E;
-    let card = coll.kind == CollectionKind::Addressbook;
+/// Map a refused or failed write to the DAV error.
+fn write_error(e: WriteError, coll: &Collection) -> DavError {
     match e {
-        E::Store(e) => item_store_error(e, coll),
-        E::Mapping(m) => DavError::forbidden(
-            if card {
+        WriteError::Store(e) => item_store_error(e, coll),
+        e @ WriteError::Unrepresentable { .. } => DavError::forbidden(
+            if coll.kind == CollectionKind::Addressbook {
                 Precondition::ValidAddressData
             } else {
                 Precondition::ValidCalendarData
             },
-            format!("the CRM cannot take this item: {m}"),
+            e.to_string(),
         ),
-        E::Connector(c) => DavError::Upstream(c),
+        WriteError::Upstream(c) => DavError::Upstream(c),
     }
 }
 
@@ -222,31 +221,16 @@ pub async fn delete(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
     match res {
         Resource::Item(c, m) => {
             let cond = write_condition(req);
-            if let Some((crm, binding)) = req.state.crm.binding(req.tenant(), &c.path) {
-                crm.delete(&req.state.store, &binding, &c, &m.name, &cond)
-                    .await
-                    .map_err(|e| crm_error(e, &c))?;
-                req.state
-                    .store
-                    .drop_props(req.tenant(), &format!("{}{}", c.path, m.name))
-                    .await?;
-                return Ok(HttpResponse::NoContent().finish());
-            }
             req.state
-                .store
-                .delete_item(&c, &m.name, &cond)
+                .collections
+                .delete(req.tenant(), &c, &m.name, &cond)
                 .await
-                .map_err(|e| store_error(e, &c.path))?;
-            req.state
-                .store
-                .drop_props(req.tenant(), &format!("{}{}", c.path, m.name))
-                .await?;
-            tracing::info!(name = %m.name, "deleted");
+                .map_err(|e| write_error(e, &c))?;
             Ok(HttpResponse::NoContent().finish())
         }
         Resource::Collection(c) => {
             // Homes are provisioned by the server and cannot be deleted.
-            if c.path.trim_end_matches('/').matches('/').count() < 2 {
+            if CollectionPath::of_stored(&c.path).is_home_or_above() {
                 return Err(DavError::Forbidden {
                     message: "a home collection cannot be deleted".into(),
                     condition: None,

@@ -6,7 +6,7 @@ use super::props::is_protected;
 use super::resource::Resource;
 use super::Req;
 use crate::error::{DavError, DavResult, Precondition};
-use crate::store::{parent_of, CollectionKind};
+use crate::store::CollectionKind;
 use crate::tree::Target;
 use crate::xml::{Element, NS_CALDAV, NS_CARDDAV, NS_DAV};
 use actix_web::http::StatusCode;
@@ -65,7 +65,7 @@ pub async fn mkcol(
     found: Option<Resource>,
     calendar: bool,
 ) -> DavResult<HttpResponse> {
-    let Target::Store { path, .. } = target else {
+    let Some(path) = target.store_path() else {
         return Err(DavError::MethodNotAllowed {
             allow: super::ALLOW,
         });
@@ -82,11 +82,7 @@ pub async fn mkcol(
             }
         });
     }
-    let path = if path.ends_with('/') {
-        path.clone()
-    } else {
-        format!("{path}/")
-    };
+    let path = path.as_collection();
     let has_body = !req.body.iter().all(u8::is_ascii_whitespace);
     let mut plan = Plan {
         kind: if calendar {
@@ -141,8 +137,11 @@ pub async fn mkcol(
         }
     }
     // Calendars and address books hold items only (RFC 4791 §4.2, RFC 6352 §5.2).
-    let parent = parent_of(&path);
-    if let Some(pc) = req.state.store.collection(req.tenant(), &parent).await? {
+    let parent = match path.parent() {
+        Some(p) => req.state.store.collection(req.tenant(), p.as_str()).await?,
+        None => None,
+    };
+    if let Some(pc) = parent {
         if pc.kind != CollectionKind::Plain {
             return Err(DavError::forbidden(
                 if pc.kind == CollectionKind::Calendar {
@@ -171,7 +170,7 @@ pub async fn mkcol(
             ps.status(code, &p.ns, &p.name);
         }
         let mut ms = Multistatus::new();
-        ms.propstat_response(&crate::tree::href(&path), ps);
+        ms.propstat_response(&path.href(), ps);
         let mut r = ms.finish();
         *r.status_mut() = StatusCode::FORBIDDEN;
         return Ok(r);
@@ -179,9 +178,15 @@ pub async fn mkcol(
     let coll = req
         .state
         .store
-        .create_collection(req.tenant(), &path, plan.kind, &plan.components, true)
+        .create_collection(
+            req.tenant(),
+            path.as_str(),
+            plan.kind,
+            &plan.components,
+            true,
+        )
         .await
-        .map_err(|e| super::items::store_error(e, &path))?;
+        .map_err(|e| super::items::store_error(e, path.as_str()))?;
     let dead: Vec<(String, String, Option<String>)> = plan
         .props
         .iter()

@@ -10,20 +10,21 @@ mod multistatus;
 pub mod propfind;
 mod proppatch;
 pub mod props;
-pub mod provision;
 mod report;
 pub mod resource;
 pub mod stream;
 pub mod validate;
 
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::collections::Refused;
 use crate::error::{DavError, DavResult};
-use crate::http::auth::Principal;
-use crate::http::AppState;
 use crate::tree;
 use crate::xml::{self, Element};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
 use resource::Resource;
+use std::sync::Arc;
 
 /// The DAV compliance classes we advertise (no LOCK, so no class 2).
 pub const DAV_HEADER: &str = "1, 3, access-control, calendar-access, addressbook, extended-mkcol";
@@ -37,9 +38,9 @@ pub struct Req<'a> {
     /// Shared state.
     pub state: &'a AppState,
     /// The same state, owned, for work that outlives the handler (streamed responses).
-    pub shared: actix_web::web::Data<AppState>,
+    pub shared: Arc<AppState>,
     /// Who is asking.
-    pub principal: &'a Principal<'a>,
+    pub principal: &'a Principal,
     /// The HTTP request (headers, method, path).
     pub http: &'a HttpRequest,
     /// The body.
@@ -78,14 +79,14 @@ impl Req<'_> {
 
     /// The tenant name.
     pub fn tenant(&self) -> &str {
-        &self.principal.tenant.name
+        &self.principal.tenant
     }
 }
 
 /// Route a DAV request by method.
 pub async fn dispatch(
-    shared: &actix_web::web::Data<AppState>,
-    principal: &Principal<'_>,
+    shared: &Arc<AppState>,
+    principal: &Principal,
     http: &HttpRequest,
     body: actix_web::web::Bytes,
 ) -> DavResult<HttpResponse> {
@@ -111,14 +112,16 @@ pub async fn dispatch(
             .insert_header(("Accept-Patch", "application/xml"))
             .finish());
     }
-    crm_before(&req, method, &target).await?;
+    before(&req, method, &target).await?;
+    if method == "PUT" {
+        return items::put(&req, &target).await;
+    }
     let found = resource::resolve(state, principal, &target).await?;
     match (method, found) {
         ("PROPFIND", Some(res)) => propfind::propfind(&req, res).await,
         ("PROPPATCH", Some(res)) => proppatch::proppatch(&req, res).await,
         ("REPORT", Some(res)) => report::report(&req, res).await,
         ("GET" | "HEAD", Some(res)) => items::get(&req, res).await,
-        ("PUT", found) => items::put(&req, &target, found).await,
         ("DELETE", Some(res)) => items::delete(&req, res).await,
         ("MKCOL", found) => mkcol::mkcol(&req, &target, found, false).await,
         ("MKCALENDAR", found) => mkcol::mkcol(&req, &target, found, true).await,
@@ -136,84 +139,38 @@ pub async fn dispatch(
     }
 }
 
-/// CRM-backed collections: refresh before a read (within the TTL this costs nothing), and
-/// refuse what a CRM cannot express (MOVE/COPY in or out, deleting the collection itself).
-async fn crm_before(req: &Req<'_>, method: &str, target: &tree::Target) -> DavResult<()> {
-    let tree::Target::Store {
-        path,
-        collection,
-        owner,
-        home,
-    } = target
-    else {
+/// What the collections seam does before a method runs: bring a collection up to date before
+/// a read, and refuse what its backend cannot express.
+async fn before(req: &Req<'_>, method: &str, target: &tree::Target) -> DavResult<()> {
+    let Some(path) = target.store_path() else {
         return Ok(());
     };
     let tenant = req.tenant();
-    let Some(crm) = req.state.crm.tenant(tenant) else {
-        return Ok(());
-    };
-    // The CRM collection the target is, or is in.
-    let coll_path = if *collection {
-        crm.binding(path).map(|_| path.clone())
-    } else {
-        let as_coll = format!("{path}/");
-        if crm.binding(&as_coll).is_some() {
-            Some(as_coll)
-        } else {
-            let (parent, _) = crate::store::split_item_path(path);
-            crm.binding(&parent).map(|_| parent)
-        }
+    let collections = &req.state.collections;
+    let refused = |e: Refused| DavError::Forbidden {
+        message: e.to_string(),
+        condition: None,
     };
     match method {
         "PROPFIND" | "REPORT" | "GET" | "HEAD" => {
-            if let Some(p) = &coll_path {
-                req.state
-                    .crm
-                    .ensure_fresh(&req.state.store, tenant, p)
-                    .await;
-            } else if method == "PROPFIND" {
-                // A home listed with Depth 1 shows each collection's CTag: refresh them.
-                let home_path = tree::home_path(*home, owner);
-                let depth1 = req.header("depth").map(str::trim) == Some("1");
-                if depth1 && path.trim_end_matches('/') == home_path.trim_end_matches('/') {
-                    for p in crm.bound_paths_under(&home_path) {
-                        req.state
-                            .crm
-                            .ensure_fresh(&req.state.store, tenant, &p)
-                            .await;
-                    }
-                }
-            }
+            let lists_home =
+                method == "PROPFIND" && req.header("depth").map(str::trim) == Some("1");
+            collections.before_read(tenant, path, lists_home).await;
         }
         "COPY" | "MOVE" => {
-            let dest_in_crm = req
+            let dest = req
                 .header("destination")
-                .and_then(|d| tree::parse_href(d).ok())
-                .is_some_and(|t| match t {
-                    tree::Target::Store { path, .. } => {
-                        let (parent, _) = crate::store::split_item_path(path.trim_end_matches('/'));
-                        crm.binding(&parent).is_some()
-                            || crm
-                                .binding(&format!("{}/", path.trim_end_matches('/')))
-                                .is_some()
-                    }
-                    _ => false,
-                });
-            if coll_path.is_some() || dest_in_crm {
-                return Err(DavError::Forbidden {
-                    message: "items of a CRM-backed collection cannot be copied or moved; create or delete them instead".into(),
-                    condition: None,
-                });
-            }
+                .and_then(|d| tree::parse_href(d).ok());
+            collections
+                .guard_copy_move(
+                    tenant,
+                    path,
+                    dest.as_ref().and_then(tree::Target::store_path),
+                )
+                .map_err(refused)?;
         }
-        "DELETE" | "MKCOL" | "MKCALENDAR"
-            if coll_path.as_deref().map(|c| c.trim_end_matches('/'))
-                == Some(path.trim_end_matches('/')) =>
-        {
-            return Err(DavError::Forbidden {
-                message: "a CRM-backed collection is declared in the tenant file and cannot be deleted or recreated".into(),
-                condition: None,
-            });
+        "DELETE" | "MKCOL" | "MKCALENDAR" => {
+            collections.guard_replace(tenant, path).map_err(refused)?;
         }
         _ => {}
     }

@@ -5,7 +5,6 @@ use super::props::{self, has_live, live_names, live_value, PropCtx, PropName};
 use super::resource::Resource;
 use super::Req;
 use crate::error::{DavError, DavResult, Precondition};
-use crate::http::auth::Principal;
 use crate::store::DeadProperty;
 use crate::tree::HomeKind;
 use crate::xml::{Element, XmlWriter, NS_DAV};
@@ -146,7 +145,7 @@ pub fn render_props(
 
 /// Children of a resource for Depth 1.
 pub async fn children(req: &Req<'_>, res: &Resource) -> DavResult<Vec<Resource>> {
-    let tenant = &req.principal.tenant.name;
+    let tenant = &req.principal.tenant;
     let user = &req.principal.user.name;
     Ok(match res {
         Resource::Root => vec![Resource::Context],
@@ -209,7 +208,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         Some(p) => {
             req.state
                 .store
-                .dead_props_under(&req.principal.tenant.name, &p)
+                .dead_props_under(&req.principal.tenant, &p)
                 .await?
         }
         None => HashMap::new(),
@@ -273,13 +272,10 @@ async fn stream_collection(
         .child_collections(req.tenant(), &coll.path)
         .await?;
     let shared = req.shared.clone();
-    let tenant = req.tenant().to_string();
-    let user = req.principal.user.name.clone();
+    let principal = req.principal.clone();
     Ok(super::stream::multistatus(move |sink| async move {
         use futures_util::StreamExt;
-        let state = shared.get_ref();
-        let principal = Principal::lookup(&state.cfg, &tenant, &user)
-            .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
+        let state = shared.as_ref();
         let ctx = PropCtx {
             principal: &principal,
             max_resource_size: state.cfg.limits.max_resource_bytes,

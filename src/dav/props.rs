@@ -8,7 +8,7 @@
 
 use super::report::ReportKind;
 use super::resource::Resource;
-use crate::http::auth::Principal;
+use crate::auth::Principal;
 use crate::store::CollectionKind;
 use crate::tree::{self, HomeKind};
 use crate::xml::{escape_text, Element, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_CS, NS_DAV};
@@ -40,7 +40,7 @@ impl PropName {
 /// Everything needed to render live properties for one request.
 pub struct PropCtx<'a> {
     /// Who is asking.
-    pub principal: &'a Principal<'a>,
+    pub principal: &'a Principal,
     /// `max-resource-size`.
     pub max_resource_size: usize,
 }
@@ -394,14 +394,8 @@ fn resourcetype(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
 
 fn displayname(ctx: &PropCtx<'_>, res: &Resource) -> Option<String> {
     match res {
-        Resource::Principal(u) => Some(escape_text(
-            ctx.principal
-                .tenant
-                .user(u)
-                .and_then(|x| x.display_name.as_deref())
-                .unwrap_or(u),
-        )),
-        Resource::Root | Resource::Context => Some("crmdav".into()),
+        Resource::Principal(u) => Some(escape_text(ctx.principal.display_name_of(u).unwrap_or(u))),
+        Resource::Root | Resource::Context => Some(env!("CARGO_PKG_NAME").into()),
         Resource::Principals => Some("Principals".into()),
         Resource::Homes(HomeKind::Calendars) => Some("Calendars".into()),
         Resource::Homes(HomeKind::Addressbooks) => Some("Address books".into()),

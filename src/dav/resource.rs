@@ -1,11 +1,11 @@
 //! Resolving a request target to a resource, with the access rule: a user reaches only their
 //! own principal and homes; the tenant config decides what is in them.
 
+use crate::app::AppState;
+use crate::auth::Principal;
 use crate::error::{DavError, DavResult, Precondition};
-use crate::http::auth::Principal;
-use crate::http::AppState;
-use crate::store::{split_item_path, Collection, ItemMeta};
-use crate::tree::{self, HomeKind, Target};
+use crate::store::{Collection, ItemMeta};
+use crate::tree::{self, CollectionPath, HomeKind, StorePath, Target};
 
 /// A resource the server can describe.
 #[derive(Debug, Clone)]
@@ -36,7 +36,7 @@ impl Resource {
             Resource::Principal(u) => tree::principal_href(u),
             Resource::Homes(k) => tree::href(&format!("{}/", k.segment())),
             Resource::Collection(c) => tree::href(&c.path),
-            Resource::Item(c, m) => tree::href(&format!("{}{}", c.path, m.name)),
+            Resource::Item(c, m) => CollectionPath::of_stored(&c.path).member(&m.name).href(),
         }
     }
 
@@ -44,7 +44,7 @@ impl Resource {
     pub fn store_path(&self) -> Option<String> {
         match self {
             Resource::Collection(c) => Some(c.path.clone()),
-            Resource::Item(c, m) => Some(format!("{}{}", c.path, m.name)),
+            Resource::Item(c, m) => Some(CollectionPath::of_stored(&c.path).member(&m.name).path()),
             _ => None,
         }
     }
@@ -56,7 +56,7 @@ impl Resource {
 }
 
 /// Refuse a target outside the user's own space.
-pub fn check_access(p: &Principal<'_>, target: &Target) -> DavResult<()> {
+pub fn check_access(p: &Principal, target: &Target) -> DavResult<()> {
     let owner = match target {
         Target::Principal(u) => u,
         Target::Store { owner, .. } => owner,
@@ -75,11 +75,11 @@ pub fn check_access(p: &Principal<'_>, target: &Target) -> DavResult<()> {
 /// Resolve a target to an existing resource (`None` when nothing is there).
 pub async fn resolve(
     state: &AppState,
-    p: &Principal<'_>,
+    p: &Principal,
     target: &Target,
 ) -> DavResult<Option<Resource>> {
     check_access(p, target)?;
-    let tenant = &p.tenant.name;
+    let tenant = &p.tenant;
     Ok(match target {
         Target::Root => Some(Resource::Root),
         Target::Context => Some(Resource::Context),
@@ -87,29 +87,33 @@ pub async fn resolve(
         Target::Principal(u) => Some(Resource::Principal(u.clone())),
         Target::Homes(k) => Some(Resource::Homes(*k)),
         Target::Store {
-            path, collection, ..
+            path: StorePath::Collection(c),
+            ..
+        } => state
+            .store
+            .collection(tenant, c.as_str())
+            .await?
+            .map(Resource::Collection),
+        Target::Store {
+            path: StorePath::Member(m),
+            ..
         } => {
-            if *collection {
-                state
-                    .store
-                    .collection(tenant, path)
-                    .await?
-                    .map(Resource::Collection)
-            } else {
-                // Most such paths name items: look for the item first, then for a collection
-                // named without its trailing slash.
-                let (parent, name) = split_item_path(path);
-                if let Some(c) = state.store.collection(tenant, &parent).await? {
-                    if let Some(m) = state.store.item_meta(&c, &name).await? {
-                        return Ok(Some(Resource::Item(c, m)));
-                    }
+            // Most such paths name items: look for the item first, then for a collection
+            // named without its trailing slash.
+            if let Some(c) = state
+                .store
+                .collection(tenant, m.collection.as_str())
+                .await?
+            {
+                if let Some(meta) = state.store.item_meta(&c, &m.name).await? {
+                    return Ok(Some(Resource::Item(c, meta)));
                 }
-                state
-                    .store
-                    .collection(tenant, &format!("{path}/"))
-                    .await?
-                    .map(Resource::Collection)
             }
+            state
+                .store
+                .collection(tenant, m.as_collection().as_str())
+                .await?
+                .map(Resource::Collection)
         }
     })
 }

@@ -1,72 +1,16 @@
-//! The actix-web front end: routing by method and path, tenant resolution, authentication,
-//! request limits, logging, health and metrics.
+//! The actix-web front end: routing by method and path, authentication, request limits,
+//! logging, health and metrics. The state it serves is built by [`crate::app`].
 
-pub mod auth;
 mod metrics;
 
-use crate::config::ServerConfig;
+use crate::app::AppState;
+use crate::auth;
 use crate::dav;
 use crate::error::DavError;
-use crate::store::Store;
 use actix_web::http::StatusCode;
 use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
 use std::sync::Arc;
 use std::time::Instant;
-
-pub use metrics::Metrics;
-
-/// Everything a request handler needs.
-pub struct AppState {
-    /// Configuration.
-    pub cfg: ServerConfig,
-    /// The sync store.
-    pub store: Arc<Store>,
-    /// CRM tenants: connectors, collection bindings, refresh state.
-    pub crm: crate::crm::CrmRegistry,
-    /// Verified credentials.
-    pub auth: auth::AuthCache,
-    /// Homes and declared collections already ensured, by (tenant, user).
-    pub ensured: tokio::sync::Mutex<std::collections::HashSet<(String, String)>>,
-    /// Counters for `/metrics`.
-    pub metrics: Metrics,
-}
-
-/// Build the state: open the store, create declared collections and seed demo data.
-pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
-    let store = Store::open(&cfg.state)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open state store {}: {e}", cfg.state))?;
-    let store = Arc::new(store);
-    let crm = crate::crm::CrmRegistry::build(&cfg, &store)?;
-    let state = Arc::new(AppState {
-        cfg,
-        store,
-        crm,
-        auth: auth::AuthCache::default(),
-        ensured: Default::default(),
-        metrics: Metrics::default(),
-    });
-    // Cards stored before the field index existed get indexed once.
-    let missing = state.store.cards_without_fields().await?;
-    if !missing.is_empty() {
-        tracing::info!(cards = missing.len(), "indexing vCard fields");
-        for (id, body) in missing {
-            let fields = crate::store::card_fields(&String::from_utf8_lossy(&body));
-            state.store.set_fields(id, &fields).await?;
-        }
-    }
-    for t in &state.cfg.tenants {
-        for u in &t.users {
-            dav::provision::ensure_user(&state, t, u).await?;
-            state
-                .ensured
-                .lock()
-                .await
-                .insert((t.name.clone(), u.name.clone()));
-        }
-    }
-    Ok(state)
-}
 
 /// Run the HTTP server until interrupted.
 pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
@@ -171,18 +115,12 @@ async fn handle_inner(
             realm: state.cfg.realm.clone(),
         });
     };
-    {
-        let key = (principal.tenant.name.clone(), principal.user.name.clone());
-        let mut ensured = state.ensured.lock().await;
-        if !ensured.contains(&key) {
-            dav::provision::ensure_user(state.get_ref(), principal.tenant, principal.user)
-                .await
-                .map_err(DavError::internal)?;
-            ensured.insert(key);
-        }
-    }
+    state
+        .ensure_user(&principal)
+        .await
+        .map_err(DavError::internal)?;
     let body = read_body(payload, state.cfg.limits.max_body_bytes).await?;
-    dav::dispatch(state, &principal, req, body).await
+    dav::dispatch(&state.clone().into_inner(), &principal, req, body).await
 }
 
 async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, DavError> {

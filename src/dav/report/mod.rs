@@ -13,8 +13,8 @@ use super::props::PropCtx;
 use super::resource::Resource;
 use super::Req;
 use crate::error::{DavError, DavResult, Precondition};
-use crate::store::{split_item_path, Collection, CollectionKind, DeadProperty, Item};
-use crate::tree::{self, Target};
+use crate::store::{Collection, CollectionKind, DeadProperty, Item};
+use crate::tree::{self, StorePath, Target};
 use crate::xml::{escape_text, Element, NS_CALDAV, NS_CARDDAV, NS_DAV};
 use actix_web::HttpResponse;
 use std::collections::HashMap;
@@ -169,17 +169,22 @@ async fn multiget(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<Ht
         match tree::parse_href(h) {
             Ok(
                 t @ Target::Store {
-                    collection: false, ..
+                    path: StorePath::Member(_),
+                    ..
                 },
             ) => {
                 if super::resource::check_access(req.principal, &t).is_err() {
                     ms.status_response(h, 403, None);
                     continue;
                 }
-                let Target::Store { path, .. } = t else {
+                let Target::Store {
+                    path: StorePath::Member(m),
+                    ..
+                } = t
+                else {
                     continue;
                 };
-                let (parent, name) = split_item_path(&path);
+                let (parent, name) = (m.collection.to_string(), m.name);
                 match by_coll.iter_mut().find(|(p, _)| *p == parent) {
                     Some((_, v)) => v.push((name, h.clone())),
                     None => by_coll.push((parent, vec![(name, h.clone())])),

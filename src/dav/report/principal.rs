@@ -13,7 +13,7 @@ use actix_web::HttpResponse;
 
 /// REPORT principal-property-search.
 pub async fn property_search(req: &Req<'_>, root: &Element) -> DavResult<HttpResponse> {
-    let user = req.principal.user;
+    let user = &req.principal.user;
     let any_of = root
         .attr("test")
         .is_some_and(|t| t.eq_ignore_ascii_case("anyof"));

@@ -9,7 +9,6 @@ use crate::dav::resource::Resource;
 use crate::dav::stream;
 use crate::dav::Req;
 use crate::error::{DavError, DavResult, Precondition};
-use crate::http::auth::Principal;
 use crate::store::{CollectionKind, Item};
 use crate::tree;
 use crate::xml::{Element, NS_CALDAV, NS_CARDDAV};
@@ -168,15 +167,12 @@ pub async fn addressbook_query(
         .await?;
     let coll = coll.clone();
     let shared = req.shared.clone();
-    let tenant = req.tenant().to_string();
-    let user = req.principal.user.name.clone();
+    let principal = req.principal.clone();
     // Streamed: cards are read a batch (or a row) at a time and each match is written out
     // at once, so neither the cards nor the answer are held whole.
     Ok(stream::multistatus(move |sink| async move {
         use futures_util::StreamExt;
-        let state = shared.get_ref();
-        let principal = Principal::lookup(&state.cfg, &tenant, &user)
-            .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
+        let state = shared.as_ref();
         let renderer = ItemRenderer {
             ctx: PropCtx {
                 principal: &principal,

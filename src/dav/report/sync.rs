@@ -7,7 +7,6 @@ use crate::dav::resource::Resource;
 use crate::dav::stream;
 use crate::dav::Req;
 use crate::error::{DavError, DavResult, Precondition};
-use crate::http::auth::Principal;
 use crate::store::{Change, Item};
 use crate::tree;
 use crate::xml::{escape_text, Element, NS_DAV};
@@ -83,14 +82,11 @@ pub async fn sync_collection(
         .await?;
     let coll = coll.clone();
     let shared = req.shared.clone();
-    let tenant = req.tenant().to_string();
-    let user = req.principal.user.name.clone();
+    let principal = req.principal.clone();
     // Streamed: an initial sync of a large collection is sent in chunks, and item bodies (only
     // read when the client asked for item data) are fetched a batch at a time.
     Ok(stream::multistatus(move |sink| async move {
-        let state = shared.get_ref();
-        let principal = Principal::lookup(&state.cfg, &tenant, &user)
-            .ok_or_else(|| DavError::internal("the user vanished from the configuration"))?;
+        let state = shared.as_ref();
         let renderer = ItemRenderer {
             ctx: PropCtx {
                 principal: &principal,

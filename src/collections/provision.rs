@@ -1,10 +1,9 @@
 //! Creating a user's homes and the collections their tenant file declares, and seeding the
 //! built-in demo data on first start.
 
-use crate::config::{CollectionKindConfig, DemoSeed, TenantConfig, UserConfig};
-use crate::http::AppState;
-use crate::store::{CollectionKind, StoreError, WriteCondition};
-use crate::tree::{home_path, HomeKind};
+use crate::config::{CollectionKindConfig, DemoSeed, Limits, TenantConfig, UserConfig};
+use crate::store::{Collection, CollectionKind, Store, StoreError, WriteCondition};
+use crate::tree::{CollectionPath, HomeKind};
 use crate::xml::{escape_text, NS_CALDAV, NS_CARDDAV, NS_DAV, NS_ICAL};
 
 fn prop_xml(ns: &str, name: &str, value: &str) -> String {
@@ -16,15 +15,21 @@ fn prop_xml(ns: &str, name: &str, value: &str) -> String {
 
 /// Make sure the user's homes and declared collections exist, seeding demo data once.
 pub async fn ensure_user(
-    state: &AppState,
+    store: &Store,
+    limits: &Limits,
     tenant: &TenantConfig,
     user: &UserConfig,
 ) -> anyhow::Result<()> {
-    let store = &state.store;
     for kind in [HomeKind::Calendars, HomeKind::Addressbooks] {
-        let path = home_path(kind, &user.name);
+        let path = CollectionPath::home(kind, &user.name);
         match store
-            .create_collection(&tenant.name, &path, CollectionKind::Plain, &[], false)
+            .create_collection(
+                &tenant.name,
+                path.as_str(),
+                CollectionKind::Plain,
+                &[],
+                false,
+            )
             .await
         {
             Ok(_) | Err(StoreError::Exists) => {}
@@ -42,9 +47,9 @@ pub async fn ensure_user(
                 (HomeKind::Addressbooks, CollectionKind::Addressbook)
             }
         };
-        let path = format!("{}{}/", home_path(home, &user.name), c.id);
+        let path = CollectionPath::home(home, &user.name).child(&c.id);
         let coll = match store
-            .create_collection(&tenant.name, &path, kind, &c.components, false)
+            .create_collection(&tenant.name, path.as_str(), kind, &c.components, false)
             .await
         {
             Ok(coll) => {
@@ -68,10 +73,12 @@ pub async fn ensure_user(
                         Some(prop_xml(NS_ICAL, "calendar-color", col)),
                     ));
                 }
-                store.patch_dead_props(&tenant.name, &path, &props).await?;
+                store
+                    .patch_dead_props(&tenant.name, path.as_str(), &props)
+                    .await?;
                 coll
             }
-            Err(StoreError::Exists) => match store.collection(&tenant.name, &path).await? {
+            Err(StoreError::Exists) => match store.collection(&tenant.name, path.as_str()).await? {
                 Some(coll) => coll,
                 None => continue,
             },
@@ -80,7 +87,7 @@ pub async fn ensure_user(
         if let Some(seed) = c.seed_demo {
             let key = format!("seeded:{path}");
             if store.kv_get(&tenant.name, &key).await?.is_none() {
-                let n = seed_demo(state, &coll, seed).await?;
+                let n = seed_demo(store, limits, &coll, seed).await?;
                 store.kv_set(&tenant.name, &key, &n.to_string()).await?;
                 tracing::info!(tenant = %tenant.name, %path, items = n, "seeded demo data");
             }
@@ -90,8 +97,9 @@ pub async fn ensure_user(
 }
 
 async fn seed_demo(
-    state: &AppState,
-    coll: &crate::store::Collection,
+    store: &Store,
+    limits: &Limits,
+    coll: &Collection,
     seed: DemoSeed,
 ) -> anyhow::Result<usize> {
     let today = chrono::Utc::now().date_naive();
@@ -100,7 +108,7 @@ async fn seed_demo(
         DemoSeed::Tasks => crate::demo::tasks(today),
         DemoSeed::Contacts => crate::demo::contacts(),
     };
-    let max = state.cfg.limits.max_instances;
+    let max = limits.max_instances;
     let mut n = 0;
     for it in items {
         let (index, ct) = match seed {
@@ -115,8 +123,7 @@ async fn seed_demo(
                 "text/vcard; charset=utf-8",
             ),
         };
-        state
-            .store
+        store
             .put_item(
                 coll,
                 &it.name,

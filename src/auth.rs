@@ -1,5 +1,6 @@
-//! HTTP Basic authentication against a tenant's user list (argon2 PHC hashes), and tenant
-//! resolution from `user@tenant` or the Host header.
+//! Who is asking: HTTP Basic credentials checked against a tenant's user list (argon2 PHC
+//! hashes), tenant resolution from `user@tenant` or the Host header, and password hashing for
+//! `crmdav hash-password`.
 //!
 //! Verifying argon2 costs tens of milliseconds by design, so a successful verification is
 //! remembered as a keyed SHA-256 of (tenant, user, password) with a per-process random key:
@@ -12,22 +13,45 @@ use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::sync::Mutex;
 
-/// Who is asking.
-#[derive(Debug, Clone)]
-pub struct Principal<'a> {
-    /// The tenant.
-    pub tenant: &'a TenantConfig,
+/// Who is asking: an authenticated user of a tenant. Owned, so work that outlives the request
+/// handler (a streamed response) can keep it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    /// The tenant's name.
+    pub tenant: String,
     /// The user.
-    pub user: &'a UserConfig,
+    pub user: User,
 }
 
-impl<'a> Principal<'a> {
-    /// Look up an already-authenticated user again by name (for work that outlives the
-    /// request handler, such as a streamed response).
-    pub fn lookup(cfg: &'a ServerConfig, tenant: &str, user: &str) -> Option<Self> {
-        let tenant = cfg.tenant(tenant)?;
-        let user = tenant.user(user)?;
-        Some(Principal { tenant, user })
+/// What the DAV layer shows of a user (never the password hash).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Login name (without `@tenant`), also the principal's URL segment.
+    pub name: String,
+    /// Display name of the principal.
+    pub display_name: Option<String>,
+    /// Email used as `calendar-user-address-set` (mailto:).
+    pub email: Option<String>,
+}
+
+impl Principal {
+    fn of(tenant: &TenantConfig, user: &UserConfig) -> Self {
+        Principal {
+            tenant: tenant.name.clone(),
+            user: User {
+                name: user.name.clone(),
+                display_name: user.display_name.clone(),
+                email: user.email.clone(),
+            },
+        }
+    }
+
+    /// The display name of principal `user`: a user reaches only their own principal, so only
+    /// their own is known.
+    pub fn display_name_of(&self, user: &str) -> Option<&str> {
+        (self.user.name == user)
+            .then_some(self.user.display_name.as_deref())
+            .flatten()
     }
 }
 
@@ -73,13 +97,13 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
 }
 
 /// Resolve the tenant and user named by a login (and Host), then verify the password.
-pub fn authenticate<'a>(
-    cfg: &'a ServerConfig,
+pub fn authenticate(
+    cfg: &ServerConfig,
     cache: &AuthCache,
     login: &str,
     password: &str,
     host: Option<&str>,
-) -> Option<Principal<'a>> {
+) -> Option<Principal> {
     let (user_name, tenant) = match login.rsplit_once('@') {
         Some((u, t)) => match cfg.tenant(t) {
             Some(tenant) => (u, tenant),
@@ -91,7 +115,7 @@ pub fn authenticate<'a>(
     let user = tenant.user(user_name)?;
     let fp = cache.fingerprint(&tenant.name, &user.name, password, &user.password_hash);
     if cache.ok.lock().map(|s| s.contains(&fp)).unwrap_or(false) {
-        return Some(Principal { tenant, user });
+        return Some(Principal::of(tenant, user));
     }
     let parsed = PasswordHash::new(&user.password_hash).ok()?;
     if Argon2::default()
@@ -104,7 +128,7 @@ pub fn authenticate<'a>(
             }
             s.insert(fp);
         }
-        return Some(Principal { tenant, user });
+        return Some(Principal::of(tenant, user));
     }
     None
 }

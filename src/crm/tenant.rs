@@ -1,0 +1,132 @@
+//! A CRM tenant: its connector, the collections bound to its entities, and each collection's
+//! flight (the lock its refresh and writes share, and when it was last refreshed).
+
+use super::binding::Binding;
+use crate::config::SyncOptions;
+use crate::connector::Connector;
+use crate::store::CollectionKind;
+use crate::tree::{CollectionPath, HomeKind};
+use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What a binding is keyed by: the kind of collection and its id in the tenant file. Every user
+/// the tenant file lists sees the same bound collection under that id in their home.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BindingKey {
+    /// Calendar or address book.
+    pub kind: CollectionKind,
+    /// The collection's URL segment.
+    pub id: String,
+}
+
+fn kind_of(home: HomeKind) -> CollectionKind {
+    match home {
+        HomeKind::Calendars => CollectionKind::Calendar,
+        HomeKind::Addressbooks => CollectionKind::Addressbook,
+    }
+}
+
+/// One collection's refresh and write serialization, and when it was last refreshed.
+#[derive(Default)]
+pub(super) struct Flight {
+    pub(super) lock: tokio::sync::Mutex<()>,
+    /// When the collection was last refreshed (or a refresh last failed).
+    pub(super) checked: std::sync::Mutex<Option<(Instant, bool)>>,
+}
+
+/// A CRM tenant: its connector, its collections' bindings and refresh state.
+pub struct CrmTenant {
+    /// Tenant name.
+    pub name: String,
+    pub(super) connector: Arc<dyn Connector>,
+    calls: Box<dyn Fn() -> u64 + Send + Sync>,
+    pub(super) opts: SyncOptions,
+    bindings: HashMap<BindingKey, Arc<Binding>>,
+    flights: std::sync::Mutex<HashMap<i64, Arc<Flight>>>,
+    pub(super) failures: AtomicU64,
+    pub(super) refreshes: AtomicU64,
+    pub(super) max_instances: usize,
+}
+
+impl CrmTenant {
+    /// A tenant over any connector (tests use fakes); `calls` reports upstream calls.
+    pub fn new(
+        name: &str,
+        connector: Arc<dyn Connector>,
+        calls: Box<dyn Fn() -> u64 + Send + Sync>,
+        opts: SyncOptions,
+        max_instances: usize,
+    ) -> Self {
+        CrmTenant {
+            name: name.to_string(),
+            connector,
+            calls,
+            opts,
+            bindings: HashMap::new(),
+            flights: Default::default(),
+            failures: AtomicU64::new(0),
+            refreshes: AtomicU64::new(0),
+            max_instances,
+        }
+    }
+
+    /// Bind a declared collection (`kind`, config `id`) to an entity.
+    pub fn bind(&mut self, kind: CollectionKind, id: &str, binding: Binding) {
+        self.bindings.insert(
+            BindingKey {
+                kind,
+                id: id.to_string(),
+            },
+            Arc::new(binding),
+        );
+    }
+
+    /// Upstream calls so far.
+    pub fn calls(&self) -> u64 {
+        (self.calls)()
+    }
+
+    /// The connector.
+    pub fn connector(&self) -> &Arc<dyn Connector> {
+        &self.connector
+    }
+
+    /// The binding of a collection directly in a home (`calendars/<user>/<id>/`).
+    pub fn binding(&self, path: &CollectionPath) -> Option<Arc<Binding>> {
+        let (home, _owner, id) = path.in_home()?;
+        self.bindings
+            .get(&BindingKey {
+                kind: kind_of(home),
+                id: id.to_string(),
+            })
+            .cloned()
+    }
+
+    /// The bound collections in a user's home (`calendars/<user>/`).
+    pub fn bound_under(&self, home: &CollectionPath) -> Vec<CollectionPath> {
+        let Some((kind, _owner)) = home.as_home() else {
+            return Vec::new();
+        };
+        self.bindings
+            .keys()
+            .filter(|k| k.kind == kind_of(kind))
+            .map(|k| home.child(&k.id))
+            .collect()
+    }
+
+    pub(super) fn flight(&self, coll: i64) -> Arc<Flight> {
+        let mut f = self.flights.lock().unwrap_or_else(|p| p.into_inner());
+        f.entry(coll).or_default().clone()
+    }
+
+    /// Forget freshness (the next read refreshes).
+    pub fn invalidate(&self, coll: i64) {
+        *self
+            .flight(coll)
+            .checked
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}

@@ -1,0 +1,373 @@
+//! The refresh and write paths against a fake connector and an in-memory store.
+
+use super::*;
+use crate::config::SyncOptions;
+use crate::connector::{Capabilities, Connector, ConnectorError, Page, Record};
+use crate::store::{etag_of, CollectionKind, ItemIndex, Store, StoreError, WriteCondition};
+use crate::tree::CollectionPath;
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::sync::Mutex;
+
+#[derive(Default)]
+struct Fake {
+    records: Mutex<Vec<Record>>,
+    calls: AtomicU64,
+    since_seen: Mutex<Vec<Option<DateTime<Utc>>>>,
+    next_id: AtomicU64,
+}
+
+fn rec(id: &str, title: &str, modified: &str) -> Record {
+    Record {
+        id: id.into(),
+        data: json!({"id": id, "title": title, "start": "2030-01-15T10:00:00+01:00", "end": "2030-01-15T11:00:00+01:00", "updated_at": modified}),
+        modified: Some(
+            DateTime::parse_from_rfc3339(modified)
+                .unwrap()
+                .with_timezone(&Utc),
+        ),
+        version: None,
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for Fake {
+    fn capabilities(&self, _: &str) -> Capabilities {
+        Capabilities {
+            modified_since: true,
+            ..Default::default()
+        }
+    }
+    async fn list(
+        &self,
+        _: &str,
+        since: Option<DateTime<Utc>>,
+        _: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.since_seen.lock().unwrap().push(since);
+        let records = self
+            .records
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| since.is_none_or(|s| r.modified.unwrap() > s))
+            .cloned()
+            .collect();
+        Ok(Page {
+            records,
+            next: None,
+        })
+    }
+    async fn get(&self, _: &str, _: &str) -> Result<Option<Record>, ConnectorError> {
+        unreachable!()
+    }
+    async fn create(&self, _: &str, data: &Value) -> Result<Record, ConnectorError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let id = format!("n{}", self.next_id.fetch_add(1, Ordering::Relaxed));
+        let mut d = data.clone();
+        d["id"] = json!(id);
+        d["updated_at"] = json!("2030-01-01T00:00:00Z");
+        let r = Record {
+            id,
+            modified: Some(Utc::now()),
+            data: d,
+            version: None,
+        };
+        self.records.lock().unwrap().push(r.clone());
+        Ok(r)
+    }
+    async fn update(
+        &self,
+        _: &str,
+        _: &str,
+        _: &Value,
+        _: Option<&str>,
+    ) -> Result<Record, ConnectorError> {
+        unreachable!()
+    }
+    async fn delete(&self, _: &str, _: &str) -> Result<(), ConnectorError> {
+        unreachable!()
+    }
+}
+
+const MAPPING: &str = r#"
+component = "VEVENT"
+timezone = "Europe/Berlin"
+[[field]]
+property = "SUMMARY"
+path = "title"
+[[field]]
+property = "DTSTART"
+path = "start"
+type = "datetime"
+[[field]]
+property = "DTEND"
+path = "end"
+type = "datetime"
+"#;
+
+fn tenant(fake: Arc<Fake>, full_scan_secs: u64) -> CrmTenant {
+    let f2 = fake.clone();
+    let mut t = CrmTenant::new(
+        "t",
+        fake,
+        Box::new(move || f2.calls.load(Ordering::Relaxed)),
+        SyncOptions {
+            refresh_ttl_secs: 0,
+            full_scan_secs,
+        },
+        1000,
+    );
+    t.bind(
+        CollectionKind::Calendar,
+        "m",
+        Binding::new("fake", "things", MAPPING, &HashMap::new()).unwrap(),
+    );
+    t
+}
+
+#[tokio::test]
+async fn refresh_incremental_full_and_writes() {
+    let store = Store::open("sqlite://:memory:").await.unwrap();
+    let coll = store
+        .create_collection(
+            "t",
+            "calendars/u/m/",
+            CollectionKind::Calendar,
+            &["VEVENT".into()],
+            false,
+        )
+        .await
+        .unwrap();
+    let fake = Arc::new(Fake::default());
+    fake.records
+        .lock()
+        .unwrap()
+        .push(rec("1", "One", "2030-01-01T10:00:00Z"));
+    fake.records
+        .lock()
+        .unwrap()
+        .push(rec("2", "Two", "2030-01-01T11:00:00Z"));
+    let t = tenant(fake.clone(), 600);
+    let b = t
+        .binding(&CollectionPath::of_stored("calendars/u/m/"))
+        .unwrap();
+    assert!(t
+        .binding(&CollectionPath::of_stored("calendars/u/other/"))
+        .is_none());
+
+    let (_, r) = t.ensure_fresh(&store, &b, &coll).await.unwrap();
+    assert_eq!(
+        r.unwrap(),
+        RefreshStats {
+            listed: 2,
+            written: 2,
+            removed: 0,
+            full: true
+        }
+    );
+    let c1 = store
+        .collection("t", "calendars/u/m/")
+        .await
+        .unwrap()
+        .unwrap();
+    let items = store.list_items(&c1).await.unwrap();
+    let names: Vec<_> = items.iter().map(|i| i.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["fake-things-1@crmdav.ics", "fake-things-2@crmdav.ics"]
+    );
+
+    // Idle: an incremental listing from the watermark (10 s overlap: record 2 again, skipped by
+    // its hash), nothing written, no seq move.
+    let (_, r) = t.ensure_fresh(&store, &b, &c1).await.unwrap();
+    assert_eq!(
+        r.unwrap(),
+        RefreshStats {
+            listed: 1,
+            written: 0,
+            removed: 0,
+            full: false
+        }
+    );
+    let since = fake
+        .since_seen
+        .lock()
+        .unwrap()
+        .last()
+        .copied()
+        .flatten()
+        .unwrap();
+    assert_eq!(since.to_rfc3339(), "2030-01-01T10:59:50+00:00");
+    assert_eq!(
+        store
+            .collection("t", "calendars/u/m/")
+            .await
+            .unwrap()
+            .unwrap()
+            .seq,
+        c1.seq
+    );
+    assert_eq!(fake.calls.load(Ordering::Relaxed), 2);
+
+    // A change upstream moves exactly one item.
+    fake.records.lock().unwrap()[0] = rec("1", "One (edited)", "2030-01-02T09:00:00Z");
+    let (_, r) = t.ensure_fresh(&store, &b, &c1).await.unwrap();
+    assert_eq!(r.unwrap().written, 1);
+    let c2 = store
+        .collection("t", "calendars/u/m/")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(c2.seq, c1.seq + 1);
+    let body = store
+        .item(&c2, "fake-things-1@crmdav.ics")
+        .await
+        .unwrap()
+        .unwrap()
+        .body;
+    assert!(String::from_utf8(body)
+        .unwrap()
+        .contains("SUMMARY:One (edited)"));
+
+    // A phone create goes to the CRM once, and the next refresh does not import it again.
+    let phone = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:p1\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:Phone\r\nDTSTART:20300301T090000Z\r\nDTEND:20300301T100000Z\r\nX-KEEP:yes\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let idx = ItemIndex {
+        uid: Some("p1".into()),
+        component: Some(crate::vocab::ComponentKind::Vevent),
+        ..Default::default()
+    };
+    let (etag, created) = t
+        .put(
+            &store,
+            &b,
+            &c2,
+            "p1.ics",
+            phone.as_bytes(),
+            &idx,
+            "text/calendar",
+            &WriteCondition::default(),
+        )
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(etag, etag_of(phone.as_bytes()));
+    let stale = WriteCondition {
+        if_match: Some(vec!["\"old\"".into()]),
+        if_none_match: None,
+    };
+    let calls = fake.calls.load(Ordering::Relaxed);
+    assert!(matches!(
+        t.put(
+            &store,
+            &b,
+            &c2,
+            "p1.ics",
+            phone.as_bytes(),
+            &idx,
+            "text/calendar",
+            &stale
+        )
+        .await,
+        Err(CrmWriteError::Store(StoreError::PreconditionFailed))
+    ));
+    assert_eq!(
+        fake.calls.load(Ordering::Relaxed),
+        calls,
+        "412 before any CRM call"
+    );
+
+    // Deletions need a full scan.
+    fake.records.lock().unwrap().remove(1);
+    let t_full = tenant(fake.clone(), 0);
+    let c3 = store
+        .collection("t", "calendars/u/m/")
+        .await
+        .unwrap()
+        .unwrap();
+    let (_, r) = t_full.ensure_fresh(&store, &b, &c3).await.unwrap();
+    let r = r.unwrap();
+    assert_eq!((r.full, r.removed), (true, 1));
+    let c4 = store
+        .collection("t", "calendars/u/m/")
+        .await
+        .unwrap()
+        .unwrap();
+    let names: Vec<_> = store
+        .list_items(&c4)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(
+        names,
+        ["fake-things-1@crmdav.ics", "p1.ics"],
+        "no duplicate of the phone's item"
+    );
+    assert_eq!(
+        store.item(&c4, "p1.ics").await.unwrap().unwrap().body,
+        phone.as_bytes()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reads_share_one_refresh() {
+    let store = Arc::new(Store::open("sqlite://:memory:").await.unwrap());
+    let coll = store
+        .create_collection(
+            "t",
+            "calendars/u/m/",
+            CollectionKind::Calendar,
+            &["VEVENT".into()],
+            false,
+        )
+        .await
+        .unwrap();
+    let fake = Arc::new(Fake::default());
+    fake.records
+        .lock()
+        .unwrap()
+        .push(rec("1", "One", "2030-01-01T10:00:00Z"));
+    let f2 = fake.clone();
+    let mut t = CrmTenant::new(
+        "t",
+        fake.clone(),
+        Box::new(move || f2.calls.load(Ordering::Relaxed)),
+        SyncOptions {
+            refresh_ttl_secs: 30,
+            full_scan_secs: 600,
+        },
+        1000,
+    );
+    t.bind(
+        CollectionKind::Calendar,
+        "m",
+        Binding::new("fake", "things", MAPPING, &HashMap::new()).unwrap(),
+    );
+    let t = Arc::new(t);
+    let b = t
+        .binding(&CollectionPath::of_stored("calendars/u/m/"))
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (t, b, store, coll) = (t.clone(), b.clone(), store.clone(), coll.clone());
+        tasks.push(tokio::spawn(async move {
+            t.ensure_fresh(&store, &b, &coll).await.is_some()
+        }));
+    }
+    let mut ran = 0;
+    for h in tasks {
+        ran += h.await.unwrap() as usize;
+    }
+    assert_eq!(ran, 1, "one refresh for 16 concurrent readers");
+    assert_eq!(fake.calls.load(Ordering::Relaxed), 1);
+    assert_eq!(store.list_items(&coll).await.unwrap().len(), 1);
+    t.invalidate(coll.id);
+    assert!(t.ensure_fresh(&store, &b, &coll).await.is_some());
+    assert_eq!(t.calls(), 2);
+}
