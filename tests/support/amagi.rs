@@ -6,6 +6,8 @@
 //! pip must fail the test, never skip it. The server process is killed on drop.
 
 #![allow(dead_code)]
+// Self-contained on purpose (its own `free_port`): benches/crm_budget.rs includes this file by
+// path, where the sibling `gateway` module does not exist.
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};

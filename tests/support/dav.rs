@@ -1,16 +1,13 @@
-//! Test harness: one real `crmdav` server per test process, on a free loopback port, with a
-//! fresh SQLite state in a temp dir, the demo tenant (`demo`/`demo`, seeded) and a second
-//! tenant `acme` (user `alice`) for isolation tests. Requests go over HTTP with reqwest's
-//! blocking client; XML is read with roxmltree and matched by namespace URI.
-#![allow(dead_code)]
+//! The blocking DAV client DSL of the demo-server tests: `demo().report(path, depth, body)
+//! .multistatus()`, [`Resp::expect`], `Ms::get(href).ok(ns, name)`. Requests go over HTTP with
+//! reqwest's blocking client to [`server`] (or any base URL with [`Client::at`]); XML is read
+//! with roxmltree and matched by namespace URI.
 
+use super::demo::server;
 use std::io::Write;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
-use std::sync::{mpsc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 pub const DAV: &str = "DAV:";
 pub const CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
@@ -18,235 +15,14 @@ pub const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
 pub const CS: &str = "http://calendarserver.org/ns/";
 pub const ICAL: &str = "http://apple.com/ns/ical/";
 
-pub const DEMO_USER: &str = "demo";
-pub const DEMO_PASS: &str = "demo";
-pub const ALICE_PASS: &str = "alice-Secret-42";
+use super::demo::{ALICE_PASS, CAL_HOME, CARD_HOME, DEMO_PASS, DEMO_USER, PRINCIPAL};
 
-pub const MEETINGS: &str = "/dav/calendars/demo/meetings/";
-pub const TASKS: &str = "/dav/calendars/demo/tasks/";
-pub const CONTACTS: &str = "/dav/addressbooks/demo/contacts/";
-pub const CAL_HOME: &str = "/dav/calendars/demo/";
-pub const CARD_HOME: &str = "/dav/addressbooks/demo/";
-pub const PRINCIPAL: &str = "/dav/principals/demo/";
-
-/// The running server of this test process.
-pub struct Server {
-    pub base: String,
-    pub dir: PathBuf,
-    pub limits: Limits,
-}
-
-/// Limits as configured in deploy/demo/crmdav.toml (read from the file, not assumed).
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_body_bytes: usize,
-    pub max_resource_bytes: usize,
-    pub xml_max_depth: usize,
-}
-
-static SERVER: OnceLock<Server> = OnceLock::new();
-static CHILD_PID: AtomicI32 = AtomicI32::new(0);
 static UNIQUE: AtomicUsize = AtomicUsize::new(0);
-
-static STATE_DIR: OnceLock<PathBuf> = OnceLock::new();
-
-extern "C" fn kill_child() {
-    let pid = CHILD_PID.load(Ordering::SeqCst);
-    if pid > 0 {
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
-    }
-    // Keep the state and server.log with CRMDAV_ITEST_KEEP=1, for debugging.
-    if std::env::var_os("CRMDAV_ITEST_KEEP").is_none() {
-        if let Some(d) = STATE_DIR.get() {
-            std::thread::sleep(Duration::from_millis(50));
-            let _ = std::fs::remove_dir_all(d);
-        }
-    }
-}
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_crmdav")
-}
-
-/// Hash a password with the binary's own `hash-password`.
-pub fn hash_password(pw: &str) -> String {
-    let mut child = Command::new(bin())
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run crmdav hash-password");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{pw}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "hash-password failed");
-    let h = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert!(h.starts_with("$argon2"), "unexpected hash {h}");
-    h
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().unwrap().port()
-}
-
-fn read_limits(cfg: &str) -> Limits {
-    let v: toml::Table = cfg.parse().expect("demo config parses");
-    let l = v["limits"].as_table().expect("[limits]");
-    let g = |k: &str| l[k].as_integer().unwrap_or_else(|| panic!("limits.{k}")) as usize;
-    Limits {
-        max_body_bytes: g("max_body_bytes"),
-        max_resource_bytes: g("max_resource_bytes"),
-        xml_max_depth: g("xml_max_depth"),
-    }
-}
-
-fn write_config(dir: &Path) -> Limits {
-    let demo_dir = manifest().join("deploy/demo");
-    let server_cfg = std::fs::read_to_string(demo_dir.join("crmdav.toml")).unwrap();
-    let limits = read_limits(&server_cfg);
-    let mut out = String::new();
-    let mut saw_state = false;
-    for line in server_cfg.lines() {
-        if line.trim_start().starts_with("state =") {
-            out.push_str(&format!(
-                "state = \"sqlite://{}\"\n",
-                dir.join("state.db").display()
-            ));
-            saw_state = true;
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    assert!(saw_state, "deploy/demo/crmdav.toml has no state line");
-    std::fs::write(dir.join("crmdav.toml"), out).unwrap();
-    let tenants = dir.join("tenants");
-    std::fs::create_dir_all(&tenants).unwrap();
-    std::fs::copy(
-        demo_dir.join("tenants/demo.toml"),
-        tenants.join("demo.toml"),
-    )
-    .unwrap();
-    let acme = format!(
-        r##"name = "acme"
-hosts = ["acme.localhost"]
-connector = "local"
-
-[[users]]
-name = "alice"
-password_hash = "{}"
-display_name = "Alice Acme"
-email = "alice@acme.example"
-
-[[collections]]
-id = "work"
-kind = "calendar"
-display_name = "Acme work"
-components = ["VEVENT", "VTODO"]
-users = ["alice"]
-
-[[collections]]
-id = "people"
-kind = "addressbook"
-display_name = "Acme people"
-users = ["alice"]
-"##,
-        hash_password(ALICE_PASS)
-    );
-    std::fs::write(tenants.join("acme.toml"), acme).unwrap();
-    limits
-}
-
-fn start() -> Server {
-    let dir = tempfile::Builder::new()
-        .prefix("crmdav-itest-")
-        .tempdir()
-        .unwrap()
-        .keep();
-    let _ = STATE_DIR.set(dir.clone());
-    let limits = write_config(&dir);
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
-    let cfg = dir.join("crmdav.toml");
-    let (tx, rx) = mpsc::channel::<Result<u32, String>>();
-    let (exit_tx, exit_rx) = mpsc::channel::<String>();
-    // The child is spawned from a thread that lives as long as the process (it waits on the
-    // child), so PR_SET_PDEATHSIG fires only when the test process dies.
-    std::thread::spawn(move || {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(bin());
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("CRMDAV_LOG", "info,sqlx=warn,actix_server=warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        match cmd.spawn() {
-            Ok(mut child) => {
-                let _ = tx.send(Ok(child.id()));
-                let st = child.wait();
-                let _ = exit_tx.send(format!("{st:?}"));
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e.to_string()));
-            }
-        }
-    });
-    let pid = rx.recv().unwrap().expect("spawn crmdav serve");
-    CHILD_PID.store(pid as i32, Ordering::SeqCst);
-    unsafe {
-        libc::atexit(kill_child);
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(st) = exit_rx.try_recv() {
-            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-            panic!("crmdav exited early ({st}):\n{log}");
-        }
-        if let Ok(r) = http().get(format!("{base}/healthz")).send() {
-            if r.status().as_u16() == 200 {
-                break;
-            }
-        }
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-            panic!("crmdav did not answer /healthz within 60 s:\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { base, dir, limits }
-}
-
-/// The server of this test process (started on first use).
-pub fn server() -> &'static Server {
-    SERVER.get_or_init(start)
-}
 
 pub fn http() -> &'static reqwest::blocking::Client {
     static C: OnceLock<reqwest::blocking::Client> = OnceLock::new();
     C.get_or_init(|| {
-        // The crate builds reqwest with rustls and no default provider (design.md §8).
+        // The crate builds reqwest with rustls and no default provider: install ring's.
         let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -594,35 +370,42 @@ impl Response {
     }
 }
 
-/// Who sends a request.
+/// Who sends a request, and to which server (the demo server unless [`Client::at`]).
 #[derive(Clone, Debug)]
 pub struct Client {
     pub auth: Option<(String, String)>,
+    pub base: Option<String>,
 }
 
 pub fn demo() -> Client {
-    Client {
-        auth: Some((DEMO_USER.into(), DEMO_PASS.into())),
-    }
+    as_user(DEMO_USER, DEMO_PASS)
 }
 
 pub fn alice() -> Client {
-    Client {
-        auth: Some(("alice@acme".into(), ALICE_PASS.into())),
-    }
+    as_user("alice@acme", ALICE_PASS)
 }
 
 pub fn anon() -> Client {
-    Client { auth: None }
+    Client {
+        auth: None,
+        base: None,
+    }
 }
 
 pub fn as_user(u: &str, p: &str) -> Client {
     Client {
         auth: Some((u.into(), p.into())),
+        base: None,
     }
 }
 
 impl Client {
+    /// The same client, speaking to the server at `base` (`http://host:port`).
+    pub fn at(mut self, base: &str) -> Client {
+        self.base = Some(base.to_string());
+        self
+    }
+
     /// Send any request. `depth` sets the Depth header; `headers` are added as given.
     pub fn dav(
         &self,
@@ -635,7 +418,12 @@ impl Client {
         let url = if path.starts_with("http") {
             path.to_string()
         } else {
-            format!("{}{}", server().base, path)
+            // Lazily: a client with its own base never starts the demo server.
+            let base = match &self.base {
+                Some(b) => b.as_str(),
+                None => server().base.as_str(),
+            };
+            format!("{base}{path}")
         };
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut rb = http().request(m, url);
