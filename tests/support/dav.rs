@@ -19,6 +19,7 @@ use super::demo::{ALICE_PASS, CAL_HOME, CARD_HOME, DEMO_PASS, DEMO_USER, PRINCIP
 
 static UNIQUE: AtomicUsize = AtomicUsize::new(0);
 
+/// The shared blocking HTTP client (no redirects followed).
 pub fn http() -> &'static reqwest::blocking::Client {
     static C: OnceLock<reqwest::blocking::Client> = OnceLock::new();
     C.get_or_init(|| {
@@ -50,9 +51,11 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// The body as text (lossy UTF-8).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+    /// The first value of a header.
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
@@ -67,6 +70,7 @@ impl Resp {
             .collect::<Vec<_>>()
             .join(", ")
     }
+    /// The ETag header (panics when absent).
     pub fn etag(&self) -> String {
         self.header("etag")
             .unwrap_or_else(|| panic!("no ETag header ({}): {}", self.status, self.text()))
@@ -163,15 +167,18 @@ impl Child {
                 .collect(),
         }
     }
+    /// True for the element `{ns}name`.
     pub fn is(&self, ns: &str, name: &str) -> bool {
         self.ns == ns && self.name == name
     }
+    /// An attribute's value.
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+    /// Every descendant element `{ns}name`.
     pub fn find(&self, ns: &str, name: &str) -> Vec<&Child> {
         let mut out = Vec::new();
         fn walk<'a>(c: &'a Child, ns: &str, name: &str, out: &mut Vec<&'a Child>) {
@@ -188,6 +195,7 @@ impl Child {
 }
 
 impl Prop {
+    /// The direct child element `{ns}name`.
     pub fn child(&self, ns: &str, name: &str) -> Option<&Child> {
         self.children.iter().find(|c| c.is(ns, name))
     }
@@ -206,6 +214,7 @@ impl Prop {
     }
 }
 
+/// The concatenated text below a node.
 pub fn all_text(n: roxmltree::Node) -> String {
     n.descendants()
         .filter(|d| d.is_text())
@@ -248,10 +257,12 @@ impl Ms {
         }
     }
 
+    /// The parsed document.
     pub fn doc(&self) -> roxmltree::Document<'_> {
         roxmltree::Document::parse(&self.text).unwrap()
     }
 
+    /// Every DAV:response, in document order.
     pub fn responses(&self) -> Vec<Response> {
         let doc = self.doc();
         doc.root_element()
@@ -318,6 +329,7 @@ impl Ms {
             .unwrap_or_else(|| panic!("no response for {href} in:\n{}", self.text))
     }
 
+    /// The response for `href` (compared as paths), if any.
     pub fn find(&self, href: &str) -> Option<Response> {
         let want = path_of(href);
         self.responses()
@@ -325,6 +337,7 @@ impl Ms {
             .find(|r| r.hrefs.contains(&want))
     }
 
+    /// The hrefs of all responses, as paths.
     pub fn hrefs(&self) -> Vec<String> {
         self.responses().into_iter().flat_map(|r| r.hrefs).collect()
     }
@@ -342,6 +355,7 @@ impl Ms {
 }
 
 impl Response {
+    /// A property of any status.
     pub fn prop(&self, ns: &str, name: &str) -> Option<&Prop> {
         self.props.iter().find(|p| p.ns == ns && p.name == name)
     }
@@ -365,6 +379,7 @@ impl Response {
             .unwrap_or_else(|| panic!("no {{{ns}}}{name} in {self:#?}"))
             .status
     }
+    /// The first href.
     pub fn href(&self) -> &str {
         &self.hrefs[0]
     }
@@ -377,14 +392,17 @@ pub struct Client {
     pub base: Option<String>,
 }
 
+/// The demo tenant's user.
 pub fn demo() -> Client {
     as_user(DEMO_USER, DEMO_PASS)
 }
 
+/// Tenant acme's user.
 pub fn alice() -> Client {
     as_user("alice@acme", ALICE_PASS)
 }
 
+/// No credentials.
 pub fn anon() -> Client {
     Client {
         auth: None,
@@ -392,6 +410,7 @@ pub fn anon() -> Client {
     }
 }
 
+/// Any credentials.
 pub fn as_user(u: &str, p: &str) -> Client {
     Client {
         auth: Some((u.into(), p.into())),
@@ -459,14 +478,17 @@ impl Client {
         }
     }
 
+    /// GET.
     pub fn get(&self, path: &str) -> Resp {
         self.dav("GET", path, None, Vec::new(), &[])
     }
 
+    /// DELETE.
     pub fn delete(&self, path: &str) -> Resp {
         self.dav("DELETE", path, None, Vec::new(), &[])
     }
 
+    /// PUT with a Content-Type.
     pub fn put(&self, path: &str, content_type: &str, body: &str) -> Resp {
         self.dav(
             "PUT",
@@ -477,10 +499,12 @@ impl Client {
         )
     }
 
+    /// PUT of an iCalendar object.
     pub fn put_ics(&self, path: &str, body: &str) -> Resp {
         self.put(path, "text/calendar; charset=utf-8", body)
     }
 
+    /// PUT of a vCard.
     pub fn put_vcf(&self, path: &str, body: &str) -> Resp {
         self.put(path, "text/vcard; charset=utf-8", body)
     }
@@ -494,14 +518,17 @@ impl Client {
         self.dav("PROPFIND", path, Some(depth), body, &[])
     }
 
+    /// REPORT with a Depth.
     pub fn report(&self, path: &str, depth: &str, body: &str) -> Resp {
         self.dav("REPORT", path, Some(depth), body.as_bytes().to_vec(), &[])
     }
 
+    /// MKCALENDAR (RFC 4791 §5.3.1).
     pub fn mkcalendar(&self, path: &str, body: &str) -> Resp {
         self.dav("MKCALENDAR", path, None, body.as_bytes().to_vec(), &[])
     }
 
+    /// MKCOL without a body.
     pub fn mkcol(&self, path: &str) -> Resp {
         self.dav("MKCOL", path, None, Vec::new(), &[])
     }

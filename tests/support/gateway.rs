@@ -139,28 +139,34 @@ pub struct StateDir {
 }
 
 impl StateDir {
+    /// A new empty folder named `crmdav-<prefix>-…` in the system temp dir.
     pub fn new(prefix: &str) -> StateDir {
-        init();
-        let path = tempfile::Builder::new()
-            .prefix(&format!("crmdav-{prefix}-"))
-            .tempdir()
-            .expect("temp dir")
-            .keep();
-        StateDir { path }
+        StateDir {
+            path: fresh_dir(prefix),
+        }
     }
 
-    /// A folder that lives as long as the process (for a server shared by all its tests).
+    /// A folder that lives as long as the process (for a server shared by all its tests):
+    /// the exit hook removes it, or keeps it when a test of the process failed.
     pub fn for_process(prefix: &str) -> PathBuf {
-        let d = StateDir::new(prefix);
-        let path = d.path.clone();
-        std::mem::forget(d);
+        let path = fresh_dir(prefix);
         AT_EXIT.lock().expect("exit list").push(path.clone());
         path
     }
 
+    /// The folder.
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+fn fresh_dir(prefix: &str) -> PathBuf {
+    init();
+    tempfile::Builder::new()
+        .prefix(&format!("crmdav-{prefix}-"))
+        .tempdir()
+        .expect("temp dir")
+        .keep()
 }
 
 impl Drop for StateDir {

@@ -43,6 +43,7 @@ impl Phone {
         }
     }
 
+    /// Any request as the tenant's user: (status, headers, body text).
     pub async fn req(
         &self,
         method: &str,

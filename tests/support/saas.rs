@@ -54,6 +54,7 @@ impl Vendor {
         }
     }
 
+    /// The record's id field.
     pub fn id_field(self) -> &'static str {
         match self {
             Vendor::HubSpot => "id",
@@ -162,6 +163,7 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
+/// A JSON file of tests/fixtures/<crm>/.
 pub fn fixture(vendor: Vendor, name: &str) -> Value {
     let p = format!(
         "{}/tests/fixtures/{}/{name}",
@@ -240,6 +242,7 @@ impl FakeCrm {
         }
     }
 
+    /// The mock's base URL.
     pub fn uri(&self) -> String {
         self.server.uri()
     }
@@ -256,6 +259,7 @@ impl FakeCrm {
             .cloned()
     }
 
+    /// The ids of all live records.
     pub fn ids(&self) -> Vec<String> {
         let f = self.vendor.id_field();
         self.state
@@ -293,6 +297,7 @@ impl FakeCrm {
     }
 }
 
+/// True for a request that changes data.
 pub fn is_write(r: &Request) -> bool {
     let p = r.url.path();
     r.method.as_str() != "GET" && !p.ends_with("/search") && !p.contains("/oauth2/")
