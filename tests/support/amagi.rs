@@ -6,6 +6,8 @@
 //! pip must fail the test, never skip it. The server process is killed on drop.
 
 #![allow(dead_code)]
+// Self-contained on purpose (its own `free_port`): benches/crm_budget.rs includes this file by
+// path, where the sibling `gateway` module does not exist.
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -56,6 +58,9 @@ fn run(cmd: &mut Command, what: &str) -> String {
 
 /// The `amagi-crm` executable, installed on first use.
 pub fn ensure_installed() -> PathBuf {
+    // Tests of one process start their CRMs in parallel: one of them installs, the others wait.
+    static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = INSTALL.lock().unwrap_or_else(|e| e.into_inner());
     let venv = venv_dir();
     let exe = venv.join("bin").join("amagi-crm");
     let py = venv.join("bin").join("python");
@@ -99,6 +104,7 @@ fn free_port() -> u16 {
 }
 
 impl Amagi {
+    /// Install if needed, start a fresh firm, and create users `alice` (member) and `viewer`.
     pub async fn start() -> Amagi {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let exe = ensure_installed();
@@ -205,6 +211,7 @@ impl Amagi {
         v
     }
 
+    /// A direct API call: (status, JSON body or Null).
     pub async fn try_call(
         &self,
         token: &str,

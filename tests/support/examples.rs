@@ -1,5 +1,6 @@
 //! Shared by the SaaS contract tests: the shipped tenant example of a CRM loads and builds.
 
+use super::gateway::bin;
 use crmdav::connector::RestConnector;
 use crmdav::mapping::Mapping;
 use std::collections::HashMap;
@@ -14,7 +15,7 @@ fn root(p: &str) -> String {
 /// secrets), build the definition and every entity's mapping.
 pub fn check_tenant_example(crm: &str) {
     let cfg_path = root("deploy/examples/saas/crmdav.toml");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crmdav"))
+    let out = std::process::Command::new(bin())
         .args(["check", "--config", &cfg_path])
         .output()
         .unwrap();

@@ -1,2 +1,19 @@
+//! Helpers shared by the integration-test binaries (`tests/<area>/main.rs`), each of which
+//! uses only part of them.
+//!
+//! - [`gateway`]: the one launcher of the real `crmdav` binary, `bin()`, `hash_password`,
+//!   `free_port`, state folders kept when a test fails.
+//! - [`demo`] and [`dav`]: the demo server shared by a process, and the blocking client DSL.
+//! - [`phone`]: async DAV against a gateway with a CRM-backed tenant.
+//! - [`saas`]: HubSpot, Salesforce and Dynamics 365 simulated with wiremock.
+//! - [`amagi`]: a real amagi-crm from PyPI.
+//! - [`examples`]: the shipped SaaS tenant examples load.
+#![allow(dead_code)]
+
 pub mod amagi;
+pub mod dav;
+pub mod demo;
+pub mod examples;
+pub mod gateway;
+pub mod phone;
 pub mod saas;

@@ -6,23 +6,18 @@
 //! memory, so a CRM-side edit is a change of [`FakeCrm::records`] and phone writes change what
 //! the next listing returns. Every request stays in wiremock's `received_requests`.
 //!
-//! [`Gateway`] runs the real `crmdav` binary with one tenant ("firm") on that CRM and speaks
-//! DAV to it. The connector options of each vendor live in [`Vendor::options`] only.
+//! [`start_gateway`] runs the real `crmdav` binary with one tenant ("firm") on that CRM, for
+//! a [`Phone`] to speak DAV to. The connector options of each vendor live in
+//! [`Vendor::options`] only.
 
-#![allow(dead_code)]
-
+use super::gateway::{free_port, hash_password, Gateway};
+pub use super::phone::{Phone, PASS, TENANT, USER};
 use chrono::{DateTime, Duration as ChronoDuration, SecondsFormat, Utc};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
-
-pub const USER: &str = "alice";
-pub const PASS: &str = "phone-Secret-7";
-pub const TENANT: &str = "firm";
 
 pub const HUBSPOT_TOKEN: &str = "pat-na1-11111111-2222-3333-4444-555555555555";
 pub const SF_CLIENT_ID: &str = "3MVG9IHf89I1t8hrvswazsWedXWY";
@@ -59,6 +54,7 @@ impl Vendor {
         }
     }
 
+    /// The record's id field.
     pub fn id_field(self) -> &'static str {
         match self {
             Vendor::HubSpot => "id",
@@ -167,6 +163,7 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
+/// A JSON file of tests/fixtures/<crm>/.
 pub fn fixture(vendor: Vendor, name: &str) -> Value {
     let p = format!(
         "{}/tests/fixtures/{}/{name}",
@@ -245,6 +242,7 @@ impl FakeCrm {
         }
     }
 
+    /// The mock's base URL.
     pub fn uri(&self) -> String {
         self.server.uri()
     }
@@ -261,6 +259,7 @@ impl FakeCrm {
             .cloned()
     }
 
+    /// The ids of all live records.
     pub fn ids(&self) -> Vec<String> {
         let f = self.vendor.id_field();
         self.state
@@ -298,6 +297,7 @@ impl FakeCrm {
     }
 }
 
+/// True for a request that changes data.
 pub fn is_write(r: &Request) -> bool {
     let p = r.url.path();
     r.method.as_str() != "GET" && !p.ends_with("/search") && !p.contains("/oauth2/")
@@ -690,34 +690,7 @@ fn dynamics(st: &mut CrmState, r: &Request, uri: &str) -> ResponseTemplate {
     d365_error(404, "0x80060888", &format!("no route {m} {path}"))
 }
 
-// ---- the gateway ---------------------------------------------------------------------------
-
-pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_crmdav")
-}
-
-pub fn hash_password(pw: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(bin())
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run crmdav hash-password");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{pw}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-pub fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+// ---- the gateway on the fake CRM ------------------------------------------------------------
 
 fn toml_str(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
@@ -771,217 +744,11 @@ users = ["{USER}"]
     .unwrap();
 }
 
-/// The gateway process with its config folder.
-pub struct Gateway {
-    pub base: String,
-    pub dir: PathBuf,
-    child: Option<Child>,
-    pub http: reqwest::Client,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
-impl Gateway {
-    pub async fn start(dir: PathBuf, crm: &FakeCrm, coll_id: &str, ttl: u64) -> Gateway {
-        let port = free_port();
-        write_config(&dir, port, crm.vendor, &crm.uri(), coll_id, ttl);
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let mut g = Gateway {
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-            child: None,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-        };
-        g.spawn().await;
-        g
-    }
-
-    pub async fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("server.log"))
-            .unwrap();
-        let child = Command::new(bin())
-            .args(["serve", "--config"])
-            .arg(self.dir.join("crmdav.toml"))
-            .env("CRMDAV_LOG", "info,sqlx=warn,actix_server=warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start crmdav");
-        self.child = Some(child);
-        let t0 = Instant::now();
-        loop {
-            if let Ok(r) = self.http.get(format!("{}/healthz", self.base)).send().await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("crmdav exited ({st}):\n{}", self.log());
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "crmdav not up:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-    }
-
-    pub async fn req(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<String>,
-        headers: &[(&str, &str)],
-    ) -> (u16, reqwest::header::HeaderMap, String) {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut rb = self
-            .http
-            .request(m, format!("{}{path}", self.base))
-            .basic_auth(USER, Some(PASS));
-        for (k, v) in headers {
-            rb = rb.header(*k, *v);
-        }
-        if let Some(b) = body {
-            rb = rb.body(b);
-        }
-        let r = rb.send().await.expect("crmdav reachable");
-        let st = r.status().as_u16();
-        let h = r.headers().clone();
-        (st, h, r.text().await.unwrap())
-    }
-
-    /// sync-collection: (new token, href → Some(etag) | None for deleted).
-    pub async fn sync(
-        &self,
-        coll: &str,
-        token: &str,
-    ) -> (String, BTreeMap<String, Option<String>>) {
-        let body = format!(
-            r#"<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
-        );
-        let (st, _, text) = self
-            .req(
-                "REPORT",
-                coll,
-                Some(body),
-                &[("Content-Type", "application/xml")],
-            )
-            .await;
-        assert_eq!(st, 207, "sync-collection on {coll}: {text}");
-        let doc = roxmltree::Document::parse(&text).unwrap();
-        let token = doc
-            .descendants()
-            .find(|n| n.has_tag_name(("DAV:", "sync-token")))
-            .and_then(|n| n.text())
-            .expect("sync-token")
-            .to_string();
-        let mut out = BTreeMap::new();
-        for r in doc
-            .descendants()
-            .filter(|n| n.has_tag_name(("DAV:", "response")))
-        {
-            let href = r
-                .children()
-                .find(|n| n.has_tag_name(("DAV:", "href")))
-                .and_then(|n| n.text())
-                .unwrap()
-                .to_string();
-            let etag = r
-                .descendants()
-                .find(|n| n.has_tag_name(("DAV:", "getetag")))
-                .and_then(|n| n.text())
-                .map(String::from);
-            out.insert(href, etag);
-        }
-        (token, out)
-    }
-
-    /// PROPFIND Depth 1: href → etag of the members.
-    pub async fn members(&self, coll: &str) -> BTreeMap<String, String> {
-        let body = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#;
-        let (st, _, text) = self
-            .req("PROPFIND", coll, Some(body.into()), &[("Depth", "1")])
-            .await;
-        assert_eq!(st, 207, "PROPFIND {coll}: {text}");
-        let doc = roxmltree::Document::parse(&text).unwrap();
-        let mut out = BTreeMap::new();
-        for r in doc
-            .descendants()
-            .filter(|n| n.has_tag_name(("DAV:", "response")))
-        {
-            let href = r
-                .children()
-                .find(|n| n.has_tag_name(("DAV:", "href")))
-                .and_then(|n| n.text())
-                .unwrap()
-                .to_string();
-            if href == coll {
-                continue;
-            }
-            let etag = r
-                .descendants()
-                .find(|n| n.has_tag_name(("DAV:", "getetag")))
-                .and_then(|n| n.text())
-                .unwrap_or_default()
-                .to_string();
-            out.insert(href, etag);
-        }
-        out
-    }
-
-    /// GET: (status, ETag, body).
-    pub async fn get(&self, href: &str) -> (u16, String, String) {
-        let (st, h, body) = self.req("GET", href, None, &[]).await;
-        let etag = h
-            .get("etag")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        (st, etag, body)
-    }
-
-    /// A per-tenant counter from /metrics.
-    pub async fn metric(&self, name: &str) -> u64 {
-        let text = self
-            .http
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let key = format!("{name}{{tenant=\"{TENANT}\"}} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&key))
-            .unwrap_or_else(|| panic!("no {key} in /metrics:\n{text}"))
-            .trim()
-            .parse()
-            .unwrap()
-    }
+/// The gateway on `crm`, its config and state in `dir`, started.
+pub fn start_gateway(dir: &Path, crm: &FakeCrm, coll_id: &str, ttl: u64) -> Phone {
+    let port = free_port();
+    write_config(dir, port, crm.vendor, &crm.uri(), coll_id, ttl);
+    Phone::new(Gateway::new(dir, port).start())
 }
 
 /// The UID line of an item body.

@@ -1,7 +1,7 @@
 //! Authentication (HTTP Basic, RFC 7617) and tenant isolation.
 
-mod common;
-use common::*;
+use crate::support::dav::*;
+use crate::support::demo::*;
 
 const METHODS: &[&str] = &[
     "OPTIONS",

@@ -1,71 +1,27 @@
 //! End to end: a real amagi-crm 0.1.0 and the real `crmdav` binary with a CRM-backed tenant,
 //! driven over HTTP as a phone would. Needs Python >= 3.10 with pip and PyPI on the first run
-//! (see tests/support/amagi.rs); fails loudly without them.
+//! (see support/amagi.rs); fails loudly without them.
 
-mod support;
-
+use crate::support::amagi::Amagi;
+use crate::support::gateway::{bin, free_port, hash_password, Gateway, StateDir};
+use crate::support::phone::{Phone, PASS, USER};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-use support::amagi::Amagi;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
-const USER: &str = "alice";
-const PASS: &str = "phone-Secret-7";
 const TTL: u64 = 2;
 const MEETINGS: &str = "/dav/calendars/alice/meetings/";
 const TASKS: &str = "/dav/calendars/alice/tasks/";
 const CONTACTS: &str = "/dav/addressbooks/alice/contacts/";
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_crmdav")
-}
-
-fn hash_password(pw: &str) -> String {
-    use std::io::Write;
-    let mut child = Command::new(bin())
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run crmdav hash-password");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{pw}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
 fn etag_of(body: &[u8]) -> String {
     format!("\"{}\"", hex::encode(&Sha256::digest(body)[..16]))
 }
 
-/// The gateway process with its config folder.
-struct Gateway {
-    base: String,
-    dir: PathBuf,
-    crm_url: String,
-    crm_token: String,
-    child: Option<Child>,
-    http: reqwest::Client,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
+/// The amagi-crm tenant's config (port as the gateway's `listen`).
 fn write_config(dir: &Path, port: u16) {
     std::fs::create_dir_all(dir.join("tenants")).unwrap();
     std::fs::write(
@@ -116,200 +72,16 @@ users = ["{USER}"]
     .unwrap();
 }
 
-impl Gateway {
-    async fn start(crm: &Amagi, dir: PathBuf) -> Gateway {
-        let port = free_port();
-        write_config(&dir, port);
-        let mut g = Gateway {
-            base: format!("http://127.0.0.1:{port}"),
-            dir,
-            crm_url: crm.api.clone(),
-            crm_token: crm.token.clone(),
-            child: None,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(60))
-                .build()
-                .unwrap(),
-        };
-        g.spawn().await;
-        g
-    }
-
-    async fn spawn(&mut self) {
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.join("server.log"))
-            .unwrap();
-        let child = Command::new(bin())
-            .args(["serve", "--config"])
-            .arg(self.dir.join("crmdav.toml"))
-            .env("CRM_URL", &self.crm_url)
-            .env("CRM_TOKEN", &self.crm_token)
-            .env("CRMDAV_LOG", "info,sqlx=warn,actix_server=warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("start crmdav");
-        self.child = Some(child);
-        let t0 = Instant::now();
-        loop {
-            if let Ok(r) = self.http.get(format!("{}/healthz", self.base)).send().await {
-                if r.status().is_success() {
-                    return;
-                }
-            }
-            if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
-                panic!("crmdav exited ({st}):\n{}", self.log());
-            }
-            assert!(
-                t0.elapsed() < Duration::from_secs(30),
-                "crmdav not up:\n{}",
-                self.log()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
-    }
-
-    async fn req(
-        &self,
-        method: &str,
-        path: &str,
-        body: Option<String>,
-        headers: &[(&str, &str)],
-    ) -> (u16, reqwest::header::HeaderMap, String) {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut rb = self
-            .http
-            .request(m, format!("{}{path}", self.base))
-            .basic_auth(USER, Some(PASS));
-        for (k, v) in headers {
-            rb = rb.header(*k, *v);
-        }
-        if let Some(b) = body {
-            rb = rb.body(b);
-        }
-        let r = rb.send().await.expect("crmdav reachable");
-        let st = r.status().as_u16();
-        let h = r.headers().clone();
-        (st, h, r.text().await.unwrap())
-    }
-
-    /// sync-collection: (new token, href → Some(etag) | None for deleted).
-    async fn sync(&self, coll: &str, token: &str) -> (String, BTreeMap<String, Option<String>>) {
-        let body = format!(
-            r#"<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
-        );
-        let (st, _, text) = self
-            .req(
-                "REPORT",
-                coll,
-                Some(body),
-                &[("Content-Type", "application/xml")],
-            )
-            .await;
-        assert_eq!(st, 207, "sync-collection on {coll}: {text}");
-        let doc = roxmltree::Document::parse(&text).unwrap();
-        let token = doc
-            .descendants()
-            .find(|n| n.has_tag_name(("DAV:", "sync-token")))
-            .and_then(|n| n.text())
-            .expect("sync-token")
-            .to_string();
-        let mut out = BTreeMap::new();
-        for r in doc
-            .descendants()
-            .filter(|n| n.has_tag_name(("DAV:", "response")))
-        {
-            let href = r
-                .children()
-                .find(|n| n.has_tag_name(("DAV:", "href")))
-                .and_then(|n| n.text())
-                .unwrap()
-                .to_string();
-            let etag = r
-                .descendants()
-                .find(|n| n.has_tag_name(("DAV:", "getetag")))
-                .and_then(|n| n.text())
-                .map(String::from);
-            out.insert(href, etag);
-        }
-        (token, out)
-    }
-
-    /// PROPFIND Depth 1: href → etag of the members.
-    async fn members(&self, coll: &str) -> BTreeMap<String, String> {
-        let body = r#"<?xml version="1.0"?><d:propfind xmlns:d="DAV:"><d:prop><d:getetag/></d:prop></d:propfind>"#;
-        let (st, _, text) = self
-            .req("PROPFIND", coll, Some(body.into()), &[("Depth", "1")])
-            .await;
-        assert_eq!(st, 207, "PROPFIND {coll}: {text}");
-        let doc = roxmltree::Document::parse(&text).unwrap();
-        let mut out = BTreeMap::new();
-        for r in doc
-            .descendants()
-            .filter(|n| n.has_tag_name(("DAV:", "response")))
-        {
-            let href = r
-                .children()
-                .find(|n| n.has_tag_name(("DAV:", "href")))
-                .and_then(|n| n.text())
-                .unwrap()
-                .to_string();
-            if href == coll {
-                continue;
-            }
-            let etag = r
-                .descendants()
-                .find(|n| n.has_tag_name(("DAV:", "getetag")))
-                .and_then(|n| n.text())
-                .unwrap_or_default()
-                .to_string();
-            out.insert(href, etag);
-        }
-        out
-    }
-
-    async fn get(&self, href: &str) -> (u16, String, String) {
-        let (st, h, body) = self.req("GET", href, None, &[]).await;
-        let etag = h
-            .get("etag")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string();
-        (st, etag, body)
-    }
-
-    async fn metric(&self, name: &str) -> u64 {
-        let text = self
-            .http
-            .get(format!("{}/metrics", self.base))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let key = format!("{name}{{tenant=\"firm\"}} ");
-        text.lines()
-            .find_map(|l| l.strip_prefix(&key))
-            .unwrap_or_else(|| panic!("no {key} in /metrics:\n{text}"))
-            .trim()
-            .parse()
-            .unwrap()
-    }
+/// The gateway on `crm`, its config and state in `dir`, started.
+fn start_gateway(crm: &Amagi, dir: &Path) -> Phone {
+    let port = free_port();
+    write_config(dir, port);
+    Phone::new(
+        Gateway::new(dir, port)
+            .env("CRM_URL", &crm.api)
+            .env("CRM_TOKEN", &crm.token)
+            .start(),
+    )
 }
 
 fn event(uid: &str, summary: &str, start: &str, end: &str, extra: &str) -> String {
@@ -368,8 +140,8 @@ async fn phone_and_crm_stay_in_step() {
         )
         .await;
 
-    let dir = tempfile::tempdir().unwrap();
-    let mut gw = Gateway::start(&crm, dir.path().to_path_buf()).await;
+    let dir = StateDir::new("amagi");
+    let mut gw = start_gateway(&crm, dir.path());
 
     // ---- initial sync: appointments, tasks and contacts appear ------------------------------
     let calls0 = gw.metric("crmdav_crm_calls_total").await;
@@ -734,7 +506,7 @@ async fn phone_and_crm_stay_in_step() {
         );
     }
     gw.stop();
-    gw.spawn().await;
+    gw.spawn();
     let (tok_r, ch) = gw.sync(MEETINGS, &tok_m6).await;
     assert!(
         ch.is_empty() && tok_r == tok_m6,
@@ -840,7 +612,7 @@ async fn check_says_what_is_wrong() {
         ),
     )
     .await;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = StateDir::new("amagi-check");
     let d = dir.path();
     write_config(d, free_port());
     // A mapping override (mappings_dir) that reads a field amagi does not have.

@@ -20,9 +20,7 @@ use std::collections::HashMap;
 use wiremock::matchers::{body_json, body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-#[path = "support/examples.rs"]
-mod examples;
-use examples::check_tenant_example;
+use crate::support::examples::check_tenant_example;
 
 const API: &str = "/services/data/v62.0";
 const EVENT_FIELDS: &str = "SELECT Id, Subject, StartDateTime, EndDateTime, IsAllDayEvent, ActivityDate, Location, Description, ShowAs, IsPrivate, WhoId, WhatId, OwnerId, CreatedDate, LastModifiedDate, SystemModstamp, (SELECT Relation.Name, Relation.Email, Status FROM EventRelations WHERE IsInvitee = true) FROM Event";

@@ -1,8 +1,8 @@
 //! Service discovery as iOS/macOS and DAVx5 do it: RFC 6764 (well-known URIs), RFC 5397
 //! (current-user-principal), RFC 4791 §6 / RFC 6352 §7 (home sets), RFC 3744 (privileges).
 
-mod common;
-use common::*;
+use crate::support::dav::*;
+use crate::support::demo::*;
 
 const PRINCIPAL_PROPS: &str = "<D:current-user-principal/><D:principal-URL/><C:calendar-home-set/>\
 <CR:addressbook-home-set/><C:calendar-user-address-set/><D:displayname/><D:resourcetype/>\

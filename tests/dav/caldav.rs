@@ -1,8 +1,8 @@
 //! CalDAV (RFC 4791): MKCALENDAR, PUT preconditions, calendar-multiget, calendar-query,
 //! calendar-data with expand and partial selection, free-busy-query.
 
-mod common;
-use common::*;
+use crate::support::dav::*;
+use crate::support::demo::*;
 
 const CQ_HEAD: &str = r#"<?xml version="1.0" encoding="utf-8"?><C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">"#;
 

@@ -1,7 +1,7 @@
 //! Collection synchronisation (RFC 6578) and the CalendarServer getctag.
 
-mod common;
-use common::*;
+use crate::support::dav::*;
+use crate::support::demo::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn sync(c: &Client, coll: &str, token: &str, limit: Option<usize>, prop: &str) -> Resp {

@@ -1,16 +1,13 @@
-//! Test harness: one real `crmdav` server per test process, on a free loopback port, with a
-//! fresh SQLite state in a temp dir, the demo tenant (`demo`/`demo`, seeded) and a second
-//! tenant `acme` (user `alice`) for isolation tests. Requests go over HTTP with reqwest's
-//! blocking client; XML is read with roxmltree and matched by namespace URI.
-#![allow(dead_code)]
+//! The blocking DAV client DSL of the demo-server tests: `demo().report(path, depth, body)
+//! .multistatus()`, [`Resp::expect`], `Ms::get(href).ok(ns, name)`. Requests go over HTTP with
+//! reqwest's blocking client to [`server`] (or any base URL with [`Client::at`]); XML is read
+//! with roxmltree and matched by namespace URI.
 
+use super::demo::server;
 use std::io::Write;
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
-use std::sync::{mpsc, OnceLock};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
 
 pub const DAV: &str = "DAV:";
 pub const CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
@@ -18,235 +15,15 @@ pub const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
 pub const CS: &str = "http://calendarserver.org/ns/";
 pub const ICAL: &str = "http://apple.com/ns/ical/";
 
-pub const DEMO_USER: &str = "demo";
-pub const DEMO_PASS: &str = "demo";
-pub const ALICE_PASS: &str = "alice-Secret-42";
+use super::demo::{ALICE_PASS, CAL_HOME, CARD_HOME, DEMO_PASS, DEMO_USER, PRINCIPAL};
 
-pub const MEETINGS: &str = "/dav/calendars/demo/meetings/";
-pub const TASKS: &str = "/dav/calendars/demo/tasks/";
-pub const CONTACTS: &str = "/dav/addressbooks/demo/contacts/";
-pub const CAL_HOME: &str = "/dav/calendars/demo/";
-pub const CARD_HOME: &str = "/dav/addressbooks/demo/";
-pub const PRINCIPAL: &str = "/dav/principals/demo/";
-
-/// The running server of this test process.
-pub struct Server {
-    pub base: String,
-    pub dir: PathBuf,
-    pub limits: Limits,
-}
-
-/// Limits as configured in deploy/demo/crmdav.toml (read from the file, not assumed).
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    pub max_body_bytes: usize,
-    pub max_resource_bytes: usize,
-    pub xml_max_depth: usize,
-}
-
-static SERVER: OnceLock<Server> = OnceLock::new();
-static CHILD_PID: AtomicI32 = AtomicI32::new(0);
 static UNIQUE: AtomicUsize = AtomicUsize::new(0);
 
-static STATE_DIR: OnceLock<PathBuf> = OnceLock::new();
-
-extern "C" fn kill_child() {
-    let pid = CHILD_PID.load(Ordering::SeqCst);
-    if pid > 0 {
-        unsafe {
-            libc::kill(pid, libc::SIGKILL);
-        }
-    }
-    // Keep the state and server.log with CRMDAV_ITEST_KEEP=1, for debugging.
-    if std::env::var_os("CRMDAV_ITEST_KEEP").is_none() {
-        if let Some(d) = STATE_DIR.get() {
-            std::thread::sleep(Duration::from_millis(50));
-            let _ = std::fs::remove_dir_all(d);
-        }
-    }
-}
-
-fn manifest() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_crmdav")
-}
-
-/// Hash a password with the binary's own `hash-password`.
-pub fn hash_password(pw: &str) -> String {
-    let mut child = Command::new(bin())
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run crmdav hash-password");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{pw}\n").as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "hash-password failed");
-    let h = String::from_utf8(out.stdout).unwrap().trim().to_string();
-    assert!(h.starts_with("$argon2"), "unexpected hash {h}");
-    h
-}
-
-fn free_port() -> u16 {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
-    l.local_addr().unwrap().port()
-}
-
-fn read_limits(cfg: &str) -> Limits {
-    let v: toml::Table = cfg.parse().expect("demo config parses");
-    let l = v["limits"].as_table().expect("[limits]");
-    let g = |k: &str| l[k].as_integer().unwrap_or_else(|| panic!("limits.{k}")) as usize;
-    Limits {
-        max_body_bytes: g("max_body_bytes"),
-        max_resource_bytes: g("max_resource_bytes"),
-        xml_max_depth: g("xml_max_depth"),
-    }
-}
-
-fn write_config(dir: &Path) -> Limits {
-    let demo_dir = manifest().join("deploy/demo");
-    let server_cfg = std::fs::read_to_string(demo_dir.join("crmdav.toml")).unwrap();
-    let limits = read_limits(&server_cfg);
-    let mut out = String::new();
-    let mut saw_state = false;
-    for line in server_cfg.lines() {
-        if line.trim_start().starts_with("state =") {
-            out.push_str(&format!(
-                "state = \"sqlite://{}\"\n",
-                dir.join("state.db").display()
-            ));
-            saw_state = true;
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    assert!(saw_state, "deploy/demo/crmdav.toml has no state line");
-    std::fs::write(dir.join("crmdav.toml"), out).unwrap();
-    let tenants = dir.join("tenants");
-    std::fs::create_dir_all(&tenants).unwrap();
-    std::fs::copy(
-        demo_dir.join("tenants/demo.toml"),
-        tenants.join("demo.toml"),
-    )
-    .unwrap();
-    let acme = format!(
-        r##"name = "acme"
-hosts = ["acme.localhost"]
-connector = "local"
-
-[[users]]
-name = "alice"
-password_hash = "{}"
-display_name = "Alice Acme"
-email = "alice@acme.example"
-
-[[collections]]
-id = "work"
-kind = "calendar"
-display_name = "Acme work"
-components = ["VEVENT", "VTODO"]
-users = ["alice"]
-
-[[collections]]
-id = "people"
-kind = "addressbook"
-display_name = "Acme people"
-users = ["alice"]
-"##,
-        hash_password(ALICE_PASS)
-    );
-    std::fs::write(tenants.join("acme.toml"), acme).unwrap();
-    limits
-}
-
-fn start() -> Server {
-    let dir = tempfile::Builder::new()
-        .prefix("crmdav-itest-")
-        .tempdir()
-        .unwrap()
-        .keep();
-    let _ = STATE_DIR.set(dir.clone());
-    let limits = write_config(&dir);
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let log = std::fs::File::create(dir.join("server.log")).unwrap();
-    let cfg = dir.join("crmdav.toml");
-    let (tx, rx) = mpsc::channel::<Result<u32, String>>();
-    let (exit_tx, exit_rx) = mpsc::channel::<String>();
-    // The child is spawned from a thread that lives as long as the process (it waits on the
-    // child), so PR_SET_PDEATHSIG fires only when the test process dies.
-    std::thread::spawn(move || {
-        use std::os::unix::process::CommandExt;
-        let mut cmd = Command::new(bin());
-        cmd.arg("serve")
-            .arg("--config")
-            .arg(&cfg)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{port}"))
-            .env("CRMDAV_LOG", "info,sqlx=warn,actix_server=warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log);
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                Ok(())
-            });
-        }
-        match cmd.spawn() {
-            Ok(mut child) => {
-                let _ = tx.send(Ok(child.id()));
-                let st = child.wait();
-                let _ = exit_tx.send(format!("{st:?}"));
-            }
-            Err(e) => {
-                let _ = tx.send(Err(e.to_string()));
-            }
-        }
-    });
-    let pid = rx.recv().unwrap().expect("spawn crmdav serve");
-    CHILD_PID.store(pid as i32, Ordering::SeqCst);
-    unsafe {
-        libc::atexit(kill_child);
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Ok(st) = exit_rx.try_recv() {
-            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-            panic!("crmdav exited early ({st}):\n{log}");
-        }
-        if let Ok(r) = http().get(format!("{base}/healthz")).send() {
-            if r.status().as_u16() == 200 {
-                break;
-            }
-        }
-        if Instant::now() > deadline {
-            let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-            panic!("crmdav did not answer /healthz within 60 s:\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { base, dir, limits }
-}
-
-/// The server of this test process (started on first use).
-pub fn server() -> &'static Server {
-    SERVER.get_or_init(start)
-}
-
+/// The shared blocking HTTP client (no redirects followed).
 pub fn http() -> &'static reqwest::blocking::Client {
     static C: OnceLock<reqwest::blocking::Client> = OnceLock::new();
     C.get_or_init(|| {
-        // The crate builds reqwest with rustls and no default provider (design.md §8).
+        // The crate builds reqwest with rustls and no default provider: install ring's.
         let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::blocking::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -274,9 +51,11 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// The body as text (lossy UTF-8).
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
+    /// The first value of a header.
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
@@ -291,6 +70,7 @@ impl Resp {
             .collect::<Vec<_>>()
             .join(", ")
     }
+    /// The ETag header (panics when absent).
     pub fn etag(&self) -> String {
         self.header("etag")
             .unwrap_or_else(|| panic!("no ETag header ({}): {}", self.status, self.text()))
@@ -387,15 +167,18 @@ impl Child {
                 .collect(),
         }
     }
+    /// True for the element `{ns}name`.
     pub fn is(&self, ns: &str, name: &str) -> bool {
         self.ns == ns && self.name == name
     }
+    /// An attribute's value.
     pub fn attr(&self, name: &str) -> Option<&str> {
         self.attrs
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
+    /// Every descendant element `{ns}name`.
     pub fn find(&self, ns: &str, name: &str) -> Vec<&Child> {
         let mut out = Vec::new();
         fn walk<'a>(c: &'a Child, ns: &str, name: &str, out: &mut Vec<&'a Child>) {
@@ -412,6 +195,7 @@ impl Child {
 }
 
 impl Prop {
+    /// The direct child element `{ns}name`.
     pub fn child(&self, ns: &str, name: &str) -> Option<&Child> {
         self.children.iter().find(|c| c.is(ns, name))
     }
@@ -430,6 +214,7 @@ impl Prop {
     }
 }
 
+/// The concatenated text below a node.
 pub fn all_text(n: roxmltree::Node) -> String {
     n.descendants()
         .filter(|d| d.is_text())
@@ -472,10 +257,12 @@ impl Ms {
         }
     }
 
+    /// The parsed document.
     pub fn doc(&self) -> roxmltree::Document<'_> {
         roxmltree::Document::parse(&self.text).unwrap()
     }
 
+    /// Every DAV:response, in document order.
     pub fn responses(&self) -> Vec<Response> {
         let doc = self.doc();
         doc.root_element()
@@ -542,6 +329,7 @@ impl Ms {
             .unwrap_or_else(|| panic!("no response for {href} in:\n{}", self.text))
     }
 
+    /// The response for `href` (compared as paths), if any.
     pub fn find(&self, href: &str) -> Option<Response> {
         let want = path_of(href);
         self.responses()
@@ -549,6 +337,7 @@ impl Ms {
             .find(|r| r.hrefs.contains(&want))
     }
 
+    /// The hrefs of all responses, as paths.
     pub fn hrefs(&self) -> Vec<String> {
         self.responses().into_iter().flat_map(|r| r.hrefs).collect()
     }
@@ -566,6 +355,7 @@ impl Ms {
 }
 
 impl Response {
+    /// A property of any status.
     pub fn prop(&self, ns: &str, name: &str) -> Option<&Prop> {
         self.props.iter().find(|p| p.ns == ns && p.name == name)
     }
@@ -589,40 +379,52 @@ impl Response {
             .unwrap_or_else(|| panic!("no {{{ns}}}{name} in {self:#?}"))
             .status
     }
+    /// The first href.
     pub fn href(&self) -> &str {
         &self.hrefs[0]
     }
 }
 
-/// Who sends a request.
+/// Who sends a request, and to which server (the demo server unless [`Client::at`]).
 #[derive(Clone, Debug)]
 pub struct Client {
     pub auth: Option<(String, String)>,
+    pub base: Option<String>,
 }
 
+/// The demo tenant's user.
 pub fn demo() -> Client {
-    Client {
-        auth: Some((DEMO_USER.into(), DEMO_PASS.into())),
-    }
+    as_user(DEMO_USER, DEMO_PASS)
 }
 
+/// Tenant acme's user.
 pub fn alice() -> Client {
+    as_user("alice@acme", ALICE_PASS)
+}
+
+/// No credentials.
+pub fn anon() -> Client {
     Client {
-        auth: Some(("alice@acme".into(), ALICE_PASS.into())),
+        auth: None,
+        base: None,
     }
 }
 
-pub fn anon() -> Client {
-    Client { auth: None }
-}
-
+/// Any credentials.
 pub fn as_user(u: &str, p: &str) -> Client {
     Client {
         auth: Some((u.into(), p.into())),
+        base: None,
     }
 }
 
 impl Client {
+    /// The same client, speaking to the server at `base` (`http://host:port`).
+    pub fn at(mut self, base: &str) -> Client {
+        self.base = Some(base.to_string());
+        self
+    }
+
     /// Send any request. `depth` sets the Depth header; `headers` are added as given.
     pub fn dav(
         &self,
@@ -635,7 +437,12 @@ impl Client {
         let url = if path.starts_with("http") {
             path.to_string()
         } else {
-            format!("{}{}", server().base, path)
+            // Lazily: a client with its own base never starts the demo server.
+            let base = match &self.base {
+                Some(b) => b.as_str(),
+                None => server().base.as_str(),
+            };
+            format!("{base}{path}")
         };
         let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
         let mut rb = http().request(m, url);
@@ -671,14 +478,17 @@ impl Client {
         }
     }
 
+    /// GET.
     pub fn get(&self, path: &str) -> Resp {
         self.dav("GET", path, None, Vec::new(), &[])
     }
 
+    /// DELETE.
     pub fn delete(&self, path: &str) -> Resp {
         self.dav("DELETE", path, None, Vec::new(), &[])
     }
 
+    /// PUT with a Content-Type.
     pub fn put(&self, path: &str, content_type: &str, body: &str) -> Resp {
         self.dav(
             "PUT",
@@ -689,10 +499,12 @@ impl Client {
         )
     }
 
+    /// PUT of an iCalendar object.
     pub fn put_ics(&self, path: &str, body: &str) -> Resp {
         self.put(path, "text/calendar; charset=utf-8", body)
     }
 
+    /// PUT of a vCard.
     pub fn put_vcf(&self, path: &str, body: &str) -> Resp {
         self.put(path, "text/vcard; charset=utf-8", body)
     }
@@ -706,14 +518,17 @@ impl Client {
         self.dav("PROPFIND", path, Some(depth), body, &[])
     }
 
+    /// REPORT with a Depth.
     pub fn report(&self, path: &str, depth: &str, body: &str) -> Resp {
         self.dav("REPORT", path, Some(depth), body.as_bytes().to_vec(), &[])
     }
 
+    /// MKCALENDAR (RFC 4791 §5.3.1).
     pub fn mkcalendar(&self, path: &str, body: &str) -> Resp {
         self.dav("MKCALENDAR", path, None, body.as_bytes().to_vec(), &[])
     }
 
+    /// MKCOL without a body.
     pub fn mkcol(&self, path: &str) -> Resp {
         self.dav("MKCOL", path, None, Vec::new(), &[])
     }

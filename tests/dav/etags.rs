@@ -1,7 +1,7 @@
 //! Entity tags and conditional requests (RFC 9110 §8.8.3, §13; RFC 4791 §5.3.4).
 
-mod common;
-use common::*;
+use crate::support::dav::*;
+use crate::support::demo::*;
 
 fn is_strong_quoted(t: &str) -> bool {
     t.len() >= 2 && t.starts_with('"') && t.ends_with('"') && !t[1..t.len() - 1].contains('"')

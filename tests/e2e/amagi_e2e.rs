@@ -2,13 +2,11 @@
 //! `connectors/amagi-crm.toml` and the mappings in `mappings/amagi-crm/`.
 //! Needs Python >= 3.10 with pip and PyPI on the first run; fails loudly without them.
 
-mod support;
-
+use crate::support::amagi::{Amagi, TIMEZONE};
 use crmdav::connector::{Connector, ConnectorError, DeleteStyle, Record, RestConnector};
 use crmdav::mapping::{Mapping, VCardVersion};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use support::amagi::{Amagi, TIMEZONE};
 
 fn repo(p: &str) -> String {
     format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))

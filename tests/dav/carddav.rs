@@ -1,8 +1,8 @@
 //! CardDAV (RFC 6352): PUT validation, addressbook-multiget, addressbook-query,
 //! address-data selection and version conversion, byte-for-byte round trips.
 
-mod common;
-use common::*;
+use crate::support::dav::*;
+use crate::support::demo::*;
 
 const AQ_HEAD: &str = r#"<?xml version="1.0" encoding="utf-8"?><CR:addressbook-query xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav">"#;
 

@@ -517,7 +517,7 @@ ATTENDEE:mailto:someone@example.org\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
 fn saas_examples_pass_crmdav_check_and_build_connectors() {
     let root = env!("CARGO_MANIFEST_DIR");
     let cfg_path = format!("{root}/deploy/examples/saas/crmdav.toml");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_crmdav"))
+    let out = std::process::Command::new(crate::support::gateway::bin())
         .args(["check", "--config", &cfg_path])
         .output()
         .unwrap();

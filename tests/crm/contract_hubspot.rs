@@ -15,9 +15,7 @@ use std::collections::HashMap;
 use wiremock::matchers::{body_json, body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-#[path = "support/examples.rs"]
-mod examples;
-use examples::check_tenant_example;
+use crate::support::examples::check_tenant_example;
 
 const PROPS: &str = "hs_meeting_title,hs_meeting_body,hs_internal_meeting_notes,hs_meeting_location,hs_meeting_start_time,hs_meeting_end_time,hs_meeting_outcome,hs_meeting_external_url,hs_timestamp,hubspot_owner_id,hs_createdate,hs_lastmodifieddate";
 

@@ -2,8 +2,8 @@
 //! nesting, paths outside the user's grants, dot segments. Nothing may be stored and the
 //! server must stay up.
 
-mod common;
-use common::*;
+use crate::support::dav::*;
+use crate::support::demo::*;
 
 fn displayname(c: &Client, path: &str) -> Option<String> {
     let ms = c.propfind(path, "0", "<D:displayname/>").multistatus();

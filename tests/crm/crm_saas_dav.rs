@@ -5,12 +5,11 @@
 //! become the vendor's requests, a restart duplicates nothing, and an idle sync costs at most
 //! one CRM call per refresh and none within the TTL.
 
-mod support;
-
+use crate::support::gateway::StateDir;
+use crate::support::saas::{start_gateway, uid_line, FakeCrm, Vendor, D365_API, SF_API};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
-use support::saas::{uid_line, FakeCrm, Gateway, Vendor, D365_API, SF_API};
 use wiremock::Request;
 
 const TTL: u64 = 1;
@@ -80,8 +79,8 @@ async fn scenario(case: Case) {
         5,
         "the fixtures' three pages hold five records"
     );
-    let dir = tempfile::tempdir().unwrap();
-    let mut gw = Gateway::start(dir.path().to_path_buf(), &crm, case.coll_id, TTL).await;
+    let dir = StateDir::new("saas");
+    let mut gw = start_gateway(dir.path(), &crm, case.coll_id, TTL);
     let uid_of = |id: &str| format!("{}-{}-{id}", v.kind(), v.entity());
 
     // ---- (1) the phone sees the CRM's records ------------------------------------------------
@@ -287,7 +286,7 @@ async fn scenario(case: Case) {
     }
     gw.stop();
     let tokens0 = crm.state.lock().unwrap().tokens_issued;
-    gw.spawn().await;
+    gw.spawn();
     let (tok_r, ch) = gw.sync(&coll, &tok6).await;
     assert!(
         ch.is_empty() && tok_r == tok6,
@@ -418,15 +417,15 @@ async fn salesforce_events_over_dav() {
             assert_eq!(
                 b["StartDateTime"]
                     .as_str()
-                    .and_then(support::saas::parse_time),
-                support::saas::parse_time("2030-02-20T11:00:00Z"),
+                    .and_then(crate::support::saas::parse_time),
+                crate::support::saas::parse_time("2030-02-20T11:00:00Z"),
                 "{b}"
             );
             assert_eq!(
                 b["EndDateTime"]
                     .as_str()
-                    .and_then(support::saas::parse_time),
-                support::saas::parse_time("2030-02-20T12:00:00Z"),
+                    .and_then(crate::support::saas::parse_time),
+                crate::support::saas::parse_time("2030-02-20T12:00:00Z"),
                 "{b}"
             );
         },
@@ -471,8 +470,8 @@ async fn dynamics365_appointments_over_dav() {
             assert_eq!(
                 b["scheduledstart"]
                     .as_str()
-                    .and_then(support::saas::parse_time),
-                support::saas::parse_time("2030-02-20T11:00:00Z"),
+                    .and_then(crate::support::saas::parse_time),
+                crate::support::saas::parse_time("2030-02-20T11:00:00Z"),
                 "{b}"
             );
         },

@@ -1,7 +1,7 @@
 //! ACL reports clients use (RFC 3744 §9.3–9.5, §3.8 expand-property) and unknown REPORTs.
 
-mod common;
-use common::*;
+use crate::support::dav::*;
+use crate::support::demo::*;
 
 fn pps(c: &Client, path: &str, inner: &str, test: Option<&str>) -> Resp {
     let t = test.map(|t| format!(r#" test="{t}""#)).unwrap_or_default();

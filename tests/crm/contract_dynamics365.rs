@@ -19,9 +19,7 @@ use std::collections::HashMap;
 use wiremock::matchers::{body_json, body_string_contains, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-#[path = "support/examples.rs"]
-mod examples;
-use examples::check_tenant_example;
+use crate::support::examples::check_tenant_example;
 
 const API: &str = "/api/data/v9.2";
 const TENANT: &str = "8a3b1c2d-0000-4e5f-9a8b-7c6d5e4f3a2b";

@@ -1,7 +1,7 @@
 //! WebDAV class 1 (RFC 4918) and extended MKCOL (RFC 5689) over the real server.
 
-mod common;
-use common::*;
+use crate::support::dav::*;
+use crate::support::demo::*;
 
 #[test]
 fn options_advertises_classes_and_methods() {

@@ -1,0 +1,18 @@
+//! The DAV protocol over HTTP against the real `crmdav` binary: one demo server per process
+//! (support/demo.rs), shared by every module here, which therefore only change what they
+//! create (unique names) or restore what they touch; plus the upgrade of a state file written
+//! by the previous release, on a gateway of its own.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod auth;
+mod bad_input;
+mod caldav;
+mod carddav;
+mod discovery;
+mod etags;
+mod reports;
+mod sync;
+mod upgrade;
+mod webdav;

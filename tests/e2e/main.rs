@@ -1,0 +1,9 @@
+//! End to end with a real amagi-crm 0.1.0 from PyPI (support/amagi.rs): the `rest` engine and
+//! mappings directly, and the real `crmdav` binary serving a CRM-backed tenant to a phone.
+//! Needs Python >= 3.10 with pip and PyPI on the first run; fails loudly without them.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod amagi_e2e;
+mod crm_amagi;
