@@ -12,6 +12,7 @@ mod caldav;
 mod carddav;
 mod discovery;
 mod etags;
+mod golden;
 mod reports;
 mod sync;
 mod upgrade;

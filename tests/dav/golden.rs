@@ -4,7 +4,7 @@
 //!
 //! Each pair lives in `tests/golden/requests/`: `<client>-<what>.xml` holds the request
 //! (comment lines, a request line, headers, a blank line, the body byte for byte) and
-//! `<client>-<what>.expected` the summary. `GOLDEN_BLESS=1 cargo test --test golden` rewrites
+//! `<client>-<what>.expected` the summary. `GOLDEN_BLESS=1 cargo test --test dav golden` rewrites
 //! the summaries; review every change by hand. `tests/golden/README.md` lists the sources.
 //!
 //! Placeholders keep the pairs independent of other tests and of the date:
@@ -13,8 +13,8 @@
 //! request (for PROPPATCH); `{new-calendar}` a fresh unused path (for MKCALENDAR);
 //! `{sync-token}` the target's current token, read just before the request.
 
-mod common;
-use common::*;
+use crate::support::dav::*;
+use crate::support::demo::*;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
