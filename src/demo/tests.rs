@@ -600,7 +600,9 @@ fn no_unwrap_outside_tests() {
     for (name, src) in [
         ("mod.rs", include_str!("mod.rs")),
         ("data.rs", include_str!("data.rs")),
-        ("events.rs", include_str!("events.rs")),
+        ("events/mod.rs", include_str!("events/mod.rs")),
+        ("events/special.rs", include_str!("events/special.rs")),
+        ("events/generated.rs", include_str!("events/generated.rs")),
         ("tasks.rs", include_str!("tasks.rs")),
         ("contacts.rs", include_str!("contacts.rs")),
         ("ical.rs", include_str!("ical.rs")),
