@@ -134,7 +134,7 @@ pub fn convert(body: &str, to: VCardVersion) -> Result<String, CardError> {
         }
     }
     let mut written = String::with_capacity(body.len() + 64);
-    card.write_to(&mut written, to.to_calcard())
+    card.write_to(&mut written, super::calcard_version(to))
         .map_err(|e| CardError::Conversion(to, e.to_string()))?;
     if to == VCardVersion::V4 {
         return Ok(written);

@@ -31,27 +31,20 @@ pub use filter::{
 };
 pub use prefilter::{fold, probes, Probe};
 
-use std::str::FromStr;
-
 use crate::vocab::VCardVersion;
 
 /// calcard's name for a version (the conversion lives here: only this layer writes cards
 /// with calcard).
-impl VCardVersion {
-    pub(crate) fn to_calcard(self) -> calcard::vcard::VCardVersion {
-        match self {
-            VCardVersion::V3 => calcard::vcard::VCardVersion::V3_0,
-            VCardVersion::V4 => calcard::vcard::VCardVersion::V4_0,
-        }
+pub(crate) fn calcard_version(v: VCardVersion) -> calcard::vcard::VCardVersion {
+    match v {
+        VCardVersion::V3 => calcard::vcard::VCardVersion::V3_0,
+        VCardVersion::V4 => calcard::vcard::VCardVersion::V4_0,
     }
 }
 
-impl FromStr for VCardVersion {
-    type Err = CardError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        VCardVersion::parse(s).ok_or_else(|| CardError::UnsupportedVersion(clip(s.trim())))
-    }
+/// The version a VERSION value names, or why it is refused.
+pub fn parse_version(s: &str) -> Result<VCardVersion, CardError> {
+    VCardVersion::parse(s).ok_or_else(|| CardError::UnsupportedVersion(clip(s.trim())))
 }
 
 /// Why a vCard body was refused or could not be served.
@@ -153,8 +146,8 @@ mod tests {
         assert_eq!(VCardVersion::parse("2.1"), None);
         assert_eq!(VCardVersion::V3.as_str(), "3.0");
         assert_eq!(VCardVersion::V4.to_string(), "4.0");
-        assert_eq!("4.0".parse::<VCardVersion>(), Ok(VCardVersion::V4));
-        let err = "2.1".parse::<VCardVersion>().unwrap_err();
+        assert_eq!(parse_version("4.0"), Ok(VCardVersion::V4));
+        let err = parse_version("2.1").unwrap_err();
         assert_eq!(err, CardError::UnsupportedVersion("2.1".into()));
         assert_eq!(err.precondition().name(), "supported-address-data");
     }

@@ -1,15 +1,10 @@
-//! CRM connectors against simulated vendors (wiremock): the generic `rest` engine, each
-//! shipped SaaS definition against its vendor's documented API (contract_*), and the real
-//! `crmdav` binary serving a tenant on HubSpot, Salesforce or Dynamics 365 over DAV.
+//! The real `crmdav` binary with CRM-backed tenants on simulated vendors (wiremock): DAV
+//! scenarios on HubSpot, Salesforce and Dynamics 365, and the shipped SaaS tenant examples
+//! through `crmdav check` and the config loader. The connector and mapping contracts, which
+//! need no gateway, are in `crates/crmdav-crm/tests/contracts/`.
 
 #[path = "../support/mod.rs"]
 mod support;
 
-mod contract_dynamics365;
-mod contract_hubspot;
-mod contract_pipedrive;
-mod contract_salesforce;
-mod contract_zoho;
 mod crm_saas_dav;
-mod rest_engine;
-mod rest_engine_ext;
+mod tenant_examples;

@@ -23,11 +23,11 @@ fn rec(id: &str, data: Value) -> Record {
     }
 }
 
+/// The repository root, where the shipped `mappings/` live (this crate sits in `crates/`).
+const REPO: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+
 fn repo_mapping(entity: &str) -> Mapping {
-    let path = format!(
-        "{}/mappings/amagi-crm/{entity}.toml",
-        env!("CARGO_MANIFEST_DIR")
-    );
+    let path = format!("{REPO}/mappings/amagi-crm/{entity}.toml");
     Mapping::load(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
@@ -763,7 +763,7 @@ fn mapped_properties_from_text(text: &str) -> std::collections::BTreeSet<String>
 
 #[test]
 fn mapped_properties_agree_with_the_mapping_text_on_every_shipped_mapping() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("mappings");
+    let root = std::path::Path::new(REPO).join("mappings");
     let mut seen = 0;
     for crm in std::fs::read_dir(&root).unwrap() {
         for file in std::fs::read_dir(crm.unwrap().path()).unwrap() {

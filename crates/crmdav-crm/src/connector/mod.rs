@@ -45,7 +45,7 @@ pub enum DeleteStyle {
     Forbidden,
 }
 
-/// Why a CRM call failed; `crate::error` maps each to a DAV status in one place.
+/// Why a CRM call failed; the gateway maps each to a DAV status in one place.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ConnectorError {
     /// The CRM refused the data (400/422): validation error.

@@ -10,11 +10,11 @@
 //!               client id/secret as HTTP Basic, rotated refresh_token, api_domain)
 //! Fixtures: tests/fixtures/pipedrive/*.json.
 
-use crmdav::connector::{
+use crmdav_crm::connector::{
     Connector, ConnectorError, DeleteStyle, MemoryTokenStore, Record, RestConnector, StoredToken,
     TokenStore,
 };
-use crmdav::mapping::{Mapping, VCardVersion};
+use crmdav_crm::mapping::{Mapping, VCardVersion};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,7 +25,7 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 fn fixture(name: &str) -> Value {
     let p = format!(
         "{}/tests/fixtures/pipedrive/{name}",
-        env!("CARGO_MANIFEST_DIR")
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../..")
     );
     serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap()
 }
@@ -45,7 +45,10 @@ fn options(server: &MockServer, extra: &[(&str, &str)]) -> HashMap<String, Strin
 
 fn connector(server: &MockServer) -> RestConnector {
     RestConnector::from_file(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/connectors/pipedrive.toml"),
+        concat!(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
+            "/connectors/pipedrive.toml"
+        ),
         &options(server, &[]),
         None,
     )
@@ -57,7 +60,7 @@ fn mapping(entity: &str) -> Mapping {
     Mapping::load_with(
         format!(
             "{}/mappings/pipedrive/{entity}.toml",
-            env!("CARGO_MANIFEST_DIR")
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../..")
         ),
         &o,
     )
@@ -344,7 +347,10 @@ async fn oauth_token_expired_mid_sync_is_refreshed_and_retried() {
         ],
     );
     let c = RestConnector::from_file(
-        concat!(env!("CARGO_MANIFEST_DIR"), "/connectors/pipedrive.toml"),
+        concat!(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
+            "/connectors/pipedrive.toml"
+        ),
         &opts,
         Some(store.clone() as Arc<dyn TokenStore>),
     )
@@ -524,7 +530,7 @@ TEL;TYPE=HOME:+49 30 999\r\nTEL:+49 89 1\r\nTITLE:CEO\r\nEND:VCARD\r\n";
         [("contact_sync_fields".to_string(), "read_write".to_string())].into();
     let m2 = Mapping::load_with(
         concat!(
-            env!("CARGO_MANIFEST_DIR"),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
             "/mappings/pipedrive/persons.toml"
         ),
         &with_sync,

@@ -2,8 +2,8 @@
 //! wiremock): auth variants, OAuth2 scheme and client_auth, body_wrap paths, write_record_path +
 //! refetch_after_write, cursor has_more_path, 204 lists, the deleted-records feed.
 
-use crmdav::connector::rest::def::ConnectorDef;
-use crmdav::connector::{Connector, ConnectorError, RestConnector};
+use crmdav_crm::connector::rest::def::ConnectorDef;
+use crmdav_crm::connector::{Connector, ConnectorError, RestConnector};
 use serde_json::json;
 use std::collections::HashMap;
 use wiremock::matchers::{body_json, body_string_contains, header, method, path, query_param};

@@ -1,8 +1,8 @@
 //! The declarative REST engine against wiremock: paging styles, auth styles, OAuth2 flows,
 //! retries and error mapping, with exact HTTP call counts.
 
-use crmdav::connector::rest::def::ConnectorDef;
-use crmdav::connector::{
+use crmdav_crm::connector::rest::def::ConnectorDef;
+use crmdav_crm::connector::{
     Connector, ConnectorError, DeleteStyle, MemoryTokenStore, RestConnector, StoredToken,
     TokenStore,
 };

@@ -1,0 +1,89 @@
+//! The shipped tenant examples (`deploy/examples/saas/`) pass `crmdav check` and build each
+//! CRM's connector and mappings. They run the `crmdav` binary and the config loader, so they
+//! live here rather than beside the contract tests in `crates/crmdav-crm/tests/contracts/`.
+
+use crmdav::connector::RestConnector;
+use crmdav::mapping::Mapping;
+use std::collections::HashMap;
+
+mod dynamics365 {
+    #[test]
+    fn tenant_example_loads_with_crmdav_check() {
+        crate::support::examples::check_tenant_example("dynamics365");
+    }
+}
+
+mod hubspot {
+    #[test]
+    fn tenant_example_loads_with_crmdav_check() {
+        crate::support::examples::check_tenant_example("hubspot");
+    }
+}
+
+mod salesforce {
+    #[test]
+    fn tenant_example_loads_with_crmdav_check() {
+        crate::support::examples::check_tenant_example("salesforce");
+    }
+}
+
+mod zoho {
+    use super::*;
+
+    /// `deploy/examples/saas/` (server file + tenants/ with all five SaaS tenants) passes
+    /// `crmdav check`, and each tenant's options build its connector and mappings.
+    #[test]
+    fn saas_examples_pass_crmdav_check_and_build_connectors() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let cfg_path = format!("{root}/deploy/examples/saas/crmdav.toml");
+        let out = std::process::Command::new(crate::support::gateway::bin())
+            .args(["check", "--config", &cfg_path])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            stdout.contains("tenant pipedrive-acme (rest: pipedrive)"),
+            "{stdout}"
+        );
+        for t in [
+            "hubspot-example (rest: hubspot)",
+            "salesforce-example (rest: salesforce)",
+            "dynamics365-example (rest: dynamics365)",
+            "pipedrive-acme (rest: pipedrive)",
+            "zoho-globex (rest: zoho)",
+        ] {
+            assert!(stdout.contains(&format!("tenant {t}")), "{stdout}");
+        }
+
+        let cfg = crmdav::crm::definitions::load_config(std::path::Path::new(&cfg_path)).unwrap();
+        for t in &cfg.tenants {
+            let crmdav::config::ConnectorKind::Rest {
+                definition,
+                options,
+            } = &t.connector
+            else {
+                panic!("{} is not a REST tenant", t.name);
+            };
+            let opts: HashMap<String, String> = options
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                .collect();
+            let c = RestConnector::from_file(
+                format!("{root}/connectors/{definition}.toml"),
+                &opts,
+                None,
+            )
+            .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+            assert_eq!(c.definition().name, *definition);
+            for entity in c.definition().entities.keys() {
+                Mapping::load_with(format!("{root}/mappings/{definition}/{entity}.toml"), &opts)
+                    .unwrap_or_else(|e| panic!("{}: {e}", t.name));
+            }
+        }
+    }
+}
