@@ -156,8 +156,7 @@ impl Param<'_> {
     pub fn values(&self) -> Vec<String> {
         self.value
             .map(|v| {
-                split_outside_quotes(v, ',')
-                    .into_iter()
+                split_outside_quotes(v, b',')
                     .map(|x| x.trim_matches('"').to_string())
                     .collect()
             })
@@ -167,7 +166,11 @@ impl Param<'_> {
     /// The whole value with every DQUOTE removed (multi-values stay comma-joined); empty for a
     /// bare parameter.
     pub fn unquoted(&self) -> String {
-        self.value.map(|v| v.replace('"', "")).unwrap_or_default()
+        match self.value {
+            Some(v) if v.contains('"') => v.replace('"', ""),
+            Some(v) => v.to_string(),
+            None => String::new(),
+        }
     }
 }
 
@@ -177,7 +180,7 @@ impl Param<'_> {
 pub fn parse_line(unfolded: &str) -> Option<ContentLine<'_>> {
     let colon = value_colon(unfolded)?;
     let (head, value) = (&unfolded[..colon], &unfolded[colon + 1..]);
-    let mut parts = split_outside_quotes(head, ';').into_iter();
+    let mut parts = split_outside_quotes(head, b';');
     let full = parts.next().unwrap_or("").trim();
     let (group, name) = match full.rfind('.') {
         Some(dot) => (Some(&full[..dot]), &full[dot + 1..]),
@@ -234,20 +237,29 @@ pub fn value_colon(unfolded: &str) -> Option<usize> {
     None
 }
 
-fn split_outside_quotes(s: &str, sep: char) -> Vec<&str> {
-    let mut out = Vec::new();
+/// The parts of `s` between `sep` bytes outside double quotes. Scans bytes: `sep` and `"` are
+/// ASCII, and no byte of a multi-byte UTF-8 sequence is ASCII, so every cut is a char boundary.
+fn split_outside_quotes(s: &str, sep: u8) -> impl Iterator<Item = &str> {
     let mut start = 0;
     let mut quoted = false;
-    for (i, c) in s.char_indices() {
-        if c == '"' {
-            quoted = !quoted;
-        } else if c == sep && !quoted {
-            out.push(&s[start..i]);
-            start = i + c.len_utf8();
+    let mut bytes = s.bytes().enumerate();
+    std::iter::from_fn(move || {
+        if start > s.len() {
+            return None;
         }
-    }
-    out.push(&s[start..]);
-    out
+        for (i, b) in bytes.by_ref() {
+            if b == b'"' {
+                quoted = !quoted;
+            } else if b == sep && !quoted {
+                let part = &s[start..i];
+                start = i + 1;
+                return Some(part);
+            }
+        }
+        let part = &s[start..];
+        start = s.len() + 1;
+        Some(part)
+    })
 }
 
 /// Appends `line` folded so that no physical line exceeds 75 octets (never inside a UTF-8
