@@ -76,8 +76,6 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
                 )?
                 .index
             };
-            // A MOVE within one collection keeps the UID: drop the source first so the
-            // destination does not conflict with it.
             store
                 .copy_item(
                     tenant,
@@ -85,6 +83,7 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
                         coll: &sc,
                         name: &sm.name,
                     },
+                    &item.meta.etag,
                     ItemRef {
                         coll: &dcoll,
                         name: &dest.name,

@@ -127,12 +127,17 @@ pub trait ItemStore {
         cond: &WriteCondition,
     ) -> Result<(), StoreError>;
 
-    /// Copy an item (with its dead properties) to another collection and name.
-    /// Returns whether the destination was created (vs. overwritten).
+    /// Copy an item (with its dead properties) to another collection and name, and with
+    /// `delete_source` remove the source, all in one transaction. `src_etag` is the source as
+    /// the caller validated it (`index` is its index): a source gone since is `NotFound`, a
+    /// source replaced since is `PreconditionFailed`. Returns whether the destination was
+    /// created (vs. overwritten).
+    #[allow(clippy::too_many_arguments)]
     async fn copy_item(
         &self,
         tenant: &str,
         src: ItemRef<'_>,
+        src_etag: &str,
         dst: ItemRef<'_>,
         index: &ItemIndex,
         delete_source: bool,

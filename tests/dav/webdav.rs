@@ -322,6 +322,45 @@ fn put_event(d: &Client, path: &str, uid: &str) -> String {
     r.etag()
 }
 
+/// Two MOVEs of one item to two different calendars at the same time: exactly one wins, the
+/// other gets 404, and the UID exists once (the source is read and deleted in the same
+/// transaction as the destination is written).
+#[test]
+fn racing_moves_of_one_item_leave_one_copy() {
+    let d = demo();
+    let (a, b, c) = (
+        d.new_calendar(&["VEVENT"]),
+        d.new_calendar(&["VEVENT"]),
+        d.new_calendar(&["VEVENT"]),
+    );
+    for round in 0..15 {
+        let src = format!("{a}r{round}.ics");
+        put_event(&d, &src, &unique("race"));
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let moves: Vec<_> = [&b, &c]
+                .into_iter()
+                .map(|to| {
+                    let (d, src, dst) = (d.clone(), src.clone(), format!("{to}r{round}.ics"));
+                    s.spawn(move || {
+                        d.dav("MOVE", &src, None, Vec::new(), &[("Destination", &dst)])
+                            .status
+                    })
+                })
+                .collect();
+            moves.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let mut sorted = statuses.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [201, 404], "round {round}: {statuses:?}");
+        let copies = [&b, &c]
+            .iter()
+            .filter(|to| d.get(&format!("{to}r{round}.ics")).status == 200)
+            .count();
+        assert_eq!(copies, 1, "round {round}");
+        assert_eq!(d.get(&src).status, 404, "round {round}");
+    }
+}
+
 #[test]
 fn copy_and_move_items() {
     let d = demo();

@@ -7,8 +7,9 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::changes::{clear_tombstone, next_seq, record_tombstone};
 use super::fields::write_fields;
+use super::props::{copy_props_tx, drop_props_tx};
 use super::SqliteStore;
-use crate::store::backend::{DbError, DeadPropertyStore, ItemStore};
+use crate::store::backend::{DbError, ItemStore};
 use crate::store::model::{
     etag_of, Collection, Item, ItemIndex, ItemMeta, ItemRef, RenderedItem, WriteCondition,
 };
@@ -38,19 +39,18 @@ fn row_item(r: &sqlx::sqlite::SqliteRow) -> Item {
 }
 
 impl SqliteStore {
-    /// `put_item` with the write lock already held; `uid_may_match` names a member whose UID
-    /// may equal this one (the source of a move within one collection).
-    #[allow(clippy::too_many_arguments)]
-    async fn put_item_locked(
+    /// The checks before writing item `name` of `coll`, with the write lock held: the
+    /// precondition, and no other member with the same UID (RFC 4791 §5.3.2.1
+    /// `no-uid-conflict`; `uid_may_match` names a member allowed to share it). Returns the
+    /// current item, if any.
+    async fn check_put(
         &self,
         coll: &Collection,
         name: &str,
-        content_type: &str,
-        body: &[u8],
         index: &ItemIndex,
         cond: &WriteCondition,
         uid_may_match: Option<&str>,
-    ) -> Result<(String, bool), StoreError> {
+    ) -> Result<Option<ItemMeta>, StoreError> {
         let current = self.item_meta(coll, name).await?;
         if !cond.check(current.as_ref().map(|m| m.etag.as_str())) {
             return Err(StoreError::PreconditionFailed);
@@ -69,22 +69,7 @@ impl SqliteStore {
                 return Err(StoreError::UidConflict(other));
             }
         }
-        let etag = etag_of(body);
-        let mut tx = self.pool.begin().await?;
-        write_item_tx(
-            &mut tx,
-            coll.id,
-            name,
-            RenderedItem {
-                content_type,
-                body,
-                index,
-            },
-            &etag,
-        )
-        .await?;
-        tx.commit().await?;
-        Ok((etag, current.is_none()))
+        Ok(current)
     }
 
     /// Delete an item and leave its tombstone, with the write lock already held.
@@ -94,13 +79,7 @@ impl SqliteStore {
         name: &str,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let (seq, _) = next_seq(&mut tx, coll_id).await?;
-        sqlx::query("DELETE FROM items WHERE collection_id = ? AND name = ?")
-            .bind(coll_id)
-            .bind(name)
-            .execute(&mut *tx)
-            .await?;
-        record_tombstone(&mut tx, coll_id, name, seq).await?;
+        delete_item_tx(&mut tx, coll_id, name).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -279,8 +258,23 @@ impl ItemStore for SqliteStore {
         cond: &WriteCondition,
     ) -> Result<(String, bool), StoreError> {
         let _w = self.write.lock().await;
-        self.put_item_locked(coll, name, content_type, body, index, cond, None)
-            .await
+        let current = self.check_put(coll, name, index, cond, None).await?;
+        let etag = etag_of(body);
+        let mut tx = self.pool.begin().await?;
+        write_item_tx(
+            &mut tx,
+            coll.id,
+            name,
+            RenderedItem {
+                content_type,
+                body,
+                index,
+            },
+            &etag,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok((etag, current.is_none()))
     }
 
     async fn delete_item(
@@ -304,44 +298,82 @@ impl ItemStore for SqliteStore {
         &self,
         tenant: &str,
         src: ItemRef<'_>,
+        src_etag: &str,
         dst: ItemRef<'_>,
         index: &ItemIndex,
         delete_source: bool,
     ) -> Result<bool, StoreError> {
         let (src_coll, src_name) = (src.coll, src.name);
         let (dst_coll, dst_name) = (dst.coll, dst.name);
+        let src_path = format!("{}{}", src_coll.path, src_name);
+        let dst_path = format!("{}{}", dst_coll.path, dst_name);
+        let _w = self.write.lock().await;
+        // The source is read under the write lock: of two racing MOVEs of one item the second
+        // finds it gone (404), and a PUT that replaced it since the caller validated it makes
+        // the copy fail (412) rather than store a body with another body's index.
         let item = self
             .item(src_coll, src_name)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let src_path = format!("{}{}", src_coll.path, src_name);
-        let dst_path = format!("{}{}", dst_coll.path, dst_name);
-        let created = {
-            let _w = self.write.lock().await;
-            // A move within one collection keeps the UID: the source does not conflict.
-            let same = delete_source && src_coll.id == dst_coll.id;
-            let (_, created) = self
-                .put_item_locked(
-                    dst_coll,
-                    dst_name,
-                    &item.meta.content_type,
-                    &item.body,
-                    index,
-                    &WriteCondition::default(),
-                    same.then_some(src_name),
-                )
-                .await?;
-            if delete_source {
-                self.delete_item_locked(src_coll.id, src_name).await?;
-            }
-            created
-        };
-        self.copy_props(tenant, &src_path, &dst_path, false).await?;
-        if delete_source {
-            self.drop_props(tenant, &src_path).await?;
+        if item.meta.etag != src_etag {
+            return Err(StoreError::PreconditionFailed);
         }
-        Ok(created)
+        // A move within one collection keeps the UID: the source does not conflict.
+        let same = delete_source && src_coll.id == dst_coll.id;
+        let current = self
+            .check_put(
+                dst_coll,
+                dst_name,
+                index,
+                &WriteCondition::default(),
+                same.then_some(src_name),
+            )
+            .await?;
+        // Destination, source deletion and dead properties commit together: a crash never
+        // leaves both copies of a moved item.
+        let etag = etag_of(&item.body);
+        let mut tx = self.pool.begin().await?;
+        write_item_tx(
+            &mut tx,
+            dst_coll.id,
+            dst_name,
+            RenderedItem {
+                content_type: &item.meta.content_type,
+                body: &item.body,
+                index,
+            },
+            &etag,
+        )
+        .await?;
+        copy_props_tx(&mut tx, tenant, &src_path, &dst_path, false).await?;
+        if delete_source {
+            delete_item_tx(&mut tx, src_coll.id, src_name).await?;
+            drop_props_tx(&mut tx, tenant, &src_path).await?;
+        }
+        tx.commit().await?;
+        Ok(current.is_none())
     }
+}
+
+/// Delete an item and leave its tombstone inside a transaction; `NotFound` when it is gone
+/// (so a delete never records a tombstone for nothing).
+pub(super) async fn delete_item_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    coll_id: i64,
+    name: &str,
+) -> Result<(), StoreError> {
+    let (seq, _) = next_seq(tx, coll_id).await?;
+    let gone = sqlx::query("DELETE FROM items WHERE collection_id = ? AND name = ?")
+        .bind(coll_id)
+        .bind(name)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    if gone == 0 {
+        return Err(StoreError::NotFound);
+    }
+    record_tombstone(tx, coll_id, name, seq).await?;
+    Ok(())
 }
 
 /// Write an item inside a transaction: the collection's sequence moves, the item is inserted

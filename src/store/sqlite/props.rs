@@ -96,39 +96,7 @@ impl DeadPropertyStore for SqliteStore {
     ) -> Result<(), DbError> {
         let _w = self.write.lock().await;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ?")
-            .bind(tenant)
-            .bind(dst)
-            .execute(&mut *tx)
-            .await?;
-        let rows = if tree {
-            sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = ? AND (path = ? OR path LIKE ? ESCAPE '\\')")
-                .bind(tenant)
-                .bind(src)
-                .bind(like_prefix(src))
-                .fetch_all(&mut *tx)
-                .await?
-        } else {
-            sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = ? AND path = ?")
-                .bind(tenant)
-                .bind(src)
-                .fetch_all(&mut *tx)
-                .await?
-        };
-        for r in rows {
-            let p: String = r.get("path");
-            let np = format!("{dst}{}", &p[src.len()..]);
-            sqlx::query(
-                "INSERT OR REPLACE INTO props (tenant, path, ns, name, xml) VALUES (?, ?, ?, ?, ?)",
-            )
-            .bind(tenant)
-            .bind(np)
-            .bind(r.get::<String, _>("ns"))
-            .bind(r.get::<String, _>("name"))
-            .bind(r.get::<String, _>("xml"))
-            .execute(&mut *tx)
-            .await?;
-        }
+        copy_props_tx(&mut tx, tenant, src, dst, tree).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -142,4 +110,63 @@ impl DeadPropertyStore for SqliteStore {
             .await?;
         Ok(())
     }
+}
+
+/// Copy the dead properties of `src` (and of everything under it with `tree`) to `dst`,
+/// replacing those of `dst`, inside the caller's transaction.
+pub(super) async fn copy_props_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tenant: &str,
+    src: &str,
+    dst: &str,
+    tree: bool,
+) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ?")
+        .bind(tenant)
+        .bind(dst)
+        .execute(&mut **tx)
+        .await?;
+    let rows = if tree {
+        sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = ? AND (path = ? OR path LIKE ? ESCAPE '\\')")
+            .bind(tenant)
+            .bind(src)
+            .bind(like_prefix(src))
+            .fetch_all(&mut **tx)
+            .await?
+    } else {
+        sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = ? AND path = ?")
+            .bind(tenant)
+            .bind(src)
+            .fetch_all(&mut **tx)
+            .await?
+    };
+    for r in rows {
+        let p: String = r.get("path");
+        let np = format!("{dst}{}", &p[src.len()..]);
+        sqlx::query(
+            "INSERT OR REPLACE INTO props (tenant, path, ns, name, xml) VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(tenant)
+        .bind(np)
+        .bind(r.get::<String, _>("ns"))
+        .bind(r.get::<String, _>("name"))
+        .bind(r.get::<String, _>("xml"))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Drop the dead properties of one path inside the caller's transaction.
+pub(super) async fn drop_props_tx(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tenant: &str,
+    path: &str,
+) -> Result<(), DbError> {
+    sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ?")
+        .bind(tenant)
+        .bind(path)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
