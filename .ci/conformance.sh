@@ -2,6 +2,8 @@
 # Run the shared conformance harness against the demo gateway (fresh state) and check it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The checker judges failures by cause; first show it rejects causes it does not list.
+python3 .ci/conformance_check.py --self-test
 HARNESS=$(cd ../shared/conformance && pwd)
 bash "$HARNESS/setup.sh"
 
@@ -22,4 +24,4 @@ curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null
 
 out="$work/conformance"
 CONF_OUT="$out" "$HARNESS/run_all.sh" "http://127.0.0.1:$port/" demo demo > "$work/summary.json"
-python3 .ci/conformance_check.py "$work/summary.json"
+python3 .ci/conformance_check.py "$work/summary.json" "$out"
