@@ -1,17 +1,27 @@
 //! Who is asking: HTTP Basic credentials checked against a tenant's user list (argon2 PHC
-//! hashes), tenant resolution from `user@tenant` or the Host header, and password hashing for
-//! `crmdav hash-password`.
+//! hashes), tenant resolution from `user@tenant` or the Host header, login throttling, and
+//! password hashing for `crmdav hash-password`.
 //!
-//! Verifying argon2 costs tens of milliseconds by design, so a successful verification is
-//! remembered as a keyed SHA-256 of (tenant, user, password) with a per-process random key:
-//! a repeated request with the same credentials skips argon2, and nothing reversible is kept.
+//! Verifying argon2 costs tens of milliseconds by design, so it runs on the blocking pool, at
+//! most `verify_concurrency` at once, and a successful verification is remembered as a keyed
+//! SHA-256 of (tenant, user, password) with a per-process random key: a repeated request with
+//! the same credentials skips argon2, and nothing reversible is kept. An unknown user or
+//! tenant is verified against a dummy hash, so the time taken does not tell whether a user
+//! exists.
 
-use crate::config::{ServerConfig, TenantConfig, TenantFrom, UserConfig};
+mod throttle;
+
+pub use throttle::Throttle;
+
+use crate::config::{AuthOptions, ServerConfig, TenantConfig, TenantFrom, UserConfig};
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 /// Who is asking: an authenticated user of a tenant. Owned, so work that outlives the request
 /// handler (a streamed response) can keep it.
@@ -55,22 +65,70 @@ impl Principal {
     }
 }
 
-/// Remembers verified credentials.
-pub struct AuthCache {
+/// The result of checking a request's credentials.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The password is right.
+    Authenticated(Principal),
+    /// Unknown user or tenant, or a wrong password (the tenant, when the login names one).
+    Failed {
+        /// The tenant's name.
+        tenant: Option<String>,
+    },
+    /// Too many recent failures: refused without verifying, for this long.
+    Throttled(Duration),
+}
+
+/// Checks credentials: the throttle, the cache of verified credentials, argon2 on the
+/// blocking pool with bounded concurrency, and a dummy hash for unknown users.
+pub struct Authenticator {
     key: [u8; 32],
     ok: Mutex<HashSet<[u8; 32]>>,
+    /// A hash of a random password, verified when the user is unknown.
+    dummy_hash: Arc<str>,
+    permits: tokio::sync::Semaphore,
+    throttle: Throttle,
+    verifications: AtomicU64,
+    throttled: AtomicU64,
 }
 
-impl Default for AuthCache {
-    fn default() -> Self {
-        AuthCache {
+impl Authenticator {
+    /// An authenticator for this configuration; computes the dummy hash with the parameters
+    /// of the first configured user's hash (the defaults of `hash-password` without one).
+    pub fn new(cfg: &ServerConfig) -> Self {
+        let sample = cfg
+            .tenants
+            .iter()
+            .flat_map(|t| t.users.iter())
+            .map(|u| u.password_hash.as_str())
+            .next();
+        let dummy_hash = dummy_hash(sample).unwrap_or_default().into();
+        Authenticator {
             key: rand::random(),
             ok: Mutex::new(HashSet::new()),
+            dummy_hash,
+            permits: tokio::sync::Semaphore::new(verify_concurrency(&cfg.auth)),
+            throttle: Throttle::new(&cfg.auth),
+            verifications: AtomicU64::new(0),
+            throttled: AtomicU64::new(0),
         }
     }
-}
 
-impl AuthCache {
+    /// Password verifications run so far (argon2 calls, known user or not).
+    pub fn verifications(&self) -> u64 {
+        self.verifications.load(Ordering::Relaxed)
+    }
+
+    /// Attempts refused by the throttle so far.
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
+    }
+
+    /// Keys the throttle remembers.
+    pub fn throttle_entries(&self) -> usize {
+        self.throttle.len()
+    }
+
     fn fingerprint(&self, tenant: &str, user: &str, password: &str, hash: &str) -> [u8; 32] {
         let mut h = Sha256::new();
         h.update(self.key);
@@ -80,6 +138,116 @@ impl AuthCache {
         }
         h.finalize().into()
     }
+
+    /// Resolve the tenant and user named by a login (and Host), then verify the password,
+    /// unless `client` (or this login) is throttled.
+    pub async fn authenticate(
+        &self,
+        cfg: &ServerConfig,
+        login: &str,
+        password: &str,
+        host: Option<&str>,
+        client: IpAddr,
+    ) -> Outcome {
+        let (user_name, tenant) = resolve(cfg, login, host);
+        let user = tenant.and_then(|t| t.user(user_name));
+        let throttle_key = match tenant {
+            Some(t) => format!("{}/{}", t.name, bounded(user_name, 128)),
+            None => format!("?/{}", bounded(login, 128)),
+        };
+        let now = Instant::now();
+        if let Some(wait) = self.throttle.blocked(&throttle_key, client, now) {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+            return Outcome::Throttled(wait);
+        }
+        if let (Some(tenant), Some(user)) = (tenant, user) {
+            let fp = self.fingerprint(&tenant.name, &user.name, password, &user.password_hash);
+            if self.ok.lock().map(|s| s.contains(&fp)).unwrap_or(false) {
+                self.throttle.success(&throttle_key, client);
+                return Outcome::Authenticated(Principal::of(tenant, user));
+            }
+        }
+        let hash: Arc<str> = match user {
+            Some(u) => u.password_hash.as_str().into(),
+            None => self.dummy_hash.clone(),
+        };
+        let verified = self.verify(hash, password).await;
+        match (tenant, user) {
+            (Some(tenant), Some(user)) if verified => {
+                let fp = self.fingerprint(&tenant.name, &user.name, password, &user.password_hash);
+                if let Ok(mut s) = self.ok.lock() {
+                    if s.len() > 100_000 {
+                        s.clear();
+                    }
+                    s.insert(fp);
+                }
+                self.throttle.success(&throttle_key, client);
+                Outcome::Authenticated(Principal::of(tenant, user))
+            }
+            _ => {
+                self.throttle.failure(&throttle_key, client, Instant::now());
+                Outcome::Failed {
+                    tenant: tenant.map(|t| t.name.clone()),
+                }
+            }
+        }
+    }
+
+    /// argon2 on the blocking pool, at most `verify_concurrency` at once.
+    async fn verify(&self, hash: Arc<str>, password: &str) -> bool {
+        let Ok(_permit) = self.permits.acquire().await else {
+            return false;
+        };
+        self.verifications.fetch_add(1, Ordering::Relaxed);
+        let password = password.to_string();
+        tokio::task::spawn_blocking(move || {
+            let Ok(parsed) = PasswordHash::new(&hash) else {
+                return false;
+            };
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+        .await
+        .unwrap_or(false)
+    }
+}
+
+/// `verify_concurrency`, with 0 meaning the number of cores.
+fn verify_concurrency(opts: &AuthOptions) -> usize {
+    match opts.verify_concurrency {
+        0 => std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2),
+        n => n,
+    }
+}
+
+/// A hash of a random password with the parameters of `sample` (a PHC string), or the
+/// defaults when there is none or it does not parse.
+fn dummy_hash(sample: Option<&str>) -> Option<String> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    use argon2::{Algorithm, Params, Version};
+    let hasher = sample
+        .and_then(|s| PasswordHash::new(s).ok())
+        .and_then(|h| {
+            let alg = Algorithm::try_from(h.algorithm).ok()?;
+            let version = h.version.and_then(|v| Version::try_from(v).ok())?;
+            let params = Params::try_from(&h).ok()?;
+            Some(Argon2::new(alg, version, params))
+        })
+        .unwrap_or_default();
+    let salt = SaltString::encode_b64(&rand::random::<[u8; 16]>()).ok()?;
+    let password: [u8; 32] = rand::random();
+    Some(hasher.hash_password(&password, &salt).ok()?.to_string())
+}
+
+/// A login as it may appear in a log line: control characters replaced, at most `max` chars.
+pub fn bounded(s: &str, max: usize) -> String {
+    s.chars()
+        .take(max)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
 }
 
 /// Parse `Authorization: Basic ...` into (login, password).
@@ -96,41 +264,20 @@ pub fn parse_basic(header: &str) -> Option<(String, String)> {
     Some((u.to_string(), p.to_string()))
 }
 
-/// Resolve the tenant and user named by a login (and Host), then verify the password.
-pub fn authenticate(
-    cfg: &ServerConfig,
-    cache: &AuthCache,
-    login: &str,
-    password: &str,
+/// The user name and tenant a login names (the tenant is `None` when none matches).
+fn resolve<'a, 'l>(
+    cfg: &'a ServerConfig,
+    login: &'l str,
     host: Option<&str>,
-) -> Option<Principal> {
-    let (user_name, tenant) = match login.rsplit_once('@') {
+) -> (&'l str, Option<&'a TenantConfig>) {
+    match login.rsplit_once('@') {
         Some((u, t)) => match cfg.tenant(t) {
-            Some(tenant) => (u, tenant),
+            Some(tenant) => (u, Some(tenant)),
             // An email-like login name in the default tenant.
-            None => (login, default_tenant(cfg, host)?),
+            None => (login, default_tenant(cfg, host)),
         },
-        None => (login, default_tenant(cfg, host)?),
-    };
-    let user = tenant.user(user_name)?;
-    let fp = cache.fingerprint(&tenant.name, &user.name, password, &user.password_hash);
-    if cache.ok.lock().map(|s| s.contains(&fp)).unwrap_or(false) {
-        return Some(Principal::of(tenant, user));
+        None => (login, default_tenant(cfg, host)),
     }
-    let parsed = PasswordHash::new(&user.password_hash).ok()?;
-    if Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
-    {
-        if let Ok(mut s) = cache.ok.lock() {
-            if s.len() > 100_000 {
-                s.clear();
-            }
-            s.insert(fp);
-        }
-        return Some(Principal::of(tenant, user));
-    }
-    None
 }
 
 fn default_tenant<'a>(cfg: &'a ServerConfig, host: Option<&str>) -> Option<&'a TenantConfig> {
