@@ -75,8 +75,13 @@ pub enum Outcome {
         /// The tenant's name.
         tenant: Option<String>,
     },
-    /// Too many recent failures: refused without verifying, for this long.
-    Throttled(Duration),
+    /// Too many recent failures: refused without verifying, for `retry_after`.
+    Throttled {
+        /// How long the refusal lasts.
+        retry_after: Duration,
+        /// The tenant's name, when the login names one.
+        tenant: Option<String>,
+    },
 }
 
 /// Checks credentials: the throttle, the cache of verified credentials, argon2 on the
@@ -158,7 +163,10 @@ impl Authenticator {
         let now = Instant::now();
         if let Some(wait) = self.throttle.blocked(&throttle_key, client, now) {
             self.throttled.fetch_add(1, Ordering::Relaxed);
-            return Outcome::Throttled(wait);
+            return Outcome::Throttled {
+                retry_after: wait,
+                tenant: tenant.map(|t| t.name.clone()),
+            };
         }
         if let (Some(tenant), Some(user)) = (tenant, user) {
             let fp = self.fingerprint(&tenant.name, &user.name, password, &user.password_hash);

@@ -163,11 +163,11 @@ fn log_done(status: StatusCode, ms: u64, refusal: Option<&LoginRefusal>, error: 
     let status = status.as_u16();
     match (refusal, error) {
         (Some(r), _) if r.throttled => tracing::warn!(
-            status, ms, login = %r.login, tenant = r.tenant.as_deref().unwrap_or("-"),
+            status, ms, login = ?r.login, tenant = %r.tenant.as_deref().unwrap_or("-"),
             client = %r.client, "login throttled"
         ),
         (Some(r), _) => tracing::warn!(
-            status, ms, login = %r.login, tenant = r.tenant.as_deref().unwrap_or("-"),
+            status, ms, login = ?r.login, tenant = %r.tenant.as_deref().unwrap_or("-"),
             client = %r.client, "authentication failed"
         ),
         (None, Some(e)) if status >= 500 => {
@@ -226,10 +226,13 @@ async fn handle_inner(
                 realm: state.cfg.realm.clone(),
             });
         }
-        Outcome::Throttled(wait) => {
+        Outcome::Throttled {
+            retry_after: wait,
+            tenant,
+        } => {
             *refusal = Some(LoginRefusal {
                 login: auth::bounded(&login, 64),
-                tenant: None,
+                tenant,
                 client,
                 throttled: true,
             });
