@@ -333,6 +333,27 @@ mod tests {
     }
 
     #[test]
+    fn the_dummy_hash_has_the_parameters_of_the_configured_ones() {
+        let sample = "$argon2id$v=19$m=8192,t=3,p=1$d6F8Dc0t1M+DLaQVU8ljjw$6t6WTUWFCaJPYHcC92PFeYHpDChoGZua6yjoTk8hBQs";
+        let dummy = dummy_hash(Some(sample)).unwrap();
+        assert!(
+            dummy.starts_with("$argon2id$v=19$m=8192,t=3,p=1$"),
+            "{dummy}"
+        );
+        let default = dummy_hash(None).unwrap();
+        assert!(
+            default.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+            "{default}"
+        );
+    }
+
+    #[test]
+    fn logins_are_bounded_for_logs() {
+        assert_eq!(bounded("a\u{0}b\nc", 64), "a?b?c");
+        assert_eq!(bounded(&"x".repeat(500), 64).len(), 64);
+    }
+
+    #[test]
     fn hash_and_verify() {
         let h = hash_password("s3cret").unwrap();
         let parsed = PasswordHash::new(&h).unwrap();
