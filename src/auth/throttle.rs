@@ -45,6 +45,7 @@ impl Throttle {
     }
 
     fn keys(user: &str, addr: IpAddr) -> [Key; 3] {
+        let addr = bucket(addr);
         [
             Key::Pair(user.to_string(), addr),
             Key::Address(addr),
@@ -148,6 +149,18 @@ impl Throttle {
     }
 }
 
+/// The address as throttled: an IPv6 client controls at least a /64 (RFC 4291 §2.5.4
+/// interface identifiers), so the /64 is one client; an IPv4-mapped address is its IPv4.
+fn bucket(addr: IpAddr) -> IpAddr {
+    match addr.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
+        }
+        v4 => v4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,6 +199,25 @@ mod tests {
         // Another address is not affected, nor another user from the same address.
         assert_eq!(t.blocked("demo/demo", B, later), None);
         assert_eq!(t.blocked("demo/other", A, later), None);
+    }
+
+    #[test]
+    fn an_ipv6_64_is_one_client() {
+        let t = Throttle::new(&opts());
+        let now = Instant::now();
+        for i in 1..=3u16 {
+            let a = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 0, 0, 0, i));
+            t.failure("u", a, now);
+        }
+        let same_64 = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 1, 9, 9, 9, 9));
+        let other_64 = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 0, 2, 0, 0, 0, 1));
+        assert!(t.blocked("u", same_64, now).is_some());
+        assert_eq!(t.blocked("u", other_64, now), None);
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        for _ in 0..3 {
+            t.failure("v", mapped, now);
+        }
+        assert!(t.blocked("v", A, now).is_some());
     }
 
     #[test]
