@@ -2,7 +2,7 @@
 //! builds it from the configuration (state store, CRM tenants, the collections seam, users'
 //! homes).
 
-use crate::auth::{AuthCache, Principal};
+use crate::auth::{Authenticator, Principal};
 use crate::collections::{provision, Collections};
 use crate::config::ServerConfig;
 use crate::crm::CrmRegistry;
@@ -19,8 +19,8 @@ pub struct AppState {
     pub store: Arc<Store>,
     /// Every collection's read-before, writes and guards, local or CRM-backed.
     pub collections: Collections,
-    /// Verified credentials.
-    pub auth: AuthCache,
+    /// Credential checks: verified credentials, argon2 pool, login throttle.
+    pub auth: Authenticator,
     /// Homes and declared collections already ensured, by (tenant, user).
     pub ensured: tokio::sync::Mutex<HashSet<(String, String)>>,
     /// Counters for `/metrics`.
@@ -55,11 +55,12 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
         .map_err(|e| anyhow::anyhow!("cannot open state store {}: {e}", cfg.state))?;
     let store = Arc::new(store);
     let crm = CrmRegistry::build(&cfg, &store)?;
+    let auth = Authenticator::new(&cfg);
     let state = Arc::new(AppState {
         collections: Collections::new(store.clone(), crm),
         cfg,
         store,
-        auth: AuthCache::default(),
+        auth,
         ensured: Default::default(),
         metrics: Metrics::default(),
     });
@@ -93,7 +94,7 @@ pub struct Metrics {
 
 impl Metrics {
     /// Count one request.
-    pub fn record(&self, method: &str, status: u16, took: Duration) {
+    pub fn record(&self, method: &'static str, status: u16, took: Duration) {
         if let Ok(mut m) = self.requests.lock() {
             let e = m.entry((method.to_string(), status)).or_insert((0, 0.0));
             e.0 += 1;

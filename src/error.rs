@@ -64,6 +64,12 @@ pub enum DavError {
     /// 500; the detail is logged, not sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// 408: the request body did not arrive in time.
+    #[error("request body not received in time")]
+    RequestTimeout,
+    /// 429 with `Retry-After`: too many failed logins from this client or for this user.
+    #[error("too many failed logins, retry in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
 }
 
 impl DavError {
@@ -135,6 +141,8 @@ impl ResponseError for DavError {
             DavError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
             DavError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
             DavError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            DavError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            DavError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             DavError::Upstream(e) => match e {
                 ConnectorError::Invalid { .. } => StatusCode::FORBIDDEN,
                 ConnectorError::Conflict { .. } => StatusCode::CONFLICT,
@@ -163,16 +171,18 @@ impl ResponseError for DavError {
             DavError::MethodNotAllowed { allow } => {
                 b.insert_header(("Allow", *allow));
             }
+            DavError::TooManyRequests { retry_after } => {
+                b.insert_header(("Retry-After", retry_after.to_string()));
+            }
+            DavError::RequestTimeout => {
+                b.insert_header(("Connection", "close"));
+            }
             _ => {}
         }
         if let Some(secs) = self.upstream_retry_after() {
             b.insert_header(("Retry-After", secs.to_string()));
         }
-        if status.is_server_error() {
-            tracing::error!(status = status.as_u16(), error = %self, "request failed");
-        } else {
-            tracing::info!(status = status.as_u16(), error = %self, "request refused");
-        }
+        // Logged once, with the request's line, by the HTTP layer.
         // RFC 4918 §8.7 / §16: a DAV:error body with the condition, plus a readable description.
         let message = match self {
             DavError::Internal(_) => "internal error".to_string(),

@@ -213,8 +213,8 @@ impl Collections {
     }
 
     /// Prometheus text for the backends' counters.
-    pub fn metrics_text(&self) -> String {
-        self.crm.metrics_text()
+    pub fn metrics_text(&self, tenant_names: bool) -> String {
+        self.crm.metrics_text(tenant_names)
     }
 }
 

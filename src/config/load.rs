@@ -240,6 +240,8 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
             "must not exceed limits.max_body_bytes",
         ));
     }
+    let http: HttpOptions = section(&mut t, path, "http")?;
+    let auth: AuthOptions = section(&mut t, path, "auth")?;
     no_unknown(&t, path, "")?;
 
     let dir = relative_to(path, &tenants_dir);
@@ -293,7 +295,23 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         limits,
         tenants,
         catalog,
+        http,
+        auth,
     })
+}
+
+/// An optional table of settings with defaults (`[http]`, `[auth]`).
+fn section<T: serde::de::DeserializeOwned + Default>(
+    t: &mut toml::Table,
+    path: &Path,
+    key: &str,
+) -> Result<T, ConfigError> {
+    match t.remove(key) {
+        None => Ok(T::default()),
+        Some(v) => v
+            .try_into::<T>()
+            .map_err(|e| err(path, key, e.message().to_string())),
+    }
 }
 
 fn load_tenant<D: DefinitionCheck>(

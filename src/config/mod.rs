@@ -7,10 +7,12 @@
 
 mod catalog;
 mod definitions;
+mod edge;
 mod load;
 
 pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
+pub use edge::{AuthOptions, HttpOptions};
 pub use load::{load_with, ConfigError};
 
 use serde::Deserialize;
@@ -79,6 +81,10 @@ pub struct ServerConfig {
     pub tenants: Vec<TenantConfig>,
     /// Where connector definitions and mappings are found (embedded, plus optional folders).
     pub catalog: Catalog,
+    /// The HTTP edge: timeouts, proxies, the operations address, metrics.
+    pub http: HttpOptions,
+    /// Password verification and login throttling.
+    pub auth: AuthOptions,
 }
 
 /// Which engine serves a tenant's collections.

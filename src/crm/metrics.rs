@@ -4,27 +4,40 @@ use super::registry::CrmRegistry;
 use std::sync::atomic::Ordering;
 
 impl CrmRegistry {
-    /// Prometheus text for the CRM counters.
-    pub fn metrics_text(&self) -> String {
+    /// Prometheus text for the CRM counters: per tenant when `tenant_names`, else summed
+    /// over tenants (`/metrics` may be public; tenant names are customers' names).
+    pub fn metrics_text(&self, tenant_names: bool) -> String {
         let mut names: Vec<&String> = self.tenants.keys().collect();
         names.sort();
         let mut calls = String::from("# HELP crmdav_crm_calls_total HTTP calls made to the CRM (API calls, retries, token requests).\n# TYPE crmdav_crm_calls_total counter\n");
         let mut fails = String::from("# HELP crmdav_refresh_failures_total Collection refreshes that failed (the last known state was served).\n# TYPE crmdav_refresh_failures_total counter\n");
         let mut runs = String::from("# HELP crmdav_refreshes_total Collection refreshes run (within the TTL none runs).\n# TYPE crmdav_refreshes_total counter\n");
-        for n in names {
+        let counts = |n: &String| {
             let t = &self.tenants[n];
-            calls.push_str(&format!(
-                "crmdav_crm_calls_total{{tenant=\"{n}\"}} {}\n",
-                t.calls()
-            ));
-            fails.push_str(&format!(
-                "crmdav_refresh_failures_total{{tenant=\"{n}\"}} {}\n",
-                t.failures.load(Ordering::Relaxed)
-            ));
-            runs.push_str(&format!(
-                "crmdav_refreshes_total{{tenant=\"{n}\"}} {}\n",
-                t.refreshes.load(Ordering::Relaxed)
-            ));
+            [
+                t.calls(),
+                t.failures.load(Ordering::Relaxed),
+                t.refreshes.load(Ordering::Relaxed),
+            ]
+        };
+        let mut series: Vec<(String, [u64; 3])> = Vec::new();
+        if tenant_names {
+            for n in names {
+                series.push((format!("{{tenant=\"{n}\"}}"), counts(n)));
+            }
+        } else if !names.is_empty() {
+            let mut sum = [0u64; 3];
+            for n in names {
+                for (s, c) in sum.iter_mut().zip(counts(n)) {
+                    *s += c;
+                }
+            }
+            series.push((String::new(), sum));
+        }
+        for (labels, [c, f, r]) in series {
+            calls.push_str(&format!("crmdav_crm_calls_total{labels} {c}\n"));
+            fails.push_str(&format!("crmdav_refresh_failures_total{labels} {f}\n"));
+            runs.push_str(&format!("crmdav_refreshes_total{labels} {r}\n"));
         }
         let secs = format!(
             "# HELP crmdav_refresh_seconds Time spent refreshing CRM collections.\n# TYPE crmdav_refresh_seconds summary\ncrmdav_refresh_seconds_sum {:.6}\ncrmdav_refresh_seconds_count {}\n",

@@ -1,43 +1,107 @@
 //! The actix-web front end: routing by method and path, authentication, request limits,
 //! logging, health and metrics. The state it serves is built by [`crate::app`].
+//!
+//! The HTTP service is built here rather than with `HttpServer` so that `Expect:
+//! 100-continue` is answered by [`limits::expect_continue`] (a body declared too large gets
+//! 413, never `100 Continue`). Each request is logged once, in its own span, which is attached
+//! to the request's future (never entered across an `.await`, where it would leak into the
+//! lines of every request the worker runs meanwhile).
 
+mod client;
+mod limits;
 mod metrics;
 
 use crate::app::AppState;
-use crate::auth;
+use crate::auth::{self, Outcome};
 use crate::dav;
 use crate::error::DavError;
-use actix_web::http::StatusCode;
-use actix_web::{web, App, HttpRequest, HttpResponse, HttpServer};
+use actix_service::{fn_service, map_config, IntoServiceFactory, ServiceFactoryExt};
+use actix_web::dev::AppConfig;
+use actix_web::http::{Method, StatusCode};
+use actix_web::{web, App, HttpRequest, HttpResponse};
+use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+use tracing::Instrument;
 
-/// Run the HTTP server until interrupted.
+/// Run the HTTP server (and the operations listener, if configured) until interrupted.
 pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
-    let limit = state.cfg.limits.max_body_bytes;
     let data = web::Data::from(state);
-    tracing::info!(%listen, "crmdav listening");
-    HttpServer::new(move || {
-        App::new()
-            .app_data(data.clone())
-            .app_data(web::PayloadConfig::new(limit))
-            .route("/healthz", web::get().to(healthz))
-            .route("/healthz", web::head().to(healthz))
-            .route("/readyz", web::get().to(ready))
-            .route("/readyz", web::head().to(ready))
-            .route("/metrics", web::get().to(metrics::render))
-            .default_service(web::to(handle))
-    })
-    // Answers leave in one or a few writes; don't let Nagle hold them for the client's ACK.
-    .on_connect(|conn, _| {
-        if let Some(sock) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
-            let _ = sock.set_nodelay(true);
-        }
-    })
-    .bind(listen)?
-    .run()
-    .await?;
+    let opts = data.cfg.http.clone();
+    let ops_listen = opts.ops_listen.clone();
+    tracing::info!(%listen, ops = ?ops_listen, "crmdav listening");
+    let mut server = actix_web::dev::Server::build().bind("crmdav", listen, {
+        let data = data.clone();
+        let metrics_here = ops_listen.is_none();
+        move || service(data.clone(), Routes::Dav { metrics_here })
+    })?;
+    if let Some(ops) = &ops_listen {
+        let data = data.clone();
+        server = server.bind("crmdav-ops", ops, move || {
+            service(data.clone(), Routes::Operations)
+        })?;
+    }
+    server.run().await?;
     Ok(())
+}
+
+/// What a listener serves.
+#[derive(Clone, Copy)]
+enum Routes {
+    /// DAV, health probes, and `/metrics` unless it has an operations address.
+    Dav { metrics_here: bool },
+    /// Health probes and `/metrics` only.
+    Operations,
+}
+
+/// One listener's HTTP/1 service: the connection timeouts, our `Expect` step, the app.
+fn service(
+    data: web::Data<AppState>,
+    routes: Routes,
+) -> impl actix_service::ServiceFactory<
+    actix_web::rt::net::TcpStream,
+    Config = (),
+    Response = (),
+    Error = actix_http::error::DispatchError,
+    InitError = (),
+> {
+    let opts = &data.cfg.http;
+    let limit = data.cfg.limits.max_body_bytes;
+    let app = App::new()
+        .app_data(data.clone())
+        .configure(|cfg| configure(cfg, routes));
+    actix_http::HttpService::build()
+        // Slow clients: the request head must arrive within this, idle connections close.
+        .client_request_timeout(Duration::from_secs(opts.header_timeout_secs))
+        .keep_alive(Duration::from_secs(opts.keep_alive_secs))
+        .client_disconnect_timeout(Duration::from_secs(1))
+        // Answers leave in one or a few writes; don't let Nagle hold them for the client's ACK.
+        .tcp_nodelay(true)
+        .expect(fn_service(move |req| limits::expect_continue(req, limit)))
+        .h1(map_config(
+            app.into_factory()
+                .map_err(|e: actix_web::Error| e.error_response()),
+            |_| AppConfig::default(),
+        ))
+        .tcp()
+}
+
+fn configure(cfg: &mut web::ServiceConfig, routes: Routes) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/healthz", web::head().to(healthz))
+        .route("/readyz", web::get().to(ready))
+        .route("/readyz", web::head().to(ready));
+    match routes {
+        Routes::Dav { metrics_here } => {
+            if metrics_here {
+                cfg.route("/metrics", web::get().to(metrics::render));
+            }
+            cfg.default_service(web::to(handle));
+        }
+        Routes::Operations => {
+            cfg.route("/metrics", web::get().to(metrics::render));
+        }
+    }
 }
 
 async fn healthz() -> HttpResponse {
@@ -51,28 +115,40 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Every DAV request: authenticate, read the body within the limit, dispatch.
+/// A refused login, for the request's log line.
+struct LoginRefusal {
+    login: String,
+    tenant: Option<String>,
+    client: IpAddr,
+    throttled: bool,
+}
+
+/// Every DAV request: authenticate, read the body within the limits, dispatch; then one log
+/// line and the request counters.
 async fn handle(req: HttpRequest, body: web::Payload, state: web::Data<AppState>) -> HttpResponse {
     let started = Instant::now();
-    let method = req.method().as_str().to_string();
-    let path = req.path().to_string();
+    let method = metrics::method_label(req.method());
     let request_id = uuid::Uuid::new_v4().simple().to_string();
-    let span = tracing::info_span!("req", id = %&request_id[..12], %method, %path);
-    let _g = span.enter();
-    let resp = match handle_inner(&req, body, &state).await {
-        Ok(r) => r,
-        Err(e) => actix_web::ResponseError::error_response(&e),
+    let span = tracing::info_span!(
+        "req",
+        id = %&request_id[..12],
+        method = %auth::bounded(req.method().as_str(), 32),
+        path = %auth::bounded(req.path(), 256)
+    );
+    let mut refusal = None;
+    let result = handle_inner(&req, body, &state, &mut refusal)
+        .instrument(span.clone())
+        .await;
+    let ms = started.elapsed().as_millis() as u64;
+    let (mut resp, error) = match result {
+        Ok(r) => (r, None),
+        Err(e) => (actix_web::ResponseError::error_response(&e), Some(e)),
     };
     let status = resp.status();
     state
         .metrics
-        .record(&method, status.as_u16(), started.elapsed());
-    tracing::info!(
-        status = status.as_u16(),
-        ms = started.elapsed().as_millis() as u64,
-        "done"
-    );
-    let mut resp = resp;
+        .record(method, status.as_u16(), started.elapsed());
+    span.in_scope(|| log_done(status, ms, refusal.as_ref(), error.as_ref()));
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(
             actix_web::http::header::HeaderName::from_static("x-request-id"),
@@ -82,10 +158,31 @@ async fn handle(req: HttpRequest, body: web::Payload, state: web::Data<AppState>
     resp
 }
 
+/// The request's one log line.
+fn log_done(status: StatusCode, ms: u64, refusal: Option<&LoginRefusal>, error: Option<&DavError>) {
+    let status = status.as_u16();
+    match (refusal, error) {
+        (Some(r), _) if r.throttled => tracing::warn!(
+            status, ms, login = ?r.login, tenant = %r.tenant.as_deref().unwrap_or("-"),
+            client = %r.client, "login throttled"
+        ),
+        (Some(r), _) => tracing::warn!(
+            status, ms, login = ?r.login, tenant = %r.tenant.as_deref().unwrap_or("-"),
+            client = %r.client, "authentication failed"
+        ),
+        (None, Some(e)) if status >= 500 => {
+            tracing::error!(status, ms, error = %e, "request failed")
+        }
+        (None, Some(e)) => tracing::info!(status, ms, error = %e, "request refused"),
+        (None, None) => tracing::info!(status, ms, "done"),
+    }
+}
+
 async fn handle_inner(
     req: &HttpRequest,
     payload: web::Payload,
     state: &web::Data<AppState>,
+    refusal: &mut Option<LoginRefusal>,
 ) -> Result<HttpResponse, DavError> {
     // RFC 6764 §5: well-known URIs redirect to the context path (no authentication needed to
     // learn where to go; the target requires it).
@@ -99,39 +196,60 @@ async fn handle_inner(
             .insert_header(("Location", crate::tree::CONTEXT))
             .finish());
     }
+    let limit = state.cfg.limits.max_body_bytes;
+    // Refused before authentication and before any of the body is read.
+    limits::check_declared_length(req.headers(), limit)?;
     let header = |n: &str| req.headers().get(n).and_then(|v| v.to_str().ok());
     let creds = header("authorization").and_then(auth::parse_basic);
     let host = header("host");
-    let principal = match &creds {
-        Some((u, p)) => auth::authenticate(&state.cfg, &state.auth, u, p, host),
-        None => None,
-    };
-    let Some(principal) = principal else {
-        if creds.is_some() {
-            tracing::warn!("authentication failed");
-        }
-        // Clients probe OPTIONS on the root without credentials; everything else needs them.
+    let Some((login, password)) = creds else {
+        // Clients probe OPTIONS on the root without credentials; everything needs them.
         return Err(DavError::Unauthorized {
             realm: state.cfg.realm.clone(),
         });
     };
+    let client = client::address(req, &state.cfg.http.trusted_proxies);
+    let principal = match state
+        .auth
+        .authenticate(&state.cfg, &login, &password, host, client)
+        .await
+    {
+        Outcome::Authenticated(p) => p,
+        Outcome::Failed { tenant } => {
+            *refusal = Some(LoginRefusal {
+                login: auth::bounded(&login, 64),
+                tenant,
+                client,
+                throttled: false,
+            });
+            return Err(DavError::Unauthorized {
+                realm: state.cfg.realm.clone(),
+            });
+        }
+        Outcome::Throttled {
+            retry_after: wait,
+            tenant,
+        } => {
+            *refusal = Some(LoginRefusal {
+                login: auth::bounded(&login, 64),
+                tenant,
+                client,
+                throttled: true,
+            });
+            return Err(DavError::TooManyRequests {
+                retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
+            });
+        }
+    };
+    // actix hands a CONNECT the rest of the connection as its body (a tunnel), which would
+    // never end: refuse it before reading (RFC 9110 §9.3.6 makes it proxy-only).
+    if req.method() == Method::CONNECT {
+        return Err(DavError::MethodNotAllowed { allow: dav::ALLOW });
+    }
     state
         .ensure_user(&principal)
         .await
         .map_err(DavError::internal)?;
-    let body = read_body(payload, state.cfg.limits.max_body_bytes).await?;
+    let body = limits::read_body(payload, limit, &state.cfg.http).await?;
     dav::dispatch(&state.clone().into_inner(), &principal, req, body).await
-}
-
-async fn read_body(mut payload: web::Payload, limit: usize) -> Result<web::Bytes, DavError> {
-    use futures_util::StreamExt;
-    let mut buf = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| DavError::bad_request(format!("reading the body: {e}")))?;
-        if buf.len() + chunk.len() > limit {
-            return Err(DavError::PayloadTooLarge { limit });
-        }
-        buf.extend_from_slice(&chunk);
-    }
-    Ok(buf.freeze())
 }

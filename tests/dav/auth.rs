@@ -284,3 +284,136 @@ fn credentials_are_checked_on_every_request_not_just_the_first() {
     let r = as_user("demo", "DEMO").propfind("/dav/", "0", "<D:displayname/>");
     assert_eq!(r.status, 401);
 }
+
+// ---- the password verifier and login throttling, each on a gateway of its own ------------
+
+use crate::edge::{Edge, PASS, USER};
+
+fn from(c: Client, addr: &str) -> impl Fn(&str) -> Resp + '_ {
+    move |path: &str| {
+        c.dav(
+            "PROPFIND",
+            path,
+            Some("0"),
+            Vec::new(),
+            &[("X-Forwarded-For", addr)],
+        )
+    }
+}
+
+#[test]
+fn unknown_users_and_tenants_run_the_password_verifier_too() {
+    let edge = Edge::start("", false);
+    let before = edge.metric("crmdav_password_verifications_total");
+    for login in ["nobody", "nobody@nosuchtenant", "ed@nosuchtenant"] {
+        let r = as_user(login, "demo").at(&edge.gw.base).get("/dav/");
+        assert_eq!(r.status, 401, "{login}");
+    }
+    let after = edge.metric("crmdav_password_verifications_total");
+    assert_eq!(
+        after - before,
+        3,
+        "one argon2 verification per unknown login"
+    );
+    // A wrong password for a known user: one more, as before.
+    assert_eq!(
+        as_user(USER, "wrong").at(&edge.gw.base).get("/dav/").status,
+        401
+    );
+    assert_eq!(
+        edge.metric("crmdav_password_verifications_total") - after,
+        1
+    );
+}
+
+#[test]
+fn guessing_from_one_address_is_throttled_without_locking_the_user_out() {
+    let edge = Edge::start(
+        "[http]\ntrusted_proxies = [\"127.0.0.1\"]\n\n[auth]\nuser_address_failures = 3\nbackoff_base_secs = 60\n",
+        false,
+    );
+    let attacker = from(as_user(USER, "guess").at(&edge.gw.base), "203.0.113.7");
+    for i in 0..3 {
+        assert_eq!(attacker("/dav/").status, 401, "guess {i}");
+    }
+    let verified = edge.metric("crmdav_password_verifications_total");
+    let r = attacker("/dav/");
+    assert_eq!(r.status, 429, "{}", r.text());
+    let retry: u64 = r
+        .header("retry-after")
+        .expect("Retry-After")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Even the right password from that address waits, and no argon2 runs meanwhile.
+    let right_from_attacker = from(as_user(USER, PASS).at(&edge.gw.base), "203.0.113.7");
+    assert_eq!(right_from_attacker("/dav/").status, 429);
+    assert_eq!(edge.metric("crmdav_password_verifications_total"), verified);
+    assert!(edge.metric("crmdav_logins_throttled_total") >= 2);
+    // The real user, elsewhere, gets in (through the proxy, and directly).
+    let real = from(as_user(USER, PASS).at(&edge.gw.base), "198.51.100.2");
+    assert_eq!(real("/dav/").status, 207);
+    edge.user()
+        .propfind("/dav/", "0", "<D:displayname/>")
+        .expect(207);
+    // The failures are logged with login and client address.
+    let log = edge.gw.log();
+    assert!(
+        log.lines().any(|l| l.contains("authentication failed")
+            && l.contains("login=\"ed\"")
+            && l.contains("tenant=edge")
+            && l.contains("client=203.0.113.7")),
+        "{log}"
+    );
+    assert!(log.lines().any(|l| l.contains("login throttled")), "{log}");
+}
+
+#[test]
+fn forwarded_for_is_ignored_from_an_untrusted_peer() {
+    let edge = Edge::start(
+        "[auth]\nuser_address_failures = 2\nbackoff_base_secs = 60\n",
+        false,
+    );
+    // Each guess claims another address; without a trusted proxy the peer address counts.
+    for i in 0..2 {
+        let fake = format!("192.0.2.{i}");
+        assert_eq!(
+            from(as_user(USER, "guess").at(&edge.gw.base), &fake)("/dav/").status,
+            401
+        );
+    }
+    assert_eq!(
+        from(as_user(USER, "guess").at(&edge.gw.base), "192.0.2.99")("/dav/").status,
+        429
+    );
+}
+
+#[test]
+fn healthz_answers_while_guessers_run() {
+    let edge = Edge::start("[auth]\nverify_concurrency = 1\nuser_address_failures = 100000\naddress_failures = 100000\nuser_failures = 100000\n", false);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                let c = as_user(USER, "guess").at(&edge.gw.base);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    assert_eq!(c.get("/dav/").status, 401);
+                }
+            });
+        }
+        // Wait until guessing is under way, then probe.
+        while edge.metric("crmdav_password_verifications_total") < 8 {
+            std::thread::yield_now();
+        }
+        for _ in 0..20 {
+            let (resp, took) = crate::edge::raw(
+                edge.gw.port,
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                b"",
+                std::time::Duration::from_secs(10),
+            );
+            assert!(resp.starts_with("HTTP/1.1 200"), "{resp:?} after {took:?}");
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+}

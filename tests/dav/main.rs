@@ -11,6 +11,7 @@ mod bad_input;
 mod caldav;
 mod carddav;
 mod discovery;
+mod edge;
 mod etags;
 mod golden;
 mod reports;

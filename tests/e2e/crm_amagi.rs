@@ -27,7 +27,7 @@ fn write_config(dir: &Path, port: u16) {
     std::fs::write(
         dir.join("crmdav.toml"),
         format!(
-            "listen = \"127.0.0.1:{port}\"\nstate = \"sqlite://state/crmdav.db\"\ntenants_dir = \"tenants\"\ndefault_tenant = \"firm\"\n"
+            "listen = \"127.0.0.1:{port}\"\nstate = \"sqlite://state/crmdav.db\"\ntenants_dir = \"tenants\"\ndefault_tenant = \"firm\"\nhttp = {{ metrics_tenant_names = true }}\n"
         ),
     )
     .unwrap();

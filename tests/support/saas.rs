@@ -703,7 +703,7 @@ pub fn write_config(dir: &Path, port: u16, vendor: Vendor, crm_uri: &str, coll_i
     std::fs::write(
         dir.join("crmdav.toml"),
         format!(
-            "listen = \"127.0.0.1:{port}\"\nstate = \"sqlite://state/crmdav.db\"\ntenants_dir = \"tenants\"\ndefault_tenant = \"{TENANT}\"\n"
+            "listen = \"127.0.0.1:{port}\"\nstate = \"sqlite://state/crmdav.db\"\ntenants_dir = \"tenants\"\ndefault_tenant = \"{TENANT}\"\nhttp = {{ metrics_tenant_names = true }}\n"
         ),
     )
     .unwrap();
