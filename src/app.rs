@@ -50,9 +50,10 @@ impl AppState {
 
 /// Build the state: open the store, create declared collections and seed demo data.
 pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
-    let store = Store::open(&cfg.state)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open state store {}: {e}", cfg.state))?;
+    let store = Store::open(&cfg.state).await.map_err(|e| {
+        let url = crate::store::redact_url(&cfg.state);
+        anyhow::anyhow!("cannot open state store {url}: {e}")
+    })?;
     let store = Arc::new(store);
     let crm = CrmRegistry::build(&cfg, &store)?;
     let auth = Authenticator::new(&cfg);

@@ -8,7 +8,7 @@ pub fn describe(cfg: &ServerConfig) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "config {}: OK", cfg.path.display());
     let _ = writeln!(s, "listen    {}", cfg.listen);
-    let _ = writeln!(s, "state     {}", cfg.state);
+    let _ = writeln!(s, "state     {}", crate::store::redact_url(&cfg.state));
     let _ = writeln!(
         s,
         "tenants   {} (default: {})",
@@ -129,7 +129,7 @@ pub async fn probe_tenant(cfg: &ServerConfig, tenant: &str) -> anyhow::Result<St
         ConnectorKind::Local => {
             return Ok(format!(
                 "tenant {tenant}: local connector, records live in {}; nothing upstream to check\n",
-                cfg.state
+                crate::store::redact_url(&cfg.state)
             ))
         }
         ConnectorKind::Rest {

@@ -192,11 +192,13 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         } else {
             format!("sqlite://{}", relative_to(path, rest).display())
         }
+    } else if state.starts_with("postgres://") || state.starts_with("postgresql://") {
+        state
     } else {
         return Err(err(
             path,
             "state",
-            "only sqlite:// state stores are supported so far",
+            "expected sqlite://<file>, sqlite://:memory: or postgres://<user>@<host>/<database>",
         ));
     };
     let tenants_dir = take_str(&mut t, path, "tenants_dir")?.unwrap_or_else(|| "tenants".into());

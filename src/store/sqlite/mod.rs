@@ -1,10 +1,11 @@
-//! The state store in SQLite: one file (or memory), WAL, one writer. The schema is
-//! `migrations/*.sql`, applied by `sqlx::migrate!` when the store opens; each concern's
-//! queries live in their own file.
+//! The state store in SQLite: one file (or memory), WAL, one writer, one process (`guard`).
+//! The schema is `migrations/*.sql`, applied by `sqlx::migrate!` when the store opens; each
+//! concern's queries live in their own file.
 
 mod changes;
 mod collections;
 mod fields;
+mod guard;
 mod identity;
 mod items;
 mod kv;
@@ -28,6 +29,8 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 pub struct SqliteStore {
     pool: SqlitePool,
     write: Mutex<()>,
+    /// The file's process lock (none in memory); dropped after the pool, with the store.
+    _guard: Option<guard::FileGuard>,
 }
 
 impl SqliteStore {
@@ -43,13 +46,18 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
+        let mut file_guard = None;
         if let Some(rest) = url.strip_prefix("sqlite://") {
             if !memory {
-                if let Some(parent) = std::path::Path::new(rest).parent() {
+                let file = std::path::Path::new(rest.split('?').next().unwrap_or(rest));
+                if let Some(parent) = file.parent() {
                     if !parent.as_os_str().is_empty() {
                         let _ = std::fs::create_dir_all(parent);
                     }
                 }
+                // Before the pool opens the file: a second process must not even migrate it.
+                file_guard =
+                    Some(guard::lock(file).map_err(|e| sqlx::Error::Configuration(Box::new(e)))?);
             }
         }
         let pool = SqlitePoolOptions::new()
@@ -60,6 +68,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             write: Mutex::new(()),
+            _guard: file_guard,
         })
     }
 }
