@@ -15,6 +15,8 @@
 //! - `index`: what is indexed of an item's text.
 
 mod backend;
+#[cfg(test)]
+mod contract_test;
 mod error;
 mod index;
 mod model;
