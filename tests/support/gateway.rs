@@ -229,9 +229,9 @@ impl Gateway {
         self
     }
 
-    /// (Re)start the process on the same port and state, and wait until `/healthz` answers.
-    pub fn spawn(&mut self) {
-        assert!(self.child.is_none(), "crmdav is already running");
+    /// `crmdav serve` with this gateway's config, port and environment, logging to
+    /// `server.log`.
+    fn command(&self) -> Command {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -248,6 +248,13 @@ impl Gateway {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
+        cmd
+    }
+
+    /// (Re)start the process on the same port and state, and wait until `/healthz` answers.
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "crmdav is already running");
+        let cmd = self.command();
         let child = spawn(cmd).expect("spawn crmdav serve");
         LIVE.lock().expect("live list").push(child.id());
         self.child = Some(child);
@@ -272,6 +279,29 @@ impl Gateway {
             );
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_millis(100));
+        }
+    }
+
+    /// Run `crmdav serve` expecting it to refuse to start: its exit status and log. Fails
+    /// when it is still running after 60 s (then it is killed).
+    pub fn expect_exit(&mut self) -> (std::process::ExitStatus, String) {
+        assert!(self.child.is_none(), "crmdav is already running");
+        let cmd = self.command();
+        let mut child = spawn(cmd).expect("spawn crmdav serve");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                return (st, self.log());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "crmdav kept running (expected it to refuse):\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 

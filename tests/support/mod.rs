@@ -8,6 +8,7 @@
 //! - [`saas`]: HubSpot, Salesforce and Dynamics 365 simulated with wiremock.
 //! - [`amagi`]: a real amagi-crm from PyPI.
 //! - [`examples`]: the shipped SaaS tenant examples load.
+//! - [`postgres`]: a throwaway PostgreSQL cluster (skipped without the server binaries).
 #![allow(dead_code)]
 
 pub mod amagi;
@@ -16,4 +17,5 @@ pub mod demo;
 pub mod examples;
 pub mod gateway;
 pub mod phone;
+pub mod postgres;
 pub mod saas;
