@@ -326,6 +326,14 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
+impl std::ops::Deref for Store {
+    type Target = dyn StateStore;
+
+    fn deref(&self) -> &Self::Target {
+        &*self.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::redact_url;
@@ -344,13 +352,5 @@ mod tests {
             redact_url("sqlite:///var/lib/x.db"),
             "sqlite:///var/lib/x.db"
         );
-    }
-}
-
-impl std::ops::Deref for Store {
-    type Target = dyn StateStore;
-
-    fn deref(&self) -> &Self::Target {
-        &*self.0
     }
 }

@@ -19,6 +19,7 @@ mod backend;
 mod contract_test;
 mod error;
 mod index;
+mod like;
 mod model;
 mod postgres;
 mod sqlite;

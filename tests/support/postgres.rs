@@ -123,8 +123,8 @@ impl PgCluster {
         match pg_bin() {
             Some(bin) => Some(PgCluster::start(bin)),
             None if std::env::var_os("CI").is_some() => panic!(
-                "{test}: no PostgreSQL server binaries (PG_BIN unset, no \
-                 /usr/lib/postgresql/*/bin/initdb); CI must install the postgresql package"
+                "{test}: no PostgreSQL server binaries (no initdb in PG_BIN or in \
+                 /usr/lib/postgresql/*/bin); CI must install the postgresql package"
             ),
             None => {
                 eprintln!(

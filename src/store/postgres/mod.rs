@@ -26,6 +26,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::backend::{DbError, StateStore};
+use super::like::like_prefix;
 use super::StoreError;
 
 /// The schema, embedded at build time (`build.rs` reruns when `migrations/` changes).
@@ -94,17 +95,4 @@ async fn lock_collections(tx: &mut Tx<'_>, a: i64, b: i64) -> Result<(), StoreEr
         lock_collection(tx, a.max(b)).await?;
     }
     Ok(())
-}
-
-/// Escape `%`, `_` and `\` for a LIKE prefix match with `ESCAPE '\'`.
-fn like_prefix(p: &str) -> String {
-    let mut s = String::with_capacity(p.len() + 1);
-    for c in p.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            s.push('\\');
-        }
-        s.push(c);
-    }
-    s.push('%');
-    s
 }

@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use super::backend::{DbError, StateStore};
+use super::like::like_prefix;
 
 /// The schema, embedded at build time (`build.rs` reruns when `migrations/` changes).
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -90,27 +91,9 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Escape `%`, `_` and `\` for a LIKE prefix match with `ESCAPE '\'`.
-fn like_prefix(p: &str) -> String {
-    let mut s = String::with_capacity(p.len() + 1);
-    for c in p.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            s.push('\\');
-        }
-        s.push(c);
-    }
-    s.push('%');
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_prefix_escapes() {
-        assert_eq!(like_prefix("a_b%/"), "a\\_b\\%/%");
-    }
 
     /// A file from before the CRM tables and the field index existed gains them and keeps its rows.
     #[tokio::test]
