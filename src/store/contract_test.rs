@@ -738,7 +738,8 @@ async fn postgres_meets_the_contract() {
     let again = Store::open(&url).await.unwrap();
     assert_eq!(again.schema_version().await.unwrap(), 1);
     // A wrong password is refused: the URL's password is really what logs in.
-    assert!(Store::open(&pg.url("contract_0", "wrong")).await.is_err());
+    let db = url.rsplit('/').next().unwrap_or_default();
+    assert!(Store::open(&pg.url(db, "wrong")).await.is_err());
     concurrency(&s, &again).await;
 }
 

@@ -7,7 +7,7 @@ use sqlx::{AssertSqlSafe, Row};
 
 use super::items::write_item_tx;
 use super::props::copy_props_tx;
-use super::{like_prefix, now, PgStore, Tx};
+use super::{like_prefix, lock_tree, now, PgStore, Tx};
 use crate::store::backend::{CollectionStore, DbError};
 use crate::store::model::{parent_of, Collection, CollectionKind, ItemIndex, RenderedItem};
 use crate::store::StoreError;
@@ -188,6 +188,8 @@ impl CollectionStore for PgStore {
 
     async fn delete_collection(&self, tenant: &str, path: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        // Every writer of a member waits for the rows it needs, taken here in id order.
+        lock_tree(&mut tx, tenant, path).await?;
         let n = sqlx::query(
             "DELETE FROM collections WHERE tenant = $1 AND (path = $2 OR path LIKE $3 ESCAPE '\\')",
         )
@@ -255,6 +257,7 @@ impl CollectionStore for PgStore {
 
     async fn move_tree(&self, tenant: &str, src: &str, dst: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
+        lock_tree(&mut tx, tenant, src).await?;
         for table in ["collections", "props"] {
             sqlx::query(AssertSqlSafe(format!(
                 "UPDATE {table} SET path = $3 || substr(path, length($2) + 1) \

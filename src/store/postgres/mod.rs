@@ -9,6 +9,9 @@
 //! collection's sequence moves in that transaction. Writers of one collection are therefore
 //! serialized across instances and commit in sequence order, so a reader never sees sequence
 //! `n + 1` before `n` and a sync token from one instance is complete on every other.
+//!
+//! Locks are always taken in one order (collection rows by id, dead properties by path,
+//! namespace and name), so two transactions never wait on each other in a cycle.
 
 mod changes;
 mod collections;
@@ -86,6 +89,21 @@ async fn lock_collection(tx: &mut Tx<'_>, coll_id: i64) -> Result<(), StoreError
             .fetch_optional(&mut **tx)
             .await?;
     found.map(|_| ()).ok_or(StoreError::NotFound)
+}
+
+/// Lock the rows of collection `path` and every collection below it, in id order, for the rest
+/// of `tx`. Returns how many there are (0: none, nothing locked).
+async fn lock_tree(tx: &mut Tx<'_>, tenant: &str, path: &str) -> Result<usize, DbError> {
+    let ids: Vec<i64> = sqlx::query_scalar(
+        "SELECT id FROM collections WHERE tenant = $1 AND (path = $2 OR path LIKE $3 ESCAPE '\\') \
+         ORDER BY id FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(path)
+    .bind(like_prefix(path))
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(ids.len())
 }
 
 /// Lock two collections' rows in id order (so two transactions never wait on each other).

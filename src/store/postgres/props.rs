@@ -62,6 +62,10 @@ impl DeadPropertyStore for PgStore {
         path: &str,
         changes: &[(String, String, Option<String>)],
     ) -> Result<(), DbError> {
+        // Row locks in key order, whatever order the PROPPATCH named them in. Sorting is stable,
+        // so two changes of one property still apply in the client's order.
+        let mut changes: Vec<_> = changes.iter().collect();
+        changes.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let mut tx = self.pool.begin().await?;
         for (ns, name, xml) in changes {
             match xml {
@@ -128,14 +132,14 @@ pub(super) async fn copy_props_tx(
         .execute(&mut **tx)
         .await?;
     let rows = if tree {
-        sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = $1 AND (path = $2 OR path LIKE $3 ESCAPE '\\')")
+        sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = $1 AND (path = $2 OR path LIKE $3 ESCAPE '\\') ORDER BY path, ns, name")
             .bind(tenant)
             .bind(src)
             .bind(like_prefix(src))
             .fetch_all(&mut **tx)
             .await?
     } else {
-        sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = $1 AND path = $2")
+        sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = $1 AND path = $2 ORDER BY ns, name")
             .bind(tenant)
             .bind(src)
             .fetch_all(&mut **tx)
