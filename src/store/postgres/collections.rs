@@ -6,7 +6,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::items::write_item_tx;
-use super::props::copy_props_tx;
+use super::props::{copy_props_tx, lock_props};
 use super::{like_prefix, lock_tree, now, PgStore, Tx};
 use crate::store::backend::{CollectionStore, DbError};
 use crate::store::model::{parent_of, Collection, CollectionKind, ItemIndex, RenderedItem};
@@ -201,6 +201,7 @@ impl CollectionStore for PgStore {
         if n.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        lock_props(&mut tx, tenant, path, true).await?;
         sqlx::query(
             "DELETE FROM props WHERE tenant = $1 AND (path = $2 OR path LIKE $3 ESCAPE '\\')",
         )
@@ -258,6 +259,7 @@ impl CollectionStore for PgStore {
     async fn move_tree(&self, tenant: &str, src: &str, dst: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         lock_tree(&mut tx, tenant, src).await?;
+        lock_props(&mut tx, tenant, src, true).await?;
         for table in ["collections", "props"] {
             sqlx::query(AssertSqlSafe(format!(
                 "UPDATE {table} SET path = $3 || substr(path, length($2) + 1) \

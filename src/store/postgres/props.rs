@@ -1,6 +1,7 @@
 //! Dead properties (RFC 4918 §4.2), one row per (tenant, path, namespace, name). Every write
 //! is an upsert or a delete in one transaction, so concurrent PROPPATCHes from several
 //! instances never fail on a duplicate key: the last to commit wins, property by property.
+//! Rows are locked in key order (path, namespace, name) before they change.
 
 use std::collections::HashMap;
 
@@ -108,13 +109,37 @@ impl DeadPropertyStore for PgStore {
     }
 
     async fn drop_props(&self, tenant: &str, path: &str) -> Result<(), DbError> {
-        sqlx::query("DELETE FROM props WHERE tenant = $1 AND path = $2")
-            .bind(tenant)
-            .bind(path)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        let mut tx = self.pool.begin().await?;
+        drop_props_tx(&mut tx, tenant, path).await?;
+        tx.commit().await
     }
+}
+
+/// Lock the dead-property rows of `path` (and, with `tree`, of everything below it) in key
+/// order before they are deleted or renamed, so that a statement's own row order never makes
+/// two writers wait on each other in a cycle.
+pub(super) async fn lock_props(
+    tx: &mut Tx<'_>,
+    tenant: &str,
+    path: &str,
+    tree: bool,
+) -> Result<(), DbError> {
+    let pattern = if tree {
+        like_prefix(path)
+    } else {
+        String::new()
+    };
+    sqlx::query(
+        "SELECT 1 FROM props WHERE tenant = $1 AND (path = $2 OR ($4 AND path LIKE $3 ESCAPE '\\')) \
+         ORDER BY path, ns, name FOR UPDATE",
+    )
+    .bind(tenant)
+    .bind(path)
+    .bind(pattern)
+    .bind(tree)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// Copy the dead properties of `src` (and of everything under it with `tree`) to `dst`,
@@ -126,6 +151,7 @@ pub(super) async fn copy_props_tx(
     dst: &str,
     tree: bool,
 ) -> Result<(), DbError> {
+    lock_props(tx, tenant, dst, false).await?;
     sqlx::query("DELETE FROM props WHERE tenant = $1 AND path = $2")
         .bind(tenant)
         .bind(dst)
@@ -166,6 +192,7 @@ pub(super) async fn drop_props_tx(
     tenant: &str,
     path: &str,
 ) -> Result<(), DbError> {
+    lock_props(tx, tenant, path, false).await?;
     sqlx::query("DELETE FROM props WHERE tenant = $1 AND path = $2")
         .bind(tenant)
         .bind(path)
