@@ -226,4 +226,42 @@ fn two_instances_on_one_postgres_database_behave_as_one_server() {
         assert_eq!(changed.len(), 12, "{changed:?}");
         assert!(deleted.is_empty());
     }
+
+    // Two MOVEs of one item to two calendars, one through each instance: one wins, the other
+    // finds the source gone, and the item exists once.
+    let (to_a, to_b) = (ca.new_calendar(&["VEVENT"]), cb.new_calendar(&["VEVENT"]));
+    for round in 0..5 {
+        let src = format!("{coll}mv{round}.ics");
+        let uid = format!("mv{round}");
+        ca.put_ics(
+            &src,
+            &vevent(&uid, "M", "20260108T100000Z", "20260108T110000Z"),
+        )
+        .expect(201);
+        let statuses: Vec<u16> = std::thread::scope(|s| {
+            let moves: Vec<_> = [(&ca, &to_a), (&cb, &to_b)]
+                .into_iter()
+                .map(|(c, to)| {
+                    let (src, dst) = (&src, format!("{to}mv{round}.ics"));
+                    s.spawn(move || {
+                        c.dav("MOVE", src, None, Vec::new(), &[("Destination", &dst)])
+                            .status
+                    })
+                })
+                .collect();
+            moves
+                .into_iter()
+                .map(|h| h.join().expect("mover"))
+                .collect()
+        });
+        let mut sorted = statuses.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, [201, 404], "round {round}: {statuses:?}");
+        let copies = [&to_a, &to_b]
+            .iter()
+            .filter(|to| cb.get(&format!("{to}mv{round}.ics")).status == 200)
+            .count();
+        assert_eq!(copies, 1, "round {round}");
+        assert_eq!(ca.get(&src).status, 404, "round {round}");
+    }
 }
