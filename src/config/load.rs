@@ -701,4 +701,26 @@ mod tests {
         assert_eq!(e.key, "listen_typo");
         assert_eq!(e.message, "unknown key");
     }
+
+    /// A PostgreSQL state takes its password from the environment or the whole URL from a
+    /// file; anything but sqlite:// and postgres(ql):// is refused.
+    #[test]
+    fn postgres_state_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        std::fs::write(dir.path().join("tenants/a.toml"), "name = \"a\"\n").unwrap();
+        let s = dir.path().join("s.toml");
+        std::env::set_var("CRMDAV_TEST_PG_PW", "pw");
+        std::fs::write(
+            &s,
+            "state = \"postgres://u:${CRMDAV_TEST_PG_PW}@db/crmdav\"\n",
+        )
+        .unwrap();
+        assert_eq!(load(&s).unwrap().state, "postgres://u:pw@db/crmdav");
+        std::fs::write(dir.path().join("url"), "postgresql://u:f@db/crmdav\n").unwrap();
+        std::fs::write(&s, "state_file = \"url\"\n").unwrap();
+        assert_eq!(load(&s).unwrap().state, "postgresql://u:f@db/crmdav");
+        std::fs::write(&s, "state = \"mysql://db/crmdav\"\n").unwrap();
+        assert_eq!(load(&s).unwrap_err().key, "state");
+    }
 }

@@ -67,7 +67,9 @@ pub struct ServerConfig {
     pub path: PathBuf,
     /// Listen address, `host:port`.
     pub listen: String,
-    /// State store URL, e.g. `sqlite://data/crmdav.db` (relative to the config file's folder).
+    /// State store URL: `sqlite://data/crmdav.db` (made absolute against the config file's
+    /// folder), `sqlite://:memory:`, or `postgres://…`/`postgresql://…` (may hold a password:
+    /// print it only through `store::redact_url`).
     pub state: String,
     /// Tenant used for a bare user name (and for a Host that matches no tenant).
     pub default_tenant: Option<String>,
