@@ -1,7 +1,7 @@
 //! One vCard: validation ([`inspect`]), version conversion ([`convert`]) and the values the
 //! server indexes ([`index_fields`]).
 
-use super::{clip, CardError, VCardVersion};
+use super::{apple, clip, CardError, VCardVersion};
 use crate::contentline::{lines, parse_line, push_folded, Param};
 use calcard::vcard::{
     VCard, VCardEntry, VCardParameter, VCardParameterName, VCardParameterValue, VCardProperty,
@@ -113,7 +113,9 @@ pub(crate) fn declared_version(body: &str) -> Option<VCardVersion> {
 ///   3.0 media-type TYPE (`TYPE=JPEG`) is dropped;
 /// * 3.0 `TYPE=pref` ⇄ 4.0 `PREF=1`;
 /// * 4.0 `TEL;VALUE=uri:tel:+1…` → 3.0 `TEL:+1…`; a 4.0 URI photo gets 3.0 `VALUE=uri`;
-/// * no `CHARSET=UTF-8` parameters in 3.0 output (RFC 2426 has none; the body is UTF-8).
+/// * no `CHARSET=UTF-8` parameters in 3.0 output (RFC 2426 has none; the body is UTF-8);
+/// * Apple's 3.0 forms for KIND, MEMBER, ANNIVERSARY and dates without a year, both ways
+///   (the table in `apple.rs`).
 pub fn convert(body: &str, to: VCardVersion) -> Result<String, CardError> {
     let mut card = parse_lenient(body).ok_or_else(|| {
         CardError::Conversion(to, "the stored body is not a parsable vCard".into())
@@ -126,6 +128,10 @@ pub fn convert(body: &str, to: VCardVersion) -> Result<String, CardError> {
         .and_then(|v| VCardVersion::parse(&v));
     if from == Some(to) {
         return Ok(body.to_string());
+    }
+    match to {
+        VCardVersion::V4 => apple::to_v4(&mut card),
+        VCardVersion::V3 => apple::to_v3(&mut card),
     }
     for entry in &mut card.entries {
         match to {

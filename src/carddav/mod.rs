@@ -17,6 +17,7 @@
 //! [`crate::xml::NS_CARDDAV`]) that the server puts in its `DAV:error` body.
 
 mod address_data;
+mod apple;
 mod card;
 mod filter;
 #[cfg(test)]
