@@ -11,11 +11,13 @@
 //! * [`parse_address_data`] / [`render_address_data`] serve `CARDDAV:address-data` (§10.4):
 //!   the stored bytes untouched when nothing is asked for, otherwise a property selection
 //!   and/or a version conversion ([`convert`]).
+//! * [`accepted_version`] reads the vCard version a GET's `Accept` header asks for.
 //! * [`index_fields`] gives the values the server indexes to prefilter text-match queries.
 //!
 //! Every error names the RFC 6352 precondition element (in the `CARDDAV:` namespace,
 //! [`crate::xml::NS_CARDDAV`]) that the server puts in its `DAV:error` body.
 
+mod accept;
 mod address_data;
 mod apple;
 mod card;
@@ -24,7 +26,9 @@ mod filter;
 mod fixtures;
 mod prefilter;
 
+pub use accept::accepted_version;
 pub use address_data::{parse_address_data, render_address_data, AddressDataRequest};
+pub(crate) use card::declared_version;
 pub use card::{convert, index_fields, inspect, CardInfo};
 pub use filter::{
     matches, parse_filter, parse_limit, CardFilter, Collation, MatchType, ParamFilter, PropFilter,

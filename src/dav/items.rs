@@ -84,9 +84,21 @@ pub async fn get(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
                 .ok_or(DavError::NotFound)?;
             let mut b = HttpResponse::Ok();
             b.insert_header(("ETag", item.meta.etag.clone()))
-                .insert_header(("Last-Modified", http_date(item.meta.modified)))
-                .content_type(item.meta.content_type.clone());
-            Ok(b.body(item.body))
+                .insert_header(("Last-Modified", http_date(item.meta.modified)));
+            if c.kind != CollectionKind::Addressbook {
+                b.content_type(item.meta.content_type.clone());
+                return Ok(b.body(item.body));
+            }
+            b.insert_header(("Vary", "Accept"));
+            match negotiated_vcard(req, &item.body) {
+                Some((content_type, Some(converted))) => {
+                    Ok(b.content_type(content_type).body(converted))
+                }
+                Some((content_type, None)) => Ok(b.content_type(content_type).body(item.body)),
+                None => Ok(b
+                    .content_type(item.meta.content_type.clone())
+                    .body(item.body)),
+            }
         }
         other => {
             // A small HTML index, so that a browser pointed at the server sees something.
@@ -108,6 +120,33 @@ pub async fn get(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
                 b.insert_header(("ETag", c.ctag()));
             }
             Ok(b.body(html))
+        }
+    }
+}
+
+/// The representation of an address object a GET's `Accept` asks for
+/// ([`crate::carddav::accepted_version`]): its Content-Type with the version parameter
+/// (RFC 6350 §10.1) and the converted body, `None` for the stored bytes. `None` overall when
+/// no version was asked for: the stored card and Content-Type go out unchanged.
+///
+/// Every version carries the stored ETag, as sabre/dav does: a client's If-Match on its next
+/// PUT names that ETag whichever version it read, and a weak or per-version tag would fail it
+/// (`Vary: Accept` keeps caches from mixing the versions).
+fn negotiated_vcard(req: &Req<'_>, body: &[u8]) -> Option<(String, Option<String>)> {
+    let text = std::str::from_utf8(body).ok()?;
+    let stored = crate::carddav::declared_version(text)?;
+    let want = crate::carddav::accepted_version(req.header("accept"), stored)?;
+    let content_type = format!("text/vcard; charset=utf-8; version={want}");
+    if want == stored {
+        return Some((content_type, None));
+    }
+    match crate::carddav::convert(text, want) {
+        Ok(converted) => Some((content_type, Some(converted))),
+        Err(e) => {
+            // Accept is a preference (RFC 9110 §12.5.1): the stored card is still an answer.
+            tracing::warn!(error = %e, precondition = e.precondition().name(),
+                "GET: vCard not converted, serving the stored version");
+            None
         }
     }
 }
