@@ -25,6 +25,8 @@ mod filter;
 #[cfg(test)]
 mod fixtures;
 mod prefilter;
+#[cfg(test)]
+mod roundtrip_tests;
 
 pub use accept::accepted_version;
 pub use address_data::{parse_address_data, render_address_data, AddressDataRequest};
