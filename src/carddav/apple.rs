@@ -197,7 +197,7 @@ pub(super) fn to_v4(card: &mut VCard) {
 /// The KIND a 4.0 entry names (calcard reads the known ones as [`VCardKind`]).
 fn kind_of(entry: &VCardEntry) -> Option<VCardKind> {
     match entry.values.first()? {
-        VCardValue::Kind(k) => Some(k.clone()),
+        VCardValue::Kind(k) => Some(*k),
         VCardValue::Text(t) => match t.to_ascii_lowercase().as_str() {
             "individual" => Some(VCardKind::Individual),
             "group" => Some(VCardKind::Group),

@@ -470,6 +470,20 @@ fn address_data_without_version_is_vcard_3() {
 
     let ms = query(&d, &b, "<CR:address-data/>", &fn_filter("contains", "bert")).multistatus();
     assert_eq!(ms.get(&bert).ok(CARDDAV, "address-data").text, v3);
+
+    // The book advertises both versions (RFC 6352 §6.2.2).
+    let ms = d
+        .propfind(&b, "0", "<CR:supported-address-data/>")
+        .multistatus();
+    let responses = ms.responses();
+    let sad = responses[0].ok(CARDDAV, "supported-address-data");
+    let versions: Vec<(&str, &str)> = sad
+        .children
+        .iter()
+        .filter(|c| c.is(CARDDAV, "address-data-type"))
+        .filter_map(|c| Some((c.attr("content-type")?, c.attr("version")?)))
+        .collect();
+    assert_eq!(versions, [("text/vcard", "3.0"), ("text/vcard", "4.0")]);
     let ms = query(
         &d,
         &b,
