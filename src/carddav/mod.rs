@@ -84,6 +84,9 @@ pub enum CardError {
     /// The stored vCard could not be converted to the requested version.
     #[error("cannot convert the vCard to version {0}: {1}")]
     Conversion(VCardVersion, String),
+    /// A GET's `Accept` names only vCard forms the server cannot write (RFC 6352 §5.1.1).
+    #[error("cannot serve the vCard as {0:?}; available: text/vcard version 3.0 or 4.0")]
+    NotAcceptable(String),
 }
 
 impl CardError {
@@ -92,7 +95,9 @@ impl CardError {
         use crate::error::Precondition as P;
         match self {
             CardError::UnsupportedVersion(_) => P::SupportedAddressData,
-            CardError::Conversion(..) => P::SupportedAddressDataConversion,
+            CardError::Conversion(..) | CardError::NotAcceptable(_) => {
+                P::SupportedAddressDataConversion
+            }
             CardError::NotVCard(_)
             | CardError::Unterminated
             | CardError::MultipleCards

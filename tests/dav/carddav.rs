@@ -525,10 +525,25 @@ fn get_honours_accept_version() {
         g.header("content-type").as_deref(),
         Some("text/vcard; charset=utf-8; version=4.0")
     );
-    for accept in ["text/vcard", "*/*", "text/vcard; version=2.1"] {
+    for accept in [
+        "text/vcard",
+        "text/x-vcard",
+        "*/*",
+        "text/html",
+        "text/vcard; version=2.1, */*;q=0.1",
+    ] {
         let g = get_accept(&d, &bert, accept);
         assert_eq!(g.text(), stored.text(), "Accept: {accept}");
         assert_eq!(g.header("content-type"), stored.header("content-type"));
+    }
+
+    // Only forms the server cannot write: RFC 6352's GET precondition.
+    for accept in ["text/vcard; version=2.1", "application/vcard+json"] {
+        get_accept(&d, &bert, accept).expect_error(
+            403,
+            CARDDAV,
+            "supported-address-data-conversion",
+        );
     }
 
     let g = get_accept(&d, &anna, "text/vcard; version=4.0");
