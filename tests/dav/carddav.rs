@@ -471,6 +471,23 @@ fn address_data_without_version_is_vcard_3() {
     let ms = query(&d, &b, "<CR:address-data/>", &fn_filter("contains", "bert")).multistatus();
     assert_eq!(ms.get(&bert).ok(CARDDAV, "address-data").text, v3);
 
+    // sync-collection: address-data follows the same default; without it, nothing changes.
+    let sync = |prop: &str| {
+        d.report(
+            &b,
+            "1",
+            &format!(
+                r#"<D:sync-collection xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop>{prop}</D:prop></D:sync-collection>"#
+            ),
+        )
+        .multistatus()
+    };
+    let ms = sync("<D:getetag/><CR:address-data/>");
+    assert_eq!(ms.get(&bert).ok(CARDDAV, "address-data").text, v3);
+    let ms = sync("<D:getetag/>");
+    assert_eq!(ms.get(&bert).ok(DAV, "getetag").text, d.get(&bert).etag());
+    assert!(ms.get(&bert).prop(CARDDAV, "address-data").is_none());
+
     // The book advertises both versions (RFC 6352 §6.2.2).
     let ms = d
         .propfind(&b, "0", "<CR:supported-address-data/>")
