@@ -93,10 +93,17 @@ impl DataRequest {
             DataRequest::Address(r) => Some(Computed {
                 ns: NS_CARDDAV,
                 name: "address-data",
-                value: std::str::from_utf8(&item.body)
-                    .ok()
-                    .and_then(|b| crate::carddav::render_address_data(r, b).ok())
-                    .map(|s| escape_text(&s)),
+                // A card that cannot be converted (never one that passed PUT validation)
+                // shows as a 404 address-data for that item alone, not a failed REPORT.
+                value: std::str::from_utf8(&item.body).ok().and_then(|b| {
+                    crate::carddav::render_address_data(r, b)
+                        .map_err(|e| {
+                            tracing::warn!(item = %item.meta.name, error = %e,
+                                precondition = e.precondition().name(), "address-data not rendered");
+                        })
+                        .ok()
+                        .map(|s| escape_text(&s))
+                }),
             }),
         }
     }
