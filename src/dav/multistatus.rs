@@ -16,6 +16,8 @@ pub struct PropStats {
     ok: XmlWriter,
     not_found: XmlWriter,
     other: Vec<(u16, String)>,
+    /// Why the properties of a status were refused (RFC 4918 §14.22 `responsedescription`).
+    why: Vec<(u16, String)>,
 }
 
 impl PropStats {
@@ -39,6 +41,13 @@ impl PropStats {
             Some((_, s)) => s.push_str(&w.buf),
             None => self.other.push((code, w.buf)),
         }
+    }
+}
+
+impl PropStats {
+    /// Say why the properties with status `code` were refused.
+    pub fn describe(&mut self, code: u16, why: impl Into<String>) {
+        self.why.push((code, why.into()));
     }
 }
 
@@ -103,7 +112,8 @@ impl Multistatus {
             any = true;
         }
         for (code, xml) in &ps.other {
-            self.propstat(xml, *code);
+            let why = ps.why.iter().find(|(c, _)| c == code);
+            self.propstat_described(xml, *code, why.map(|(_, w)| w.as_str()));
             any = true;
         }
         if !any {
@@ -113,11 +123,21 @@ impl Multistatus {
     }
 
     fn propstat(&mut self, inner: &str, code: u16) {
+        self.propstat_described(inner, code, None);
+    }
+
+    fn propstat_described(&mut self, inner: &str, code: u16, why: Option<&str>) {
         self.w.raw("<d:propstat><d:prop>");
         self.w.raw(inner);
         self.w.raw("</d:prop><d:status>");
         self.w.raw(&status_line(code));
-        self.w.raw("</d:status></d:propstat>");
+        self.w.raw("</d:status>");
+        if let Some(why) = why {
+            self.w.raw("<d:responsedescription>");
+            self.w.text(why);
+            self.w.raw("</d:responsedescription>");
+        }
+        self.w.raw("</d:propstat>");
     }
 
     /// A response with only a status (e.g. a deleted member in sync-collection), and the

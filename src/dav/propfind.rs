@@ -7,7 +7,7 @@ use super::Req;
 use crate::error::{DavError, DavResult, Precondition};
 use crate::store::DeadProperty;
 use crate::tree::HomeKind;
-use crate::xml::{Element, XmlWriter, NS_DAV};
+use crate::xml::{sanitize, Element, XmlWriter, NS_DAV};
 use actix_web::HttpResponse;
 use std::collections::HashMap;
 
@@ -107,7 +107,8 @@ pub fn render_props(
             }
             for d in dead {
                 if live_value(ctx, res, &d.ns, &d.name).is_none() {
-                    w.raw(&d.value);
+                    // Stored before values were checked, it may hold what XML forbids.
+                    w.raw(&sanitize(&d.value));
                 }
             }
             ps.ok(&w.buf);
@@ -134,7 +135,7 @@ pub fn render_props(
                 } else if let Some(DeadProperty { value: xml, .. }) =
                     dead.iter().find(|d| d.ns == *ns && d.name == *name)
                 {
-                    ps.ok(xml);
+                    ps.ok(&sanitize(xml));
                 } else {
                     ps.not_found(ns, name);
                 }

@@ -21,6 +21,25 @@ fn media_type(ct: &str) -> String {
         .to_ascii_lowercase()
 }
 
+/// Refuse a body holding a character XML 1.0 forbids (§2.2: the C0 controls other than TAB,
+/// LF and CR, U+FFFE, U+FFFF): REPORTs and PROPFINDs carry item data inside XML, where such a
+/// character has no representation at all, so one stored item would make every answer about
+/// its collection ill-formed. iCalendar (RFC 5545 §3.1) and vCard (RFC 6350 §3.3) exclude the
+/// controls from property values too. The message names the code point, not the character.
+fn refuse_forbidden_chars(text: &str, condition: Precondition, what: &str) -> DavResult<()> {
+    let Some((offset, c)) = crate::xml::first_forbidden(text) else {
+        return Ok(());
+    };
+    let line = text[..offset].matches('\n').count() + 1;
+    let message = format!(
+        "the {what} contains the control character U+{:04X} on line {line}, which neither \
+         it nor XML may carry",
+        c as u32
+    );
+    tracing::info!(code = c as u32, line, "{what} refused: forbidden character");
+    Err(DavError::forbidden(condition, message))
+}
+
 /// Validate `body` for a PUT (or COPY/MOVE) into `coll`.
 pub fn validate(
     limits: &Limits,
@@ -56,6 +75,7 @@ pub fn validate(
             let text = std::str::from_utf8(body).map_err(|_| {
                 DavError::forbidden(Precondition::ValidCalendarData, "the body is not UTF-8")
             })?;
+            refuse_forbidden_chars(text, Precondition::ValidCalendarData, "calendar object")?;
             let index = calendar_index(text, coll, limits.max_instances).map_err(|e| {
                 tracing::info!(error = %e, "calendar object refused");
                 DavError::forbidden(e.precondition(), e.to_string())
@@ -87,6 +107,7 @@ pub fn validate(
             let text = std::str::from_utf8(body).map_err(|_| {
                 DavError::forbidden(Precondition::ValidAddressData, "the body is not UTF-8")
             })?;
+            refuse_forbidden_chars(text, Precondition::ValidAddressData, "vCard")?;
             let index = card_index(text).map_err(|e| {
                 tracing::info!(error = %e, "vCard refused");
                 DavError::forbidden(e.precondition(), e.to_string())
