@@ -558,3 +558,38 @@ fn data_stored_before_the_check_still_reads_as_well_formed_xml() {
         .clone();
     assert!(data.contains("SUMMARY:x\u{FFFD}y\u{FFFD}z"), "{data}");
 }
+
+#[test]
+fn an_end_before_the_start_is_refused_and_an_equal_end_kept() {
+    let d = demo();
+    let cal = d.new_calendar(&["VEVENT", "VTODO"]);
+    let tz_event = |start: &str, end: &str| {
+        vevent("tz", "zones", "X", "Y")
+            .replace("DTSTART:X", &format!("DTSTART{start}"))
+            .replace("DTEND:Y", &format!("DTEND{end}"))
+    };
+    for body in [
+        vevent("e1", "back", "20300101T100000Z", "20300101T090000Z"),
+        // 10:00 in Berlin (no VTIMEZONE: the IANA zone) is 09:00Z, after the 08:30Z end.
+        tz_event(";TZID=Europe/Berlin:20300101T100000", ":20300101T083000Z"),
+        tz_event(";VALUE=DATE:20300102", ";VALUE=DATE:20300101"),
+        vtodo("t1", "due early").replace(
+            "SUMMARY:",
+            "DTSTART:20300101T100000Z\r\nDUE:20300101T080000Z\r\nSUMMARY:",
+        ),
+    ] {
+        let href = format!("{cal}{}.ics", unique("end"));
+        let r = d.put_ics(&href, &body);
+        r.expect_error(403, CALDAV, "valid-calendar-data");
+        assert!(r.text().contains("ends before it starts"), "{}", r.text());
+        d.get(&href).expect(404);
+    }
+    for body in [
+        vevent("e2", "zero length", "20300101T100000Z", "20300101T100000Z"),
+        tz_event(";TZID=Europe/Berlin:20300101T100000", ":20300101T090000Z"),
+    ] {
+        let href = format!("{cal}{}.ics", unique("end"));
+        d.put_ics(&href, &body).expect(201);
+        d.delete(&href).expect(204);
+    }
+}
