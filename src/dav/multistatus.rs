@@ -2,12 +2,53 @@
 
 use crate::error::Precondition;
 use crate::xml::XmlWriter;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, VARY};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
 /// A multistatus document being written.
 pub struct Multistatus {
     w: XmlWriter,
+    /// RFC 8144 §3.1: leave out the properties that would be 404.
+    minimal: bool,
+}
+
+/// True when the request prefers a minimal multistatus: `Prefer: return=minimal` (RFC 7240
+/// §4.2, RFC 8144 §3), or `Brief: t`, the older header RFC 8144 Appendix B treats as the same.
+pub fn wants_minimal(headers: &HeaderMap) -> bool {
+    let prefer = headers
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|pref| {
+            // `return=minimal` possibly quoted and with parameters after `;`.
+            let token = pref.split(';').next().unwrap_or("");
+            let (name, value) = token.split_once('=').unwrap_or((token, ""));
+            name.trim().eq_ignore_ascii_case("return")
+                && value
+                    .trim()
+                    .trim_matches('"')
+                    .eq_ignore_ascii_case("minimal")
+        });
+    let brief = headers
+        .get("brief")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("t"));
+    prefer || brief
+}
+
+/// The headers of a multistatus whose shape follows the preference: `Vary` on both request
+/// headers (for caches, whatever this request sent; RFC 7240 §2, RFC 8144 Appendix B), and
+/// `Preference-Applied` when the minimal form was sent (RFC 7240 §3).
+pub fn mark_preference(resp: &mut HttpResponse, minimal: bool) {
+    let h = resp.headers_mut();
+    h.append(VARY, HeaderValue::from_static("Brief, Prefer"));
+    if minimal {
+        h.insert(
+            HeaderName::from_static("preference-applied"),
+            HeaderValue::from_static("return=minimal"),
+        );
+    }
 }
 
 /// One `propstat` group being collected for a response.
@@ -82,13 +123,20 @@ impl Multistatus {
     pub fn new() -> Self {
         let mut w = XmlWriter::new();
         w.raw(&format!("<d:multistatus{}>", XmlWriter::root_decls()));
-        Multistatus { w }
+        Multistatus { w, minimal: false }
+    }
+
+    /// Leave out the properties that would be 404 (RFC 8144 §3.1), when `minimal`.
+    pub fn minimal(mut self, minimal: bool) -> Self {
+        self.minimal = minimal;
+        self
     }
 
     /// A fragment of responses without the document around it (for nesting).
     pub fn bare() -> Self {
         Multistatus {
             w: XmlWriter::default(),
+            minimal: false,
         }
     }
 
@@ -107,7 +155,7 @@ impl Multistatus {
             self.propstat(&ps.ok.buf, 200);
             any = true;
         }
-        if !ps.not_found.buf.is_empty() {
+        if !ps.not_found.buf.is_empty() && !self.minimal {
             self.propstat(&ps.not_found.buf, 404);
             any = true;
         }
@@ -117,6 +165,8 @@ impl Multistatus {
             any = true;
         }
         if !any {
+            // A response needs a propstat (RFC 4918 §14.24); one whose properties were all
+            // left out (RFC 8144 §3.1, §3.2) keeps an empty 200 one.
             self.propstat("", 200);
         }
         self.w.raw("</d:response>");

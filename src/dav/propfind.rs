@@ -1,6 +1,6 @@
 //! PROPFIND (RFC 4918 §9.1) and the property rendering shared with REPORTs.
 
-use super::multistatus::{Multistatus, PropStats};
+use super::multistatus::{mark_preference, wants_minimal, Multistatus, PropStats};
 use super::props::{self, has_live, live_names, live_value, PropCtx, PropName};
 use super::resource::Resource;
 use super::Req;
@@ -205,6 +205,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         }
     };
     let pr = parse_propfind(req)?;
+    let minimal = wants_minimal(req.http.headers());
     let dead: HashMap<String, Vec<DeadProperty>> = match res.store_path() {
         Some(p) => {
             req.state
@@ -215,18 +216,22 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         None => HashMap::new(),
     };
     if let (1, Resource::Collection(coll)) = (depth, &res) {
-        return stream_collection(req, coll.clone(), pr, dead).await;
+        let mut resp = stream_collection(req, coll.clone(), pr, dead, minimal).await?;
+        mark_preference(&mut resp, minimal);
+        return Ok(resp);
     }
     let mut list = vec![res.clone()];
     if depth == 1 {
         list.extend(children(req, &res).await?);
     }
     let ctx = req.prop_ctx();
-    let mut ms = Multistatus::new();
+    let mut ms = Multistatus::new().minimal(minimal);
     for r in &list {
         respond(&ctx, r, &dead, &pr, &mut ms);
     }
-    Ok(ms.finish())
+    let mut resp = ms.finish();
+    mark_preference(&mut resp, minimal);
+    Ok(resp)
 }
 
 /// One resource's response in a PROPFIND.
@@ -266,6 +271,7 @@ async fn stream_collection(
     coll: crate::store::Collection,
     pr: PropRequest,
     dead: HashMap<String, Vec<DeadProperty>>,
+    minimal: bool,
 ) -> DavResult<HttpResponse> {
     let subs = req
         .state
@@ -281,7 +287,7 @@ async fn stream_collection(
             principal: &principal,
             max_resource_size: state.cfg.limits.max_resource_bytes,
         };
-        let mut ms = Multistatus::new();
+        let mut ms = Multistatus::new().minimal(minimal);
         respond(
             &ctx,
             &Resource::Collection(coll.clone()),

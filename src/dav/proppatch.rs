@@ -1,6 +1,6 @@
 //! PROPPATCH (RFC 4918 §9.2): atomic, in document order; protected properties refused.
 
-use super::multistatus::{Multistatus, PropStats};
+use super::multistatus::{mark_preference, wants_minimal, Multistatus, PropStats};
 use super::props::is_protected;
 use super::resource::Resource;
 use super::Req;
@@ -82,6 +82,7 @@ pub async fn proppatch(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> 
         })
         .collect();
     let ok = refused.iter().all(Option::is_none);
+    let minimal = wants_minimal(req.http.headers());
     let mut ps = PropStats::default();
     for (c, r) in changes.iter().zip(&refused) {
         let code = match (ok, r) {
@@ -89,6 +90,10 @@ pub async fn proppatch(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> 
             (false, Some(code)) => *code,
             (false, None) => 424,
         };
+        if code == 200 && minimal {
+            // RFC 8144 §3.2: a minimal answer lists only the properties that failed.
+            continue;
+        }
         if code == 200 {
             let mut w = crate::xml::XmlWriter::default();
             w.empty(&c.ns, &c.name);
@@ -121,7 +126,9 @@ pub async fn proppatch(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> 
             "PROPPATCH refused"
         );
     }
-    let mut ms = Multistatus::new();
+    let mut ms = Multistatus::new().minimal(minimal);
     ms.propstat_response(&res.href(), ps);
-    Ok(ms.finish())
+    let mut resp = ms.finish();
+    mark_preference(&mut resp, minimal);
+    Ok(resp)
 }

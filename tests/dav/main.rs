@@ -13,6 +13,7 @@ mod carddav;
 mod discovery;
 mod etags;
 mod golden;
+mod prefer;
 mod reports;
 mod sync;
 mod upgrade;
