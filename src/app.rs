@@ -56,7 +56,7 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
     let store = Arc::new(store);
     let crm = CrmRegistry::build(&cfg, &store)?;
     let state = Arc::new(AppState {
-        collections: Collections::new(store.clone(), crm),
+        collections: Collections::new(store.clone(), crm).with_quota(cfg.quota.clone()),
         cfg,
         store,
         auth: AuthCache::default(),

@@ -55,9 +55,12 @@ pub enum DavError {
     /// 501.
     #[error("not implemented: {message}")]
     NotImplemented { message: String },
-    /// 507.
-    #[error("insufficient storage")]
-    InsufficientStorage,
+    /// 507, with the condition that failed (RFC 4331 §6: `DAV:quota-not-exceeded`).
+    #[error("insufficient storage: {message}")]
+    InsufficientStorage {
+        message: String,
+        condition: Option<Precondition>,
+    },
     /// The CRM refused or failed: its own status, and a `crmdav:` element in the body.
     #[error(transparent)]
     Upstream(#[from] ConnectorError),
@@ -97,7 +100,8 @@ impl DavError {
         match self {
             DavError::Forbidden { condition, .. }
             | DavError::Conflict { condition, .. }
-            | DavError::BadRequest { condition, .. } => condition.as_ref(),
+            | DavError::BadRequest { condition, .. }
+            | DavError::InsufficientStorage { condition, .. } => condition.as_ref(),
             _ => None,
         }
     }
@@ -133,7 +137,7 @@ impl ResponseError for DavError {
             DavError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             DavError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             DavError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
-            DavError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
+            DavError::InsufficientStorage { .. } => StatusCode::INSUFFICIENT_STORAGE,
             DavError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             DavError::Upstream(e) => match e {
                 ConnectorError::Invalid { .. } => StatusCode::FORBIDDEN,
@@ -168,7 +172,8 @@ impl ResponseError for DavError {
         if let Some(secs) = self.upstream_retry_after() {
             b.insert_header(("Retry-After", secs.to_string()));
         }
-        if status.is_server_error() {
+        // A quota refusal is the client's to resolve, not a server fault.
+        if status.is_server_error() && !matches!(self, DavError::InsufficientStorage { .. }) {
             tracing::error!(status = status.as_u16(), error = %self, "request failed");
         } else {
             tracing::info!(status = status.as_u16(), error = %self, "request refused");

@@ -240,6 +240,12 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
             "must not exceed limits.max_body_bytes",
         ));
     }
+    let quota = match t.remove("quota") {
+        None => Quota::default(),
+        Some(v) => v
+            .try_into::<Quota>()
+            .map_err(|e| err(path, "quota", e.message().to_string()))?,
+    };
     no_unknown(&t, path, "")?;
 
     let dir = relative_to(path, &tenants_dir);
@@ -293,6 +299,7 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         limits,
         tenants,
         catalog,
+        quota,
     })
 }
 

@@ -8,10 +8,12 @@
 mod catalog;
 mod definitions;
 mod load;
+mod quota;
 
 pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
 pub use load::{load_with, ConfigError};
+pub use quota::Quota;
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -79,6 +81,8 @@ pub struct ServerConfig {
     pub tenants: Vec<TenantConfig>,
     /// Where connector definitions and mappings are found (embedded, plus optional folders).
     pub catalog: Catalog,
+    /// Storage quotas (`[quota]`; off by default).
+    pub quota: Quota,
 }
 
 /// Which engine serves a tenant's collections.

@@ -1,7 +1,9 @@
 //! PROPFIND (RFC 4918 §9.1) and the property rendering shared with REPORTs.
 
 use super::multistatus::{mark_preference, wants_minimal, Multistatus, PropStats};
-use super::props::{self, has_live, live_names, live_value, PropCtx, PropName};
+use super::props::{
+    self, has_live, live_names, live_value, PropCtx, PropName, UserQuota, QUOTA_PROPS,
+};
 use super::resource::Resource;
 use super::Req;
 use crate::error::{DavError, DavResult, Precondition};
@@ -206,6 +208,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
     };
     let pr = parse_propfind(req)?;
     let minimal = wants_minimal(req.http.headers());
+    let quota = user_quota(req, &pr).await?;
     let dead: HashMap<String, Vec<DeadProperty>> = match res.store_path() {
         Some(p) => {
             req.state
@@ -216,7 +219,7 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         None => HashMap::new(),
     };
     if let (1, Resource::Collection(coll)) = (depth, &res) {
-        let mut resp = stream_collection(req, coll.clone(), pr, dead, minimal).await?;
+        let mut resp = stream_collection(req, coll.clone(), pr, dead, minimal, quota).await?;
         mark_preference(&mut resp, minimal);
         return Ok(resp);
     }
@@ -224,7 +227,10 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
     if depth == 1 {
         list.extend(children(req, &res).await?);
     }
-    let ctx = req.prop_ctx();
+    let ctx = PropCtx {
+        quota,
+        ..req.prop_ctx()
+    };
     let mut ms = Multistatus::new().minimal(minimal);
     for r in &list {
         respond(&ctx, r, &dead, &pr, &mut ms);
@@ -232,6 +238,28 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
     let mut resp = ms.finish();
     mark_preference(&mut resp, minimal);
     Ok(resp)
+}
+
+/// The user's byte quota and usage, when one is configured and `pr` names a quota property
+/// (RFC 4331 §3, §4); only then is the usage read.
+async fn user_quota(req: &Req<'_>, pr: &PropRequest) -> DavResult<Option<UserQuota>> {
+    let Some(limit) = req.state.collections.quota().user_bytes else {
+        return Ok(None);
+    };
+    let asked = QUOTA_PROPS.iter().any(|n| match pr {
+        PropRequest::Prop(_) => pr.find(NS_DAV, n).is_some(),
+        PropRequest::AllProp(include) => include.iter().any(|p| p.is(NS_DAV, n)),
+        PropRequest::PropName => false,
+    });
+    if !asked {
+        return Ok(None);
+    }
+    let (used, _) = req
+        .state
+        .collections
+        .user_usage(req.tenant(), &req.principal.user.name)
+        .await?;
+    Ok(Some(UserQuota { used, limit }))
 }
 
 /// One resource's response in a PROPFIND.
@@ -272,6 +300,7 @@ async fn stream_collection(
     pr: PropRequest,
     dead: HashMap<String, Vec<DeadProperty>>,
     minimal: bool,
+    quota: Option<UserQuota>,
 ) -> DavResult<HttpResponse> {
     let subs = req
         .state
@@ -286,6 +315,7 @@ async fn stream_collection(
         let ctx = PropCtx {
             principal: &principal,
             max_resource_size: state.cfg.limits.max_resource_bytes,
+            quota,
         };
         let mut ms = Multistatus::new().minimal(minimal);
         respond(

@@ -1,6 +1,8 @@
 //! Checking a PUT body against its collection before anything is stored: media type, size,
-//! and the CalDAV / CardDAV object rules, with the RFC's precondition element on refusal.
+//! and the CalDAV / CardDAV object rules, with the RFC's precondition element on refusal; and
+//! the DAV form of a quota refusal.
 
+use crate::collections::{OverQuota, QuotaError};
 use crate::config::Limits;
 use crate::error::{DavError, DavResult, Precondition};
 use crate::store::{calendar_index, card_index, Collection, CollectionKind, ItemIndex};
@@ -48,12 +50,22 @@ pub fn validate(
     body: &[u8],
 ) -> DavResult<Validated> {
     match coll.kind {
-        CollectionKind::Plain => Ok(Validated {
-            index: ItemIndex::default(),
-            content_type: content_type
-                .unwrap_or("application/octet-stream")
-                .to_string(),
-        }),
+        CollectionKind::Plain => {
+            // RFC 4918 defines no size precondition: a body larger than the server keeps for
+            // one resource is 413 (RFC 9110 §15.5.14), the same limit as calendar objects.
+            if body.len() > limits.max_resource_bytes {
+                tracing::info!(size = body.len(), "resource refused: too large");
+                return Err(DavError::PayloadTooLarge {
+                    limit: limits.max_resource_bytes,
+                });
+            }
+            Ok(Validated {
+                index: ItemIndex::default(),
+                content_type: content_type
+                    .unwrap_or("application/octet-stream")
+                    .to_string(),
+            })
+        }
         CollectionKind::Calendar => {
             if let Some(ct) = content_type {
                 if media_type(ct) != "text/calendar" {
@@ -117,5 +129,22 @@ pub fn validate(
                 content_type: "text/vcard; charset=utf-8".into(),
             })
         }
+    }
+}
+
+/// A write over a quota: 507 with `DAV:quota-not-exceeded` (RFC 4331 §6).
+pub fn over_quota(e: OverQuota) -> DavError {
+    tracing::info!(reason = %e, "write refused: over quota");
+    DavError::InsufficientStorage {
+        message: e.to_string(),
+        condition: Some(Precondition::QuotaNotExceeded),
+    }
+}
+
+/// A failed quota check: over a limit, or the usage could not be read.
+pub fn quota_error(e: QuotaError) -> DavError {
+    match e {
+        QuotaError::Over(o) => over_quota(o),
+        QuotaError::Db(e) => DavError::from(e),
     }
 }

@@ -14,6 +14,7 @@ mod discovery;
 mod etags;
 mod golden;
 mod prefer;
+mod quota;
 mod reports;
 mod sync;
 mod upgrade;

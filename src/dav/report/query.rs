@@ -179,6 +179,7 @@ pub async fn addressbook_query(
             ctx: PropCtx {
                 principal: &principal,
                 max_resource_size: state.cfg.limits.max_resource_bytes,
+                quota: None,
             },
             max_instances: state.cfg.limits.max_instances,
             pr: &pr,

@@ -92,6 +92,7 @@ pub async fn sync_collection(
             ctx: PropCtx {
                 principal: &principal,
                 max_resource_size: state.cfg.limits.max_resource_bytes,
+                quota: None,
             },
             max_instances: state.cfg.limits.max_instances,
             pr: &pr,
