@@ -154,9 +154,8 @@ fn reports_leave_out_404_properties_when_asked() {
         ),
         (
             PRINCIPAL.to_string(),
-            format!(
-                r#"<D:expand-property xmlns:D="DAV:"><D:property name="displayname"/><D:property name="missing" namespace="urn:x-test:"/></D:expand-property>"#
-            ),
+            r#"<D:expand-property xmlns:D="DAV:"><D:property name="displayname"/><D:property name="missing" namespace="urn:x-test:"/></D:expand-property>"#
+                .to_string(),
         ),
     ];
     for (path, body) in &reports {
