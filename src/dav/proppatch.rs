@@ -129,6 +129,7 @@ pub async fn proppatch(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> 
     let mut ms = Multistatus::new().minimal(minimal);
     ms.propstat_response(&res.href(), ps);
     let mut resp = ms.finish();
-    mark_preference(&mut resp, minimal);
+    // A refusal lists every property as RFC 4918 does, so the preference was not applied.
+    mark_preference(&mut resp, minimal && ok);
     Ok(resp)
 }

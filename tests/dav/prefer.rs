@@ -117,7 +117,9 @@ fn proppatch_lists_only_failures_when_asked() {
     }
     // A refusal still names every property: the failed one and those it took down.
     let bad = r#"<D:propertyupdate xmlns:D="DAV:"><D:set><D:prop><D:getetag>x</D:getetag><D:displayname>no</D:displayname></D:prop></D:set></D:propertyupdate>"#;
-    let ms = d.dav("PROPPATCH", &cal, None, bad, MINIMAL).multistatus();
+    let r = d.dav("PROPPATCH", &cal, None, bad, MINIMAL);
+    let ms = r.multistatus();
+    assert_marked(&r, false);
     assert_eq!(ms.get(&cal).prop_status(DAV, "getetag"), 403);
     assert_eq!(ms.get(&cal).prop_status(DAV, "displayname"), 424);
 }
