@@ -57,6 +57,16 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
             if existed && !overwrite {
                 return Err(DavError::PreconditionFailed);
             }
+            // Before anything is replaced: a refusal leaves the destination as it was.
+            let replaced = match &existing {
+                Some(Resource::Item(_, m)) => Some(m.size),
+                _ => None,
+            };
+            req.state
+                .collections
+                .admit_item_transfer(tenant, &sc.path, &dcoll.path, sm.size, replaced, is_move)
+                .await
+                .map_err(validate::quota_error)?;
             if let Some(Resource::Collection(c)) = &existing {
                 store
                     .delete_collection(tenant, &c.path)
@@ -131,6 +141,11 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
             if existed && !overwrite {
                 return Err(DavError::PreconditionFailed);
             }
+            req.state
+                .collections
+                .admit_tree_transfer(tenant, &sc.path, dest.as_str(), is_move, depth_zero)
+                .await
+                .map_err(validate::quota_error)?;
             match &existing {
                 Some(Resource::Collection(c)) => store
                     .delete_collection(tenant, &c.path)
