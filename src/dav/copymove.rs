@@ -67,12 +67,6 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
                 .admit_item_transfer(tenant, &sc.path, &dcoll.path, sm.size, replaced, is_move)
                 .await
                 .map_err(validate::quota_error)?;
-            if let Some(Resource::Collection(c)) = &existing {
-                store
-                    .delete_collection(tenant, &c.path)
-                    .await
-                    .map_err(|e| super::items::store_error(e, &c.path))?;
-            }
             // Re-validate the body for the destination collection's rules.
             let item = store.item(&sc, &sm.name).await?.ok_or(DavError::NotFound)?;
             let index = if dcoll.kind == CollectionKind::Plain {
@@ -86,6 +80,13 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
                 )?
                 .index
             };
+            // Only once the item is known to fit: a refusal leaves the destination as it was.
+            if let Some(Resource::Collection(c)) = &existing {
+                store
+                    .delete_collection(tenant, &c.path)
+                    .await
+                    .map_err(|e| super::items::store_error(e, &c.path))?;
+            }
             store
                 .copy_item(
                     tenant,
