@@ -50,9 +50,7 @@ pub(super) async fn load(
     coll: &Collection,
     name: &str,
 ) -> Result<Option<PendingCreate>, StoreError> {
-    let v = store
-        .kv_get(tenant, &key(coll, name))
-        .await?;
+    let v = store.kv_get(tenant, &key(coll, name)).await?;
     Ok(v.and_then(|s| serde_json::from_str(&s).ok()))
 }
 
@@ -65,9 +63,7 @@ pub(super) async fn save(
     p: &PendingCreate,
 ) -> Result<(), StoreError> {
     let v = serde_json::to_string(p).unwrap_or_default();
-    store
-        .kv_set(tenant, &key(coll, name), &v)
-        .await?;
+    store.kv_set(tenant, &key(coll, name), &v).await?;
     Ok(())
 }
 
@@ -78,8 +74,6 @@ pub(super) async fn clear(
     coll: &Collection,
     name: &str,
 ) -> Result<(), StoreError> {
-    store
-        .kv_delete(tenant, &key(coll, name))
-        .await?;
+    store.kv_delete(tenant, &key(coll, name)).await?;
     Ok(())
 }

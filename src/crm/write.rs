@@ -77,11 +77,21 @@ impl CrmTenant {
         let patch = b.mapping.to_record(text)?;
         let existing = store.crm_identity(coll, name).await?;
         let record = match &existing {
-            Some(i) => {
-                self.connector
-                    .update(&b.entity, &i.crm_id, &patch, i.version.as_deref())
-                    .await?
-            }
+            Some(i) => match self
+                .connector
+                .update(&b.entity, &i.crm_id, &patch, i.version.as_deref())
+                .await
+            {
+                Err(ConnectorError::NotFound { message }) => {
+                    // Deleted in the CRM while the phone edited it: the phone's copy is stale
+                    // (412), the item goes now so its next sync reports it removed, and nothing
+                    // is re-created behind the CRM user's back.
+                    store.crm_remove(coll, name, false).await?;
+                    tracing::info!(tenant = %self.name, collection = %coll.path, %name, crm_id = %i.crm_id, %message, "the record was deleted in the CRM while the phone edited it; the item is removed");
+                    return Err(StoreError::PreconditionFailed.into());
+                }
+                r => r?,
+            },
             None => {
                 self.create_once(store, b, coll, name, &uid, body, &patch)
                     .await?
@@ -154,12 +164,10 @@ impl CrmTenant {
                     return Ok(updated);
                 }
                 Ok(None) => {}
-                Err(CrmWriteError::Connector(e @ ConnectorError::NotSupported { .. })) => {
-                    return Err(outcome_unknown(
-                        &e,
-                        "an earlier create of this item may have been made",
-                    ))
-                }
+                Err(CrmWriteError::Connector(e)) => return Err(outcome_unknown(
+                    &e,
+                    "an earlier create of this item may have been made and could not be looked up",
+                )),
                 Err(e) => return Err(e),
             }
         }
@@ -185,13 +193,12 @@ impl CrmTenant {
                         Ok(found)
                     }
                     Ok(None) => Err(outcome_unknown(&e, "it was not found by its lookup")),
-                    Err(CrmWriteError::Connector(ConnectorError::NotSupported { .. })) => Err(
-                        outcome_unknown(&e, "this CRM cannot be searched for it"),
-                    ),
-                    Err(CrmWriteError::Connector(l)) => Err(outcome_unknown(
-                        &e,
-                        &format!("its lookup failed too ({l})"),
-                    )),
+                    Err(CrmWriteError::Connector(ConnectorError::NotSupported { .. })) => {
+                        Err(outcome_unknown(&e, "this CRM cannot be searched for it"))
+                    }
+                    Err(CrmWriteError::Connector(l)) => {
+                        Err(outcome_unknown(&e, &format!("its lookup failed too ({l})")))
+                    }
                     Err(other) => Err(other),
                 }
             }

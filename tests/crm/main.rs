@@ -7,4 +7,5 @@
 mod support;
 
 mod crm_saas_dav;
+mod faults;
 mod tenant_examples;
