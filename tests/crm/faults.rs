@@ -326,3 +326,39 @@ async fn delete_and_move_while_down_then_recovery() {
     assert!(titled(&crm, "Keep me").is_empty());
     assert_eq!(gw.get(&href).await.0, 404);
 }
+
+/// (a'') The answer is lost, the lookup fails, and a refresh imports the committed record
+/// under a CRM href before the phone retries: the retry finds it, the phone's item takes the
+/// record over (the imported copy goes), and the CRM still holds one record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_takes_over_a_record_the_refresh_imported() {
+    let crm = FakeCrm::start(Vendor::HubSpot).await;
+    let dir = StateDir::new("faults-takeover");
+    let gw = gateway(&dir, &crm, false);
+    let (tok, _) = gw.sync(COLL, "").await;
+    faults(&crm, |f| {
+        f.lose_create_answers = 1;
+        f.fail_searches = true;
+    });
+    let href = format!("{COLL}taken-over.ics");
+    let body = event("taken-over", "Imported first");
+    assert_eq!(put(&gw, &href, &body).await.0, 503);
+    faults(&crm, |f| f.fail_searches = false);
+    let (tok2, imported) = gw.sync(COLL, &tok).await;
+    assert_eq!(
+        imported.len(),
+        1,
+        "the refresh imported the record: {imported:?}"
+    );
+    let imported_href = imported.keys().next().unwrap().clone();
+    assert_ne!(imported_href, href);
+    let (st, text) = put(&gw, &href, &body).await;
+    assert_eq!(st, 201, "{text}");
+    assert_eq!(titled(&crm, "Imported first").len(), 1, "one record");
+    let (_, changes) = gw.sync(COLL, &tok2).await;
+    assert_eq!(changes.get(&imported_href), Some(&None), "{changes:?}");
+    assert!(
+        changes.get(&href).is_some_and(Option::is_some),
+        "{changes:?}"
+    );
+}
