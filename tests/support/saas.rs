@@ -199,6 +199,9 @@ pub struct Faults {
     pub revoked: bool,
     /// Listing pages at this offset are answered 500.
     pub fail_page_at: Option<usize>,
+    /// When the listing page at this offset is served, the record with this id is deleted
+    /// first (a delete while a scan pages: the records after it shift back by one).
+    pub delete_at_page: Option<(usize, String)>,
     /// Searches (POST …/search) are answered 500.
     pub fail_searches: bool,
     /// When the listing page at this offset is served, this record is inserted first, at the
@@ -402,6 +405,19 @@ impl Respond for Api {
         if st.faults.fail_searches && r.url.path().ends_with("/search") {
             return ResponseTemplate::new(500)
                 .set_body_json(json!({"message": "search unavailable"}));
+        }
+        if listing
+            && st
+                .faults
+                .delete_at_page
+                .as_ref()
+                .is_some_and(|(at, _)| *at == offset)
+        {
+            if let Some((_, id)) = st.faults.delete_at_page.take() {
+                let f = self.vendor.id_field();
+                st.records.retain(|x| x[f] != id.as_str());
+                st.deleted.push((id, Utc::now()));
+            }
         }
         let create = r.method.as_str() == "POST"
             && !is_search_or_token(r)
