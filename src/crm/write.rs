@@ -185,6 +185,11 @@ impl CrmTenant {
                 pending::clear(store, &self.name, coll, name).await?;
                 Ok(rec)
             }
+            Err(e) if e.was_not_sent() => {
+                // The CRM was never reached: nothing can have been created.
+                pending::clear(store, &self.name, coll, name).await?;
+                Err(e.into())
+            }
             Err(e @ (ConnectorError::Unavailable { .. } | ConnectorError::Protocol { .. })) => {
                 tracing::warn!(tenant = %self.name, collection = %coll.path, %name, error = %e, "the outcome of a CRM create is unknown; looking the record up");
                 match self.resolve_pending(store, b, coll, name, &p).await {

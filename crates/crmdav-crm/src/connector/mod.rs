@@ -83,6 +83,26 @@ pub enum ConnectorError {
     NotSupported { message: String },
 }
 
+/// How the message of an [`ConnectorError::Unavailable`] begins when the request never left
+/// the gateway (no connection could be made), so the CRM cannot have acted on it.
+const NOT_SENT: &str = "nothing was sent: ";
+
+impl ConnectorError {
+    /// `Unavailable` for a request that never reached the CRM (connection refused, no route).
+    pub fn not_sent(message: impl std::fmt::Display) -> Self {
+        ConnectorError::Unavailable {
+            message: format!("{NOT_SENT}{message}"),
+            retry_after: None,
+        }
+    }
+
+    /// Whether the request certainly never reached the CRM: a write that failed so changed
+    /// nothing there.
+    pub fn was_not_sent(&self) -> bool {
+        matches!(self, ConnectorError::Unavailable { message, .. } if message.starts_with(NOT_SENT))
+    }
+}
+
 /// The interface to one tenant's CRM.
 #[async_trait::async_trait]
 pub trait Connector: Send + Sync {

@@ -198,3 +198,31 @@ fn shipped_definitions_declare_their_lookups() {
     let e = ConnectorDef::from_toml_str(bad, &HashMap::new()).unwrap_err();
     assert!(e.contains("`match` needs at least one field"), "{e}");
 }
+
+#[tokio::test]
+async fn a_create_that_reached_no_crm_was_not_sent() {
+    // A port nobody listens on: the connection is refused, the request never left.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let toml = format!("name = \"t\"\nbase_url = \"http://127.0.0.1:{port}\"\n[entities.things]\nlist = {{ path = \"/things\" }}\ncreate = {{ method = \"POST\", path = \"/things\" }}\n");
+    let c = RestConnector::new(
+        ConnectorDef::from_toml_str(&toml, &HashMap::new()).unwrap(),
+        None,
+    )
+    .unwrap();
+    let e = c.create("things", &json!({"a": 1})).await.unwrap_err();
+    assert!(e.was_not_sent(), "{e:?}");
+    assert!(matches!(e, ConnectorError::Unavailable { .. }));
+    // An answer lost after the body was sent is not "not sent".
+    let s = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(504))
+        .mount(&s)
+        .await;
+    let c = build(KEYED.replace("idempotency_key_header", "# no").as_str(), &s);
+    let e = c.create("things", &json!({"a": 1})).await.unwrap_err();
+    assert!(!e.was_not_sent(), "{e:?}");
+}
