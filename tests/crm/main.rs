@@ -8,4 +8,5 @@ mod support;
 
 mod crm_saas_dav;
 mod faults;
+mod moved_start;
 mod tenant_examples;
