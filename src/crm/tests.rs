@@ -448,6 +448,7 @@ async fn unknown_outcome_holds_the_item_but_an_unsent_create_does_not() {
     assert!(e.contains("outcome of the create is unknown"), "{e}");
     let e = put("a.ics", "a").await.unwrap_err().to_string();
     assert!(e.contains("could not be looked up"), "{e}");
+    assert!(e.contains("not created again for 10 minutes"), "{e}");
     assert_eq!(
         fake.records.lock().unwrap().len(),
         1,

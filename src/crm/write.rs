@@ -35,12 +35,19 @@ impl From<sqlx::Error> for CrmWriteError {
 const UNRESOLVED_HOLD: chrono::Duration = chrono::Duration::minutes(10);
 
 /// The 503 for a create whose outcome could not be learned: nothing was duplicated, and the
-/// phone's retry looks the record up before creating.
+/// phone's retry looks the record up before creating (or, where the CRM cannot be searched,
+/// is refused the same way for [`UNRESOLVED_HOLD`]).
 fn outcome_unknown(cause: &ConnectorError, why: &str) -> CrmWriteError {
+    let then = if matches!(cause, ConnectorError::NotSupported { .. })
+        || why.contains("cannot be searched")
+    {
+        "this item is not created again for 10 minutes"
+    } else {
+        "a retry of this PUT looks the record up before creating it again"
+    };
     CrmWriteError::Connector(ConnectorError::Unavailable {
         message: format!(
-            "the outcome of the create is unknown ({cause}) and {why}; nothing was duplicated: \
-             a retry of this PUT looks the record up before creating it again"
+            "the outcome of the create is unknown ({cause}) and {why}; nothing was duplicated: {then}"
         ),
         retry_after: None,
     })
