@@ -177,6 +177,12 @@ fn shipped_definitions_declare_their_lookups() {
         ("base_url", "https://crm.example/api"),
         ("token", "t"),
         ("access_token", "t"),
+        ("client_id", "c"),
+        ("client_secret", "s"),
+        ("refresh_token", "r"),
+        ("org_url", "https://org.example"),
+        ("tenant_id", "t"),
+        ("api_token", "t"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -184,6 +190,10 @@ fn shipped_definitions_declare_their_lookups() {
     for (file, entities) in [
         ("amagi-crm", &["contacts", "appointments", "tasks"][..]),
         ("hubspot", &["meetings", "contacts"][..]),
+        ("salesforce", &["events", "contacts"][..]),
+        ("dynamics365", &["appointments", "contacts"][..]),
+        ("zoho", &["events", "contacts"][..]),
+        ("pipedrive", &["activities", "persons"][..]),
     ] {
         let def = ConnectorDef::load(root.join(format!("connectors/{file}.toml")), &vars)
             .unwrap_or_else(|e| panic!("{file}: {e}"));

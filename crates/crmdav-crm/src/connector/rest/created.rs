@@ -2,7 +2,7 @@
 //! request filled from what was sent, and the candidates that carry the sent values and were
 //! created inside the window around the lost create.
 
-use super::def::{EntityDef, FindCreatedDef, ModifiedSinceDef};
+use super::def::{Endpoint, EntityDef, FindCreatedDef, ModifiedSinceDef};
 use super::{jsonpath, timefmt, RestConnector};
 use crate::connector::{ConnectorError, Record};
 use chrono::{DateTime, Utc};
@@ -30,14 +30,21 @@ impl RestConnector {
                     "{entity} has no lookup for a record whose create went unanswered"
                 ),
             })?;
-        let look = lookup_entity(e, f, data);
         let since = sent_at - chrono::Duration::seconds(f.window_secs as i64);
-        let with_body = look.modified_since.is_some();
+        let (look, with_since) = match &f.list {
+            Some(list) => {
+                let look = lookup_entity(e, f, list, data);
+                let with_body = look.modified_since.is_some();
+                (look, with_body)
+            }
+            // The entity's own modified-since listing from the window's start.
+            None => (e.clone(), true),
+        };
         let mut found = Vec::new();
         let mut page = None;
         for _ in 0..f.max_pages.max(1) {
             let p = self
-                .list_page(&look, with_body.then_some(since), page)
+                .list_page(&look, with_since.then_some(since), page)
                 .await?;
             found.extend(
                 p.records
@@ -56,8 +63,8 @@ impl RestConnector {
 
 /// The entity as the lookup lists it: the filled request as its list endpoint (a body goes
 /// through the search-body machinery so `{since}` and paging placeholders are filled).
-fn lookup_entity(e: &EntityDef, f: &FindCreatedDef, data: &Value) -> EntityDef {
-    let mut ep = f.list.clone();
+fn lookup_entity(e: &EntityDef, f: &FindCreatedDef, list: &Endpoint, data: &Value) -> EntityDef {
+    let mut ep = list.clone();
     ep.query = ep
         .query
         .into_iter()
@@ -204,6 +211,12 @@ mod tests {
     #[test]
     fn values_compare_as_the_crm_stores_them() {
         let tz = chrono_tz::Europe::Berlin;
+        // Salesforce answers `+0000` for what was sent as `Z`.
+        assert!(same_value(
+            &json!("2030-03-01T09:00:00Z"),
+            &json!("2030-03-01T09:00:00.000+0000"),
+            tz
+        ));
         assert!(same_value(
             &json!("2030-01-01T10:00:00+01:00"),
             &json!("2030-01-01T09:00:00Z"),

@@ -327,7 +327,12 @@ pub struct FindCreatedDef {
     /// sent at that JSON path (before `body_wrap`); a query parameter whose value is missing
     /// from what was sent is left out. In a body, `{since}` is the start of the window
     /// (formatted per `format`) and the paging placeholders work as in a search body.
-    pub list: Endpoint,
+    #[serde(default)]
+    pub list: Option<Endpoint>,
+    /// Instead of `list`: the entity's own listing of records modified since the start of the
+    /// window (its `modified_since` filter), for CRMs whose search needs a query language.
+    #[serde(default)]
+    pub modified_since: bool,
     /// JSON paths (in what was sent, and in a found record) whose values must be equal; at
     /// least one. A unique field the mapping writes (the iCalendar UID stored in the CRM) makes
     /// the match exact; otherwise list every field the mapping writes.
@@ -683,10 +688,24 @@ impl ConnectorDef {
                     crate::record::jsonpath::parse(p)
                         .map_err(|m| format!("entity {name}.find_created: {m}"))?;
                 }
-                if f.list.path.contains("://") {
-                    return Err(format!(
-                        "entity {name}.find_created: endpoint paths are relative to base_url"
-                    ));
+                match (&f.list, f.modified_since) {
+                    (Some(l), false) if l.path.contains("://") => {
+                        return Err(format!(
+                            "entity {name}.find_created: endpoint paths are relative to base_url"
+                        ))
+                    }
+                    (Some(_), false) => {}
+                    (None, true) if e.modified_since.is_some() => {}
+                    (None, true) => {
+                        return Err(format!(
+                            "entity {name}.find_created: modified_since needs the entity's modified_since"
+                        ))
+                    }
+                    _ => {
+                        return Err(format!(
+                            "entity {name}.find_created: set either list or modified_since = true"
+                        ))
+                    }
                 }
             }
             if let Some(d) = &e.deleted {
