@@ -204,6 +204,9 @@ pub trait KvStore {
 
     /// Set a per-tenant value.
     async fn kv_set(&self, tenant: &str, key: &str, value: &str) -> Result<(), DbError>;
+
+    /// Remove a per-tenant value (absent is fine).
+    async fn kv_delete(&self, tenant: &str, key: &str) -> Result<(), DbError>;
 }
 
 /// The identity map of CRM-backed collections and their refresh bookkeeping.
