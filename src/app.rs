@@ -58,7 +58,7 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
     let crm = CrmRegistry::build(&cfg, &store)?;
     let auth = Authenticator::new(&cfg);
     let state = Arc::new(AppState {
-        collections: Collections::new(store.clone(), crm),
+        collections: Collections::new(store.clone(), crm).with_quota(cfg.quota.clone()),
         cfg,
         store,
         auth,

@@ -8,8 +8,10 @@ use crate::xml::{Element, NS_CARDDAV};
 /// What a client asked for in `<CARDDAV:address-data>`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct AddressDataRequest {
-    /// `version` attribute; `None` serves each card in its stored version.
-    pub version: Option<VCardVersion>,
+    /// The `version` attribute, 3.0 when absent: RFC 6352 §10.4 defaults `address-data` to
+    /// `text/vcard` version 3.0, the only version iOS/macOS Contacts read, so a card stored
+    /// as 4.0 (DAVx5 writes 4.0) is converted for a client that does not ask.
+    pub version: VCardVersion,
     /// Property names (upper case) from `<CARDDAV:prop name=…>`; `None` = all properties
     /// (no `prop` children, or `<CARDDAV:allprop/>`).
     pub props: Option<Vec<String>>,
@@ -20,13 +22,14 @@ pub struct AddressDataRequest {
 impl AddressDataRequest {
     /// True when the stored bytes can be served as they are for a card of `stored` version.
     pub fn is_passthrough(&self, stored: Option<VCardVersion>) -> bool {
-        self.props.is_none() && (self.version.is_none() || self.version == stored)
+        self.props.is_none() && stored == Some(self.version)
     }
 }
 
 /// Parses `<CARDDAV:address-data content-type="text/vcard" version="4.0">` with its `prop` /
 /// `allprop` children. A content type other than text/vcard, or a version other than 3.0/4.0,
-/// gives `supported-address-data`.
+/// gives `supported-address-data` (RFC 6352 §8.6, §8.7: the attributes name a media type the
+/// server does not support); no version means 3.0 (§10.4).
 pub fn parse_address_data(el: &Element) -> Result<AddressDataRequest, FilterError> {
     if !el.is(NS_CARDDAV, "address-data") {
         return Err(FilterError::UnsupportedFilter(format!(
@@ -45,13 +48,13 @@ pub fn parse_address_data(el: &Element) -> Result<AddressDataRequest, FilterErro
         }
     }
     let version = match el.attr("version") {
-        None => None,
-        Some(v) => Some(VCardVersion::parse(v).ok_or_else(|| {
+        None => VCardVersion::V3,
+        Some(v) => VCardVersion::parse(v).ok_or_else(|| {
             FilterError::UnsupportedAddressData(format!(
                 "vCard version {:?} is not supported; use 3.0 or 4.0",
                 clip(v.trim())
             ))
-        })?),
+        })?,
     };
     let mut allprop = false;
     let mut props: Vec<String> = Vec::new();
@@ -100,25 +103,21 @@ pub fn parse_address_data(el: &Element) -> Result<AddressDataRequest, FilterErro
 /// Properties every selection keeps.
 const ALWAYS: [&str; 4] = ["BEGIN", "END", "VERSION", "UID"];
 
-/// Renders a stored vCard as `req` asks. With no property selection and the stored (or no)
-/// version, the body comes back unchanged, byte for byte. Otherwise it is converted with
-/// [`convert`] when the version differs, then reduced to BEGIN, END, VERSION, UID and the
-/// named properties (any group, e.g. `item1.TEL` for TEL), keeping their original lines.
+/// Renders a stored vCard as `req` asks. With no property selection and the stored version,
+/// the body comes back unchanged, byte for byte. Otherwise it is converted with [`convert`]
+/// when the version differs, then reduced to BEGIN, END, VERSION, UID and the named
+/// properties (any group, e.g. `item1.TEL` for TEL), keeping their original lines.
 pub fn render_address_data(req: &AddressDataRequest, body: &str) -> Result<String, CardError> {
-    if req.props.is_none() && req.version.is_none() {
-        return Ok(body.to_string());
-    }
     let stored = declared_version(body);
     if req.is_passthrough(stored) {
         return Ok(body.to_string());
     }
     let converted;
-    let source = match req.version {
-        Some(v) if Some(v) != stored => {
-            converted = convert(body, v)?;
-            converted.as_str()
-        }
-        _ => body,
+    let source = if stored == Some(req.version) {
+        body
+    } else {
+        converted = convert(body, req.version)?;
+        converted.as_str()
     };
     let Some(props) = &req.props else {
         return Ok(source.to_string());
@@ -170,10 +169,16 @@ mod tests {
 
     #[test]
     fn parses_requests() {
+        // No version attribute: 3.0 (RFC 6352 §10.4).
         assert_eq!(
             address_data("<C:address-data/>"),
-            Ok(AddressDataRequest::default())
+            Ok(AddressDataRequest {
+                version: VCardVersion::V3,
+                props: None,
+                novalue: vec![],
+            })
         );
+        assert_eq!(AddressDataRequest::default().version, VCardVersion::V3);
         assert_eq!(
             address_data(
                 "<C:address-data content-type=\"text/vcard\" version=\"4.0\">\
@@ -181,7 +186,7 @@ mod tests {
                  <C:prop name=\"PHOTO\" novalue=\"yes\"/></C:address-data>"
             ),
             Ok(AddressDataRequest {
-                version: Some(VCardVersion::V4),
+                version: VCardVersion::V4,
                 props: Some(vec!["EMAIL".into(), "FN".into(), "PHOTO".into()]),
                 novalue: vec!["PHOTO".into()],
             })
@@ -192,7 +197,7 @@ mod tests {
                  <C:allprop/></C:address-data>"
             ),
             Ok(AddressDataRequest {
-                version: Some(VCardVersion::V3),
+                version: VCardVersion::V3,
                 props: None,
                 novalue: vec![],
             })
@@ -225,28 +230,30 @@ mod tests {
     #[test]
     fn passthrough_is_byte_identical() {
         let all = AddressDataRequest::default();
-        for body in [IOS_V3, V4_CJK, PLAIN_V3] {
+        for body in [IOS_V3, PLAIN_V3] {
             assert_eq!(render_address_data(&all, body).as_deref(), Ok(body));
         }
-        let same = AddressDataRequest {
-            version: Some(VCardVersion::V3),
-            ..Default::default()
-        };
-        assert_eq!(render_address_data(&same, IOS_V3).as_deref(), Ok(IOS_V3));
         // Odd bytes survive: bare LF, no final newline, lower-case VERSION, unescaped comma.
         let odd = "BEGIN:VCARD\nversion:4.0\nUID:x\nFN:a\\,b\nX-FOO:a,b\nEND:VCARD";
-        assert_eq!(render_address_data(&all, odd).as_deref(), Ok(odd));
         let v4 = AddressDataRequest {
-            version: Some(VCardVersion::V4),
+            version: VCardVersion::V4,
             ..Default::default()
         };
         assert_eq!(render_address_data(&v4, odd).as_deref(), Ok(odd));
+        assert_eq!(render_address_data(&v4, V4_CJK).as_deref(), Ok(V4_CJK));
+    }
+
+    #[test]
+    fn no_version_serves_a_stored_4_0_card_as_3_0() {
+        let out = render_address_data(&AddressDataRequest::default(), V4_CJK).expect("renders");
+        assert_eq!(out, convert(V4_CJK, VCardVersion::V3).expect("converts"));
+        assert!(out.starts_with("BEGIN:VCARD\r\nVERSION:3.0\r\n"), "{out}");
     }
 
     #[test]
     fn selects_properties_keeping_groups_and_bytes() {
         let req = AddressDataRequest {
-            version: None,
+            version: VCardVersion::V3,
             props: Some(vec!["TEL".into(), "NOTE".into()]),
             novalue: vec![],
         };
@@ -267,7 +274,7 @@ mod tests {
     #[test]
     fn novalue_drops_the_value() {
         let req = AddressDataRequest {
-            version: None,
+            version: VCardVersion::V3,
             props: Some(vec!["PHOTO".into(), "FN".into()]),
             novalue: vec!["PHOTO".into()],
         };
@@ -286,7 +293,7 @@ mod tests {
     #[test]
     fn converts_then_selects() {
         let req = AddressDataRequest {
-            version: Some(VCardVersion::V4),
+            version: VCardVersion::V4,
             props: Some(vec!["PHOTO".into(), "FN".into()]),
             novalue: vec![],
         };
@@ -305,7 +312,7 @@ mod tests {
         );
 
         let to_v3 = AddressDataRequest {
-            version: Some(VCardVersion::V3),
+            version: VCardVersion::V3,
             ..Default::default()
         };
         let out = render_address_data(&to_v3, V4_CJK).expect("renders");
@@ -316,7 +323,7 @@ mod tests {
     #[test]
     fn conversion_failure_is_reported() {
         let req = AddressDataRequest {
-            version: Some(VCardVersion::V4),
+            version: VCardVersion::V4,
             ..Default::default()
         };
         let err = render_address_data(&req, "VERSION:3.0\r\nnot a card").unwrap_err();

@@ -1,13 +1,14 @@
 //! One vCard: validation ([`inspect`]), version conversion ([`convert`]) and the values the
 //! server indexes ([`index_fields`]).
 
-use super::{clip, CardError, VCardVersion};
+use super::{apple, clip, CardError, VCardVersion};
 use crate::contentline::{lines, parse_line, push_folded, Param};
 use calcard::vcard::{
     VCard, VCardEntry, VCardParameter, VCardParameterName, VCardParameterValue, VCardProperty,
     VCardValue, VCardValueType,
 };
 use calcard::{Entry, Parser};
+use std::borrow::Cow;
 
 /// What the server needs to know about a valid address object resource.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,9 +114,15 @@ pub(crate) fn declared_version(body: &str) -> Option<VCardVersion> {
 ///   3.0 media-type TYPE (`TYPE=JPEG`) is dropped;
 /// * 3.0 `TYPE=pref` ⇄ 4.0 `PREF=1`;
 /// * 4.0 `TEL;VALUE=uri:tel:+1…` → 3.0 `TEL:+1…`; a 4.0 URI photo gets 3.0 `VALUE=uri`;
-/// * no `CHARSET=UTF-8` parameters in 3.0 output (RFC 2426 has none; the body is UTF-8).
+/// * no `CHARSET=UTF-8` parameters in 3.0 output (RFC 2426 has none; the body is UTF-8);
+/// * Apple's 3.0 forms for KIND, MEMBER, ANNIVERSARY and dates without a year, both ways
+///   (the table in `apple.rs`).
 pub fn convert(body: &str, to: VCardVersion) -> Result<String, CardError> {
-    let mut card = parse_lenient(body).ok_or_else(|| {
+    let source = match to {
+        VCardVersion::V4 => binary_as_data_uris(body),
+        VCardVersion::V3 => Cow::Borrowed(body),
+    };
+    let mut card = parse_lenient(&source).ok_or_else(|| {
         CardError::Conversion(to, "the stored body is not a parsable vCard".into())
     })?;
     let from = card
@@ -126,6 +133,10 @@ pub fn convert(body: &str, to: VCardVersion) -> Result<String, CardError> {
         .and_then(|v| VCardVersion::parse(&v));
     if from == Some(to) {
         return Ok(body.to_string());
+    }
+    match to {
+        VCardVersion::V4 => apple::to_v4(&mut card),
+        VCardVersion::V3 => apple::to_v3(&mut card),
     }
     for entry in &mut card.entries {
         match to {
@@ -144,6 +155,93 @@ pub fn convert(body: &str, to: VCardVersion) -> Result<String, CardError> {
         push_folded(&mut out, &strip_charset(&line.unfolded));
     }
     Ok(out)
+}
+
+/// 3.0 inline binary values (`ENCODING=b`, RFC 2426 §5.8.3) rewritten as the 4.0 `data:` URIs
+/// they become (RFC 6350 §6.2.4), before calcard reads the card: calcard decodes the base64
+/// and keeps bytes that happen to be UTF-8 (a tiny image, an ASCII key) as text, which would
+/// write the raw bytes, NUL and all, into the 4.0 card. A media TYPE (`JPEG`) becomes the
+/// URI's media type; other TYPE values stay.
+fn binary_as_data_uris(body: &str) -> Cow<'_, str> {
+    let is_base64 = |p: &Param<'_>| {
+        p.name.eq_ignore_ascii_case("ENCODING")
+            && p.value.is_some_and(|v| {
+                let v = v.trim_matches('"');
+                v.eq_ignore_ascii_case("b") || v.eq_ignore_ascii_case("base64")
+            })
+    };
+    let binary =
+        |unfolded: &str| parse_line(unfolded).is_some_and(|l| l.params.iter().any(is_base64));
+    if !lines(body).any(|l| binary(&l.unfolded)) {
+        return Cow::Borrowed(body);
+    }
+    let mut out = String::with_capacity(body.len() + 64);
+    for line in lines(body) {
+        let Some(parsed) = parse_line(&line.unfolded).filter(|l| l.params.iter().any(is_base64))
+        else {
+            out.push_str(line.raw);
+            continue;
+        };
+        let mut media: Option<String> = None;
+        let mut head = parsed.full_name().into_owned();
+        for p in &parsed.params {
+            if is_base64(p) || p.name.eq_ignore_ascii_case("VALUE") {
+                continue;
+            }
+            if p.name.eq_ignore_ascii_case("TYPE") {
+                let mut kept = Vec::new();
+                for v in p.values() {
+                    match legacy_media_type(&v) {
+                        Some(m) if media.is_none() => media = Some(m),
+                        Some(_) => {}
+                        None => kept.push(v),
+                    }
+                }
+                if !kept.is_empty() {
+                    head.push_str(";TYPE=");
+                    head.push_str(&kept.join(","));
+                }
+                continue;
+            }
+            head.push(';');
+            head.push_str(p.name);
+            if let Some(v) = p.value {
+                head.push('=');
+                head.push_str(v);
+            }
+        }
+        let data: String = parsed
+            .value
+            .chars()
+            .filter(|c| !c.is_ascii_whitespace())
+            .collect();
+        let media = media.as_deref().unwrap_or("application/octet-stream");
+        push_folded(&mut out, &format!("{head}:data:{media};base64,{data}"));
+    }
+    Cow::Owned(out)
+}
+
+/// The media type a 3.0 TYPE value names for an inline binary value (RFC 2426 §3.1.4: IANA
+/// image, sound and key formats), or a full `type/subtype` given there.
+fn legacy_media_type(token: &str) -> Option<String> {
+    let token = token.trim();
+    if token.contains('/') {
+        return Some(token.to_ascii_lowercase());
+    }
+    let media = match token.to_ascii_uppercase().as_str() {
+        "JPEG" | "JPG" => "image/jpeg",
+        "PNG" => "image/png",
+        "GIF" => "image/gif",
+        "BMP" => "image/bmp",
+        "TIFF" => "image/tiff",
+        "WAVE" | "WAV" => "audio/wav",
+        "OGG" => "audio/ogg",
+        "MP3" | "MPEG" => "audio/mpeg",
+        "PGP" => "application/pgp-keys",
+        "X509" => "application/pkix-cert",
+        _ => return None,
+    };
+    Some(media.to_string())
 }
 
 fn is_binary_property(name: &VCardProperty) -> bool {
@@ -572,6 +670,36 @@ mod tests {
             has_line(&out, "PHOTO;VALUE=URI:https://example.com/p.jpg"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn binary_that_is_utf8_stays_encoded_in_v4() {
+        // "AAEC" decodes to the bytes 0, 1, 2 and "QUJD" to "ABC": valid UTF-8, which calcard
+        // keeps as text; they used to reach the 4.0 card raw (a NUL in the XML of a REPORT).
+        let body = card(&[
+            "VERSION:3.0",
+            "UID:u1",
+            "FN:Tiny",
+            "PHOTO;ENCODING=b;TYPE=JPEG:AAEC",
+            "KEY;ENCODING=B;TYPE=PGP:QUJD",
+            "LOGO;ENCODING=b:QUJD",
+        ]);
+        let out = convert(&body, VCardVersion::V4).expect("converts");
+        assert!(has_line(&out, "PHOTO:data:image/jpeg;base64,AAEC"), "{out}");
+        assert!(
+            has_line(&out, "KEY:data:application/pgp-keys;base64,QUJD"),
+            "{out}"
+        );
+        assert!(
+            has_line(&out, "LOGO:data:application/octet-stream;base64,QUJD"),
+            "{out}"
+        );
+        assert!(
+            !out.bytes().any(|b| b < 0x20 && b != b'\r' && b != b'\n'),
+            "{out:?}"
+        );
+        let back = convert(&out, VCardVersion::V3).expect("converts back");
+        assert!(has_line(&back, "PHOTO;ENCODING=b;TYPE=JPEG:AAEC"), "{back}");
     }
 
     #[test]

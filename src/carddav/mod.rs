@@ -11,19 +11,26 @@
 //! * [`parse_address_data`] / [`render_address_data`] serve `CARDDAV:address-data` (§10.4):
 //!   the stored bytes untouched when nothing is asked for, otherwise a property selection
 //!   and/or a version conversion ([`convert`]).
+//! * [`accepted_version`] reads the vCard version a GET's `Accept` header asks for.
 //! * [`index_fields`] gives the values the server indexes to prefilter text-match queries.
 //!
 //! Every error names the RFC 6352 precondition element (in the `CARDDAV:` namespace,
 //! [`crate::xml::NS_CARDDAV`]) that the server puts in its `DAV:error` body.
 
+mod accept;
 mod address_data;
+mod apple;
 mod card;
 mod filter;
 #[cfg(test)]
 mod fixtures;
 mod prefilter;
+#[cfg(test)]
+mod roundtrip_tests;
 
+pub use accept::accepted_version;
 pub use address_data::{parse_address_data, render_address_data, AddressDataRequest};
+pub(crate) use card::declared_version;
 pub use card::{convert, index_fields, inspect, CardInfo};
 pub use filter::{
     matches, parse_filter, parse_limit, CardFilter, Collation, MatchType, ParamFilter, PropFilter,
@@ -77,6 +84,9 @@ pub enum CardError {
     /// The stored vCard could not be converted to the requested version.
     #[error("cannot convert the vCard to version {0}: {1}")]
     Conversion(VCardVersion, String),
+    /// A GET's `Accept` names only vCard forms the server cannot write (RFC 6352 §5.1.1).
+    #[error("cannot serve the vCard as {0:?}; available: text/vcard version 3.0 or 4.0")]
+    NotAcceptable(String),
 }
 
 impl CardError {
@@ -85,7 +95,9 @@ impl CardError {
         use crate::error::Precondition as P;
         match self {
             CardError::UnsupportedVersion(_) => P::SupportedAddressData,
-            CardError::Conversion(..) => P::SupportedAddressDataConversion,
+            CardError::Conversion(..) | CardError::NotAcceptable(_) => {
+                P::SupportedAddressDataConversion
+            }
             CardError::NotVCard(_)
             | CardError::Unterminated
             | CardError::MultipleCards

@@ -244,6 +244,7 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
     }
     let http: HttpOptions = section(&mut t, path, "http")?;
     let auth: AuthOptions = section(&mut t, path, "auth")?;
+    let quota: Quota = section(&mut t, path, "quota")?;
     no_unknown(&t, path, "")?;
 
     let dir = relative_to(path, &tenants_dir);
@@ -299,6 +300,7 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         catalog,
         http,
         auth,
+        quota,
     })
 }
 

@@ -9,11 +9,13 @@ mod catalog;
 mod definitions;
 mod edge;
 mod load;
+mod quota;
 
 pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
 pub use edge::{AuthOptions, HttpOptions};
 pub use load::{load_with, ConfigError};
+pub use quota::Quota;
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -87,6 +89,8 @@ pub struct ServerConfig {
     pub http: HttpOptions,
     /// Password verification and login throttling.
     pub auth: AuthOptions,
+    /// Storage quotas (`[quota]`; off by default).
+    pub quota: Quota,
 }
 
 /// Which engine serves a tenant's collections.

@@ -84,9 +84,21 @@ pub async fn get(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
                 .ok_or(DavError::NotFound)?;
             let mut b = HttpResponse::Ok();
             b.insert_header(("ETag", item.meta.etag.clone()))
-                .insert_header(("Last-Modified", http_date(item.meta.modified)))
-                .content_type(item.meta.content_type.clone());
-            Ok(b.body(item.body))
+                .insert_header(("Last-Modified", http_date(item.meta.modified)));
+            if c.kind != CollectionKind::Addressbook {
+                b.content_type(item.meta.content_type.clone());
+                return Ok(b.body(item.body));
+            }
+            b.insert_header(("Vary", "Accept"));
+            match negotiated_vcard(req, &item.body)? {
+                Some((content_type, Some(converted))) => {
+                    Ok(b.content_type(content_type).body(converted))
+                }
+                Some((content_type, None)) => Ok(b.content_type(content_type).body(item.body)),
+                None => Ok(b
+                    .content_type(item.meta.content_type.clone())
+                    .body(item.body)),
+            }
         }
         other => {
             // A small HTML index, so that a browser pointed at the server sees something.
@@ -110,6 +122,41 @@ pub async fn get(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
             Ok(b.body(html))
         }
     }
+}
+
+/// The representation of an address object a GET's `Accept` asks for
+/// ([`crate::carddav::accepted_version`]): its Content-Type with the version parameter
+/// (RFC 6350 §10.1) and the converted body, `None` for the stored bytes. `Ok(None)` overall
+/// when no version was asked for: the stored card and Content-Type go out unchanged. A
+/// version the card cannot be converted to is 403 `supported-address-data-conversion`
+/// (RFC 6352 §5.1.1).
+///
+/// Every version carries the stored ETag, as sabre/dav does: a client's If-Match on its next
+/// PUT names that ETag whichever version it read, and a weak or per-version tag would fail it
+/// (`Vary: Accept` keeps caches from mixing the versions).
+fn negotiated_vcard(req: &Req<'_>, body: &[u8]) -> DavResult<Option<(String, Option<String>)>> {
+    let Some(text) = std::str::from_utf8(body).ok() else {
+        return Ok(None);
+    };
+    let Some(stored) = crate::carddav::declared_version(text) else {
+        return Ok(None);
+    };
+    let refuse = |e: crate::carddav::CardError| {
+        tracing::info!(error = %e, accept = req.header("accept").unwrap_or_default(),
+            "GET: vCard representation refused");
+        DavError::forbidden(e.precondition(), e.to_string())
+    };
+    let Some(want) =
+        crate::carddav::accepted_version(req.header("accept"), stored).map_err(refuse)?
+    else {
+        return Ok(None);
+    };
+    let content_type = format!("text/vcard; charset=utf-8; version={want}");
+    if want == stored {
+        return Ok(Some((content_type, None)));
+    }
+    let converted = crate::carddav::convert(text, want).map_err(refuse)?;
+    Ok(Some((content_type, Some(converted))))
 }
 
 fn http_date(t: i64) -> String {
@@ -213,6 +260,7 @@ fn write_error(e: WriteError, coll: &Collection) -> DavError {
             e.to_string(),
         ),
         WriteError::Upstream(c) => DavError::Upstream(c),
+        WriteError::OverQuota(o) => validate::over_quota(o),
     }
 }
 

@@ -69,6 +69,7 @@ async fn contract(s: &Store) {
     change_log(s).await;
     dead_properties(s).await;
     kv(s).await;
+    usage(s).await;
     identity_map(s).await;
     card_fields(s).await;
     copy_and_move_items(s).await;
@@ -394,6 +395,30 @@ async fn kv(s: &Store) {
     s.kv_set(T, "k", "2").await.unwrap();
     assert_eq!(s.kv_get(T, "k").await.unwrap().as_deref(), Some("2"));
     assert_eq!(s.kv_get("other", "k").await.unwrap(), None);
+    s.kv_delete(T, "k").await.unwrap();
+    s.kv_delete(T, "k").await.unwrap();
+    assert_eq!(s.kv_get(T, "k").await.unwrap(), None);
+}
+
+async fn usage(s: &Store) {
+    s.create_collection(T, "q/", CollectionKind::Plain, &[], false)
+        .await
+        .unwrap();
+    let a = calendar(s, "q/a/").await;
+    let b = calendar(s, "q/a_/").await;
+    let w = cond(None, None);
+    let none = ItemIndex::default();
+    s.put_item(&a, "1.ics", CT, b"12345", &none, &w)
+        .await
+        .unwrap();
+    s.put_item(&a, "2.ics", CT, b"123", &none, &w)
+        .await
+        .unwrap();
+    s.put_item(&b, "3.ics", CT, b"1", &none, &w).await.unwrap();
+    assert_eq!(s.usage(T, "q/a/", false).await.unwrap(), (8, 2));
+    assert_eq!(s.usage(T, "q/", true).await.unwrap(), (9, 3));
+    assert_eq!(s.usage(T, "q/", false).await.unwrap(), (0, 0));
+    assert_eq!(s.usage("other", "q/", true).await.unwrap(), (0, 0));
 }
 
 async fn identity_map(s: &Store) {

@@ -7,4 +7,6 @@
 mod support;
 
 mod crm_saas_dav;
+mod faults;
+mod moved_start;
 mod tenant_examples;

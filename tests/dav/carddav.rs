@@ -150,7 +150,8 @@ fn addressbook_multiget() {
     let ms = d.report(CONTACTS, "1", &body).multistatus();
     for n in names {
         let href = format!("{CONTACTS}{n}");
-        let g = d.get(&href);
+        // address-data without a version is 3.0 (RFC 6352 §10.4), as a GET asking for 3.0.
+        let g = get_accept(&d, &href, "text/vcard; version=3.0");
         let r = ms.get(&href);
         assert_eq!(r.ok(DAV, "getetag").text, g.etag());
         assert_eq!(r.ok(CARDDAV, "address-data").text, g.text());
@@ -415,4 +416,301 @@ fn field_index_follows_edits_copies_and_moves() {
     let scan = r#"<CR:filter test="anyof"><CR:prop-filter name="FN"><CR:text-match match-type="contains">a</CR:text-match></CR:prop-filter><CR:prop-filter name="NOTE"><CR:text-match>no such note</CR:text-match></CR:prop-filter></CR:filter>"#;
     let indexed = fn_filter("contains", "a");
     assert_eq!(q(&moved, scan.into()), q(&moved, indexed));
+}
+
+fn get_accept(c: &Client, path: &str, accept: &str) -> Resp {
+    c.dav("GET", path, None, Vec::new(), &[("Accept", accept)])
+}
+
+fn multiget(c: &Client, book: &str, address_data: &str, hrefs: &[&str]) -> Ms {
+    let hrefs: String = hrefs
+        .iter()
+        .map(|h| format!("<D:href>{h}</D:href>"))
+        .collect();
+    c.report(
+        book,
+        "1",
+        &format!(
+            r#"<CR:addressbook-multiget xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:prop><D:getetag/>{address_data}</D:prop>{hrefs}</CR:addressbook-multiget>"#
+        ),
+    )
+    .multistatus()
+}
+
+/// Issue 9 item 11: `address-data` without a `version` is 3.0 (RFC 6352 §10.4), in
+/// addressbook-multiget and addressbook-query; `version="4.0"` gives 4.0.
+#[test]
+fn address_data_without_version_is_vcard_3() {
+    let d = demo();
+    let b = book(&d);
+    let (anna, bert) = (format!("{b}anna.vcf"), format!("{b}bert.vcf"));
+    let stored4 = d.get(&bert).text();
+    assert!(stored4.contains("VERSION:4.0\r\n"), "{stored4}");
+    let stored3 = d.get(&anna).text();
+
+    let ms = multiget(&d, &b, "<CR:address-data/>", &[&anna, &bert]);
+    let v3 = ms.get(&bert).ok(CARDDAV, "address-data").text.clone();
+    let lines = unfold(&v3);
+    assert!(lines.contains(&"VERSION:3.0".to_string()), "{v3}");
+    assert!(lines.contains(&"FN:Bert Baker".to_string()), "{v3}");
+    assert!(
+        lines.contains(&"TEL;TYPE=CELL:+1-555-0100".to_string()),
+        "3.0 TEL, no tel: URI: {v3}"
+    );
+    // A stored 3.0 card is served byte for byte.
+    assert_eq!(ms.get(&anna).ok(CARDDAV, "address-data").text, stored3);
+
+    let ms = multiget(
+        &d,
+        &b,
+        r#"<CR:address-data content-type="text/vcard" version="4.0"/>"#,
+        &[&bert],
+    );
+    assert_eq!(ms.get(&bert).ok(CARDDAV, "address-data").text, stored4);
+
+    let ms = query(&d, &b, "<CR:address-data/>", &fn_filter("contains", "bert")).multistatus();
+    assert_eq!(ms.get(&bert).ok(CARDDAV, "address-data").text, v3);
+
+    // sync-collection: address-data follows the same default; without it, nothing changes.
+    let sync = |prop: &str| {
+        d.report(
+            &b,
+            "1",
+            &format!(
+                r#"<D:sync-collection xmlns:D="DAV:" xmlns:CR="urn:ietf:params:xml:ns:carddav"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop>{prop}</D:prop></D:sync-collection>"#
+            ),
+        )
+        .multistatus()
+    };
+    let ms = sync("<D:getetag/><CR:address-data/>");
+    assert_eq!(ms.get(&bert).ok(CARDDAV, "address-data").text, v3);
+    let ms = sync("<D:getetag/>");
+    assert_eq!(ms.get(&bert).ok(DAV, "getetag").text, d.get(&bert).etag());
+    assert!(ms.get(&bert).prop(CARDDAV, "address-data").is_none());
+
+    // The book advertises both versions (RFC 6352 §6.2.2).
+    let ms = d
+        .propfind(&b, "0", "<CR:supported-address-data/>")
+        .multistatus();
+    let responses = ms.responses();
+    let sad = responses[0].ok(CARDDAV, "supported-address-data");
+    let versions: Vec<(&str, &str)> = sad
+        .children
+        .iter()
+        .filter(|c| c.is(CARDDAV, "address-data-type"))
+        .filter_map(|c| Some((c.attr("content-type")?, c.attr("version")?)))
+        .collect();
+    assert_eq!(versions, [("text/vcard", "3.0"), ("text/vcard", "4.0")]);
+    let ms = query(
+        &d,
+        &b,
+        r#"<CR:address-data version="4.0"/>"#,
+        &fn_filter("contains", "bert"),
+    )
+    .multistatus();
+    assert_eq!(ms.get(&bert).ok(CARDDAV, "address-data").text, stored4);
+}
+
+/// Issue 9 item 11: GET honours `Accept: text/vcard; version=…` with a matching
+/// Content-Type; without a version it serves the stored card. Every version carries the
+/// stored ETag, so If-Match on the next PUT holds.
+#[test]
+fn get_honours_accept_version() {
+    let d = demo();
+    let b = book(&d);
+    let (anna, bert) = (format!("{b}anna.vcf"), format!("{b}bert.vcf"));
+    let stored = d.get(&bert);
+    let etag = stored.etag();
+
+    let g = get_accept(&d, &bert, "text/vcard; version=3.0");
+    g.expect(200);
+    assert_eq!(
+        g.header("content-type").as_deref(),
+        Some("text/vcard; charset=utf-8; version=3.0")
+    );
+    assert!(
+        unfold(&g.text()).contains(&"VERSION:3.0".to_string()),
+        "{}",
+        g.text()
+    );
+    assert_eq!(g.etag(), etag);
+    assert_eq!(g.header("vary").as_deref(), Some("Accept"));
+
+    let g = get_accept(&d, &bert, "text/vcard;version=4.0");
+    assert_eq!(g.text(), stored.text());
+    assert_eq!(
+        g.header("content-type").as_deref(),
+        Some("text/vcard; charset=utf-8; version=4.0")
+    );
+    for accept in [
+        "text/vcard",
+        "text/x-vcard",
+        "*/*",
+        "text/html",
+        "text/vcard; version=2.1, */*;q=0.1",
+    ] {
+        let g = get_accept(&d, &bert, accept);
+        assert_eq!(g.text(), stored.text(), "Accept: {accept}");
+        assert_eq!(g.header("content-type"), stored.header("content-type"));
+    }
+
+    // Only forms the server cannot write: RFC 6352's GET precondition.
+    for accept in ["text/vcard; version=2.1", "application/vcard+json"] {
+        get_accept(&d, &bert, accept).expect_error(
+            403,
+            CARDDAV,
+            "supported-address-data-conversion",
+        );
+    }
+
+    let g = get_accept(&d, &anna, "text/vcard; version=4.0");
+    let lines = unfold(&g.text());
+    assert!(lines.contains(&"VERSION:4.0".to_string()), "{}", g.text());
+    assert!(
+        lines.contains(&format!("PHOTO:data:image/png;base64,{PHOTO_B64}")),
+        "{}",
+        g.text()
+    );
+    assert_eq!(g.etag(), d.get(&anna).etag());
+
+    // HEAD gives the converted length.
+    let h = d.dav(
+        "HEAD",
+        &bert,
+        None,
+        Vec::new(),
+        &[("Accept", "text/vcard; version=3.0")],
+    );
+    let len: usize = h.header("content-length").unwrap().parse().unwrap();
+    assert_eq!(
+        len,
+        get_accept(&d, &bert, "text/vcard; version=3.0").body.len()
+    );
+
+    // The ETag read with a 3.0 GET is the one a PUT's If-Match names.
+    let g = get_accept(&d, &bert, "text/vcard; version=3.0");
+    let edited = g.text().replace("FN:Bert Baker", "FN:Bert B. Baker");
+    let r = d.dav(
+        "PUT",
+        &bert,
+        None,
+        edited.clone().into_bytes(),
+        &[("Content-Type", "text/vcard"), ("If-Match", &g.etag())],
+    );
+    r.expect(204);
+    assert_eq!(d.get(&bert).text(), edited);
+}
+
+/// A group, an organization and a person as DAVx5 writes them in vCard 4.0.
+fn davx5_cards(tag: &str) -> [(String, String); 3] {
+    let person = format!("urn:uuid:{}", unique(&format!("{tag}-erin")));
+    [
+        (
+            "erin.vcf".into(),
+            format!(
+                "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:{person}\r\nPRODID:ez-vcard 0.12.1\r\nFN:Erin Example\r\nN:Example;Erin;;;\r\nKIND:individual\r\nTEL;TYPE=cell;PREF=1;VALUE=uri:tel:+1-555-0101\r\nEMAIL;TYPE=work:erin@example.com\r\nBDAY:--0415\r\nANNIVERSARY:20100612\r\nPHOTO:data:image/png;base64,{PHOTO_B64}\r\nIMPP;PREF=1:xmpp:erin@example.com\r\nGENDER:F\r\nEND:VCARD\r\n"
+            ),
+        ),
+        (
+            "acme.vcf".into(),
+            format!(
+                "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:uuid:{}\r\nFN:Acme Corp\r\nORG:Acme Corp\r\nKIND:org\r\nEND:VCARD\r\n",
+                unique(&format!("{tag}-acme"))
+            ),
+        ),
+        (
+            "team.vcf".into(),
+            format!(
+                "BEGIN:VCARD\r\nVERSION:4.0\r\nUID:urn:uuid:{}\r\nFN:Team\r\nKIND:group\r\nMEMBER:{person}\r\nEND:VCARD\r\n",
+                unique(&format!("{tag}-team"))
+            ),
+        ),
+    ]
+}
+
+/// Issue 9 items 11 and 12: cards DAVx5 PUTs as 4.0 reach an iPhone, which multigets
+/// without a version, as 3.0 in Apple's forms.
+#[test]
+fn davx5_cards_reach_ios_in_apple_forms() {
+    let d = demo();
+    let b = d.new_addressbook();
+    let cards = davx5_cards("apple");
+    for (name, body) in &cards {
+        d.put_vcf(&format!("{b}{name}"), body).expect(201);
+    }
+    let hrefs: Vec<String> = cards.iter().map(|(n, _)| format!("{b}{n}")).collect();
+    // The body iOS Contacts sends (its prefixes, no address-data attributes).
+    let body = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<A:addressbook-multiget xmlns:A="urn:ietf:params:xml:ns:carddav">
+  <B:prop xmlns:B="DAV:">
+    <B:getetag/>
+    <A:address-data/>
+  </B:prop>
+{}</A:addressbook-multiget>
+"#,
+        hrefs
+            .iter()
+            .map(|h| format!("  <B:href xmlns:B=\"DAV:\">{h}</B:href>\n"))
+            .collect::<String>()
+    );
+    let ms = d.report(&b, "1", &body).multistatus();
+    let card = |i: usize| unfold(&ms.get(&hrefs[i]).ok(CARDDAV, "address-data").text);
+    let member = cards[0]
+        .1
+        .lines()
+        .nth(2)
+        .unwrap()
+        .trim_start_matches("UID:")
+        .to_string();
+
+    let erin = card(0);
+    for line in [
+        "VERSION:3.0",
+        "TEL;TYPE=CELL,pref:+1-555-0101",
+        "BDAY;X-APPLE-OMIT-YEAR=1604:1604-04-15",
+        "X-ANNIVERSARY:2010-06-12",
+        "item1.X-ABDATE:2010-06-12",
+        "item1.X-ABLabel:_$!<Anniversary>!$_",
+        &format!("PHOTO;ENCODING=b;TYPE=PNG:{PHOTO_B64}"),
+        "IMPP;TYPE=pref:xmpp:erin@example.com",
+        "GENDER:F",
+    ] {
+        assert!(erin.iter().any(|l| l == line), "{line} in {erin:#?}");
+    }
+    assert!(!erin.iter().any(|l| l.starts_with("KIND")), "{erin:#?}");
+    assert!(
+        !erin
+            .iter()
+            .any(|l| l.contains("tel:") || l.contains("data:")),
+        "{erin:#?}"
+    );
+
+    let acme = card(1);
+    assert!(
+        acme.contains(&"X-ABShowAs:COMPANY".to_string()),
+        "{acme:#?}"
+    );
+    assert!(!acme.iter().any(|l| l.starts_with("KIND")), "{acme:#?}");
+
+    let team = card(2);
+    assert!(
+        team.contains(&"X-ADDRESSBOOKSERVER-KIND:group".to_string()),
+        "{team:#?}"
+    );
+    assert!(
+        team.contains(&format!("X-ADDRESSBOOKSERVER-MEMBER:{member}")),
+        "{team:#?}"
+    );
+    assert!(
+        !team
+            .iter()
+            .any(|l| l.starts_with("KIND") || l.starts_with("MEMBER")),
+        "{team:#?}"
+    );
+
+    // What DAVx5 stored is untouched, and comes back to it as 4.0.
+    for (i, (_, body)) in cards.iter().enumerate() {
+        assert_eq!(&d.get(&hrefs[i]).text(), body);
+    }
 }

@@ -16,6 +16,8 @@ mod edge;
 mod etags;
 mod golden;
 mod instances;
+mod prefer;
+mod quota;
 mod reports;
 mod sync;
 mod upgrade;

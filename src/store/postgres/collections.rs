@@ -256,6 +256,32 @@ impl CollectionStore for PgStore {
         Ok(())
     }
 
+    async fn usage(&self, tenant: &str, path: &str, below: bool) -> Result<(u64, u64), DbError> {
+        // A plain read: quotas are checked before the write, outside its transaction (see
+        // collections::quota), on every backend alike.
+        let sql = if below {
+            "SELECT COALESCE(SUM(octet_length(i.body)), 0)::BIGINT AS bytes, COUNT(i.id) AS n \
+             FROM items i JOIN collections c ON c.id = i.collection_id \
+             WHERE c.tenant = $1 AND c.path LIKE $2 ESCAPE '\\'"
+        } else {
+            "SELECT COALESCE(SUM(octet_length(i.body)), 0)::BIGINT AS bytes, COUNT(i.id) AS n \
+             FROM items i JOIN collections c ON c.id = i.collection_id \
+             WHERE c.tenant = $1 AND c.path = $2"
+        };
+        let key = if below {
+            like_prefix(path)
+        } else {
+            path.to_string()
+        };
+        let r = sqlx::query(sql)
+            .bind(tenant)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        let (bytes, n): (i64, i64) = (r.get("bytes"), r.get("n"));
+        Ok((bytes.max(0) as u64, n.max(0) as u64))
+    }
+
     async fn move_tree(&self, tenant: &str, src: &str, dst: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         lock_tree(&mut tx, tenant, src).await?;

@@ -27,4 +27,13 @@ impl KvStore for PgStore {
         .await?;
         Ok(())
     }
+
+    async fn kv_delete(&self, tenant: &str, key: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM kv WHERE tenant = $1 AND key = $2")
+            .bind(tenant)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }
