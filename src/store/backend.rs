@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 use super::model::{
-    Change, Collection, CollectionKind, CrmCollectionState, CrmIdentity, DeadProperty, Item,
-    ItemIndex, ItemMeta, ItemRef, RenderedItem, WriteCondition,
+    AppPassword, Change, Collection, CollectionKind, CrmCollectionState, CrmIdentity, DeadProperty,
+    Item, ItemIndex, ItemMeta, ItemRef, RenderedItem, WriteCondition,
 };
 use super::sqlite::SqliteStore;
 use super::StoreError;
@@ -266,6 +266,33 @@ pub trait CardFieldIndex {
     async fn set_fields(&self, item_id: i64, fields: &[(String, String)]) -> Result<(), DbError>;
 }
 
+/// App passwords, per (tenant, user): tenants never see each other's rows. Kept small on
+/// purpose: hashing, the secret's format and who may create one are the caller's (`auth`).
+#[async_trait]
+pub trait AppPasswordStore {
+    /// Store a new app password; `StoreError::Exists` when its id is taken in the tenant.
+    async fn create_app_password(&self, pw: &AppPassword) -> Result<(), StoreError>;
+
+    /// An app password by tenant and public id.
+    async fn app_password(&self, tenant: &str, id: &str) -> Result<Option<AppPassword>, DbError>;
+
+    /// The tenant's app passwords, of one user when `user` is given, oldest first.
+    async fn app_passwords(
+        &self,
+        tenant: &str,
+        user: Option<&str>,
+    ) -> Result<Vec<AppPassword>, DbError>;
+
+    /// Revoke (delete) one app password; false when there was none with that id.
+    async fn revoke_app_password(&self, tenant: &str, id: &str) -> Result<bool, DbError>;
+
+    /// Revoke every app password of a user; returns how many there were.
+    async fn revoke_app_passwords(&self, tenant: &str, user: &str) -> Result<u64, DbError>;
+
+    /// Record a successful login at `at` (epoch seconds); a revoked id is ignored.
+    async fn touch_app_password(&self, tenant: &str, id: &str, at: i64) -> Result<(), DbError>;
+}
+
 /// Everything the gateway keeps: what a backend implements in full.
 #[async_trait]
 pub trait StateStore:
@@ -276,6 +303,7 @@ pub trait StateStore:
     + KvStore
     + CrmIdentityStore
     + CardFieldIndex
+    + AppPasswordStore
     + Send
     + Sync
 {

@@ -2,6 +2,7 @@
 //! `migrations/*.sql`, applied by `sqlx::migrate!` when the store opens; each concern's
 //! queries live in their own file.
 
+mod app_passwords;
 mod changes;
 mod collections;
 mod fields;
@@ -136,7 +137,7 @@ mod tests {
     #[tokio::test]
     async fn fresh_store_is_at_the_latest_schema() {
         let s = SqliteStore::open("sqlite://:memory:").await.unwrap();
-        assert_eq!(s.schema_version().await.unwrap(), 1);
-        assert_eq!(s.latest_schema_version(), 1);
+        assert_eq!(s.schema_version().await.unwrap(), 2);
+        assert_eq!(s.latest_schema_version(), 2);
     }
 }
