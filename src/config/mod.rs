@@ -121,8 +121,9 @@ pub fn option_vars(options: &toml::Table) -> std::collections::HashMap<String, S
 pub struct UserConfig {
     /// Login name (without `@tenant`).
     pub name: String,
-    /// PHC-format argon2 hash of the password.
-    pub password_hash: String,
+    /// PHC-format argon2 hash of the password; `None` when the person logs in only with app
+    /// passwords.
+    pub password_hash: Option<String>,
     /// Display name of the principal.
     pub display_name: Option<String>,
     /// Email used as `calendar-user-address-set` (mailto:).
