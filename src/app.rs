@@ -55,6 +55,7 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
         .map_err(|e| anyhow::anyhow!("cannot open state store {}: {e}", cfg.state))?;
     let store = Arc::new(store);
     let crm = CrmRegistry::build(&cfg, &store)?;
+    crate::crm::check_stored_tokens(&cfg, &store).await;
     let auth = Authenticator::new(&cfg, store.clone());
     let state = Arc::new(AppState {
         collections: Collections::new(store.clone(), crm),

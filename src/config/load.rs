@@ -240,6 +240,9 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
             "must not exceed limits.max_body_bytes",
         ));
     }
+    let secrets_key = take_str(&mut t, path, "secrets_key")?
+        .map(|k| SecretsKey::parse(&k).map_err(|m| err(path, "secrets_key", m)))
+        .transpose()?;
     let http: HttpOptions = section(&mut t, path, "http")?;
     let auth: AuthOptions = section(&mut t, path, "auth")?;
     no_unknown(&t, path, "")?;
@@ -297,6 +300,7 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         catalog,
         http,
         auth,
+        secrets_key,
     })
 }
 
@@ -697,5 +701,25 @@ mod tests {
         let e = load(&dir.path().join("s.toml")).unwrap_err();
         assert_eq!(e.key, "listen_typo");
         assert_eq!(e.message, "unknown key");
+        // The secrets key, from a file.
+        std::fs::write(dir.path().join("key"), format!("{}\n", "ab".repeat(32))).unwrap();
+        std::fs::write(
+            dir.path().join("s.toml"),
+            "state = \"sqlite://x.db\"\nsecrets_key_file = \"key\"\n",
+        )
+        .unwrap();
+        let c = load(&dir.path().join("s.toml")).unwrap();
+        assert_eq!(c.secrets_key.map(|k| k.bytes()[0]), Some(0xab));
+        std::fs::write(
+            dir.path().join("s.toml"),
+            "state = \"sqlite://x.db\"\nsecrets_key = \"short\"\n",
+        )
+        .unwrap();
+        let e = load(&dir.path().join("s.toml")).unwrap_err();
+        assert_eq!(e.key, "secrets_key");
+        assert!(
+            !e.to_string().contains("short"),
+            "the key is not echoed: {e}"
+        );
     }
 }

@@ -9,11 +9,13 @@ mod catalog;
 mod definitions;
 mod edge;
 mod load;
+mod secrets;
 
 pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
 pub use edge::{AuthOptions, HttpOptions};
 pub use load::{load_with, ConfigError};
+pub use secrets::SecretsKey;
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -85,6 +87,9 @@ pub struct ServerConfig {
     pub http: HttpOptions,
     /// Password verification and login throttling.
     pub auth: AuthOptions,
+    /// Encrypts CRM tokens in the state store (`secrets_key`); without it they are stored
+    /// in the clear.
+    pub secrets_key: Option<SecretsKey>,
 }
 
 /// Which engine serves a tenant's collections.
