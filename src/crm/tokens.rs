@@ -85,9 +85,11 @@ impl TokenStore for KvTokenStore {
             )?,
             (None, true) => return Err(self.refused(SealError::NoKey)),
             (Some(_), false) => {
-                // Written before a key was configured: seal it now.
+                // Written before a key was configured: seal it now, and push the sealed page
+                // into the main file so the clear one does not stay in a copy of it.
                 let t = parse(&v)?;
                 self.save(&t).await?;
+                self.store.flush().await.map_err(|e| e.to_string())?;
                 tracing::info!(tenant = %self.tenant, "CRM token in the state store encrypted");
                 t
             }
@@ -180,6 +182,33 @@ mod tests {
             bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
         }
         bytes
+    }
+
+    /// A token written in the clear, then sealed by a keyed read, leaves no clear bytes.
+    #[tokio::test]
+    async fn sealing_an_old_plaintext_token_leaves_no_trace_in_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("state.db").display());
+        let refresh = "rt-OLD-plaintext-93ab1e";
+        let store = Arc::new(Store::open(&url).await.unwrap());
+        KvTokenStore::new(store.clone(), "acme", None)
+            .save(&token(refresh))
+            .await
+            .unwrap();
+        drop(store);
+        let store = Arc::new(Store::open(&url).await.unwrap());
+        let keyed = KvTokenStore::new(store.clone(), "acme", sealer(1));
+        assert_eq!(keyed.load().await.unwrap(), Some(token(refresh)));
+        drop(keyed);
+        drop(store);
+        let mut bytes = Vec::new();
+        for entry in std::fs::read_dir(dir.path()).unwrap() {
+            bytes.extend(std::fs::read(entry.unwrap().path()).unwrap());
+        }
+        assert!(
+            !contains(&bytes, refresh),
+            "the old token is still in the file"
+        );
     }
 
     fn contains(haystack: &[u8], needle: &str) -> bool {

@@ -312,6 +312,11 @@ pub trait StateStore:
 
     /// The schema version this build brings its state to.
     fn latest_schema_version(&self) -> i64;
+
+    /// Make every committed write part of the main database file, so a copy of that file
+    /// alone holds no superseded bytes (SQLite: checkpoint and truncate the write-ahead log;
+    /// a no-op where there is no such log). Called after a secret is rewritten sealed.
+    async fn flush(&self) -> Result<(), DbError>;
 }
 
 /// The state store callers hold (as `Arc<Store>` or `&Store`): the backend `open` chose. Every

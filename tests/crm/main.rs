@@ -7,4 +7,5 @@
 mod support;
 
 mod crm_saas_dav;
+mod sealed_tokens;
 mod tenant_examples;
