@@ -220,3 +220,95 @@ pub async fn revoke_all(
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(dir: &std::path::Path) -> ServerConfig {
+        std::fs::create_dir_all(dir.join("tenants")).unwrap();
+        std::fs::write(dir.join("crmdav.toml"), "state = \"sqlite://:memory:\"\n").unwrap();
+        std::fs::write(
+            dir.join("tenants/t.toml"),
+            "name = \"t\"\n[[users]]\nname = \"alice\"\n[[users]]\nname = \"bob\"\n",
+        )
+        .unwrap();
+        crate::crm::definitions::load_config(&dir.join("crmdav.toml")).unwrap()
+    }
+
+    #[tokio::test]
+    async fn create_list_and_revoke_own_devices() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let store = Store::open("sqlite://:memory:").await.unwrap();
+        let made = create(&store, &cfg, "t", "alice", " Alice's phone ")
+            .await
+            .unwrap();
+        assert_eq!(made.device.label, "Alice's phone");
+        assert_eq!(made.device.id, made.secret.id());
+        let row = store.app_password("t", made.secret.id()).await.unwrap();
+        let row = row.unwrap();
+        assert!(row.hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        assert!(!row.hash.contains(made.secret.secret()));
+
+        assert!(matches!(
+            create(&store, &cfg, "t", "carol", "x").await,
+            Err(DeviceError::UnknownUser { .. })
+        ));
+        assert!(matches!(
+            create(&store, &cfg, "nope", "alice", "x").await,
+            Err(DeviceError::UnknownTenant(_))
+        ));
+        assert!(matches!(
+            create(&store, &cfg, "t", "alice", "a\u{1b}[31m").await,
+            Err(DeviceError::Label(LabelError::Control))
+        ));
+        assert_eq!(list(&store, &cfg, "t", None).await.unwrap().len(), 1);
+        assert!(list(&store, &cfg, "t", Some("bob"))
+            .await
+            .unwrap()
+            .is_empty());
+
+        // Bob cannot revoke Alice's device; Alice can, once.
+        let id = made.secret.id().to_uppercase();
+        assert!(matches!(
+            revoke_own(&store, &cfg, "t", "bob", &id).await,
+            Err(DeviceError::UnknownId { .. })
+        ));
+        revoke_own(&store, &cfg, "t", "alice", &id).await.unwrap();
+        assert!(matches!(
+            revoke_own(&store, &cfg, "t", "alice", &id).await,
+            Err(DeviceError::UnknownId { .. })
+        ));
+        assert_eq!(revoke_all(&store, &cfg, "t", "alice").await.unwrap(), 0);
+    }
+
+    /// Someone removed from the tenant file still has their devices listed and revocable.
+    #[tokio::test]
+    async fn a_removed_person_can_still_be_cleaned_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(dir.path());
+        let store = Store::open("sqlite://:memory:").await.unwrap();
+        let mut row = AppPassword {
+            tenant: "t".into(),
+            id: "0123456789".into(),
+            user: "carol".into(),
+            label: "old phone".into(),
+            hash: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA".into(),
+            created: 1,
+            last_used: None,
+        };
+        store.create_app_password(&row).await.unwrap();
+        row.id = "0123456788".into();
+        store.create_app_password(&row).await.unwrap();
+        assert_eq!(
+            list(&store, &cfg, "t", Some("carol")).await.unwrap().len(),
+            2
+        );
+        assert_eq!(revoke_all(&store, &cfg, "t", "carol").await.unwrap(), 2);
+        assert!(matches!(
+            revoke_all(&store, &cfg, "t", "carol").await,
+            Err(DeviceError::UnknownUser { .. })
+        ));
+    }
+}
