@@ -101,3 +101,23 @@ async fn salesforce_tokens_are_sealed_in_the_state_file() {
         "no token asked with the configured refresh token after the restart"
     );
 }
+
+/// Without a key, an OAuth tenant is served and the log says its tokens are stored in the
+/// clear; a tenant with a static token keeps nothing in the store, so nothing is said.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_key_oauth_tenants_are_warned_about() {
+    for (vendor, warned) in [(Vendor::Salesforce, true), (Vendor::HubSpot, false)] {
+        let crm = FakeCrm::start(vendor).await;
+        let dir = StateDir::new("unsealed");
+        let port = free_port();
+        write_config(dir.path(), port, vendor, &crm.uri(), "events", 1);
+        let gw = Phone::new(Gateway::new(dir.path(), port).start());
+        let (_, members) = gw.sync("/dav/calendars/alice/events/", "").await;
+        assert_eq!(members.len(), 5);
+        let log = gw.log();
+        let warning = log
+            .lines()
+            .any(|l| l.contains("no secrets_key configured") && l.contains("tenant=firm"));
+        assert_eq!(warning, warned, "{vendor:?}: {log}");
+    }
+}
