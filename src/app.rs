@@ -58,7 +58,7 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
     crate::crm::check_stored_tokens(&cfg, &store).await;
     let auth = Authenticator::new(&cfg, store.clone());
     let state = Arc::new(AppState {
-        collections: Collections::new(store.clone(), crm),
+        collections: Collections::new(store.clone(), crm).with_quota(cfg.quota.clone()),
         cfg,
         store,
         auth,

@@ -55,9 +55,12 @@ pub enum DavError {
     /// 501.
     #[error("not implemented: {message}")]
     NotImplemented { message: String },
-    /// 507.
-    #[error("insufficient storage")]
-    InsufficientStorage,
+    /// 507, with the condition that failed (RFC 4331 §6: `DAV:quota-not-exceeded`).
+    #[error("insufficient storage: {message}")]
+    InsufficientStorage {
+        message: String,
+        condition: Option<Precondition>,
+    },
     /// The CRM refused or failed: its own status, and a `crmdav:` element in the body.
     #[error(transparent)]
     Upstream(#[from] ConnectorError),
@@ -103,7 +106,8 @@ impl DavError {
         match self {
             DavError::Forbidden { condition, .. }
             | DavError::Conflict { condition, .. }
-            | DavError::BadRequest { condition, .. } => condition.as_ref(),
+            | DavError::BadRequest { condition, .. }
+            | DavError::InsufficientStorage { condition, .. } => condition.as_ref(),
             _ => None,
         }
     }
@@ -139,7 +143,7 @@ impl ResponseError for DavError {
             DavError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             DavError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             DavError::NotImplemented { .. } => StatusCode::NOT_IMPLEMENTED,
-            DavError::InsufficientStorage => StatusCode::INSUFFICIENT_STORAGE,
+            DavError::InsufficientStorage { .. } => StatusCode::INSUFFICIENT_STORAGE,
             DavError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             DavError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             DavError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,

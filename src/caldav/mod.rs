@@ -80,6 +80,19 @@ pub enum CalError {
     MethodPresent,
     #[error("component {0} is not supported by this calendar")]
     UnsupportedComponent(String),
+    #[error(
+        "the {comp} ends before it starts: {end} {end_value} is earlier than DTSTART {start_value}"
+    )]
+    EndBeforeStart {
+        /// VEVENT or VTODO.
+        comp: String,
+        /// DTEND or DUE.
+        end: &'static str,
+        /// The end as sent.
+        end_value: String,
+        /// DTSTART as sent.
+        start_value: String,
+    },
 }
 
 impl CalError {
@@ -87,9 +100,10 @@ impl CalError {
     pub fn precondition(&self) -> crate::error::Precondition {
         use crate::error::Precondition as P;
         match self {
-            CalError::NotICalendar(_) | CalError::MultipleCalendars | CalError::InvalidValue(_) => {
-                P::ValidCalendarData
-            }
+            CalError::NotICalendar(_)
+            | CalError::MultipleCalendars
+            | CalError::InvalidValue(_)
+            | CalError::EndBeforeStart { .. } => P::ValidCalendarData,
             CalError::NoComponent
             | CalError::MixedComponents(..)
             | CalError::MissingUid(_)
@@ -196,6 +210,7 @@ pub fn inspect(
                 return Err(CalError::InvalidValue("DURATION".into()));
             }
         }
+        check_end_after_start(c, &zones)?;
         match c
             .prop("RECURRENCE-ID")
             .and_then(|p| time::parse_dt_prop(p, &zones))
@@ -228,6 +243,37 @@ pub fn inspect(
         component: kind,
         first_start,
         last_end,
+    })
+}
+
+/// RFC 5545 §3.6.1 (VEVENT: DTEND later than DTSTART) and §3.8.2.3 (VTODO: DUE later than
+/// DTSTART). An end equal to the start is kept: clients write zero-length events and tasks.
+/// Two fixed times (UTC or with a TZID) compare as instants; when either is floating or a
+/// DATE (midnight), they compare as wall-clock times, which is how a floating time is read in
+/// any zone.
+fn check_end_after_start(c: &ical::Comp, zones: &Zones) -> Result<(), CalError> {
+    let end = match c.name.as_str() {
+        "VEVENT" => "DTEND",
+        "VTODO" => "DUE",
+        _ => return Ok(()),
+    };
+    let parsed = |name: &str| c.prop(name).and_then(|p| time::parse_dt_prop(p, zones));
+    let (Some(s), Some(e)) = (parsed("DTSTART"), parsed(end)) else {
+        return Ok(());
+    };
+    let before = if s.is_floating() || e.is_floating() {
+        e.local < s.local
+    } else {
+        e.utc() < s.utc()
+    };
+    if !before {
+        return Ok(());
+    }
+    Err(CalError::EndBeforeStart {
+        comp: c.name.clone(),
+        end,
+        end_value: c.value(end).unwrap_or_default().trim().to_string(),
+        start_value: c.value("DTSTART").unwrap_or_default().trim().to_string(),
     })
 }
 

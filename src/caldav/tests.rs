@@ -879,3 +879,77 @@ fn hostile_input_does_not_panic() {
     let info = inspect(&bodies[2], ALL, 100).expect("lenient about RRULE");
     assert_eq!(info.last_end, None);
 }
+
+// ---------------------------------------------------------------- end before start
+
+fn span(comp: &str, start: &str, end: &str) -> String {
+    let end_name = if comp == "VTODO" { "DUE" } else { "DTEND" };
+    cal(&format!(
+        "{}BEGIN:{comp}\nUID:s\nDTSTAMP:20260101T000000Z\nDTSTART{start}\n{end_name}{end}\nEND:{comp}\n",
+        weekly_ny()
+            .split("BEGIN:VEVENT")
+            .next()
+            .expect("the zone")
+            .split_once("BEGIN:VTIMEZONE")
+            .map(|(_, z)| format!("BEGIN:VTIMEZONE{z}"))
+            .expect("the zone")
+            .replace("\r\n", "\n")
+    ))
+}
+
+#[test]
+fn end_before_start_is_refused_in_every_kind_of_time() {
+    let ny = ";TZID=America/New_York:";
+    for (comp, start, end) in [
+        ("VEVENT", ":20260105T100000Z", ":20260105T095959Z"),
+        // 09:00 in New York is 14:00Z: later on the wall clock, earlier as an instant.
+        ("VEVENT", ny, ":20260105T130000Z"),
+        ("VEVENT", ":20260105T140001Z", ny),
+        ("VEVENT", ";VALUE=DATE:20260105", ";VALUE=DATE:20260104"),
+        ("VEVENT", ":20260105T100000", ":20260105T090000"),
+        ("VEVENT", ";VALUE=DATE:20260105", ":20260104T230000"),
+        ("VTODO", ":20260105T100000Z", ":20260104T100000Z"),
+    ] {
+        let fix = |v: &str| {
+            if v == ny {
+                format!("{ny}20260105T090000")
+            } else {
+                v.to_string()
+            }
+        };
+        let body = span(comp, &fix(start), &fix(end));
+        let e = inspect(&body, ALL, 10).expect_err(&body);
+        assert!(matches!(e, CalError::EndBeforeStart { .. }), "{e:?}");
+        assert_eq!(
+            e.precondition(),
+            crate::error::Precondition::ValidCalendarData
+        );
+    }
+    for (comp, start, end) in [
+        ("VEVENT", ":20260105T100000Z", ":20260105T100000Z"),
+        ("VEVENT", ":20260105T140000Z", ny),
+        ("VEVENT", ";VALUE=DATE:20260105", ";VALUE=DATE:20260105"),
+        ("VEVENT", ";VALUE=DATE:20260105", ";VALUE=DATE:20260106"),
+        ("VEVENT", ":20260105T090000", ":20260105T090000"),
+        ("VTODO", ":20260105T100000Z", ":20260105T100000Z"),
+    ] {
+        let fix = |v: &str| {
+            if v == ny {
+                format!("{ny}20260105T090000")
+            } else {
+                v.to_string()
+            }
+        };
+        let body = span(comp, &fix(start), &fix(end));
+        inspect(&body, ALL, 10).unwrap_or_else(|e| panic!("{e}: {body}"));
+    }
+    // An overridden instance is checked like the master.
+    let body = weekly_ny().replace(
+        "DTEND;TZID=America/New_York:20260113T150000",
+        "DTEND;TZID=America/New_York:20260113T130000",
+    );
+    assert!(matches!(
+        inspect(&body, ALL, 10),
+        Err(CalError::EndBeforeStart { .. })
+    ));
+}

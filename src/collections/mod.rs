@@ -6,7 +6,11 @@
 //! refreshed here, writes are routed here, and what a backend cannot express is refused here.
 
 pub mod provision;
+mod quota;
 
+pub use quota::{Growth, OverQuota, QuotaError};
+
+use crate::config::Quota;
 use crate::connector::ConnectorError;
 use crate::crm::{Binding, CrmRegistry, CrmTenant, CrmWriteError};
 use crate::store::{Collection, ItemIndex, Store, StoreError, WriteCondition};
@@ -28,6 +32,18 @@ pub enum WriteError {
     /// The backend behind the collection refused or failed.
     #[error(transparent)]
     Upstream(ConnectorError),
+    /// The write would pass a quota (RFC 4331).
+    #[error(transparent)]
+    OverQuota(OverQuota),
+}
+
+impl From<QuotaError> for WriteError {
+    fn from(e: QuotaError) -> Self {
+        match e {
+            QuotaError::Over(o) => WriteError::OverQuota(o),
+            QuotaError::Db(e) => WriteError::Store(StoreError::Db(e)),
+        }
+    }
 }
 
 impl From<sqlx::Error> for WriteError {
@@ -75,12 +91,17 @@ enum Backend {
 pub struct Collections {
     store: Arc<Store>,
     crm: CrmRegistry,
+    quota: Quota,
 }
 
 impl Collections {
     /// Collections in `store`, some of them bound to CRM entities by `crm`.
     pub fn new(store: Arc<Store>, crm: CrmRegistry) -> Self {
-        Collections { store, crm }
+        Collections {
+            store,
+            crm,
+            quota: Quota::default(),
+        }
     }
 
     fn backend(&self, tenant: &str, coll: &CollectionPath) -> Backend {
@@ -170,6 +191,7 @@ impl Collections {
         content_type: &str,
         cond: &WriteCondition,
     ) -> Result<(String, bool), WriteError> {
+        self.admit_put(tenant, coll, name, body.len()).await?;
         match self.backend(tenant, &CollectionPath::of_stored(&coll.path)) {
             Backend::Crm(t, b) => Ok(t
                 .put(&self.store, &b, coll, name, body, index, content_type, cond)

@@ -245,6 +245,7 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         .transpose()?;
     let http: HttpOptions = section(&mut t, path, "http")?;
     let auth: AuthOptions = section(&mut t, path, "auth")?;
+    let quota: Quota = section(&mut t, path, "quota")?;
     no_unknown(&t, path, "")?;
 
     let dir = relative_to(path, &tenants_dir);
@@ -301,6 +302,7 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         http,
         auth,
         secrets_key,
+        quota,
     })
 }
 

@@ -9,12 +9,14 @@ mod catalog;
 mod definitions;
 mod edge;
 mod load;
+mod quota;
 mod secrets;
 
 pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
 pub use edge::{AuthOptions, HttpOptions};
 pub use load::{load_with, ConfigError};
+pub use quota::Quota;
 pub use secrets::SecretsKey;
 
 use serde::Deserialize;
@@ -90,6 +92,8 @@ pub struct ServerConfig {
     /// Encrypts CRM tokens in the state store (`secrets_key`); without it they are stored
     /// in the clear.
     pub secrets_key: Option<SecretsKey>,
+    /// Storage quotas (`[quota]`; off by default).
+    pub quota: Quota,
 }
 
 /// Which engine serves a tenant's collections.

@@ -16,6 +16,7 @@ mod binding;
 pub mod definitions;
 mod metrics;
 pub mod overlay;
+mod pending;
 mod refresh;
 mod registry;
 pub mod sealed;

@@ -57,12 +57,16 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
             if existed && !overwrite {
                 return Err(DavError::PreconditionFailed);
             }
-            if let Some(Resource::Collection(c)) = &existing {
-                store
-                    .delete_collection(tenant, &c.path)
-                    .await
-                    .map_err(|e| super::items::store_error(e, &c.path))?;
-            }
+            // Before anything is replaced: a refusal leaves the destination as it was.
+            let replaced = match &existing {
+                Some(Resource::Item(_, m)) => Some(m.size),
+                _ => None,
+            };
+            req.state
+                .collections
+                .admit_item_transfer(tenant, &sc.path, &dcoll.path, sm.size, replaced, is_move)
+                .await
+                .map_err(validate::quota_error)?;
             // Re-validate the body for the destination collection's rules.
             let item = store.item(&sc, &sm.name).await?.ok_or(DavError::NotFound)?;
             let index = if dcoll.kind == CollectionKind::Plain {
@@ -76,6 +80,13 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
                 )?
                 .index
             };
+            // Only once the item is known to fit: a refusal leaves the destination as it was.
+            if let Some(Resource::Collection(c)) = &existing {
+                store
+                    .delete_collection(tenant, &c.path)
+                    .await
+                    .map_err(|e| super::items::store_error(e, &c.path))?;
+            }
             store
                 .copy_item(
                     tenant,
@@ -131,6 +142,11 @@ pub async fn copy_move(req: &Req<'_>, src: Resource, is_move: bool) -> DavResult
             if existed && !overwrite {
                 return Err(DavError::PreconditionFailed);
             }
+            req.state
+                .collections
+                .admit_tree_transfer(tenant, &sc.path, dest.as_str(), is_move, depth_zero)
+                .await
+                .map_err(validate::quota_error)?;
             match &existing {
                 Some(Resource::Collection(c)) => store
                     .delete_collection(tenant, &c.path)

@@ -260,6 +260,7 @@ fn write_error(e: WriteError, coll: &Collection) -> DavError {
             e.to_string(),
         ),
         WriteError::Upstream(c) => DavError::Upstream(c),
+        WriteError::OverQuota(o) => validate::over_quota(o),
     }
 }
 

@@ -157,7 +157,7 @@ pub async fn mkcol(
     let bad: Vec<&PropChange> = plan
         .props
         .iter()
-        .filter(|p| !shapes_collection(p) && is_protected(&p.ns, &p.name))
+        .filter(|p| !shapes_collection(p) && (is_protected(&p.ns, &p.name) || !p.storable))
         .collect();
     if !bad.is_empty() {
         let mut ps = PropStats::default();

@@ -74,6 +74,7 @@ impl Req<'_> {
         props::PropCtx {
             principal: self.principal,
             max_resource_size: self.state.cfg.limits.max_resource_bytes,
+            quota: None,
         }
     }
 

@@ -2,12 +2,53 @@
 
 use crate::error::Precondition;
 use crate::xml::XmlWriter;
+use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue, VARY};
 use actix_web::http::StatusCode;
 use actix_web::HttpResponse;
 
 /// A multistatus document being written.
 pub struct Multistatus {
     w: XmlWriter,
+    /// RFC 8144 §3.1: leave out the properties that would be 404.
+    minimal: bool,
+}
+
+/// True when the request prefers a minimal multistatus: `Prefer: return=minimal` (RFC 7240
+/// §4.2, RFC 8144 §3), or `Brief: t`, the older header RFC 8144 Appendix B treats as the same.
+pub fn wants_minimal(headers: &HeaderMap) -> bool {
+    let prefer = headers
+        .get_all("prefer")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|pref| {
+            // `return=minimal` possibly quoted and with parameters after `;`.
+            let token = pref.split(';').next().unwrap_or("");
+            let (name, value) = token.split_once('=').unwrap_or((token, ""));
+            name.trim().eq_ignore_ascii_case("return")
+                && value
+                    .trim()
+                    .trim_matches('"')
+                    .eq_ignore_ascii_case("minimal")
+        });
+    let brief = headers
+        .get("brief")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("t"));
+    prefer || brief
+}
+
+/// The headers of a multistatus whose shape follows the preference: `Vary` on both request
+/// headers (for caches, whatever this request sent; RFC 7240 §2, RFC 8144 Appendix B), and
+/// `Preference-Applied` when the minimal form was sent (RFC 7240 §3).
+pub fn mark_preference(resp: &mut HttpResponse, minimal: bool) {
+    let h = resp.headers_mut();
+    h.append(VARY, HeaderValue::from_static("Brief, Prefer"));
+    if minimal {
+        h.insert(
+            HeaderName::from_static("preference-applied"),
+            HeaderValue::from_static("return=minimal"),
+        );
+    }
 }
 
 /// One `propstat` group being collected for a response.
@@ -16,6 +57,8 @@ pub struct PropStats {
     ok: XmlWriter,
     not_found: XmlWriter,
     other: Vec<(u16, String)>,
+    /// Why the properties of a status were refused (RFC 4918 §14.22 `responsedescription`).
+    why: Vec<(u16, String)>,
 }
 
 impl PropStats {
@@ -39,6 +82,13 @@ impl PropStats {
             Some((_, s)) => s.push_str(&w.buf),
             None => self.other.push((code, w.buf)),
         }
+    }
+}
+
+impl PropStats {
+    /// Say why the properties with status `code` were refused.
+    pub fn describe(&mut self, code: u16, why: impl Into<String>) {
+        self.why.push((code, why.into()));
     }
 }
 
@@ -73,13 +123,20 @@ impl Multistatus {
     pub fn new() -> Self {
         let mut w = XmlWriter::new();
         w.raw(&format!("<d:multistatus{}>", XmlWriter::root_decls()));
-        Multistatus { w }
+        Multistatus { w, minimal: false }
+    }
+
+    /// Leave out the properties that would be 404 (RFC 8144 §3.1), when `minimal`.
+    pub fn minimal(mut self, minimal: bool) -> Self {
+        self.minimal = minimal;
+        self
     }
 
     /// A fragment of responses without the document around it (for nesting).
     pub fn bare() -> Self {
         Multistatus {
             w: XmlWriter::default(),
+            minimal: false,
         }
     }
 
@@ -98,26 +155,39 @@ impl Multistatus {
             self.propstat(&ps.ok.buf, 200);
             any = true;
         }
-        if !ps.not_found.buf.is_empty() {
+        if !ps.not_found.buf.is_empty() && !self.minimal {
             self.propstat(&ps.not_found.buf, 404);
             any = true;
         }
         for (code, xml) in &ps.other {
-            self.propstat(xml, *code);
+            let why = ps.why.iter().find(|(c, _)| c == code);
+            self.propstat_described(xml, *code, why.map(|(_, w)| w.as_str()));
             any = true;
         }
         if !any {
+            // A response needs a propstat (RFC 4918 §14.24); one whose properties were all
+            // left out (RFC 8144 §3.1, §3.2) keeps an empty 200 one.
             self.propstat("", 200);
         }
         self.w.raw("</d:response>");
     }
 
     fn propstat(&mut self, inner: &str, code: u16) {
+        self.propstat_described(inner, code, None);
+    }
+
+    fn propstat_described(&mut self, inner: &str, code: u16, why: Option<&str>) {
         self.w.raw("<d:propstat><d:prop>");
         self.w.raw(inner);
         self.w.raw("</d:prop><d:status>");
         self.w.raw(&status_line(code));
-        self.w.raw("</d:status></d:propstat>");
+        self.w.raw("</d:status>");
+        if let Some(why) = why {
+            self.w.raw("<d:responsedescription>");
+            self.w.text(why);
+            self.w.raw("</d:responsedescription>");
+        }
+        self.w.raw("</d:propstat>");
     }
 
     /// A response with only a status (e.g. a deleted member in sync-collection), and the

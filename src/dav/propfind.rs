@@ -1,13 +1,15 @@
 //! PROPFIND (RFC 4918 §9.1) and the property rendering shared with REPORTs.
 
-use super::multistatus::{Multistatus, PropStats};
-use super::props::{self, has_live, live_names, live_value, PropCtx, PropName};
+use super::multistatus::{mark_preference, wants_minimal, Multistatus, PropStats};
+use super::props::{
+    self, has_live, live_names, live_value, PropCtx, PropName, UserQuota, QUOTA_PROPS,
+};
 use super::resource::Resource;
 use super::Req;
 use crate::error::{DavError, DavResult, Precondition};
 use crate::store::DeadProperty;
 use crate::tree::HomeKind;
-use crate::xml::{Element, XmlWriter, NS_DAV};
+use crate::xml::{sanitize, Element, XmlWriter, NS_DAV};
 use actix_web::HttpResponse;
 use std::collections::HashMap;
 
@@ -107,7 +109,8 @@ pub fn render_props(
             }
             for d in dead {
                 if live_value(ctx, res, &d.ns, &d.name).is_none() {
-                    w.raw(&d.value);
+                    // Stored before values were checked, it may hold what XML forbids.
+                    w.raw(&sanitize(&d.value));
                 }
             }
             ps.ok(&w.buf);
@@ -134,7 +137,7 @@ pub fn render_props(
                 } else if let Some(DeadProperty { value: xml, .. }) =
                     dead.iter().find(|d| d.ns == *ns && d.name == *name)
                 {
-                    ps.ok(xml);
+                    ps.ok(&sanitize(xml));
                 } else {
                     ps.not_found(ns, name);
                 }
@@ -204,6 +207,8 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         }
     };
     let pr = parse_propfind(req)?;
+    let minimal = wants_minimal(req.http.headers());
+    let quota = user_quota(req, &pr).await?;
     let dead: HashMap<String, Vec<DeadProperty>> = match res.store_path() {
         Some(p) => {
             req.state
@@ -214,18 +219,47 @@ pub async fn propfind(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
         None => HashMap::new(),
     };
     if let (1, Resource::Collection(coll)) = (depth, &res) {
-        return stream_collection(req, coll.clone(), pr, dead).await;
+        let mut resp = stream_collection(req, coll.clone(), pr, dead, minimal, quota).await?;
+        mark_preference(&mut resp, minimal);
+        return Ok(resp);
     }
     let mut list = vec![res.clone()];
     if depth == 1 {
         list.extend(children(req, &res).await?);
     }
-    let ctx = req.prop_ctx();
-    let mut ms = Multistatus::new();
+    let ctx = PropCtx {
+        quota,
+        ..req.prop_ctx()
+    };
+    let mut ms = Multistatus::new().minimal(minimal);
     for r in &list {
         respond(&ctx, r, &dead, &pr, &mut ms);
     }
-    Ok(ms.finish())
+    let mut resp = ms.finish();
+    mark_preference(&mut resp, minimal);
+    Ok(resp)
+}
+
+/// The user's byte quota and usage, when one is configured and `pr` names a quota property
+/// (RFC 4331 §3, §4); only then is the usage read.
+async fn user_quota(req: &Req<'_>, pr: &PropRequest) -> DavResult<Option<UserQuota>> {
+    let Some(limit) = req.state.collections.quota().user_bytes else {
+        return Ok(None);
+    };
+    let asked = QUOTA_PROPS.iter().any(|n| match pr {
+        PropRequest::Prop(_) => pr.find(NS_DAV, n).is_some(),
+        PropRequest::AllProp(include) => include.iter().any(|p| p.is(NS_DAV, n)),
+        PropRequest::PropName => false,
+    });
+    if !asked {
+        return Ok(None);
+    }
+    let (used, _) = req
+        .state
+        .collections
+        .user_usage(req.tenant(), &req.principal.user.name)
+        .await?;
+    Ok(Some(UserQuota { used, limit }))
 }
 
 /// One resource's response in a PROPFIND.
@@ -265,6 +299,8 @@ async fn stream_collection(
     coll: crate::store::Collection,
     pr: PropRequest,
     dead: HashMap<String, Vec<DeadProperty>>,
+    minimal: bool,
+    quota: Option<UserQuota>,
 ) -> DavResult<HttpResponse> {
     let subs = req
         .state
@@ -279,8 +315,9 @@ async fn stream_collection(
         let ctx = PropCtx {
             principal: &principal,
             max_resource_size: state.cfg.limits.max_resource_bytes,
+            quota,
         };
-        let mut ms = Multistatus::new();
+        let mut ms = Multistatus::new().minimal(minimal);
         respond(
             &ctx,
             &Resource::Collection(coll.clone()),

@@ -1,6 +1,6 @@
 //! PROPPATCH (RFC 4918 §9.2): atomic, in document order; protected properties refused.
 
-use super::multistatus::{Multistatus, PropStats};
+use super::multistatus::{mark_preference, wants_minimal, Multistatus, PropStats};
 use super::props::is_protected;
 use super::resource::Resource;
 use super::Req;
@@ -17,6 +17,20 @@ pub struct PropChange {
     pub name: String,
     /// The element's XML for a set; `None` for a remove.
     pub value: Option<String>,
+    /// False for a value the store must not keep: one holding a character XML 1.0 forbids,
+    /// which only an XML 1.1 body can carry (as a character reference) and no XML 1.0
+    /// response could give back.
+    pub storable: bool,
+}
+
+/// True when no text or attribute value in `e`'s subtree holds a character XML 1.0 forbids.
+fn xml10_clean(e: &crate::xml::Element) -> bool {
+    use crate::xml::{first_forbidden, Node};
+    e.attrs.iter().all(|(_, _, v)| first_forbidden(v).is_none())
+        && e.children.iter().all(|c| match c {
+            Node::Text(t) => first_forbidden(t).is_none(),
+            Node::Element(ch) => xml10_clean(ch),
+        })
 }
 
 /// Parse the `set`/`remove` instructions under `root` (a `propertyupdate`, or the `mkcol` /
@@ -34,6 +48,7 @@ pub fn parse_updates(root: &crate::xml::Element) -> Vec<PropChange> {
                     ns: p.ns.clone(),
                     name: p.name.clone(),
                     value: set.then(|| p.to_xml()),
+                    storable: !set || xml10_clean(p),
                 });
             }
         }
@@ -51,18 +66,34 @@ pub async fn proppatch(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> 
     }
     let changes = parse_updates(&root);
     let path = res.store_path();
-    let refused: Vec<bool> = changes
+    // RFC 4918 §9.2.1: a protected property is 403; a value the server cannot keep is 409
+    // ("a value whose semantics are not appropriate for the property": 403 there means
+    // protected, which would tell the client the name can never be set); the rest is 424.
+    let refused: Vec<Option<u16>> = changes
         .iter()
-        .map(|c| path.is_none() || is_protected(&c.ns, &c.name))
+        .map(|c| {
+            if path.is_none() || is_protected(&c.ns, &c.name) {
+                Some(403)
+            } else if !c.storable {
+                Some(409)
+            } else {
+                None
+            }
+        })
         .collect();
-    let ok = !refused.iter().any(|r| *r);
+    let ok = refused.iter().all(Option::is_none);
+    let minimal = wants_minimal(req.http.headers());
     let mut ps = PropStats::default();
     for (c, r) in changes.iter().zip(&refused) {
         let code = match (ok, r) {
             (true, _) => 200,
-            (false, true) => 403,
-            (false, false) => 424,
+            (false, Some(code)) => *code,
+            (false, None) => 424,
         };
+        if code == 200 && minimal {
+            // RFC 8144 §3.2: a minimal answer lists only the properties that failed.
+            continue;
+        }
         if code == 200 {
             let mut w = crate::xml::XmlWriter::default();
             w.empty(&c.ns, &c.name);
@@ -70,6 +101,12 @@ pub async fn proppatch(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> 
         } else {
             ps.status(code, &c.ns, &c.name);
         }
+    }
+    if refused.contains(&Some(409)) {
+        ps.describe(
+            409,
+            "the value contains a control character that XML 1.0 cannot carry",
+        );
     }
     if ok {
         if let Some(p) = &path {
@@ -83,9 +120,16 @@ pub async fn proppatch(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> 
                 .await?;
         }
     } else {
-        tracing::info!("PROPPATCH refused: protected property");
+        tracing::info!(
+            protected = refused.contains(&Some(403)),
+            unstorable = refused.contains(&Some(409)),
+            "PROPPATCH refused"
+        );
     }
-    let mut ms = Multistatus::new();
+    let mut ms = Multistatus::new().minimal(minimal);
     ms.propstat_response(&res.href(), ps);
-    Ok(ms.finish())
+    let mut resp = ms.finish();
+    // A refusal lists every property as RFC 4918 does, so the preference was not applied.
+    mark_preference(&mut resp, minimal && ok);
+    Ok(resp)
 }

@@ -43,7 +43,22 @@ pub struct PropCtx<'a> {
     pub principal: &'a Principal,
     /// `max-resource-size`.
     pub max_resource_size: usize,
+    /// The asking user's byte quota and usage, when there is one and the request asked for
+    /// the quota properties (reading it costs a query).
+    pub quota: Option<UserQuota>,
 }
+
+/// A user's byte quota and what they use of it (RFC 4331).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UserQuota {
+    /// Bytes of item bodies stored across the user's collections.
+    pub used: u64,
+    /// The quota.
+    pub limit: u64,
+}
+
+/// The quota properties (RFC 4331 §3, §4), which exist only where a quota is configured.
+pub const QUOTA_PROPS: [&str; 2] = ["quota-available-bytes", "quota-used-bytes"];
 
 /// How a live property's value is computed: its inner XML on a resource, `None` where the
 /// resource has no such property.
@@ -303,14 +318,29 @@ pub static LIVE: &[LiveProp] = &[
     LiveProp::reserved(NS_DAV, "lockdiscovery"),
     LiveProp::reserved(NS_DAV, "supportedlock"),
     LiveProp::reserved(NS_DAV, "acl"),
-    LiveProp::reserved(NS_DAV, "quota-used-bytes"),
-    LiveProp::reserved(NS_DAV, "quota-available-bytes"),
+    // RFC 4331 §3, §4: on the user's collections when a byte quota is set, answered when
+    // asked by name (never in allprop; propname cannot tell whether a quota is set).
+    LiveProp::new(NS_DAV, "quota-used-bytes", on::nowhere, |c, r| {
+        quota_of(c, r).map(|q| q.used.to_string())
+    }),
+    LiveProp::new(NS_DAV, "quota-available-bytes", on::nowhere, |c, r| {
+        quota_of(c, r).map(|q| q.limit.saturating_sub(q.used).to_string())
+    }),
     LiveProp::reserved(NS_CALDAV, "min-date-time"),
     LiveProp::reserved(NS_CALDAV, "max-date-time"),
     LiveProp::reserved(NS_CALDAV, "max-instances"),
     LiveProp::reserved(NS_CALDAV, "calendar-data"),
     LiveProp::reserved(NS_CARDDAV, "address-data"),
 ];
+
+/// The asking user's quota, on a collection of theirs.
+fn quota_of(ctx: &PropCtx<'_>, res: &Resource) -> Option<UserQuota> {
+    let Resource::Collection(c) = res else {
+        return None;
+    };
+    let owner = c.path.split('/').nth(1)?;
+    (owner == ctx.principal.user.name).then_some(ctx.quota?)
+}
 
 /// The entry for `{ns}name`.
 pub fn find(ns: &str, name: &str) -> Option<&'static LiveProp> {

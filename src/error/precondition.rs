@@ -71,6 +71,9 @@ pub enum Precondition {
     CardSupportedFilter,
     /// `CARDDAV:supported-collation` (§8.3, §8.6).
     CardSupportedCollation,
+
+    /// `DAV:quota-not-exceeded` (RFC 4331 §6): the write would pass a quota (with 507).
+    QuotaNotExceeded,
 }
 
 impl Precondition {
@@ -94,7 +97,8 @@ impl Precondition {
             | P::ResourceMustBeNull
             | P::SupportedReport
             | P::ValidSyncToken
-            | P::NumberOfMatchesWithinLimits => NS_DAV,
+            | P::NumberOfMatchesWithinLimits
+            | P::QuotaNotExceeded => NS_DAV,
             P::CalendarCollectionLocationOk
             | P::SupportedCalendarComponent
             | P::SupportedCalendarData
@@ -141,6 +145,7 @@ impl Precondition {
             P::SupportedAddressData => "supported-address-data",
             P::SupportedAddressDataConversion => "supported-address-data-conversion",
             P::ValidAddressData => "valid-address-data",
+            P::QuotaNotExceeded => "quota-not-exceeded",
         }
     }
 

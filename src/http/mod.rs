@@ -170,7 +170,8 @@ fn log_done(status: StatusCode, ms: u64, refusal: Option<&LoginRefusal>, error: 
             status, ms, login = ?r.login, tenant = %r.tenant.as_deref().unwrap_or("-"),
             client = %r.client, "authentication failed"
         ),
-        (None, Some(e)) if status >= 500 => {
+        // A quota refusal (507) is the client's to resolve, not a server fault.
+        (None, Some(e)) if status >= 500 && !matches!(e, DavError::InsufficientStorage { .. }) => {
             tracing::error!(status, ms, error = %e, "request failed")
         }
         (None, Some(e)) => tracing::info!(status, ms, error = %e, "request refused"),

@@ -57,6 +57,10 @@ pub trait CollectionStore {
     /// Move a collection tree: rename every path below `src` to `dst`. Sync tokens of moved
     /// collections stay valid (their instance does not change).
     async fn move_tree(&self, tenant: &str, src: &str, dst: &str) -> Result<(), StoreError>;
+
+    /// The bytes and the number of items stored in the collection `path` (with its trailing
+    /// slash) and, with `below`, in every collection under it: for quotas.
+    async fn usage(&self, tenant: &str, path: &str, below: bool) -> Result<(u64, u64), DbError>;
 }
 
 /// Items: their bytes, ETags and index, read and written under write preconditions.
@@ -200,6 +204,9 @@ pub trait KvStore {
 
     /// Set a per-tenant value.
     async fn kv_set(&self, tenant: &str, key: &str, value: &str) -> Result<(), DbError>;
+
+    /// Remove a per-tenant value (absent is fine).
+    async fn kv_delete(&self, tenant: &str, key: &str) -> Result<(), DbError>;
 }
 
 /// The identity map of CRM-backed collections and their refresh bookkeeping.

@@ -5,9 +5,11 @@
 //! (iOS declares prefixes on inner elements) resolves to `{namespace}local-name`. DOCTYPE
 //! declarations are refused outright, which also rules out entity expansion (RFC 4918 §20.6).
 
+mod chars;
 mod parse;
 mod write;
 
+pub use chars::{first_forbidden, is_xml_char, sanitize};
 pub use parse::{parse, Element, Limits, Node};
 pub use write::{escape_attr, escape_text, push_escaped, XmlWriter};
 
@@ -37,4 +39,13 @@ pub enum XmlError {
     Empty,
     #[error("unexpected root element {{{0}}}{1}")]
     UnexpectedRoot(String, String),
+    /// A character XML 1.0 forbids (§2.2), raw or as a reference. The message names its code
+    /// point and offset, never the character itself, so that it is not echoed back.
+    #[error("the XML body contains the character U+{code:04X} (at byte {offset}), which XML 1.0 forbids")]
+    ForbiddenChar {
+        /// The character's code point.
+        code: u32,
+        /// Its byte offset in the body (of the reference, for a character reference).
+        offset: usize,
+    },
 }

@@ -1,3 +1,4 @@
+use super::chars::{first_forbidden, is_xml_char};
 use super::XmlError;
 use quick_xml::events::Event;
 use quick_xml::name::ResolveResult;
@@ -188,8 +189,10 @@ fn ns_of(r: &ResolveResult) -> Result<String, XmlError> {
 
 /// Parse a request body into its root element, enforcing `limits`.
 ///
-/// Refuses DOCTYPE (and so any entity declaration), undeclared prefixes, mismatched tags and
-/// trailing garbage. Whitespace-only text between elements is dropped; other text is kept as is.
+/// Refuses DOCTYPE (and so any entity declaration), undeclared prefixes, mismatched tags,
+/// trailing garbage and characters XML forbids (raw anywhere, or as a character reference;
+/// an XML 1.1 document may reference the C0 controls, which the handlers then refuse to
+/// store, since responses are XML 1.0). Whitespace-only text between elements is dropped; other text is kept as is.
 pub fn parse(body: &[u8], limits: Limits) -> Result<Element, XmlError> {
     let text =
         std::str::from_utf8(body).map_err(|_| XmlError::Malformed("body is not UTF-8".into()))?;
@@ -197,12 +200,21 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<Element, XmlError> {
     if text.trim().is_empty() {
         return Err(XmlError::Empty);
     }
+    // XML 1.0 §2.2 (and 1.1 §2.2, which allows its restricted characters only as references):
+    // a raw forbidden character anywhere, names included, makes the body not well-formed.
+    if let Some((offset, c)) = first_forbidden(text) {
+        return Err(XmlError::ForbiddenChar {
+            code: c as u32,
+            offset,
+        });
+    }
     let mut reader = NsReader::from_str(text);
     reader.config_mut().check_end_names = true;
     reader.config_mut().expand_empty_elements = false;
     let mut stack: Vec<Element> = Vec::new();
     let mut root: Option<Element> = None;
     let mut count = 0usize;
+    let mut xml11 = false;
 
     loop {
         let (resolved, ev) = reader
@@ -232,6 +244,12 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<Element, XmlError> {
                         .normalized_value(quick_xml::XmlVersion::Implicit1_0)
                         .map_err(|e| XmlError::Malformed(e.to_string()))?
                         .into_owned();
+                    if let Some(c) = value.chars().find(|c| !allowed_ref(*c, xml11)) {
+                        return Err(XmlError::ForbiddenChar {
+                            code: c as u32,
+                            offset: reader.buffer_position() as usize,
+                        });
+                    }
                     if let Some(p) = key.as_namespace_binding() {
                         let prefix = match p {
                             quick_xml::name::PrefixDeclaration::Default => String::new(),
@@ -282,6 +300,13 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<Element, XmlError> {
                     .resolve_char_ref()
                     .map_err(|e| XmlError::Malformed(e.to_string()))?
                 {
+                    // XML 1.0 WFC "Legal Character": a reference must name a Char too.
+                    if !allowed_ref(ch, xml11) {
+                        return Err(XmlError::ForbiddenChar {
+                            code: ch as u32,
+                            offset: reader.buffer_position() as usize,
+                        });
+                    }
                     ch.to_string()
                 } else {
                     match name.as_ref() {
@@ -302,13 +327,22 @@ pub fn parse(body: &[u8], limits: Limits) -> Result<Element, XmlError> {
                 push_text(&mut stack, &root, s)?;
             }
             Event::Eof => break,
-            Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
+            Event::Decl(d) => {
+                xml11 = d.version().is_ok_and(|v| v.as_ref() == "1.1");
+            }
+            Event::PI(_) | Event::Comment(_) => {}
         }
     }
     if !stack.is_empty() {
         return Err(XmlError::Malformed("unexpected end of document".into()));
     }
     root.ok_or(XmlError::Empty)
+}
+
+/// A character a reference may name: any XML 1.0 `Char`, and in an XML 1.1 document also
+/// the C0 controls but NUL (XML 1.1 §2.2, `RestrictedChar`; quick-xml refuses `&#0;`).
+fn allowed_ref(c: char, xml11: bool) -> bool {
+    is_xml_char(c) || (xml11 && ('\u{1}'..='\u{1f}').contains(&c))
 }
 
 fn push_text(stack: &mut [Element], root: &Option<Element>, s: String) -> Result<(), XmlError> {
@@ -390,6 +424,35 @@ mod tests {
         assert!(parse(b"<a><b></a>", Limits::default()).is_err());
         assert!(parse(b"<x:a/>", Limits::default()).is_err());
         assert!(parse(b"<a/><b/>", Limits::default()).is_err());
+    }
+
+    #[test]
+    fn refuses_forbidden_characters_without_echoing_them() {
+        for x in [
+            "<a xmlns=\"DAV:\"><b\u{0}c/></a>",
+            "<a xmlns=\"DAV:\">x\u{1b}y</a>",
+            "<a xmlns=\"DAV:\" k=\"\u{c}\"/>",
+            "<a xmlns=\"DAV:\">x&#x1B;y</a>",
+            "<a xmlns=\"DAV:\">x&#1;y</a>",
+            "<a xmlns=\"DAV:\" k=\"&#x1B;\"/>",
+            "<a xmlns=\"DAV:\">&#xFFFE;</a>",
+            "<?xml version=\"1.1\"?><a xmlns=\"DAV:\">\u{1b}</a>",
+        ] {
+            let e = parse(x.as_bytes(), Limits::default()).unwrap_err();
+            assert!(matches!(e, XmlError::ForbiddenChar { .. }), "{x:?}: {e:?}");
+            assert!(first_forbidden(&e.to_string()).is_none(), "{e}");
+        }
+        // XML 1.1 allows the C0 controls as references; the handlers refuse to store them.
+        let x = "<?xml version=\"1.1\"?><a xmlns=\"DAV:\">x&#x1B;y</a>";
+        assert_eq!(
+            parse(x.as_bytes(), Limits::default()).unwrap().text(),
+            "x\u{1b}y"
+        );
+        let x = "<a xmlns=\"DAV:\">tab&#9;ok</a>";
+        assert_eq!(
+            parse(x.as_bytes(), Limits::default()).unwrap().text(),
+            "tab\tok"
+        );
     }
 
     #[test]

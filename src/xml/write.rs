@@ -1,24 +1,37 @@
 //! Minimal XML writer for DAV responses. The prefixes are fixed (`d` = DAV:, `c` = CalDAV,
 //! `card` = CardDAV, `cs` = CalendarServer, `ical` = Apple), declared once on the root.
 
+use super::chars::sanitize;
 use super::{NS_CALDAV, NS_CARDDAV, NS_CS, NS_DAV, NS_ICAL};
 
 /// Append `s` to `out` escaped as character data. Runs without special characters are
-/// copied whole (the common case: hrefs, ETags, names).
+/// copied whole (the common case: hrefs, ETags, names). A character XML 1.0 forbids (§2.2)
+/// has no escape at all, not even a character reference, so it becomes U+FFFD: whatever was
+/// stored, the document stays well-formed.
 pub fn push_escaped(out: &mut String, s: &str) {
+    const REPLACEMENT: &str = "\u{FFFD}";
     let bytes = s.as_bytes();
     let mut start = 0;
     for (i, b) in bytes.iter().enumerate() {
-        let rep = match b {
-            b'<' => "&lt;",
-            b'>' => "&gt;",
-            b'&' => "&amp;",
-            b'\r' => "&#13;",
+        if i < start {
+            continue; // inside a character already replaced
+        }
+        let (rep, width) = match b {
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'&' => ("&amp;", 1),
+            b'\r' => ("&#13;", 1),
+            b'\t' | b'\n' => continue,
+            0..=0x1F => (REPLACEMENT, 1),
+            // U+FFFE and U+FFFF are EF BF BE and EF BF BF.
+            0xEF if matches!(bytes.get(i + 1..i + 3), Some([0xBF, 0xBE | 0xBF])) => {
+                (REPLACEMENT, 3)
+            }
             _ => continue,
         };
         out.push_str(&s[start..i]);
         out.push_str(rep);
-        start = i + 1;
+        start = i + width;
     }
     out.push_str(&s[start..]);
 }
@@ -91,6 +104,7 @@ impl XmlWriter {
 
     /// Close `{ns}name`.
     pub fn close(&mut self, ns: &str, name: &str) {
+        let name = &*sanitize(name);
         self.buf.push_str("</");
         match prefix_of(ns) {
             Some(p) => {
@@ -135,6 +149,8 @@ impl XmlWriter {
     }
 
     fn push_name_decl(&mut self, ns: &str, name: &str) {
+        // A name stored before names were checked must not break the document either.
+        let name = &*sanitize(name);
         match prefix_of(ns) {
             Some(p) => {
                 self.buf.push_str(p);
@@ -154,5 +170,27 @@ impl XmlWriter {
                 self.buf.push('"');
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forbidden_characters_never_reach_the_output() {
+        assert_eq!(
+            escape_text("a\u{0}b\u{1b}c\u{c}<\r\t\n\u{FFFE}\u{FFFF}\u{FFFD}é"),
+            "a\u{FFFD}b\u{FFFD}c\u{FFFD}&lt;&#13;\t\n\u{FFFD}\u{FFFD}\u{FFFD}é"
+        );
+        assert_eq!(escape_attr("\"\u{1}"), "&quot;\u{FFFD}");
+        let mut w = XmlWriter::default();
+        w.empty("urn:x", "a\u{0}b");
+        w.open(NS_DAV, "c\u{1b}");
+        w.close(NS_DAV, "c\u{1b}");
+        assert_eq!(
+            w.buf,
+            "<x:a\u{FFFD}b xmlns:x=\"urn:x\"/><d:c\u{FFFD}></d:c\u{FFFD}>"
+        );
     }
 }

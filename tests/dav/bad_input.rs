@@ -329,3 +329,267 @@ fn binary_garbage_bodies_do_not_break_the_server() {
     assert_eq!(d.get(&path).status, 404);
     assert_alive();
 }
+
+/// The characters XML 1.0 cannot carry that the probes stored (issue 9, item 1).
+const CONTROLS: [char; 4] = ['\u{0}', '\u{1}', '\u{1b}', '\u{c}'];
+
+/// True when `body` holds a character XML 1.0 forbids (C0 controls but TAB, LF, CR).
+fn has_control(body: &[u8]) -> bool {
+    body.iter()
+        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))
+}
+
+#[test]
+fn control_characters_in_items_are_refused_and_never_stored() {
+    let d = demo();
+    let cal = d.new_calendar(&["VEVENT"]);
+    let book = d.new_addressbook();
+    d.put_ics(
+        &format!("{cal}good.ics"),
+        &vevent("good", "fine", "20300101T100000Z", "20300101T110000Z"),
+    )
+    .expect(201);
+    d.put_vcf(&format!("{book}good.vcf"), &vcard3("good", "Fine Person"))
+        .expect(201);
+    for (i, c) in CONTROLS.iter().enumerate() {
+        let ev = format!("{cal}bad{i}.ics");
+        let r = d.put_ics(
+            &ev,
+            &vevent(
+                &format!("bad{i}"),
+                &format!("x{c}y"),
+                "20300101T100000Z",
+                "20300101T110000Z",
+            ),
+        );
+        r.expect_error(403, CALDAV, "valid-calendar-data");
+        assert!(
+            r.text().contains(&format!("U+{:04X}", *c as u32)),
+            "{}",
+            r.text()
+        );
+        assert!(!has_control(&r.body), "the character is not echoed");
+        d.get(&ev).expect(404);
+        let card = format!("{book}bad{i}.vcf");
+        let r = d.put_vcf(&card, &vcard3(&format!("bad{i}"), &format!("A{c}B")));
+        r.expect_error(403, CARDDAV, "valid-address-data");
+        assert!(!has_control(&r.body));
+        d.get(&card).expect(404);
+    }
+    // The collections still answer whole, well-formed, with only the good members.
+    let ms = d.propfind(&cal, "1", "<D:getetag/>").multistatus();
+    assert_eq!(ms.hrefs(), vec![cal.clone(), format!("{cal}good.ics")]);
+    let ms = d.propfind(&book, "1", "<D:getetag/>").multistatus();
+    assert_eq!(ms.hrefs(), vec![book.clone(), format!("{book}good.vcf")]);
+    assert_alive();
+}
+
+#[test]
+fn control_characters_in_dead_properties_are_refused_and_never_stored() {
+    let d = demo();
+    let cal = d.new_calendar(&["VEVENT"]);
+    d.put_ics(
+        &format!("{cal}one.ics"),
+        &vevent("one", "one", "20300101T100000Z", "20300101T110000Z"),
+    )
+    .expect(201);
+    let patch = |decl: &str, value: &str| {
+        format!(
+            r#"{decl}<D:propertyupdate xmlns:D="DAV:" xmlns:X="urn:x-test:"><D:set><D:prop><X:note>{value}</X:note><D:displayname>renamed</D:displayname></D:prop></D:set></D:propertyupdate>"#
+        )
+    };
+    // In an XML 1.0 body the character makes it ill-formed, raw or referenced (§2.2, WFC Legal
+    // Character): RFC 4918 §8.2 refuses the whole request with 400.
+    for body in [
+        patch("", "a\u{1b}b"),
+        patch("", "a&#x1B;b"),
+        patch("", "a&#1;b"),
+    ] {
+        let r = d.dav("PROPPATCH", &cal, None, body.clone(), &[]);
+        assert_eq!(r.status, 400, "{body:?}: {}", r.text());
+        assert!(!has_control(&r.body));
+    }
+    // XML 1.1 may reference the control; the value cannot be stored or given back in XML 1.0:
+    // 409 for it, 424 for the rest, nothing stored.
+    let body = patch(r#"<?xml version="1.1" encoding="utf-8"?>"#, "a&#x1B;b");
+    let ms = d.dav("PROPPATCH", &cal, None, body, &[]).multistatus();
+    let r = ms.get(&cal);
+    assert_eq!(r.prop_status("urn:x-test:", "note"), 409, "{}", ms.text);
+    assert_eq!(r.prop_status(DAV, "displayname"), 424, "{}", ms.text);
+    assert!(!has_control(ms.text.as_bytes()));
+    assert_eq!(displayname(&d, &cal).as_deref(), Some("test"));
+    let ms = d
+        .propfind(&cal, "1", r#"<X:note xmlns:X="urn:x-test:"/>"#)
+        .multistatus();
+    assert_eq!(ms.get(&cal).prop_status("urn:x-test:", "note"), 404);
+    // Every read of the collection stays well-formed XML (Ms::parse asserts it).
+    let ms = d
+        .dav("PROPFIND", &cal, Some("1"), Vec::new(), &[])
+        .multistatus();
+    assert_eq!(ms.hrefs().len(), 2);
+    let query = r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#;
+    d.report(&cal, "1", query).multistatus();
+    let sync = r#"<D:sync-collection xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/><C:calendar-data/></D:prop></D:sync-collection>"#;
+    d.report(&cal, "1", sync).multistatus();
+    // A MKCOL body carrying such a value creates nothing either (RFC 5689 §3).
+    let path = format!("{CAL_HOME}{}/", unique("ctl"));
+    let body = r#"<?xml version="1.1"?><D:mkcol xmlns:D="DAV:" xmlns:X="urn:x-test:"><D:set><D:prop><X:note>a&#x1B;b</X:note></D:prop></D:set></D:mkcol>"#;
+    let r = d.dav("MKCOL", &path, None, body, &[]);
+    assert_eq!(r.status, 403, "{}", r.text());
+    d.propfind(&path, "0", "<D:resourcetype/>").expect(404);
+    assert_alive();
+}
+
+#[test]
+fn nul_in_an_xml_name_is_400_and_not_echoed() {
+    let d = demo();
+    for body in [
+        "<D:propfind xmlns:D=\"DAV:\"><D:prop><D:display\u{0}name/></D:prop></D:propfind>",
+        "<D:propfind xmlns:D=\"DAV:\"><D:prop><X:a xmlns:X=\"urn:\u{0}\"/></D:prop></D:propfind>",
+        "<D:propfind xmlns:D=\"DAV:\"><D:prop x\u{1b}=\"1\"><D:displayname/></D:prop></D:propfind>",
+    ] {
+        let r = d.dav("PROPFIND", CAL_HOME, Some("0"), body, &[]);
+        assert_eq!(r.status, 400, "{body:?}: {}", r.text());
+        assert!(!has_control(&r.body), "echoed: {:?}", r.text());
+        assert!(r.text().contains("XML 1.0 forbids"), "{}", r.text());
+    }
+    assert_alive();
+}
+
+#[test]
+fn data_stored_before_the_check_still_reads_as_well_formed_xml() {
+    use crmdav::store::{ItemIndex, Store};
+    let d = demo();
+    let cal = d.new_calendar(&["VEVENT"]);
+    d.put_ics(
+        &format!("{cal}good.ics"),
+        &vevent("good", "fine", "20300101T100000Z", "20300101T110000Z"),
+    )
+    .expect(201);
+    // What an older release stored: an item and dead properties holding controls (a NUL even
+    // in a property's name), written straight into the running server's state file.
+    let stored = cal.trim_start_matches("/dav/").to_string();
+    let db = format!("sqlite://{}", server().dir.join("state.db").display());
+    let body = vevent(
+        "old",
+        "x\u{1b}y\u{0}z",
+        "20300102T100000Z",
+        "20300102T110000Z",
+    );
+    tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let store = Store::open(&db).await.expect("open the state file");
+            let coll = store
+                .collection("demo", &stored)
+                .await
+                .expect("read")
+                .expect("the calendar");
+            let index = ItemIndex {
+                uid: Some("old".into()),
+                component: Some(crmdav::vocab::ComponentKind::Vevent),
+                ..Default::default()
+            };
+            let cond = Default::default();
+            let ct = "text/calendar; charset=utf-8";
+            store
+                .put_item(&coll, "old.ics", ct, body.as_bytes(), &index, &cond)
+                .await
+                .expect("store the old item");
+            let note = |name: &str| {
+                (
+                    "urn:x-test:".to_string(),
+                    name.to_string(),
+                    Some(format!(
+                        "<X:{name} xmlns:X=\"urn:x-test:\">a\u{1b}b</X:{name}>"
+                    )),
+                )
+            };
+            for path in [stored.clone(), format!("{stored}old.ics")] {
+                store
+                    .patch_dead_props("demo", &path, &[note("note"), note("n\u{0}te")])
+                    .await
+                    .expect("store the old properties");
+            }
+        });
+    let old = format!("{cal}old.ics");
+    let reads = [
+        d.dav("PROPFIND", &cal, Some("1"), Vec::new(), &[]),
+        d.dav(
+            "PROPFIND",
+            &cal,
+            Some("1"),
+            r#"<D:propfind xmlns:D="DAV:"><D:propname/></D:propfind>"#,
+            &[],
+        ),
+        d.propfind(&cal, "1", r#"<X:note xmlns:X="urn:x-test:"/><D:getetag/>"#),
+        d.report(
+            &cal,
+            "1",
+            r#"<C:calendar-query xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/><X:note xmlns:X="urn:x-test:"/></D:prop><C:filter><C:comp-filter name="VCALENDAR"/></C:filter></C:calendar-query>"#,
+        ),
+        d.report(
+            &cal,
+            "1",
+            r#"<D:sync-collection xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:sync-token/><D:sync-level>1</D:sync-level><D:prop><D:getetag/><C:calendar-data/></D:prop></D:sync-collection>"#,
+        ),
+        d.report(
+            &cal,
+            "1",
+            &format!(
+                r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><C:calendar-data/></D:prop><D:href>{old}</D:href></C:calendar-multiget>"#
+            ),
+        ),
+    ];
+    for r in &reads {
+        let ms = r.multistatus(); // parses: well-formed
+        assert!(!has_control(&r.body), "{}", ms.text);
+        assert!(
+            ms.find(&old).is_some(),
+            "the old item is listed: {}",
+            ms.text
+        );
+    }
+    let data = reads[3]
+        .multistatus()
+        .get(&old)
+        .ok(CALDAV, "calendar-data")
+        .text
+        .clone();
+    assert!(data.contains("SUMMARY:x\u{FFFD}y\u{FFFD}z"), "{data}");
+}
+
+#[test]
+fn an_end_before_the_start_is_refused_and_an_equal_end_kept() {
+    let d = demo();
+    let cal = d.new_calendar(&["VEVENT", "VTODO"]);
+    let tz_event = |start: &str, end: &str| {
+        vevent("tz", "zones", "X", "Y")
+            .replace("DTSTART:X", &format!("DTSTART{start}"))
+            .replace("DTEND:Y", &format!("DTEND{end}"))
+    };
+    for body in [
+        vevent("e1", "back", "20300101T100000Z", "20300101T090000Z"),
+        // 10:00 in Berlin (no VTIMEZONE: the IANA zone) is 09:00Z, after the 08:30Z end.
+        tz_event(";TZID=Europe/Berlin:20300101T100000", ":20300101T083000Z"),
+        tz_event(";VALUE=DATE:20300102", ";VALUE=DATE:20300101"),
+        vtodo("t1", "due early").replace(
+            "SUMMARY:",
+            "DTSTART:20300101T100000Z\r\nDUE:20300101T080000Z\r\nSUMMARY:",
+        ),
+    ] {
+        let href = format!("{cal}{}.ics", unique("end"));
+        let r = d.put_ics(&href, &body);
+        r.expect_error(403, CALDAV, "valid-calendar-data");
+        assert!(r.text().contains("ends before it starts"), "{}", r.text());
+        d.get(&href).expect(404);
+    }
+    for body in [
+        vevent("e2", "zero length", "20300101T100000Z", "20300101T100000Z"),
+        tz_event(";TZID=Europe/Berlin:20300101T100000", ":20300101T090000Z"),
+    ] {
+        let href = format!("{cal}{}.ics", unique("end"));
+        d.put_ics(&href, &body).expect(201);
+        d.delete(&href).expect(204);
+    }
+}

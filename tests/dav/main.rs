@@ -15,6 +15,8 @@ mod discovery;
 mod edge;
 mod etags;
 mod golden;
+mod prefer;
+mod quota;
 mod reports;
 mod sync;
 mod upgrade;

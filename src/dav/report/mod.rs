@@ -7,7 +7,7 @@ mod sync;
 
 pub use kind::ReportKind;
 
-use super::multistatus::{Multistatus, PropStats};
+use super::multistatus::{mark_preference, wants_minimal, Multistatus, PropStats};
 use super::propfind::{render_props, Computed, PropRequest};
 use super::props::PropCtx;
 use super::resource::Resource;
@@ -30,18 +30,25 @@ pub async fn report(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
             format!("the REPORT {{{ns}}}{name} is not supported here"),
         ));
     };
-    match kind {
+    let minimal = wants_minimal(req.http.headers());
+    let mut resp = match kind {
         ReportKind::CalendarMultiget | ReportKind::AddressbookMultiget => {
-            multiget(req, &res, &root).await
+            multiget(req, &res, &root, minimal).await
         }
-        ReportKind::CalendarQuery => query::calendar_query(req, &res, &root).await,
-        ReportKind::AddressbookQuery => query::addressbook_query(req, &res, &root).await,
-        ReportKind::FreeBusyQuery => query::free_busy_query(req, &res, &root).await,
-        ReportKind::SyncCollection => sync::sync_collection(req, &res, &root).await,
-        ReportKind::PrincipalPropertySearch => principal::property_search(req, &root).await,
-        ReportKind::PrincipalSearchPropertySet => Ok(principal::search_property_set()),
-        ReportKind::ExpandProperty => principal::expand_property(req, &res, &root).await,
-    }
+        ReportKind::CalendarQuery => query::calendar_query(req, &res, &root, minimal).await,
+        ReportKind::AddressbookQuery => query::addressbook_query(req, &res, &root, minimal).await,
+        // Not a multistatus: a VFREEBUSY (RFC 4791 §7.10) or a property list (RFC 3744 §9.5).
+        ReportKind::FreeBusyQuery => return query::free_busy_query(req, &res, &root).await,
+        ReportKind::PrincipalSearchPropertySet => return Ok(principal::search_property_set()),
+        ReportKind::SyncCollection => sync::sync_collection(req, &res, &root, minimal).await,
+        ReportKind::PrincipalPropertySearch => {
+            principal::property_search(req, &root, minimal).await
+        }
+        ReportKind::ExpandProperty => principal::expand_property(req, &res, &root, minimal).await,
+    }?;
+    // RFC 8144 §3.1: every REPORT answered with a multistatus of properties.
+    mark_preference(&mut resp, minimal);
+    Ok(resp)
 }
 
 /// The `DAV:prop` of a REPORT body (allprop when absent).
@@ -157,7 +164,12 @@ pub fn item_response(
 }
 
 /// calendar-multiget (RFC 4791 §7.9) and addressbook-multiget (RFC 6352 §8.7).
-async fn multiget(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<HttpResponse> {
+async fn multiget(
+    req: &Req<'_>,
+    res: &Resource,
+    root: &Element,
+    minimal: bool,
+) -> DavResult<HttpResponse> {
     let pr = prop_request(root);
     let data = DataRequest::parse(&pr)?;
     let hrefs: Vec<String> = root
@@ -171,7 +183,7 @@ async fn multiget(req: &Req<'_>, res: &Resource, root: &Element) -> DavResult<Ht
     }
     // Group the requested names by collection so each collection is read once.
     let mut by_coll: Vec<(String, Vec<(String, String)>)> = Vec::new();
-    let mut ms = Multistatus::new();
+    let mut ms = Multistatus::new().minimal(minimal);
     for h in &hrefs {
         match tree::parse_href(h) {
             Ok(

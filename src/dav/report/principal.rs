@@ -12,7 +12,11 @@ use crate::xml::{Element, XmlWriter, NS_CALDAV, NS_DAV};
 use actix_web::HttpResponse;
 
 /// REPORT principal-property-search.
-pub async fn property_search(req: &Req<'_>, root: &Element) -> DavResult<HttpResponse> {
+pub async fn property_search(
+    req: &Req<'_>,
+    root: &Element,
+    minimal: bool,
+) -> DavResult<HttpResponse> {
     let user = &req.principal.user;
     let any_of = root
         .attr("test")
@@ -69,7 +73,7 @@ pub async fn property_search(req: &Req<'_>, root: &Element) -> DavResult<HttpRes
         }
     }
     let pr = PropRequest::Prop(wanted);
-    let mut ms = Multistatus::new();
+    let mut ms = Multistatus::new().minimal(minimal);
     if matched {
         let res = Resource::Principal(user.name.clone());
         let mut ps = PropStats::default();
@@ -105,8 +109,9 @@ pub async fn expand_property(
     req: &Req<'_>,
     res: &Resource,
     root: &Element,
+    minimal: bool,
 ) -> DavResult<HttpResponse> {
-    let mut ms = Multistatus::new();
+    let mut ms = Multistatus::new().minimal(minimal);
     let mut ps = PropStats::default();
     expand_into(req, res, root, &mut ps, 0).await?;
     ms.propstat_response(&res.href(), ps);

@@ -19,6 +19,7 @@ pub async fn calendar_query(
     req: &Req<'_>,
     res: &Resource,
     root: &Element,
+    minimal: bool,
 ) -> DavResult<HttpResponse> {
     let (coll, only) = query_scope(res, CollectionKind::Calendar)?;
     let filter_el = root.child(NS_CALDAV, "filter").ok_or_else(|| {
@@ -66,7 +67,7 @@ pub async fn calendar_query(
         .store
         .dead_props_under(req.tenant(), &coll.path)
         .await?;
-    let mut ms = Multistatus::new();
+    let mut ms = Multistatus::new().minimal(minimal);
     let mut n = 0usize;
     for item in &items {
         let Ok(body) = std::str::from_utf8(&item.body) else {
@@ -123,6 +124,7 @@ pub async fn addressbook_query(
     req: &Req<'_>,
     res: &Resource,
     root: &Element,
+    minimal: bool,
 ) -> DavResult<HttpResponse> {
     let (coll, only) = query_scope(res, CollectionKind::Addressbook)?;
     let filter = match root.child(NS_CARDDAV, "filter") {
@@ -177,13 +179,14 @@ pub async fn addressbook_query(
             ctx: PropCtx {
                 principal: &principal,
                 max_resource_size: state.cfg.limits.max_resource_bytes,
+                quota: None,
             },
             max_instances: state.cfg.limits.max_instances,
             pr: &pr,
             data: &data,
             dead: &dead,
         };
-        let mut ms = Multistatus::new();
+        let mut ms = Multistatus::new().minimal(minimal);
         let mut n = 0usize;
         let mut overflow = false;
         // Write `item` if it matches; false once the cap is passed (stop looking).

@@ -34,6 +34,7 @@ pub async fn sync_collection(
     req: &Req<'_>,
     res: &Resource,
     root: &Element,
+    minimal: bool,
 ) -> DavResult<HttpResponse> {
     let coll = match res {
         Resource::Collection(c) if c.is_dav_collection() => c,
@@ -91,13 +92,14 @@ pub async fn sync_collection(
             ctx: PropCtx {
                 principal: &principal,
                 max_resource_size: state.cfg.limits.max_resource_bytes,
+                quota: None,
             },
             max_instances: state.cfg.limits.max_instances,
             pr: &pr,
             data: &data,
             dead: &dead,
         };
-        let mut ms = Multistatus::new();
+        let mut ms = Multistatus::new().minimal(minimal);
         for batch in changes.chunks(256) {
             let mut bodies: HashMap<String, Vec<u8>> = HashMap::new();
             if !matches!(data, DataRequest::None) {

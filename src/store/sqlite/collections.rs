@@ -215,4 +215,25 @@ impl CollectionStore for SqliteStore {
         tx.commit().await?;
         Ok(())
     }
+
+    async fn usage(&self, tenant: &str, path: &str, below: bool) -> Result<(u64, u64), DbError> {
+        // length() of a BLOB reads its header, not its bytes.
+        let sql = if below {
+            "SELECT COALESCE(SUM(length(i.body)), 0) AS bytes, COUNT(i.id) AS n FROM items i JOIN collections c ON c.id = i.collection_id WHERE c.tenant = ? AND c.path LIKE ? ESCAPE '\\'"
+        } else {
+            "SELECT COALESCE(SUM(length(i.body)), 0) AS bytes, COUNT(i.id) AS n FROM items i JOIN collections c ON c.id = i.collection_id WHERE c.tenant = ? AND c.path = ?"
+        };
+        let key = if below {
+            like_prefix(path)
+        } else {
+            path.to_string()
+        };
+        let r = sqlx::query(sql)
+            .bind(tenant)
+            .bind(key)
+            .fetch_one(&self.pool)
+            .await?;
+        let (bytes, n): (i64, i64) = (r.get("bytes"), r.get("n"));
+        Ok((bytes.max(0) as u64, n.max(0) as u64))
+    }
 }
