@@ -3,7 +3,7 @@
 //! Layers, top to bottom; each uses only layers below it (checked with
 //! `grep -rn "use crate::" src`):
 //!
-//! 1. `main.rs` (the binary) and `check` (`crmdav check`);
+//! 1. `main.rs` (the binary), `check` (`crmdav check`) and `admin` (`crmdav app-password`);
 //! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics);
 //! 3. `dav`: the protocols (WebDAV, CalDAV, CardDAV, sync-collection, extended MKCOL);
 //! 4. `app`: the state every handler holds, and the composition root that builds it (it calls
@@ -19,10 +19,11 @@
 //! Beside the layers, modules any layer may use: `tree` (the URL space and typed paths),
 //! `config`, `record` (a CRM record), `xml`, `vocab` and `demo` (demo data) use nothing
 //! above them; `contentline` and `vocab` are the `crates/crmdav-text` crate;
-//! `auth` (who is asking) uses `config`; `error` (DAV errors, their preconditions and their
+//! `auth` (who is asking) uses `config` and the state store's app passwords (`store`); `error` (DAV errors, their preconditions and their
 //! HTTP form) uses `connector` for upstream failures, `vocab` and `xml`; `caldav` and `carddav`
 //! (pure evaluation) use `xml` and name their preconditions from `error`.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod caldav;

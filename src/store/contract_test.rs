@@ -70,6 +70,7 @@ async fn contract(s: &Store) {
     dead_properties(s).await;
     kv(s).await;
     usage(s).await;
+    app_passwords(s).await;
     identity_map(s).await;
     card_fields(s).await;
     copy_and_move_items(s).await;
@@ -398,6 +399,59 @@ async fn kv(s: &Store) {
     s.kv_delete(T, "k").await.unwrap();
     s.kv_delete(T, "k").await.unwrap();
     assert_eq!(s.kv_get(T, "k").await.unwrap(), None);
+}
+
+async fn app_passwords(s: &Store) {
+    let pw = |tenant: &str, id: &str, user: &str, created: i64| AppPassword {
+        tenant: tenant.into(),
+        id: id.into(),
+        user: user.into(),
+        label: format!("{user}'s phone"),
+        hash: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA".into(),
+        created,
+        last_used: None,
+    };
+    for (t, id, user, at) in [
+        ("t", "a1", "alice", 1),
+        ("t", "a2", "alice", 2),
+        ("t", "b1", "bob", 3),
+        ("u", "a1", "alice", 4),
+    ] {
+        s.create_app_password(&pw(t, id, user, at)).await.unwrap();
+    }
+    assert!(matches!(
+        s.create_app_password(&pw("t", "a1", "bob", 5)).await,
+        Err(StoreError::Exists)
+    ));
+    assert_eq!(
+        s.app_password("t", "a1").await.unwrap(),
+        Some(pw("t", "a1", "alice", 1))
+    );
+    assert_eq!(s.app_password("t", "zz").await.unwrap(), None);
+    let ids = |v: Vec<AppPassword>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.app_passwords("t", Some("alice")).await.unwrap()),
+        ["a1", "a2"]
+    );
+    assert_eq!(
+        ids(s.app_passwords("t", None).await.unwrap()),
+        ["a1", "a2", "b1"]
+    );
+    s.touch_app_password("t", "a2", 99).await.unwrap();
+    assert_eq!(
+        s.app_password("t", "a2").await.unwrap().unwrap().last_used,
+        Some(99)
+    );
+    assert_eq!(
+        s.app_password("u", "a1").await.unwrap().unwrap().last_used,
+        None
+    );
+    assert!(s.revoke_app_password("t", "b1").await.unwrap());
+    assert!(!s.revoke_app_password("t", "b1").await.unwrap());
+    assert_eq!(s.revoke_app_passwords("t", "alice").await.unwrap(), 2);
+    assert!(s.app_passwords("t", None).await.unwrap().is_empty());
+    assert!(s.app_password("u", "a1").await.unwrap().is_some());
+    s.flush().await.unwrap();
 }
 
 async fn usage(s: &Store) {
@@ -761,7 +815,11 @@ async fn postgres_meets_the_contract() {
     contract(&s).await;
     // A second instance's open finds the schema applied and changes nothing.
     let again = Store::open(&url).await.unwrap();
-    assert_eq!(again.schema_version().await.unwrap(), 1);
+    assert_eq!(
+        again.schema_version().await.unwrap(),
+        again.latest_schema_version()
+    );
+    assert_eq!(again.latest_schema_version(), 2);
     // A wrong password is refused: the URL's password is really what logs in.
     let db = url.rsplit('/').next().unwrap_or_default();
     assert!(Store::open(&pg.url(db, "wrong")).await.is_err());
