@@ -342,6 +342,17 @@ impl Store {
             Ok(Store(Box::new(SqliteStore::open(url).await?)))
         }
     }
+
+    /// Open the store at `url` for a short command (`crmdav app-password`) that may run while
+    /// a gateway serves the same state: as [`Store::open`], except that a SQLite file is not
+    /// locked against the gateway (see `SqliteStore::open_beside_server` for what that allows).
+    pub async fn open_beside_server(url: &str) -> Result<Store, DbError> {
+        if is_postgres(url) {
+            Ok(Store(Box::new(PgStore::open(url).await?)))
+        } else {
+            Ok(Store(Box::new(SqliteStore::open_beside_server(url).await?)))
+        }
+    }
 }
 
 /// True for a PostgreSQL URL (`postgres://` or `postgresql://`).

@@ -37,10 +37,22 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Open (creating if needed) the store at `url` (`sqlite://path` or `sqlite://:memory:`)
-    /// and apply the migrations it lacks. A file written before migrations existed (the tables,
-    /// no `_sqlx_migrations`) is adopted in place: the first migration only creates what is
-    /// missing.
+    /// and apply the migrations it lacks, holding the file's one-process lock (`guard`) while
+    /// open. A file written before migrations existed (the tables, no `_sqlx_migrations`) is
+    /// adopted in place: the first migration only creates what is missing.
     pub async fn open(url: &str) -> Result<SqliteStore, DbError> {
+        SqliteStore::open_with(url, true).await
+    }
+
+    /// Open the store at `url` without the one-process lock, beside a gateway that holds it:
+    /// for a short command whose writes are each one self-contained statement (SQLite's own
+    /// locking keeps the file consistent). Never for item writes, whose preconditions rely on
+    /// the serving process's write mutex.
+    pub async fn open_beside_server(url: &str) -> Result<SqliteStore, DbError> {
+        SqliteStore::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, exclusive: bool) -> Result<SqliteStore, DbError> {
         let memory = url.ends_with(":memory:");
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -61,8 +73,11 @@ impl SqliteStore {
                     }
                 }
                 // Before the pool opens the file: a second process must not even migrate it.
-                file_guard =
-                    Some(guard::lock(file).map_err(|e| sqlx::Error::Configuration(Box::new(e)))?);
+                if exclusive {
+                    let g =
+                        guard::lock(file).map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
+                    file_guard = Some(g);
+                }
             }
         }
         let pool = SqlitePoolOptions::new()
