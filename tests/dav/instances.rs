@@ -35,7 +35,7 @@ fn a_second_process_on_one_sqlite_file_refuses_to_start() {
 /// The demo config in a fresh folder with `state` and the database password in the
 /// environment, as a deployment would pass it.
 fn pg_gateway(state: &str, password: &str) -> (StateDir, Gateway) {
-    let dir = StateDir::new("pg");
+    let dir = StateDir::new("pg-gateway");
     write_config_with_state(dir.path(), state);
     let g = Gateway::new(dir.path(), free_port()).env("CRMDAV_TEST_PG_PASSWORD", password);
     (dir, g)
