@@ -202,6 +202,30 @@ fn two_instances_on_one_postgres_database_behave_as_one_server() {
         "{statuses:?}"
     );
 
+    // N creations of one UID under different names over both instances: exactly one is
+    // stored, the others are refused with no-uid-conflict (RFC 4791 §5.3.2.1).
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let (c, coll) = (both[i % 2], &coll);
+                s.spawn(move || {
+                    let body = vevent("shared-uid", "S", "20260109T100000Z", "20260109T110000Z");
+                    c.put_ics(&format!("{coll}uid{i}.ics"), &body).status
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("writer"))
+            .collect()
+    });
+    let created = statuses.iter().filter(|s| **s == 201).count();
+    assert_eq!(created, 1, "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == 201 || *s == 403),
+        "{statuses:?}"
+    );
+
     // N concurrent creations over both instances: every one lands, each moves the sequence
     // once, and a sync from before lists them all, on either instance.
     let (_, before) = coll_tags(&cb, &coll);
