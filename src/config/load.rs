@@ -61,6 +61,10 @@ fn resolve(value: &mut toml::Value, file: &Path, key: &str) -> Result<(), Config
                 if let Some(v) = t.get_mut(&k) {
                     resolve(v, file, &sub)?;
                 }
+                // A path the server reads itself (TLS files, read again on renewal).
+                if key.is_empty() && tls::PATH_KEYS.contains(&k.as_str()) {
+                    continue;
+                }
                 if let Some(base) = k.strip_suffix("_file") {
                     let Some(toml::Value::String(p)) = t.get(&k) else {
                         return Err(err(file, &sub, "must be a file path"));
@@ -243,6 +247,7 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
     let http: HttpOptions = section(&mut t, path, "http")?;
     let auth: AuthOptions = section(&mut t, path, "auth")?;
     let quota: Quota = section(&mut t, path, "quota")?;
+    let tls = tls_options(&mut t, path)?;
     no_unknown(&t, path, "")?;
 
     let dir = relative_to(path, &tenants_dir);
@@ -299,7 +304,54 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         http,
         auth,
         quota,
+        tls,
     })
+}
+
+/// The TLS keys of the server file: both files or neither; the reload interval and the
+/// redirect listener only with them.
+fn tls_options(t: &mut toml::Table, path: &Path) -> Result<Option<TlsOptions>, ConfigError> {
+    let cert = take_str(t, path, "tls_cert_file")?;
+    let key = take_str(t, path, "tls_key_file")?;
+    let redirect = take_str(t, path, "redirect_http_listen")?;
+    let reload = match t.remove("tls_reload_secs") {
+        None => None,
+        Some(toml::Value::Integer(n)) if n > 0 => Some(n as u64),
+        Some(_) => {
+            return Err(err(
+                path,
+                "tls_reload_secs",
+                "must be a positive number of seconds",
+            ))
+        }
+    };
+    let (cert, key) = match (cert, key) {
+        (Some(c), Some(k)) => (c, k),
+        (None, None) => {
+            for (k, set) in [
+                ("redirect_http_listen", redirect.is_some()),
+                ("tls_reload_secs", reload.is_some()),
+            ] {
+                if set {
+                    return Err(err(path, k, "needs tls_cert_file and tls_key_file"));
+                }
+            }
+            return Ok(None);
+        }
+        (Some(_), None) => return Err(err(path, "tls_key_file", "missing (tls_cert_file is set)")),
+        (None, Some(_)) => return Err(err(path, "tls_cert_file", "missing (tls_key_file is set)")),
+    };
+    if let Some(r) = &redirect {
+        if !r.contains(':') {
+            return Err(err(path, "redirect_http_listen", "expected host:port"));
+        }
+    }
+    Ok(Some(TlsOptions {
+        cert_file: relative_to(path, &cert),
+        key_file: relative_to(path, &key),
+        reload_secs: reload.unwrap_or(tls::DEFAULT_RELOAD_SECS),
+        redirect_http_listen: redirect,
+    }))
 }
 
 /// An optional table of settings with defaults (`[http]`, `[auth]`).

@@ -10,12 +10,14 @@ mod definitions;
 mod edge;
 mod load;
 mod quota;
+mod tls;
 
 pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
 pub use edge::{AuthOptions, HttpOptions};
 pub use load::{load_with, ConfigError};
 pub use quota::Quota;
+pub use tls::TlsOptions;
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -89,6 +91,8 @@ pub struct ServerConfig {
     pub auth: AuthOptions,
     /// Storage quotas (`[quota]`; off by default).
     pub quota: Quota,
+    /// Native TLS (`tls_cert_file` and `tls_key_file`); plain HTTP when `None`.
+    pub tls: Option<TlsOptions>,
 }
 
 /// Which engine serves a tenant's collections.

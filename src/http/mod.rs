@@ -10,6 +10,7 @@
 mod client;
 mod limits;
 mod metrics;
+mod tls;
 
 use crate::app::AppState;
 use crate::auth::{self, Outcome};
@@ -24,25 +25,109 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-/// Run the HTTP server (and the operations listener, if configured) until interrupted.
+/// One listener's HTTP/1 service, before its transport (`.tcp()` or `.rustls_0_23(..)`):
+/// the connection timeouts, our `Expect` step, the app. A macro because the service's type
+/// cannot be named.
+macro_rules! http_service {
+    ($data:expr, $routes:expr) => {{
+        let data: web::Data<AppState> = $data;
+        let routes: Routes = $routes;
+        let opts = &data.cfg.http;
+        let limit = data.cfg.limits.max_body_bytes;
+        let header_timeout = Duration::from_secs(opts.header_timeout_secs);
+        let keep_alive = Duration::from_secs(opts.keep_alive_secs);
+        let app = App::new()
+            .app_data(data.clone())
+            .configure(|cfg| configure(cfg, routes));
+        actix_http::HttpService::build()
+            // Slow clients: the request head must arrive within this, idle connections close.
+            .client_request_timeout(header_timeout)
+            .keep_alive(keep_alive)
+            .client_disconnect_timeout(Duration::from_secs(1))
+            // Answers leave in one or a few writes; don't let Nagle hold them for the client's ACK.
+            .tcp_nodelay(true)
+            .expect(fn_service(move |req| limits::expect_continue(req, limit)))
+            .h1(map_config(
+                app.into_factory()
+                    .map_err(|e: actix_web::Error| e.error_response()),
+                |_| AppConfig::default(),
+            ))
+    }};
+}
+
+/// Run the HTTP server (and the operations and redirect listeners, if configured) until
+/// interrupted.
 pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
     let data = web::Data::from(state);
     let opts = data.cfg.http.clone();
     let ops_listen = opts.ops_listen.clone();
-    tracing::info!(%listen, ops = ?ops_listen, "crmdav listening");
-    let mut server = actix_web::dev::Server::build().bind("crmdav", listen, {
-        let data = data.clone();
-        let metrics_here = ops_listen.is_none();
-        move || service(data.clone(), Routes::Dav { metrics_here })
-    })?;
+    let tls_opts = data.cfg.tls.clone();
+    let metrics_here = ops_listen.is_none();
+    let mut server = actix_web::dev::Server::build();
+    match &tls_opts {
+        None => {
+            let data = data.clone();
+            server = server.bind("crmdav", listen, move || {
+                http_service!(data.clone(), Routes::Dav { metrics_here }).tcp()
+            })?;
+        }
+        Some(t) => {
+            let tls = tls::Tls::load(t)?;
+            let config = tls.config.clone();
+            tls.watch(t.clone());
+            let data = data.clone();
+            server = server.bind("crmdav-tls", listen, move || {
+                http_service!(data.clone(), Routes::Dav { metrics_here })
+                    .rustls_0_23(config.clone())
+            })?;
+        }
+    }
+    let https_port = server_port(listen);
+    if let Some(redirect) = tls_opts
+        .as_ref()
+        .and_then(|t| t.redirect_http_listen.clone())
+    {
+        let port = web::Data::new(tls::HttpsPort(https_port));
+        server = server.bind("crmdav-redirect", &redirect, move || {
+            let app = App::new()
+                .app_data(port.clone())
+                .default_service(web::to(tls::redirect));
+            actix_http::HttpService::build()
+                .client_request_timeout(Duration::from_secs(5))
+                .keep_alive(Duration::from_secs(5))
+                .h1(map_config(
+                    app.into_factory()
+                        .map_err(|e: actix_web::Error| e.error_response()),
+                    |_| AppConfig::default(),
+                ))
+                .tcp()
+        })?;
+    }
     if let Some(ops) = &ops_listen {
         let data = data.clone();
         server = server.bind("crmdav-ops", ops, move || {
-            service(data.clone(), Routes::Operations)
+            http_service!(data.clone(), Routes::Operations).tcp()
         })?;
     }
+    tracing::info!(
+        %listen,
+        tls = tls_opts.is_some(),
+        redirect = ?tls_opts.as_ref().and_then(|t| t.redirect_http_listen.as_deref()),
+        ops = ?ops_listen,
+        "crmdav listening"
+    );
     server.run().await?;
+    tracing::info!("crmdav stopped");
     Ok(())
+}
+
+/// The port of a `host:port` listen address (443 when it cannot be read).
+fn server_port(listen: &str) -> u16 {
+    listen
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(443)
 }
 
 /// What a listener serves.
@@ -52,38 +137,6 @@ enum Routes {
     Dav { metrics_here: bool },
     /// Health probes and `/metrics` only.
     Operations,
-}
-
-/// One listener's HTTP/1 service: the connection timeouts, our `Expect` step, the app.
-fn service(
-    data: web::Data<AppState>,
-    routes: Routes,
-) -> impl actix_service::ServiceFactory<
-    actix_web::rt::net::TcpStream,
-    Config = (),
-    Response = (),
-    Error = actix_http::error::DispatchError,
-    InitError = (),
-> {
-    let opts = &data.cfg.http;
-    let limit = data.cfg.limits.max_body_bytes;
-    let app = App::new()
-        .app_data(data.clone())
-        .configure(|cfg| configure(cfg, routes));
-    actix_http::HttpService::build()
-        // Slow clients: the request head must arrive within this, idle connections close.
-        .client_request_timeout(Duration::from_secs(opts.header_timeout_secs))
-        .keep_alive(Duration::from_secs(opts.keep_alive_secs))
-        .client_disconnect_timeout(Duration::from_secs(1))
-        // Answers leave in one or a few writes; don't let Nagle hold them for the client's ACK.
-        .tcp_nodelay(true)
-        .expect(fn_service(move |req| limits::expect_continue(req, limit)))
-        .h1(map_config(
-            app.into_factory()
-                .map_err(|e: actix_web::Error| e.error_response()),
-            |_| AppConfig::default(),
-        ))
-        .tcp()
 }
 
 fn configure(cfg: &mut web::ServiceConfig, routes: Routes) {

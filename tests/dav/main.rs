@@ -14,6 +14,7 @@ mod discovery;
 mod edge;
 mod etags;
 mod golden;
+mod ops;
 mod prefer;
 mod quota;
 mod reports;

@@ -1,0 +1,193 @@
+//! Running it like infrastructure, each on a gateway of its own: native TLS with a
+//! certificate renewed while serving, the plain-HTTP redirect listener.
+
+use crate::edge::{CAL, HASH_OF_DEMO, PASS, USER};
+use crate::support::gateway::{free_port, Gateway, StateDir};
+use std::io::Write;
+use std::net::TcpStream;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// A throwaway self-signed certificate for `localhost`, with `cn` as its common name:
+/// (certificate PEM, key PEM, certificate DER).
+fn certificate(cn: &str) -> (String, String, Vec<u8>) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    let cert = params.self_signed(&key).unwrap();
+    (cert.pem(), key.serialize_pem(), cert.der().to_vec())
+}
+
+/// Replace a file in one step (a renewal tool writes a new file and renames it).
+fn replace(path: &Path, text: &str) {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// A gateway with one local tenant (user `ed`, calendar `cal`) and `extra` in its server
+/// file; `health` is the plain-HTTP port its readiness is asked on.
+fn gateway(dir: &StateDir, port: u16, health: u16, extra: &str) -> Gateway {
+    let p = dir.path();
+    std::fs::write(
+        p.join("crmdav.toml"),
+        format!(
+            "state = \"sqlite://{}\"\ndefault_tenant = \"edge\"\n{extra}\n[http]\nops_listen = \"127.0.0.1:{health}\"\n",
+            p.join("state.db").display()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(p.join("tenants")).unwrap();
+    std::fs::write(
+        p.join("tenants/edge.toml"),
+        format!("name = \"edge\"\n\n[[users]]\nname = \"{USER}\"\npassword_hash = \"{HASH_OF_DEMO}\"\n\n[[collections]]\nid = \"cal\"\nkind = \"calendar\"\nusers = [\"{USER}\"]\n"),
+    )
+    .unwrap();
+    Gateway::new(p, port).health_on(health).start()
+}
+
+/// The leaf certificate (DER) the server presents on a new connection; `roots` are trusted.
+fn served_certificate(port: u16, roots: &[&[u8]]) -> Vec<u8> {
+    let mut store = rustls::RootCertStore::empty();
+    for r in roots {
+        store
+            .add(rustls::pki_types::CertificateDer::from(r.to_vec()))
+            .unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(store)
+    .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let conn = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, sock);
+    tls.write_all(b"HEAD /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    tls.flush().unwrap();
+    tls.conn.peer_certificates().unwrap()[0].to_vec()
+}
+
+/// An HTTPS client that trusts `cert_pem` and reaches `localhost` at 127.0.0.1.
+fn https_client(cert_pem: &str, port: u16) -> reqwest::blocking::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::blocking::Client::builder()
+        .tls_certs_only([reqwest::Certificate::from_pem(cert_pem.as_bytes()).unwrap()])
+        .resolve("localhost", ([127, 0, 0, 1], port).into())
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap()
+}
+
+fn propfind(client: &reqwest::blocking::Client, port: u16) -> u16 {
+    client
+        .request(
+            reqwest::Method::from_bytes(b"PROPFIND").unwrap(),
+            format!("https://localhost:{port}{CAL}"),
+        )
+        .basic_auth(USER, Some(PASS))
+        .header("Depth", "0")
+        .send()
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// PROPFIND over HTTPS answers 207; a renewed certificate serves new connections without a
+/// restart; the redirect listener sends plain-HTTP clients to https.
+#[test]
+fn tls_serves_dav_and_picks_up_a_renewed_certificate() {
+    let dir = StateDir::new("tls");
+    let (cert1, key1, der1) = certificate("crmdav test one");
+    std::fs::write(dir.path().join("cert.pem"), &cert1).unwrap();
+    std::fs::write(dir.path().join("key.pem"), &key1).unwrap();
+    let (port, health, redirect) = (free_port(), free_port(), free_port());
+    let gw = gateway(
+        &dir,
+        port,
+        health,
+        &format!("tls_cert_file = \"cert.pem\"\ntls_key_file = \"key.pem\"\ntls_reload_secs = 1\nredirect_http_listen = \"127.0.0.1:{redirect}\"\n"),
+    );
+
+    let client = https_client(&cert1, port);
+    assert_eq!(propfind(&client, port), 207, "{}", gw.log());
+    assert_eq!(served_certificate(port, &[&der1]), der1);
+
+    // Renew: a new key and certificate (another serial and CN), replaced in place.
+    let (cert2, key2, der2) = certificate("crmdav test two");
+    assert_ne!(der1, der2);
+    replace(&dir.path().join("key.pem"), &key2);
+    replace(&dir.path().join("cert.pem"), &cert2);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while served_certificate(port, &[&der1, &der2]) != der2 {
+        assert!(
+            Instant::now() < deadline,
+            "the renewed certificate was not served within 30 s:\n{}",
+            gw.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(propfind(&https_client(&cert2, port), port), 207);
+    assert!(
+        gw.log().contains("TLS certificate reloaded"),
+        "{}",
+        gw.log()
+    );
+
+    // The redirect listener: 308 to the same path and query on the https port.
+    let plain = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = plain
+        .get(format!("http://localhost:{redirect}/dav/calendars/ed/?x=1"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 308);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        format!("https://localhost:{port}/dav/calendars/ed/?x=1")
+    );
+}
+
+/// A key that does not belong to the certificate stops the start with both file names.
+#[test]
+fn tls_with_a_mismatched_key_refuses_to_start() {
+    let dir = StateDir::new("tls-bad");
+    let (cert1, _, _) = certificate("one");
+    let (_, key2, _) = certificate("two");
+    std::fs::write(dir.path().join("cert.pem"), cert1).unwrap();
+    std::fs::write(dir.path().join("key.pem"), key2).unwrap();
+    std::fs::create_dir_all(dir.path().join("tenants")).unwrap();
+    std::fs::write(
+        dir.path().join("tenants/edge.toml"),
+        format!(
+            "name = \"edge\"\n[[users]]\nname = \"{USER}\"\npassword_hash = \"{HASH_OF_DEMO}\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("crmdav.toml"),
+        "state = \"sqlite://:memory:\"\ntls_cert_file = \"cert.pem\"\ntls_key_file = \"key.pem\"\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::support::gateway::bin())
+        .args(["serve", "--listen"])
+        .arg(format!("127.0.0.1:{}", free_port()))
+        .arg("--config")
+        .arg(dir.path().join("crmdav.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("cert.pem") && err.contains("key.pem"), "{err}");
+}
