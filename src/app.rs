@@ -13,8 +13,12 @@ use std::time::Duration;
 
 /// Everything a request handler needs.
 pub struct AppState {
-    /// Configuration.
+    /// The configuration as started. Its server-file settings hold for the whole run; its
+    /// tenants are those at start: use [`AppState::config`] for the tenants now in force.
     pub cfg: ServerConfig,
+    /// The configuration now in force, swapped whole when tenant files are reloaded
+    /// (`crate::reload`).
+    pub live: arc_swap::ArcSwap<ServerConfig>,
     /// The state store (reads; writes to collections go through `collections`).
     pub store: Arc<Store>,
     /// Every collection's read-before, writes and guards, local or CRM-backed.
@@ -28,6 +32,12 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The configuration now in force (tenant files as last reloaded): a snapshot, read
+    /// once per request without a lock.
+    pub fn config(&self) -> Arc<ServerConfig> {
+        self.live.load_full()
+    }
+
     /// Make sure the principal's homes and declared collections exist (once per process).
     pub async fn ensure_user(&self, principal: &Principal) -> anyhow::Result<()> {
         let key = (principal.tenant.clone(), principal.user.name.clone());
@@ -35,8 +45,8 @@ impl AppState {
         if ensured.contains(&key) {
             return Ok(());
         }
-        let tenant = self
-            .cfg
+        let cfg = self.config();
+        let tenant = cfg
             .tenant(&principal.tenant)
             .ok_or_else(|| anyhow::anyhow!("tenant {} vanished", principal.tenant))?;
         let user = tenant
@@ -58,6 +68,7 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
     let auth = Authenticator::new(&cfg);
     let state = Arc::new(AppState {
         collections: Collections::new(store.clone(), crm).with_quota(cfg.quota.clone()),
+        live: arc_swap::ArcSwap::from_pointee(cfg.clone()),
         cfg,
         store,
         auth,

@@ -35,6 +35,7 @@ pub mod dav;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod reload;
 pub mod signals;
 pub mod store;
 pub mod tree;

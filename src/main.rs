@@ -118,6 +118,7 @@ fn main() -> ExitCode {
             };
             let result = rt.block_on(async move {
                 let state = crmdav::app::build_state(cfg).await?;
+                crmdav::reload::on_hangup(state.clone());
                 crmdav::http::serve(state, &listen).await
             });
             match result {

@@ -251,18 +251,7 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
     no_unknown(&t, path, "")?;
 
     let dir = relative_to(path, &tenants_dir);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map_err(|e| {
-            err(
-                path,
-                "tenants_dir",
-                format!("cannot read {}: {e}", dir.display()),
-            )
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
+    let files = tenant_files(path, &dir)?;
     let mut tenants = Vec::new();
     for f in files {
         let tenant = load_tenant(&f, &catalog, defs)?;
@@ -305,7 +294,45 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         auth,
         quota,
         tls,
+        tenants_dir: dir,
     })
+}
+
+/// The `*.toml` files directly in the tenants folder, sorted by name.
+fn tenant_files(server_file: &Path, dir: &Path) -> Result<Vec<std::path::PathBuf>, ConfigError> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| {
+            err(
+                server_file,
+                "tenants_dir",
+                format!("cannot read {}: {e}", dir.display()),
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Each tenant file of a folder with what loading it gave.
+pub type TenantFiles = Vec<(std::path::PathBuf, Result<TenantConfig, ConfigError>)>;
+
+/// Read every tenant file of `cfg`'s tenants folder again, each on its own: one file's error
+/// does not stop the others (a reload keeps the previous config of a tenant whose file is
+/// now invalid). Only an unreadable folder is an error.
+pub fn load_tenants_with<D: DefinitionCheck>(
+    cfg: &ServerConfig,
+    defs: &D,
+) -> Result<TenantFiles, ConfigError> {
+    let files = tenant_files(&cfg.path, &cfg.tenants_dir)?;
+    Ok(files
+        .into_iter()
+        .map(|f| {
+            let t = load_tenant(&f, &cfg.catalog, defs);
+            (f, t)
+        })
+        .collect())
 }
 
 /// The TLS keys of the server file: both files or neither; the reload interval and the

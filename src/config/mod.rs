@@ -15,7 +15,7 @@ mod tls;
 pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
 pub use edge::{AuthOptions, HttpOptions};
-pub use load::{load_with, ConfigError};
+pub use load::{load_tenants_with, load_with, ConfigError, TenantFiles};
 pub use quota::Quota;
 pub use tls::TlsOptions;
 
@@ -93,6 +93,8 @@ pub struct ServerConfig {
     pub quota: Quota,
     /// Native TLS (`tls_cert_file` and `tls_key_file`); plain HTTP when `None`.
     pub tls: Option<TlsOptions>,
+    /// The folder of tenant files (read again on a reload).
+    pub tenants_dir: PathBuf,
 }
 
 /// Which engine serves a tenant's collections.
@@ -125,7 +127,7 @@ pub fn option_vars(options: &toml::Table) -> std::collections::HashMap<String, S
 }
 
 /// One user of a tenant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UserConfig {
     /// Login name (without `@tenant`).
     pub name: String,
@@ -138,7 +140,7 @@ pub struct UserConfig {
 }
 
 /// A collection the tenant file declares (created at start if missing).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CollectionConfig {
     /// URL segment (stable id).
     pub id: String,
@@ -207,7 +209,7 @@ pub enum CollectionKindConfig {
 }
 
 /// One tenant file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TenantConfig {
     /// Where the file was read from.
     pub path: PathBuf,

@@ -263,9 +263,10 @@ async fn handle_inner(
         });
     };
     let client = client::address(req, &state.cfg.http.trusted_proxies);
+    let cfg = state.config();
     let principal = match state
         .auth
-        .authenticate(&state.cfg, &login, &password, host, client)
+        .authenticate(&cfg, &login, &password, host, client)
         .await
     {
         Outcome::Authenticated(p) => p,

@@ -191,3 +191,114 @@ fn tls_with_a_mismatched_key_refuses_to_start() {
     assert!(!out.status.success(), "{err}");
     assert!(err.contains("cert.pem") && err.contains("key.pem"), "{err}");
 }
+
+/// Wait for `done`, polling, at most 30 s; `what` and the log explain a timeout.
+fn await_event(gw: &Gateway, what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(
+            Instant::now() < deadline,
+            "{what} within 30 s:\n{}",
+            gw.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn tenant_file(name: &str, user: &str) -> String {
+    format!("name = \"{name}\"\n\n[[users]]\nname = \"{user}\"\npassword_hash = \"{HASH_OF_DEMO}\"\n\n[[collections]]\nid = \"cal\"\nkind = \"calendar\"\nusers = [\"{user}\"]\n")
+}
+
+/// SIGHUP reloads tenant files under a steady load of requests: a new tenant's user logs in,
+/// a removed tenant's gets 401, an invalid file keeps its tenant working and the log names
+/// the file and the key; no request of the load fails meanwhile.
+#[test]
+fn sighup_reloads_tenants_without_failing_a_request() {
+    use crate::support::dav::as_user;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let dir = StateDir::new("reload");
+    let (port, health) = (free_port(), free_port());
+    let gw = gateway(&dir, port, health, "");
+    let base = gw.base.clone();
+    let tenants = dir.path().join("tenants");
+    let propfind = |user: &str, path: &str| {
+        as_user(user, PASS)
+            .at(&base)
+            .dav("PROPFIND", path, Some("0"), "", &[])
+            .status
+    };
+    assert_eq!(propfind(USER, CAL), 207, "{}", gw.log());
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicUsize::new(0));
+    let load = {
+        let (stop, done, base) = (stop.clone(), done.clone(), base.clone());
+        std::thread::spawn(move || {
+            let mut failures = Vec::new();
+            while !stop.load(Ordering::SeqCst) {
+                let r = as_user(USER, PASS)
+                    .at(&base)
+                    .dav("PROPFIND", CAL, Some("0"), "", &[]);
+                if r.status != 207 {
+                    failures.push(r.status);
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+            failures
+        })
+    };
+    let reloads = |gw: &Gateway| gw.log().matches("tenant files reloaded").count();
+    let hup = |gw: &Gateway| {
+        let before = reloads(gw);
+        gw.signal(libc::SIGHUP);
+        await_event(gw, "the reload did not finish", || reloads(gw) > before);
+    };
+
+    // A new tenant: its user logs in (user@tenant, since edge is the default tenant).
+    assert_eq!(propfind("fy@fresh", "/dav/calendars/fy/cal/"), 401);
+    std::fs::write(tenants.join("fresh.toml"), tenant_file("fresh", "fy")).unwrap();
+    hup(&gw);
+    assert_eq!(
+        propfind("fy@fresh", "/dav/calendars/fy/cal/"),
+        207,
+        "{}",
+        gw.log()
+    );
+
+    // Removed: 401.
+    std::fs::remove_file(tenants.join("fresh.toml")).unwrap();
+    hup(&gw);
+    assert_eq!(propfind("fy@fresh", "/dav/calendars/fy/cal/"), 401);
+
+    // An invalid file for a serving tenant: it keeps its previous config; the log says why.
+    let good = std::fs::read_to_string(tenants.join("edge.toml")).unwrap();
+    std::fs::write(
+        tenants.join("edge.toml"),
+        good.replace(HASH_OF_DEMO, "not-a-hash"),
+    )
+    .unwrap();
+    hup(&gw);
+    let log = gw.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("tenant file not reloaded"))
+        .unwrap_or_else(|| panic!("no refusal logged:\n{log}"));
+    assert!(
+        line.contains("edge.toml") && line.contains("users[0].password_hash"),
+        "{line}"
+    );
+    assert_eq!(propfind(USER, CAL), 207);
+
+    let seen = done.load(Ordering::SeqCst);
+    await_event(&gw, "the load made no progress", || {
+        done.load(Ordering::SeqCst) > seen + 2
+    });
+    stop.store(true, Ordering::SeqCst);
+    let failures = load.join().unwrap();
+    assert!(
+        failures.is_empty(),
+        "failed requests: {failures:?}\n{}",
+        gw.log()
+    );
+    assert!(done.load(Ordering::SeqCst) > 3);
+}

@@ -294,6 +294,14 @@ impl Gateway {
         }
     }
 
+    /// Send `signal` to the running process (e.g. `libc::SIGHUP` to reload tenant files).
+    pub fn signal(&self, signal: i32) {
+        let pid = self.child.as_ref().expect("crmdav is running").id();
+        // SAFETY: kill(2) on a child this process spawned and has not reaped.
+        let rc = unsafe { libc::kill(pid as i32, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal})");
+    }
+
     /// The server's log so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
