@@ -19,7 +19,7 @@ enum Cmd {
         #[arg(long)]
         config: PathBuf,
         /// Listen address (overrides the config's `listen`).
-        #[arg(long)]
+        #[arg(long, env = "CRMDAV_LISTEN")]
         listen: Option<String>,
     },
     /// Validate every config file and print what would be served.
