@@ -116,9 +116,33 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
         ops = ?ops_listen,
         "crmdav listening"
     );
+    log_shutdown_signal();
     server.run().await?;
     tracing::info!("crmdav stopped");
     Ok(())
+}
+
+/// One line when a stop is asked for (actix stops the listeners and gives open requests up
+/// to 30 s); "crmdav stopped" follows when they are done.
+fn log_shutdown_signal() {
+    #[cfg(unix)]
+    tokio::spawn(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = name,
+            "shutting down: no new connections, finishing open requests"
+        );
+    });
 }
 
 /// The port of a `host:port` listen address (443 when it cannot be read).
@@ -168,11 +192,10 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// A refused login, for the request's log line.
+/// A refused login, for the request's log line (whose span names the client address).
 struct LoginRefusal {
     login: String,
     tenant: Option<String>,
-    client: IpAddr,
     throttled: bool,
 }
 
@@ -182,14 +205,21 @@ async fn handle(req: HttpRequest, body: web::Payload, state: web::Data<AppState>
     let started = Instant::now();
     let method = metrics::method_label(req.method());
     let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let client = client::address(&req, &state.cfg.http.trusted_proxies);
+    // Tenant and user are filled in once the credentials are checked, so every line of the
+    // request (and its last, with the status) names them.
     let span = tracing::info_span!(
         "req",
         id = %&request_id[..12],
         method = %auth::bounded(req.method().as_str(), 32),
-        path = %auth::bounded(req.path(), 256)
+        path = %auth::bounded(req.path(), 256),
+        client = %client,
+        tenant = tracing::field::Empty,
+        user = tracing::field::Empty,
     );
     let mut refusal = None;
-    let result = handle_inner(&req, body, &state, &mut refusal)
+    let mut tenant = None;
+    let result = handle_inner(&req, body, &state, client, &mut refusal, &mut tenant)
         .instrument(span.clone())
         .await;
     let ms = started.elapsed().as_millis() as u64;
@@ -198,9 +228,14 @@ async fn handle(req: HttpRequest, body: web::Payload, state: web::Data<AppState>
         Err(e) => (actix_web::ResponseError::error_response(&e), Some(e)),
     };
     let status = resp.status();
-    state
-        .metrics
-        .record(method, status.as_u16(), started.elapsed());
+    let tenant = tenant.or_else(|| refusal.as_ref().and_then(|r| r.tenant.clone()));
+    let named = state.cfg.http.metrics_tenant_names;
+    state.metrics.record(
+        method,
+        status.as_u16(),
+        started.elapsed(),
+        tenant.as_deref().filter(|_| named),
+    );
     span.in_scope(|| log_done(status, ms, refusal.as_ref(), error.as_ref()));
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(
@@ -217,11 +252,11 @@ fn log_done(status: StatusCode, ms: u64, refusal: Option<&LoginRefusal>, error: 
     match (refusal, error) {
         (Some(r), _) if r.throttled => tracing::warn!(
             status, ms, login = ?r.login, tenant = %r.tenant.as_deref().unwrap_or("-"),
-            client = %r.client, "login throttled"
+            "login throttled"
         ),
         (Some(r), _) => tracing::warn!(
             status, ms, login = ?r.login, tenant = %r.tenant.as_deref().unwrap_or("-"),
-            client = %r.client, "authentication failed"
+            "authentication failed"
         ),
         // A quota refusal (507) is the client's to resolve, not a server fault.
         (None, Some(e)) if status >= 500 && !matches!(e, DavError::InsufficientStorage { .. }) => {
@@ -236,7 +271,9 @@ async fn handle_inner(
     req: &HttpRequest,
     payload: web::Payload,
     state: &web::Data<AppState>,
+    client: IpAddr,
     refusal: &mut Option<LoginRefusal>,
+    tenant_seen: &mut Option<String>,
 ) -> Result<HttpResponse, DavError> {
     // RFC 6764 §5: well-known URIs redirect to the context path (no authentication needed to
     // learn where to go; the target requires it).
@@ -262,19 +299,23 @@ async fn handle_inner(
             realm: state.cfg.realm.clone(),
         });
     };
-    let client = client::address(req, &state.cfg.http.trusted_proxies);
     let cfg = state.config();
     let principal = match state
         .auth
         .authenticate(&cfg, &login, &password, host, client)
         .await
     {
-        Outcome::Authenticated(p) => p,
+        Outcome::Authenticated(p) => {
+            let span = tracing::Span::current();
+            span.record("tenant", tracing::field::display(&p.tenant));
+            span.record("user", tracing::field::display(&p.user.name));
+            *tenant_seen = Some(p.tenant.clone());
+            p
+        }
         Outcome::Failed { tenant } => {
             *refusal = Some(LoginRefusal {
                 login: auth::bounded(&login, 64),
                 tenant,
-                client,
                 throttled: false,
             });
             return Err(DavError::Unauthorized {
@@ -288,7 +329,6 @@ async fn handle_inner(
             *refusal = Some(LoginRefusal {
                 login: auth::bounded(&login, 64),
                 tenant,
-                client,
                 throttled: true,
             });
             return Err(DavError::TooManyRequests {

@@ -174,8 +174,9 @@ fn made_up_methods_neither_grow_metrics_nor_log_more_than_once() {
     }
     let after = edge.metrics();
     assert!(!after.contains("MADEUP"), "{after}");
+    // `other` adds its counters (401, 405) and one latency histogram (15 lines), once.
     assert!(
-        after.len() < before.len() + 1024,
+        after.len() < before.len() + 2048,
         "/metrics grew from {} to {} bytes:\n{after}",
         before.len(),
         after.len()

@@ -31,11 +31,18 @@ fn replace(path: &Path, text: &str) {
 /// A gateway with one local tenant (user `ed`, calendar `cal`) and `extra` in its server
 /// file; `health` is the plain-HTTP port its readiness is asked on.
 fn gateway(dir: &StateDir, port: u16, health: u16, extra: &str) -> Gateway {
+    configure(dir, health, extra, "");
+    Gateway::new(dir.path(), port).health_on(health).start()
+}
+
+/// Write the server file (`extra` at the top level, `http` in `[http]`) and the `edge`
+/// tenant.
+fn configure(dir: &StateDir, health: u16, extra: &str, http: &str) {
     let p = dir.path();
     std::fs::write(
         p.join("crmdav.toml"),
         format!(
-            "state = \"sqlite://{}\"\ndefault_tenant = \"edge\"\n{extra}\n[http]\nops_listen = \"127.0.0.1:{health}\"\n",
+            "state = \"sqlite://{}\"\ndefault_tenant = \"edge\"\n{extra}\n[http]\nops_listen = \"127.0.0.1:{health}\"\n{http}\n",
             p.join("state.db").display()
         ),
     )
@@ -46,7 +53,6 @@ fn gateway(dir: &StateDir, port: u16, health: u16, extra: &str) -> Gateway {
         format!("name = \"edge\"\n\n[[users]]\nname = \"{USER}\"\npassword_hash = \"{HASH_OF_DEMO}\"\n\n[[collections]]\nid = \"cal\"\nkind = \"calendar\"\nusers = [\"{USER}\"]\n"),
     )
     .unwrap();
-    Gateway::new(p, port).health_on(health).start()
 }
 
 /// The leaf certificate (DER) the server presents on a new connection; `roots` are trusted.
@@ -301,4 +307,131 @@ fn sighup_reloads_tenants_without_failing_a_request() {
         gw.log()
     );
     assert!(done.load(Ordering::SeqCst) > 3);
+}
+
+/// `/metrics` on the operations port.
+fn ops_metrics(health: u16) -> String {
+    crate::support::dav::anon()
+        .at(&format!("http://127.0.0.1:{health}"))
+        .get("/metrics")
+        .text()
+}
+
+/// Latency histograms per method and request counters per tenant, both over bounded label
+/// sets (a made-up method is `other`, an unknown tenant is never a label); every request line
+/// names the client address, tenant and user; a stop is logged.
+#[test]
+fn histograms_tenant_counters_and_request_lines() {
+    use crate::support::dav::as_user;
+    let dir = StateDir::new("metrics");
+    let (port, health) = (free_port(), free_port());
+    configure(&dir, health, "", "metrics_tenant_names = true");
+    std::fs::write(
+        dir.path().join("tenants/other.toml"),
+        tenant_file("other", "ot"),
+    )
+    .unwrap();
+    let gw = Gateway::new(dir.path(), port).health_on(health).start();
+    let at = |u: &str, p: &str| as_user(u, p).at(&gw.base);
+    at(USER, PASS)
+        .dav("PROPFIND", CAL, Some("0"), "", &[])
+        .expect(207);
+    at("ot@other", PASS)
+        .dav("PROPFIND", "/dav/calendars/ot/cal/", Some("0"), "", &[])
+        .expect(207);
+    at(USER, PASS).dav("FROBNICATE", CAL, None, "", &[]);
+    at(USER, "wrong")
+        .dav("PROPFIND", CAL, Some("0"), "", &[])
+        .expect(401);
+    at("x@nosuchtenant", PASS)
+        .dav("PROPFIND", CAL, Some("0"), "", &[])
+        .expect(401);
+
+    let m = ops_metrics(health);
+    for line in [
+        "# TYPE crmdav_request_duration_seconds histogram",
+        "crmdav_request_duration_seconds_bucket{method=\"PROPFIND\",le=\"+Inf\"} 4\n",
+        "crmdav_request_duration_seconds_count{method=\"PROPFIND\"} 4\n",
+        "crmdav_request_duration_seconds_bucket{method=\"other\",le=\"+Inf\"} 1\n",
+        "crmdav_tenant_requests_total{tenant=\"edge\",class=\"2xx\"} 1\n",
+        "crmdav_tenant_requests_total{tenant=\"other\",class=\"2xx\"} 1\n",
+    ] {
+        assert!(m.contains(line), "no {line:?} in\n{m}");
+    }
+    // The made-up method (405), the wrong password and the unknown tenant's login (it falls
+    // back to the default tenant, edge) count for edge; the unknown name is no label.
+    assert!(
+        m.contains("crmdav_tenant_requests_total{tenant=\"edge\",class=\"4xx\"} 3\n"),
+        "{m}"
+    );
+    assert!(
+        !m.contains("FROBNICATE") && !m.contains("nosuchtenant"),
+        "{m}"
+    );
+
+    // The request line of the first PROPFIND: client, tenant and user in its span.
+    let log = gw.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("method=PROPFIND") && l.contains(" done") && l.contains("status=207"))
+        .unwrap_or_else(|| panic!("no request line:\n{log}"));
+    for field in ["client=127.0.0.1", "tenant=edge", "user=ed", "id="] {
+        assert!(line.contains(field), "{field} missing: {line}");
+    }
+    // A failed login names the login and the client address (fail2ban reads these).
+    let failed = log
+        .lines()
+        .find(|l| l.contains("authentication failed") && l.contains("\"ed\""))
+        .unwrap_or_else(|| panic!("no failed login line:\n{log}"));
+    assert!(failed.contains("client=127.0.0.1"), "{failed}");
+
+    gw.signal(libc::SIGTERM);
+    await_event(&gw, "no stop line", || gw.log().contains("crmdav stopped"));
+    assert!(
+        gw.log().contains("signal=\"SIGTERM\"") || gw.log().contains("signal=SIGTERM"),
+        "{}",
+        gw.log()
+    );
+}
+
+/// Without `http.metrics_tenant_names`, no series names a tenant; with
+/// `CRMDAV_LOG_FORMAT=json` every line is a JSON object and a request line's span carries
+/// client, tenant and user.
+#[test]
+fn unnamed_tenants_and_json_request_lines() {
+    use crate::support::dav::as_user;
+    let dir = StateDir::new("json");
+    let (port, health) = (free_port(), free_port());
+    configure(&dir, health, "", "");
+    let gw = Gateway::new(dir.path(), port)
+        .health_on(health)
+        .env("CRMDAV_LOG_FORMAT", "json")
+        .start();
+    as_user(USER, PASS)
+        .at(&gw.base)
+        .dav("PROPFIND", CAL, Some("0"), "", &[])
+        .expect(207);
+    let m = ops_metrics(health);
+    assert!(
+        m.contains("crmdav_request_duration_seconds_count{method=\"PROPFIND\"} 1\n"),
+        "{m}"
+    );
+    assert!(
+        !m.contains("crmdav_tenant_requests_total") && !m.contains("edge"),
+        "{m}"
+    );
+
+    let log = gw.log();
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    let done = lines
+        .iter()
+        .find(|v| v["message"] == "done" && v["span"]["method"] == "PROPFIND")
+        .unwrap_or_else(|| panic!("no request line:\n{log}"));
+    assert_eq!(done["span"]["client"], "127.0.0.1", "{done}");
+    assert_eq!(done["span"]["tenant"], "edge", "{done}");
+    assert_eq!(done["span"]["user"], "ed", "{done}");
+    assert_eq!(done["status"], 207, "{done}");
 }
