@@ -299,4 +299,70 @@ mod tests {
             out.refused
         );
     }
+
+    const HASH: &str =
+        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A";
+
+    fn crm_tenant(collections: &str) -> String {
+        format!(
+            "name = \"crm\"\n[connector]\nkind = \"amagi-crm\"\noptions = {{ base_url = \"http://127.0.0.1:9/api\", token = \"t\", timezone = \"UTC\" }}\n[[users]]\nname = \"sam\"\npassword_hash = \"{HASH}\"\n{collections}"
+        )
+    }
+
+    const MEETINGS: &str = "[[collections]]\nid = \"meetings\"\nkind = \"calendar\"\nentity = \"appointments\"\nusers = [\"sam\"]\n";
+    const CONTACTS: &str = "[[collections]]\nid = \"people\"\nkind = \"addressbook\"\nentity = \"contacts\"\nusers = [\"sam\"]\n";
+
+    /// A changed CRM tenant gets its bindings rebuilt; an unchanged one keeps its connector
+    /// (the same `CrmTenant`, with its tokens and counters).
+    #[tokio::test]
+    async fn a_changed_crm_tenant_is_rebound_and_an_unchanged_one_kept() {
+        use crate::tree::{CollectionPath, HomeKind};
+        let dir = tempfile::tempdir().unwrap();
+        let tenants = dir.path().join("tenants");
+        std::fs::create_dir(&tenants).unwrap();
+        std::fs::write(tenants.join("crm.toml"), crm_tenant(MEETINGS)).unwrap();
+        std::fs::write(
+            tenants.join("local.toml"),
+            format!("name = \"local\"\n[[users]]\nname = \"u\"\npassword_hash = \"{HASH}\"\n"),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("s.toml"), "state = \"sqlite://:memory:\"\n").unwrap();
+        let cfg = crate::crm::definitions::load_config(&dir.path().join("s.toml")).unwrap();
+        let state = crate::app::build_state(cfg).await.unwrap();
+        let people = CollectionPath::home(HomeKind::Addressbooks, "sam").child("people");
+        let meetings = CollectionPath::home(HomeKind::Calendars, "sam").child("meetings");
+        let before = state.collections.crm().tenant("crm").unwrap().clone();
+        assert!(state.collections.crm().binding("crm", &people).is_none());
+
+        // Unchanged files: nothing is rebuilt.
+        let out = reload(&state).await;
+        assert_eq!(out, Outcome::default());
+        let same = state.collections.crm().tenant("crm").unwrap().clone();
+        assert!(Arc::ptr_eq(&before, &same));
+
+        // A new bound collection: the tenant is rebuilt with both bindings.
+        std::fs::write(
+            tenants.join("crm.toml"),
+            crm_tenant(&format!("{MEETINGS}{CONTACTS}")),
+        )
+        .unwrap();
+        let out = reload(&state).await;
+        assert_eq!(out.changed, ["crm"]);
+        let crm = state.collections.crm();
+        assert!(crm.binding("crm", &people).is_some());
+        assert!(crm.binding("crm", &meetings).is_some());
+        assert!(!Arc::ptr_eq(&before, crm.tenant("crm").unwrap()));
+        assert_eq!(state.config().tenant("crm").unwrap().collections.len(), 2);
+
+        // An entity the connector lacks: refused, the tenant keeps both bindings.
+        std::fs::write(
+            tenants.join("crm.toml"),
+            crm_tenant(&CONTACTS.replace("\"contacts\"", "\"nope\"")),
+        )
+        .unwrap();
+        let out = reload(&state).await;
+        assert!(out.changed.is_empty(), "{out:?}");
+        assert!(out.refused[0].contains("collections[0].entity"), "{out:?}");
+        assert!(state.collections.crm().binding("crm", &meetings).is_some());
+    }
 }

@@ -117,12 +117,14 @@ fn tls_serves_dav_and_picks_up_a_renewed_certificate() {
     std::fs::write(dir.path().join("cert.pem"), &cert1).unwrap();
     std::fs::write(dir.path().join("key.pem"), &key1).unwrap();
     let (port, health, redirect) = (free_port(), free_port(), free_port());
-    let gw = gateway(
+    configure(
         &dir,
-        port,
         health,
         &format!("tls_cert_file = \"cert.pem\"\ntls_key_file = \"key.pem\"\ntls_reload_secs = 1\nredirect_http_listen = \"127.0.0.1:{redirect}\"\n"),
+        // An open connection must outlive the renewal below.
+        "keep_alive_secs = 120",
     );
+    let gw = Gateway::new(dir.path(), port).health_on(health).start();
 
     let client = https_client(&cert1, port);
     assert_eq!(propfind(&client, port), 207, "{}", gw.log());
@@ -143,6 +145,16 @@ fn tls_serves_dav_and_picks_up_a_renewed_certificate() {
         std::thread::sleep(Duration::from_millis(100));
     }
     assert_eq!(propfind(&https_client(&cert2, port), port), 207);
+    // The connection opened before the renewal still serves: `client` trusts only the old
+    // certificate, so a new connection of its would fail.
+    assert_eq!(propfind(&client, port), 207, "{}", gw.log());
+    let fresh = https_client(&cert1, port)
+        .get(format!("https://localhost:{port}/healthz"))
+        .send();
+    assert!(
+        fresh.is_err(),
+        "a new connection trusting only the old certificate got through"
+    );
     assert!(
         gw.log().contains("TLS certificate reloaded"),
         "{}",
