@@ -9,6 +9,19 @@ pub fn describe(cfg: &ServerConfig) -> String {
     let _ = writeln!(s, "config {}: OK", cfg.path.display());
     let _ = writeln!(s, "listen    {}", cfg.listen);
     let _ = writeln!(s, "state     {}", cfg.state);
+    if let Some(t) = &cfg.tls {
+        let _ = writeln!(
+            s,
+            "tls       {} + {} (checked every {} s){}",
+            t.cert_file.display(),
+            t.key_file.display(),
+            t.reload_secs,
+            t.redirect_http_listen
+                .as_ref()
+                .map(|r| format!("; http on {r} redirects"))
+                .unwrap_or_default()
+        );
+    }
     let _ = writeln!(
         s,
         "tenants   {} (default: {})",

@@ -780,4 +780,31 @@ mod tests {
         assert_eq!(e.key, "listen_typo");
         assert_eq!(e.message, "unknown key");
     }
+
+    #[test]
+    fn tls_files_stay_paths_and_come_in_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        std::fs::write(dir.path().join("tenants/a.toml"), "name = \"a\"\n").unwrap();
+        let server = dir.path().join("s.toml");
+        let write = |extra: &str| {
+            std::fs::write(&server, format!("state = \"sqlite://x.db\"\n{extra}")).unwrap()
+        };
+        // Not read at load (the files need not exist yet) and relative to the server file.
+        write("tls_cert_file = \"tls/cert.pem\"\ntls_key_file = \"/k.pem\"\nredirect_http_listen = \"0.0.0.0:80\"\n");
+        let tls = load(&server).unwrap().tls.unwrap();
+        assert_eq!(tls.cert_file, dir.path().join("tls/cert.pem"));
+        assert_eq!(tls.key_file, Path::new("/k.pem"));
+        assert_eq!(tls.reload_secs, super::tls::DEFAULT_RELOAD_SECS);
+        assert_eq!(tls.redirect_http_listen.as_deref(), Some("0.0.0.0:80"));
+
+        write("tls_cert_file = \"c.pem\"\n");
+        assert_eq!(load(&server).unwrap_err().key, "tls_key_file");
+        write("redirect_http_listen = \"0.0.0.0:80\"\n");
+        assert_eq!(load(&server).unwrap_err().key, "redirect_http_listen");
+        write("tls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\ntls_reload_secs = 0\n");
+        assert_eq!(load(&server).unwrap_err().key, "tls_reload_secs");
+        write("");
+        assert!(load(&server).unwrap().tls.is_none());
+    }
 }
