@@ -87,20 +87,8 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
         .as_ref()
         .and_then(|t| t.redirect_http_listen.clone())
     {
-        let port = web::Data::new(tls::HttpsPort(https_port));
         server = server.bind("crmdav-redirect", &redirect, move || {
-            let app = App::new()
-                .app_data(port.clone())
-                .default_service(web::to(tls::redirect));
-            actix_http::HttpService::build()
-                .client_request_timeout(Duration::from_secs(5))
-                .keep_alive(Duration::from_secs(5))
-                .h1(map_config(
-                    app.into_factory()
-                        .map_err(|e: actix_web::Error| e.error_response()),
-                    |_| AppConfig::default(),
-                ))
-                .tcp()
+            tls::redirect_service(https_port)
         })?;
     }
     if let Some(ops) = &ops_listen {

@@ -198,6 +198,31 @@ fn report(last: &mut Option<String>, e: TlsError) {
 #[derive(Clone, Copy, Debug)]
 pub struct HttpsPort(pub u16);
 
+/// The plain-HTTP listener's service: every request gets [`redirect`].
+pub fn redirect_service(
+    https_port: u16,
+) -> impl actix_service::ServiceFactory<
+    actix_web::rt::net::TcpStream,
+    Config = (),
+    Response = (),
+    Error = actix_http::error::DispatchError,
+    InitError = (),
+> {
+    use actix_service::{map_config, IntoServiceFactory, ServiceFactoryExt};
+    let app = actix_web::App::new()
+        .app_data(actix_web::web::Data::new(HttpsPort(https_port)))
+        .default_service(actix_web::web::to(redirect));
+    actix_http::HttpService::build()
+        .client_request_timeout(Duration::from_secs(5))
+        .keep_alive(Duration::from_secs(5))
+        .h1(map_config(
+            app.into_factory()
+                .map_err(|e: actix_web::Error| e.error_response()),
+            |_| actix_web::dev::AppConfig::default(),
+        ))
+        .tcp()
+}
+
 /// The redirect listener's one answer: 308 to the same host and path over https, on the
 /// TLS listener's port (omitted when it is 443). A Host that is not a plain host name
 /// becomes `localhost` rather than being echoed into the header.
