@@ -65,7 +65,8 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
         .map_err(|e| anyhow::anyhow!("cannot open state store {}: {e}", cfg.state))?;
     let store = Arc::new(store);
     let crm = CrmRegistry::build(&cfg, &store)?;
-    let auth = Authenticator::new(&cfg);
+    crate::crm::check_stored_tokens(&cfg, &store).await;
+    let auth = Authenticator::new(&cfg, store.clone());
     let state = Arc::new(AppState {
         collections: Collections::new(store.clone(), crm).with_quota(cfg.quota.clone()),
         live: arc_swap::ArcSwap::from_pointee(cfg.clone()),

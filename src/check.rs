@@ -48,7 +48,12 @@ pub fn describe(cfg: &ServerConfig) -> String {
             );
         }
         for u in &t.users {
-            let _ = writeln!(s, "  user {}", u.name);
+            let how = if u.password_hash.is_some() {
+                ""
+            } else {
+                " (app passwords only)"
+            };
+            let _ = writeln!(s, "  user {}{how}", u.name);
             for c in t.collections.iter().filter(|c| c.users.contains(&u.name)) {
                 let (home, what) = match c.kind {
                     CollectionKindConfig::Calendar => (

@@ -3,8 +3,8 @@
 //! Layers, top to bottom; each uses only layers below it (checked with
 //! `grep -rn "use crate::" src`):
 //!
-//! 1. `main.rs` (the binary), `check` (`crmdav check`) and `reload` (tenant files re-read on
-//!    SIGHUP, swapped into `app`'s state);
+//! 1. `main.rs` (the binary), `check` (`crmdav check`), `admin` (`crmdav app-password`) and
+//!    `reload` (tenant files re-read on SIGHUP, swapped into `app`'s state);
 //! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics,
 //!    native TLS);
 //! 3. `dav`: the protocols (WebDAV, CalDAV, CardDAV, sync-collection, extended MKCOL);
@@ -20,11 +20,13 @@
 //!
 //! Beside the layers, modules any layer may use: `tree` (the URL space and typed paths),
 //! `config`, `record` (a CRM record), `xml`, `vocab`, `demo` (demo data) and `signals`
-//! (SIGHUP as events) use nothing above them; `contentline` and `vocab` are the `crates/crmdav-text` crate;
-//! `auth` (who is asking) uses `config`; `error` (DAV errors, their preconditions and their
+//! (SIGHUP as events) use nothing above them; `contentline` and `vocab` are the
+//! `crates/crmdav-text` crate; `auth` (who is asking) uses `config` and the state store's app
+//! passwords (`store`); `error` (DAV errors, their preconditions and their
 //! HTTP form) uses `connector` for upstream failures, `vocab` and `xml`; `caldav` and `carddav`
 //! (pure evaluation) use `xml` and name their preconditions from `error`.
 
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod caldav;

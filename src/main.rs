@@ -1,4 +1,4 @@
-//! The `crmdav` binary: `serve`, `check` and `hash-password`.
+//! The `crmdav` binary: `serve`, `check`, `hash-password` and `app-password`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -33,6 +33,11 @@ enum Cmd {
     },
     /// Print an argon2 hash of a password read from standard input, for a tenant file.
     HashPassword,
+    /// Create, list and revoke app passwords (one per person and device).
+    AppPassword {
+        #[command(subcommand)]
+        cmd: crmdav::admin::AppPasswordCmd,
+    },
 }
 
 /// Logs to standard error, filtered by `CRMDAV_LOG`; one JSON object per line when
@@ -57,6 +62,7 @@ fn init_logging() {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
+        Cmd::AppPassword { cmd } => crmdav::admin::run(cmd),
         Cmd::HashPassword => {
             let mut pw = String::new();
             if std::io::stdin().read_line(&mut pw).is_err() {

@@ -164,6 +164,7 @@ fn rebuild_crm(
     let old = state.collections.crm();
     let mut tenants: HashMap<String, Arc<CrmTenant>> = HashMap::new();
     let mut keep_old = Vec::new();
+    let sealer = CrmRegistry::sealer(next);
     for t in &next.tenants {
         let unchanged = current.tenant(&t.name) == Some(t);
         if unchanged {
@@ -172,7 +173,7 @@ fn rebuild_crm(
             }
             continue;
         }
-        match CrmRegistry::build_tenant(next, t, &state.store) {
+        match CrmRegistry::build_tenant(next, t, &state.store, &sealer) {
             Ok(Some(c)) => {
                 tenants.insert(t.name.clone(), Arc::new(c));
             }

@@ -1,22 +1,34 @@
 //! Who is asking: HTTP Basic credentials checked against a tenant's user list (argon2 PHC
-//! hashes), tenant resolution from `user@tenant` or the Host header, login throttling, and
-//! password hashing for `crmdav hash-password`.
+//! hashes) or a person's app passwords, tenant resolution from `user@tenant` or the Host
+//! header, login throttling, and password hashing for `crmdav hash-password`.
 //!
 //! Verifying argon2 costs tens of milliseconds by design, so it runs on the blocking pool, at
 //! most `verify_concurrency` at once, and a successful verification is remembered as a keyed
-//! SHA-256 of (tenant, user, password) with a per-process random key: a repeated request with
-//! the same credentials skips argon2, and nothing reversible is kept. An unknown user or
-//! tenant is verified against a dummy hash, so the time taken does not tell whether a user
-//! exists.
+//! SHA-256 of (tenant, user, password, stored hash) with a per-process random key: a repeated
+//! request with the same credentials skips argon2, and nothing reversible is kept. An unknown
+//! user or tenant is verified against a dummy hash, so the time taken does not tell whether a
+//! user exists.
+//!
+//! A password of the app password shape (`<id>-<secret>`, see [`AppSecret`]) is looked up by
+//! its id in the state store on every request, cached or not: a revoked app password (its row
+//! deleted, by this process or by `crmdav app-password revoke` in another) fails at once, and
+//! an id that is unknown, revoked or another person's costs one argon2 like any failure.
+//!
+//! `auth` uses `config` and the state store's app passwords (`store`), nothing else.
 
+pub mod app_password;
+pub mod devices;
 mod throttle;
 
+pub use app_password::AppSecret;
 pub use throttle::Throttle;
 
 use crate::config::{AuthOptions, ServerConfig, TenantConfig, TenantFrom, UserConfig};
+use crate::store::{AppPassword, Store};
 use argon2::{Argon2, PasswordHash, PasswordVerifier};
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use std::collections::HashMap;
 use std::collections::HashSet;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -91,6 +103,13 @@ pub struct Authenticator {
     ok: Mutex<HashSet<[u8; 32]>>,
     /// A hash of a random password, verified when the user is unknown.
     dummy_hash: Arc<str>,
+    /// The same with the parameters app passwords are hashed with, verified when an app
+    /// password's id is unknown.
+    app_dummy_hash: Arc<str>,
+    /// Where app passwords are kept.
+    store: Arc<Store>,
+    /// When each app password's last use was last written, by (tenant, id).
+    touched: Mutex<HashMap<(String, String), Instant>>,
     permits: tokio::sync::Semaphore,
     throttle: Throttle,
     verifications: AtomicU64,
@@ -98,20 +117,25 @@ pub struct Authenticator {
 }
 
 impl Authenticator {
-    /// An authenticator for this configuration; computes the dummy hash with the parameters
-    /// of the first configured user's hash (the defaults of `hash-password` without one).
-    pub fn new(cfg: &ServerConfig) -> Self {
+    /// An authenticator for this configuration and the app passwords in `store`; computes the
+    /// dummy hash with the parameters of the first configured user's hash (the defaults of
+    /// `hash-password` without one).
+    pub fn new(cfg: &ServerConfig, store: Arc<Store>) -> Self {
         let sample = cfg
             .tenants
             .iter()
             .flat_map(|t| t.users.iter())
-            .map(|u| u.password_hash.as_str())
+            .filter_map(|u| u.password_hash.as_deref())
             .next();
-        let dummy_hash = dummy_hash(sample).unwrap_or_default().into();
+        let file_dummy = dummy_hash(sample).unwrap_or_default().into();
+        let app_dummy = dummy_hash(None).unwrap_or_default().into();
         Authenticator {
             key: rand::random(),
             ok: Mutex::new(HashSet::new()),
-            dummy_hash,
+            dummy_hash: file_dummy,
+            app_dummy_hash: app_dummy,
+            store,
+            touched: Mutex::new(HashMap::new()),
             permits: tokio::sync::Semaphore::new(verify_concurrency(&cfg.auth)),
             throttle: Throttle::new(&cfg.auth),
             verifications: AtomicU64::new(0),
@@ -168,21 +192,34 @@ impl Authenticator {
                 tenant: tenant.map(|t| t.name.clone()),
             };
         }
-        if let (Some(tenant), Some(user)) = (tenant, user) {
-            let fp = self.fingerprint(&tenant.name, &user.name, password, &user.password_hash);
+        let app_secret = AppSecret::parse(password);
+        let app = match (tenant, app_secret.as_ref()) {
+            (Some(t), Some(s)) => self.app_password(t, user, s).await,
+            _ => None,
+        };
+        // What the password is checked against: the app password its id names, else the
+        // tenant file's hash (a file password may have the app password shape), else a dummy.
+        let (stored, checked): (Option<&str>, &str) = match (&app, &app_secret) {
+            (Some(row), Some(s)) => (Some(row.hash.as_str()), s.secret()),
+            _ => (user.and_then(|u| u.password_hash.as_deref()), password),
+        };
+        if let (Some(tenant), Some(user), Some(stored)) = (tenant, user, stored) {
+            let fp = self.fingerprint(&tenant.name, &user.name, checked, stored);
             if self.ok.lock().map(|s| s.contains(&fp)).unwrap_or(false) {
                 self.throttle.success(&throttle_key, client);
+                self.used(app.as_ref());
                 return Outcome::Authenticated(Principal::of(tenant, user));
             }
         }
-        let hash: Arc<str> = match user {
-            Some(u) => u.password_hash.as_str().into(),
+        let hash: Arc<str> = match stored {
+            Some(h) => h.into(),
+            None if app_secret.is_some() => self.app_dummy_hash.clone(),
             None => self.dummy_hash.clone(),
         };
-        let verified = self.verify(hash, password).await;
-        match (tenant, user) {
-            (Some(tenant), Some(user)) if verified => {
-                let fp = self.fingerprint(&tenant.name, &user.name, password, &user.password_hash);
+        let verified = self.verify(hash, checked).await;
+        match (tenant, user, stored) {
+            (Some(tenant), Some(user), Some(stored)) if verified => {
+                let fp = self.fingerprint(&tenant.name, &user.name, checked, stored);
                 if let Ok(mut s) = self.ok.lock() {
                     if s.len() > 100_000 {
                         s.clear();
@@ -190,6 +227,7 @@ impl Authenticator {
                     s.insert(fp);
                 }
                 self.throttle.success(&throttle_key, client);
+                self.used(app.as_ref());
                 Outcome::Authenticated(Principal::of(tenant, user))
             }
             _ => {
@@ -199,6 +237,64 @@ impl Authenticator {
                 }
             }
         }
+    }
+
+    /// The app password `secret` names, if it belongs to `user` of `tenant` (None for an
+    /// unknown, revoked or another person's id, and when the store fails: the login then
+    /// fails like a wrong password).
+    async fn app_password(
+        &self,
+        tenant: &TenantConfig,
+        user: Option<&UserConfig>,
+        secret: &AppSecret,
+    ) -> Option<AppPassword> {
+        let row = match self.store.app_password(&tenant.name, secret.id()).await {
+            Ok(row) => row?,
+            Err(e) => {
+                tracing::error!(tenant = %tenant.name, error = %e, "cannot read app passwords");
+                return None;
+            }
+        };
+        (user.is_some_and(|u| u.name == row.user)).then_some(row)
+    }
+
+    /// Record an app password's use: at most once a minute per password, off the request's
+    /// path (the write is spawned).
+    fn used(&self, app: Option<&AppPassword>) {
+        const EVERY: Duration = Duration::from_secs(60);
+        let Some(app) = app else { return };
+        let now = Instant::now();
+        let key = (app.tenant.clone(), app.id.clone());
+        {
+            let Ok(mut touched) = self.touched.lock() else {
+                return;
+            };
+            if touched
+                .get(&key)
+                .is_some_and(|t| now.duration_since(*t) < EVERY)
+            {
+                return;
+            }
+            if touched.len() > 100_000 {
+                touched.retain(|_, t| now.duration_since(*t) < EVERY);
+            }
+            touched.insert(key, now);
+        }
+        let at = chrono::Utc::now().timestamp();
+        // Another process may have written it within the minute (after a restart).
+        if app
+            .last_used
+            .is_some_and(|t| at - t < EVERY.as_secs() as i64)
+        {
+            return;
+        }
+        let store = self.store.clone();
+        let (tenant, id) = (app.tenant.clone(), app.id.clone());
+        tokio::spawn(async move {
+            if let Err(e) = store.touch_app_password(&tenant, &id, at).await {
+                tracing::warn!(tenant = %tenant, error = %e, "cannot record an app password's use");
+            }
+        });
     }
 
     /// argon2 on the blocking pool, at most `verify_concurrency` at once.

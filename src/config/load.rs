@@ -244,6 +244,9 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
             "must not exceed limits.max_body_bytes",
         ));
     }
+    let secrets_key = take_str(&mut t, path, "secrets_key")?
+        .map(|k| SecretsKey::parse(&k).map_err(|m| err(path, "secrets_key", m)))
+        .transpose()?;
     let http: HttpOptions = section(&mut t, path, "http")?;
     let auth: AuthOptions = section(&mut t, path, "auth")?;
     let quota: Quota = section(&mut t, path, "quota")?;
@@ -292,6 +295,7 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         catalog,
         http,
         auth,
+        secrets_key,
         quota,
         tls,
         tenants_dir: dir,
@@ -455,18 +459,16 @@ fn load_tenant<D: DefinitionCheck>(
                     "use letters, digits, '-', '_' or '.'",
                 ));
             }
-            let hash = take_str_at(&mut u, file, &key, "password_hash")?.ok_or_else(|| {
-                err(
-                    file,
-                    &format!("{key}.password_hash"),
-                    "missing (an argon2 PHC string; `crmdav hash-password` makes one)",
-                )
-            })?;
-            if argon2::PasswordHash::new(&hash).is_err() {
+            // Without a hash the person logs in only with app passwords.
+            let hash = take_str_at(&mut u, file, &key, "password_hash")?;
+            if hash
+                .as_deref()
+                .is_some_and(|h| argon2::PasswordHash::new(h).is_err())
+            {
                 return Err(err(
                     file,
                     &format!("{key}.password_hash"),
-                    "not a PHC-format password hash",
+                    "not a PHC-format password hash (`crmdav hash-password` makes one)",
                 ));
             }
             let display_name = take_str_at(&mut u, file, &key, "display_name")?;
@@ -770,7 +772,8 @@ mod tests {
         let c = load(&dir.path().join("s.toml")).unwrap();
         assert!(c.tenants[0].users[0]
             .password_hash
-            .starts_with("$argon2id$"));
+            .as_deref()
+            .is_some_and(|h| h.starts_with("$argon2id$")));
         std::fs::write(
             dir.path().join("s.toml"),
             "state = \"sqlite://x.db\"\nlisten_typo = 1\n",
@@ -779,6 +782,26 @@ mod tests {
         let e = load(&dir.path().join("s.toml")).unwrap_err();
         assert_eq!(e.key, "listen_typo");
         assert_eq!(e.message, "unknown key");
+        // The secrets key, from a file.
+        std::fs::write(dir.path().join("key"), format!("{}\n", "ab".repeat(32))).unwrap();
+        std::fs::write(
+            dir.path().join("s.toml"),
+            "state = \"sqlite://x.db\"\nsecrets_key_file = \"key\"\n",
+        )
+        .unwrap();
+        let c = load(&dir.path().join("s.toml")).unwrap();
+        assert_eq!(c.secrets_key.map(|k| k.bytes()[0]), Some(0xab));
+        std::fs::write(
+            dir.path().join("s.toml"),
+            "state = \"sqlite://x.db\"\nsecrets_key = \"short\"\n",
+        )
+        .unwrap();
+        let e = load(&dir.path().join("s.toml")).unwrap_err();
+        assert_eq!(e.key, "secrets_key");
+        assert!(
+            !e.to_string().contains("short"),
+            "the key is not echoed: {e}"
+        );
     }
 
     #[test]

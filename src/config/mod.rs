@@ -10,6 +10,7 @@ mod definitions;
 mod edge;
 mod load;
 mod quota;
+mod secrets;
 mod tls;
 
 pub use catalog::{Catalog, Source};
@@ -17,6 +18,7 @@ pub use definitions::DefinitionCheck;
 pub use edge::{AuthOptions, HttpOptions};
 pub use load::{load_tenants_with, load_with, ConfigError, TenantFiles};
 pub use quota::Quota;
+pub use secrets::SecretsKey;
 pub use tls::TlsOptions;
 
 use serde::Deserialize;
@@ -89,6 +91,9 @@ pub struct ServerConfig {
     pub http: HttpOptions,
     /// Password verification and login throttling.
     pub auth: AuthOptions,
+    /// Encrypts CRM tokens in the state store (`secrets_key`); without it they are stored
+    /// in the clear.
+    pub secrets_key: Option<SecretsKey>,
     /// Storage quotas (`[quota]`; off by default).
     pub quota: Quota,
     /// Native TLS (`tls_cert_file` and `tls_key_file`); plain HTTP when `None`.
@@ -131,8 +136,9 @@ pub fn option_vars(options: &toml::Table) -> std::collections::HashMap<String, S
 pub struct UserConfig {
     /// Login name (without `@tenant`).
     pub name: String,
-    /// PHC-format argon2 hash of the password.
-    pub password_hash: String,
+    /// PHC-format argon2 hash of the password; `None` when the person logs in only with app
+    /// passwords.
+    pub password_hash: Option<String>,
     /// Display name of the principal.
     pub display_name: Option<String>,
     /// Email used as `calendar-user-address-set` (mailto:).

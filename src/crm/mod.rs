@@ -16,8 +16,10 @@ mod binding;
 pub mod definitions;
 mod metrics;
 pub mod overlay;
+mod pending;
 mod refresh;
 mod registry;
+pub mod sealed;
 mod tenant;
 mod tokens;
 mod write;
@@ -26,7 +28,7 @@ pub use binding::{record_hash, Binding};
 pub use refresh::{RefreshError, RefreshStats};
 pub use registry::CrmRegistry;
 pub use tenant::{BindingKey, CrmTenant};
-pub use tokens::KvTokenStore;
+pub use tokens::{check_stored_tokens, KvTokenStore};
 pub use write::CrmWriteError;
 
 #[cfg(test)]

@@ -187,6 +187,9 @@ pub fn overlay(
                 .or_default()
                 .extend(u_idx.iter().map(|&i| ul[i].raw.clone()));
         }
+        if p == "DTSTART" {
+            keep_duration(&cl, &master, mapped, &mut remove, &mut insert_before);
+        }
     }
     if remove.is_empty() && insert_before.is_empty() {
         return Some(client.to_string());
@@ -233,6 +236,77 @@ pub fn overlay(
         }
     }
     Some(out)
+}
+
+/// The CRM moved the start of an item whose end it does not hold (no DTEND/DUE field in the
+/// mapping): the client's own end would stay put and could fall before the new start
+/// (RFC 5545 §3.6.1 forbids it). Keep the client's length instead: its DTEND (DUE) becomes a
+/// DURATION computed from the client's own start and end, so the end moves with the start.
+fn keep_duration(
+    cl: &[Line],
+    master: &Span,
+    mapped: &BTreeSet<String>,
+    remove: &mut HashSet<usize>,
+    insert_before: &mut HashMap<usize, Vec<String>>,
+) {
+    if mapped.contains("DURATION") {
+        return;
+    }
+    let find = |name: &str| master.own.iter().copied().find(|&i| cl[i].name == name);
+    let Some(start) = find("DTSTART") else {
+        return;
+    };
+    for end_name in ["DTEND", "DUE"] {
+        if mapped.contains(end_name) {
+            continue;
+        }
+        let Some(end) = find(end_name) else {
+            continue;
+        };
+        let Some(secs) = span_secs(&cl[start], &cl[end]) else {
+            continue;
+        };
+        remove.insert(end);
+        insert_before
+            .entry(end)
+            .or_default()
+            .push(format!("DURATION:{}", contentline::format_duration(secs)));
+    }
+}
+
+/// Seconds from a DTSTART line to a DTEND/DUE line: whole days between two DATE values, else
+/// the difference of the two date-times (each in its own TZID when chrono-tz knows it, else
+/// as wall time). `None` when a value cannot be read or the end is before the start.
+fn span_secs(start: &Line, end: &Line) -> Option<i64> {
+    let at = |l: &Line| -> Option<(i64, bool)> {
+        let v = value(l).trim();
+        if v.len() == 8 {
+            let d = chrono::NaiveDate::parse_from_str(v, "%Y%m%d").ok()?;
+            return Some((
+                d.and_time(chrono::NaiveTime::MIN).and_utc().timestamp(),
+                true,
+            ));
+        }
+        let (body, utc) = match v.strip_suffix(['Z', 'z']) {
+            Some(b) => (b, true),
+            None => (v, false),
+        };
+        let local = chrono::NaiveDateTime::parse_from_str(body, "%Y%m%dT%H%M%S").ok()?;
+        let zone = (!utc)
+            .then(|| tzid_of(l))
+            .flatten()
+            .and_then(|t| t.parse::<chrono_tz::Tz>().ok());
+        let ts = match zone {
+            Some(tz) => chrono::TimeZone::from_local_datetime(&tz, &local)
+                .earliest()
+                .map(|d| d.timestamp())?,
+            None => local.and_utc().timestamp(),
+        };
+        Some((ts, false))
+    };
+    let (s, s_date) = at(start)?;
+    let (e, e_date) = at(end)?;
+    (s_date == e_date && e >= s).then_some(e - s)
 }
 
 /// The VERSION of a vCard.
@@ -314,6 +388,41 @@ mod tests {
         assert!(out.contains("DTSTART;TZID=Europe/Berlin:20300220T110000"));
         assert!(
             out.contains("BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn moved_start_without_crm_end_keeps_the_clients_length() {
+        // The CRM holds only the start (no DTEND in the mapping) and moves it two days later.
+        let m = set(&["SUMMARY", "DTSTART"]);
+        let base =
+            render("Lunch", None).replace("DTEND;TZID=Europe/Berlin:20300220T100000\r\n", "");
+        let cur = base.replace("20300220T090000", "20300222T090000");
+        let out = overlay(CLIENT, &base, &cur, "VEVENT", &m).unwrap();
+        assert!(
+            out.contains("DTSTART;TZID=Europe/Berlin:20300222T090000"),
+            "{out}"
+        );
+        assert!(
+            !out.contains("DTEND"),
+            "the old end would fall before the new start: {out}"
+        );
+        assert!(out.contains("DURATION:PT1H\r\n"), "{out}");
+        // An unmoved start keeps the client's DTEND as written.
+        let same = overlay(CLIENT, &base, &base, "VEVENT", &m).unwrap();
+        assert_eq!(same, CLIENT);
+    }
+
+    #[test]
+    fn moved_all_day_start_keeps_its_days() {
+        let client = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTART;VALUE=DATE:20300220\r\nDTEND;VALUE=DATE:20300223\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let m = set(&["DTSTART"]);
+        let base = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:d\r\nDTSTART;VALUE=DATE:20300220\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let cur = base.replace("20300220", "20300301");
+        let out = overlay(client, base, &cur, "VEVENT", &m).unwrap();
+        assert!(
+            out.contains("DTSTART;VALUE=DATE:20300301\r\nDURATION:P3D\r\n"),
             "{out}"
         );
     }

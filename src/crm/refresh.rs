@@ -210,6 +210,10 @@ impl CrmTenant {
                 }
                 if i.deleted {
                     store.crm_forget(coll, &i.crm_id).await?;
+                } else if caps.get && self.connector.get(&b.entity, &i.crm_id).await?.is_some() {
+                    // On no page, yet still there: the listing shifted under the scan (a
+                    // record deleted or reordered while it paged). Not a deletion.
+                    tracing::info!(tenant = %self.name, collection = %coll.path, crm_id = %i.crm_id, "a record missing from a full scan still exists; kept");
                 } else {
                     store.crm_remove(coll, &i.name, false).await?;
                     store

@@ -2,16 +2,25 @@
 //! the bindings of declared collections.
 
 use super::binding::Binding;
+use super::sealed::Sealer;
 use super::tenant::CrmTenant;
 use super::tokens::KvTokenStore;
 use crate::config::{option_vars, CollectionKindConfig, ConnectorKind, ServerConfig, TenantConfig};
-use crate::connector::rest::def::ConnectorDef;
+use crate::connector::rest::def::{AuthDef, ConnectorDef};
 use crate::connector::{RestConnector, TokenStore};
 use crate::store::{CollectionKind, Store};
 use crate::tree::CollectionPath;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+
+/// Whether a connector's authentication keeps tokens in the state store (OAuth2).
+fn keeps_tokens(auth: &AuthDef) -> bool {
+    matches!(
+        auth,
+        AuthDef::Oauth2ClientCredentials { .. } | AuthDef::Oauth2RefreshToken { .. }
+    )
+}
 
 /// Every CRM tenant of the server, and refresh metrics.
 #[derive(Default)]
@@ -25,12 +34,18 @@ impl CrmRegistry {
     /// Build connectors and bindings for every CRM tenant of `cfg`.
     pub fn build(cfg: &ServerConfig, store: &Arc<Store>) -> anyhow::Result<Self> {
         let mut reg = CrmRegistry::default();
+        let sealer = Self::sealer(cfg);
         for t in &cfg.tenants {
-            if let Some(tenant) = Self::build_tenant(cfg, t, store)? {
+            if let Some(tenant) = Self::build_tenant(cfg, t, store, &sealer)? {
                 reg.tenants.insert(t.name.clone(), Arc::new(tenant));
             }
         }
         Ok(reg)
+    }
+
+    /// What seals the CRM tokens in the state store, when `secrets_key` is set.
+    pub fn sealer(cfg: &ServerConfig) -> Option<Arc<Sealer>> {
+        cfg.secrets_key.as_ref().map(|k| Arc::new(Sealer::new(k)))
     }
 
     /// The connector and bindings of one tenant; `None` for a local tenant. Errors name the
@@ -39,6 +54,7 @@ impl CrmRegistry {
         cfg: &ServerConfig,
         t: &TenantConfig,
         store: &Arc<Store>,
+        sealer: &Option<Arc<Sealer>>,
     ) -> anyhow::Result<Option<CrmTenant>> {
         let ConnectorKind::Rest {
             definition,
@@ -55,7 +71,14 @@ impl CrmRegistry {
             .map_err(|e| anyhow::anyhow!("{file}: connector.kind: {e}"))?;
         let def = ConnectorDef::from_toml_str(&src.text, &vars)
             .map_err(|e| anyhow::anyhow!("{file}: connector: {}: {e}", src.origin))?;
-        let ts: Arc<dyn TokenStore> = Arc::new(KvTokenStore::new(store.clone(), &t.name));
+        if sealer.is_none() && keeps_tokens(&def.auth) {
+            tracing::warn!(
+                tenant = %t.name,
+                "no secrets_key configured: this tenant's CRM OAuth tokens are stored unencrypted in the state store"
+            );
+        }
+        let ts: Arc<dyn TokenStore> =
+            Arc::new(KvTokenStore::new(store.clone(), &t.name, sealer.clone()));
         let rest = Arc::new(
             RestConnector::new(def, Some(ts))
                 .map_err(|e| anyhow::anyhow!("{file}: connector: {e}"))?,

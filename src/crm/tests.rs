@@ -18,6 +18,8 @@ struct Fake {
     calls: AtomicU64,
     since_seen: Mutex<Vec<Option<DateTime<Utc>>>>,
     next_id: AtomicU64,
+    /// Faults for the next creates, in order: (the CRM commits the record, the error returned).
+    create_faults: Mutex<Vec<(bool, ConnectorError)>>,
 }
 
 fn rec(id: &str, title: &str, modified: &str) -> Record {
@@ -77,8 +79,22 @@ impl Connector for Fake {
             data: d,
             version: None,
         };
-        self.records.lock().unwrap().push(r.clone());
-        Ok(r)
+        let fault = {
+            let mut f = self.create_faults.lock().unwrap();
+            (!f.is_empty()).then(|| f.remove(0))
+        };
+        match fault {
+            Some((commit, e)) => {
+                if commit {
+                    self.records.lock().unwrap().push(r);
+                }
+                Err(e)
+            }
+            None => {
+                self.records.lock().unwrap().push(r.clone());
+                Ok(r)
+            }
+        }
     }
     async fn update(
         &self,
@@ -370,4 +386,81 @@ async fn concurrent_reads_share_one_refresh() {
     t.invalidate(coll.id);
     assert!(t.ensure_fresh(&store, &b, &coll).await.is_some());
     assert_eq!(t.calls(), 2);
+}
+
+/// Without a lookup (the fake has no `find_created`), a create whose answer was lost after it
+/// was sent holds the item: its retry is a 503 and makes no second record. A create that never
+/// reached the CRM (no connection) changed nothing, so the retry creates at once.
+#[tokio::test]
+async fn unknown_outcome_holds_the_item_but_an_unsent_create_does_not() {
+    let store = Store::open("sqlite://:memory:").await.unwrap();
+    store
+        .create_collection(
+            "t",
+            "calendars/u/m/",
+            CollectionKind::Calendar,
+            &["VEVENT".into()],
+            false,
+        )
+        .await
+        .unwrap();
+    let coll = store
+        .collection("t", "calendars/u/m/")
+        .await
+        .unwrap()
+        .unwrap();
+    let fake = Arc::new(Fake::default());
+    let t = tenant(fake.clone(), 600);
+    let b = t
+        .binding(&CollectionPath::of_stored("calendars/u/m/"))
+        .unwrap();
+    let phone = |uid: &str| {
+        format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:Phone\r\nDTSTART:20300301T090000Z\r\nDTEND:20300301T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
+    };
+    let idx = |uid: &str| ItemIndex {
+        uid: Some(uid.into()),
+        component: Some(crate::vocab::ComponentKind::Vevent),
+        ..Default::default()
+    };
+    let put = |name: &'static str, uid: &'static str| {
+        let (t, store, b, coll) = (&t, &store, &b, &coll);
+        let (body, idx) = (phone(uid), idx(uid));
+        async move {
+            t.put(
+                store,
+                b,
+                coll,
+                name,
+                body.as_bytes(),
+                &idx,
+                "text/calendar",
+                &WriteCondition::default(),
+            )
+            .await
+        }
+    };
+    let lost = ConnectorError::Unavailable {
+        message: "HTTP 504".into(),
+        retry_after: None,
+    };
+    fake.create_faults.lock().unwrap().push((true, lost));
+    let e = put("a.ics", "a").await.unwrap_err().to_string();
+    assert!(e.contains("outcome of the create is unknown"), "{e}");
+    let e = put("a.ics", "a").await.unwrap_err().to_string();
+    assert!(e.contains("could not be looked up"), "{e}");
+    assert!(e.contains("not created again for 10 minutes"), "{e}");
+    assert_eq!(
+        fake.records.lock().unwrap().len(),
+        1,
+        "one record, no second create"
+    );
+
+    fake.create_faults
+        .lock()
+        .unwrap()
+        .push((false, ConnectorError::not_sent("connection refused")));
+    assert!(put("b.ics", "b").await.is_err());
+    let (_, created) = put("b.ics", "b").await.unwrap();
+    assert!(created, "an unsent create does not hold the item");
+    assert_eq!(fake.records.lock().unwrap().len(), 2);
 }

@@ -2,8 +2,9 @@
 //! the client's copy, under the collection's lock so a refresh cannot interleave.
 
 use super::binding::{record_hash, Binding};
+use super::pending::{self, PendingCreate};
 use super::tenant::CrmTenant;
-use crate::connector::{ConnectorError, DeleteStyle};
+use crate::connector::{ConnectorError, DeleteStyle, Record};
 use crate::mapping::MappingError;
 use crate::store::{
     Collection, CrmIdentity, ItemIndex, RenderedItem, Store, StoreError, WriteCondition,
@@ -27,6 +28,29 @@ impl From<sqlx::Error> for CrmWriteError {
     fn from(e: sqlx::Error) -> Self {
         CrmWriteError::Store(StoreError::Db(e))
     }
+}
+
+/// How long a create whose outcome is unknown blocks a new create of the same item when the
+/// CRM cannot be searched for it (a refresh imports the record meanwhile if it was made).
+const UNRESOLVED_HOLD: chrono::Duration = chrono::Duration::minutes(10);
+
+/// The 503 for a create whose outcome could not be learned: nothing was duplicated, and the
+/// phone's retry looks the record up before creating (or, where the CRM cannot be searched,
+/// is refused the same way for [`UNRESOLVED_HOLD`]).
+fn outcome_unknown(cause: &ConnectorError, why: &str) -> CrmWriteError {
+    let then = if matches!(cause, ConnectorError::NotSupported { .. })
+        || why.contains("cannot be searched")
+    {
+        "this item is not created again for 10 minutes"
+    } else {
+        "a retry of this PUT looks the record up before creating it again"
+    };
+    CrmWriteError::Connector(ConnectorError::Unavailable {
+        message: format!(
+            "the outcome of the create is unknown ({cause}) and {why}; nothing was duplicated: {then}"
+        ),
+        retry_after: None,
+    })
 }
 
 impl CrmTenant {
@@ -60,12 +84,25 @@ impl CrmTenant {
         let patch = b.mapping.to_record(text)?;
         let existing = store.crm_identity(coll, name).await?;
         let record = match &existing {
-            Some(i) => {
-                self.connector
-                    .update(&b.entity, &i.crm_id, &patch, i.version.as_deref())
+            Some(i) => match self
+                .connector
+                .update(&b.entity, &i.crm_id, &patch, i.version.as_deref())
+                .await
+            {
+                Err(ConnectorError::NotFound { message }) => {
+                    // Deleted in the CRM while the phone edited it: the phone's copy is stale
+                    // (412), the item goes now so its next sync reports it removed, and nothing
+                    // is re-created behind the CRM user's back.
+                    store.crm_remove(coll, name, false).await?;
+                    tracing::info!(tenant = %self.name, collection = %coll.path, %name, crm_id = %i.crm_id, %message, "the record was deleted in the CRM while the phone edited it; the item is removed");
+                    return Err(StoreError::PreconditionFailed.into());
+                }
+                r => r?,
+            },
+            None => {
+                self.create_once(store, b, coll, name, &uid, body, &patch)
                     .await?
             }
-            None => self.connector.create(&b.entity, &patch).await?,
         };
         let ident = CrmIdentity {
             name: name.to_string(),
@@ -100,6 +137,130 @@ impl CrmTenant {
         };
         tracing::info!(tenant = %self.name, collection = %coll.path, %name, crm_id = %record.id, created = existing.is_none(), "written to the CRM");
         Ok((etag, current.is_none()))
+    }
+
+    /// A phone's create, made at most once in the CRM. A create of this item whose outcome
+    /// was never learned is looked up first; the create itself is remembered (pending) until
+    /// its outcome is known, and an unknown outcome (no answer, a 5xx, an answer without an
+    /// id) is resolved by the same lookup before the phone hears anything. What cannot be
+    /// resolved is a 503 that leaves the pending create behind for the phone's retry.
+    #[allow(clippy::too_many_arguments)]
+    async fn create_once(
+        &self,
+        store: &Store,
+        b: &Binding,
+        coll: &Collection,
+        name: &str,
+        uid: &str,
+        body: &[u8],
+        patch: &serde_json::Value,
+    ) -> Result<Record, CrmWriteError> {
+        let hash = pending::body_hash(body);
+        if let Some(p) = pending::load(store, &self.name, coll, name).await? {
+            match self.resolve_pending(store, b, coll, name, &p).await {
+                Ok(Some(found)) => {
+                    pending::clear(store, &self.name, coll, name).await?;
+                    if p.body_hash == hash {
+                        return Ok(found);
+                    }
+                    // The phone changed the item since: the found record takes the new body.
+                    let updated = self
+                        .connector
+                        .update(&b.entity, &found.id, patch, found.version.as_deref())
+                        .await?;
+                    return Ok(updated);
+                }
+                Ok(None) => {}
+                Err(CrmWriteError::Connector(e)) => return Err(outcome_unknown(
+                    &e,
+                    "an earlier create of this item may have been made and could not be looked up",
+                )),
+                Err(e) => return Err(e),
+            }
+        }
+        let p = PendingCreate {
+            uid: uid.to_string(),
+            entity: b.entity.clone(),
+            body_hash: hash,
+            data: patch.clone(),
+            at: chrono::Utc::now(),
+        };
+        pending::save(store, &self.name, coll, name, &p).await?;
+        let key = pending::idempotency_key(&self.name, coll, name, &p.body_hash);
+        match self.connector.create_keyed(&b.entity, patch, &key).await {
+            Ok(rec) => {
+                pending::clear(store, &self.name, coll, name).await?;
+                Ok(rec)
+            }
+            Err(e) if e.was_not_sent() => {
+                // The CRM was never reached: nothing can have been created.
+                pending::clear(store, &self.name, coll, name).await?;
+                Err(e.into())
+            }
+            Err(e @ (ConnectorError::Unavailable { .. } | ConnectorError::Protocol { .. })) => {
+                tracing::warn!(tenant = %self.name, collection = %coll.path, %name, error = %e, "the outcome of a CRM create is unknown; looking the record up");
+                match self.resolve_pending(store, b, coll, name, &p).await {
+                    Ok(Some(found)) => {
+                        pending::clear(store, &self.name, coll, name).await?;
+                        Ok(found)
+                    }
+                    Ok(None) => Err(outcome_unknown(&e, "it was not found by its lookup")),
+                    Err(CrmWriteError::Connector(ConnectorError::NotSupported { .. })) => {
+                        Err(outcome_unknown(&e, "this CRM cannot be searched for it"))
+                    }
+                    Err(CrmWriteError::Connector(l)) => {
+                        Err(outcome_unknown(&e, &format!("its lookup failed too ({l})")))
+                    }
+                    Err(other) => Err(other),
+                }
+            }
+            Err(e) => {
+                // A refusal: nothing was created.
+                pending::clear(store, &self.name, coll, name).await?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// The CRM record a pending create made, if the lookup finds one no other item is linked
+    /// to. A record the refresh imported in the meantime (linked to an item no phone wrote)
+    /// is taken over: that item goes, the phone's item takes its record. `Ok(None)` when the
+    /// lookup finds nothing; without a lookup, a pending create younger than
+    /// [`UNRESOLVED_HOLD`] is still unknown (503), an older one is taken as not made.
+    async fn resolve_pending(
+        &self,
+        store: &Store,
+        b: &Binding,
+        coll: &Collection,
+        name: &str,
+        p: &PendingCreate,
+    ) -> Result<Option<Record>, CrmWriteError> {
+        let found = match self.connector.find_created(&b.entity, &p.data, p.at).await {
+            Ok(found) => found,
+            Err(ConnectorError::NotSupported { .. })
+                if chrono::Utc::now() - p.at > UNRESOLVED_HOLD =>
+            {
+                tracing::warn!(tenant = %self.name, collection = %coll.path, %name, "an unresolved CRM create is older than the hold and this CRM cannot be searched: creating again");
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let linked = store.crm_identities(coll).await?;
+        for rec in found {
+            match linked.iter().find(|i| i.crm_id == rec.id) {
+                None => {
+                    tracing::info!(tenant = %self.name, collection = %coll.path, %name, crm_id = %rec.id, "found the record of a create whose answer was lost");
+                    return Ok(Some(rec));
+                }
+                Some(i) if i.client_copy.is_none() && !i.deleted && i.name != name => {
+                    tracing::info!(tenant = %self.name, collection = %coll.path, %name, crm_id = %rec.id, imported = %i.name, "the record of a lost create was imported by a refresh; the phone's item takes it over");
+                    store.crm_remove(coll, &i.name, false).await?;
+                    return Ok(Some(rec));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(None)
     }
 
     /// A phone's DELETE: delete (or cancel) in the CRM, then remove the item.

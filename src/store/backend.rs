@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 use super::model::{
-    Change, Collection, CollectionKind, CrmCollectionState, CrmIdentity, DeadProperty, Item,
-    ItemIndex, ItemMeta, ItemRef, RenderedItem, WriteCondition,
+    AppPassword, Change, Collection, CollectionKind, CrmCollectionState, CrmIdentity, DeadProperty,
+    Item, ItemIndex, ItemMeta, ItemRef, RenderedItem, WriteCondition,
 };
 use super::sqlite::SqliteStore;
 use super::StoreError;
@@ -204,6 +204,9 @@ pub trait KvStore {
 
     /// Set a per-tenant value.
     async fn kv_set(&self, tenant: &str, key: &str, value: &str) -> Result<(), DbError>;
+
+    /// Remove a per-tenant value (absent is fine).
+    async fn kv_delete(&self, tenant: &str, key: &str) -> Result<(), DbError>;
 }
 
 /// The identity map of CRM-backed collections and their refresh bookkeeping.
@@ -270,6 +273,33 @@ pub trait CardFieldIndex {
     async fn set_fields(&self, item_id: i64, fields: &[(String, String)]) -> Result<(), DbError>;
 }
 
+/// App passwords, per (tenant, user): tenants never see each other's rows. Kept small on
+/// purpose: hashing, the secret's format and who may create one are the caller's (`auth`).
+#[async_trait]
+pub trait AppPasswordStore {
+    /// Store a new app password; `StoreError::Exists` when its id is taken in the tenant.
+    async fn create_app_password(&self, pw: &AppPassword) -> Result<(), StoreError>;
+
+    /// An app password by tenant and public id.
+    async fn app_password(&self, tenant: &str, id: &str) -> Result<Option<AppPassword>, DbError>;
+
+    /// The tenant's app passwords, of one user when `user` is given, oldest first.
+    async fn app_passwords(
+        &self,
+        tenant: &str,
+        user: Option<&str>,
+    ) -> Result<Vec<AppPassword>, DbError>;
+
+    /// Revoke (delete) one app password; false when there was none with that id.
+    async fn revoke_app_password(&self, tenant: &str, id: &str) -> Result<bool, DbError>;
+
+    /// Revoke every app password of a user; returns how many there were.
+    async fn revoke_app_passwords(&self, tenant: &str, user: &str) -> Result<u64, DbError>;
+
+    /// Record a successful login at `at` (epoch seconds); a revoked id is ignored.
+    async fn touch_app_password(&self, tenant: &str, id: &str, at: i64) -> Result<(), DbError>;
+}
+
 /// Everything the gateway keeps: what a backend implements in full.
 #[async_trait]
 pub trait StateStore:
@@ -280,6 +310,7 @@ pub trait StateStore:
     + KvStore
     + CrmIdentityStore
     + CardFieldIndex
+    + AppPasswordStore
     + Send
     + Sync
 {
@@ -288,6 +319,11 @@ pub trait StateStore:
 
     /// The schema version this build brings its state to.
     fn latest_schema_version(&self) -> i64;
+
+    /// Make every committed write part of the main database file, so a copy of that file
+    /// alone holds no superseded bytes (SQLite: checkpoint and truncate the write-ahead log;
+    /// a no-op where there is no such log). Called after a secret is rewritten sealed.
+    async fn flush(&self) -> Result<(), DbError>;
 }
 
 /// The state store callers hold (as `Arc<Store>` or `&Store`): the backend `open` chose. Every

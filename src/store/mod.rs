@@ -1,6 +1,6 @@
 //! The gateway's own state: collections, items with their rendered bytes and ETags, the
 //! per-collection change log that makes sync tokens and CTags, dead properties, the CRM
-//! identity map and a small key-value table.
+//! identity map, a small key-value table and app passwords.
 //!
 //! Every item's bytes and ETag live here, so PROPFIND and multiget never parse anything; UID,
 //! component type and the first/last instance times are indexed so that a time-range query
@@ -21,8 +21,8 @@ mod sqlite;
 mod upgrade_test;
 
 pub use backend::{
-    CardFieldIndex, ChangeLog, CollectionStore, CrmIdentityStore, DbError, DeadPropertyStore,
-    ItemStore, KvStore, StateStore, Store,
+    AppPasswordStore, CardFieldIndex, ChangeLog, CollectionStore, CrmIdentityStore, DbError,
+    DeadPropertyStore, ItemStore, KvStore, StateStore, Store,
 };
 pub use error::StoreError;
 pub use index::{calendar_index, card_fields, card_index};

@@ -252,3 +252,23 @@ mod tests {
         );
     }
 }
+
+/// An app password as stored: one per person and device. `hash` is the argon2 PHC hash of the
+/// secret part; the secret itself is never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPassword {
+    /// The tenant.
+    pub tenant: String,
+    /// Public id (the part before `-`), unique within the tenant.
+    pub id: String,
+    /// The person it logs in as.
+    pub user: String,
+    /// What the person called it (the device).
+    pub label: String,
+    /// Argon2 PHC hash of the secret part.
+    pub hash: String,
+    /// Creation, epoch seconds.
+    pub created: i64,
+    /// Last successful login with it, epoch seconds (updated at most once a minute).
+    pub last_used: Option<i64>,
+}

@@ -7,4 +7,7 @@
 mod support;
 
 mod crm_saas_dav;
+mod faults;
+mod moved_start;
+mod sealed_tokens;
 mod tenant_examples;

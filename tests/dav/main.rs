@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod app_passwords;
 mod auth;
 mod bad_input;
 mod caldav;

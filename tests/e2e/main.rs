@@ -6,4 +6,5 @@
 mod support;
 
 mod amagi_e2e;
+mod amagi_faults;
 mod crm_amagi;

@@ -182,6 +182,31 @@ pub struct CrmState {
     pub version: u64,
     pub next_id: u64,
     pub tokens_issued: u64,
+    /// Faults the API injects (the fault matrix, `tests/crm/faults.rs`).
+    pub faults: Faults,
+}
+
+/// Faults a [`FakeCrm`] injects into its answers.
+#[derive(Debug, Default)]
+pub struct Faults {
+    /// The next this many creates are committed, then answered 504 (the answer is lost).
+    pub lose_create_answers: u32,
+    /// The next this many creates are committed, then answered 201 without an id.
+    pub creates_without_id: u32,
+    /// Every request is answered 503 (the CRM is down).
+    pub down: bool,
+    /// Every request is answered 401 (the static token was revoked).
+    pub revoked: bool,
+    /// Listing pages at this offset are answered 500.
+    pub fail_page_at: Option<usize>,
+    /// When the listing page at this offset is served, the record with this id is deleted
+    /// first (a delete while a scan pages: the records after it shift back by one).
+    pub delete_at_page: Option<(usize, String)>,
+    /// Searches (POST …/search) are answered 500.
+    pub fail_searches: bool,
+    /// When the listing page at this offset is served, this record is inserted first, at the
+    /// front of the list (an insert while a scan pages).
+    pub insert_at_page: Option<(usize, Value)>,
 }
 
 /// A wiremock server acting as the vendor's API.
@@ -226,6 +251,7 @@ impl FakeCrm {
             version: 72_300_000,
             next_id: 1,
             tokens_issued: 0,
+            faults: Faults::default(),
         }));
         Mock::given(wiremock::matchers::any())
             .respond_with(Api {
@@ -299,8 +325,13 @@ impl FakeCrm {
 
 /// True for a request that changes data.
 pub fn is_write(r: &Request) -> bool {
+    r.method.as_str() != "GET" && !is_search_or_token(r)
+}
+
+/// A search (a read sent as POST) or a token request.
+fn is_search_or_token(r: &Request) -> bool {
     let p = r.url.path();
-    r.method.as_str() != "GET" && !p.ends_with("/search") && !p.contains("/oauth2/")
+    p.ends_with("/search") || p.contains("/oauth2/")
 }
 
 fn json_body(r: &Request) -> Value {
@@ -339,11 +370,72 @@ struct Api {
 impl Respond for Api {
     fn respond(&self, r: &Request) -> ResponseTemplate {
         let mut st = self.state.lock().unwrap();
-        match self.vendor {
+        if st.faults.down {
+            return ResponseTemplate::new(503)
+                .set_body_json(json!({"message": "down for maintenance"}));
+        }
+        if st.faults.revoked {
+            return ResponseTemplate::new(401)
+                .set_body_json(json!({"message": "the token was revoked"}));
+        }
+        let listing = r.method.as_str() == "GET"
+            && !r
+                .url
+                .path()
+                .rsplit('/')
+                .next()
+                .is_some_and(|s| s.chars().all(|c| c.is_ascii_digit()));
+        let offset = query(r, "after")
+            .and_then(|a| a.parse::<usize>().ok())
+            .unwrap_or(0);
+        if listing && st.faults.fail_page_at == Some(offset) && query(r, "archived").is_none() {
+            return ResponseTemplate::new(500).set_body_json(json!({"message": "internal error"}));
+        }
+        if listing
+            && st
+                .faults
+                .insert_at_page
+                .as_ref()
+                .is_some_and(|(at, _)| *at == offset)
+        {
+            if let Some((_, rec)) = st.faults.insert_at_page.take() {
+                st.records.insert(0, rec);
+            }
+        }
+        if st.faults.fail_searches && r.url.path().ends_with("/search") {
+            return ResponseTemplate::new(500)
+                .set_body_json(json!({"message": "search unavailable"}));
+        }
+        if listing
+            && st
+                .faults
+                .delete_at_page
+                .as_ref()
+                .is_some_and(|(at, _)| *at == offset)
+        {
+            if let Some((_, id)) = st.faults.delete_at_page.take() {
+                let f = self.vendor.id_field();
+                st.records.retain(|x| x[f] != id.as_str());
+                st.deleted.push((id, Utc::now()));
+            }
+        }
+        let create = r.method.as_str() == "POST"
+            && !is_search_or_token(r)
+            && !r.url.path().contains("/cancel");
+        let resp = match self.vendor {
             Vendor::HubSpot => hubspot(&mut st, r),
             Vendor::Salesforce => salesforce(&mut st, r, &self.uri),
             Vendor::Dynamics365 => dynamics(&mut st, r, &self.uri),
+        };
+        if create && st.faults.lose_create_answers > 0 {
+            st.faults.lose_create_answers -= 1;
+            return ResponseTemplate::new(504).set_body_json(json!({"message": "gateway timeout"}));
         }
+        if create && st.faults.creates_without_id > 0 {
+            st.faults.creates_without_id -= 1;
+            return ResponseTemplate::new(201).set_body_json(json!({"status": "accepted"}));
+        }
+        resp
     }
 }
 

@@ -24,4 +24,13 @@ impl KvStore for SqliteStore {
             .await?;
         Ok(())
     }
+
+    async fn kv_delete(&self, tenant: &str, key: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM kv WHERE tenant = ? AND key = ?")
+            .bind(tenant)
+            .bind(key)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
 }

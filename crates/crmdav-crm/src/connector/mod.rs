@@ -83,6 +83,26 @@ pub enum ConnectorError {
     NotSupported { message: String },
 }
 
+/// How the message of an [`ConnectorError::Unavailable`] begins when the request never left
+/// the gateway (no connection could be made), so the CRM cannot have acted on it.
+const NOT_SENT: &str = "nothing was sent: ";
+
+impl ConnectorError {
+    /// `Unavailable` for a request that never reached the CRM (connection refused, no route).
+    pub fn not_sent(message: impl std::fmt::Display) -> Self {
+        ConnectorError::Unavailable {
+            message: format!("{NOT_SENT}{message}"),
+            retry_after: None,
+        }
+    }
+
+    /// Whether the request certainly never reached the CRM: a write that failed so changed
+    /// nothing there.
+    pub fn was_not_sent(&self) -> bool {
+        matches!(self, ConnectorError::Unavailable { message, .. } if message.starts_with(NOT_SENT))
+    }
+}
+
 /// The interface to one tenant's CRM.
 #[async_trait::async_trait]
 pub trait Connector: Send + Sync {
@@ -118,6 +138,34 @@ pub trait Connector: Send + Sync {
 
     /// Create a record from `data`; returns the record as stored by the CRM.
     async fn create(&self, entity: &str, data: &Value) -> Result<Record, ConnectorError>;
+
+    /// Create like [`Connector::create`], with `key` as the CRM's idempotency key where the
+    /// CRM honours one (a repeat with the same key is the same create); other connectors
+    /// ignore it.
+    async fn create_keyed(
+        &self,
+        entity: &str,
+        data: &Value,
+        key: &str,
+    ) -> Result<Record, ConnectorError> {
+        let _ = key;
+        self.create(entity, data).await
+    }
+
+    /// The records that may be the one created from `data` at `sent_at` when that create's
+    /// answer was lost: records carrying the values sent, created around `sent_at`.
+    /// `NotSupported` when the CRM cannot be searched for them.
+    async fn find_created(
+        &self,
+        entity: &str,
+        data: &Value,
+        sent_at: DateTime<Utc>,
+    ) -> Result<Vec<Record>, ConnectorError> {
+        let _ = (data, sent_at);
+        Err(ConnectorError::NotSupported {
+            message: format!("{entity} has no lookup for a record whose create went unanswered"),
+        })
+    }
 
     /// Update record `id` with `data` (a patch of mapped fields).
     async fn update(

@@ -9,5 +9,6 @@ mod contract_hubspot;
 mod contract_pipedrive;
 mod contract_salesforce;
 mod contract_zoho;
+mod rest_created;
 mod rest_engine;
 mod rest_engine_ext;

@@ -353,8 +353,13 @@ impl OAuth {
                     st.token = t;
                 }
                 Ok(None) => {}
+                // Never fall back to the configured refresh token: the stored one may have
+                // rotated past it. The tenant fails clearly until the store reads again.
                 Err(e) => {
-                    tracing::warn!(error = %e, "token store load failed");
+                    tracing::error!(error = %e, "token store load failed");
+                    return Err(ConnectorError::Auth {
+                        message: format!("token store: {e}"),
+                    });
                 }
             }
             if st.token.refresh_token.is_none() {

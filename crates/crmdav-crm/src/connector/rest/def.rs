@@ -57,6 +57,12 @@ pub struct ConnectorDef {
     pub timezone: String,
     /// Entities by name (the names the CRM layer and mappings use).
     pub entities: BTreeMap<String, EntityDef>,
+    /// A request header the CRM reads as an idempotency key on creates (e.g.
+    /// `Idempotency-Key`): the gateway sends one derived from the phone's item and body, so a
+    /// repeated create is dropped by the CRM itself, and creates may then be retried after a
+    /// 5xx or a timeout like reads.
+    #[serde(default)]
+    pub idempotency_key_header: Option<String>,
 }
 
 fn default_timeout() -> u64 {
@@ -305,6 +311,59 @@ pub struct EntityDef {
     /// The CRM's deleted-records feed (`Connector::list_deleted`); implies `deletion_feed`.
     #[serde(default)]
     pub deleted: Option<DeletedDef>,
+    /// How to find a record this gateway just created when the create's answer was lost (a
+    /// timeout, a 5xx or a reset after the body was sent, or an answer without an id).
+    #[serde(default)]
+    pub find_created: Option<FindCreatedDef>,
+}
+
+/// A lookup for a record the gateway created but never heard back about
+/// (`Connector::find_created`): a list or search request filtered by what was sent, and the
+/// fields a found record must carry with the values sent.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FindCreatedDef {
+    /// The request. `{sent.<path>}` in a query value, a header or a body string is the value
+    /// sent at that JSON path (before `body_wrap`); a query parameter whose value is missing
+    /// from what was sent is left out. In a body, `{since}` is the start of the window
+    /// (formatted per `format`) and the paging placeholders work as in a search body.
+    #[serde(default)]
+    pub list: Option<Endpoint>,
+    /// Instead of `list`: the entity's own listing of records modified since the start of the
+    /// window (its `modified_since` filter), for CRMs whose search needs a query language.
+    #[serde(default)]
+    pub modified_since: bool,
+    /// JSON paths (in what was sent, and in a found record) whose values must be equal; at
+    /// least one. A unique field the mapping writes (the iCalendar UID stored in the CRM) makes
+    /// the match exact; otherwise list every field the mapping writes.
+    #[serde(rename = "match")]
+    pub match_fields: Vec<String>,
+    /// JSON path of the record's creation time; records created outside the window around the
+    /// lost create are not taken.
+    #[serde(default)]
+    pub created_field: Option<String>,
+    /// Half-width of that window, in seconds (clock skew plus the CRM's own delay).
+    #[serde(default = "default_window")]
+    pub window_secs: u64,
+    /// Record array in the answer; default the entity's `records_path`.
+    #[serde(default)]
+    pub records_path: Option<String>,
+    /// Paging of the lookup; default the entity's `paging`.
+    #[serde(default)]
+    pub paging: Option<PagingDef>,
+    /// Format of `{since}` in a body (see `timefmt::format_instant`).
+    #[serde(default)]
+    pub format: String,
+    /// Upper bound on pages read.
+    #[serde(default = "default_lookup_pages")]
+    pub max_pages: u32,
+}
+
+fn default_window() -> u64 {
+    600
+}
+fn default_lookup_pages() -> u32 {
+    10
 }
 
 /// A deleted-records feed: an endpoint listing ids (and ideally deletion times) of removed
@@ -614,6 +673,41 @@ impl ConnectorDef {
             }
         }
         for (name, e) in &self.entities {
+            if let Some(f) = &e.find_created {
+                if f.match_fields.is_empty() {
+                    return Err(format!(
+                        "entity {name}.find_created: `match` needs at least one field"
+                    ));
+                }
+                for p in f
+                    .match_fields
+                    .iter()
+                    .chain(f.created_field.iter())
+                    .chain(f.records_path.iter())
+                {
+                    crate::record::jsonpath::parse(p)
+                        .map_err(|m| format!("entity {name}.find_created: {m}"))?;
+                }
+                match (&f.list, f.modified_since) {
+                    (Some(l), false) if l.path.contains("://") => {
+                        return Err(format!(
+                            "entity {name}.find_created: endpoint paths are relative to base_url"
+                        ))
+                    }
+                    (Some(_), false) => {}
+                    (None, true) if e.modified_since.is_some() => {}
+                    (None, true) => {
+                        return Err(format!(
+                            "entity {name}.find_created: modified_since needs the entity's modified_since"
+                        ))
+                    }
+                    _ => {
+                        return Err(format!(
+                            "entity {name}.find_created: set either list or modified_since = true"
+                        ))
+                    }
+                }
+            }
             if let Some(d) = &e.deleted {
                 for p in d
                     .id_field

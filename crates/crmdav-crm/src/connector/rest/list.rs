@@ -54,6 +54,7 @@ impl RestConnector {
             paging: d.paging.clone().unwrap_or_else(|| e.paging.clone()),
             modified_since: d.since.clone(),
             deleted: None,
+            find_created: None,
             ..e.clone()
         };
         let mut p = self.list_page(&feed, window, page).await?;

@@ -10,9 +10,11 @@
 //! The files, one concern each: `def` (the definition format), `auth` (credentials and
 //! OAuth2), `url` (URLs from the base URL only), `transport` (one HTTP exchange), `retry`
 //! (rate limits, retries and backoff), `decode` (answers → records or errors), `list` (one
-//! page of a listing or of the deleted-records feed), `paging` (the paging styles).
+//! page of a listing or of the deleted-records feed), `paging` (the paging styles), `created`
+//! (finding a record whose create went unanswered).
 
 pub mod auth;
+mod created;
 mod decode;
 pub mod def;
 mod list;
@@ -214,21 +216,25 @@ impl Connector for RestConnector {
     }
 
     async fn create(&self, entity: &str, data: &Value) -> Result<Record, ConnectorError> {
-        let e = self.entity(entity)?;
-        let ep = e
-            .create
-            .as_ref()
-            .ok_or_else(|| ConnectorError::NotSupported {
-                message: format!("{entity} cannot be created in this CRM"),
-            })?;
-        let req = self.endpoint_req(ep, None, Some(self.wrap(e, data)), false)?;
-        let resp = self.execute(&req).await?;
-        let body = self.check(&resp)?;
-        let rec = self.written_record(e, body, None)?;
-        if e.refetch_after_write {
-            return self.refetch(entity, &rec.id).await;
-        }
-        Ok(rec)
+        self.create_with(entity, data, None).await
+    }
+
+    async fn create_keyed(
+        &self,
+        entity: &str,
+        data: &Value,
+        key: &str,
+    ) -> Result<Record, ConnectorError> {
+        self.create_with(entity, data, Some(key)).await
+    }
+
+    async fn find_created(
+        &self,
+        entity: &str,
+        data: &Value,
+        sent_at: DateTime<Utc>,
+    ) -> Result<Vec<Record>, ConnectorError> {
+        self.lookup_created(entity, data, sent_at).await
     }
 
     async fn update(
@@ -306,6 +312,37 @@ impl Connector for RestConnector {
         };
         let resp = self.execute(&req).await?;
         self.check(&resp).map(|_| ())
+    }
+}
+
+impl RestConnector {
+    /// A create, with an idempotency key when the definition names its header (the request
+    /// may then be retried after a 5xx or a timeout, like a read).
+    async fn create_with(
+        &self,
+        entity: &str,
+        data: &Value,
+        key: Option<&str>,
+    ) -> Result<Record, ConnectorError> {
+        let e = self.entity(entity)?;
+        let ep = e
+            .create
+            .as_ref()
+            .ok_or_else(|| ConnectorError::NotSupported {
+                message: format!("{entity} cannot be created in this CRM"),
+            })?;
+        let mut req = self.endpoint_req(ep, None, Some(self.wrap(e, data)), false)?;
+        if let (Some(h), Some(k)) = (&self.def.idempotency_key_header, key) {
+            req.headers.push((h.clone(), k.to_string()));
+            req.idempotent = true;
+        }
+        let resp = self.execute(&req).await?;
+        let body = self.check(&resp)?;
+        let rec = self.written_record(e, body, None)?;
+        if e.refetch_after_write {
+            return self.refetch(entity, &rec.id).await;
+        }
+        Ok(rec)
     }
 }
 

@@ -26,12 +26,16 @@ impl RestConnector {
                 Ok(r) => r,
                 Err(e) => {
                     // without_url: an API key may sit in the query string.
+                    let unreached = e.is_connect();
                     let message = e.without_url().to_string();
                     tracing::debug!(method = %req.method, path = req.url.path(), error = %message, "crm call failed");
                     if req.idempotent && attempt < self.def.max_retries {
                         self.backoff(attempt, None).await;
                         attempt += 1;
                         continue;
+                    }
+                    if unreached {
+                        return Err(ConnectorError::not_sent(message));
                     }
                     return Err(ConnectorError::Unavailable {
                         message,
