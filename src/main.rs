@@ -19,7 +19,7 @@ enum Cmd {
         #[arg(long)]
         config: PathBuf,
         /// Listen address (overrides the config's `listen`).
-        #[arg(long)]
+        #[arg(long, env = "CRMDAV_LISTEN")]
         listen: Option<String>,
     },
     /// Validate every config file and print what would be served.
@@ -40,16 +40,23 @@ enum Cmd {
     },
 }
 
+/// Logs to standard error, filtered by `CRMDAV_LOG`; one JSON object per line when
+/// `CRMDAV_LOG_FORMAT=json` (the request's span fields, id, method, path, client, tenant and
+/// user, are in each line's `span`).
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("CRMDAV_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_target(false);
+    match std::env::var("CRMDAV_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().flatten_event(true).init(),
+        _ => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -124,6 +131,7 @@ fn main() -> ExitCode {
             };
             let result = rt.block_on(async move {
                 let state = crmdav::app::build_state(cfg).await?;
+                crmdav::reload::on_hangup(state.clone());
                 crmdav::http::serve(state, &listen).await
             });
             match result {

@@ -11,13 +11,15 @@ mod edge;
 mod load;
 mod quota;
 mod secrets;
+mod tls;
 
 pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
 pub use edge::{AuthOptions, HttpOptions};
-pub use load::{load_with, ConfigError};
+pub use load::{load_tenants_with, load_with, ConfigError, TenantFiles};
 pub use quota::Quota;
 pub use secrets::SecretsKey;
+pub use tls::TlsOptions;
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -96,6 +98,10 @@ pub struct ServerConfig {
     pub secrets_key: Option<SecretsKey>,
     /// Storage quotas (`[quota]`; off by default).
     pub quota: Quota,
+    /// Native TLS (`tls_cert_file` and `tls_key_file`); plain HTTP when `None`.
+    pub tls: Option<TlsOptions>,
+    /// The folder of tenant files (read again on a reload).
+    pub tenants_dir: PathBuf,
 }
 
 /// Which engine serves a tenant's collections.
@@ -128,7 +134,7 @@ pub fn option_vars(options: &toml::Table) -> std::collections::HashMap<String, S
 }
 
 /// One user of a tenant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UserConfig {
     /// Login name (without `@tenant`).
     pub name: String,
@@ -142,7 +148,7 @@ pub struct UserConfig {
 }
 
 /// A collection the tenant file declares (created at start if missing).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CollectionConfig {
     /// URL segment (stable id).
     pub id: String,
@@ -211,7 +217,7 @@ pub enum CollectionKindConfig {
 }
 
 /// One tenant file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TenantConfig {
     /// Where the file was read from.
     pub path: PathBuf,

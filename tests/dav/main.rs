@@ -17,6 +17,7 @@ mod edge;
 mod etags;
 mod golden;
 mod instances;
+mod ops;
 mod prefer;
 mod quota;
 mod reports;

@@ -189,6 +189,8 @@ pub struct Gateway {
     pub dir: PathBuf,
     env: Vec<(String, String)>,
     child: Option<Child>,
+    /// Where `/healthz` is asked over plain HTTP (`port` unless the DAV port speaks TLS).
+    health_port: Option<u16>,
 }
 
 impl Drop for Gateway {
@@ -214,7 +216,15 @@ impl Gateway {
             dir: dir.to_path_buf(),
             env: Vec::new(),
             child: None,
+            health_port: None,
         }
+    }
+
+    /// Ask `/healthz` on this port (the config's `http.ops_listen`) instead of the DAV port,
+    /// for a gateway whose DAV port speaks TLS.
+    pub fn health_on(mut self, port: u16) -> Gateway {
+        self.health_port = Some(port);
+        self
     }
 
     /// An environment variable for the server process (the config may refer to it).
@@ -269,7 +279,7 @@ impl Gateway {
             if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("crmdav exited early ({st}):\n{}", self.log());
             }
-            if healthz(self.port) {
+            if healthz(self.health_port.unwrap_or(self.port)) {
                 return;
             }
             assert!(
@@ -312,6 +322,14 @@ impl Gateway {
             let _ = c.wait();
             LIVE.lock().expect("live list").retain(|&p| p != c.id());
         }
+    }
+
+    /// Send `signal` to the running process (e.g. `libc::SIGHUP` to reload tenant files).
+    pub fn signal(&self, signal: i32) {
+        let pid = self.child.as_ref().expect("crmdav is running").id();
+        // SAFETY: kill(2) on a child this process spawned and has not reaped.
+        let rc = unsafe { libc::kill(pid as i32, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal})");
     }
 
     /// The server's log so far.
