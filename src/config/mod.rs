@@ -10,12 +10,14 @@ mod definitions;
 mod edge;
 mod load;
 mod quota;
+mod scope;
 
 pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
 pub use edge::{AuthOptions, HttpOptions};
 pub use load::{load_with, ConfigError};
 pub use quota::Quota;
+pub use scope::{ScopeConfig, WindowConfig};
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -129,8 +131,14 @@ pub struct UserConfig {
     pub password_hash: String,
     /// Display name of the principal.
     pub display_name: Option<String>,
-    /// Email used as `calendar-user-address-set` (mailto:).
+    /// Email used as `calendar-user-address-set` (mailto:), and to link the person to a CRM
+    /// user of the same address (`crmdav users`).
     pub email: Option<String>,
+    /// The person's CRM user id, when the tenant file links it explicitly (it wins over a
+    /// match by e-mail).
+    pub crm_id: Option<String>,
+    /// The person's CRM team id, when the tenant file gives it (`{user.team_id}`).
+    pub team_id: Option<String>,
 }
 
 /// A collection the tenant file declares (created at start if missing).
@@ -156,6 +164,10 @@ pub struct CollectionConfig {
     pub entity: Option<String>,
     /// The mapping name (`mappings/<crm>/<mapping>.toml`); defaults to the entity.
     pub mapping: Option<String>,
+    /// Which of the entity's records each person's collection holds (`scope`, default `all`).
+    pub scope: ScopeConfig,
+    /// The calendar's time window (`window_past_days`, `window_future_days`), if any.
+    pub window: Option<WindowConfig>,
 }
 
 impl CollectionConfig {

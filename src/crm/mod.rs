@@ -14,11 +14,13 @@
 
 mod binding;
 pub mod definitions;
+mod listing;
 mod metrics;
 pub mod overlay;
 mod pending;
 mod refresh;
 mod registry;
+pub mod scope;
 mod tenant;
 mod tokens;
 mod write;
@@ -26,6 +28,7 @@ mod write;
 pub use binding::{record_hash, Binding};
 pub use refresh::{RefreshError, RefreshStats};
 pub use registry::CrmRegistry;
+pub use scope::{Person, ScopeSpec};
 pub use tenant::{BindingKey, CrmTenant};
 pub use tokens::KvTokenStore;
 pub use write::CrmWriteError;

@@ -2,7 +2,10 @@
 //! the client's copy, under the collection's lock so a refresh cannot interleave.
 
 use super::binding::{record_hash, Binding};
+use super::listing::ListingKey;
 use super::pending::{self, PendingCreate};
+use super::refresh::owner_of;
+use super::scope::Resolved;
 use super::tenant::CrmTenant;
 use crate::connector::{ConnectorError, DeleteStyle, Record};
 use crate::mapping::MappingError;
@@ -54,6 +57,28 @@ fn outcome_unknown(cause: &ConnectorError, why: &str) -> CrmWriteError {
 }
 
 impl CrmTenant {
+    /// The writer's scope: a person without one (no CRM link for a `mine` collection) may not
+    /// write, before any CRM call.
+    fn write_scope(
+        &self,
+        b: &Binding,
+        coll: &Collection,
+    ) -> Result<(ListingKey, Resolved), CrmWriteError> {
+        let scope = b
+            .scope
+            .resolve(&self.person(&owner_of(coll)), chrono::Utc::now())
+            .map_err(|e| {
+                CrmWriteError::Connector(ConnectorError::Forbidden {
+                    message: e.to_string(),
+                })
+            })?;
+        let key = ListingKey {
+            entity: b.entity.clone(),
+            query: scope.query.clone(),
+        };
+        Ok((key, scope))
+    }
+
     /// A phone's PUT: the CRM first (create or update), then the identity, the client's copy
     /// and the stored item, all or nothing. Returns the stored ETag and whether it was created.
     #[allow(clippy::too_many_arguments)]
@@ -81,8 +106,19 @@ impl CrmTenant {
         }
         let text = std::str::from_utf8(body)
             .map_err(|_| MappingError::Parse("the body is not UTF-8".into()))?;
-        let patch = b.mapping.to_record(text)?;
+        let (key, scope) = self.write_scope(b, coll)?;
+        let mut patch = b.mapping.to_record(text)?;
         let existing = store.crm_identity(coll, name).await?;
+        if existing.is_none() {
+            // A create in a scoped collection belongs to its person (`assign`).
+            if let Some(obj) = patch.as_object_mut() {
+                for (k, v) in &scope.assign {
+                    obj.insert(k.clone(), v.clone());
+                }
+            }
+        }
+        // Whatever happens next, the shared listing of this query may miss the write.
+        self.listings.written(&key);
         let record = match &existing {
             Some(i) => match self
                 .connector
@@ -281,7 +317,9 @@ impl CrmTenant {
         if !cond.check(Some(&current.etag)) {
             return Err(StoreError::PreconditionFailed.into());
         }
+        let (key, _) = self.write_scope(b, coll)?;
         let ident = store.crm_identity(coll, name).await?;
+        self.listings.written(&key);
         let Some(ident) = ident else {
             store.crm_remove(coll, name, false).await?;
             return Ok(());

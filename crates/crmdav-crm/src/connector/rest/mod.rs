@@ -20,6 +20,7 @@ pub mod def;
 mod list;
 mod paging;
 mod retry;
+mod scoped;
 mod transport;
 mod url;
 
@@ -29,7 +30,9 @@ use self::auth::{AuthRuntime, TokenStore};
 use self::decode::record_slot_empty;
 use self::def::{ConnectorDef, DeleteDef, EntityDef};
 use self::transport::{parse_method, Req};
-use super::{Capabilities, Connector, ConnectorError, DeleteStyle, Page, Record};
+use super::{
+    Capabilities, Connector, ConnectorError, CrmUser, DeleteStyle, ListQuery, Page, Record,
+};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use reqwest::Url;
@@ -173,6 +176,20 @@ impl Connector for RestConnector {
     ) -> Result<Page, ConnectorError> {
         let e = self.entity(entity)?;
         self.list_page(e, since, page).await
+    }
+
+    async fn list_query(
+        &self,
+        entity: &str,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+        query: &ListQuery,
+    ) -> Result<Page, ConnectorError> {
+        self.list_filtered(entity, since, page, query).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<CrmUser>, ConnectorError> {
+        self.users().await
     }
 
     async fn list_deleted(
