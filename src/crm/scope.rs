@@ -6,7 +6,7 @@
 use crate::config::{ScopeConfig, WindowConfig};
 use crate::connector::rest::def::{MatchDef, ScopeDef, WindowDef};
 use crate::connector::ListQuery;
-use crate::record::timefmt;
+use crate::record::{jsonpath, timefmt};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::Value;
 
@@ -185,39 +185,14 @@ impl Resolved {
     }
 }
 
-/// The scalar values at `path` as text; `[]` after a segment walks every element of an array
-/// there. Bounded by the record's own size.
+/// The scalar values at `path` as text (`[]` walks every element of an array).
 fn values_at(data: &Value, path: &str) -> Vec<String> {
-    let mut here = vec![data];
-    for seg in path.split('.').filter(|s| !s.is_empty()) {
-        let (name, each) = match seg.strip_suffix("[]") {
-            Some(n) => (n, true),
-            None => (seg, false),
-        };
-        let mut next = Vec::new();
-        for v in here {
-            let Some(x) = (if name.is_empty() {
-                Some(v)
-            } else {
-                v.get(name)
-            }) else {
-                continue;
-            };
-            match (each, x) {
-                (true, Value::Array(a)) => next.extend(a.iter()),
-                (true, _) => {}
-                (false, x) => next.push(x),
-            }
-        }
-        here = next;
-    }
-    here.into_iter()
-        .filter_map(|v| match v {
-            Value::String(s) => Some(s.clone()),
-            Value::Number(n) => Some(n.to_string()),
-            Value::Bool(b) => Some(b.to_string()),
-            _ => None,
-        })
+    let Ok(segs) = jsonpath::parse(path) else {
+        return Vec::new();
+    };
+    jsonpath::get_all(data, &segs)
+        .into_iter()
+        .filter_map(jsonpath::scalar_string)
         .collect()
 }
 

@@ -111,10 +111,11 @@ impl CrmTenant {
         let existing = store.crm_identity(coll, name).await?;
         if existing.is_none() {
             // A create in a scoped collection belongs to its person (`assign`).
-            if let Some(obj) = patch.as_object_mut() {
-                for (k, v) in &scope.assign {
-                    obj.insert(k.clone(), v.clone());
-                }
+            for (k, v) in &scope.assign {
+                let segs = crate::record::jsonpath::parse(k)
+                    .map_err(|m| MappingError::Parse(format!("scope assign {k:?}: {m}")))?;
+                crate::record::jsonpath::set(&mut patch, &segs, v.clone())
+                    .map_err(|m| MappingError::Parse(format!("scope assign {k:?}: {m}")))?;
             }
         }
         // Whatever happens next, the shared listing of this query may miss the write.

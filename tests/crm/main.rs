@@ -9,4 +9,5 @@ mod support;
 mod crm_saas_dav;
 mod faults;
 mod moved_start;
+mod scopes;
 mod tenant_examples;

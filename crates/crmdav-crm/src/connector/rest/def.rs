@@ -771,6 +771,9 @@ impl ConnectorDef {
             }
         }
         for (name, e) in &self.entities {
+            for (scope, d) in &e.scopes {
+                check_scope(d).map_err(|m| format!("entity {name}.scopes.{scope}: {m}"))?;
+            }
             if let Some(f) = &e.find_created {
                 if f.match_fields.is_empty() {
                     return Err(format!(
@@ -906,4 +909,25 @@ list = { path = "/a" }
         let e = ConnectorDef::from_toml_str(t, &vars).unwrap_err();
         assert!(e.contains("not one of"), "{e}");
     }
+}
+
+/// A scope's predicates each need one comparison and parseable paths; it must narrow
+/// something (a filter or a predicate), or every person would see every record.
+fn check_scope(d: &ScopeDef) -> Result<(), String> {
+    if d.filter_params.is_empty() && d.matches.is_empty() {
+        return Err("declare filter_params or match (or both)".into());
+    }
+    for m in &d.matches {
+        if m.equals.is_some() == m.contains.is_some() {
+            return Err(format!(
+                "match on {:?}: give exactly one of `equals` and `contains`",
+                m.path
+            ));
+        }
+        crate::record::jsonpath::parse(&m.path)?;
+    }
+    for k in d.assign.keys() {
+        crate::record::jsonpath::parse(k)?;
+    }
+    Ok(())
 }
