@@ -3,7 +3,7 @@
 //! Layers, top to bottom; each uses only layers below it (checked with
 //! `grep -rn "use crate::" src`):
 //!
-//! 1. `main.rs` (the binary) and `check` (`crmdav check`);
+//! 1. `main.rs` (the binary), `check` (`crmdav check`) and `people` (`crmdav users`);
 //! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics);
 //! 3. `dav`: the protocols (WebDAV, CalDAV, CardDAV, sync-collection, extended MKCOL);
 //! 4. `app`: the state every handler holds, and the composition root that builds it (it calls
@@ -35,6 +35,7 @@ pub mod dav;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod people;
 pub mod store;
 pub mod tree;
 pub mod xml;

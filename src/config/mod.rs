@@ -186,6 +186,8 @@ pub struct SyncOptions {
     /// Every this many seconds a refresh lists everything (to see deletions) even when the
     /// CRM can filter by modified time.
     pub full_scan_secs: u64,
+    /// The CRM's user list (people linked by e-mail) is read again after this many seconds.
+    pub users_ttl_secs: u64,
 }
 
 impl Default for SyncOptions {
@@ -193,6 +195,7 @@ impl Default for SyncOptions {
         SyncOptions {
             refresh_ttl_secs: 30,
             full_scan_secs: 600,
+            users_ttl_secs: 3600,
         }
     }
 }

@@ -18,6 +18,7 @@ mod listing;
 mod metrics;
 pub mod overlay;
 mod pending;
+pub mod people;
 mod refresh;
 mod registry;
 pub mod scope;

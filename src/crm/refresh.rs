@@ -106,6 +106,9 @@ impl CrmTenant {
         let mut st = store.crm_state(coll).await?;
         let now = Utc::now();
         let owner = owner_of(coll);
+        if b.scope.scope != crate::config::ScopeConfig::All {
+            self.ensure_people().await;
+        }
         let scope = match b.scope.resolve(&self.person(&owner), now) {
             Ok(r) => r,
             Err(e) => {

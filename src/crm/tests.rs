@@ -135,6 +135,7 @@ fn tenant(fake: Arc<Fake>, full_scan_secs: u64) -> CrmTenant {
         SyncOptions {
             refresh_ttl_secs: 0,
             full_scan_secs,
+            ..Default::default()
         },
         1000,
     );
@@ -357,6 +358,7 @@ async fn concurrent_reads_share_one_refresh() {
         SyncOptions {
             refresh_ttl_secs: 30,
             full_scan_secs: 600,
+            ..Default::default()
         },
         1000,
     );

@@ -59,11 +59,14 @@ fn outcome_unknown(cause: &ConnectorError, why: &str) -> CrmWriteError {
 impl CrmTenant {
     /// The writer's scope: a person without one (no CRM link for a `mine` collection) may not
     /// write, before any CRM call.
-    fn write_scope(
+    async fn write_scope(
         &self,
         b: &Binding,
         coll: &Collection,
     ) -> Result<(ListingKey, Resolved), CrmWriteError> {
+        if b.scope.scope != crate::config::ScopeConfig::All {
+            self.ensure_people().await;
+        }
         let scope = b
             .scope
             .resolve(&self.person(&owner_of(coll)), chrono::Utc::now())
@@ -106,7 +109,7 @@ impl CrmTenant {
         }
         let text = std::str::from_utf8(body)
             .map_err(|_| MappingError::Parse("the body is not UTF-8".into()))?;
-        let (key, scope) = self.write_scope(b, coll)?;
+        let (key, scope) = self.write_scope(b, coll).await?;
         let mut patch = b.mapping.to_record(text)?;
         let existing = store.crm_identity(coll, name).await?;
         if existing.is_none() {
@@ -318,7 +321,7 @@ impl CrmTenant {
         if !cond.check(Some(&current.etag)) {
             return Err(StoreError::PreconditionFailed.into());
         }
-        let (key, _) = self.write_scope(b, coll)?;
+        let (key, _) = self.write_scope(b, coll).await?;
         let ident = store.crm_identity(coll, name).await?;
         self.listings.written(&key);
         let Some(ident) = ident else {

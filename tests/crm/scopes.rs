@@ -90,6 +90,7 @@ type = "datetime"
 pub struct CrmState {
     tasks: Vec<Value>,
     events: Vec<Value>,
+    users: Vec<Value>,
     next: u64,
     /// (method, path, sorted query) of every request.
     log: Vec<(String, String, BTreeMap<String, String>)>,
@@ -115,7 +116,7 @@ impl Respond for Crm {
         let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         match (method.as_str(), parts.as_slice()) {
-            ("GET", ["users"]) => ResponseTemplate::new(200).set_body_json(json!([])),
+            ("GET", ["users"]) => ResponseTemplate::new(200).set_body_json(json!(s.users)),
             ("GET", ["tasks"]) => {
                 let out: Vec<&Value> = s
                     .tasks
@@ -286,9 +287,12 @@ fn write_config(dir: &std::path::Path, port: u16, crm_uri: &str, who: &[Who], tt
     );
     for w in who {
         t.push_str(&format!(
-            "[[users]]\nname = \"{}\"\npassword_hash = \"{hash}\"\nemail = \"{}\"\nteam_id = \"{}\"\n",
-            w.name, w.email, w.team
+            "[[users]]\nname = \"{}\"\npassword_hash = \"{hash}\"\nteam_id = \"{}\"\n",
+            w.name, w.team
         ));
+        if !w.email.is_empty() {
+            t.push_str(&format!("email = \"{}\"\n", w.email));
+        }
         if let Some(c) = &w.crm_id {
             t.push_str(&format!("crm_id = \"{c}\"\n"));
         }
@@ -309,6 +313,12 @@ id = "team"
 kind = "calendar"
 entity = "tasks"
 scope = "team"
+users = [{users}]
+
+[[collections]]
+id = "all"
+kind = "calendar"
+entity = "tasks"
 users = [{users}]
 
 [[collections]]
@@ -438,7 +448,7 @@ fn vevent(uid: &str, summary: &str, start: &str, end: &str) -> String {
     format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:{summary}\r\nDTSTART:{start}\r\nDTEND:{end}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
 }
 
-const COLLS: [&str; 3] = ["tasks", "team", "events"];
+const COLLS: [&str; 4] = ["tasks", "team", "all", "events"];
 
 fn coll(user: &str, id: &str) -> String {
     format!("/dav/calendars/{user}/{id}/")
@@ -860,9 +870,14 @@ async fn idle_syncs_cost_one_listing_per_distinct_query() {
             .iter()
             .filter(|(_, p, q)| p == "/tasks" && q.contains_key("owner_id"))
             .count();
+        let all = since
+            .iter()
+            .filter(|(_, p, q)| p == "/tasks" && q.is_empty())
+            .count();
         let total = since.len();
         drop(s);
-        assert_eq!(tasks_all, team + mine);
+        assert_eq!(tasks_all, team + mine + all);
+        assert_eq!(all, 1, "{n} people sharing `all`");
         assert_eq!(
             events, 1,
             "{n} people sharing `mine` over one listing (local predicate)"
@@ -875,9 +890,111 @@ async fn idle_syncs_cost_one_listing_per_distinct_query() {
             "nothing but listings on an idle sync"
         );
         table.push(format!(
-            "people={n:>3}  shared scope (events mine, local match): {events}  per-person scope (tasks mine, owner filter): {mine}  two teams: {team}  all CRM calls: {total}"
+            "people={n:>3}  `all`: {all}  shared `mine` (local match): {events}  per-person `mine` (owner filter): {mine}  two teams: {team}  all CRM calls: {total}"
         ));
     }
     eprintln!("CRM calls per idle sync (one TTL):\n{}", table.join("\n"));
+    drop(gw);
+}
+
+/// `crmdav users` and the server link people to CRM users by e-mail (case-insensitive), not
+/// inactive ones nor an address two CRM users share, with one read of the user list per
+/// `users_ttl_secs` however many people sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn people_link_by_email_and_crmdav_users_says_why_not() {
+    let mut who = people(6);
+    for w in who.iter_mut() {
+        w.crm_id = None;
+    }
+    who[2].email = "dup@firm.example".into();
+    who[3].email = "nobody@firm.example".into();
+    who[4].email = String::new();
+    who[5].crm_id = Some("555".into());
+    let (server, crm) = Crm::start(
+        vec![
+            task("1", "100", "red"),
+            task("2", "101", "blue"),
+            task("3", "555", "red"),
+        ],
+        vec![],
+    )
+    .await;
+    crm.0.lock().unwrap().users = vec![
+        json!({"id": 100, "email": "p0@firm.example", "name": "P Zero", "active": true}),
+        json!({"id": 101, "email": "P1@firm.example", "name": "P One", "active": false}),
+        json!({"id": 200, "email": "dup@firm.example", "active": true}),
+        json!({"id": 201, "email": "DUP@firm.example", "active": true}),
+    ];
+    let dir = StateDir::new("scopes-users");
+    let port = free_port();
+    write_config(dir.path(), port, &server.uri(), &who, 300);
+
+    let out = std::process::Command::new(crate::support::gateway::bin())
+        .args(["users", "--config"])
+        .arg(dir.path().join("crmdav.toml"))
+        .args(["--tenant", "firm"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line = |name: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{name} ")))
+            .unwrap_or_else(|| panic!("no line for {name}:\n{text}"))
+            .to_string()
+    };
+    assert!(
+        line("p0").contains("linked      CRM user 100 (by e-mail)"),
+        "{text}"
+    );
+    assert!(
+        line("p1").contains("NOT LINKED") && line("p1").contains("inactive"),
+        "{text}"
+    );
+    assert!(
+        line("p2").contains("2 active CRM users have the e-mail address dup@firm.example"),
+        "{text}"
+    );
+    assert!(
+        line("p3").contains("no CRM user has the e-mail address nobody@firm.example"),
+        "{text}"
+    );
+    assert!(line("p4").contains("no e-mail address"), "{text}");
+    assert!(
+        line("p5").contains("CRM user 555 (crm_id in the tenant file)"),
+        "{text}"
+    );
+    assert!(text.contains("2 of 6 linked"), "{text}");
+    assert_eq!(crm.listings("/users"), 1);
+
+    let gw = Gateway::new(dir.path(), port).start();
+    let http = client();
+    let base = gw.base.clone();
+    let mut seen = BTreeMap::new();
+    for w in &who {
+        let (_, m) = sync(&http, &base, &w.name, &coll(&w.name, "tasks"), "").await;
+        seen.insert(w.name.clone(), m.len());
+    }
+    let want: BTreeMap<String, usize> = [
+        ("p0", 1),
+        ("p1", 0),
+        ("p2", 0),
+        ("p3", 0),
+        ("p4", 0),
+        ("p5", 1),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    assert_eq!(seen, want);
+    assert_eq!(
+        crm.listings("/users"),
+        2,
+        "one read of the user list for six people"
+    );
     drop(gw);
 }

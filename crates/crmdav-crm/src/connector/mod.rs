@@ -169,6 +169,11 @@ pub trait Connector: Send + Sync {
         })
     }
 
+    /// Whether the definition has a users listing (`list_users`).
+    fn has_users_listing(&self) -> bool {
+        false
+    }
+
     /// Every user of the CRM (the definition's `[users]`); `NotSupported` without one.
     async fn list_users(&self) -> Result<Vec<CrmUser>, ConnectorError> {
         Err(ConnectorError::NotSupported {

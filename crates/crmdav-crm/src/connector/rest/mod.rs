@@ -188,6 +188,10 @@ impl Connector for RestConnector {
         self.list_filtered(entity, since, page, query).await
     }
 
+    fn has_users_listing(&self) -> bool {
+        self.def.users.is_some()
+    }
+
     async fn list_users(&self) -> Result<Vec<CrmUser>, ConnectorError> {
         self.users().await
     }
