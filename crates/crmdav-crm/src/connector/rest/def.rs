@@ -861,6 +861,27 @@ impl ConnectorDef {
     }
 }
 
+/// A scope's predicates each need one comparison and parseable paths; it must narrow
+/// something (a filter or a predicate), or every person would see every record.
+fn check_scope(d: &ScopeDef) -> Result<(), String> {
+    if d.filter_params.is_empty() && d.matches.is_empty() {
+        return Err("declare filter_params or match (or both)".into());
+    }
+    for m in &d.matches {
+        if m.equals.is_some() == m.contains.is_some() {
+            return Err(format!(
+                "match on {:?}: give exactly one of `equals` and `contains`",
+                m.path
+            ));
+        }
+        crate::record::jsonpath::parse(&m.path)?;
+    }
+    for k in d.assign.keys() {
+        crate::record::jsonpath::parse(k)?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -911,23 +932,3 @@ list = { path = "/a" }
     }
 }
 
-/// A scope's predicates each need one comparison and parseable paths; it must narrow
-/// something (a filter or a predicate), or every person would see every record.
-fn check_scope(d: &ScopeDef) -> Result<(), String> {
-    if d.filter_params.is_empty() && d.matches.is_empty() {
-        return Err("declare filter_params or match (or both)".into());
-    }
-    for m in &d.matches {
-        if m.equals.is_some() == m.contains.is_some() {
-            return Err(format!(
-                "match on {:?}: give exactly one of `equals` and `contains`",
-                m.path
-            ));
-        }
-        crate::record::jsonpath::parse(&m.path)?;
-    }
-    for k in d.assign.keys() {
-        crate::record::jsonpath::parse(k)?;
-    }
-    Ok(())
-}
