@@ -998,3 +998,37 @@ async fn people_link_by_email_and_crmdav_users_says_why_not() {
     );
     drop(gw);
 }
+
+/// A `mine` collection over an entity whose definition declares no `mine` is refused when the
+/// configuration loads, naming the file, the key and the declaration it lacks.
+#[test]
+fn a_mine_collection_without_a_declaration_is_refused_at_load() {
+    let dir = StateDir::new("scopes-refused");
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("tenants")).unwrap();
+    std::fs::write(
+        d.join("crmdav.toml"),
+        "listen = \"127.0.0.1:9\"\nstate = \"sqlite://state/crmdav.db\"\ntenants_dir = \"tenants\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("tenants/firm.toml"),
+        format!(
+            "name = \"firm\"\n[connector]\nkind = \"amagi-crm\"\noptions = {{ base_url = \"http://127.0.0.1:9/api\", token = \"t\" }}\n\n[[users]]\nname = \"a\"\npassword_hash = \"{}\"\n\n[[collections]]\nid = \"c\"\nkind = \"addressbook\"\nentity = \"contacts\"\nscope = \"mine\"\nusers = [\"a\"]\n",
+            cheap_hash()
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(crate::support::gateway::bin())
+        .args(["check", "--config"])
+        .arg(d.join("crmdav.toml"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("collections[0].scope")
+            && err.contains("declares no 'mine' scope for entity 'contacts'"),
+        "{err}"
+    );
+}

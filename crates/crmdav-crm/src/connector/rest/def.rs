@@ -931,4 +931,3 @@ list = { path = "/a" }
         assert!(e.contains("not one of"), "{e}");
     }
 }
-
