@@ -93,8 +93,9 @@ fn fill(template: &str, p: &Person, scope: ScopeConfig) -> Result<String, Unreso
     Ok(out)
 }
 
-/// A value for an assigned field: integers as numbers (amagi's `assignee_id`), else text.
-fn typed(s: String) -> Value {
+/// A `numeric` assigned value: a number when it reads as one, else the text (the CRM refuses
+/// it then, rather than the gateway guessing).
+fn number(s: String) -> Value {
     s.parse::<i64>()
         .map(Value::from)
         .unwrap_or(Value::String(s))
@@ -117,7 +118,13 @@ impl ScopeSpec {
                 r.predicates.push(predicate(m, p, self.scope)?);
             }
             for (k, v) in &d.assign {
-                r.assign.push((k.clone(), typed(fill(v, p, self.scope)?)));
+                let v = fill(v, p, self.scope)?;
+                let v = if d.numeric.contains(k) {
+                    number(v)
+                } else {
+                    Value::String(v)
+                };
+                r.assign.push((k.clone(), v));
             }
         }
         if let Some(w) = self.window {
@@ -223,7 +230,8 @@ mod tests {
         let s = mine(
             r#"filter_params = { owner = "{user.crm_id}" }
 match = [{ path = "assignee_id", equals = "{user.crm_id}" }]
-assign = { assignee_id = "{user.crm_id}" }"#,
+assign = { assignee_id = "{user.crm_id}" }
+numeric = ["assignee_id"]"#,
         );
         let r = s.resolve(&alice(), Utc::now()).unwrap();
         assert_eq!(r.query.get("owner").map(String::as_str), Some("2"));

@@ -32,6 +32,7 @@ delete = { style = "delete", path = "/tasks/{id}" }
 filter_params = { owner_id = "{user.crm_id}" }
 match = [{ path = "owner_id", equals = "{user.crm_id}" }]
 assign = { owner_id = "{user.crm_id}" }
+numeric = ["owner_id"]
 
 [entities.tasks.scopes.team]
 filter_params = { team_id = "{user.team_id}" }

@@ -344,10 +344,13 @@ pub struct ScopeDef {
     /// left the scope is told apart from one the listing missed.
     #[serde(default, rename = "match")]
     pub matches: Vec<MatchDef>,
-    /// Fields a create in this scope sets (e.g. `{ assignee_id = "{user.crm_id}" }`); a value
-    /// that reads as an integer is sent as a number.
+    /// Fields a create in this scope sets (e.g. `{ assignee_id = "{user.crm_id}" }`), as
+    /// text unless named in `numeric`.
     #[serde(default)]
     pub assign: BTreeMap<String, String>,
+    /// Keys of `assign` sent as JSON numbers (amagi's integer `assignee_id`).
+    #[serde(default)]
+    pub numeric: Vec<String>,
 }
 
 /// A local predicate over a record: the values at `path` (`a.b`, `list[].email` for every
@@ -878,6 +881,9 @@ fn check_scope(d: &ScopeDef) -> Result<(), String> {
     }
     for k in d.assign.keys() {
         crate::record::jsonpath::parse(k)?;
+    }
+    if let Some(k) = d.numeric.iter().find(|k| !d.assign.contains_key(*k)) {
+        return Err(format!("numeric names {k:?}, which assign does not set"));
     }
     Ok(())
 }
