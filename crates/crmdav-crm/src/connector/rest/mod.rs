@@ -20,6 +20,7 @@ pub mod def;
 mod list;
 mod paging;
 mod retry;
+mod scope_def;
 mod scoped;
 mod transport;
 mod url;
