@@ -121,7 +121,8 @@ impl CrmTenant {
                     .map_err(|m| MappingError::Parse(format!("scope assign {k:?}: {m}")))?;
             }
         }
-        // Whatever happens next, the shared listing of this query may miss the write.
+        // A shared listing of this query from before the write (or from during it: the second
+        // bump below) may miss it, so it is not reused.
         self.listings.written(&key);
         let record = match &existing {
             Some(i) => match self
@@ -144,6 +145,7 @@ impl CrmTenant {
                     .await?
             }
         };
+        self.listings.written(&key);
         let ident = CrmIdentity {
             name: name.to_string(),
             crm_id: record.id.clone(),
@@ -328,7 +330,9 @@ impl CrmTenant {
             store.crm_remove(coll, name, false).await?;
             return Ok(());
         };
-        match self.connector.delete(&b.entity, &ident.crm_id).await {
+        let deleted = self.connector.delete(&b.entity, &ident.crm_id).await;
+        self.listings.written(&key);
+        match deleted {
             Ok(()) | Err(ConnectorError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }
