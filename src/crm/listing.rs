@@ -17,7 +17,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// What a listing is keyed by inside one tenant: the entity and the resolved CRM query.
-/// Local predicates are not part of it: they are applied per person after the listing.
+/// Local predicates are not part of it: they are applied per person after the listing. (With
+/// personal CRM credentials, issue 10 item 4, the key must also name whose credential lists:
+/// the CRM then decides what each listing holds.)
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct ListingKey {
     /// Connector entity.
