@@ -3,8 +3,9 @@
 //! Layers, top to bottom; each uses only layers below it (checked with
 //! `grep -rn "use crate::" src`):
 //!
-//! 1. `main.rs` (the binary), `check` (`crmdav check`), `admin` (`crmdav app-password`) and
-//!    `reload` (tenant files re-read on SIGHUP, swapped into `app`'s state);
+//! 1. `main.rs` (the binary), `check` (`crmdav check`), `admin` (`crmdav app-password`),
+//!    `people` (`crmdav users`) and `reload` (tenant files re-read on SIGHUP, swapped into
+//!    `app`'s state);
 //! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics,
 //!    native TLS);
 //! 3. `dav`: the protocols (WebDAV, CalDAV, CardDAV, sync-collection, extended MKCOL);
@@ -39,6 +40,7 @@ pub mod dav;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod people;
 pub mod reload;
 pub mod signals;
 pub mod store;

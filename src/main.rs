@@ -1,4 +1,4 @@
-//! The `crmdav` binary: `serve`, `check`, `hash-password` and `app-password`.
+//! The `crmdav` binary: `serve`, `check`, `users`, `hash-password` and `app-password`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -37,6 +37,15 @@ enum Cmd {
     AppPassword {
         #[command(subcommand)]
         cmd: crmdav::admin::AppPasswordCmd,
+    },
+    /// List a tenant's people: who is linked to a CRM user, who is not, and why.
+    Users {
+        /// The server config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
     },
 }
 
@@ -109,6 +118,32 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Cmd::Users { config, tenant } => {
+            let cfg = match crmdav::crm::definitions::load_config(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("config error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(crmdav::people::users_report(&cfg, &tenant)) {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tenant {tenant}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Cmd::Serve { config, listen } => {
             init_logging();
             let cfg = match crmdav::crm::definitions::load_config(&config) {
