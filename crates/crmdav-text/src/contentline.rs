@@ -476,3 +476,5 @@ pub fn format_duration(secs: i64) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod fold_props;
