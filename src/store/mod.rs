@@ -18,6 +18,8 @@ mod index;
 mod model;
 mod sqlite;
 #[cfg(test)]
+mod token_props;
+#[cfg(test)]
 mod upgrade_test;
 
 pub use backend::{
