@@ -14,7 +14,9 @@ command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 # and overflow checks are on), hangs and memory growth, which libFuzzer catches itself;
 # AddressSanitizer would roughly double the build for nothing it could add here.
 cargo +nightly fuzz build --sanitizer none
-for target in $(cargo +nightly fuzz list); do
+targets=$(cargo +nightly fuzz list)
+[ -n "$targets" ] || { echo "fuzz: no targets listed"; exit 1; }
+for target in $targets; do
   # New inputs go to a scratch folder; the committed corpus is only read. One process, one
   # worker (libFuzzer's default; `-jobs` would move the output into fuzz-N.log files).
   scratch="target/ci-corpus/$target"
