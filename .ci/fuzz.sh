@@ -5,6 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 secs=${FUZZ_SECONDS:-30}
+# config_load writes a scratch folder per fuzzing process.
+trap 'rm -rf /dev/shm/crmdav-fuzz-config-* "${TMPDIR:-/tmp}"/crmdav-fuzz-config-*' EXIT
 # The workspace's clippy wrapper (set by .ci/run) is for the stable build only.
 unset RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS
 rustup run nightly rustc --version >/dev/null 2>&1 ||
