@@ -45,7 +45,10 @@ impl Collection {
     pub fn parse_token(&self, token: &str) -> Option<i64> {
         let rest = token.strip_prefix("urn:crmdav:sync:")?;
         let (inst, seq) = rest.rsplit_once(':')?;
-        let seq: i64 = seq.parse().ok()?;
+        // Only the spelling `token` writes: `i64::from_str` also takes "+7" and "007", which
+        // this server never issued (RFC 6578 §3.2: an unknown token is refused).
+        let canonical = !seq.starts_with('+') && (seq == "0" || !seq.starts_with(['0', '-']));
+        let seq: i64 = seq.parse().ok().filter(|_| canonical)?;
         (inst == self.instance && seq >= self.min_seq && seq <= self.seq).then_some(seq)
     }
     /// True for calendars and address books.
