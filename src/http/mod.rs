@@ -10,6 +10,7 @@
 mod client;
 mod limits;
 mod metrics;
+pub mod setup;
 
 use crate::app::AppState;
 use crate::auth::{self, Outcome};
@@ -27,18 +28,20 @@ use tracing::Instrument;
 /// Run the HTTP server (and the operations listener, if configured) until interrupted.
 pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
     let data = web::Data::from(state);
+    // The sign-in page's sessions are shared by every worker and both listeners.
+    let setup = web::Data::new(setup::Setup::new()?);
     let opts = data.cfg.http.clone();
     let ops_listen = opts.ops_listen.clone();
     tracing::info!(%listen, ops = ?ops_listen, "crmdav listening");
     let mut server = actix_web::dev::Server::build().bind("crmdav", listen, {
-        let data = data.clone();
+        let (data, setup) = (data.clone(), setup.clone());
         let metrics_here = ops_listen.is_none();
-        move || service(data.clone(), Routes::Dav { metrics_here })
+        move || service(data.clone(), setup.clone(), Routes::Dav { metrics_here })
     })?;
     if let Some(ops) = &ops_listen {
         let data = data.clone();
         server = server.bind("crmdav-ops", ops, move || {
-            service(data.clone(), Routes::Operations)
+            service(data.clone(), setup.clone(), Routes::Operations)
         })?;
     }
     server.run().await?;
@@ -57,6 +60,7 @@ enum Routes {
 /// One listener's HTTP/1 service: the connection timeouts, our `Expect` step, the app.
 fn service(
     data: web::Data<AppState>,
+    setup: web::Data<setup::Setup>,
     routes: Routes,
 ) -> impl actix_service::ServiceFactory<
     actix_web::rt::net::TcpStream,
@@ -69,6 +73,7 @@ fn service(
     let limit = data.cfg.limits.max_body_bytes;
     let app = App::new()
         .app_data(data.clone())
+        .app_data(setup)
         .configure(|cfg| configure(cfg, routes));
     actix_http::HttpService::build()
         // Slow clients: the request head must arrive within this, idle connections close.
@@ -96,6 +101,7 @@ fn configure(cfg: &mut web::ServiceConfig, routes: Routes) {
             if metrics_here {
                 cfg.route("/metrics", web::get().to(metrics::render));
             }
+            setup::routes(cfg);
             cfg.default_service(web::to(handle));
         }
         Routes::Operations => {
