@@ -8,3 +8,4 @@ mod support;
 mod amagi_e2e;
 mod amagi_faults;
 mod crm_amagi;
+mod setup;

@@ -80,7 +80,8 @@ pub async fn init(
         }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct PollForm {
     token: String,
 }
@@ -146,7 +147,8 @@ pub async fn consent(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 pub struct GrantForm {
     csrf: String,
 }

@@ -468,7 +468,8 @@ async fn callback(
         .finish()
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct CsrfForm {
     csrf: String,
 }
@@ -583,7 +584,8 @@ fn internal(tenant: &str, user: &str, why: &str) -> HttpResponse {
     )
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct DeviceForm {
     csrf: String,
     label: String,
@@ -653,7 +655,8 @@ async fn create_device(
     dashboard(&state, &s, Some(created), None).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[serde(default)]
 struct ProfileForm {
     csrf: String,
     device: String,
