@@ -77,7 +77,6 @@ impl OidcConfig {
     /// Whether an email's domain may sign in.
     pub fn domain_allowed(&self, email: &str) -> bool {
         let domain = email.rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase());
-        self.allowed_domains.is_empty()
-            || domain.is_some_and(|d| self.allowed_domains.iter().any(|a| *a == d))
+        self.allowed_domains.is_empty() || domain.is_some_and(|d| self.allowed_domains.contains(&d))
     }
 }

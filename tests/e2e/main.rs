@@ -9,3 +9,4 @@ mod amagi_e2e;
 mod amagi_faults;
 mod crm_amagi;
 mod setup;
+mod setup_browser;

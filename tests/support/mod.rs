@@ -13,6 +13,7 @@
 #![allow(dead_code)]
 
 pub mod amagi;
+pub mod browser;
 pub mod dav;
 pub mod demo;
 pub mod examples;

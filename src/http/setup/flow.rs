@@ -168,10 +168,10 @@ pub async fn grant(
     let client = client(&req, &state);
     let (_, s) = match session(&req, &setup, &t.name, client) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = check_csrf(&s, &form.csrf, client) {
-        return r;
+        return *r;
     }
     let Some((token, flow)) = waiting(&setup, &t.name, &login_id) else {
         return gone(&t.name);

@@ -156,6 +156,9 @@ fn secure(o: &OidcConfig) -> bool {
     o.public_url.starts_with("https://")
 }
 
+/// A refusal page (boxed: a response is large).
+type Refused = Box<HttpResponse>;
+
 // ---- context ---------------------------------------------------------------------------------
 
 fn client(req: &HttpRequest, state: &AppState) -> IpAddr {
@@ -200,7 +203,7 @@ fn session(
     setup: &Setup,
     tenant: &str,
     client: IpAddr,
-) -> Result<(String, Session), HttpResponse> {
+) -> Result<(String, Session), Refused> {
     let sid = read_cookie(req, SESSION_COOKIE);
     let live = sid.as_deref().and_then(|id| {
         let s = setup.sessions.get(id)?;
@@ -212,31 +215,31 @@ fn session(
     });
     live.ok_or_else(|| {
         tracing::warn!(tenant, client = %client, had_cookie = sid.is_some(), "setup: no live session");
-        html(
+        Box::new(html(
             StatusCode::UNAUTHORIZED,
             page::message(
                 "Please sign in again",
                 "Your session has ended. Sign in again to continue.",
                 Some((&format!("/setup/{tenant}/"), "Sign in")),
             ),
-        )
+        ))
     })
 }
 
 /// The form's CSRF token matches the session's, or the 403 page.
-fn check_csrf(s: &Session, given: &str, client: IpAddr) -> Result<(), HttpResponse> {
+fn check_csrf(s: &Session, given: &str, client: IpAddr) -> Result<(), Refused> {
     if same_secret(&s.csrf, given) {
         return Ok(());
     }
     tracing::warn!(tenant = %s.tenant, user = %s.user, client = %client, "setup: form post with a bad CSRF token refused");
-    Err(html(
+    Err(Box::new(html(
         StatusCode::FORBIDDEN,
         page::message(
             "Request refused",
             "This form was not sent from your sign-in page. Nothing was changed.",
             Some((&format!("/setup/{}/", s.tenant), "Back")),
         ),
-    ))
+    )))
 }
 
 // ---- handlers ---------------------------------------------------------------------------------
@@ -488,10 +491,10 @@ async fn logout(
     let client = client(&req, &state);
     let (sid, s) = match session(&req, &setup, &t.name, client) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = check_csrf(&s, &form.csrf, client) {
-        return r;
+        return *r;
     }
     setup.sessions.remove(&sid);
     see_other(&format!("/setup/{}/", t.name))
@@ -605,10 +608,10 @@ async fn create_device(
     let client = client(&req, &state);
     let (sid, s) = match session(&req, &setup, &t.name, client) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = check_csrf(&s, &form.csrf, client) {
-        return r;
+        return *r;
     }
     let made = match devices::create(&state.store, &state.cfg, &t.name, &s.user, &form.label).await
     {
@@ -676,10 +679,10 @@ async fn download_profile(
     let client = client(&req, &state);
     let (_, s) = match session(&req, &setup, &t.name, client) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = check_csrf(&s, &form.csrf, client) {
-        return r;
+        return *r;
     }
     let Some((_, label, password)) = s.created.iter().find(|(id, _, _)| *id == form.device) else {
         return html(
@@ -728,10 +731,10 @@ async fn revoke(
     let client = client(&req, &state);
     let (_, s) = match session(&req, &setup, &t.name, client) {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(r) = check_csrf(&s, &form.csrf, client) {
-        return r;
+        return *r;
     }
     let notice = match devices::revoke_own(&state.store, &state.cfg, &t.name, &s.user, &id).await {
         Ok(()) => {

@@ -174,8 +174,8 @@ pub fn dashboard(d: &Dashboard<'_>) -> String {
     let t = escape(d.tenant);
     let mut b = String::new();
     b.push_str(&format!(
-        "<p>Signed in as <strong>{}</strong> ({}). \
-<form class=\"inline\" method=\"post\" action=\"/setup/{t}/logout\">{}<button type=\"submit\" id=\"sign-out\">Sign out</button></form></p>",
+        "<div><p>Signed in as <strong>{}</strong> ({}).</p>\
+<form method=\"post\" action=\"/setup/{t}/logout\">{}<button type=\"submit\" id=\"sign-out\">Sign out</button></form></div>",
         escape(d.user),
         escape(d.email),
         csrf_field(d.csrf)

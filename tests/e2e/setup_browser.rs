@@ -1,0 +1,99 @@
+//! The sign-in page in a real browser: headless chromium over WebDriver signs in through
+//! the real oidc-provider, creates an app password, downloads the profile (a valid property
+//! list with both payloads), logs in over CalDAV with the password, revokes it on the page
+//! and gets 401. A screenshot of each page state is kept in
+//! `<target>/test-artifacts/setup/`.
+
+use super::setup::{check_profile, field, fixture, propfind};
+use crate::support::browser::Browser;
+use crate::support::gateway::StateDir;
+use crate::support::oidc::target_dir;
+use reqwest::StatusCode;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Wait (bounded) for a finished `.mobileconfig` in `dir`.
+fn downloaded(dir: &std::path::Path) -> PathBuf {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let found = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .find(|p| p.extension().is_some_and(|x| x == "mobileconfig"));
+        if let Some(p) = found {
+            return p;
+        }
+        assert!(Instant::now() < deadline, "no profile was downloaded");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_person_sets_up_a_phone_in_a_real_browser() {
+    let Some(f) = fixture() else { return };
+    let work = StateDir::new("setup-browser");
+    let downloads = work.path().join("downloads");
+    std::fs::create_dir_all(&downloads).expect("downloads folder");
+    let Some(b) = Browser::start(&downloads, &work.path().join("profile")) else {
+        return;
+    };
+    let shots = target_dir().join("test-artifacts/setup");
+    std::fs::create_dir_all(&shots).expect("artifact folder");
+    let shot = |name: &str| b.screenshot(&shots.join(format!("{name}.png")));
+
+    b.goto(&format!("{}/setup", f.base));
+    b.wait_for("#sign-in");
+    assert!(b.url().ends_with("/setup/acme/"), "{}", b.url());
+    shot("01-sign-in");
+
+    b.click("#sign-in");
+    b.wait_for("#login");
+    assert!(b.url().starts_with(&f.provider.issuer), "{}", b.url());
+    shot("02-identity-provider");
+    b.type_into("#login", "alice");
+    b.click("#submit");
+
+    b.wait_for("#create");
+    assert!(b.source().contains("Work calendar"));
+    shot("03-signed-in");
+
+    b.type_into("#label", "Alice's phone");
+    b.click("#create");
+    let password = b.text("#password");
+    let login = b.text("#login");
+    assert_eq!(login, "alice@acme");
+    assert!(b.source().contains("<svg"), "the QR code");
+    shot("04-app-password");
+    assert_eq!(
+        propfind(&f.base, &login, &password),
+        StatusCode::MULTI_STATUS
+    );
+
+    b.click("#profile");
+    let profile = downloaded(&downloads);
+    check_profile(&std::fs::read(&profile).expect("profile"), &password, f);
+
+    let device = field(&b.source(), "device");
+    b.goto(&format!("{}/setup/acme/", f.base));
+    b.wait_for(&format!("#revoke-{device}"));
+    shot("05-devices");
+    b.click(&format!("#revoke-{device}"));
+    b.wait_for(".notice");
+    assert!(!b.source().contains(&format!("revoke-{device}")));
+    shot("06-revoked");
+    assert_eq!(
+        propfind(&f.base, &login, &password),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A replayed or forged callback: the error page.
+    b.goto(&format!(
+        "{}/setup/acme/callback?state=forged&code=x",
+        f.base
+    ));
+    b.wait_for(".error");
+    shot("07-bad-state");
+    assert!(b.source().contains("no longer valid"));
+    eprintln!("screenshots in {}", shots.display());
+}
