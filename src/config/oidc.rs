@@ -80,3 +80,35 @@ impl OidcConfig {
         self.allowed_domains.is_empty() || domain.is_some_and(|d| self.allowed_domains.contains(&d))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(extra: &str) -> Result<OidcConfig, String> {
+        let text = format!(
+            "issuer = \"https://idp.example.com\"\nclient_id = \"c\"\nclient_secret = \"s3cret\"\npublic_url = \"https://dav.example.com/\"\n{extra}"
+        );
+        let mut o: OidcConfig = toml::from_str(&text).map_err(|e| e.to_string())?;
+        o.validate()?;
+        Ok(o)
+    }
+
+    #[test]
+    fn defaults_validation_and_domains() {
+        let o = parse("allowed_domains = [\"@Example.com\"]").unwrap();
+        assert_eq!(o.public_url, "https://dav.example.com");
+        assert_eq!((o.email_claim.as_str(), o.session_secs), ("email", 900));
+        assert!(o.domain_allowed("a@EXAMPLE.com") && !o.domain_allowed("a@evil.com"));
+        assert!(!o.domain_allowed("no-at-sign"));
+        assert!(
+            !format!("{o:?}").contains("s3cret"),
+            "the secret is not in Debug"
+        );
+        assert!(parse("session_secs = 0").is_err());
+        assert!(parse("typo = 1").is_err());
+        let bad = "issuer = \"ftp://x\"\nclient_id = \"c\"\nclient_secret = \"s\"\npublic_url = \"https://d\"";
+        let mut o: OidcConfig = toml::from_str(bad).unwrap();
+        assert!(o.validate().unwrap_err().contains("oidc.issuer"));
+    }
+}

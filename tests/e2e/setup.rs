@@ -2,8 +2,9 @@
 //! Node, support/oidc.rs) and the real binary: sign-in, app passwords, the profile, revoke;
 //! and every "bad input and failure" rule: a replayed or wrong `state`, a forged form post,
 //! an expired session, an identity that matches nobody, an unverified email; and DAVx5's
-//! Login Flow v2. One provider and one gateway per process, with two tenants: `acme`
-//! (fifteen-minute sessions) and `brief` (one-second sessions, for expiry).
+//! Login Flow v2. One provider and one gateway per process, with three tenants: `acme`
+//! (fifteen-minute sessions), `brief` (one-second sessions, for expiry) and `down` (its
+//! provider does not answer).
 
 use crate::support::gateway::{bin, free_port, Gateway, StateDir};
 use crate::support::oidc::{node_present, required, Provider};
@@ -105,10 +106,16 @@ pub fn fixture() -> Option<&'static Fixture> {
             .expect("write the client secret");
         let tenants = dir.join("tenants");
         std::fs::create_dir_all(&tenants).expect("tenants folder");
-        for (name, secs) in [("acme", 900), ("brief", 1)] {
+        // `down`'s provider is a port nobody listens on.
+        let nowhere = format!("http://127.0.0.1:{}", free_port());
+        for (name, issuer, secs) in [
+            ("acme", &provider.issuer, 900),
+            ("brief", &provider.issuer, 1),
+            ("down", &nowhere, 900),
+        ] {
             std::fs::write(
                 tenants.join(format!("{name}.toml")),
-                tenant_file(name, &provider.issuer, &base, secs),
+                tenant_file(name, issuer, &base, secs),
             )
             .expect("write a tenant file");
         }
@@ -681,5 +688,31 @@ fn login_flow_v2_hands_credentials_once() {
     assert_eq!(
         r.headers().get("location").and_then(|v| v.to_str().ok()),
         Some("/dav/")
+    );
+}
+
+#[test]
+fn an_identity_provider_error_gets_a_clear_page() {
+    let Some(f) = fixture() else { return };
+    // The person refuses at the provider: it sends `error=access_denied` back.
+    let mut web = Web::new();
+    let interaction = through_provider(&mut web, f, &format!("{}/setup/acme/login", f.base));
+    let r = web.post(&interaction, &[("deny", "1")]);
+    let r = web.get(&location(&r, &f.provider.issuer));
+    let callback = location(&r, &f.provider.issuer);
+    assert!(callback.contains("error=access_denied"), "{callback}");
+    let r = web.get(&callback);
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    assert!(web.cookie("crmdav_setup").is_none());
+    assert!(r.text().expect("page").contains("could not sign you in"));
+
+    // A provider that does not answer.
+    let r = Web::new().get(&format!("{}/setup/down/login", f.base));
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    let log = f.log();
+    assert!(log.contains("provider error: access_denied"), "{log}");
+    assert!(
+        log.contains("tenant=\"down\"") || log.contains("tenant=down"),
+        "{log}"
     );
 }

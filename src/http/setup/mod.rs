@@ -214,7 +214,7 @@ fn session(
         (s.tenant == tenant).then(|| (id.to_string(), s))
     });
     live.ok_or_else(|| {
-        tracing::warn!(tenant, client = %client, had_cookie = sid.is_some(), "setup: no live session");
+        tracing::warn!(tenant = %tenant, client = %client, had_cookie = sid.is_some(), "setup: no live session");
         Box::new(html(
             StatusCode::UNAUTHORIZED,
             page::message(
@@ -347,7 +347,7 @@ async fn start_sign_in(
 }
 
 fn provider_failed(tenant: &str, user: Option<&str>, client: IpAddr, why: &str) -> HttpResponse {
-    tracing::warn!(tenant, user = user.unwrap_or("-"), client = %client, error = %why, "setup: identity provider failed");
+    tracing::warn!(tenant = %tenant, user = %user.unwrap_or("-"), client = %client, error = %why, "setup: identity provider failed");
     html(
         StatusCode::BAD_GATEWAY,
         page::message(
@@ -580,7 +580,7 @@ async fn dashboard(
 }
 
 fn internal(tenant: &str, user: &str, why: &str) -> HttpResponse {
-    tracing::error!(tenant, user, error = %why, "setup: page failed");
+    tracing::error!(tenant = %tenant, user = %user, error = %why, "setup: page failed");
     html(
         StatusCode::INTERNAL_SERVER_ERROR,
         page::message("Something went wrong", "Please try again later.", None),
