@@ -8,9 +8,10 @@
 //! number. The login URL carries a separate random id, never the poll token: the browser
 //! never learns what the app polls with.
 
+use super::signin::start_sign_in;
 use super::{
-    check_csrf, client, html, not_found, page, session, sessions, start_sign_in, tenant,
-    tenant_for_host, AppState, Setup,
+    check_csrf, client, html, not_found, page, session, sessions, tenant, tenant_for_host,
+    AppState, Setup,
 };
 use crate::auth::{app_password, devices};
 use actix_web::http::StatusCode;
@@ -179,7 +180,7 @@ pub async fn grant(
     let made = match devices::create(&state.store, &state.cfg, &t.name, &s.user, &flow.label).await
     {
         Ok(m) => m,
-        Err(e) => return super::internal(&t.name, &s.user, &e.to_string()),
+        Err(e) => return super::account::internal(&t.name, &s.user, &e.to_string()),
     };
     let creds = Credentials {
         server: o.public_url.clone(),
