@@ -1,7 +1,7 @@
 //! The sign-in page in a real browser: headless chromium over WebDriver signs in through
 //! the real oidc-provider, creates an app password, downloads the profile (a valid property
 //! list with both payloads), logs in over CalDAV with the password, revokes it on the page
-//! and gets 401. A screenshot of each page state is kept in
+//! and gets 401; then allows DAVx5's Login Flow v2 and signs out. A screenshot of each page state is kept in
 //! `<target>/test-artifacts/setup/`.
 
 use super::setup::{check_profile, field, fixture, propfind};
@@ -11,6 +11,18 @@ use crate::support::oidc::target_dir;
 use reqwest::StatusCode;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
+
+/// A poll request's form body.
+trait PollBody {
+    fn form_body(self, token: &str) -> Self;
+}
+
+impl PollBody for reqwest::blocking::RequestBuilder {
+    fn form_body(self, token: &str) -> Self {
+        self.header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("token={token}"))
+    }
+}
 
 /// Wait (bounded) for a finished `.mobileconfig` in `dir`.
 fn downloaded(dir: &std::path::Path) -> PathBuf {
@@ -95,5 +107,38 @@ fn a_person_sets_up_a_phone_in_a_real_browser() {
     b.wait_for(".error");
     shot("07-bad-state");
     assert!(b.source().contains("no longer valid"));
+
+    // DAVx5's browser login: the app starts a flow, the (signed-in) person allows it.
+    let init: serde_json::Value = reqwest::blocking::Client::new()
+        .post(format!("{}/index.php/login/v2", f.base))
+        .header("user-agent", "DAVx5/4.4.2-ose")
+        .send()
+        .expect("login flow")
+        .json()
+        .expect("JSON");
+    b.goto(init["login"].as_str().expect("login URL"));
+    b.wait_for("#allow");
+    shot("08-login-flow-consent");
+    b.click("#allow");
+    b.wait_for(".notice");
+    shot("09-login-flow-connected");
+    let creds: serde_json::Value = reqwest::blocking::Client::new()
+        .post(init["poll"]["endpoint"].as_str().expect("endpoint"))
+        .form_body(init["poll"]["token"].as_str().expect("token"))
+        .send()
+        .expect("poll")
+        .json()
+        .expect("credentials");
+    let app_password = creds["appPassword"].as_str().expect("app password");
+    assert_eq!(
+        propfind(&f.base, "alice@acme", app_password),
+        StatusCode::MULTI_STATUS
+    );
+
+    // Signing out ends the session.
+    b.goto(&format!("{}/setup/acme/", f.base));
+    b.click("#sign-out");
+    b.wait_for("#sign-in");
+    shot("10-signed-out");
     eprintln!("screenshots in {}", shots.display());
 }
