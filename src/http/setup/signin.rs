@@ -58,7 +58,13 @@ pub(super) async fn login(
     let Some((t, o)) = tenant(&state.cfg, &name) else {
         return not_found();
     };
-    start_sign_in(&req, &state, &setup, t, o, query.into_inner().flow).await
+    // The flow id comes back into a redirect after sign-in: only the shape we issue.
+    let flow = query.into_inner().flow.filter(|f| {
+        f.len() == 43
+            && f.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    });
+    start_sign_in(&req, &state, &setup, t, o, flow).await
 }
 
 /// Send the browser to the provider, remembering `state`, `nonce` and the PKCE verifier.
