@@ -1,7 +1,8 @@
 //! The sign-in page in a real browser: headless chromium over WebDriver signs in through
 //! the real oidc-provider, creates an app password, downloads the profile (a valid property
 //! list with both payloads), logs in over CalDAV with the password, revokes it on the page
-//! and gets 401; then allows DAVx5's Login Flow v2 and signs out. A screenshot of each page state is kept in
+//! and gets 401; then allows DAVx5's Login Flow v2 and signs out. Each page state passes
+//! axe-core's WCAG 2 A/AA rules (the provider's own page excepted). A screenshot of each page state is kept in
 //! `<target>/test-artifacts/setup/`.
 
 use super::setup::{check_profile, field, fixture, propfind};
@@ -52,7 +53,25 @@ fn a_person_sets_up_a_phone_in_a_real_browser() {
     };
     let shots = target_dir().join("test-artifacts/setup");
     std::fs::create_dir_all(&shots).expect("artifact folder");
-    let shot = |name: &str| b.screenshot(&shots.join(format!("{name}.png")));
+    // Every page state: a screenshot, and no WCAG 2 A/AA violation axe-core can find.
+    let axe = std::fs::read_to_string(
+        crate::support::oidc::install().join("node_modules/axe-core/axe.min.js"),
+    )
+    .expect("axe-core");
+    let shot = |name: &str| {
+        b.screenshot(&shots.join(format!("{name}.png")));
+        let found = b.accessibility_violations(&axe);
+        assert!(found.is_empty(), "{name}: accessibility: {found:#?}");
+    };
+
+    // The checker finds what it should: a page without `lang` and with an unlabelled input.
+    b.goto("data:text/html,<title>x</title><input type=text>");
+    let bad = b.accessibility_violations(&axe);
+    assert!(
+        bad.iter().any(|v| v.starts_with("label"))
+            && bad.iter().any(|v| v.starts_with("html-has-lang")),
+        "{bad:?}"
+    );
 
     b.goto(&format!("{}/setup", f.base));
     b.wait_for("#sign-in");
@@ -62,7 +81,7 @@ fn a_person_sets_up_a_phone_in_a_real_browser() {
     b.click("#sign-in");
     b.wait_for("#login");
     assert!(b.url().starts_with(&f.provider.issuer), "{}", b.url());
-    shot("02-identity-provider");
+    b.screenshot(&shots.join("02-identity-provider.png"));
     b.type_into("#login", "alice");
     b.click("#submit");
 

@@ -198,6 +198,33 @@ impl Browser {
             .to_string()
     }
 
+    /// Run axe-core (the accessibility checker, from `axe_js`) on the page for WCAG 2 A and
+    /// AA rules; returns the violations as `rule-id: nodes`. WebDriver scripts are not bound
+    /// by the page's Content-Security-Policy, so the page itself still runs no script.
+    pub fn accessibility_violations(&self, axe_js: &str) -> Vec<String> {
+        self.call(
+            "POST",
+            "/execute/sync",
+            json!({"script": format!("{axe_js}\nreturn typeof axe;"), "args": []}),
+        );
+        let v = self.call(
+            "POST",
+            "/execute/async",
+            json!({"script": "const done = arguments[arguments.length - 1];\
+                axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa']}})\
+                .then(r => done(r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))))\
+                .catch(e => done(['axe failed: ' + e]));",
+                   "args": []}),
+        );
+        match v.as_array() {
+            Some(list) => list
+                .iter()
+                .map(|x| x.as_str().unwrap_or("?").to_string())
+                .collect(),
+            None => vec![format!("axe did not run: {v}")],
+        }
+    }
+
     /// Save a PNG of the window.
     pub fn screenshot(&self, path: &Path) {
         let b64 = self.call("GET", "/screenshot", Value::Null);

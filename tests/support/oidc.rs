@@ -52,8 +52,8 @@ pub fn target_dir() -> PathBuf {
         .unwrap_or_else(|| repo("target"))
 }
 
-/// Install the provider (once per lock file) and return its folder.
-fn install() -> PathBuf {
+/// Install the provider and axe-core (once per lock file) and return their folder.
+pub fn install() -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _g = LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let src = repo("tests/support/oidc");
