@@ -266,3 +266,24 @@ async fn choose_tenant(req: HttpRequest, state: web::Data<AppState>) -> HttpResp
 struct CsrfForm {
     csrf: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::test::TestRequest;
+
+    #[test]
+    fn cookies_are_http_only_lax_and_secure_over_https() {
+        let c = cookie(SESSION_COOKIE, "abc", 900, true);
+        assert_eq!(
+            c,
+            "crmdav_setup=abc; Path=/setup; HttpOnly; SameSite=Lax; Max-Age=900; Secure"
+        );
+        assert!(!cookie(LOGIN_COOKIE, "x", 1, false).contains("Secure"));
+        let req = TestRequest::default()
+            .insert_header(("cookie", "a=1; crmdav_setup=s1d; b=2"))
+            .to_http_request();
+        assert_eq!(read_cookie(&req, SESSION_COOKIE).as_deref(), Some("s1d"));
+        assert_eq!(read_cookie(&req, LOGIN_COOKIE), None);
+    }
+}

@@ -237,60 +237,63 @@ impl Oidc {
         let token = json["id_token"]
             .as_str()
             .ok_or_else(|| OidcError::Token("no id_token in the answer".into()))?;
-        let claims = match self.verify(cfg, &d, &keys, token) {
+        match verify(cfg, &d, &keys, token, nonce) {
             Err(OidcError::IdToken(m)) if m.starts_with("no key") => {
                 // The provider may have rotated its keys since they were fetched.
                 let (d, keys) = self.discover(cfg, true).await?;
-                self.verify(cfg, &d, &keys, token)?
+                verify(cfg, &d, &keys, token, nonce)
             }
-            other => other?,
-        };
-        if claims.get("nonce").and_then(|n| n.as_str()) != Some(nonce) {
-            return Err(OidcError::IdToken("the nonce does not match".into()));
+            other => other,
         }
-        Ok(claims)
     }
+}
 
-    fn verify(
-        &self,
-        cfg: &OidcConfig,
-        d: &Discovery,
-        keys: &JwkSet,
-        token: &str,
-    ) -> Result<serde_json::Map<String, serde_json::Value>, OidcError> {
-        let bad = |m: String| OidcError::IdToken(m);
-        let header = jsonwebtoken::decode_header(token).map_err(|e| bad(e.to_string()))?;
-        // Asymmetric signatures only: never `none`, never a MAC keyed with the client secret.
-        if !matches!(
-            header.alg,
-            Algorithm::RS256
-                | Algorithm::RS384
-                | Algorithm::RS512
-                | Algorithm::PS256
-                | Algorithm::PS384
-                | Algorithm::PS512
-                | Algorithm::ES256
-                | Algorithm::ES384
-                | Algorithm::EdDSA
-        ) {
-            return Err(bad(format!("algorithm {:?} is not accepted", header.alg)));
-        }
-        let jwk = match &header.kid {
-            Some(kid) => keys.find(kid),
-            None if keys.keys.len() == 1 => keys.keys.first(),
-            None => None,
-        }
-        .ok_or_else(|| bad("no key in the provider's JWKS matches the token".into()))?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| bad(e.to_string()))?;
-        let mut v = Validation::new(header.alg);
-        v.set_issuer(&[&d.issuer]);
-        v.set_audience(&[&cfg.client_id]);
-        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        v.leeway = 60;
+/// Verify an ID token: an asymmetric signature by a key of the provider's JWKS, `iss`,
+/// `aud`, `exp` (60 s leeway) and `nonce`; returns its claims.
+fn verify(
+    cfg: &OidcConfig,
+    d: &Discovery,
+    keys: &JwkSet,
+    token: &str,
+    nonce: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, OidcError> {
+    let bad = |m: String| OidcError::IdToken(m);
+    let header = jsonwebtoken::decode_header(token).map_err(|e| bad(e.to_string()))?;
+    // Asymmetric signatures only: never `none`, never a MAC keyed with the client secret.
+    if !matches!(
+        header.alg,
+        Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512
+            | Algorithm::ES256
+            | Algorithm::ES384
+            | Algorithm::EdDSA
+    ) {
+        return Err(bad(format!("algorithm {:?} is not accepted", header.alg)));
+    }
+    let jwk = match &header.kid {
+        Some(kid) => keys.find(kid),
+        None if keys.keys.len() == 1 => keys.keys.first(),
+        None => None,
+    }
+    .ok_or_else(|| bad("no key in the provider's JWKS matches the token".into()))?;
+    let key = DecodingKey::from_jwk(jwk).map_err(|e| bad(e.to_string()))?;
+    let mut v = Validation::new(header.alg);
+    v.set_issuer(&[&d.issuer]);
+    v.set_audience(&[&cfg.client_id]);
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v.leeway = 60;
+    let claims =
         jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &v)
             .map(|t| t.claims)
-            .map_err(|e| bad(e.to_string()))
+            .map_err(|e| bad(e.to_string()))?;
+    if claims.get("nonce").and_then(|n| n.as_str()) != Some(nonce) {
+        return Err(bad("the nonce does not match".into()));
     }
+    Ok(claims)
 }
 
 #[cfg(test)]
@@ -303,6 +306,81 @@ mod tests {
         assert!(v.len() >= 43);
         assert_eq!(c, b64url(&Sha256::digest(v.as_bytes())));
         assert_ne!(pkce().0, v);
+    }
+
+    /// An ES256 key pair from ring, its JWKS, and a token signer.
+    fn es256() -> (JwkSet, impl Fn(&serde_json::Value) -> String) {
+        use ring::signature::{EcdsaKeyPair, KeyPair, ECDSA_P256_SHA256_FIXED_SIGNING};
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
+        let point = pair.public_key().as_ref().to_vec();
+        let jwks: JwkSet = serde_json::from_value(serde_json::json!({"keys": [{
+            "kty": "EC", "crv": "P-256", "kid": "k1", "alg": "ES256", "use": "sig",
+            "x": b64url(&point[1..33]), "y": b64url(&point[33..65]),
+        }]}))
+        .unwrap();
+        let key = jsonwebtoken::EncodingKey::from_ec_der(pkcs8.as_ref());
+        let sign = move |claims: &serde_json::Value| {
+            let mut h = jsonwebtoken::Header::new(Algorithm::ES256);
+            h.kid = Some("k1".into());
+            jsonwebtoken::encode(&h, claims, &key).unwrap()
+        };
+        (jwks, sign)
+    }
+
+    #[test]
+    fn id_tokens_are_verified() {
+        let cfg: OidcConfig = toml::from_str(
+            "issuer = \"https://idp\"\nclient_id = \"crmdav\"\nclient_secret = \"s\"\npublic_url = \"https://dav\"",
+        )
+        .unwrap();
+        let d = Discovery {
+            issuer: "https://idp".into(),
+            authorization_endpoint: "https://idp/auth".into(),
+            token_endpoint: "https://idp/token".into(),
+            jwks_uri: "https://idp/jwks".into(),
+        };
+        let (jwks, sign) = es256();
+        let now = chrono::Utc::now().timestamp();
+        let good = serde_json::json!({"iss": "https://idp", "aud": "crmdav", "sub": "a",
+            "exp": now + 300, "nonce": "n1", "email": "a@x"});
+        let claims = verify(&cfg, &d, &jwks, &sign(&good), "n1").unwrap();
+        assert_eq!(claims["email"], "a@x");
+        let with = |k: &str, v: serde_json::Value| {
+            let mut c = good.clone();
+            c[k] = v;
+            sign(&c)
+        };
+        for (what, token) in [
+            ("audience", with("aud", "other".into())),
+            ("issuer", with("iss", "https://evil".into())),
+            ("expiry", with("exp", (now - 3600).into())),
+        ] {
+            assert!(verify(&cfg, &d, &jwks, &token, "n1").is_err(), "{what}");
+        }
+        let e = verify(&cfg, &d, &jwks, &sign(&good), "n2").unwrap_err();
+        assert!(e.to_string().contains("nonce"), "{e}");
+        // A MAC keyed with the client secret, and an unsigned token, are refused.
+        let hs = jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(Algorithm::HS256),
+            &good,
+            &jsonwebtoken::EncodingKey::from_secret(b"s"),
+        )
+        .unwrap();
+        assert!(verify(&cfg, &d, &jwks, &hs, "n1")
+            .unwrap_err()
+            .to_string()
+            .contains("algorithm"));
+        let parts: Vec<&str> = hs.split('.').collect();
+        let none = format!("{}.{}.", b64url(br#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+        assert!(verify(&cfg, &d, &jwks, &none, "n1").is_err());
+        // A token whose signature was tampered with.
+        let mut t = sign(&good);
+        t.pop();
+        t.push(if t.ends_with('A') { 'B' } else { 'A' });
+        assert!(verify(&cfg, &d, &jwks, &t, "n1").is_err());
     }
 
     #[test]
