@@ -103,9 +103,12 @@ pub fn run(cmd: AppPasswordCmd) -> ExitCode {
 }
 
 async fn execute(cfg: &ServerConfig, cmd: AppPasswordCmd) -> anyhow::Result<()> {
-    let store = Store::open(&cfg.state)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open state store {}: {e}", cfg.state))?;
+    // The gateway may be serving this state: no one-process lock (app-password writes are
+    // single statements), and the URL without its password.
+    let store = Store::open_beside_server(&cfg.state).await.map_err(|e| {
+        let url = crate::store::redact_url(&cfg.state);
+        anyhow::anyhow!("cannot open state store {url}: {e}")
+    })?;
     match cmd {
         AppPasswordCmd::Create {
             tenant,

@@ -8,7 +8,20 @@ pub fn describe(cfg: &ServerConfig) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "config {}: OK", cfg.path.display());
     let _ = writeln!(s, "listen    {}", cfg.listen);
-    let _ = writeln!(s, "state     {}", cfg.state);
+    let _ = writeln!(s, "state     {}", crate::store::redact_url(&cfg.state));
+    if let Some(t) = &cfg.tls {
+        let _ = writeln!(
+            s,
+            "tls       {} + {} (checked every {} s){}",
+            t.cert_file.display(),
+            t.key_file.display(),
+            t.reload_secs,
+            t.redirect_http_listen
+                .as_ref()
+                .map(|r| format!("; http on {r} redirects"))
+                .unwrap_or_default()
+        );
+    }
     let _ = writeln!(
         s,
         "tenants   {} (default: {})",
@@ -63,15 +76,46 @@ pub fn describe(cfg: &ServerConfig) -> String {
                     c.entity
                         .as_ref()
                         .map(|e| format!(
-                            " ← CRM entity {e} (mapping {})",
-                            c.mapping_name().unwrap_or(e)
+                            " ← CRM entity {e} (mapping {}){}{}",
+                            c.mapping_name().unwrap_or(e),
+                            match c.scope {
+                                crate::config::ScopeConfig::All => String::new(),
+                                s => format!(", scope {}", s.as_str()),
+                            },
+                            c.window
+                                .map(|w| format!(", window -{}d/+{}d", w.past_days, w.future_days))
+                                .unwrap_or_default()
                         ))
                         .unwrap_or_default()
                 );
             }
         }
     }
+    for w in warnings(cfg) {
+        let _ = writeln!(s, "WARNING: {w}");
+    }
     s
+}
+
+/// What a config allows but is probably a mistake: a collection of a CRM tenant that binds no
+/// entity is a plain local collection, so its users would see an empty calendar or address
+/// book instead of the CRM's records.
+pub fn warnings(cfg: &ServerConfig) -> Vec<String> {
+    let mut out = Vec::new();
+    for t in &cfg.tenants {
+        let ConnectorKind::Rest { definition, .. } = &t.connector else {
+            continue;
+        };
+        for c in t.collections.iter().filter(|c| c.entity.is_none()) {
+            out.push(format!(
+                "{}: tenant {} has the CRM connector '{definition}' but collection '{}' binds no entity, so it serves local data only (add entity = \"<entity>\" from connectors/{definition}.toml)",
+                t.path.display(),
+                t.name,
+                c.id
+            ));
+        }
+    }
+    out
 }
 
 /// A CRM error in plain words.
@@ -134,7 +178,7 @@ pub async fn probe_tenant(cfg: &ServerConfig, tenant: &str) -> anyhow::Result<St
         ConnectorKind::Local => {
             return Ok(format!(
                 "tenant {tenant}: local connector, records live in {}; nothing upstream to check\n",
-                cfg.state
+                crate::store::redact_url(&cfg.state)
             ))
         }
         ConnectorKind::Rest {

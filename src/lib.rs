@@ -3,11 +3,13 @@
 //! Layers, top to bottom; each uses only layers below it (checked with
 //! `grep -rn "use crate::" src`):
 //!
-//! 1. `main.rs` (the binary), `check` (`crmdav check`) and `admin` (`crmdav app-password`);
-//! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics), and
-//!    within it `http::setup`, the sign-in page that sets up a phone (OpenID Connect, a
-//!    person's devices through `auth::devices`, Login Flow v2); it uses `app`, `auth`,
-//!    `config`, `tree` and the store's reads, never `dav`;
+//! 1. `main.rs` (the binary), `check` (`crmdav check`), `admin` (`crmdav app-password`),
+//!    `people` (`crmdav users`) and `reload` (tenant files re-read on SIGHUP, swapped into
+//!    `app`'s state);
+//! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics,
+//!    native TLS), and within it `http::setup`, the sign-in page that sets up a phone
+//!    (OpenID Connect, a person's devices through `auth::devices`, Login Flow v2); it uses
+//!    `app`, `auth`, `config`, `tree` and the store's reads, never `dav`;
 //! 3. `dav`: the protocols (WebDAV, CalDAV, CardDAV, sync-collection, extended MKCOL);
 //! 4. `app`: the state every handler holds, and the composition root that builds it (it calls
 //!    nothing above it, so the handlers can hold it);
@@ -20,9 +22,10 @@
 //!    `crates/crmdav-crm` crate, which cannot reach the layers above it at all.
 //!
 //! Beside the layers, modules any layer may use: `tree` (the URL space and typed paths),
-//! `config`, `record` (a CRM record), `xml`, `vocab` and `demo` (demo data) use nothing
-//! above them; `contentline` and `vocab` are the `crates/crmdav-text` crate;
-//! `auth` (who is asking) uses `config` and the state store's app passwords (`store`); `error` (DAV errors, their preconditions and their
+//! `config`, `record` (a CRM record), `xml`, `vocab`, `demo` (demo data) and `signals`
+//! (SIGHUP as events) use nothing above them; `contentline` and `vocab` are the
+//! `crates/crmdav-text` crate; `auth` (who is asking) uses `config` and the state store's app
+//! passwords (`store`); `error` (DAV errors, their preconditions and their
 //! HTTP form) uses `connector` for upstream failures, `vocab` and `xml`; `caldav` and `carddav`
 //! (pure evaluation) use `xml` and name their preconditions from `error`.
 
@@ -39,6 +42,9 @@ pub mod dav;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod people;
+pub mod reload;
+pub mod signals;
 pub mod store;
 pub mod tree;
 pub mod xml;

@@ -1,4 +1,4 @@
-//! The `crmdav` binary: `serve`, `check`, `hash-password` and `app-password`.
+//! The `crmdav` binary: `serve`, `check`, `users`, `hash-password` and `app-password`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -19,7 +19,7 @@ enum Cmd {
         #[arg(long)]
         config: PathBuf,
         /// Listen address (overrides the config's `listen`).
-        #[arg(long)]
+        #[arg(long, env = "CRMDAV_LISTEN")]
         listen: Option<String>,
     },
     /// Validate every config file and print what would be served.
@@ -38,18 +38,34 @@ enum Cmd {
         #[command(subcommand)]
         cmd: crmdav::admin::AppPasswordCmd,
     },
+    /// List a tenant's people: who is linked to a CRM user, who is not, and why.
+    Users {
+        /// The server config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
+/// Logs to standard error, filtered by `CRMDAV_LOG`; one JSON object per line when
+/// `CRMDAV_LOG_FORMAT=json` (the request's span fields, id, method, path, client, tenant and
+/// user, are in each line's `span`).
 fn init_logging() {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_env("CRMDAV_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,actix_server=warn"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_target(false);
+    match std::env::var("CRMDAV_LOG_FORMAT").as_deref() {
+        Ok("json") => builder.json().flatten_event(true).init(),
+        _ => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
 }
 
 fn main() -> ExitCode {
@@ -102,6 +118,32 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Cmd::Users { config, tenant } => {
+            let cfg = match crmdav::crm::definitions::load_config(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("config error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(crmdav::people::users_report(&cfg, &tenant)) {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tenant {tenant}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Cmd::Serve { config, listen } => {
             init_logging();
             let cfg = match crmdav::crm::definitions::load_config(&config) {
@@ -124,6 +166,7 @@ fn main() -> ExitCode {
             };
             let result = rt.block_on(async move {
                 let state = crmdav::app::build_state(cfg).await?;
+                crmdav::reload::on_hangup(state.clone());
                 crmdav::http::serve(state, &listen).await
             });
             match result {

@@ -90,7 +90,8 @@ enum Backend {
 /// Every collection of every tenant.
 pub struct Collections {
     store: Arc<Store>,
-    crm: CrmRegistry,
+    /// Swapped whole when tenant files are reloaded; read once per call, never locked.
+    crm: arc_swap::ArcSwap<CrmRegistry>,
     quota: Quota,
 }
 
@@ -99,20 +100,31 @@ impl Collections {
     pub fn new(store: Arc<Store>, crm: CrmRegistry) -> Self {
         Collections {
             store,
-            crm,
+            crm: arc_swap::ArcSwap::from_pointee(crm),
             quota: Quota::default(),
         }
     }
 
+    /// The CRM tenants and bindings now in force.
+    pub fn crm(&self) -> Arc<CrmRegistry> {
+        self.crm.load_full()
+    }
+
+    /// Serve from `crm` from now on (a reload of tenant files); calls under way finish with
+    /// the bindings they started with.
+    pub fn replace_crm(&self, crm: CrmRegistry) {
+        self.crm.store(Arc::new(crm));
+    }
+
     fn backend(&self, tenant: &str, coll: &CollectionPath) -> Backend {
-        match self.crm.binding(tenant, coll) {
+        match self.crm.load().binding(tenant, coll) {
             Some((t, b)) => Backend::Crm(t, b),
             None => Backend::Local,
         }
     }
 
     fn is_bound(&self, tenant: &str, coll: &CollectionPath) -> bool {
-        self.crm.binding(tenant, coll).is_some()
+        self.crm.load().binding(tenant, coll).is_some()
     }
 
     /// The bound collection a URL is or is in (a member URL may name a collection without its
@@ -130,8 +142,9 @@ impl Collections {
     /// home's members with their CTags (PROPFIND Depth 1), which refreshes every bound
     /// collection in it.
     pub async fn before_read(&self, tenant: &str, path: &StorePath, lists_home: bool) {
+        let crm = self.crm.load_full();
         if let Some(c) = self.bound_of(tenant, path) {
-            self.crm.ensure_fresh(&self.store, tenant, &c).await;
+            crm.ensure_fresh(&self.store, tenant, &c).await;
             return;
         }
         let StorePath::Collection(home) = path else {
@@ -140,11 +153,11 @@ impl Collections {
         if !lists_home || home.as_home().is_none() {
             return;
         }
-        let Some(t) = self.crm.tenant(tenant) else {
+        let Some(t) = crm.tenant(tenant) else {
             return;
         };
         for c in t.bound_under(home) {
-            self.crm.ensure_fresh(&self.store, tenant, &c).await;
+            crm.ensure_fresh(&self.store, tenant, &c).await;
         }
     }
 
@@ -236,7 +249,7 @@ impl Collections {
 
     /// Prometheus text for the backends' counters.
     pub fn metrics_text(&self, tenant_names: bool) -> String {
-        self.crm.metrics_text(tenant_names)
+        self.crm.load().metrics_text(tenant_names)
     }
 }
 
@@ -312,6 +325,7 @@ mod tests {
             SyncOptions {
                 refresh_ttl_secs: 30,
                 full_scan_secs: 600,
+                ..Default::default()
             },
             1000,
         );

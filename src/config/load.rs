@@ -13,7 +13,7 @@ pub struct ConfigError {
     pub message: String,
 }
 
-fn err(file: &Path, key: &str, message: impl Into<String>) -> ConfigError {
+pub(super) fn err(file: &Path, key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         file: file.display().to_string(),
         key: key.to_string(),
@@ -60,6 +60,10 @@ fn resolve(value: &mut toml::Value, file: &Path, key: &str) -> Result<(), Config
                 };
                 if let Some(v) = t.get_mut(&k) {
                     resolve(v, file, &sub)?;
+                }
+                // A path the server reads itself (TLS files, read again on renewal).
+                if key.is_empty() && tls::PATH_KEYS.contains(&k.as_str()) {
+                    continue;
                 }
                 if let Some(base) = k.strip_suffix("_file") {
                     let Some(toml::Value::String(p)) = t.get(&k) else {
@@ -192,11 +196,13 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         } else {
             format!("sqlite://{}", relative_to(path, rest).display())
         }
+    } else if state.starts_with("postgres://") || state.starts_with("postgresql://") {
+        state
     } else {
         return Err(err(
             path,
             "state",
-            "only sqlite:// state stores are supported so far",
+            "expected sqlite://<file>, sqlite://:memory: or postgres://<user>@<host>/<database>",
         ));
     };
     let tenants_dir = take_str(&mut t, path, "tenants_dir")?.unwrap_or_else(|| "tenants".into());
@@ -246,21 +252,11 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
     let http: HttpOptions = section(&mut t, path, "http")?;
     let auth: AuthOptions = section(&mut t, path, "auth")?;
     let quota: Quota = section(&mut t, path, "quota")?;
+    let tls = tls_options(&mut t, path)?;
     no_unknown(&t, path, "")?;
 
     let dir = relative_to(path, &tenants_dir);
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .map_err(|e| {
-            err(
-                path,
-                "tenants_dir",
-                format!("cannot read {}: {e}", dir.display()),
-            )
-        })?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
+    let files = tenant_files(path, &dir)?;
     let mut tenants = Vec::new();
     for f in files {
         let tenant = load_tenant(&f, &catalog, defs)?;
@@ -303,7 +299,92 @@ pub fn load_with<D: DefinitionCheck>(path: &Path, defs: &D) -> Result<ServerConf
         auth,
         secrets_key,
         quota,
+        tls,
+        tenants_dir: dir,
     })
+}
+
+/// The `*.toml` files directly in the tenants folder, sorted by name.
+fn tenant_files(server_file: &Path, dir: &Path) -> Result<Vec<std::path::PathBuf>, ConfigError> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| {
+            err(
+                server_file,
+                "tenants_dir",
+                format!("cannot read {}: {e}", dir.display()),
+            )
+        })?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Each tenant file of a folder with what loading it gave.
+pub type TenantFiles = Vec<(std::path::PathBuf, Result<TenantConfig, ConfigError>)>;
+
+/// Read every tenant file of `cfg`'s tenants folder again, each on its own: one file's error
+/// does not stop the others (a reload keeps the previous config of a tenant whose file is
+/// now invalid). Only an unreadable folder is an error.
+pub fn load_tenants_with<D: DefinitionCheck>(
+    cfg: &ServerConfig,
+    defs: &D,
+) -> Result<TenantFiles, ConfigError> {
+    let files = tenant_files(&cfg.path, &cfg.tenants_dir)?;
+    Ok(files
+        .into_iter()
+        .map(|f| {
+            let t = load_tenant(&f, &cfg.catalog, defs);
+            (f, t)
+        })
+        .collect())
+}
+
+/// The TLS keys of the server file: both files or neither; the reload interval and the
+/// redirect listener only with them.
+fn tls_options(t: &mut toml::Table, path: &Path) -> Result<Option<TlsOptions>, ConfigError> {
+    let cert = take_str(t, path, "tls_cert_file")?;
+    let key = take_str(t, path, "tls_key_file")?;
+    let redirect = take_str(t, path, "redirect_http_listen")?;
+    let reload = match t.remove("tls_reload_secs") {
+        None => None,
+        Some(toml::Value::Integer(n)) if n > 0 => Some(n as u64),
+        Some(_) => {
+            return Err(err(
+                path,
+                "tls_reload_secs",
+                "must be a positive number of seconds",
+            ))
+        }
+    };
+    let (cert, key) = match (cert, key) {
+        (Some(c), Some(k)) => (c, k),
+        (None, None) => {
+            for (k, set) in [
+                ("redirect_http_listen", redirect.is_some()),
+                ("tls_reload_secs", reload.is_some()),
+            ] {
+                if set {
+                    return Err(err(path, k, "needs tls_cert_file and tls_key_file"));
+                }
+            }
+            return Ok(None);
+        }
+        (Some(_), None) => return Err(err(path, "tls_key_file", "missing (tls_cert_file is set)")),
+        (None, Some(_)) => return Err(err(path, "tls_cert_file", "missing (tls_key_file is set)")),
+    };
+    if let Some(r) = &redirect {
+        if !r.contains(':') {
+            return Err(err(path, "redirect_http_listen", "expected host:port"));
+        }
+    }
+    Ok(Some(TlsOptions {
+        cert_file: relative_to(path, &cert),
+        key_file: relative_to(path, &key),
+        reload_secs: reload.unwrap_or(tls::DEFAULT_RELOAD_SECS),
+        redirect_http_listen: redirect,
+    }))
 }
 
 /// An optional table of settings with defaults (`[http]`, `[auth]`).
@@ -394,6 +475,8 @@ fn load_tenant<D: DefinitionCheck>(
             }
             let display_name = take_str_at(&mut u, file, &key, "display_name")?;
             let email = take_str_at(&mut u, file, &key, "email")?;
+            let crm_id = take_str_at(&mut u, file, &key, "crm_id")?;
+            let team_id = take_str_at(&mut u, file, &key, "team_id")?;
             no_unknown(&u, file, &key)?;
             if users.iter().any(|x: &UserConfig| x.name == uname) {
                 return Err(err(
@@ -407,6 +490,8 @@ fn load_tenant<D: DefinitionCheck>(
                 password_hash: hash,
                 display_name,
                 email,
+                crm_id,
+                team_id,
             });
         }
     }
@@ -484,6 +569,7 @@ fn load_tenant<D: DefinitionCheck>(
             };
             let entity = take_str_at(&mut c, file, &key, "entity")?;
             let mapping = take_str_at(&mut c, file, &key, "mapping")?;
+            let (scope, window) = super::scope::take_scope(&mut c, file, &key)?;
             no_unknown(&c, file, &key)?;
             let mut cc = CollectionConfig {
                 id,
@@ -496,6 +582,8 @@ fn load_tenant<D: DefinitionCheck>(
                 seed_demo,
                 entity,
                 mapping,
+                scope,
+                window,
             };
             check_crm_collection(file, &key, &connector, catalog, defs, &mut cc, defaulted)?;
             collections.push(cc);
@@ -586,6 +674,13 @@ fn check_crm_collection<D: DefinitionCheck>(
                 "missing (a mapping needs an entity)",
             ));
         }
+        if c.scope != ScopeConfig::All || c.window.is_some() {
+            return Err(err(
+                file,
+                &format!("{key}.entity"),
+                "missing (a scope or a window needs a CRM entity)",
+            ));
+        }
         return Ok(());
     };
     if c.seed_demo.is_some() {
@@ -610,6 +705,29 @@ fn check_crm_collection<D: DefinitionCheck>(
                 "connector '{definition}' has no entity '{entity}' (it has: {})",
                 entities.join(", ")
             ),
+        ));
+    }
+    if c.scope != ScopeConfig::All {
+        let scopes = defs
+            .entity_scopes(&src.text, &vars, &entity)
+            .map_err(|m| err(file, "connector", format!("{}: {m}", src.origin)))?;
+        if !scopes.iter().any(|s| s == c.scope.as_str()) {
+            return Err(err(
+                file,
+                &format!("{key}.scope"),
+                format!(
+                    "connector '{definition}' declares no '{}' scope for entity '{entity}' (entities.{entity}.scopes.{})",
+                    c.scope.as_str(),
+                    c.scope.as_str()
+                ),
+            ));
+        }
+    }
+    if c.window.is_some() && c.kind != CollectionKindConfig::Calendar {
+        return Err(err(
+            file,
+            &format!("{key}.window_past_days"),
+            "only a calendar has a time window",
         ));
     }
     let mkey = if c.mapping.is_some() {
@@ -734,5 +852,54 @@ mod tests {
             !e.to_string().contains("short"),
             "the key is not echoed: {e}"
         );
+    }
+
+    /// A PostgreSQL state takes its password from the environment or the whole URL from a
+    /// file; anything but sqlite:// and postgres(ql):// is refused.
+    #[test]
+    fn postgres_state_urls() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        std::fs::write(dir.path().join("tenants/a.toml"), "name = \"a\"\n").unwrap();
+        let s = dir.path().join("s.toml");
+        std::env::set_var("CRMDAV_TEST_PG_PW", "pw");
+        std::fs::write(
+            &s,
+            "state = \"postgres://u:${CRMDAV_TEST_PG_PW}@db/crmdav\"\n",
+        )
+        .unwrap();
+        assert_eq!(load(&s).unwrap().state, "postgres://u:pw@db/crmdav");
+        std::fs::write(dir.path().join("url"), "postgresql://u:f@db/crmdav\n").unwrap();
+        std::fs::write(&s, "state_file = \"url\"\n").unwrap();
+        assert_eq!(load(&s).unwrap().state, "postgresql://u:f@db/crmdav");
+        std::fs::write(&s, "state = \"mysql://db/crmdav\"\n").unwrap();
+        assert_eq!(load(&s).unwrap_err().key, "state");
+    }
+
+    #[test]
+    fn tls_files_stay_paths_and_come_in_pairs() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        std::fs::write(dir.path().join("tenants/a.toml"), "name = \"a\"\n").unwrap();
+        let server = dir.path().join("s.toml");
+        let write = |extra: &str| {
+            std::fs::write(&server, format!("state = \"sqlite://x.db\"\n{extra}")).unwrap()
+        };
+        // Not read at load (the files need not exist yet) and relative to the server file.
+        write("tls_cert_file = \"tls/cert.pem\"\ntls_key_file = \"/k.pem\"\nredirect_http_listen = \"0.0.0.0:80\"\n");
+        let tls = load(&server).unwrap().tls.unwrap();
+        assert_eq!(tls.cert_file, dir.path().join("tls/cert.pem"));
+        assert_eq!(tls.key_file, Path::new("/k.pem"));
+        assert_eq!(tls.reload_secs, super::tls::DEFAULT_RELOAD_SECS);
+        assert_eq!(tls.redirect_http_listen.as_deref(), Some("0.0.0.0:80"));
+
+        write("tls_cert_file = \"c.pem\"\n");
+        assert_eq!(load(&server).unwrap_err().key, "tls_key_file");
+        write("redirect_http_listen = \"0.0.0.0:80\"\n");
+        assert_eq!(load(&server).unwrap_err().key, "redirect_http_listen");
+        write("tls_cert_file = \"c.pem\"\ntls_key_file = \"k.pem\"\ntls_reload_secs = 0\n");
+        assert_eq!(load(&server).unwrap_err().key, "tls_reload_secs");
+        write("");
+        assert!(load(&server).unwrap().tls.is_none());
     }
 }

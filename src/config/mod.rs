@@ -11,15 +11,19 @@ mod edge;
 mod load;
 mod oidc;
 mod quota;
+mod scope;
 mod secrets;
+mod tls;
 
 pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
 pub use edge::{AuthOptions, HttpOptions};
-pub use load::{load_with, ConfigError};
+pub use load::{load_tenants_with, load_with, ConfigError, TenantFiles};
 pub use oidc::OidcConfig;
 pub use quota::Quota;
+pub use scope::{ScopeConfig, WindowConfig};
 pub use secrets::SecretsKey;
+pub use tls::TlsOptions;
 
 use serde::Deserialize;
 use std::path::PathBuf;
@@ -73,7 +77,9 @@ pub struct ServerConfig {
     pub path: PathBuf,
     /// Listen address, `host:port`.
     pub listen: String,
-    /// State store URL, e.g. `sqlite://data/crmdav.db` (relative to the config file's folder).
+    /// State store URL: `sqlite://data/crmdav.db` (made absolute against the config file's
+    /// folder), `sqlite://:memory:`, or `postgres://…`/`postgresql://…` (may hold a password:
+    /// print it only through `store::redact_url`).
     pub state: String,
     /// Tenant used for a bare user name (and for a Host that matches no tenant).
     pub default_tenant: Option<String>,
@@ -96,6 +102,10 @@ pub struct ServerConfig {
     pub secrets_key: Option<SecretsKey>,
     /// Storage quotas (`[quota]`; off by default).
     pub quota: Quota,
+    /// Native TLS (`tls_cert_file` and `tls_key_file`); plain HTTP when `None`.
+    pub tls: Option<TlsOptions>,
+    /// The folder of tenant files (read again on a reload).
+    pub tenants_dir: PathBuf,
 }
 
 /// Which engine serves a tenant's collections.
@@ -128,7 +138,7 @@ pub fn option_vars(options: &toml::Table) -> std::collections::HashMap<String, S
 }
 
 /// One user of a tenant.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct UserConfig {
     /// Login name (without `@tenant`).
     pub name: String,
@@ -137,12 +147,18 @@ pub struct UserConfig {
     pub password_hash: Option<String>,
     /// Display name of the principal.
     pub display_name: Option<String>,
-    /// Email used as `calendar-user-address-set` (mailto:).
+    /// Email used as `calendar-user-address-set` (mailto:), and to link the person to a CRM
+    /// user of the same address (`crmdav users`).
     pub email: Option<String>,
+    /// The person's CRM user id, when the tenant file links it explicitly (it wins over a
+    /// match by e-mail).
+    pub crm_id: Option<String>,
+    /// The person's CRM team id, when the tenant file gives it (`{user.team_id}`).
+    pub team_id: Option<String>,
 }
 
 /// A collection the tenant file declares (created at start if missing).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CollectionConfig {
     /// URL segment (stable id).
     pub id: String,
@@ -164,6 +180,10 @@ pub struct CollectionConfig {
     pub entity: Option<String>,
     /// The mapping name (`mappings/<crm>/<mapping>.toml`); defaults to the entity.
     pub mapping: Option<String>,
+    /// Which of the entity's records each person's collection holds (`scope`, default `all`).
+    pub scope: ScopeConfig,
+    /// The calendar's time window (`window_past_days`, `window_future_days`), if any.
+    pub window: Option<WindowConfig>,
 }
 
 impl CollectionConfig {
@@ -182,6 +202,8 @@ pub struct SyncOptions {
     /// Every this many seconds a refresh lists everything (to see deletions) even when the
     /// CRM can filter by modified time.
     pub full_scan_secs: u64,
+    /// The CRM's user list (people linked by e-mail) is read again after this many seconds.
+    pub users_ttl_secs: u64,
 }
 
 impl Default for SyncOptions {
@@ -189,6 +211,7 @@ impl Default for SyncOptions {
         SyncOptions {
             refresh_ttl_secs: 30,
             full_scan_secs: 600,
+            users_ttl_secs: 3600,
         }
     }
 }
@@ -211,7 +234,7 @@ pub enum CollectionKindConfig {
 }
 
 /// One tenant file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct TenantConfig {
     /// Where the file was read from.
     pub path: PathBuf,

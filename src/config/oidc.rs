@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// OpenID Connect settings of a tenant: who signs people in on `/setup/<tenant>/`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OidcConfig {
     /// The issuer URL; its `/.well-known/openid-configuration` names every endpoint.

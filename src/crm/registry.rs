@@ -2,10 +2,11 @@
 //! the bindings of declared collections.
 
 use super::binding::Binding;
+use super::scope::{Person, ScopeSpec};
 use super::sealed::Sealer;
 use super::tenant::CrmTenant;
 use super::tokens::KvTokenStore;
-use crate::config::{option_vars, CollectionKindConfig, ConnectorKind, ServerConfig};
+use crate::config::{option_vars, CollectionKindConfig, ConnectorKind, ServerConfig, TenantConfig};
 use crate::connector::rest::def::{AuthDef, ConnectorDef};
 use crate::connector::{RestConnector, TokenStore};
 use crate::store::{CollectionKind, Store};
@@ -34,62 +35,103 @@ impl CrmRegistry {
     /// Build connectors and bindings for every CRM tenant of `cfg`.
     pub fn build(cfg: &ServerConfig, store: &Arc<Store>) -> anyhow::Result<Self> {
         let mut reg = CrmRegistry::default();
-        let sealer = cfg.secrets_key.as_ref().map(|k| Arc::new(Sealer::new(k)));
+        let sealer = Self::sealer(cfg);
         for t in &cfg.tenants {
-            let ConnectorKind::Rest {
-                definition,
-                options,
-            } = &t.connector
-            else {
-                continue;
-            };
-            let file = t.path.display();
-            let vars = option_vars(options);
-            let src = cfg
-                .catalog
-                .connector(definition)
-                .map_err(|e| anyhow::anyhow!("{file}: connector.kind: {e}"))?;
-            let def = ConnectorDef::from_toml_str(&src.text, &vars)
-                .map_err(|e| anyhow::anyhow!("{file}: connector: {}: {e}", src.origin))?;
-            if sealer.is_none() && keeps_tokens(&def.auth) {
-                tracing::warn!(
-                    tenant = %t.name,
-                    "no secrets_key configured: this tenant's CRM OAuth tokens are stored unencrypted in the state store"
-                );
+            if let Some(tenant) = Self::build_tenant(cfg, t, store, &sealer)? {
+                reg.tenants.insert(t.name.clone(), Arc::new(tenant));
             }
-            let ts: Arc<dyn TokenStore> =
-                Arc::new(KvTokenStore::new(store.clone(), &t.name, sealer.clone()));
-            let rest = Arc::new(
-                RestConnector::new(def, Some(ts))
-                    .map_err(|e| anyhow::anyhow!("{file}: connector: {e}"))?,
-            );
-            let counter = rest.clone();
-            let mut tenant = CrmTenant::new(
-                &t.name,
-                rest,
-                Box::new(move || counter.calls()),
-                t.sync,
-                cfg.limits.max_instances,
-            );
-            for (i, c) in t.collections.iter().enumerate() {
-                let Some(entity) = &c.entity else { continue };
-                let name = c.mapping_name().unwrap_or(entity);
-                let msrc = cfg
-                    .catalog
-                    .mapping(definition, name)
-                    .map_err(|e| anyhow::anyhow!("{file}: collections[{i}].mapping: {e}"))?;
-                let b = Binding::new(definition, entity, &msrc.text, &vars).map_err(|e| {
-                    anyhow::anyhow!("{file}: collections[{i}].mapping: {}: {e}", msrc.origin)
-                })?;
-                let kind = match c.kind {
-                    CollectionKindConfig::Calendar => CollectionKind::Calendar,
-                    CollectionKindConfig::Addressbook => CollectionKind::Addressbook,
-                };
-                tenant.bind(kind, &c.id, b);
-            }
-            reg.tenants.insert(t.name.clone(), Arc::new(tenant));
         }
         Ok(reg)
+    }
+
+    /// What seals the CRM tokens in the state store, when `secrets_key` is set.
+    pub fn sealer(cfg: &ServerConfig) -> Option<Arc<Sealer>> {
+        cfg.secrets_key.as_ref().map(|k| Arc::new(Sealer::new(k)))
+    }
+
+    /// The connector and bindings of one tenant; `None` for a local tenant. Errors name the
+    /// tenant's file and key.
+    pub fn build_tenant(
+        cfg: &ServerConfig,
+        t: &TenantConfig,
+        store: &Arc<Store>,
+        sealer: &Option<Arc<Sealer>>,
+    ) -> anyhow::Result<Option<CrmTenant>> {
+        let ConnectorKind::Rest {
+            definition,
+            options,
+        } = &t.connector
+        else {
+            return Ok(None);
+        };
+        let file = t.path.display();
+        let vars = option_vars(options);
+        let src = cfg
+            .catalog
+            .connector(definition)
+            .map_err(|e| anyhow::anyhow!("{file}: connector.kind: {e}"))?;
+        let def = ConnectorDef::from_toml_str(&src.text, &vars)
+            .map_err(|e| anyhow::anyhow!("{file}: connector: {}: {e}", src.origin))?;
+        if sealer.is_none() && keeps_tokens(&def.auth) {
+            tracing::warn!(
+                tenant = %t.name,
+                "no secrets_key configured: this tenant's CRM OAuth tokens are stored unencrypted in the state store"
+            );
+        }
+        let ts: Arc<dyn TokenStore> =
+            Arc::new(KvTokenStore::new(store.clone(), &t.name, sealer.clone()));
+        let rest = Arc::new(
+            RestConnector::new(def, Some(ts))
+                .map_err(|e| anyhow::anyhow!("{file}: connector: {e}"))?,
+        );
+        let counter = rest.clone();
+        let def_rest = rest.clone();
+        let mut tenant = CrmTenant::new(
+            &t.name,
+            rest,
+            Box::new(move || counter.calls()),
+            t.sync,
+            cfg.limits.max_instances,
+        );
+        for (i, c) in t.collections.iter().enumerate() {
+            let Some(entity) = &c.entity else { continue };
+            let name = c.mapping_name().unwrap_or(entity);
+            let msrc = cfg
+                .catalog
+                .mapping(definition, name)
+                .map_err(|e| anyhow::anyhow!("{file}: collections[{i}].mapping: {e}"))?;
+            let b = Binding::new(definition, entity, &msrc.text, &vars).map_err(|e| {
+                anyhow::anyhow!("{file}: collections[{i}].mapping: {}: {e}", msrc.origin)
+            })?;
+            let edef = def_rest.definition().entities.get(entity);
+            let b = b.with_scope(ScopeSpec {
+                scope: c.scope,
+                def: edef.and_then(|e| e.scopes.get(c.scope.as_str()).cloned()),
+                window: c.window,
+                window_def: edef.and_then(|e| e.window.clone()),
+            });
+            let kind = match c.kind {
+                CollectionKindConfig::Calendar => CollectionKind::Calendar,
+                CollectionKindConfig::Addressbook => CollectionKind::Addressbook,
+            };
+            tenant.bind(kind, &c.id, b);
+        }
+        tenant.set_people(t.users.iter().map(|u| Person {
+            name: u.name.clone(),
+            crm_id: u.crm_id.clone(),
+            email: u.email.clone(),
+            team_id: u.team_id.clone(),
+        }));
+        Ok(Some(tenant))
+    }
+
+    /// A registry of `tenants` that continues this one's refresh counters (a reload).
+    pub fn succeeded_by(&self, tenants: HashMap<String, Arc<CrmTenant>>) -> CrmRegistry {
+        CrmRegistry {
+            tenants,
+            refresh_count: AtomicU64::new(self.refresh_count.load(Ordering::Relaxed)),
+            refresh_micros: AtomicU64::new(self.refresh_micros.load(Ordering::Relaxed)),
+        }
     }
 
     /// Add a tenant (tests).

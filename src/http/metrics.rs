@@ -50,10 +50,16 @@ pub(super) async fn render(state: web::Data<AppState>) -> HttpResponse {
         auth.throttled(),
         auth.throttle_entries()
     );
+    let cfg = state.config();
+    let tenants: Vec<&str> = if state.cfg.http.metrics_tenant_names {
+        cfg.tenants.iter().map(|t| t.name.as_str()).collect()
+    } else {
+        Vec::new()
+    };
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(
-            state.metrics.text()
+            state.metrics.text(&tenants)
                 + &auth_text
                 + &state
                     .collections

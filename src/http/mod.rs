@@ -11,6 +11,7 @@ mod client;
 mod limits;
 mod metrics;
 pub mod setup;
+mod tls;
 
 use crate::app::AppState;
 use crate::auth::{self, Outcome};
@@ -25,27 +26,125 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tracing::Instrument;
 
-/// Run the HTTP server (and the operations listener, if configured) until interrupted.
+/// One listener's HTTP/1 service, before its transport (`.tcp()` or `.rustls_0_23(..)`):
+/// the connection timeouts, our `Expect` step, the app. A macro because the service's type
+/// cannot be named.
+macro_rules! http_service {
+    ($data:expr, $setup:expr, $routes:expr) => {{
+        let data: web::Data<AppState> = $data;
+        let setup: web::Data<setup::Setup> = $setup;
+        let routes: Routes = $routes;
+        let opts = &data.cfg.http;
+        let limit = data.cfg.limits.max_body_bytes;
+        let header_timeout = Duration::from_secs(opts.header_timeout_secs);
+        let keep_alive = Duration::from_secs(opts.keep_alive_secs);
+        let app = App::new()
+            .app_data(data.clone())
+            .app_data(setup)
+            .configure(|cfg| configure(cfg, routes));
+        actix_http::HttpService::build()
+            // Slow clients: the request head must arrive within this, idle connections close.
+            .client_request_timeout(header_timeout)
+            .keep_alive(keep_alive)
+            .client_disconnect_timeout(Duration::from_secs(1))
+            // Answers leave in one or a few writes; don't let Nagle hold them for the client's ACK.
+            .tcp_nodelay(true)
+            .expect(fn_service(move |req| limits::expect_continue(req, limit)))
+            .h1(map_config(
+                app.into_factory()
+                    .map_err(|e: actix_web::Error| e.error_response()),
+                |_| AppConfig::default(),
+            ))
+    }};
+}
+
+/// Run the HTTP server (and the operations and redirect listeners, if configured) until
+/// interrupted.
 pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
     let data = web::Data::from(state);
-    // The sign-in page's sessions are shared by every worker and both listeners.
+    // The sign-in page's sessions are shared by every worker and listener.
     let setup = web::Data::new(setup::Setup::new()?);
     let opts = data.cfg.http.clone();
     let ops_listen = opts.ops_listen.clone();
-    tracing::info!(%listen, ops = ?ops_listen, "crmdav listening");
-    let mut server = actix_web::dev::Server::build().bind("crmdav", listen, {
-        let (data, setup) = (data.clone(), setup.clone());
-        let metrics_here = ops_listen.is_none();
-        move || service(data.clone(), setup.clone(), Routes::Dav { metrics_here })
-    })?;
+    let tls_opts = data.cfg.tls.clone();
+    let metrics_here = ops_listen.is_none();
+    let mut server = actix_web::dev::Server::build();
+    match &tls_opts {
+        None => {
+            let (data, setup) = (data.clone(), setup.clone());
+            server = server.bind("crmdav", listen, move || {
+                http_service!(data.clone(), setup.clone(), Routes::Dav { metrics_here }).tcp()
+            })?;
+        }
+        Some(t) => {
+            let tls = tls::Tls::load(t)?;
+            let config = tls.config.clone();
+            tls.watch(t.clone());
+            let (data, setup) = (data.clone(), setup.clone());
+            server = server.bind("crmdav-tls", listen, move || {
+                http_service!(data.clone(), setup.clone(), Routes::Dav { metrics_here })
+                    .rustls_0_23(config.clone())
+            })?;
+        }
+    }
+    let https_port = server_port(listen);
+    if let Some(redirect) = tls_opts
+        .as_ref()
+        .and_then(|t| t.redirect_http_listen.clone())
+    {
+        server = server.bind("crmdav-redirect", &redirect, move || {
+            tls::redirect_service(https_port)
+        })?;
+    }
     if let Some(ops) = &ops_listen {
         let data = data.clone();
         server = server.bind("crmdav-ops", ops, move || {
-            service(data.clone(), setup.clone(), Routes::Operations)
+            http_service!(data.clone(), setup.clone(), Routes::Operations).tcp()
         })?;
     }
+    tracing::info!(
+        %listen,
+        tls = tls_opts.is_some(),
+        redirect = ?tls_opts.as_ref().and_then(|t| t.redirect_http_listen.as_deref()),
+        ops = ?ops_listen,
+        "crmdav listening"
+    );
+    log_shutdown_signal();
     server.run().await?;
+    tracing::info!("crmdav stopped");
     Ok(())
+}
+
+/// One line when a stop is asked for (actix stops the listeners and gives open requests up
+/// to 30 s); "crmdav stopped" follows when they are done.
+fn log_shutdown_signal() {
+    #[cfg(unix)]
+    tokio::spawn(async {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        let name = tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        };
+        tracing::info!(
+            signal = name,
+            "shutting down: no new connections, finishing open requests"
+        );
+    });
+}
+
+/// The port of a `host:port` listen address (443 when it cannot be read).
+fn server_port(listen: &str) -> u16 {
+    listen
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(443)
 }
 
 /// What a listener serves.
@@ -55,40 +154,6 @@ enum Routes {
     Dav { metrics_here: bool },
     /// Health probes and `/metrics` only.
     Operations,
-}
-
-/// One listener's HTTP/1 service: the connection timeouts, our `Expect` step, the app.
-fn service(
-    data: web::Data<AppState>,
-    setup: web::Data<setup::Setup>,
-    routes: Routes,
-) -> impl actix_service::ServiceFactory<
-    actix_web::rt::net::TcpStream,
-    Config = (),
-    Response = (),
-    Error = actix_http::error::DispatchError,
-    InitError = (),
-> {
-    let opts = &data.cfg.http;
-    let limit = data.cfg.limits.max_body_bytes;
-    let app = App::new()
-        .app_data(data.clone())
-        .app_data(setup)
-        .configure(|cfg| configure(cfg, routes));
-    actix_http::HttpService::build()
-        // Slow clients: the request head must arrive within this, idle connections close.
-        .client_request_timeout(Duration::from_secs(opts.header_timeout_secs))
-        .keep_alive(Duration::from_secs(opts.keep_alive_secs))
-        .client_disconnect_timeout(Duration::from_secs(1))
-        // Answers leave in one or a few writes; don't let Nagle hold them for the client's ACK.
-        .tcp_nodelay(true)
-        .expect(fn_service(move |req| limits::expect_continue(req, limit)))
-        .h1(map_config(
-            app.into_factory()
-                .map_err(|e: actix_web::Error| e.error_response()),
-            |_| AppConfig::default(),
-        ))
-        .tcp()
 }
 
 fn configure(cfg: &mut web::ServiceConfig, routes: Routes) {
@@ -121,11 +186,10 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// A refused login, for the request's log line.
+/// A refused login, for the request's log line (whose span names the client address).
 struct LoginRefusal {
     login: String,
     tenant: Option<String>,
-    client: IpAddr,
     throttled: bool,
 }
 
@@ -135,14 +199,21 @@ async fn handle(req: HttpRequest, body: web::Payload, state: web::Data<AppState>
     let started = Instant::now();
     let method = metrics::method_label(req.method());
     let request_id = uuid::Uuid::new_v4().simple().to_string();
+    let client = client::address(&req, &state.cfg.http.trusted_proxies);
+    // Tenant and user are filled in once the credentials are checked, so every line of the
+    // request (and its last, with the status) names them.
     let span = tracing::info_span!(
         "req",
         id = %&request_id[..12],
         method = %auth::bounded(req.method().as_str(), 32),
-        path = %auth::bounded(req.path(), 256)
+        path = %auth::bounded(req.path(), 256),
+        client = %client,
+        tenant = tracing::field::Empty,
+        user = tracing::field::Empty,
     );
     let mut refusal = None;
-    let result = handle_inner(&req, body, &state, &mut refusal)
+    let mut tenant = None;
+    let result = handle_inner(&req, body, &state, client, &mut refusal, &mut tenant)
         .instrument(span.clone())
         .await;
     let ms = started.elapsed().as_millis() as u64;
@@ -151,9 +222,14 @@ async fn handle(req: HttpRequest, body: web::Payload, state: web::Data<AppState>
         Err(e) => (actix_web::ResponseError::error_response(&e), Some(e)),
     };
     let status = resp.status();
-    state
-        .metrics
-        .record(method, status.as_u16(), started.elapsed());
+    let tenant = tenant.or_else(|| refusal.as_ref().and_then(|r| r.tenant.clone()));
+    let named = state.cfg.http.metrics_tenant_names;
+    state.metrics.record(
+        method,
+        status.as_u16(),
+        started.elapsed(),
+        tenant.as_deref().filter(|_| named),
+    );
     span.in_scope(|| log_done(status, ms, refusal.as_ref(), error.as_ref()));
     if let Ok(v) = actix_web::http::header::HeaderValue::from_str(&request_id) {
         resp.headers_mut().insert(
@@ -170,11 +246,11 @@ fn log_done(status: StatusCode, ms: u64, refusal: Option<&LoginRefusal>, error: 
     match (refusal, error) {
         (Some(r), _) if r.throttled => tracing::warn!(
             status, ms, login = ?r.login, tenant = %r.tenant.as_deref().unwrap_or("-"),
-            client = %r.client, "login throttled"
+            "login throttled"
         ),
         (Some(r), _) => tracing::warn!(
             status, ms, login = ?r.login, tenant = %r.tenant.as_deref().unwrap_or("-"),
-            client = %r.client, "authentication failed"
+            "authentication failed"
         ),
         // A quota refusal (507) is the client's to resolve, not a server fault.
         (None, Some(e)) if status >= 500 && !matches!(e, DavError::InsufficientStorage { .. }) => {
@@ -189,7 +265,9 @@ async fn handle_inner(
     req: &HttpRequest,
     payload: web::Payload,
     state: &web::Data<AppState>,
+    client: IpAddr,
     refusal: &mut Option<LoginRefusal>,
+    tenant_seen: &mut Option<String>,
 ) -> Result<HttpResponse, DavError> {
     // RFC 6764 §5: well-known URIs redirect to the context path (no authentication needed to
     // learn where to go; the target requires it).
@@ -215,18 +293,23 @@ async fn handle_inner(
             realm: state.cfg.realm.clone(),
         });
     };
-    let client = client::address(req, &state.cfg.http.trusted_proxies);
+    let cfg = state.config();
     let principal = match state
         .auth
-        .authenticate(&state.cfg, &login, &password, host, client)
+        .authenticate(&cfg, &login, &password, host, client)
         .await
     {
-        Outcome::Authenticated(p) => p,
+        Outcome::Authenticated(p) => {
+            let span = tracing::Span::current();
+            span.record("tenant", tracing::field::display(&p.tenant));
+            span.record("user", tracing::field::display(&p.user.name));
+            *tenant_seen = Some(p.tenant.clone());
+            p
+        }
         Outcome::Failed { tenant } => {
             *refusal = Some(LoginRefusal {
                 login: auth::bounded(&login, 64),
                 tenant,
-                client,
                 throttled: false,
             });
             return Err(DavError::Unauthorized {
@@ -240,7 +323,6 @@ async fn handle_inner(
             *refusal = Some(LoginRefusal {
                 login: auth::bounded(&login, 64),
                 tenant,
-                client,
                 throttled: true,
             });
             return Err(DavError::TooManyRequests {

@@ -12,6 +12,7 @@ use super::model::{
     AppPassword, Change, Collection, CollectionKind, CrmCollectionState, CrmIdentity, DeadProperty,
     Item, ItemIndex, ItemMeta, ItemRef, RenderedItem, WriteCondition,
 };
+use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use super::StoreError;
 
@@ -331,10 +332,48 @@ pub trait StateStore:
 pub struct Store(Box<dyn StateStore>);
 
 impl Store {
-    /// Open (creating if needed) the store at `url` (`sqlite://path` or `sqlite://:memory:`)
-    /// and bring its schema up to date.
+    /// Open the store at `url` and bring its schema up to date: `sqlite://path` (created if
+    /// needed; one process per file) or `sqlite://:memory:`, or a PostgreSQL database
+    /// (`postgres://…` or `postgresql://…`, shared by any number of instances).
     pub async fn open(url: &str) -> Result<Store, DbError> {
-        Ok(Store(Box::new(SqliteStore::open(url).await?)))
+        if is_postgres(url) {
+            Ok(Store(Box::new(PgStore::open(url).await?)))
+        } else {
+            Ok(Store(Box::new(SqliteStore::open(url).await?)))
+        }
+    }
+
+    /// Open the store at `url` for a short command (`crmdav app-password`) that may run while
+    /// a gateway serves the same state: as [`Store::open`], except that a SQLite file is not
+    /// locked against the gateway (see `SqliteStore::open_beside_server` for what that allows).
+    pub async fn open_beside_server(url: &str) -> Result<Store, DbError> {
+        if is_postgres(url) {
+            Ok(Store(Box::new(PgStore::open(url).await?)))
+        } else {
+            Ok(Store(Box::new(SqliteStore::open_beside_server(url).await?)))
+        }
+    }
+}
+
+/// True for a PostgreSQL URL (`postgres://` or `postgresql://`).
+pub fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
+/// `url` fit for logs and messages: the password of a `scheme://user:password@host` URL is
+/// replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    // The userinfo ends at the last '@' before the path (a password may hold '@' unescaped).
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_string();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_string(),
     }
 }
 
@@ -343,5 +382,26 @@ impl std::ops::Deref for Store {
 
     fn deref(&self) -> &Self::Target {
         &*self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn passwords_never_reach_the_log() {
+        assert_eq!(
+            redact_url("postgres://crm:s3cr@t@db.local:5432/crmdav?sslmode=require"),
+            "postgres://crm:***@db.local:5432/crmdav?sslmode=require"
+        );
+        assert_eq!(
+            redact_url("postgresql://crm@db/crmdav"),
+            "postgresql://crm@db/crmdav"
+        );
+        assert_eq!(
+            redact_url("sqlite:///var/lib/x.db"),
+            "sqlite:///var/lib/x.db"
+        );
     }
 }

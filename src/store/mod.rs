@@ -10,16 +10,23 @@
 //! - `backend`: the traits a database implements, one per concern, and [`Store`], the handle
 //!   callers hold.
 //! - `sqlite`: the SQLite implementation, split by concern; its schema is `migrations/*.sql`.
+//! - `postgres`: the PostgreSQL implementation (several instances on one database), split the
+//!   same way; its schema is `migrations/postgres/*.sql`.
 //! - `index`: what is indexed of an item's text.
 
 mod backend;
+#[cfg(test)]
+mod contract_test;
 mod error;
 mod index;
+mod like;
 mod model;
+mod postgres;
 mod sqlite;
 #[cfg(test)]
 mod upgrade_test;
 
+pub use backend::{is_postgres, redact_url};
 pub use backend::{
     AppPasswordStore, CardFieldIndex, ChangeLog, CollectionStore, CrmIdentityStore, DbError,
     DeadPropertyStore, ItemStore, KvStore, StateStore, Store,
@@ -27,4 +34,5 @@ pub use backend::{
 pub use error::StoreError;
 pub use index::{calendar_index, card_fields, card_index};
 pub use model::*;
+pub use postgres::PgStore;
 pub use sqlite::SqliteStore;

@@ -87,3 +87,64 @@ mod zoho {
         }
     }
 }
+
+/// Every collection of every shipped CRM example tenant binds a CRM entity (otherwise it
+/// would serve an empty local collection), and `crmdav check` prints no warning for them.
+#[test]
+fn every_example_crm_collection_binds_an_entity() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    // (deploy/examples/amagi needs CRM_URL from the environment; tests/e2e runs it.)
+    for cfg_path in [format!("{root}/deploy/examples/saas/crmdav.toml")] {
+        let cfg = crmdav::crm::definitions::load_config(std::path::Path::new(&cfg_path)).unwrap();
+        for t in &cfg.tenants {
+            if matches!(t.connector, crmdav::config::ConnectorKind::Local) {
+                continue;
+            }
+            assert!(!t.collections.is_empty(), "{}: no collections", t.name);
+            for c in &t.collections {
+                assert!(
+                    c.entity.is_some(),
+                    "{}: collection '{}' binds no entity",
+                    t.path.display(),
+                    c.id
+                );
+            }
+        }
+        assert!(crmdav::check::warnings(&cfg).is_empty());
+        let out = std::process::Command::new(crate::support::gateway::bin())
+            .args(["check", "--config", &cfg_path])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && !stdout.contains("WARNING"),
+            "{stdout}"
+        );
+    }
+}
+
+/// `check` warns, naming the file, tenant and collection, when a CRM tenant serves a
+/// collection with no entity.
+#[test]
+fn check_warns_about_a_crm_collection_without_entity() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let cfg_path = format!("{root}/deploy/examples/saas/crmdav.toml");
+    let mut cfg = crmdav::crm::definitions::load_config(std::path::Path::new(&cfg_path)).unwrap();
+    let t = cfg
+        .tenants
+        .iter_mut()
+        .find(|t| t.name == "hubspot-example")
+        .unwrap();
+    t.collections[0].entity = None;
+    let text = crmdav::check::describe(&cfg);
+    let warning = text
+        .lines()
+        .find(|l| l.starts_with("WARNING:"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        warning.contains("hubspot.toml")
+            && warning.contains("hubspot-example")
+            && warning.contains("'meetings' binds no entity"),
+        "{warning}"
+    );
+}

@@ -458,7 +458,7 @@ fn nul_in_an_xml_name_is_400_and_not_echoed() {
 
 #[test]
 fn data_stored_before_the_check_still_reads_as_well_formed_xml() {
-    use crmdav::store::{ItemIndex, Store};
+    use std::str::FromStr;
     let d = demo();
     let cal = d.new_calendar(&["VEVENT"]);
     d.put_ics(
@@ -467,7 +467,8 @@ fn data_stored_before_the_check_still_reads_as_well_formed_xml() {
     )
     .expect(201);
     // What an older release stored: an item and dead properties holding controls (a NUL even
-    // in a property's name), written straight into the running server's state file.
+    // in a property's name), written straight into the running server's state file. In SQL:
+    // the store itself refuses to open a file another process serves (its one-process guard).
     let stored = cal.trim_start_matches("/dav/").to_string();
     let db = format!("sqlite://{}", server().dir.join("state.db").display());
     let body = vevent(
@@ -479,38 +480,50 @@ fn data_stored_before_the_check_still_reads_as_well_formed_xml() {
     tokio::runtime::Runtime::new()
         .expect("runtime")
         .block_on(async {
-            let store = Store::open(&db).await.expect("open the state file");
-            let coll = store
-                .collection("demo", &stored)
+            let opts = sqlx::sqlite::SqliteConnectOptions::from_str(&db)
+                .expect("state URL")
+                .busy_timeout(std::time::Duration::from_secs(10));
+            let pool = sqlx::SqlitePool::connect_with(opts)
                 .await
-                .expect("read")
-                .expect("the calendar");
-            let index = ItemIndex {
-                uid: Some("old".into()),
-                component: Some(crmdav::vocab::ComponentKind::Vevent),
-                ..Default::default()
-            };
-            let cond = Default::default();
-            let ct = "text/calendar; charset=utf-8";
-            store
-                .put_item(&coll, "old.ics", ct, body.as_bytes(), &index, &cond)
-                .await
-                .expect("store the old item");
-            let note = |name: &str| {
-                (
-                    "urn:x-test:".to_string(),
-                    name.to_string(),
-                    Some(format!(
-                        "<X:{name} xmlns:X=\"urn:x-test:\">a\u{1b}b</X:{name}>"
-                    )),
-                )
-            };
+                .expect("open the state file");
+            let (coll, seq): (i64, i64) = sqlx::query_as(
+                "UPDATE collections SET seq = seq + 1 WHERE tenant = 'demo' AND path = ? \
+                 RETURNING id, seq",
+            )
+            .bind(&stored)
+            .fetch_one(&pool)
+            .await
+            .expect("the calendar");
+            sqlx::query(
+                "INSERT INTO items (collection_id, name, content_type, body, etag, uid, \
+                 component, seq, created, modified) VALUES (?, 'old.ics', ?, ?, ?, 'old', \
+                 'VEVENT', ?, 0, 0)",
+            )
+            .bind(coll)
+            .bind("text/calendar; charset=utf-8")
+            .bind(body.as_bytes())
+            .bind(crmdav::store::etag_of(body.as_bytes()))
+            .bind(seq)
+            .execute(&pool)
+            .await
+            .expect("store the old item");
             for path in [stored.clone(), format!("{stored}old.ics")] {
-                store
-                    .patch_dead_props("demo", &path, &[note("note"), note("n\u{0}te")])
+                for name in ["note", "n\u{0}te"] {
+                    sqlx::query(
+                        "INSERT INTO props (tenant, path, ns, name, xml) \
+                         VALUES ('demo', ?, 'urn:x-test:', ?, ?)",
+                    )
+                    .bind(&path)
+                    .bind(name)
+                    .bind(format!(
+                        "<X:{name} xmlns:X=\"urn:x-test:\">a\u{1b}b</X:{name}>"
+                    ))
+                    .execute(&pool)
                     .await
                     .expect("store the old properties");
+                }
             }
+            pool.close().await;
         });
     let old = format!("{cal}old.ics");
     let reads = [

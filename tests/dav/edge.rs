@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 /// argon2id of "demo" (as in deploy/demo), so no test has to hash a password first.
-const HASH_OF_DEMO: &str = "$argon2id$v=19$m=19456,t=2,p=1$d6F8Dc0t1M+DLaQVU8ljjw$6t6WTUWFCaJPYHcC92PFeYHpDChoGZua6yjoTk8hBQs";
+pub const HASH_OF_DEMO: &str = "$argon2id$v=19$m=19456,t=2,p=1$d6F8Dc0t1M+DLaQVU8ljjw$6t6WTUWFCaJPYHcC92PFeYHpDChoGZua6yjoTk8hBQs";
 /// The user of the edge gateways (password "demo").
 pub const USER: &str = "ed";
 pub const PASS: &str = "demo";
@@ -174,8 +174,9 @@ fn made_up_methods_neither_grow_metrics_nor_log_more_than_once() {
     }
     let after = edge.metrics();
     assert!(!after.contains("MADEUP"), "{after}");
+    // `other` adds its counters (401, 405) and one latency histogram (15 lines), once.
     assert!(
-        after.len() < before.len() + 1024,
+        after.len() < before.len() + 2048,
         "/metrics grew from {} to {} bytes:\n{after}",
         before.len(),
         after.len()

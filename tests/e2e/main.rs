@@ -11,5 +11,6 @@ mod support;
 mod amagi_e2e;
 mod amagi_faults;
 mod crm_amagi;
+mod scopes_amagi;
 mod setup;
 mod setup_browser;

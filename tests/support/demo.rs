@@ -65,6 +65,13 @@ fn read_limits(cfg: &str) -> Limits {
 
 /// deploy/demo's config with the state moved into `dir`, its demo tenant, and tenant `acme`.
 fn write_config(dir: &Path) -> Limits {
+    let state = format!("sqlite://{}", dir.join("state.db").display());
+    write_config_with_state(dir, &state)
+}
+
+/// deploy/demo's config in `dir` with `state = "<state>"` (any URL the config accepts, `${ENV}`
+/// included), its demo tenant, and tenant `acme`.
+pub fn write_config_with_state(dir: &Path, state: &str) -> Limits {
     let demo_dir = repo("deploy/demo");
     let server_cfg =
         std::fs::read_to_string(demo_dir.join("crmdav.toml")).expect("deploy/demo/crmdav.toml");
@@ -73,10 +80,7 @@ fn write_config(dir: &Path) -> Limits {
     let mut saw_state = false;
     for line in server_cfg.lines() {
         if line.trim_start().starts_with("state =") {
-            out.push_str(&format!(
-                "state = \"sqlite://{}\"\n",
-                dir.join("state.db").display()
-            ));
+            out.push_str(&format!("state = \"{state}\"\n"));
             saw_state = true;
         } else {
             out.push_str(line);

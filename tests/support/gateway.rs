@@ -189,6 +189,8 @@ pub struct Gateway {
     pub dir: PathBuf,
     env: Vec<(String, String)>,
     child: Option<Child>,
+    /// Where `/healthz` is asked over plain HTTP (`port` unless the DAV port speaks TLS).
+    health_port: Option<u16>,
 }
 
 impl Drop for Gateway {
@@ -214,7 +216,15 @@ impl Gateway {
             dir: dir.to_path_buf(),
             env: Vec::new(),
             child: None,
+            health_port: None,
         }
+    }
+
+    /// Ask `/healthz` on this port (the config's `http.ops_listen`) instead of the DAV port,
+    /// for a gateway whose DAV port speaks TLS.
+    pub fn health_on(mut self, port: u16) -> Gateway {
+        self.health_port = Some(port);
+        self
     }
 
     /// An environment variable for the server process (the config may refer to it).
@@ -229,9 +239,9 @@ impl Gateway {
         self
     }
 
-    /// (Re)start the process on the same port and state, and wait until `/healthz` answers.
-    pub fn spawn(&mut self) {
-        assert!(self.child.is_none(), "crmdav is already running");
+    /// `crmdav serve` with this gateway's config, port and environment, logging to
+    /// `server.log`.
+    fn command(&self) -> Command {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -248,6 +258,13 @@ impl Gateway {
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log handle"))
             .stderr(log);
+        cmd
+    }
+
+    /// (Re)start the process on the same port and state, and wait until `/healthz` answers.
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "crmdav is already running");
+        let cmd = self.command();
         let child = spawn(cmd).expect("spawn crmdav serve");
         LIVE.lock().expect("live list").push(child.id());
         self.child = Some(child);
@@ -262,7 +279,7 @@ impl Gateway {
             if let Some(Ok(Some(st))) = self.child.as_mut().map(|c| c.try_wait()) {
                 panic!("crmdav exited early ({st}):\n{}", self.log());
             }
-            if healthz(self.port) {
+            if healthz(self.health_port.unwrap_or(self.port)) {
                 return;
             }
             assert!(
@@ -275,6 +292,29 @@ impl Gateway {
         }
     }
 
+    /// Run `crmdav serve` expecting it to refuse to start: its exit status and log. Fails
+    /// when it is still running after 60 s (then it is killed).
+    pub fn expect_exit(&mut self) -> (std::process::ExitStatus, String) {
+        assert!(self.child.is_none(), "crmdav is already running");
+        let cmd = self.command();
+        let mut child = spawn(cmd).expect("spawn crmdav serve");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(st)) = child.try_wait() {
+                return (st, self.log());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "crmdav kept running (expected it to refuse):\n{}",
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Kill the process (the state stays, for a restart with [`Gateway::spawn`]).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
@@ -282,6 +322,14 @@ impl Gateway {
             let _ = c.wait();
             LIVE.lock().expect("live list").retain(|&p| p != c.id());
         }
+    }
+
+    /// Send `signal` to the running process (e.g. `libc::SIGHUP` to reload tenant files).
+    pub fn signal(&self, signal: i32) {
+        let pid = self.child.as_ref().expect("crmdav is running").id();
+        // SAFETY: kill(2) on a child this process spawned and has not reaped.
+        let rc = unsafe { libc::kill(pid as i32, signal) };
+        assert_eq!(rc, 0, "kill({pid}, {signal})");
     }
 
     /// The server's log so far.

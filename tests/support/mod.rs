@@ -10,6 +10,7 @@
 //! - [`oidc`]: a real OpenID Connect provider (oidc-provider under Node); [`browser`]: headless
 //!   chromium over WebDriver.
 //! - [`examples`]: the shipped SaaS tenant examples load.
+//! - [`postgres`]: a throwaway PostgreSQL cluster (skipped without the server binaries).
 #![allow(dead_code)]
 
 pub mod amagi;
@@ -20,4 +21,5 @@ pub mod examples;
 pub mod gateway;
 pub mod oidc;
 pub mod phone;
+pub mod postgres;
 pub mod saas;

@@ -18,7 +18,8 @@ pub(super) async fn dashboard(
     created: Option<page::CreatedView>,
     notice: Option<String>,
 ) -> HttpResponse {
-    let Some((t, o)) = tenant(&state.cfg, &s.tenant) else {
+    let cfg = state.config();
+    let Some((t, o)) = tenant(&cfg, &s.tenant) else {
         return not_found();
     };
     let mut collections = Vec::new();
@@ -51,7 +52,7 @@ pub(super) async fn dashboard(
             });
         }
     }
-    let devices = match devices::list(&state.store, &state.cfg, &t.name, Some(&s.user)).await {
+    let devices = match devices::list(&state.store, &cfg, &t.name, Some(&s.user)).await {
         Ok(d) => d,
         Err(e) => return internal(&t.name, &s.user, &e.to_string()),
     };
@@ -111,7 +112,8 @@ pub(super) async fn create_device(
     setup: web::Data<Setup>,
 ) -> HttpResponse {
     let name = path.into_inner();
-    let Some((t, o)) = tenant(&state.cfg, &name) else {
+    let cfg = state.config();
+    let Some((t, o)) = tenant(&cfg, &name) else {
         return not_found();
     };
     let client = client(&req, &state);
@@ -122,8 +124,7 @@ pub(super) async fn create_device(
     if let Err(r) = check_csrf(&s, &form.csrf, client) {
         return *r;
     }
-    let made = match devices::create(&state.store, &state.cfg, &t.name, &s.user, &form.label).await
-    {
+    let made = match devices::create(&state.store, &cfg, &t.name, &s.user, &form.label).await {
         Ok(m) => m,
         Err(devices::DeviceError::Label(e)) => {
             return dashboard(
@@ -182,7 +183,8 @@ pub(super) async fn download_profile(
     setup: web::Data<Setup>,
 ) -> HttpResponse {
     let name = path.into_inner();
-    let Some((t, o)) = tenant(&state.cfg, &name) else {
+    let cfg = state.config();
+    let Some((t, o)) = tenant(&cfg, &name) else {
         return not_found();
     };
     let client = client(&req, &state);
@@ -234,7 +236,8 @@ pub(super) async fn revoke(
     setup: web::Data<Setup>,
 ) -> HttpResponse {
     let (name, id) = path.into_inner();
-    let Some((t, _)) = tenant(&state.cfg, &name) else {
+    let cfg = state.config();
+    let Some((t, _)) = tenant(&cfg, &name) else {
         return not_found();
     };
     let client = client(&req, &state);
@@ -245,7 +248,7 @@ pub(super) async fn revoke(
     if let Err(r) = check_csrf(&s, &form.csrf, client) {
         return *r;
     }
-    let notice = match devices::revoke_own(&state.store, &state.cfg, &t.name, &s.user, &id).await {
+    let notice = match devices::revoke_own(&state.store, &cfg, &t.name, &s.user, &id).await {
         Ok(()) => {
             tracing::info!(tenant = %t.name, user = %s.user, client = %client, device = %bounded(&id, 16), "setup: app password revoked");
             "The device was disconnected: its app password no longer works.".to_string()

@@ -45,7 +45,8 @@ pub async fn init(
     state: web::Data<AppState>,
     setup: web::Data<Setup>,
 ) -> HttpResponse {
-    let Some(t) = tenant_for_host(&state.cfg, &req) else {
+    let cfg = state.config();
+    let Some(t) = tenant_for_host(&cfg, &req) else {
         return HttpResponse::NotFound().finish();
     };
     let Some(o) = t.oidc.as_ref() else {
@@ -132,7 +133,8 @@ pub async fn consent(
     setup: web::Data<Setup>,
 ) -> HttpResponse {
     let (name, login_id) = path.into_inner();
-    let Some((t, o)) = tenant(&state.cfg, &name) else {
+    let cfg = state.config();
+    let Some((t, o)) = tenant(&cfg, &name) else {
         return not_found();
     };
     let Some((_, flow)) = waiting(&setup, &t.name, &login_id) else {
@@ -163,7 +165,8 @@ pub async fn grant(
     setup: web::Data<Setup>,
 ) -> HttpResponse {
     let (name, login_id) = path.into_inner();
-    let Some((t, o)) = tenant(&state.cfg, &name) else {
+    let cfg = state.config();
+    let Some((t, o)) = tenant(&cfg, &name) else {
         return not_found();
     };
     let client = client(&req, &state);
@@ -177,8 +180,7 @@ pub async fn grant(
     let Some((token, flow)) = waiting(&setup, &t.name, &login_id) else {
         return gone(&t.name);
     };
-    let made = match devices::create(&state.store, &state.cfg, &t.name, &s.user, &flow.label).await
-    {
+    let made = match devices::create(&state.store, &cfg, &t.name, &s.user, &flow.label).await {
         Ok(m) => m,
         Err(e) => return super::account::internal(&t.name, &s.user, &e.to_string()),
     };
@@ -189,8 +191,7 @@ pub async fn grant(
     };
     if !setup.flows.update(&token, |f| f.result = Some(creds)) {
         // The flow expired meanwhile: the password would reach nobody.
-        let _ =
-            devices::revoke_own(&state.store, &state.cfg, &t.name, &s.user, &made.device.id).await;
+        let _ = devices::revoke_own(&state.store, &cfg, &t.name, &s.user, &made.device.id).await;
         return gone(&t.name);
     }
     tracing::info!(tenant = %t.name, user = %s.user, client = %client, device = %made.device.id, "setup: app password created for a login flow");

@@ -255,7 +255,8 @@ fn check_csrf(s: &Session, given: &str, client: IpAddr) -> Result<(), Refused> {
 // ---- handlers ---------------------------------------------------------------------------------
 
 async fn choose_tenant(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    match tenant_for_host(&state.cfg, &req) {
+    let cfg = state.config();
+    match tenant_for_host(&cfg, &req) {
         Some(t) => see_other(&format!("/setup/{}/", t.name)).finish(),
         None => not_found(),
     }

@@ -23,7 +23,8 @@ pub(super) async fn index(
     setup: web::Data<Setup>,
 ) -> HttpResponse {
     let name = path.into_inner();
-    let Some((t, _)) = tenant(&state.cfg, &name) else {
+    let cfg = state.config();
+    let Some((t, _)) = tenant(&cfg, &name) else {
         return not_found();
     };
     let client = client(&req, &state);
@@ -55,7 +56,8 @@ pub(super) async fn login(
     setup: web::Data<Setup>,
 ) -> HttpResponse {
     let name = path.into_inner();
-    let Some((t, o)) = tenant(&state.cfg, &name) else {
+    let cfg = state.config();
+    let Some((t, o)) = tenant(&cfg, &name) else {
         return not_found();
     };
     // The flow id comes back into a redirect after sign-in: only the shape we issue.
@@ -144,7 +146,8 @@ pub(super) async fn callback(
     setup: web::Data<Setup>,
 ) -> HttpResponse {
     let name = path.into_inner();
-    let Some((t, o)) = tenant(&state.cfg, &name) else {
+    let cfg = state.config();
+    let Some((t, o)) = tenant(&cfg, &name) else {
         return not_found();
     };
     let client = client(&req, &state);
@@ -250,7 +253,8 @@ pub(super) async fn logout(
     setup: web::Data<Setup>,
 ) -> HttpResponse {
     let name = path.into_inner();
-    let Some((t, o)) = tenant(&state.cfg, &name) else {
+    let cfg = state.config();
+    let Some((t, o)) = tenant(&cfg, &name) else {
         return not_found();
     };
     let client = client(&req, &state);

@@ -1,11 +1,12 @@
-//! The state store in SQLite: one file (or memory), WAL, one writer. The schema is
-//! `migrations/*.sql`, applied by `sqlx::migrate!` when the store opens; each concern's
-//! queries live in their own file.
+//! The state store in SQLite: one file (or memory), WAL, one writer, one process (`guard`).
+//! The schema is `migrations/*.sql`, applied by `sqlx::migrate!` when the store opens; each
+//! concern's queries live in their own file.
 
 mod app_passwords;
 mod changes;
 mod collections;
 mod fields;
+mod guard;
 mod identity;
 mod items;
 mod kv;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use super::backend::{DbError, StateStore};
+use super::like::like_prefix;
 
 /// The schema, embedded at build time (`build.rs` reruns when `migrations/` changes).
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
@@ -29,14 +31,28 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 pub struct SqliteStore {
     pool: SqlitePool,
     write: Mutex<()>,
+    /// The file's process lock (none in memory); dropped after the pool, with the store.
+    _guard: Option<guard::FileGuard>,
 }
 
 impl SqliteStore {
     /// Open (creating if needed) the store at `url` (`sqlite://path` or `sqlite://:memory:`)
-    /// and apply the migrations it lacks. A file written before migrations existed (the tables,
-    /// no `_sqlx_migrations`) is adopted in place: the first migration only creates what is
-    /// missing.
+    /// and apply the migrations it lacks, holding the file's one-process lock (`guard`) while
+    /// open. A file written before migrations existed (the tables, no `_sqlx_migrations`) is
+    /// adopted in place: the first migration only creates what is missing.
     pub async fn open(url: &str) -> Result<SqliteStore, DbError> {
+        SqliteStore::open_with(url, true).await
+    }
+
+    /// Open the store at `url` without the one-process lock, beside a gateway that holds it:
+    /// for a short command whose writes are each one self-contained statement (SQLite's own
+    /// locking keeps the file consistent). Never for item writes, whose preconditions rely on
+    /// the serving process's write mutex.
+    pub async fn open_beside_server(url: &str) -> Result<SqliteStore, DbError> {
+        SqliteStore::open_with(url, false).await
+    }
+
+    async fn open_with(url: &str, exclusive: bool) -> Result<SqliteStore, DbError> {
         let memory = url.ends_with(":memory:");
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -47,12 +63,20 @@ impl SqliteStore {
             // token sealed since) does not linger in the file; `fast` costs no extra I/O.
             .pragma("secure_delete", "fast")
             .busy_timeout(Duration::from_secs(10));
+        let mut file_guard = None;
         if let Some(rest) = url.strip_prefix("sqlite://") {
             if !memory {
-                if let Some(parent) = std::path::Path::new(rest).parent() {
+                let file = std::path::Path::new(rest.split('?').next().unwrap_or(rest));
+                if let Some(parent) = file.parent() {
                     if !parent.as_os_str().is_empty() {
                         let _ = std::fs::create_dir_all(parent);
                     }
+                }
+                // Before the pool opens the file: a second process must not even migrate it.
+                if exclusive {
+                    let g =
+                        guard::lock(file).map_err(|e| sqlx::Error::Configuration(Box::new(e)))?;
+                    file_guard = Some(g);
                 }
             }
         }
@@ -64,6 +88,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             write: Mutex::new(()),
+            _guard: file_guard,
         })
     }
 }
@@ -92,27 +117,9 @@ fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// Escape `%`, `_` and `\` for a LIKE prefix match with `ESCAPE '\'`.
-fn like_prefix(p: &str) -> String {
-    let mut s = String::with_capacity(p.len() + 1);
-    for c in p.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            s.push('\\');
-        }
-        s.push(c);
-    }
-    s.push('%');
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn like_prefix_escapes() {
-        assert_eq!(like_prefix("a_b%/"), "a\\_b\\%/%");
-    }
 
     /// A file from before the CRM tables and the field index existed gains them and keeps its rows.
     #[tokio::test]

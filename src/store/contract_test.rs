@@ -1,0 +1,962 @@
+//! The behaviour every state backend owes its callers, run on SQLite (memory and file) and on
+//! a throwaway PostgreSQL cluster: each method of every trait in `backend.rs`, and on
+//! PostgreSQL the same guarantees with two stores (two pools, as two instances would have) on
+//! one database writing at once.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+
+use super::*;
+
+#[path = "../../tests/support/postgres.rs"]
+mod pg_cluster;
+
+const T: &str = "t";
+const CT: &str = "text/calendar";
+
+fn cond(if_match: Option<&str>, if_none_match: Option<&str>) -> WriteCondition {
+    WriteCondition {
+        if_match: if_match.map(|e| vec![e.to_string()]),
+        if_none_match: if_none_match.map(|e| vec![e.to_string()]),
+    }
+}
+
+fn event(uid: &str, start: i64, end: i64) -> ItemIndex {
+    ItemIndex {
+        uid: Some(uid.into()),
+        component: Some(crate::vocab::ComponentKind::Vevent),
+        first_start: Some(start),
+        last_end: Some(end),
+        fields: Vec::new(),
+    }
+}
+
+fn card(uid: &str, fields: &[(&str, &str)]) -> ItemIndex {
+    ItemIndex {
+        uid: Some(uid.into()),
+        component: Some(crate::vocab::ComponentKind::Vcard),
+        fields: fields
+            .iter()
+            .map(|(p, v)| (p.to_string(), v.to_string()))
+            .collect(),
+        ..Default::default()
+    }
+}
+
+async fn coll(s: &Store, path: &str) -> Collection {
+    s.collection(T, path).await.unwrap().unwrap()
+}
+
+async fn calendar(s: &Store, path: &str) -> Collection {
+    s.create_collection(T, path, CollectionKind::Calendar, &["VEVENT".into()], false)
+        .await
+        .unwrap()
+}
+
+fn seq_of(c: &Change) -> i64 {
+    match c {
+        Change::Changed(_, s) | Change::Deleted(_, s) => *s,
+    }
+}
+
+/// Every part of the contract, in order, on one store.
+async fn contract(s: &Store) {
+    assert_eq!(s.schema_version().await.unwrap(), s.latest_schema_version());
+    collections(s).await;
+    items(s).await;
+    change_log(s).await;
+    dead_properties(s).await;
+    kv(s).await;
+    usage(s).await;
+    app_passwords(s).await;
+    identity_map(s).await;
+    card_fields(s).await;
+    copy_and_move_items(s).await;
+    copy_and_move_trees(s).await;
+}
+
+async fn collections(s: &Store) {
+    let home = s
+        .create_collection(T, "c/u/", CollectionKind::Plain, &[], false)
+        .await
+        .unwrap();
+    assert_eq!((home.seq, home.kind), (0, CollectionKind::Plain));
+    let comps = vec!["VEVENT".to_string(), "VTODO".to_string()];
+    let work = s
+        .create_collection(T, "c/u/work/", CollectionKind::Calendar, &comps, true)
+        .await
+        .unwrap();
+    assert_eq!(work.components, comps);
+    assert_ne!(work.instance, home.instance);
+    assert!(matches!(
+        s.create_collection(T, "c/u/work/", CollectionKind::Calendar, &[], true)
+            .await,
+        Err(StoreError::Exists)
+    ));
+    assert!(matches!(
+        s.create_collection(T, "c/none/x/", CollectionKind::Plain, &[], true)
+            .await,
+        Err(StoreError::NoParent)
+    ));
+    // A member of the parent with the collection's name is in the way.
+    s.put_item(
+        &work,
+        "thing",
+        CT,
+        b"x",
+        &ItemIndex::default(),
+        &cond(None, None),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        s.create_collection(T, "c/u/work/thing/", CollectionKind::Plain, &[], true)
+            .await,
+        Err(StoreError::Exists)
+    ));
+    // LIKE wildcards in paths are literal.
+    for p in ["c/u/a_b/", "c/u/axb/", "c/u/a_b/deep/"] {
+        s.create_collection(T, p, CollectionKind::Plain, &[], true)
+            .await
+            .unwrap();
+    }
+    let kids: Vec<String> = s
+        .child_collections(T, "c/u/")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.path)
+        .collect();
+    assert_eq!(kids, ["c/u/a_b/", "c/u/axb/", "c/u/work/"]);
+    assert!(s.collection("other", "c/u/").await.unwrap().is_none());
+    s.patch_dead_props(
+        T,
+        "c/u/a_b/deep/",
+        &[("n".into(), "p".into(), Some("<p/>".into()))],
+    )
+    .await
+    .unwrap();
+    s.delete_collection(T, "c/u/a_b/").await.unwrap();
+    assert!(s.collection(T, "c/u/a_b/deep/").await.unwrap().is_none());
+    assert!(s.collection(T, "c/u/axb/").await.unwrap().is_some());
+    assert!(s.dead_props(T, "c/u/a_b/deep/").await.unwrap().is_empty());
+    assert!(matches!(
+        s.delete_collection(T, "c/u/a_b/").await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn items(s: &Store) {
+    let c = calendar(s, "items/").await;
+    let a = event("uid-a", 100, 200);
+    let (e1, created) = s
+        .put_item(&c, "a.ics", CT, b"AAA", &a, &cond(None, Some("*")))
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(e1, etag_of(b"AAA"));
+    assert!(matches!(
+        s.put_item(&c, "a.ics", CT, b"A2", &a, &cond(None, Some("*")))
+            .await,
+        Err(StoreError::PreconditionFailed)
+    ));
+    assert!(matches!(
+        s.put_item(&c, "a.ics", CT, b"A2", &a, &cond(Some("\"nope\""), None))
+            .await,
+        Err(StoreError::PreconditionFailed)
+    ));
+    assert!(matches!(
+        s.put_item(&c, "new.ics", CT, b"N", &a, &cond(Some("*"), None))
+            .await,
+        Err(StoreError::PreconditionFailed)
+    ));
+    let (e2, created) = s
+        .put_item(&c, "a.ics", CT, b"AAAA", &a, &cond(Some(&e1), None))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_ne!(e1, e2);
+    // UID uniqueness within the collection (RFC 4791 §5.3.2.1).
+    match s
+        .put_item(&c, "b.ics", CT, b"B", &a, &cond(None, None))
+        .await
+    {
+        Err(StoreError::UidConflict(n)) => assert_eq!(n, "a.ics"),
+        other => panic!("expected a UID conflict, got {other:?}"),
+    }
+    s.put_item(
+        &c,
+        "b.ics",
+        CT,
+        b"BB",
+        &event("uid-b", 500, 600),
+        &cond(None, None),
+    )
+    .await
+    .unwrap();
+    let todo = ItemIndex {
+        component: Some(crate::vocab::ComponentKind::Vtodo),
+        uid: Some("uid-t".into()),
+        ..Default::default()
+    };
+    s.put_item(&c, "t.ics", CT, b"T", &todo, &cond(None, None))
+        .await
+        .unwrap();
+    let got = s.item(&c, "a.ics").await.unwrap().unwrap();
+    assert_eq!(
+        (got.body.as_slice(), got.meta.etag.as_str()),
+        (&b"AAAA"[..], e2.as_str())
+    );
+    assert_eq!((got.meta.size, got.meta.content_type.as_str()), (4, CT));
+    assert!(got.meta.created <= got.meta.modified);
+    assert_eq!(s.item_meta(&c, "a.ics").await.unwrap().unwrap().size, 4);
+    assert!(s.item(&c, "zz.ics").await.unwrap().is_none());
+    let names = |v: Vec<ItemMeta>| v.into_iter().map(|m| m.name).collect::<Vec<_>>();
+    assert_eq!(
+        names(s.list_items(&c).await.unwrap()),
+        ["a.ics", "b.ics", "t.ics"]
+    );
+    let with_body = s.list_items_with_body(&c).await.unwrap();
+    assert_eq!(with_body[1].body, b"BB");
+    let streamed: Vec<Item> = s.stream_items(&c, true).map(|r| r.unwrap()).collect().await;
+    assert_eq!(streamed.len(), 3);
+    assert_eq!(streamed[2].body, b"T");
+    let bare: Vec<Item> = s
+        .stream_items(&c, false)
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert!(bare.iter().all(|i| i.body.is_empty()) && bare[0].meta.size == 4);
+    let mut named: Vec<String> = s
+        .items_named(&c, &["b.ics".into(), "a.ics".into(), "none".into()])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.meta.name)
+        .collect();
+    named.sort();
+    assert_eq!(named, ["a.ics", "b.ics"]);
+    assert_eq!(
+        s.item_name_by_uid(&c, "uid-a", "x.ics")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("a.ics")
+    );
+    assert_eq!(
+        s.item_name_by_uid(&c, "uid-a", "a.ics").await.unwrap(),
+        None
+    );
+    let idx = s.item_index(&c, "b.ics").await.unwrap();
+    assert_eq!(idx.uid.as_deref(), Some("uid-b"));
+    assert_eq!(idx.component, Some(crate::vocab::ComponentKind::Vevent));
+    assert_eq!((idx.first_start, idx.last_end), (Some(500), Some(600)));
+    assert!(s.item_index(&c, "none").await.unwrap().uid.is_none());
+    // Candidates: instance bounds overlap [start, end], the component matches, unbounded
+    // items always qualify.
+    let cands = |v: Vec<Item>| v.into_iter().map(|i| i.meta.name).collect::<Vec<_>>();
+    assert_eq!(
+        cands(
+            s.candidates(&c, Some("VEVENT"), Some(150), Some(300))
+                .await
+                .unwrap()
+        ),
+        ["a.ics"]
+    );
+    assert_eq!(
+        cands(s.candidates(&c, None, Some(550), None).await.unwrap()),
+        ["b.ics", "t.ics"]
+    );
+    assert_eq!(
+        cands(s.candidates(&c, None, None, None).await.unwrap()).len(),
+        3
+    );
+    assert_eq!(
+        cands(s.candidates(&c, Some("VTODO"), None, None).await.unwrap()),
+        ["t.ics"]
+    );
+    // Deletes check their condition and want the item.
+    assert!(matches!(
+        s.delete_item(&c, "a.ics", &cond(Some(&e1), None)).await,
+        Err(StoreError::PreconditionFailed)
+    ));
+    s.delete_item(&c, "a.ics", &cond(Some(&e2), None))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.delete_item(&c, "a.ics", &cond(None, None)).await,
+        Err(StoreError::NotFound)
+    ));
+    // The UID is free again.
+    s.put_item(&c, "b2.ics", CT, b"B2", &a, &cond(None, None))
+        .await
+        .unwrap();
+}
+
+async fn change_log(s: &Store) {
+    let c = calendar(s, "log/").await;
+    let idx = ItemIndex::default();
+    let w = cond(None, None);
+    s.put_item(&c, "a.ics", CT, b"A", &idx, &w).await.unwrap();
+    s.put_item(&c, "b.ics", CT, b"B", &idx, &w).await.unwrap();
+    let c1 = coll(s, "log/").await;
+    assert_eq!(c1.seq, 2);
+    let t1 = c1.sync_token();
+    assert_eq!(c1.parse_token(&t1), Some(2));
+    assert_eq!(c1.ctag(), format!("\"{}-2\"", c1.instance));
+    s.delete_item(&c1, "a.ics", &w).await.unwrap();
+    let c2 = coll(s, "log/").await;
+    let (ch, upto) = s.changes_since(&c2, Some(2), None).await.unwrap();
+    assert_eq!(upto, 3);
+    assert!(matches!(&ch[..], [Change::Deleted(n, 3)] if n == "a.ics"));
+    // Initial sync: members only, no deletions.
+    let (ch, upto) = s.changes_since(&c2, None, Some(1)).await.unwrap();
+    assert!(matches!(&ch[..], [Change::Changed(m, 2)] if m.name == "b.ics"));
+    assert_eq!(upto, 3);
+    s.put_item(&c2, "c.ics", CT, b"C", &idx, &w).await.unwrap();
+    let c3 = coll(s, "log/").await;
+    let (ch, upto) = s.changes_since(&c3, None, Some(1)).await.unwrap();
+    assert_eq!(
+        (ch.len(), upto),
+        (1, 2),
+        "truncated: continue after the last sent"
+    );
+    let (ch, upto) = s.changes_since(&c3, Some(0), Some(2)).await.unwrap();
+    assert_eq!(ch.iter().map(seq_of).collect::<Vec<_>>(), [2, 3]);
+    assert_eq!(upto, 3);
+    // Re-creating a deleted member clears its tombstone.
+    s.put_item(&c3, "a.ics", CT, b"A again", &idx, &w)
+        .await
+        .unwrap();
+    let c4 = coll(s, "log/").await;
+    let (ch, _) = s.changes_since(&c4, Some(0), None).await.unwrap();
+    assert!(ch.iter().all(|c| !matches!(c, Change::Deleted(..))));
+    let (ch, upto) = s.changes_since(&c4, Some(c4.seq), None).await.unwrap();
+    assert!(ch.is_empty());
+    assert_eq!(upto, c4.seq);
+    assert_eq!(c4.parse_token("urn:crmdav:sync:other:1"), None);
+    assert_eq!(c4.parse_token(&c4.token(c4.seq + 1)), None);
+}
+
+async fn dead_properties(s: &Store) {
+    let p =
+        |ns: &str, n: &str, v: Option<&str>| (ns.to_string(), n.to_string(), v.map(String::from));
+    s.patch_dead_props(
+        T,
+        "d/x/",
+        &[p("urn:b", "z", Some("<z/>")), p("urn:a", "y", Some("<y/>"))],
+    )
+    .await
+    .unwrap();
+    s.patch_dead_props(T, "d/x/i.ics", &[p("urn:a", "i", Some("<i/>"))])
+        .await
+        .unwrap();
+    s.patch_dead_props(T, "d/xy/", &[p("urn:a", "o", Some("<o/>"))])
+        .await
+        .unwrap();
+    let got = s.dead_props(T, "d/x/").await.unwrap();
+    assert_eq!(
+        got.iter().map(|d| d.name.as_str()).collect::<Vec<_>>(),
+        ["y", "z"]
+    );
+    // Replace one, remove another, in one patch.
+    s.patch_dead_props(
+        T,
+        "d/x/",
+        &[p("urn:a", "y", Some("<y>2</y>")), p("urn:b", "z", None)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.dead_props(T, "d/x/").await.unwrap(),
+        [DeadProperty {
+            ns: "urn:a".into(),
+            name: "y".into(),
+            value: "<y>2</y>".into()
+        }]
+    );
+    let under = s.dead_props_under(T, "d/x/").await.unwrap();
+    let mut keys: Vec<&String> = under.keys().collect();
+    keys.sort();
+    assert_eq!(keys, ["d/x/", "d/x/i.ics"]);
+    s.copy_props(T, "d/x/", "d/c/", true).await.unwrap();
+    assert_eq!(s.dead_props(T, "d/c/i.ics").await.unwrap()[0].name, "i");
+    s.copy_props(T, "d/xy/", "d/c/", false).await.unwrap();
+    assert_eq!(s.dead_props(T, "d/c/").await.unwrap()[0].name, "o");
+    s.drop_props(T, "d/c/").await.unwrap();
+    assert!(s.dead_props(T, "d/c/").await.unwrap().is_empty());
+    assert!(s.dead_props("other", "d/x/").await.unwrap().is_empty());
+}
+
+async fn kv(s: &Store) {
+    assert_eq!(s.kv_get(T, "k").await.unwrap(), None);
+    s.kv_set(T, "k", "1").await.unwrap();
+    s.kv_set(T, "k", "2").await.unwrap();
+    assert_eq!(s.kv_get(T, "k").await.unwrap().as_deref(), Some("2"));
+    assert_eq!(s.kv_get("other", "k").await.unwrap(), None);
+    s.kv_delete(T, "k").await.unwrap();
+    s.kv_delete(T, "k").await.unwrap();
+    assert_eq!(s.kv_get(T, "k").await.unwrap(), None);
+}
+
+async fn app_passwords(s: &Store) {
+    let pw = |tenant: &str, id: &str, user: &str, created: i64| AppPassword {
+        tenant: tenant.into(),
+        id: id.into(),
+        user: user.into(),
+        label: format!("{user}'s phone"),
+        hash: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA".into(),
+        created,
+        last_used: None,
+    };
+    for (t, id, user, at) in [
+        ("t", "a1", "alice", 1),
+        ("t", "a2", "alice", 2),
+        ("t", "b1", "bob", 3),
+        ("u", "a1", "alice", 4),
+    ] {
+        s.create_app_password(&pw(t, id, user, at)).await.unwrap();
+    }
+    assert!(matches!(
+        s.create_app_password(&pw("t", "a1", "bob", 5)).await,
+        Err(StoreError::Exists)
+    ));
+    assert_eq!(
+        s.app_password("t", "a1").await.unwrap(),
+        Some(pw("t", "a1", "alice", 1))
+    );
+    assert_eq!(s.app_password("t", "zz").await.unwrap(), None);
+    let ids = |v: Vec<AppPassword>| v.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(s.app_passwords("t", Some("alice")).await.unwrap()),
+        ["a1", "a2"]
+    );
+    assert_eq!(
+        ids(s.app_passwords("t", None).await.unwrap()),
+        ["a1", "a2", "b1"]
+    );
+    s.touch_app_password("t", "a2", 99).await.unwrap();
+    assert_eq!(
+        s.app_password("t", "a2").await.unwrap().unwrap().last_used,
+        Some(99)
+    );
+    assert_eq!(
+        s.app_password("u", "a1").await.unwrap().unwrap().last_used,
+        None
+    );
+    assert!(s.revoke_app_password("t", "b1").await.unwrap());
+    assert!(!s.revoke_app_password("t", "b1").await.unwrap());
+    assert_eq!(s.revoke_app_passwords("t", "alice").await.unwrap(), 2);
+    assert!(s.app_passwords("t", None).await.unwrap().is_empty());
+    assert!(s.app_password("u", "a1").await.unwrap().is_some());
+    s.flush().await.unwrap();
+}
+
+async fn usage(s: &Store) {
+    s.create_collection(T, "q/", CollectionKind::Plain, &[], false)
+        .await
+        .unwrap();
+    let a = calendar(s, "q/a/").await;
+    let b = calendar(s, "q/a_/").await;
+    let w = cond(None, None);
+    let none = ItemIndex::default();
+    s.put_item(&a, "1.ics", CT, b"12345", &none, &w)
+        .await
+        .unwrap();
+    s.put_item(&a, "2.ics", CT, b"123", &none, &w)
+        .await
+        .unwrap();
+    s.put_item(&b, "3.ics", CT, b"1", &none, &w).await.unwrap();
+    assert_eq!(s.usage(T, "q/a/", false).await.unwrap(), (8, 2));
+    assert_eq!(s.usage(T, "q/", true).await.unwrap(), (9, 3));
+    assert_eq!(s.usage(T, "q/", false).await.unwrap(), (0, 0));
+    assert_eq!(s.usage("other", "q/", true).await.unwrap(), (0, 0));
+}
+
+async fn identity_map(s: &Store) {
+    let c = calendar(s, "crm/").await;
+    let ident = CrmIdentity {
+        name: "r1.ics".into(),
+        crm_id: "R1".into(),
+        uid: "u1".into(),
+        client_copy: Some(b"copy".to_vec()),
+        base_record: Some("{}".into()),
+        record_hash: Some("h".into()),
+        version: Some("v1".into()),
+        deleted: false,
+    };
+    let idx = event("u1", 1, 2);
+    let it = || RenderedItem {
+        content_type: CT,
+        body: b"R1 body",
+        index: &idx,
+    };
+    let etag = s.crm_save(&c, &ident, Some(it())).await.unwrap();
+    assert_eq!(etag.as_deref(), Some(etag_of(b"R1 body").as_str()));
+    let seq = coll(s, "crm/").await.seq;
+    // The same bytes again move nothing.
+    assert_eq!(s.crm_save(&c, &ident, Some(it())).await.unwrap(), etag);
+    assert_eq!(coll(s, "crm/").await.seq, seq);
+    assert_eq!(
+        s.crm_identity(&c, "r1.ics").await.unwrap(),
+        Some(ident.clone())
+    );
+    // Identity only: the item stays.
+    let no_item = CrmIdentity {
+        version: Some("v2".into()),
+        ..ident.clone()
+    };
+    assert_eq!(s.crm_save(&c, &no_item, None).await.unwrap(), etag);
+    // The CRM id moves to another name: the old row gives way.
+    let moved = CrmIdentity {
+        name: "r1b.ics".into(),
+        ..ident.clone()
+    };
+    s.crm_save(&c, &moved, None).await.unwrap();
+    let all = s.crm_identities(&c).await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].name, "r1b.ics");
+    s.crm_remove(&c, "r1.ics", false).await.unwrap();
+    assert!(s.item(&c, "r1.ics").await.unwrap().is_none());
+    // keep_identity: the row stays, marked deleted, without the client's copy.
+    s.crm_remove(&c, "r1b.ics", true).await.unwrap();
+    assert_eq!(s.crm_identity(&c, "r1b.ics").await.unwrap(), None);
+    let all = s.crm_identities(&c).await.unwrap();
+    assert!(all[0].deleted && all[0].client_copy.is_none() && all[0].base_record.is_none());
+    s.crm_forget(&c, "R1").await.unwrap();
+    assert!(s.crm_identities(&c).await.unwrap().is_empty());
+    assert_eq!(
+        s.crm_state(&c).await.unwrap(),
+        CrmCollectionState::default()
+    );
+    let st = CrmCollectionState {
+        watermark: Some("2026-01-01T00:00:00Z".into()),
+        full_scan_at: Some(42),
+    };
+    s.set_crm_state(&c, &st).await.unwrap();
+    s.set_crm_state(&c, &st).await.unwrap();
+    assert_eq!(s.crm_state(&c).await.unwrap(), st);
+}
+
+async fn card_fields(s: &Store) {
+    let c = s
+        .create_collection(T, "cards/", CollectionKind::Addressbook, &[], false)
+        .await
+        .unwrap();
+    let w = cond(None, None);
+    s.put_item(
+        &c,
+        "a.vcf",
+        "text/vcard",
+        b"A",
+        &card("ua", &[("FN", "ada lovelace")]),
+        &w,
+    )
+    .await
+    .unwrap();
+    s.put_item(
+        &c,
+        "b.vcf",
+        "text/vcard",
+        b"B",
+        &card("ub", &[("FN", "bob"), ("EMAIL", "bob@love.example")]),
+        &w,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.card_candidates(&c, "FN", "love").await.unwrap(),
+        ["a.vcf"]
+    );
+    let mut both = s.card_candidates(&c, "EMAIL", "love").await.unwrap();
+    both.extend(s.card_candidates(&c, "FN", "bob").await.unwrap());
+    assert_eq!(both, ["b.vcf", "b.vcf"]);
+    assert_eq!(s.item_index(&c, "b.vcf").await.unwrap().fields.len(), 2);
+    // A card without fields (written before the index existed) is found and indexed.
+    s.put_item(&c, "old.vcf", "text/vcard", b"OLD", &card("uo", &[]), &w)
+        .await
+        .unwrap();
+    let missing = s.cards_without_fields().await.unwrap();
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0].1, b"OLD");
+    s.set_fields(missing[0].0, &[("FN".into(), "old timer".into())])
+        .await
+        .unwrap();
+    assert!(s.cards_without_fields().await.unwrap().is_empty());
+    assert_eq!(
+        s.card_candidates(&c, "FN", "timer").await.unwrap(),
+        ["old.vcf"]
+    );
+}
+
+async fn copy_and_move_items(s: &Store) {
+    let a = calendar(s, "m/a/").await;
+    let b = calendar(s, "m/b/").await;
+    let idx = event("u-m", 1, 2);
+    let (etag, _) = s
+        .put_item(&a, "x.ics", CT, b"X", &idx, &cond(None, None))
+        .await
+        .unwrap();
+    s.patch_dead_props(
+        T,
+        "m/a/x.ics",
+        &[("n".into(), "p".into(), Some("<p/>".into()))],
+    )
+    .await
+    .unwrap();
+    let src = ItemRef {
+        coll: &a,
+        name: "x.ics",
+    };
+    // COPY to another collection: a new member with the same bytes and dead properties.
+    let created = s
+        .copy_item(
+            T,
+            src,
+            &etag,
+            ItemRef {
+                coll: &b,
+                name: "y.ics",
+            },
+            &idx,
+            false,
+        )
+        .await
+        .unwrap();
+    assert!(created);
+    assert_eq!(s.item(&b, "y.ics").await.unwrap().unwrap().meta.etag, etag);
+    assert_eq!(s.dead_props(T, "m/b/y.ics").await.unwrap().len(), 1);
+    // A second copy overwrites.
+    assert!(!s
+        .copy_item(
+            T,
+            src,
+            &etag,
+            ItemRef {
+                coll: &b,
+                name: "y.ics"
+            },
+            &idx,
+            false
+        )
+        .await
+        .unwrap());
+    // Within one collection, a COPY would duplicate the UID; a MOVE keeps it.
+    assert!(matches!(
+        s.copy_item(
+            T,
+            src,
+            &etag,
+            ItemRef {
+                coll: &a,
+                name: "z.ics"
+            },
+            &idx,
+            false
+        )
+        .await,
+        Err(StoreError::UidConflict(_))
+    ));
+    assert!(matches!(
+        s.copy_item(
+            T,
+            src,
+            "\"stale\"",
+            ItemRef {
+                coll: &b,
+                name: "w.ics"
+            },
+            &idx,
+            true
+        )
+        .await,
+        Err(StoreError::PreconditionFailed)
+    ));
+    let a1 = coll(s, "m/a/").await;
+    s.copy_item(
+        T,
+        ItemRef {
+            coll: &a1,
+            name: "x.ics",
+        },
+        &etag,
+        ItemRef {
+            coll: &a1,
+            name: "z.ics",
+        },
+        &idx,
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(s.item(&a1, "x.ics").await.unwrap().is_none());
+    assert!(s.dead_props(T, "m/a/x.ics").await.unwrap().is_empty());
+    assert_eq!(s.dead_props(T, "m/a/z.ics").await.unwrap().len(), 1);
+    let a2 = coll(s, "m/a/").await;
+    let (ch, _) = s.changes_since(&a2, Some(a1.seq), None).await.unwrap();
+    assert_eq!(ch.len(), 2, "a move is a new member and a deletion: {ch:?}");
+    // The source is gone now.
+    assert!(matches!(
+        s.copy_item(
+            T,
+            src,
+            &etag,
+            ItemRef {
+                coll: &b,
+                name: "v.ics"
+            },
+            &idx,
+            true
+        )
+        .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+async fn copy_and_move_trees(s: &Store) {
+    s.create_collection(T, "tr/", CollectionKind::Plain, &[], false)
+        .await
+        .unwrap();
+    let cal = s
+        .create_collection(
+            T,
+            "tr/cal/",
+            CollectionKind::Calendar,
+            &["VEVENT".into()],
+            true,
+        )
+        .await
+        .unwrap();
+    s.create_collection(T, "tr/cal/sub/", CollectionKind::Plain, &[], true)
+        .await
+        .unwrap();
+    let idx = event("u-tree", 10, 20);
+    s.put_item(&cal, "e.ics", CT, b"E", &idx, &cond(None, None))
+        .await
+        .unwrap();
+    s.patch_dead_props(
+        T,
+        "tr/cal/",
+        &[("n".into(), "dn".into(), Some("<dn/>".into()))],
+    )
+    .await
+    .unwrap();
+    s.patch_dead_props(
+        T,
+        "tr/cal/e.ics",
+        &[("n".into(), "ep".into(), Some("<ep/>".into()))],
+    )
+    .await
+    .unwrap();
+    s.copy_tree(T, "tr/cal/", "tr/copy/", false).await.unwrap();
+    let copy = coll(s, "tr/copy/").await;
+    assert_eq!(
+        (copy.kind, copy.components.clone()),
+        (CollectionKind::Calendar, vec!["VEVENT".to_string()])
+    );
+    assert_ne!(copy.instance, cal.instance, "a copy is a new collection");
+    assert!(s.collection(T, "tr/copy/sub/").await.unwrap().is_some());
+    assert_eq!(s.item(&copy, "e.ics").await.unwrap().unwrap().body, b"E");
+    assert_eq!(
+        s.item_index(&copy, "e.ics").await.unwrap().uid.as_deref(),
+        Some("u-tree")
+    );
+    assert_eq!(s.dead_props(T, "tr/copy/").await.unwrap()[0].name, "dn");
+    assert_eq!(
+        s.dead_props(T, "tr/copy/e.ics").await.unwrap()[0].name,
+        "ep"
+    );
+    assert_eq!(s.changes_since(&copy, None, None).await.unwrap().0.len(), 1);
+    s.copy_tree(T, "tr/cal/", "tr/shallow/", true)
+        .await
+        .unwrap();
+    let shallow = coll(s, "tr/shallow/").await;
+    assert!(s.list_items(&shallow).await.unwrap().is_empty());
+    assert!(s.collection(T, "tr/shallow/sub/").await.unwrap().is_none());
+    assert_eq!(s.dead_props(T, "tr/shallow/").await.unwrap().len(), 1);
+    assert!(matches!(
+        s.copy_tree(T, "tr/none/", "tr/x/", false).await,
+        Err(StoreError::NotFound)
+    ));
+    // A moved tree keeps its instance, so its sync tokens stay valid.
+    let before = coll(s, "tr/cal/").await;
+    s.move_tree(T, "tr/cal/", "tr/moved/").await.unwrap();
+    assert!(s.collection(T, "tr/cal/").await.unwrap().is_none());
+    let moved = coll(s, "tr/moved/").await;
+    assert_eq!(moved.sync_token(), before.sync_token());
+    assert_eq!(moved.parse_token(&before.sync_token()), Some(before.seq));
+    assert!(s.collection(T, "tr/moved/sub/").await.unwrap().is_some());
+    assert_eq!(s.dead_props(T, "tr/moved/e.ics").await.unwrap().len(), 1);
+    assert!(s.dead_props(T, "tr/cal/e.ics").await.unwrap().is_empty());
+    assert_eq!(s.item(&moved, "e.ics").await.unwrap().unwrap().body, b"E");
+}
+
+#[tokio::test]
+async fn sqlite_in_memory_meets_the_contract() {
+    contract(&Store::open("sqlite://:memory:").await.unwrap()).await;
+}
+
+#[tokio::test]
+async fn sqlite_file_meets_the_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    contract(&Store::open(&url).await.unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_meets_the_contract() {
+    let Some(pg) = pg_cluster::PgCluster::start_or_skip("postgres_meets_the_contract") else {
+        return;
+    };
+    let url = pg.create_db("contract");
+    let s = Store::open(&url).await.unwrap();
+    contract(&s).await;
+    // A second instance's open finds the schema applied and changes nothing.
+    let again = Store::open(&url).await.unwrap();
+    assert_eq!(
+        again.schema_version().await.unwrap(),
+        again.latest_schema_version()
+    );
+    assert_eq!(again.latest_schema_version(), 2);
+    // A wrong password is refused: the URL's password is really what logs in.
+    let db = url.rsplit('/').next().unwrap_or_default();
+    assert!(Store::open(&pg.url(db, "wrong")).await.is_err());
+    concurrency(&s, &again).await;
+}
+
+/// Two stores on one database (as two instances) writing one collection at once.
+async fn concurrency(one: &Store, two: &Store) {
+    const N: usize = 16;
+    // Store is not Clone: share both through an Arc'd pair, alternating per task.
+    let both: Arc<[&Store; 2]> = Arc::new([one, two]);
+    let c = calendar(one, "race/").await;
+    let (base, _) = one
+        .put_item(
+            &c,
+            "r.ics",
+            CT,
+            b"base",
+            &ItemIndex::default(),
+            &cond(None, None),
+        )
+        .await
+        .unwrap();
+    // N If-Match PUTs of one resource: exactly one wins, the rest fail their precondition.
+    let results = futures_util::future::join_all((0..N).map(|i| {
+        let (s, c, base) = (both[i % 2], &c, &base);
+        async move {
+            let body = format!("writer {i}");
+            s.put_item(
+                c,
+                "r.ics",
+                CT,
+                body.as_bytes(),
+                &ItemIndex::default(),
+                &cond(Some(base), None),
+            )
+            .await
+        }
+    }))
+    .await;
+    let wins = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(wins, 1, "{results:?}");
+    assert!(results
+        .iter()
+        .all(|r| r.is_ok() || matches!(r, Err(StoreError::PreconditionFailed))));
+    // N creations of one name with If-None-Match: *.
+    let results = futures_util::future::join_all((0..N).map(|i| {
+        let (s, c) = (both[i % 2], &c);
+        async move {
+            s.put_item(
+                c,
+                "new.ics",
+                CT,
+                b"n",
+                &ItemIndex::default(),
+                &cond(None, Some("*")),
+            )
+            .await
+        }
+    }))
+    .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    // N different names with one UID: exactly one is stored.
+    let results = futures_util::future::join_all((0..N).map(|i| {
+        let (s, c) = (both[i % 2], &c);
+        async move {
+            let idx = event("same-uid", 1, 2);
+            s.put_item(c, &format!("u{i}.ics"), CT, b"u", &idx, &cond(None, None))
+                .await
+        }
+    }))
+    .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results
+        .iter()
+        .all(|r| r.is_ok() || matches!(r, Err(StoreError::UidConflict(_)))));
+    // N MOVEs of one item: one moves it, the others find it gone.
+    let m = one.item_meta(&c, "new.ics").await.unwrap().unwrap();
+    let results = futures_util::future::join_all((0..N).map(|i| {
+        let (s, c, etag) = (both[i % 2], &c, &m.etag);
+        async move {
+            let dst = format!("moved{i}.ics");
+            let src = ItemRef {
+                coll: c,
+                name: "new.ics",
+            };
+            let dst = ItemRef {
+                coll: c,
+                name: &dst,
+            };
+            s.copy_item(T, src, etag, dst, &ItemIndex::default(), true)
+                .await
+        }
+    }))
+    .await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    assert!(results
+        .iter()
+        .all(|r| r.is_ok() || matches!(r, Err(StoreError::NotFound))));
+    // Many writers of distinct members: every sequence number is handed out once, the
+    // collection's sequence is the last one, and the change log has every member.
+    let before = coll(one, "race/").await.seq;
+    let results = futures_util::future::join_all((0..4 * N).map(|i| {
+        let (s, c) = (both[i % 2], &c);
+        async move {
+            s.put_item(
+                c,
+                &format!("p{i}.ics"),
+                CT,
+                i.to_string().as_bytes(),
+                &ItemIndex::default(),
+                &cond(None, None),
+            )
+            .await
+        }
+    }))
+    .await;
+    assert!(results.iter().all(|r| r.is_ok()), "{results:?}");
+    let after = coll(two, "race/").await;
+    assert_eq!(after.seq, before + 4 * N as i64);
+    let (changes, upto) = two.changes_since(&after, Some(before), None).await.unwrap();
+    assert_eq!(upto, after.seq);
+    let seqs: HashSet<i64> = changes.iter().map(seq_of).collect();
+    assert_eq!(seqs.len(), 4 * N);
+    assert_eq!(seqs, (before + 1..=after.seq).collect());
+    // The same token and CTag from either instance.
+    assert_eq!(coll(one, "race/").await.ctag(), after.ctag());
+}

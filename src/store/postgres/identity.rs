@@ -1,0 +1,172 @@
+//! The CRM identity map (which CRM record each member of a CRM-backed collection is) and each
+//! such collection's refresh bookkeeping. Identity writes take the collection's row lock, like
+//! item writes, so an identity and its item always change together.
+
+use async_trait::async_trait;
+use sqlx::postgres::PgRow;
+use sqlx::Row;
+
+use super::items::delete_item_tx;
+use super::items::write_item_tx;
+use super::{lock_collection, PgStore};
+use crate::store::backend::{CrmIdentityStore, DbError};
+use crate::store::model::{etag_of, Collection, CrmCollectionState, CrmIdentity, RenderedItem};
+use crate::store::StoreError;
+
+fn row_identity(r: &PgRow) -> CrmIdentity {
+    CrmIdentity {
+        name: r.get("name"),
+        crm_id: r.get("crm_id"),
+        uid: r.get("uid"),
+        client_copy: r.get("client_copy"),
+        base_record: r.get("base_record"),
+        record_hash: r.get("record_hash"),
+        version: r.get("version"),
+        deleted: r.get("deleted"),
+    }
+}
+
+#[async_trait]
+impl CrmIdentityStore for PgStore {
+    async fn crm_identities(&self, coll: &Collection) -> Result<Vec<CrmIdentity>, DbError> {
+        let rows = sqlx::query("SELECT * FROM crm_items WHERE collection_id = $1")
+            .bind(coll.id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(row_identity).collect())
+    }
+
+    async fn crm_identity(
+        &self,
+        coll: &Collection,
+        name: &str,
+    ) -> Result<Option<CrmIdentity>, DbError> {
+        let r = sqlx::query(
+            "SELECT * FROM crm_items WHERE collection_id = $1 AND name = $2 AND NOT deleted",
+        )
+        .bind(coll.id)
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.as_ref().map(row_identity))
+    }
+
+    async fn crm_save(
+        &self,
+        coll: &Collection,
+        ident: &CrmIdentity,
+        item: Option<RenderedItem<'_>>,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_collection(&mut tx, coll.id).await?;
+        let mut etag: Option<String> =
+            sqlx::query_scalar("SELECT etag FROM items WHERE collection_id = $1 AND name = $2")
+                .bind(coll.id)
+                .bind(&ident.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        // A record that another row held under a different name (e.g. after a CRM id reuse)
+        // gives way to this one.
+        sqlx::query(
+            "DELETE FROM crm_items WHERE collection_id = $1 AND crm_id = $2 AND name <> $3",
+        )
+        .bind(coll.id)
+        .bind(&ident.crm_id)
+        .bind(&ident.name)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO crm_items (collection_id, name, crm_id, uid, client_copy, base_record, record_hash, version, deleted) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (collection_id, name) DO UPDATE SET \
+             crm_id = $3, uid = $4, client_copy = $5, base_record = $6, record_hash = $7, version = $8, deleted = $9",
+        )
+        .bind(coll.id)
+        .bind(&ident.name)
+        .bind(&ident.crm_id)
+        .bind(&ident.uid)
+        .bind(&ident.client_copy)
+        .bind(&ident.base_record)
+        .bind(&ident.record_hash)
+        .bind(&ident.version)
+        .bind(ident.deleted)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(it) = item {
+            let new_etag = etag_of(it.body);
+            if etag.as_deref() != Some(new_etag.as_str()) {
+                write_item_tx(&mut tx, coll.id, &ident.name, it, &new_etag).await?;
+                etag = Some(new_etag);
+            }
+        }
+        tx.commit().await?;
+        Ok(etag)
+    }
+
+    async fn crm_remove(
+        &self,
+        coll: &Collection,
+        name: &str,
+        keep_identity: bool,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_collection(&mut tx, coll.id).await?;
+        let sql = if keep_identity {
+            "UPDATE crm_items SET deleted = TRUE, client_copy = NULL, base_record = NULL \
+             WHERE collection_id = $1 AND name = $2"
+        } else {
+            "DELETE FROM crm_items WHERE collection_id = $1 AND name = $2"
+        };
+        sqlx::query(sql)
+            .bind(coll.id)
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        match delete_item_tx(&mut tx, coll.id, name).await {
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e),
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn crm_forget(&self, coll: &Collection, crm_id: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM crm_items WHERE collection_id = $1 AND crm_id = $2 AND deleted")
+            .bind(coll.id)
+            .bind(crm_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn crm_state(&self, coll: &Collection) -> Result<CrmCollectionState, DbError> {
+        let r = sqlx::query(
+            "SELECT watermark, full_scan_at FROM crm_collections WHERE collection_id = $1",
+        )
+        .bind(coll.id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(r.map(|r| CrmCollectionState {
+            watermark: r.get("watermark"),
+            full_scan_at: r.get("full_scan_at"),
+        })
+        .unwrap_or_default())
+    }
+
+    async fn set_crm_state(
+        &self,
+        coll: &Collection,
+        st: &CrmCollectionState,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO crm_collections (collection_id, watermark, full_scan_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (collection_id) DO UPDATE SET watermark = EXCLUDED.watermark, \
+             full_scan_at = EXCLUDED.full_scan_at",
+        )
+        .bind(coll.id)
+        .bind(&st.watermark)
+        .bind(st.full_scan_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
