@@ -34,6 +34,7 @@ pub struct Credentials {
 #[derive(Clone)]
 pub struct Flow {
     tenant: String,
+    client: std::net::IpAddr,
     login_id: String,
     label: String,
     result: Option<Credentials>,
@@ -60,9 +61,17 @@ pub async fn init(
     let label = app_password::label(&sessions::bounded(agent, 64))
         .map(str::to_string)
         .unwrap_or_else(|_| "App".into());
+    let client = client(&req, &state);
+    if setup.flows.count(|f| f.client == client) >= super::PER_CLIENT {
+        tracing::warn!(tenant = %t.name, client = %client, "setup: too many login flows from one client");
+        return HttpResponse::TooManyRequests()
+            .insert_header(("Retry-After", "600"))
+            .finish();
+    }
     let login_id = sessions::random_token();
     let flow = Flow {
         tenant: t.name.clone(),
+        client,
         login_id: login_id.clone(),
         label,
         result: None,
@@ -70,7 +79,7 @@ pub async fn init(
     let Ok(token) = setup.flows.insert(flow) else {
         return HttpResponse::ServiceUnavailable().finish();
     };
-    tracing::info!(tenant = %t.name, client = %client(&req, &state), "setup: login flow started");
+    tracing::info!(tenant = %t.name, client = %client, "setup: login flow started");
     HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(serde_json::json!({

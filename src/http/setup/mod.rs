@@ -40,6 +40,9 @@ const LOGIN_COOKIE: &str = "crmdav_login";
 const LOGIN_TTL: Duration = Duration::from_secs(600);
 /// Most sessions, sign-ins under way and Login Flow v2 grants kept at once (each).
 const CAPACITY: usize = 10_000;
+/// Most sign-ins under way, and Login Flow v2 grants, started from one client address: one
+/// client cannot fill the stores for everyone.
+const PER_CLIENT: usize = 20;
 
 /// A signed-in person.
 #[derive(Clone)]
@@ -63,6 +66,8 @@ struct Pending {
     browser: String,
     /// The Login Flow v2 login id this sign-in continues, if any.
     flow: Option<String>,
+    /// Who started it (for the per-client bound).
+    client: IpAddr,
 }
 
 /// The page's state, shared by every worker.
@@ -134,6 +139,23 @@ fn see_other(to: &str) -> actix_web::HttpResponseBuilder {
     b.insert_header(("Location", to))
         .insert_header(("Cache-Control", "no-store"));
     b
+}
+
+fn too_many(tenant: &str, client: IpAddr) -> HttpResponse {
+    tracing::warn!(tenant = %tenant, client = %client, "setup: too many sign-ins under way from one client");
+    let mut r = html(
+        StatusCode::TOO_MANY_REQUESTS,
+        page::message(
+            "Too many attempts",
+            "Too many sign-ins were started from your address. Try again in a few minutes.",
+            None,
+        ),
+    );
+    r.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from_static("600"),
+    );
+    r
 }
 
 fn not_found() -> HttpResponse {

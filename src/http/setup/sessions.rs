@@ -111,6 +111,15 @@ impl<V: Clone> Expiring<V> {
             .map(|(k, (_, v))| (k.clone(), v.clone()))
     }
 
+    /// How many live entries match `pred`.
+    pub fn count(&self, pred: impl Fn(&V) -> bool) -> usize {
+        let now = Instant::now();
+        self.lock()
+            .values()
+            .filter(|(exp, v)| *exp > now && pred(v))
+            .count()
+    }
+
     /// Remove the entry under `key`.
     pub fn remove(&self, key: &str) {
         self.lock().remove(key);
@@ -141,6 +150,7 @@ mod tests {
         assert_eq!(m.take(&a), None, "single use");
         assert!(m.update(&b, |v| *v = 5));
         assert_eq!(m.find(|v| *v == 5).map(|(k, _)| k), Some(b.clone()));
+        assert_eq!(m.count(|v| *v == 5), 1);
         m.expire_all();
         assert_eq!(m.get(&b), None);
         assert!(

@@ -4,8 +4,8 @@
 
 use super::{
     check_csrf, client, cookie, html, not_found, oidc, page, read_cookie, secure, see_other,
-    session, sessions, tenant, AppState, CsrfForm, Pending, Session, Setup, LOGIN_COOKIE,
-    LOGIN_TTL, SESSION_COOKIE,
+    session, sessions, tenant, too_many, AppState, CsrfForm, Pending, Session, Setup, LOGIN_COOKIE,
+    LOGIN_TTL, PER_CLIENT, SESSION_COOKIE,
 };
 use crate::auth::devices;
 use crate::config::{OidcConfig, TenantConfig};
@@ -94,7 +94,11 @@ pub(super) async fn start_sign_in(
         verifier,
         browser: browser.clone(),
         flow,
+        client,
     };
+    if setup.pending.count(|p| p.client == client) >= PER_CLIENT {
+        return too_many(&t.name, client);
+    }
     let Ok(st) = setup.pending.insert(pending) else {
         return html(
             StatusCode::SERVICE_UNAVAILABLE,
