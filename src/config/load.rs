@@ -613,6 +613,16 @@ fn load_tenant<D: DefinitionCheck>(
         defs.connector_entities(&src.text, &option_vars(options))
             .map_err(|m| err(file, "connector", format!("{}: {m}", src.origin)))?;
     }
+    let oidc = match t.remove("oidc") {
+        None => None,
+        Some(v) => {
+            let mut o: OidcConfig = v
+                .try_into()
+                .map_err(|e| err(file, "oidc", e.message().to_string()))?;
+            o.validate().map_err(|m| err(file, "oidc", m))?;
+            Some(o)
+        }
+    };
     no_unknown(&t, file, "")?;
     Ok(TenantConfig {
         path: file.to_path_buf(),
@@ -622,6 +632,7 @@ fn load_tenant<D: DefinitionCheck>(
         users,
         collections,
         sync,
+        oidc,
     })
 }
 

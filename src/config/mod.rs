@@ -9,6 +9,7 @@ mod catalog;
 mod definitions;
 mod edge;
 mod load;
+mod oidc;
 mod quota;
 mod scope;
 mod secrets;
@@ -18,6 +19,7 @@ pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
 pub use edge::{AuthOptions, HttpOptions};
 pub use load::{load_tenants_with, load_with, ConfigError, TenantFiles};
+pub use oidc::OidcConfig;
 pub use quota::Quota;
 pub use scope::{ScopeConfig, WindowConfig};
 pub use secrets::SecretsKey;
@@ -248,6 +250,8 @@ pub struct TenantConfig {
     pub collections: Vec<CollectionConfig>,
     /// Refresh schedule for CRM-backed collections.
     pub sync: SyncOptions,
+    /// The identity provider of the sign-in page (`[oidc]`); no page without it.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl ServerConfig {
@@ -261,5 +265,14 @@ impl TenantConfig {
     /// A user by login name.
     pub fn user(&self, name: &str) -> Option<&UserConfig> {
         self.users.iter().find(|u| u.name == name)
+    }
+
+    /// The person whose email is `email` (case-insensitive).
+    pub fn user_by_email(&self, email: &str) -> Option<&UserConfig> {
+        self.users.iter().find(|u| {
+            u.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
     }
 }

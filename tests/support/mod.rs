@@ -7,15 +7,19 @@
 //! - [`phone`]: async DAV against a gateway with a CRM-backed tenant.
 //! - [`saas`]: HubSpot, Salesforce and Dynamics 365 simulated with wiremock.
 //! - [`amagi`]: a real amagi-crm from PyPI.
+//! - [`oidc`]: a real OpenID Connect provider (oidc-provider under Node); [`browser`]: headless
+//!   chromium over WebDriver.
 //! - [`examples`]: the shipped SaaS tenant examples load.
 //! - [`postgres`]: a throwaway PostgreSQL cluster (skipped without the server binaries).
 #![allow(dead_code)]
 
 pub mod amagi;
+pub mod browser;
 pub mod dav;
 pub mod demo;
 pub mod examples;
 pub mod gateway;
+pub mod oidc;
 pub mod phone;
 pub mod postgres;
 pub mod saas;
