@@ -16,6 +16,12 @@ impl RestConnector {
             return (!text.is_empty()).then(|| text.chars().take(300).collect());
         };
         for p in &self.def.error_message_paths {
+            if let Some(prefix) = wildcard_prefix(p) {
+                if let Some(m) = jsonpath::get(&v, prefix).and_then(per_field_messages) {
+                    return Some(m);
+                }
+                continue;
+            }
             match jsonpath::get(&v, p) {
                 Some(Value::String(s)) if !s.is_empty() => return Some(s.clone()),
                 Some(Value::Array(items)) if !items.is_empty() => {
@@ -32,8 +38,8 @@ impl RestConnector {
                         .collect();
                     return Some(parts.join("; "));
                 }
-                Some(Value::Null) | None => {}
-                Some(Value::Object(_)) => {}
+                // `{"error": true}` is a flag, not a message.
+                Some(Value::Null | Value::Bool(_) | Value::Object(_)) | None => {}
                 Some(other) => return Some(other.to_string()),
             }
         }
@@ -54,6 +60,10 @@ impl RestConnector {
         let message = self
             .error_message(&resp.body)
             .unwrap_or_else(|| format!("HTTP {status}"));
+        if let Some(e) = super::status_map::overridden(&self.def.status_overrides, status, &message)
+        {
+            return Err(e);
+        }
         Err(match status {
             400 | 422 => ConnectorError::Invalid { message },
             401 => ConnectorError::Auth { message },
@@ -157,6 +167,40 @@ impl RestConnector {
     }
 }
 
+/// The object path of a wildcard error path (`errors.*` → `errors`, `*` → the whole body).
+fn wildcard_prefix(path: &str) -> Option<&str> {
+    let prefix = path.strip_suffix('*')?;
+    Some(prefix.strip_suffix('.').unwrap_or(prefix))
+}
+
+/// Messages kept under a key per field (`{"last_name": ["may not be empty"]}`), each with its
+/// field name: `last_name: may not be empty`. `None` when no member holds a message.
+fn per_field_messages(v: &Value) -> Option<String> {
+    let obj = v.as_object()?;
+    let mut out = Vec::new();
+    for (field, val) in obj {
+        let texts: Vec<String> = match val {
+            Value::String(s) if !s.is_empty() => vec![s.clone()],
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|i| match i {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Object(o) => ["message", "msg", "detail"]
+                        .iter()
+                        .find_map(|k| o.get(*k).and_then(Value::as_str))
+                        .map(str::to_string),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if !texts.is_empty() {
+            out.push(format!("{field}: {}", texts.join(", ")));
+        }
+    }
+    (!out.is_empty()).then(|| out.join("; "))
+}
+
 /// Whether `path` ends in an index into an array that exists and is empty (`records[0]` of
 /// `{"records": []}`): a query-style get that found nothing.
 pub(super) fn record_slot_empty(body: &Value, path: &str) -> bool {
@@ -201,6 +245,11 @@ mod tests {
             Some("nope".into())
         );
         assert_eq!(c.error_message(b"plain text"), Some("plain text".into()));
+        assert_eq!(
+            c.error_message(br#"{"error":true,"errors":{"last_name":["may not be empty"]}}"#),
+            Some("last_name: may not be empty".into())
+        );
+        assert_eq!(c.error_message(br#"{"error":true}"#), None);
         assert_eq!(c.error_message(b""), None);
     }
 }

@@ -22,6 +22,7 @@ mod paging;
 mod retry;
 mod scope_def;
 mod scoped;
+mod status_map;
 mod transport;
 mod url;
 
