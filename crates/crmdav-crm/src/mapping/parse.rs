@@ -1,8 +1,9 @@
 //! iCalendar/vCard → the JSON patch of the writable mapped fields.
 
+use super::fallback::first_available;
 use super::rules::{Absent, Access, AllDay, FieldRule, FieldType, ParamsMatch};
 use super::text::{self, split_unescaped, unescape, Prop};
-use super::values::{format_hh_mm, parse_duration, typed, unit_seconds, URI_PROPS};
+use super::values::{crm_value, format_hh_mm, parse_duration, typed, unit_seconds, URI_PROPS};
 use super::{Mapping, MappingError};
 use crate::record::{jsonpath, timefmt};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
@@ -82,7 +83,16 @@ impl Mapping {
                     let v = parts
                         .get(i)
                         .map(|s| unescape(s).trim().to_string())
-                        .filter(|s| !s.is_empty());
+                        .filter(|s| !s.is_empty())
+                        .or_else(|| {
+                            rule.part_fallback
+                                .get(path)
+                                .and_then(|chain| first_available(&ctx.props, chain))
+                        })
+                        .map(|s| match rule.part_values.get(path) {
+                            Some(table) => crm_value(table, &s),
+                            None => s,
+                        });
                     match v {
                         Some(s) => set_path(out, path, Value::String(s))?,
                         None if rule.absent == Absent::Null => set_path(out, path, Value::Null)?,
@@ -230,6 +240,16 @@ impl Mapping {
                     }
                     (_, None) => None,
                     (FieldType::Template | FieldType::Structured | FieldType::List, _) => None,
+                };
+                let value = match value {
+                    Some(v) => Some(v),
+                    None if !rule.fallback.is_empty() => {
+                        match first_available(&ctx.props, &rule.fallback) {
+                            Some(s) => Some(typed(&s, rule.value_type, false).map_err(invalid)?),
+                            None => None,
+                        }
+                    }
+                    None => None,
                 };
                 let value = match value {
                     Some(v) => Some(v),

@@ -3,7 +3,7 @@
 use super::rules::{Access, FieldRule, FieldType};
 use super::text::{escape, param_value, push_line};
 use super::values::{
-    collapse, fill_template, format_duration, parse_hh_mm, unit_seconds, URI_PROPS,
+    collapse, dav_value, fill_template, format_duration, parse_hh_mm, unit_seconds, URI_PROPS,
 };
 use super::vtimezone::vtimezone;
 use super::{ComponentKind, Mapping, VCardVersion};
@@ -183,6 +183,10 @@ impl Mapping {
                         } else {
                             jsonpath::get(data, p)
                                 .and_then(jsonpath::scalar_string)
+                                .map(|s| match rule.part_values.get(p) {
+                                    Some(table) => dav_value(table, &s),
+                                    None => s,
+                                })
                                 .map(|s| escape(&s))
                                 .unwrap_or_default()
                         }

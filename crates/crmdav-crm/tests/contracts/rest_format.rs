@@ -1,12 +1,14 @@
 //! Format features of issue 12 at the engine, in the shapes of common web frameworks' default
 //! APIs (Django REST Framework, Rails, Laravel): per-field error messages (`errors.*`), the
-//! `error: true` flag never read as a message, and `[[status_overrides]]`.
+//! `error: true` flag never read as a message, `[[status_overrides]]`, fallback chains and
+//! value tables inside structured properties.
 
 use crmdav_crm::connector::rest::def::ConnectorDef;
 use crmdav_crm::connector::{Connector, ConnectorError, RestConnector};
+use crmdav_crm::mapping::{Mapping, VCardVersion};
 use serde_json::json;
 use std::collections::HashMap;
-use wiremock::matchers::{method, path};
+use wiremock::matchers::{body_partial_json, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn build(toml: &str, s: &MockServer) -> RestConnector {
@@ -171,4 +173,160 @@ async fn status_overrides_pick_the_meaning() {
     assert!(matches!(e, ConnectorError::Invalid { .. }), "{e:?}");
     let e = refused_create(OVERRIDES, 403, json!({"message": "read-only role"})).await;
     assert!(matches!(e, ConnectorError::Forbidden { .. }), "{e:?}");
+}
+
+/// A Laravel-style contacts API: `last_name` is required, the country an ISO code.
+const LARAVEL_CONTACTS: &str = r#"
+name = "t"
+base_url = "${base}"
+error_message_paths = ["errors.*", "message"]
+[entities.contacts]
+records_path = "data"
+record_path = "data"
+list = { path = "/api/contacts" }
+get = { path = "/api/contacts/{id}" }
+create = { method = "POST", path = "/api/contacts" }
+"#;
+
+const CONTACT_MAPPING: &str = r#"
+component = "VCARD"
+[[field]]
+property = "N"
+type = "structured"
+parts = ["last_name", "first_name", "", "prefix", ""]
+part_fallback = { last_name = ["ORG", "FN"] }
+part_values = { prefix = { mr = "Mr.", ms = "Ms.", dr = "Dr." } }
+[[field]]
+property = "ORG"
+path = "company"
+[[field]]
+property = "ADR"
+type = "structured"
+parts = ["", "", "street", "city", "", "zip", "country"]
+part_values = { country = { DE = "Germany", FR = "France", GB = "United Kingdom" } }
+"#;
+
+fn contact_mapping() -> Mapping {
+    Mapping::from_toml_str(
+        CONTACT_MAPPING,
+        &HashMap::new(),
+        Some("t".into()),
+        Some("contacts".into()),
+    )
+    .unwrap()
+}
+
+fn vcard(lines: &[&str]) -> String {
+    format!(
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:u1\r\n{}\r\nEND:VCARD\r\n",
+        lines.join("\r\n")
+    )
+}
+
+#[tokio::test]
+async fn fallback_chain_fills_a_required_last_name() {
+    let s = MockServer::start().await;
+    // The CRM refuses a contact without a last name; the mapping never sends one.
+    Mock::given(method("POST"))
+        .and(path("/api/contacts"))
+        .and(body_partial_json(
+            json!({"last_name": "Acme GmbH", "first_name": null}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"data": {"id": 1, "last_name": "Acme GmbH"}})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/contacts"))
+        .and(body_partial_json(json!({"last_name": "Ada Lovelace"})))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"data": {"id": 2, "last_name": "Ada Lovelace"}})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/contacts"))
+        .and(body_partial_json(
+            json!({"last_name": "Lovelace", "first_name": "Ada"}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {"id": 3}})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let c = build(LARAVEL_CONTACTS, &s);
+    let m = contact_mapping();
+    // No family name: the company.
+    let body = m
+        .to_record(&vcard(&["FN:Acme GmbH", "N:;;;;", "ORG:Acme GmbH"]))
+        .unwrap();
+    assert_eq!(c.create("contacts", &body).await.unwrap().id, "1");
+    // No N at all and no company: the full name.
+    let body = m.to_record(&vcard(&["FN:Ada Lovelace"])).unwrap();
+    assert_eq!(body["last_name"], json!("Ada Lovelace"));
+    assert_eq!(body["company"], json!(null));
+    assert_eq!(c.create("contacts", &body).await.unwrap().id, "2");
+    // A family name of its own wins.
+    let body = m
+        .to_record(&vcard(&[
+            "FN:Ada Lovelace",
+            "N:Lovelace;Ada;;;",
+            "ORG:Acme GmbH",
+        ]))
+        .unwrap();
+    assert_eq!(c.create("contacts", &body).await.unwrap().id, "3");
+    assert_eq!(c.calls(), 3);
+}
+
+#[tokio::test]
+async fn value_tables_inside_adr_and_n_both_ways() {
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/contacts/7"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"data": {
+            "id": 7, "last_name": "Curie", "first_name": "Marie", "prefix": "dr",
+            "street": "1 Rue Pierre", "city": "Paris", "zip": "75005", "country": "FR"
+        }})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/api/contacts"))
+        .and(body_partial_json(
+            json!({"country": "DE", "prefix": "mr", "city": "Berlin"}),
+        ))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"data": {"id": 8}})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let c = build(LARAVEL_CONTACTS, &s);
+    let m = contact_mapping();
+    let rec = c.get("contacts", "7").await.unwrap().unwrap();
+    let card = m.to_vcard(&rec, VCardVersion::V3);
+    assert!(card.contains("N:Curie;Marie;;Dr.;"), "{card}");
+    assert!(
+        card.contains("ADR:;;1 Rue Pierre;Paris;;75005;France"),
+        "{card}"
+    );
+
+    // The phone writes names; the CRM gets codes (any case). Unknown values pass through.
+    let body = m
+        .to_record(&vcard(&[
+            "FN:Max Mustermann",
+            "N:Mustermann;Max;;MR.;",
+            "ADR;TYPE=WORK:;;Hauptstr. 1;Berlin;;10115;germany",
+        ]))
+        .unwrap();
+    assert_eq!(body["country"], json!("DE"));
+    assert_eq!(body["prefix"], json!("mr"));
+    assert_eq!(c.create("contacts", &body).await.unwrap().id, "8");
+    let body = m
+        .to_record(&vcard(&["FN:X", "N:X;;;;", "ADR:;;;;;;Atlantis"]))
+        .unwrap();
+    assert_eq!(body["country"], json!("Atlantis"));
+    assert_eq!(c.calls(), 2);
 }
