@@ -3,7 +3,7 @@
 use super::fallback::first_available;
 use super::rules::{Absent, Access, AllDay, FieldRule, FieldType, ParamsMatch};
 use super::text::{self, split_unescaped, unescape, Prop};
-use super::values::{crm_value, format_hh_mm, parse_duration, typed, unit_seconds, URI_PROPS};
+use super::values::{crm_value, duration_value, parse_duration, typed, URI_PROPS};
 use super::{Mapping, MappingError};
 use crate::record::{jsonpath, timefmt};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
@@ -178,25 +178,20 @@ impl Mapping {
                             }
                         }
                     }
-                    (FieldType::Duration, None) if rule.format.as_deref() == Some("hh:mm") => {
+                    (FieldType::Duration, None) => {
                         // No DURATION: the span DTSTART → DTEND (or DUE) of a timed item.
-                        self.derived_duration(ctx)
-                            .map(|secs| Value::String(format_hh_mm(secs)))
-                    }
-                    (FieldType::Duration, Some(p)) if rule.format.as_deref() == Some("hh:mm") => {
-                        let secs = parse_duration(p.value.trim())
-                            .ok_or_else(|| invalid(format!("bad duration {:?}", p.value)))?;
-                        Some(Value::String(format_hh_mm(secs)))
+                        self.derived_duration(ctx).map(|secs| {
+                            duration_value(rule.format.as_deref(), rule.unit.as_deref(), secs)
+                        })
                     }
                     (FieldType::Duration, Some(p)) => {
                         let secs = parse_duration(p.value.trim())
                             .ok_or_else(|| invalid(format!("bad duration {:?}", p.value)))?;
-                        let unit = unit_seconds(rule.unit.as_deref());
-                        Some(if secs % unit == 0 {
-                            Value::from(secs / unit)
-                        } else {
-                            Value::from(secs as f64 / unit as f64)
-                        })
+                        Some(duration_value(
+                            rule.format.as_deref(),
+                            rule.unit.as_deref(),
+                            secs,
+                        ))
                     }
                     (FieldType::Date, Some(p)) => {
                         let v = self.parse_time(&p).map_err(invalid)?;

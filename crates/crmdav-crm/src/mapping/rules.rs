@@ -148,7 +148,8 @@ pub struct FieldRule {
     /// back (e.g. `UTC`); default the mapping's `timezone`.
     #[serde(default)]
     pub zone: Option<String>,
-    /// Duration: `hh:mm` when the CRM stores `"01:30"` instead of a number of `unit`s.
+    /// Duration: `hh:mm` when the CRM stores `"01:30"`, `iso8601` for `"PT1H30M"`; default a
+    /// number of `unit`s.
     #[serde(default)]
     pub format: Option<String>,
     /// List of objects: the path of the value inside each element of the array at `path`

@@ -132,3 +132,34 @@ pub(super) fn dav_value(table: &BTreeMap<String, String>, crm: &str) -> String {
         .map(|(_, v)| v.clone())
         .unwrap_or_else(|| crm.to_string())
 }
+
+/// Seconds → the CRM's duration value: `format = "hh:mm"` (`"01:30"`), `"iso8601"`
+/// (`"PT1H30M"`), else a number of `unit`s (whole when it divides).
+pub(super) fn duration_value(format: Option<&str>, unit: Option<&str>, secs: i64) -> Value {
+    match format {
+        Some("hh:mm") => Value::String(format_hh_mm(secs)),
+        Some("iso8601") => Value::String(format_duration(secs)),
+        _ => {
+            let unit = unit_seconds(unit);
+            if secs % unit == 0 {
+                Value::from(secs / unit)
+            } else {
+                Value::from(secs as f64 / unit as f64)
+            }
+        }
+    }
+}
+
+/// The CRM's duration value → seconds, per `format` and `unit` (numbers may be strings).
+pub(super) fn duration_secs(format: Option<&str>, unit: Option<&str>, v: &Value) -> Option<i64> {
+    match format {
+        Some("hh:mm") => v.as_str().and_then(parse_hh_mm),
+        Some("iso8601") => v.as_str().and_then(|s| parse_duration(s.trim())),
+        _ => {
+            let n = v
+                .as_f64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse::<f64>().ok()))?;
+            Some((n * unit_seconds(unit) as f64).round() as i64)
+        }
+    }
+}

@@ -330,3 +330,158 @@ async fn value_tables_inside_adr_and_n_both_ways() {
     assert_eq!(body["country"], json!("Atlantis"));
     assert_eq!(c.calls(), 2);
 }
+
+/// A Django REST Framework events API: a start and a length (in seconds here; the same
+/// mapping with `unit = "minutes"` or `format = "iso8601"` for CRMs that keep those).
+const DRF_EVENTS: &str = r#"
+name = "t"
+base_url = "${base}"
+[entities.events]
+records_path = "results"
+record_path = ""
+list = { path = "/api/events/" }
+get = { path = "/api/events/{id}/" }
+create = { method = "POST", path = "/api/events/" }
+"#;
+
+const EVENT_MAPPING: &str = r#"
+component = "VEVENT"
+timezone = "UTC"
+[[field]]
+property = "SUMMARY"
+path = "title"
+[[field]]
+property = "DTSTART"
+path = "start"
+type = "datetime"
+write_format = "rfc3339"
+[[field]]
+property = "DURATION"
+path = "length_s"
+type = "duration"
+unit = "seconds"
+"#;
+
+#[tokio::test]
+async fn durations_in_seconds_minutes_and_iso_8601_both_ways() {
+    let shape = |from: &str, to: &str| {
+        Mapping::from_toml_str(
+            &EVENT_MAPPING.replace(from, to),
+            &HashMap::new(),
+            Some("t".into()),
+            Some("events".into()),
+        )
+        .unwrap()
+    };
+    let m = shape("", "");
+    let minutes = shape("unit = \"seconds\"", "unit = \"minutes\"");
+    let iso = shape("unit = \"seconds\"", "format = \"iso8601\"");
+    let s = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/api/events/4/"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "id": 4, "title": "Review", "start": "2026-03-02T09:00:00Z", "length_s": 5400
+        })))
+        .expect(1)
+        .mount(&s)
+        .await;
+    // DTEND − DTSTART written as seconds, minutes and ISO 8601 at once.
+    Mock::given(method("POST"))
+        .and(path("/api/events/"))
+        .and(body_partial_json(json!({
+            "start": "2026-03-02T09:00:00Z", "length_s": 2700
+        })))
+        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 5})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    let c = build(DRF_EVENTS, &s);
+    let rec = c.get("events", "4").await.unwrap().unwrap();
+    let ics = m.to_component(&rec);
+    assert!(ics.contains("DURATION:PT1H30M"), "{ics}");
+
+    let body = m
+        .to_record(
+            "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nSUMMARY:Call\r\nDTSTART:20260302T090000Z\r\nDTEND:20260302T094500Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        )
+        .unwrap();
+    assert_eq!(c.create("events", &body).await.unwrap().id, "5");
+
+    // DTEND in the other shapes; a DURATION sent by the phone, in each shape.
+    let dtend = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:20260302T090000Z\r\nDTEND:20260302T094500Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    assert_eq!(minutes.to_record(dtend).unwrap()["length_s"], json!(45));
+    assert_eq!(iso.to_record(dtend).unwrap()["length_s"], json!("PT45M"));
+    let dur = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\nDTSTART:20260302T090000Z\r\nDURATION:PT1H30S\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    assert_eq!(m.to_record(dur).unwrap()["length_s"], json!(3630));
+    assert_eq!(minutes.to_record(dur).unwrap()["length_s"], json!(60.5));
+    assert_eq!(iso.to_record(dur).unwrap()["length_s"], json!("PT1H30S"));
+    // Read back: minutes as a number or a string, ISO 8601 as text.
+    let rec = |v: serde_json::Value| crmdav_crm::record::Record {
+        id: "9".into(),
+        data: json!({"id": 9, "start": "2026-03-02T09:00:00Z", "length_s": v}),
+        modified: None,
+        version: None,
+    };
+    assert!(minutes
+        .to_component(&rec(json!("90")))
+        .contains("DURATION:PT1H30M"));
+    assert!(iso
+        .to_component(&rec(json!("P1DT2H")))
+        .contains("DURATION:P1DT2H"));
+    assert_eq!(c.calls(), 2);
+}
+
+/// A Rails contacts API wants `kind` and `source` on every create, beside the mapped record.
+const RAILS_CONSTANTS: &str = r#"
+name = "t"
+base_url = "${base}"
+[entities.contacts]
+records_path = ""
+body_wrap = "contact"
+record_path = ""
+list = { path = "/contacts.json" }
+create = { method = "POST", path = "/contacts.json", constants = { kind = "person", source = "crmdav", "owner.id" = 3 } }
+update = { method = "PATCH", path = "/contacts/{id}.json" }
+"#;
+
+#[tokio::test]
+async fn constants_are_merged_into_create_bodies() {
+    let s = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/contacts.json"))
+        .and(wiremock::matchers::body_json(json!({"contact": {
+            "last_name": "Lovelace", "kind": "person", "source": "phone", "owner": {"id": 3}
+        }})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"id": 11, "last_name": "Lovelace"})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("PATCH"))
+        .and(path("/contacts/11.json"))
+        .and(wiremock::matchers::body_json(
+            json!({"contact": {"last_name": "Byron"}}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"id": 11, "last_name": "Byron"})),
+        )
+        .expect(1)
+        .mount(&s)
+        .await;
+    let c = build(RAILS_CONSTANTS, &s);
+    // The record stays; the constants join it; a value the mapping wrote wins.
+    let r = c
+        .create(
+            "contacts",
+            &json!({"last_name": "Lovelace", "source": "phone"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.id, "11");
+    // Constants belong to the endpoint that names them: the update goes without.
+    c.update("contacts", "11", &json!({"last_name": "Byron"}), None)
+        .await
+        .unwrap();
+    assert_eq!(c.calls(), 2);
+}

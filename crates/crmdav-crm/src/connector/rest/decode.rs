@@ -1,7 +1,7 @@
 //! The CRM's answers: JSON bodies, the CRM's own error messages mapped to [`ConnectorError`],
 //! records found at the definition's paths, and the envelope a write body goes in.
 
-use super::def::EntityDef;
+use super::def::{Endpoint, EntityDef};
 use super::transport::Resp;
 use super::{jsonpath, timefmt, RestConnector};
 use crate::connector::{ConnectorError, Record};
@@ -146,6 +146,24 @@ impl RestConnector {
             }
         };
         Ok(self.record_with_id(e, inner, id))
+    }
+
+    /// The write body: `data` with the endpoint's `constants` merged in, wrapped.
+    pub(super) fn write_body(&self, e: &EntityDef, ep: &Endpoint, data: &Value) -> Value {
+        if ep.constants.is_empty() {
+            return self.wrap(e, data);
+        }
+        let mut merged = data.clone();
+        for (path, value) in &ep.constants {
+            if jsonpath::get(&merged, path).is_some_and(|v| !v.is_null()) {
+                continue;
+            }
+            if let Ok(segs) = jsonpath::parse(path) {
+                // A path through a non-object value cannot be set; the record is sent as is.
+                let _ = jsonpath::set(&mut merged, &segs, value.clone());
+            }
+        }
+        self.wrap(e, &merged)
     }
 
     pub(super) fn wrap(&self, e: &EntityDef, data: &Value) -> Value {

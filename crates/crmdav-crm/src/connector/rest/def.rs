@@ -441,6 +441,10 @@ pub struct Endpoint {
     pub query: BTreeMap<String, String>,
     #[serde(default)]
     pub body: Option<Value>,
+    /// Create and update: fields merged into the mapped record before it is wrapped, by JSON
+    /// path (`{ type = "person", "owner.id" = 3 }`); a value the mapping wrote wins.
+    #[serde(default)]
+    pub constants: BTreeMap<String, Value>,
     /// Headers for this endpoint (e.g. `Prefer`, `If-Match = "*"`); a record version sent
     /// through `version_header` replaces a header of the same name.
     #[serde(default)]
