@@ -250,17 +250,22 @@ pub async fn probe_tenant(cfg: &ServerConfig, tenant: &str) -> anyhow::Result<St
             );
         }
         if !page.records.is_empty() {
+            let rendered: Vec<String> = page
+                .records
+                .iter()
+                .map(|r| b.mapping.to_component(r))
+                .collect();
             for (prop, path) in mapping_paths(&msrc.text) {
-                let anywhere = page
-                    .records
-                    .iter()
-                    .any(|r| crate::connector::rest::jsonpath::get(&r.data, &path).is_some());
-                if !anywhere {
-                    let m = format!(
+                let m = match field_state(&page.records, &rendered, &prop, &path) {
+                    FieldState::Absent => format!(
                         "mapping {definition}/{mname}: field '{path}' ({prop}) is absent from every listed {entity} record"
-                    );
-                    let _ = writeln!(s, "    WARNING: {m}");
-                }
+                    ),
+                    FieldState::Unreadable(example) => format!(
+                        "mapping {definition}/{mname}: field '{path}' ({prop}) is present but no listed {entity} record renders {prop} (e.g. {example}); check the field's type and format"
+                    ),
+                    FieldState::Fine => continue,
+                };
+                let _ = writeln!(s, "    WARNING: {m}");
             }
         }
     }
@@ -273,5 +278,106 @@ pub async fn probe_tenant(cfg: &ServerConfig, tenant: &str) -> anyhow::Result<St
     } else {
         print!("{s}");
         Err(anyhow::anyhow!("{}", problems.join("; ")))
+    }
+}
+
+/// What the listed records say about one mapped field.
+enum FieldState {
+    /// No record has the field (for `a[].b` paths: no record has the array `a`).
+    Absent,
+    /// Records carry a value but none renders the property: the value is unreadable (a date
+    /// in an unknown format, say); holds an example value.
+    Unreadable(String),
+    Fine,
+}
+
+fn field_state(
+    records: &[crate::record::Record],
+    rendered: &[String],
+    prop: &str,
+    path: &str,
+) -> FieldState {
+    use crate::connector::rest::jsonpath;
+    let Ok(segs) = jsonpath::parse(path) else {
+        return FieldState::Fine;
+    };
+    // Where the path walks an array (`tags[].name`), the array itself is what must be there.
+    let head = segs
+        .iter()
+        .position(|s| *s == jsonpath::Seg::Each)
+        .map_or(&segs[..], |i| &segs[..i]);
+    if !records
+        .iter()
+        .any(|r| jsonpath::get_segs(&r.data, head).is_some())
+    {
+        return FieldState::Absent;
+    }
+    let mut example = None;
+    for (r, body) in records.iter().zip(rendered) {
+        let values = jsonpath::get_all(&r.data, &segs);
+        let Some(v) = values.iter().find(|v| match v {
+            serde_json::Value::String(s) => !s.trim().is_empty(),
+            serde_json::Value::Array(a) => !a.is_empty(),
+            serde_json::Value::Object(o) => !o.is_empty(),
+            _ => true,
+        }) else {
+            continue;
+        };
+        let renders = body.lines().any(|l| {
+            l.get(..prop.len())
+                .is_some_and(|n| n.eq_ignore_ascii_case(prop))
+                && matches!(l.as_bytes().get(prop.len()), Some(b':' | b';'))
+        });
+        if renders {
+            return FieldState::Fine;
+        }
+        example.get_or_insert_with(|| v.to_string());
+    }
+    match example {
+        Some(e) => FieldState::Unreadable(e),
+        None => FieldState::Fine,
+    }
+}
+
+#[cfg(test)]
+mod field_state_tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rec(data: serde_json::Value) -> crate::record::Record {
+        crate::record::Record {
+            id: "1".into(),
+            data,
+            modified: None,
+            version: None,
+        }
+    }
+
+    #[test]
+    fn array_paths_and_unreadable_values() {
+        let recs = [rec(
+            json!({"tags": [{"name": "vip"}], "start": "02/03/2026 9:00"}),
+        )];
+        let body = ["BEGIN:VEVENT\r\nCATEGORIES:vip\r\nEND:VEVENT\r\n".to_string()];
+        // `tags[].name` is understood (no false "absent").
+        assert!(matches!(
+            field_state(&recs, &body, "CATEGORIES", "tags[].name"),
+            FieldState::Fine
+        ));
+        assert!(matches!(
+            field_state(&recs, &body, "CATEGORIES", "labels[].name"),
+            FieldState::Absent
+        ));
+        // Present, but no record renders DTSTART: the format is unreadable.
+        match field_state(&recs, &body, "DTSTART", "start") {
+            FieldState::Unreadable(e) => assert!(e.contains("02/03/2026"), "{e}"),
+            _ => panic!("expected unreadable"),
+        }
+        // Empty values are not evidence.
+        let empty = [rec(json!({"tags": [], "start": ""}))];
+        assert!(matches!(
+            field_state(&empty, &body, "DTSTART", "start"),
+            FieldState::Fine
+        ));
     }
 }

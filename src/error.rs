@@ -118,6 +118,8 @@ impl DavError {
             | DavError::Upstream(ConnectorError::Unavailable { retry_after, .. }) => {
                 Some(retry_after.map(|d| d.as_secs().max(1)).unwrap_or(30))
             }
+            // An unreadable answer is a 503 too: the client may try again later.
+            DavError::Upstream(ConnectorError::Protocol { .. }) => Some(30),
             _ => None,
         }
     }
@@ -202,7 +204,14 @@ impl ResponseError for DavError {
                 ConnectorError::Invalid { .. } => "crm-refused",
                 ConnectorError::Conflict { .. } => "crm-conflict",
                 ConnectorError::Forbidden { .. } => "crm-forbidden",
-                _ => "crm-unavailable",
+                // Named for what happened (a 403 for an unsupported operation is no outage).
+                ConnectorError::NotSupported { .. } => "crm-not-supported",
+                ConnectorError::NotFound { .. } => "crm-not-found",
+                ConnectorError::VersionMismatch { .. } => "crm-changed",
+                ConnectorError::Auth { .. } => "crm-auth-failed",
+                ConnectorError::RateLimited { .. } => "crm-rate-limited",
+                ConnectorError::Protocol { .. } => "crm-unreadable",
+                ConnectorError::Unavailable { .. } => "crm-unavailable",
             };
             w.raw(&format!(
                 "<x:{name} xmlns:x=\"https://crmdav.dev/ns/\">{}</x:{name}>",
@@ -218,3 +227,49 @@ impl ResponseError for DavError {
 
 /// Result alias for the DAV layer.
 pub type DavResult<T> = Result<T, DavError>;
+
+#[cfg(test)]
+mod upstream_tests {
+    use super::*;
+
+    fn answer(e: ConnectorError) -> ((), Option<String>, String) {
+        let r = DavError::Upstream(e).error_response();
+        let retry = r
+            .headers()
+            .get("Retry-After")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        use actix_web::body::MessageBody;
+        let body = match r.into_body().try_into_bytes() {
+            Ok(b) => String::from_utf8_lossy(b.as_ref()).into_owned(),
+            Err(_) => String::new(),
+        };
+        ((), retry, body)
+    }
+
+    #[test]
+    fn refusals_are_named_for_what_happened() {
+        let m = || "x".to_string();
+        let (_, _, b) = answer(ConnectorError::NotSupported { message: m() });
+        assert!(b.contains("x:crm-not-supported"), "{b}");
+        assert!(!b.contains("crm-unavailable"), "{b}");
+        let (_, _, b) = answer(ConnectorError::Auth { message: m() });
+        assert!(b.contains("x:crm-auth-failed"), "{b}");
+        let (_, _, b) = answer(ConnectorError::Forbidden { message: m() });
+        assert!(b.contains("x:crm-forbidden"), "{b}");
+    }
+
+    #[test]
+    fn an_unreadable_answer_is_a_503_with_retry_after() {
+        let e = ConnectorError::Protocol {
+            message: "malformed JSON".into(),
+        };
+        assert_eq!(
+            DavError::Upstream(e.clone()).status_code(),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        let (_, retry, b) = answer(e);
+        assert_eq!(retry.as_deref(), Some("30"));
+        assert!(b.contains("x:crm-unreadable"), "{b}");
+    }
+}

@@ -21,7 +21,8 @@ pub(super) fn err(file: &Path, key: &str, message: impl Into<String>) -> ConfigE
     }
 }
 
-/// Replace `${VAR}` with the environment's value; an unset variable is an error.
+/// Replace `${VAR}` with the environment's value (`${VAR:-default}`: the default when it is
+/// unset); an unset variable without a default is an error.
 fn substitute_env(s: &str, file: &Path, key: &str) -> Result<String, ConfigError> {
     let mut out = String::with_capacity(s.len());
     let mut rest = s;
@@ -31,9 +32,22 @@ fn substitute_env(s: &str, file: &Path, key: &str) -> Result<String, ConfigError
         let end = after
             .find('}')
             .ok_or_else(|| err(file, key, "unterminated ${...}"))?;
-        let var = &after[..end];
-        let val = std::env::var(var)
-            .map_err(|_| err(file, key, format!("environment variable {var} is not set")))?;
+        // `${VAR:-default}`, as in connector and mapping files: the default when unset.
+        let (var, default) = match after[..end].split_once(":-") {
+            Some((v, d)) => (v, Some(d)),
+            None => (&after[..end], None),
+        };
+        let val = match (std::env::var(var), default) {
+            (Ok(v), _) => v,
+            (Err(_), Some(d)) => d.to_string(),
+            (Err(_), None) => {
+                return Err(err(
+                    file,
+                    key,
+                    format!("environment variable {var} is not set"),
+                ))
+            }
+        };
         out.push_str(&val);
         rest = &after[end + 1..];
     }
@@ -800,6 +814,15 @@ mod tests {
         assert_eq!(
             substitute_env("a${CRMDAV_TEST_X}b", f, "k").unwrap(),
             "av1b"
+        );
+        assert_eq!(
+            substitute_env(
+                "${CRMDAV_TEST_UNSET_Y:-Europe/Berlin}|${CRMDAV_TEST_X:-d}",
+                f,
+                "k"
+            )
+            .unwrap(),
+            "Europe/Berlin|v1"
         );
         let e = substitute_env("${CRMDAV_TEST_UNSET_Y}", f, "k").unwrap_err();
         assert_eq!(

@@ -1,7 +1,8 @@
 //! Server and tenant configuration: one server file plus one file per tenant in a folder.
 //!
 //! Values may contain `${ENV}` (substituted from the environment; an unset variable is an
-//! error), and any key ending in `_file` is replaced by the trimmed contents of that file
+//! error; `${ENV:-default}` takes the default when it is unset, as in connector files), and
+//! any key ending in `_file` is replaced by the trimmed contents of that file
 //! (`password_hash_file = "/run/secrets/x"` gives `password_hash`). Every error names the file,
 //! the key and what is wrong.
 

@@ -14,6 +14,7 @@
 //! (content lines).
 
 mod dates;
+mod fallback;
 mod load;
 mod parse;
 mod render;

@@ -1,8 +1,9 @@
 //! iCalendar/vCard → the JSON patch of the writable mapped fields.
 
+use super::fallback::first_available;
 use super::rules::{Absent, Access, AllDay, FieldRule, FieldType, ParamsMatch};
 use super::text::{self, split_unescaped, unescape, Prop};
-use super::values::{format_hh_mm, parse_duration, typed, unit_seconds, URI_PROPS};
+use super::values::{crm_value, duration_value, parse_duration, typed, URI_PROPS};
 use super::{Mapping, MappingError};
 use crate::record::{jsonpath, timefmt};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
@@ -82,7 +83,16 @@ impl Mapping {
                     let v = parts
                         .get(i)
                         .map(|s| unescape(s).trim().to_string())
-                        .filter(|s| !s.is_empty());
+                        .filter(|s| !s.is_empty())
+                        .or_else(|| {
+                            rule.part_fallback
+                                .get(path)
+                                .and_then(|chain| first_available(&ctx.props, chain))
+                        })
+                        .map(|s| match rule.part_values.get(path) {
+                            Some(table) => crm_value(table, &s),
+                            None => s,
+                        });
                     match v {
                         Some(s) => set_path(out, path, Value::String(s))?,
                         None if rule.absent == Absent::Null => set_path(out, path, Value::Null)?,
@@ -168,25 +178,20 @@ impl Mapping {
                             }
                         }
                     }
-                    (FieldType::Duration, None) if rule.format.as_deref() == Some("hh:mm") => {
+                    (FieldType::Duration, None) => {
                         // No DURATION: the span DTSTART → DTEND (or DUE) of a timed item.
-                        self.derived_duration(ctx)
-                            .map(|secs| Value::String(format_hh_mm(secs)))
-                    }
-                    (FieldType::Duration, Some(p)) if rule.format.as_deref() == Some("hh:mm") => {
-                        let secs = parse_duration(p.value.trim())
-                            .ok_or_else(|| invalid(format!("bad duration {:?}", p.value)))?;
-                        Some(Value::String(format_hh_mm(secs)))
+                        self.derived_duration(ctx).map(|secs| {
+                            duration_value(rule.format.as_deref(), rule.unit.as_deref(), secs)
+                        })
                     }
                     (FieldType::Duration, Some(p)) => {
                         let secs = parse_duration(p.value.trim())
                             .ok_or_else(|| invalid(format!("bad duration {:?}", p.value)))?;
-                        let unit = unit_seconds(rule.unit.as_deref());
-                        Some(if secs % unit == 0 {
-                            Value::from(secs / unit)
-                        } else {
-                            Value::from(secs as f64 / unit as f64)
-                        })
+                        Some(duration_value(
+                            rule.format.as_deref(),
+                            rule.unit.as_deref(),
+                            secs,
+                        ))
                     }
                     (FieldType::Date, Some(p)) => {
                         let v = self.parse_time(&p).map_err(invalid)?;
@@ -230,6 +235,16 @@ impl Mapping {
                     }
                     (_, None) => None,
                     (FieldType::Template | FieldType::Structured | FieldType::List, _) => None,
+                };
+                let value = match value {
+                    Some(v) => Some(v),
+                    None if !rule.fallback.is_empty() => {
+                        match first_available(&ctx.props, &rule.fallback) {
+                            Some(s) => Some(typed(&s, rule.value_type, false).map_err(invalid)?),
+                            None => None,
+                        }
+                    }
+                    None => None,
                 };
                 let value = match value {
                     Some(v) => Some(v),

@@ -3,7 +3,7 @@
 use super::rules::{Access, FieldRule, FieldType};
 use super::text::{escape, param_value, push_line};
 use super::values::{
-    collapse, fill_template, format_duration, parse_hh_mm, unit_seconds, URI_PROPS,
+    collapse, dav_value, duration_secs, fill_template, format_duration, URI_PROPS,
 };
 use super::vtimezone::vtimezone;
 use super::{ComponentKind, Mapping, VCardVersion};
@@ -183,6 +183,10 @@ impl Mapping {
                         } else {
                             jsonpath::get(data, p)
                                 .and_then(jsonpath::scalar_string)
+                                .map(|s| match rule.part_values.get(p) {
+                                    Some(table) => dav_value(table, &s),
+                                    None => s,
+                                })
                                 .map(|s| escape(&s))
                                 .unwrap_or_default()
                         }
@@ -225,21 +229,10 @@ impl Mapping {
                 }
             }
             FieldType::Duration => {
-                if rule.format.as_deref() == Some("hh:mm") {
-                    return match value.and_then(Value::as_str).and_then(parse_hh_mm) {
-                        Some(secs) => {
-                            vec![format!("{}:{}", self.head(rule, ""), format_duration(secs))]
-                        }
-                        None => vec![],
-                    };
-                }
-                let n = value.and_then(|v| {
-                    v.as_f64()
-                        .or_else(|| v.as_str().and_then(|s| s.parse::<f64>().ok()))
-                });
-                match n {
-                    Some(n) => {
-                        let secs = (n * unit_seconds(rule.unit.as_deref()) as f64).round() as i64;
+                match value
+                    .and_then(|v| duration_secs(rule.format.as_deref(), rule.unit.as_deref(), v))
+                {
+                    Some(secs) => {
                         vec![format!("{}:{}", self.head(rule, ""), format_duration(secs))]
                     }
                     None => vec![],

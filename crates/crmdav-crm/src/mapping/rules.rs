@@ -148,7 +148,8 @@ pub struct FieldRule {
     /// back (e.g. `UTC`); default the mapping's `timezone`.
     #[serde(default)]
     pub zone: Option<String>,
-    /// Duration: `hh:mm` when the CRM stores `"01:30"` instead of a number of `unit`s.
+    /// Duration: `hh:mm` when the CRM stores `"01:30"`, `iso8601` for `"PT1H30M"`; default a
+    /// number of `unit`s.
     #[serde(default)]
     pub format: Option<String>,
     /// List of objects: the path of the value inside each element of the array at `path`
@@ -162,6 +163,20 @@ pub struct FieldRule {
     /// write (first parameter value that maps wins). Unmapped CRM values are upper-cased.
     #[serde(default)]
     pub param_values: BTreeMap<String, BTreeMap<String, String>>,
+    /// DAV → CRM: where to take the value from when the client's property is missing or
+    /// empty, tried in order: `ORG` (a property's first component), `N.1` (component 1 of a
+    /// structured property), `FN`. Before `default`.
+    #[serde(default)]
+    pub fallback: Vec<String>,
+    /// Structured: a fallback chain per part path (`{ last_name = ["ORG", "FN"] }`), as
+    /// `fallback` for the whole value.
+    #[serde(default)]
+    pub part_fallback: BTreeMap<String, Vec<String>>,
+    /// Structured: a value table per part path, CRM value → DAV value
+    /// (`{ country = { DE = "Germany" } }`); reversed on write (any case), unknown values
+    /// pass through unchanged.
+    #[serde(default)]
+    pub part_values: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// All-day detection.

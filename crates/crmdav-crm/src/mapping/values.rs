@@ -4,6 +4,7 @@
 use super::rules::ValueType;
 use crate::record::jsonpath;
 use serde_json::Value;
+use std::collections::BTreeMap;
 
 /// Properties whose values are URIs or cal-addresses, never TEXT-escaped.
 pub(super) const URI_PROPS: &[&str] = &[
@@ -111,4 +112,54 @@ pub use crate::contentline::format_duration;
 /// RFC 5545 §3.3.6 DURATION → seconds (`P1W`, `PT1H30M`, `-P2D`), days counted as 86,400 s.
 pub fn parse_duration(s: &str) -> Option<i64> {
     crate::contentline::parse_duration(s).map(|d| d.approx_secs())
+}
+
+/// A part's DAV value → the CRM value by a `part_values` table (CRM → DAV), any case;
+/// a value not in the table passes through.
+pub(super) fn crm_value(table: &BTreeMap<String, String>, dav: &str) -> String {
+    table
+        .iter()
+        .find(|(k, v)| v.eq_ignore_ascii_case(dav) || k.eq_ignore_ascii_case(dav))
+        .map(|(k, _)| k.clone())
+        .unwrap_or_else(|| dav.to_string())
+}
+
+/// A part's CRM value → the DAV value by a `part_values` table; unknown values pass through.
+pub(super) fn dav_value(table: &BTreeMap<String, String>, crm: &str) -> String {
+    table
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(crm))
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| crm.to_string())
+}
+
+/// Seconds → the CRM's duration value: `format = "hh:mm"` (`"01:30"`), `"iso8601"`
+/// (`"PT1H30M"`), else a number of `unit`s (whole when it divides).
+pub(super) fn duration_value(format: Option<&str>, unit: Option<&str>, secs: i64) -> Value {
+    match format {
+        Some("hh:mm") => Value::String(format_hh_mm(secs)),
+        Some("iso8601") => Value::String(format_duration(secs)),
+        _ => {
+            let unit = unit_seconds(unit);
+            if secs % unit == 0 {
+                Value::from(secs / unit)
+            } else {
+                Value::from(secs as f64 / unit as f64)
+            }
+        }
+    }
+}
+
+/// The CRM's duration value → seconds, per `format` and `unit` (numbers may be strings).
+pub(super) fn duration_secs(format: Option<&str>, unit: Option<&str>, v: &Value) -> Option<i64> {
+    match format {
+        Some("hh:mm") => v.as_str().and_then(parse_hh_mm),
+        Some("iso8601") => v.as_str().and_then(|s| parse_duration(s.trim())),
+        _ => {
+            let n = v
+                .as_f64()
+                .or_else(|| v.as_str().and_then(|s| s.trim().parse::<f64>().ok()))?;
+            Some((n * unit_seconds(unit) as f64).round() as i64)
+        }
+    }
 }

@@ -13,3 +13,4 @@ mod contract_zoho;
 mod rest_created;
 mod rest_engine;
 mod rest_engine_ext;
+mod rest_format;

@@ -1,7 +1,7 @@
 //! The CRM's answers: JSON bodies, the CRM's own error messages mapped to [`ConnectorError`],
 //! records found at the definition's paths, and the envelope a write body goes in.
 
-use super::def::EntityDef;
+use super::def::{Endpoint, EntityDef};
 use super::transport::Resp;
 use super::{jsonpath, timefmt, RestConnector};
 use crate::connector::{ConnectorError, Record};
@@ -16,6 +16,12 @@ impl RestConnector {
             return (!text.is_empty()).then(|| text.chars().take(300).collect());
         };
         for p in &self.def.error_message_paths {
+            if let Some(prefix) = wildcard_prefix(p) {
+                if let Some(m) = jsonpath::get(&v, prefix).and_then(per_field_messages) {
+                    return Some(m);
+                }
+                continue;
+            }
             match jsonpath::get(&v, p) {
                 Some(Value::String(s)) if !s.is_empty() => return Some(s.clone()),
                 Some(Value::Array(items)) if !items.is_empty() => {
@@ -32,8 +38,8 @@ impl RestConnector {
                         .collect();
                     return Some(parts.join("; "));
                 }
-                Some(Value::Null) | None => {}
-                Some(Value::Object(_)) => {}
+                // `{"error": true}` is a flag, not a message.
+                Some(Value::Null | Value::Bool(_) | Value::Object(_)) | None => {}
                 Some(other) => return Some(other.to_string()),
             }
         }
@@ -54,6 +60,10 @@ impl RestConnector {
         let message = self
             .error_message(&resp.body)
             .unwrap_or_else(|| format!("HTTP {status}"));
+        if let Some(e) = super::status_map::overridden(&self.def.status_overrides, status, &message)
+        {
+            return Err(e);
+        }
         Err(match status {
             400 | 422 => ConnectorError::Invalid { message },
             401 => ConnectorError::Auth { message },
@@ -138,6 +148,24 @@ impl RestConnector {
         Ok(self.record_with_id(e, inner, id))
     }
 
+    /// The write body: `data` with the endpoint's `constants` merged in, wrapped.
+    pub(super) fn write_body(&self, e: &EntityDef, ep: &Endpoint, data: &Value) -> Value {
+        if ep.constants.is_empty() {
+            return self.wrap(e, data);
+        }
+        let mut merged = data.clone();
+        for (path, value) in &ep.constants {
+            if jsonpath::get(&merged, path).is_some_and(|v| !v.is_null()) {
+                continue;
+            }
+            if let Ok(segs) = jsonpath::parse(path) {
+                // A path through a non-object value cannot be set; the record is sent as is.
+                let _ = jsonpath::set(&mut merged, &segs, value.clone());
+            }
+        }
+        self.wrap(e, &merged)
+    }
+
     pub(super) fn wrap(&self, e: &EntityDef, data: &Value) -> Value {
         match &e.body_wrap {
             // A JSON path: `properties` → {"properties": {…}}, `data[0]` → {"data": [{…}]}.
@@ -155,6 +183,40 @@ impl RestConnector {
             None => data.clone(),
         }
     }
+}
+
+/// The object path of a wildcard error path (`errors.*` → `errors`, `*` → the whole body).
+fn wildcard_prefix(path: &str) -> Option<&str> {
+    let prefix = path.strip_suffix('*')?;
+    Some(prefix.strip_suffix('.').unwrap_or(prefix))
+}
+
+/// Messages kept under a key per field (`{"last_name": ["may not be empty"]}`), each with its
+/// field name: `last_name: may not be empty`. `None` when no member holds a message.
+fn per_field_messages(v: &Value) -> Option<String> {
+    let obj = v.as_object()?;
+    let mut out = Vec::new();
+    for (field, val) in obj {
+        let texts: Vec<String> = match val {
+            Value::String(s) if !s.is_empty() => vec![s.clone()],
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|i| match i {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Object(o) => ["message", "msg", "detail"]
+                        .iter()
+                        .find_map(|k| o.get(*k).and_then(Value::as_str))
+                        .map(str::to_string),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
+        if !texts.is_empty() {
+            out.push(format!("{field}: {}", texts.join(", ")));
+        }
+    }
+    (!out.is_empty()).then(|| out.join("; "))
 }
 
 /// Whether `path` ends in an index into an array that exists and is empty (`records[0]` of
@@ -201,6 +263,11 @@ mod tests {
             Some("nope".into())
         );
         assert_eq!(c.error_message(b"plain text"), Some("plain text".into()));
+        assert_eq!(
+            c.error_message(br#"{"error":true,"errors":{"last_name":["may not be empty"]}}"#),
+            Some("last_name: may not be empty".into())
+        );
+        assert_eq!(c.error_message(br#"{"error":true}"#), None);
         assert_eq!(c.error_message(b""), None);
     }
 }

@@ -6,6 +6,7 @@
 
 use super::scope_def::check_scope;
 pub use super::scope_def::{MatchDef, ScopeDef, UsersDef, WindowDef};
+pub use super::status_map::{StatusMeaning, StatusOverrideDef};
 use crate::record::vars::{substitute, substitute_toml};
 use serde::Deserialize;
 use serde_json::Value;
@@ -48,9 +49,17 @@ pub struct ConnectorDef {
     /// `RateLimited` so the CRM layer can serve stale data instead.
     #[serde(default = "default_max_retry_after")]
     pub max_retry_after_secs: u64,
-    /// JSON paths tried in order to find the CRM's message in an error body.
+    /// JSON paths tried in order to find the CRM's message in an error body. A path ending
+    /// in `*` (`errors.*`, or `*` for the whole body) reads messages kept under a key per
+    /// field and keeps the field name (`last_name: may not be empty`). Booleans (`"error":
+    /// true`) are never taken as a message.
     #[serde(default = "default_error_paths")]
     pub error_message_paths: Vec<String>,
+    /// What an error status means for this CRM when it differs from the usual reading
+    /// (`[[status_overrides]]`: `status`, optional `message_contains`, `means`); the first
+    /// match wins, other answers keep the default mapping.
+    #[serde(default)]
+    pub status_overrides: Vec<StatusOverrideDef>,
     /// Rate-limit headers the CRM sends on every answer.
     #[serde(default)]
     pub rate_limit: Option<RateLimitDef>,
@@ -95,6 +104,7 @@ fn default_error_paths() -> Vec<String> {
         "error.message",
         "error",
         "errors[0].message",
+        "errors.*",
         "title",
     ]
     .iter()
@@ -431,6 +441,10 @@ pub struct Endpoint {
     pub query: BTreeMap<String, String>,
     #[serde(default)]
     pub body: Option<Value>,
+    /// Create and update: fields merged into the mapped record before it is wrapped, by JSON
+    /// path (`{ type = "person", "owner.id" = 3 }`); a value the mapping wrote wins.
+    #[serde(default)]
+    pub constants: BTreeMap<String, Value>,
     /// Headers for this endpoint (e.g. `Prefer`, `If-Match = "*"`); a record version sent
     /// through `version_header` replaces a header of the same name.
     #[serde(default)]

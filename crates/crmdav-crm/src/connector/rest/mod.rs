@@ -22,6 +22,7 @@ mod paging;
 mod retry;
 mod scope_def;
 mod scoped;
+mod status_map;
 mod transport;
 mod url;
 
@@ -273,7 +274,7 @@ impl Connector for RestConnector {
             .ok_or_else(|| ConnectorError::NotSupported {
                 message: format!("{entity} cannot be changed in this CRM"),
             })?;
-        let mut req = self.endpoint_req(ep, Some(id), Some(self.wrap(e, data)), false)?;
+        let mut req = self.endpoint_req(ep, Some(id), Some(self.write_body(e, ep, data)), false)?;
         if let (Some(h), Some(v)) = (&e.version_header, version) {
             req.headers.push((h.clone(), v.to_string()));
         }
@@ -353,7 +354,7 @@ impl RestConnector {
             .ok_or_else(|| ConnectorError::NotSupported {
                 message: format!("{entity} cannot be created in this CRM"),
             })?;
-        let mut req = self.endpoint_req(ep, None, Some(self.wrap(e, data)), false)?;
+        let mut req = self.endpoint_req(ep, None, Some(self.write_body(e, ep, data)), false)?;
         if let (Some(h), Some(k)) = (&self.def.idempotency_key_header, key) {
             req.headers.push((h.clone(), k.to_string()));
             req.idempotent = true;
