@@ -3,7 +3,8 @@
 //! Layers, top to bottom; each uses only layers below it (checked with
 //! `grep -rn "use crate::" src`):
 //!
-//! 1. `main.rs` (the binary), `check` (`crmdav check`), `admin` (`crmdav app-password`) and
+//! 1. `main.rs` (the binary), `check` (`crmdav check`), `admin` (`crmdav app-password`),
+//!    `backup` (`crmdav backup`, `restore`, `new-epoch`) and
 //!    `reload` (tenant files re-read on SIGHUP, swapped into `app`'s state);
 //! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics,
 //!    native TLS);
@@ -29,6 +30,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod caldav;
 pub mod carddav;
 pub mod check;

@@ -21,6 +21,7 @@ mod ops;
 mod prefer;
 mod quota;
 mod reports;
+mod restore;
 mod sync;
 mod upgrade;
 mod webdav;
