@@ -15,6 +15,7 @@ mod carddav;
 mod discovery;
 mod edge;
 mod etags;
+mod front;
 mod golden;
 mod instances;
 mod ops;

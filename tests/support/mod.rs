@@ -8,6 +8,7 @@
 //! - [`saas`]: HubSpot, Salesforce and Dynamics 365 simulated with wiremock.
 //! - [`amagi`]: a real amagi-crm from PyPI.
 //! - [`examples`]: the shipped SaaS tenant examples load.
+//! - [`front`]: a round-robin loopback TCP front for several gateways.
 //! - [`postgres`]: a throwaway PostgreSQL cluster (skipped without the server binaries).
 #![allow(dead_code)]
 
@@ -15,6 +16,7 @@ pub mod amagi;
 pub mod dav;
 pub mod demo;
 pub mod examples;
+pub mod front;
 pub mod gateway;
 pub mod phone;
 pub mod postgres;
