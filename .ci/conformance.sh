@@ -49,16 +49,17 @@ if [ -z "$pgbin" ]; then
   exit 1
 fi
 pgdir=$(mktemp -d)
-as_pg() { "$@"; }
+# initdb and postgres refuse to run as root: then as the postgres user (setpriv execs, so $!
+# below is the server's own pid, which the cleanup stops).
+as_pg=(env)
 if [ "$(id -u)" = 0 ]; then
-  # initdb and postgres refuse to run as root.
   chown "$(id -u postgres):$(id -g postgres)" "$pgdir"
-  as_pg() { setpriv --reuid="$(id -u postgres)" --regid="$(id -g postgres)" --clear-groups -- "$@"; }
+  as_pg=(setpriv --reuid="$(id -u postgres)" --regid="$(id -g postgres)" --clear-groups --)
 fi
-as_pg "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust --no-sync --locale=C \
+"${as_pg[@]}" "$pgbin/initdb" -D "$pgdir/data" -U postgres --auth=trust --no-sync --locale=C \
   --encoding=UTF8 > "$work/initdb.log" 2>&1
 pgport=$(free_port)
-as_pg "$pgbin/postgres" -D "$pgdir/data" -p "$pgport" -k "$pgdir" \
+"${as_pg[@]}" "$pgbin/postgres" -D "$pgdir/data" -p "$pgport" -k "$pgdir" \
   -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
   > "$work/postgres.log" 2>&1 &
 pg_pid=$!
