@@ -76,8 +76,15 @@ pub fn describe(cfg: &ServerConfig) -> String {
                     c.entity
                         .as_ref()
                         .map(|e| format!(
-                            " ← CRM entity {e} (mapping {})",
-                            c.mapping_name().unwrap_or(e)
+                            " ← CRM entity {e} (mapping {}){}{}",
+                            c.mapping_name().unwrap_or(e),
+                            match c.scope {
+                                crate::config::ScopeConfig::All => String::new(),
+                                s => format!(", scope {}", s.as_str()),
+                            },
+                            c.window
+                                .map(|w| format!(", window -{}d/+{}d", w.past_days, w.future_days))
+                                .unwrap_or_default()
                         ))
                         .unwrap_or_default()
                 );

@@ -4,10 +4,12 @@
 //! `grep -rn "use crate::" src`):
 //!
 //! 1. `main.rs` (the binary), `check` (`crmdav check`), `admin` (`crmdav app-password`),
-//!    `backup` (`crmdav backup`, `restore`, `new-epoch`) and
-//!    `reload` (tenant files re-read on SIGHUP, swapped into `app`'s state);
+//!    `backup` (`crmdav backup`, `restore`, `new-epoch`), `people` (`crmdav users`) and `reload`
+//!    (tenant files re-read on SIGHUP, swapped into `app`'s state);
 //! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics,
-//!    native TLS);
+//!    native TLS), and within it `http::setup`, the sign-in page that sets up a phone
+//!    (OpenID Connect, a person's devices through `auth::devices`, Login Flow v2); it uses
+//!    `app`, `auth`, `config`, `tree` and the store's reads, never `dav`;
 //! 3. `dav`: the protocols (WebDAV, CalDAV, CardDAV, sync-collection, extended MKCOL);
 //! 4. `app`: the state every handler holds, and the composition root that builds it (it calls
 //!    nothing above it, so the handlers can hold it);
@@ -41,6 +43,7 @@ pub mod dav;
 pub mod demo;
 pub mod error;
 pub mod http;
+pub mod people;
 pub mod reload;
 pub mod signals;
 pub mod store;

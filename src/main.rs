@@ -1,4 +1,4 @@
-//! The `crmdav` binary: `serve`, `check`, `hash-password`, `app-password`, `backup`,
+//! The `crmdav` binary: `serve`, `check`, `users`, `hash-password`, `app-password`, `backup`,
 //! `restore` and `new-epoch`.
 
 use clap::{Parser, Subcommand};
@@ -38,6 +38,15 @@ enum Cmd {
     AppPassword {
         #[command(subcommand)]
         cmd: crmdav::admin::AppPasswordCmd,
+    },
+    /// List a tenant's people: who is linked to a CRM user, who is not, and why.
+    Users {
+        /// The server config file.
+        #[arg(long)]
+        config: PathBuf,
+        /// The tenant.
+        #[arg(long)]
+        tenant: String,
     },
     /// Back up, restore, or start a new epoch after a restore.
     #[command(flatten)]
@@ -114,6 +123,32 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Cmd::Users { config, tenant } => {
+            let cfg = match crmdav::crm::definitions::load_config(&config) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("config error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            let rt = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match rt.block_on(crmdav::people::users_report(&cfg, &tenant)) {
+                Ok(report) => {
+                    print!("{report}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("tenant {tenant}: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Cmd::Serve { config, listen } => {
             init_logging();
             let cfg = match crmdav::crm::definitions::load_config(&config) {

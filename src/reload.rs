@@ -213,6 +213,7 @@ mod tests {
             users: vec![],
             collections: vec![],
             sync: SyncOptions::default(),
+            oidc: None,
         }
     }
 

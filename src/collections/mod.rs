@@ -325,6 +325,7 @@ mod tests {
             SyncOptions {
                 refresh_ttl_secs: 30,
                 full_scan_secs: 600,
+                ..Default::default()
             },
             1000,
         );

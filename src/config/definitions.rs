@@ -26,4 +26,15 @@ pub trait DefinitionCheck {
         crm: &str,
         entity: &str,
     ) -> Result<ComponentKind, String>;
+
+    /// The scopes (`mine`, `team`) the connector definition declares for `entity`.
+    fn entity_scopes(
+        &self,
+        text: &str,
+        vars: &HashMap<String, String>,
+        entity: &str,
+    ) -> Result<Vec<String>, String> {
+        let _ = (text, vars, entity);
+        Ok(Vec::new())
+    }
 }

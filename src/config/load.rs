@@ -13,7 +13,7 @@ pub struct ConfigError {
     pub message: String,
 }
 
-fn err(file: &Path, key: &str, message: impl Into<String>) -> ConfigError {
+pub(super) fn err(file: &Path, key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError {
         file: file.display().to_string(),
         key: key.to_string(),
@@ -475,6 +475,8 @@ fn load_tenant<D: DefinitionCheck>(
             }
             let display_name = take_str_at(&mut u, file, &key, "display_name")?;
             let email = take_str_at(&mut u, file, &key, "email")?;
+            let crm_id = take_str_at(&mut u, file, &key, "crm_id")?;
+            let team_id = take_str_at(&mut u, file, &key, "team_id")?;
             no_unknown(&u, file, &key)?;
             if users.iter().any(|x: &UserConfig| x.name == uname) {
                 return Err(err(
@@ -488,6 +490,8 @@ fn load_tenant<D: DefinitionCheck>(
                 password_hash: hash,
                 display_name,
                 email,
+                crm_id,
+                team_id,
             });
         }
     }
@@ -565,6 +569,7 @@ fn load_tenant<D: DefinitionCheck>(
             };
             let entity = take_str_at(&mut c, file, &key, "entity")?;
             let mapping = take_str_at(&mut c, file, &key, "mapping")?;
+            let (scope, window) = super::scope::take_scope(&mut c, file, &key)?;
             no_unknown(&c, file, &key)?;
             let mut cc = CollectionConfig {
                 id,
@@ -577,6 +582,8 @@ fn load_tenant<D: DefinitionCheck>(
                 seed_demo,
                 entity,
                 mapping,
+                scope,
+                window,
             };
             check_crm_collection(file, &key, &connector, catalog, defs, &mut cc, defaulted)?;
             collections.push(cc);
@@ -606,6 +613,16 @@ fn load_tenant<D: DefinitionCheck>(
         defs.connector_entities(&src.text, &option_vars(options))
             .map_err(|m| err(file, "connector", format!("{}: {m}", src.origin)))?;
     }
+    let oidc = match t.remove("oidc") {
+        None => None,
+        Some(v) => {
+            let mut o: OidcConfig = v
+                .try_into()
+                .map_err(|e| err(file, "oidc", e.message().to_string()))?;
+            o.validate().map_err(|m| err(file, "oidc", m))?;
+            Some(o)
+        }
+    };
     no_unknown(&t, file, "")?;
     Ok(TenantConfig {
         path: file.to_path_buf(),
@@ -615,6 +632,7 @@ fn load_tenant<D: DefinitionCheck>(
         users,
         collections,
         sync,
+        oidc,
     })
 }
 
@@ -656,6 +674,13 @@ fn check_crm_collection<D: DefinitionCheck>(
                 "missing (a mapping needs an entity)",
             ));
         }
+        if c.scope != ScopeConfig::All || c.window.is_some() {
+            return Err(err(
+                file,
+                &format!("{key}.entity"),
+                "missing (a scope or a window needs a CRM entity)",
+            ));
+        }
         return Ok(());
     };
     if c.seed_demo.is_some() {
@@ -680,6 +705,29 @@ fn check_crm_collection<D: DefinitionCheck>(
                 "connector '{definition}' has no entity '{entity}' (it has: {})",
                 entities.join(", ")
             ),
+        ));
+    }
+    if c.scope != ScopeConfig::All {
+        let scopes = defs
+            .entity_scopes(&src.text, &vars, &entity)
+            .map_err(|m| err(file, "connector", format!("{}: {m}", src.origin)))?;
+        if !scopes.iter().any(|s| s == c.scope.as_str()) {
+            return Err(err(
+                file,
+                &format!("{key}.scope"),
+                format!(
+                    "connector '{definition}' declares no '{}' scope for entity '{entity}' (entities.{entity}.scopes.{})",
+                    c.scope.as_str(),
+                    c.scope.as_str()
+                ),
+            ));
+        }
+    }
+    if c.window.is_some() && c.kind != CollectionKindConfig::Calendar {
+        return Err(err(
+            file,
+            &format!("{key}.window_past_days"),
+            "only a calendar has a time window",
         ));
     }
     let mkey = if c.mapping.is_some() {

@@ -9,7 +9,9 @@ mod catalog;
 mod definitions;
 mod edge;
 mod load;
+mod oidc;
 mod quota;
+mod scope;
 mod secrets;
 mod tls;
 
@@ -17,7 +19,9 @@ pub use catalog::{Catalog, Source};
 pub use definitions::DefinitionCheck;
 pub use edge::{AuthOptions, HttpOptions};
 pub use load::{load_tenants_with, load_with, ConfigError, TenantFiles};
+pub use oidc::OidcConfig;
 pub use quota::Quota;
+pub use scope::{ScopeConfig, WindowConfig};
 pub use secrets::SecretsKey;
 pub use tls::TlsOptions;
 
@@ -143,8 +147,14 @@ pub struct UserConfig {
     pub password_hash: Option<String>,
     /// Display name of the principal.
     pub display_name: Option<String>,
-    /// Email used as `calendar-user-address-set` (mailto:).
+    /// Email used as `calendar-user-address-set` (mailto:), and to link the person to a CRM
+    /// user of the same address (`crmdav users`).
     pub email: Option<String>,
+    /// The person's CRM user id, when the tenant file links it explicitly (it wins over a
+    /// match by e-mail).
+    pub crm_id: Option<String>,
+    /// The person's CRM team id, when the tenant file gives it (`{user.team_id}`).
+    pub team_id: Option<String>,
 }
 
 /// A collection the tenant file declares (created at start if missing).
@@ -170,6 +180,10 @@ pub struct CollectionConfig {
     pub entity: Option<String>,
     /// The mapping name (`mappings/<crm>/<mapping>.toml`); defaults to the entity.
     pub mapping: Option<String>,
+    /// Which of the entity's records each person's collection holds (`scope`, default `all`).
+    pub scope: ScopeConfig,
+    /// The calendar's time window (`window_past_days`, `window_future_days`), if any.
+    pub window: Option<WindowConfig>,
 }
 
 impl CollectionConfig {
@@ -188,6 +202,8 @@ pub struct SyncOptions {
     /// Every this many seconds a refresh lists everything (to see deletions) even when the
     /// CRM can filter by modified time.
     pub full_scan_secs: u64,
+    /// The CRM's user list (people linked by e-mail) is read again after this many seconds.
+    pub users_ttl_secs: u64,
 }
 
 impl Default for SyncOptions {
@@ -195,6 +211,7 @@ impl Default for SyncOptions {
         SyncOptions {
             refresh_ttl_secs: 30,
             full_scan_secs: 600,
+            users_ttl_secs: 3600,
         }
     }
 }
@@ -233,6 +250,8 @@ pub struct TenantConfig {
     pub collections: Vec<CollectionConfig>,
     /// Refresh schedule for CRM-backed collections.
     pub sync: SyncOptions,
+    /// The identity provider of the sign-in page (`[oidc]`); no page without it.
+    pub oidc: Option<OidcConfig>,
 }
 
 impl ServerConfig {
@@ -246,5 +265,14 @@ impl TenantConfig {
     /// A user by login name.
     pub fn user(&self, name: &str) -> Option<&UserConfig> {
         self.users.iter().find(|u| u.name == name)
+    }
+
+    /// The person whose email is `email` (case-insensitive).
+    pub fn user_by_email(&self, email: &str) -> Option<&UserConfig> {
+        self.users.iter().find(|u| {
+            u.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        })
     }
 }

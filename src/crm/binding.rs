@@ -1,6 +1,7 @@
 //! A bound collection: the CRM entity it shows and the mapping that renders its records.
 
 use super::overlay;
+use super::scope::ScopeSpec;
 use crate::connector::Record;
 use crate::mapping::{ComponentKind, Mapping, VCardVersion};
 use crate::store::CrmIdentity;
@@ -15,6 +16,8 @@ pub struct Binding {
     pub mapping: Mapping,
     /// Upper-case property names the mapping owns (overlaid from the CRM on render).
     pub mapped: BTreeSet<String>,
+    /// Which records each person's collection holds, and the calendar's window.
+    pub scope: ScopeSpec,
 }
 
 impl Binding {
@@ -31,7 +34,14 @@ impl Binding {
             entity: entity.to_string(),
             mapped: mapping.mapped_properties(),
             mapping,
+            scope: ScopeSpec::default(),
         })
+    }
+
+    /// The binding with a scope and window.
+    pub fn with_scope(mut self, scope: ScopeSpec) -> Self {
+        self.scope = scope;
+        self
     }
 
     pub(super) fn extension(&self) -> &'static str {

@@ -33,6 +33,20 @@ impl DefinitionCheck for CrmDefinitions {
         Mapping::from_toml_str(text, vars, Some(crm.to_string()), Some(entity.to_string()))
             .map(|m| m.component())
     }
+
+    fn entity_scopes(
+        &self,
+        text: &str,
+        vars: &HashMap<String, String>,
+        entity: &str,
+    ) -> Result<Vec<String>, String> {
+        let def = ConnectorDef::from_toml_str(text, vars)?;
+        Ok(def
+            .entities
+            .get(entity)
+            .map(|e| e.scopes.keys().cloned().collect())
+            .unwrap_or_default())
+    }
 }
 
 /// Load the server file at `path` and its tenants, checking every connector definition and

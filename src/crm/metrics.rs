@@ -12,21 +12,25 @@ impl CrmRegistry {
         let mut calls = String::from("# HELP crmdav_crm_calls_total HTTP calls made to the CRM (API calls, retries, token requests).\n# TYPE crmdav_crm_calls_total counter\n");
         let mut fails = String::from("# HELP crmdav_refresh_failures_total Collection refreshes that failed (the last known state was served).\n# TYPE crmdav_refresh_failures_total counter\n");
         let mut runs = String::from("# HELP crmdav_refreshes_total Collection refreshes run (within the TTL none runs).\n# TYPE crmdav_refreshes_total counter\n");
+        let mut lists = String::from("# HELP crmdav_crm_listings_total Listings of the CRM run for refreshes (people sharing a scope share one).\n# TYPE crmdav_crm_listings_total counter\n");
+        let mut users = String::from("# HELP crmdav_crm_user_listings_total Reads of the CRM's user list (linking people by e-mail).\n# TYPE crmdav_crm_user_listings_total counter\n");
         let counts = |n: &String| {
             let t = &self.tenants[n];
             [
                 t.calls(),
                 t.failures.load(Ordering::Relaxed),
                 t.refreshes.load(Ordering::Relaxed),
+                t.listings_run(),
+                t.user_listings(),
             ]
         };
-        let mut series: Vec<(String, [u64; 3])> = Vec::new();
+        let mut series: Vec<(String, [u64; 5])> = Vec::new();
         if tenant_names {
             for n in names {
                 series.push((format!("{{tenant=\"{n}\"}}"), counts(n)));
             }
         } else if !names.is_empty() {
-            let mut sum = [0u64; 3];
+            let mut sum = [0u64; 5];
             for n in names {
                 for (s, c) in sum.iter_mut().zip(counts(n)) {
                     *s += c;
@@ -34,16 +38,18 @@ impl CrmRegistry {
             }
             series.push((String::new(), sum));
         }
-        for (labels, [c, f, r]) in series {
+        for (labels, [c, f, r, l, u]) in series {
             calls.push_str(&format!("crmdav_crm_calls_total{labels} {c}\n"));
             fails.push_str(&format!("crmdav_refresh_failures_total{labels} {f}\n"));
             runs.push_str(&format!("crmdav_refreshes_total{labels} {r}\n"));
+            lists.push_str(&format!("crmdav_crm_listings_total{labels} {l}\n"));
+            users.push_str(&format!("crmdav_crm_user_listings_total{labels} {u}\n"));
         }
         let secs = format!(
             "# HELP crmdav_refresh_seconds Time spent refreshing CRM collections.\n# TYPE crmdav_refresh_seconds summary\ncrmdav_refresh_seconds_sum {:.6}\ncrmdav_refresh_seconds_count {}\n",
             self.refresh_micros.load(Ordering::Relaxed) as f64 / 1e6,
             self.refresh_count.load(Ordering::Relaxed)
         );
-        calls + &fails + &runs + &secs
+        calls + &fails + &runs + &lists + &users + &secs
     }
 }

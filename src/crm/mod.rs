@@ -14,11 +14,14 @@
 
 mod binding;
 pub mod definitions;
+mod listing;
 mod metrics;
 pub mod overlay;
 mod pending;
+pub mod people;
 mod refresh;
 mod registry;
+pub mod scope;
 pub mod sealed;
 mod tenant;
 mod tokens;
@@ -27,6 +30,7 @@ mod write;
 pub use binding::{record_hash, Binding};
 pub use refresh::{RefreshError, RefreshStats};
 pub use registry::CrmRegistry;
+pub use scope::{Person, ScopeSpec};
 pub use tenant::{BindingKey, CrmTenant};
 pub use tokens::{check_stored_tokens, KvTokenStore};
 pub use write::CrmWriteError;

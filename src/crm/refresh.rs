@@ -2,8 +2,10 @@
 //! A refresh runs at most once per TTL per collection, and concurrent readers wait on one.
 
 use super::binding::{member_name, record_hash, Binding};
+use super::listing::ListingKey;
+use super::scope::Resolved;
 use super::tenant::{CrmTenant, Flight};
-use crate::connector::ConnectorError;
+use crate::connector::{ConnectorError, Record};
 use crate::store::{
     calendar_index, card_index, Collection, CollectionKind, CrmIdentity, ItemIndex, RenderedItem,
     Store, StoreError,
@@ -41,12 +43,16 @@ pub enum RefreshError {
 }
 
 impl CrmTenant {
-    fn is_fresh(&self, f: &Flight) -> bool {
-        // The TTL counts from when the last listing started (the data's age), less a little
-        // slack, so a client polling every TTL (or every TTL/n) refreshes on that poll rather
-        // than a few milliseconds too early and then one whole interval late.
+    /// The TTL counts from when the last listing started (the data's age), less a little
+    /// slack, so a client polling every TTL (or every TTL/n) refreshes on that poll rather
+    /// than a few milliseconds too early and then one whole interval late.
+    pub(super) fn ttl(&self) -> Duration {
         let full = Duration::from_secs(self.opts.refresh_ttl_secs);
-        let ttl = full.saturating_sub((full / 10).min(Duration::from_secs(1)));
+        full.saturating_sub((full / 10).min(Duration::from_secs(1)))
+    }
+
+    fn is_fresh(&self, f: &Flight) -> bool {
+        let ttl = self.ttl();
         // After a failure, retry sooner (but not on every request).
         let retry = ttl.min(Duration::from_secs(5));
         match *f.checked.lock().unwrap_or_else(|p| p.into_inner()) {
@@ -99,6 +105,19 @@ impl CrmTenant {
         let caps = self.connector.capabilities(&b.entity);
         let mut st = store.crm_state(coll).await?;
         let now = Utc::now();
+        let owner = owner_of(coll);
+        if b.scope.scope != crate::config::ScopeConfig::All {
+            self.ensure_people().await;
+        }
+        let scope = match b.scope.resolve(&self.person(&owner), now) {
+            Ok(r) => r,
+            Err(e) => {
+                // Served empty (and emptied, if the person was linked before): never someone
+                // else's records, and no CRM call.
+                tracing::warn!(tenant = %self.name, collection = %coll.path, reason = %e, "a scoped collection is served empty");
+                return self.empty_out(store, coll).await;
+            }
+        };
         let watermark = st
             .watermark
             .as_deref()
@@ -115,16 +134,14 @@ impl CrmTenant {
         } else {
             watermark.map(|w| w - chrono::Duration::seconds(10))
         };
-        let mut records = Vec::new();
-        let mut page = None;
-        loop {
-            let p = self.connector.list(&b.entity, since, page).await?;
-            records.extend(p.records);
-            match p.next {
-                Some(n) => page = Some(n),
-                None => break,
-            }
-        }
+        let key = ListingKey {
+            entity: b.entity.clone(),
+            query: scope.query.clone(),
+        };
+        let listing = self.shared_listing(&key, since, self.ttl()).await?;
+        // A shared full listing serves an incremental caller as a full one.
+        let full = listing.full;
+        let records = &listing.records;
         let idents = store.crm_identities(coll).await?;
         let present: HashSet<String> = store
             .list_items(coll)
@@ -144,17 +161,31 @@ impl CrmTenant {
             ..Default::default()
         };
         let mut seen = HashSet::new();
+        let mut out_of_scope = HashSet::new();
         let mut wm = watermark;
-        for r in &records {
-            seen.insert(r.id.clone());
+        let windowed = scope.window.is_some();
+        for r in records.iter() {
             if let Some(m) = r.modified {
                 wm = Some(wm.map_or(m, |w| w.max(m)));
             }
+            if !scope.admits(&r.data) {
+                // Someone else's (or reassigned away): never held here.
+                out_of_scope.insert(r.id.clone());
+                continue;
+            }
             let h = record_hash(r);
             let ident = match by_crm.get(&r.id) {
-                Some(i) if i.deleted => continue,
-                Some(i) if i.record_hash.as_deref() == Some(&h) && present.contains(&i.name) => {
-                    continue
+                Some(i) if i.deleted => {
+                    seen.insert(r.id.clone());
+                    continue;
+                }
+                Some(i)
+                    if !windowed
+                        && i.record_hash.as_deref() == Some(&h)
+                        && present.contains(&i.name) =>
+                {
+                    seen.insert(r.id.clone());
+                    continue;
                 }
                 Some(i) => CrmIdentity {
                     record_hash: Some(h),
@@ -167,7 +198,6 @@ impl CrmTenant {
                     if names.contains(&name) {
                         name = member_name(&format!("{uid}-{}", r.id), b.extension());
                     }
-                    names.insert(name.clone());
                     CrmIdentity {
                         name,
                         crm_id: r.id.clone(),
@@ -183,9 +213,23 @@ impl CrmTenant {
                 Ok(i) => i,
                 Err(e) => {
                     tracing::warn!(tenant = %self.name, collection = %coll.path, crm_id = %r.id, error = %e, "a CRM record renders to an invalid item; skipped");
+                    seen.insert(r.id.clone());
                     continue;
                 }
             };
+            if !scope.in_window(index.first_start, index.last_end) {
+                // Outside the window: not seen, so a full scan removes what is held of it (a
+                // phone's write outside the window stays until then).
+                continue;
+            }
+            seen.insert(r.id.clone());
+            if by_crm
+                .get(&r.id)
+                .is_some_and(|i| i.record_hash == ident.record_hash && present.contains(&i.name))
+            {
+                continue;
+            }
+            names.insert(ident.name.clone());
             let before = store.item_meta(coll, &ident.name).await?.map(|m| m.etag);
             let etag = store
                 .crm_save(
@@ -203,29 +247,82 @@ impl CrmTenant {
             }
             by_crm.insert(r.id.clone(), ident);
         }
-        if full {
-            for i in &idents {
-                if seen.contains(&i.crm_id) {
-                    continue;
-                }
-                if i.deleted {
-                    store.crm_forget(coll, &i.crm_id).await?;
-                } else if caps.get && self.connector.get(&b.entity, &i.crm_id).await?.is_some() {
-                    // On no page, yet still there: the listing shifted under the scan (a
-                    // record deleted or reordered while it paged). Not a deletion.
-                    tracing::info!(tenant = %self.name, collection = %coll.path, crm_id = %i.crm_id, "a record missing from a full scan still exists; kept");
-                } else {
-                    store.crm_remove(coll, &i.name, false).await?;
-                    store
-                        .drop_props(&self.name, &format!("{}{}", coll.path, i.name))
-                        .await?;
-                    stats.removed += 1;
-                }
+        for i in &idents {
+            if seen.contains(&i.crm_id) {
+                continue;
             }
+            let gone = if out_of_scope.contains(&i.crm_id) {
+                true
+            } else if !full {
+                false
+            } else if i.deleted {
+                store.crm_forget(coll, &i.crm_id).await?;
+                continue;
+            } else if caps.get {
+                match self.connector.get(&b.entity, &i.crm_id).await? {
+                    Some(r) if self.still_inside(b, coll, &scope, i, &r) => {
+                        // On no page, yet still there: the listing shifted under the scan (a
+                        // record deleted or reordered while it paged). Not a deletion.
+                        tracing::info!(tenant = %self.name, collection = %coll.path, crm_id = %i.crm_id, "a record missing from a full scan still exists; kept");
+                        false
+                    }
+                    _ => true,
+                }
+            } else {
+                true
+            };
+            if gone && !i.deleted {
+                store.crm_remove(coll, &i.name, false).await?;
+                store
+                    .drop_props(&self.name, &format!("{}{}", coll.path, i.name))
+                    .await?;
+                stats.removed += 1;
+            }
+        }
+        if full {
             st.full_scan_at = Some(now.timestamp());
         }
         st.watermark = wm.map(|w| w.to_rfc3339());
         store.set_crm_state(coll, &st).await?;
+        Ok(stats)
+    }
+
+    /// Whether a record fetched by id still belongs in the collection (its scope and window).
+    fn still_inside(
+        &self,
+        b: &Binding,
+        coll: &Collection,
+        scope: &Resolved,
+        ident: &CrmIdentity,
+        r: &Record,
+    ) -> bool {
+        if !scope.admits(&r.data) {
+            return false;
+        }
+        if scope.window.is_none() {
+            return true;
+        }
+        self.index(coll, &b.render(ident, r))
+            .is_ok_and(|ix| scope.in_window(ix.first_start, ix.last_end))
+    }
+
+    /// Remove every item of a collection whose person has no scope.
+    async fn empty_out(
+        &self,
+        store: &Store,
+        coll: &Collection,
+    ) -> Result<RefreshStats, RefreshError> {
+        let mut stats = RefreshStats {
+            full: true,
+            ..Default::default()
+        };
+        for i in store.crm_identities(coll).await? {
+            store.crm_remove(coll, &i.name, false).await?;
+            store
+                .drop_props(&self.name, &format!("{}{}", coll.path, i.name))
+                .await?;
+            stats.removed += 1;
+        }
         Ok(stats)
     }
 
@@ -235,4 +332,12 @@ impl CrmTenant {
             _ => calendar_index(body, coll, self.max_instances).map_err(|e| e.to_string()),
         }
     }
+}
+
+/// The owner of a collection in a home (`calendars/<owner>/<id>/`).
+pub(super) fn owner_of(coll: &Collection) -> String {
+    crate::tree::CollectionPath::of_stored(&coll.path)
+        .in_home()
+        .map(|(_, owner, _)| owner.to_string())
+        .unwrap_or_default()
 }

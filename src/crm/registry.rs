@@ -2,6 +2,7 @@
 //! the bindings of declared collections.
 
 use super::binding::Binding;
+use super::scope::{Person, ScopeSpec};
 use super::sealed::Sealer;
 use super::tenant::CrmTenant;
 use super::tokens::KvTokenStore;
@@ -84,6 +85,7 @@ impl CrmRegistry {
                 .map_err(|e| anyhow::anyhow!("{file}: connector: {e}"))?,
         );
         let counter = rest.clone();
+        let def_rest = rest.clone();
         let mut tenant = CrmTenant::new(
             &t.name,
             rest,
@@ -101,12 +103,25 @@ impl CrmRegistry {
             let b = Binding::new(definition, entity, &msrc.text, &vars).map_err(|e| {
                 anyhow::anyhow!("{file}: collections[{i}].mapping: {}: {e}", msrc.origin)
             })?;
+            let edef = def_rest.definition().entities.get(entity);
+            let b = b.with_scope(ScopeSpec {
+                scope: c.scope,
+                def: edef.and_then(|e| e.scopes.get(c.scope.as_str()).cloned()),
+                window: c.window,
+                window_def: edef.and_then(|e| e.window.clone()),
+            });
             let kind = match c.kind {
                 CollectionKindConfig::Calendar => CollectionKind::Calendar,
                 CollectionKindConfig::Addressbook => CollectionKind::Addressbook,
             };
             tenant.bind(kind, &c.id, b);
         }
+        tenant.set_people(t.users.iter().map(|u| Person {
+            name: u.name.clone(),
+            crm_id: u.crm_id.clone(),
+            email: u.email.clone(),
+            team_id: u.team_id.clone(),
+        }));
         Ok(Some(tenant))
     }
 

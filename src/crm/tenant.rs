@@ -2,6 +2,8 @@
 //! flight (the lock its refresh and writes share, and when it was last refreshed).
 
 use super::binding::Binding;
+use super::listing::Listings;
+use super::scope::Person;
 use crate::config::SyncOptions;
 use crate::connector::Connector;
 use crate::store::CollectionKind;
@@ -48,6 +50,16 @@ pub struct CrmTenant {
     pub(super) failures: AtomicU64,
     pub(super) refreshes: AtomicU64,
     pub(super) max_instances: usize,
+    pub(super) listings: Listings,
+    /// The tenant's people by login name, as scopes see them (CRM link, e-mail, team).
+    people: std::sync::RwLock<HashMap<String, Person>>,
+    /// The people as the tenant file gives them (before linking by e-mail).
+    configured: std::sync::RwLock<Vec<Person>>,
+    /// When the CRM's user list was last read, and whether that worked.
+    pub(super) users_checked: std::sync::Mutex<Option<(Instant, bool)>>,
+    pub(super) users_lock: tokio::sync::Mutex<()>,
+    /// Reads of the CRM's user list.
+    pub(super) user_listings: AtomicU64,
 }
 
 impl CrmTenant {
@@ -69,7 +81,60 @@ impl CrmTenant {
             failures: AtomicU64::new(0),
             refreshes: AtomicU64::new(0),
             max_instances,
+            listings: Default::default(),
+            people: Default::default(),
+            configured: Default::default(),
+            users_checked: Default::default(),
+            users_lock: Default::default(),
+            user_listings: AtomicU64::new(0),
         }
+    }
+
+    /// Set the tenant's people as the tenant file gives them; until the CRM's user list is read
+    /// (`ensure_people`), only their explicit `crm_id`s link them.
+    pub fn set_people(&self, people: impl IntoIterator<Item = Person>) {
+        let people: Vec<Person> = people.into_iter().collect();
+        *self.configured.write().unwrap_or_else(|p| p.into_inner()) = people.clone();
+        self.set_linked(people);
+    }
+
+    /// The people as the tenant file gives them.
+    pub fn configured(&self) -> Vec<Person> {
+        self.configured
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub(super) fn set_linked(&self, people: impl IntoIterator<Item = Person>) {
+        let map = people.into_iter().map(|p| (p.name.clone(), p)).collect();
+        *self.people.write().unwrap_or_else(|p| p.into_inner()) = map;
+    }
+
+    /// Reads of the CRM's user list so far.
+    pub fn user_listings(&self) -> u64 {
+        self.user_listings
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A person by login name; someone the tenant does not know has no CRM link.
+    pub fn person(&self, name: &str) -> Person {
+        self.people
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+            .unwrap_or_else(|| Person {
+                name: name.to_string(),
+                ..Default::default()
+            })
+    }
+
+    /// Listings that went to the CRM (a reused shared listing is not counted).
+    pub fn listings_run(&self) -> u64 {
+        self.listings
+            .runs
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Bind a declared collection (`kind`, config `id`) to an entity.
@@ -121,8 +186,9 @@ impl CrmTenant {
         f.entry(coll).or_default().clone()
     }
 
-    /// Forget freshness (the next read refreshes).
+    /// Forget freshness (the next read refreshes, and lists the CRM anew).
     pub fn invalidate(&self, coll: i64) {
+        self.listings.written_all();
         *self
             .flight(coll)
             .checked

@@ -135,6 +135,7 @@ fn tenant(fake: Arc<Fake>, full_scan_secs: u64) -> CrmTenant {
         SyncOptions {
             refresh_ttl_secs: 0,
             full_scan_secs,
+            ..Default::default()
         },
         1000,
     );
@@ -357,6 +358,7 @@ async fn concurrent_reads_share_one_refresh() {
         SyncOptions {
             refresh_ttl_secs: 30,
             full_scan_secs: 600,
+            ..Default::default()
         },
         1000,
     );
@@ -463,4 +465,110 @@ async fn unknown_outcome_holds_the_item_but_an_unsent_create_does_not() {
     let (_, created) = put("b.ics", "b").await.unwrap();
     assert!(created, "an unsent create does not hold the item");
     assert_eq!(fake.records.lock().unwrap().len(), 2);
+}
+
+/// People sharing a query share one listing per TTL, and a write through one of their
+/// collections makes the next refresh list again, so a record a phone just created is never
+/// missing from the listing a full refresh reconciles against (which would remove it).
+#[tokio::test]
+async fn shared_listings_and_a_write_between_them() {
+    let store = Store::open("sqlite://:memory:").await.unwrap();
+    let fake = Arc::new(Fake::default());
+    fake.records
+        .lock()
+        .unwrap()
+        .push(rec("1", "One", "2030-01-01T10:00:00Z"));
+    let f2 = fake.clone();
+    let mut t = CrmTenant::new(
+        "t",
+        fake.clone(),
+        Box::new(move || f2.calls.load(Ordering::Relaxed)),
+        SyncOptions {
+            refresh_ttl_secs: 30,
+            full_scan_secs: 0,
+            ..Default::default()
+        },
+        1000,
+    );
+    t.bind(
+        CollectionKind::Calendar,
+        "m",
+        Binding::new("fake", "things", MAPPING, &HashMap::new()).unwrap(),
+    );
+    let mut colls = Vec::new();
+    for u in 0..20 {
+        colls.push(
+            store
+                .create_collection(
+                    "t",
+                    &format!("calendars/u{u}/m/"),
+                    CollectionKind::Calendar,
+                    &["VEVENT".into()],
+                    false,
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    let b = t
+        .binding(&CollectionPath::of_stored("calendars/u0/m/"))
+        .unwrap();
+    for c in &colls[..10] {
+        let (_, r) = t.ensure_fresh(&store, &b, c).await.unwrap();
+        assert_eq!(r.unwrap().written, 1);
+    }
+    assert_eq!(
+        fake.calls.load(Ordering::Relaxed),
+        1,
+        "ten people, one listing"
+    );
+    assert_eq!(t.listings_run(), 1);
+
+    // u10 creates an item; its first refresh comes after, within the TTL of the shared
+    // listing that predates the create.
+    let phone = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:p1\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:Phone\r\nDTSTART:20300301T090000Z\r\nDTEND:20300301T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let idx = ItemIndex {
+        uid: Some("p1".into()),
+        component: Some(crate::vocab::ComponentKind::Vevent),
+        ..Default::default()
+    };
+    t.put(
+        &store,
+        &b,
+        &colls[10],
+        "p1.ics",
+        phone.as_bytes(),
+        &idx,
+        "text/calendar",
+        &WriteCondition::default(),
+    )
+    .await
+    .unwrap();
+    let (_, r) = t.ensure_fresh(&store, &b, &colls[10]).await.unwrap();
+    assert_eq!(
+        r.unwrap().removed,
+        0,
+        "the phone's item is not taken for deleted"
+    );
+    let names: Vec<_> = store
+        .list_items(&colls[10])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name)
+        .collect();
+    assert_eq!(names, ["fake-things-1@crmdav.ics", "p1.ics"]);
+    assert_eq!(
+        fake.calls.load(Ordering::Relaxed),
+        3,
+        "list, create, list again"
+    );
+    for c in &colls[11..] {
+        t.ensure_fresh(&store, &b, c).await.unwrap().1.unwrap();
+    }
+    assert_eq!(
+        fake.calls.load(Ordering::Relaxed),
+        3,
+        "the rest share the new listing"
+    );
 }

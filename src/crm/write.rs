@@ -2,7 +2,10 @@
 //! the client's copy, under the collection's lock so a refresh cannot interleave.
 
 use super::binding::{record_hash, Binding};
+use super::listing::ListingKey;
 use super::pending::{self, PendingCreate};
+use super::refresh::owner_of;
+use super::scope::Resolved;
 use super::tenant::CrmTenant;
 use crate::connector::{ConnectorError, DeleteStyle, Record};
 use crate::mapping::MappingError;
@@ -54,6 +57,31 @@ fn outcome_unknown(cause: &ConnectorError, why: &str) -> CrmWriteError {
 }
 
 impl CrmTenant {
+    /// The writer's scope: a person without one (no CRM link for a `mine` collection) may not
+    /// write, before any CRM call.
+    async fn write_scope(
+        &self,
+        b: &Binding,
+        coll: &Collection,
+    ) -> Result<(ListingKey, Resolved), CrmWriteError> {
+        if b.scope.scope != crate::config::ScopeConfig::All {
+            self.ensure_people().await;
+        }
+        let scope = b
+            .scope
+            .resolve(&self.person(&owner_of(coll)), chrono::Utc::now())
+            .map_err(|e| {
+                CrmWriteError::Connector(ConnectorError::Forbidden {
+                    message: e.to_string(),
+                })
+            })?;
+        let key = ListingKey {
+            entity: b.entity.clone(),
+            query: scope.query.clone(),
+        };
+        Ok((key, scope))
+    }
+
     /// A phone's PUT: the CRM first (create or update), then the identity, the client's copy
     /// and the stored item, all or nothing. Returns the stored ETag and whether it was created.
     #[allow(clippy::too_many_arguments)]
@@ -81,8 +109,21 @@ impl CrmTenant {
         }
         let text = std::str::from_utf8(body)
             .map_err(|_| MappingError::Parse("the body is not UTF-8".into()))?;
-        let patch = b.mapping.to_record(text)?;
+        let (key, scope) = self.write_scope(b, coll).await?;
+        let mut patch = b.mapping.to_record(text)?;
         let existing = store.crm_identity(coll, name).await?;
+        if existing.is_none() {
+            // A create in a scoped collection belongs to its person (`assign`).
+            for (k, v) in &scope.assign {
+                let segs = crate::record::jsonpath::parse(k)
+                    .map_err(|m| MappingError::Parse(format!("scope assign {k:?}: {m}")))?;
+                crate::record::jsonpath::set(&mut patch, &segs, v.clone())
+                    .map_err(|m| MappingError::Parse(format!("scope assign {k:?}: {m}")))?;
+            }
+        }
+        // A shared listing of this query from before the write (or from during it: the second
+        // bump below) may miss it, so it is not reused.
+        self.listings.written(&key);
         let record = match &existing {
             Some(i) => match self
                 .connector
@@ -104,6 +145,7 @@ impl CrmTenant {
                     .await?
             }
         };
+        self.listings.written(&key);
         let ident = CrmIdentity {
             name: name.to_string(),
             crm_id: record.id.clone(),
@@ -281,12 +323,16 @@ impl CrmTenant {
         if !cond.check(Some(&current.etag)) {
             return Err(StoreError::PreconditionFailed.into());
         }
+        let (key, _) = self.write_scope(b, coll).await?;
         let ident = store.crm_identity(coll, name).await?;
+        self.listings.written(&key);
         let Some(ident) = ident else {
             store.crm_remove(coll, name, false).await?;
             return Ok(());
         };
-        match self.connector.delete(&b.entity, &ident.crm_id).await {
+        let deleted = self.connector.delete(&b.entity, &ident.crm_id).await;
+        self.listings.written(&key);
+        match deleted {
             Ok(()) | Err(ConnectorError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
         }

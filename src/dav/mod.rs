@@ -4,6 +4,8 @@
 //! against the store, and written as multistatus responses.
 
 mod copymove;
+#[doc(hidden)]
+pub mod fuzzing;
 mod items;
 mod mkcol;
 mod multistatus;

@@ -45,7 +45,11 @@ pub fn parse_propfind(req: &Req<'_>) -> DavResult<PropRequest> {
     if req.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(PropRequest::AllProp(Vec::new()));
     }
-    let root = req.xml()?;
+    propfind_of(&req.xml()?)
+}
+
+/// The request a parsed PROPFIND body makes (RFC 4918 §14.20).
+pub fn propfind_of(root: &Element) -> DavResult<PropRequest> {
     if !root.is(NS_DAV, "propfind") {
         return Err(DavError::bad_request("the body is not a DAV:propfind"));
     }

@@ -10,6 +10,7 @@
 mod client;
 mod limits;
 mod metrics;
+pub mod setup;
 mod tls;
 
 use crate::app::AppState;
@@ -29,8 +30,9 @@ use tracing::Instrument;
 /// the connection timeouts, our `Expect` step, the app. A macro because the service's type
 /// cannot be named.
 macro_rules! http_service {
-    ($data:expr, $routes:expr) => {{
+    ($data:expr, $setup:expr, $routes:expr) => {{
         let data: web::Data<AppState> = $data;
+        let setup: web::Data<setup::Setup> = $setup;
         let routes: Routes = $routes;
         let opts = &data.cfg.http;
         let limit = data.cfg.limits.max_body_bytes;
@@ -38,6 +40,7 @@ macro_rules! http_service {
         let keep_alive = Duration::from_secs(opts.keep_alive_secs);
         let app = App::new()
             .app_data(data.clone())
+            .app_data(setup)
             .configure(|cfg| configure(cfg, routes));
         actix_http::HttpService::build()
             // Slow clients: the request head must arrive within this, idle connections close.
@@ -59,6 +62,8 @@ macro_rules! http_service {
 /// interrupted.
 pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
     let data = web::Data::from(state);
+    // The sign-in page's sessions are shared by every worker and listener.
+    let setup = web::Data::new(setup::Setup::new()?);
     let opts = data.cfg.http.clone();
     let ops_listen = opts.ops_listen.clone();
     let tls_opts = data.cfg.tls.clone();
@@ -66,18 +71,18 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
     let mut server = actix_web::dev::Server::build();
     match &tls_opts {
         None => {
-            let data = data.clone();
+            let (data, setup) = (data.clone(), setup.clone());
             server = server.bind("crmdav", listen, move || {
-                http_service!(data.clone(), Routes::Dav { metrics_here }).tcp()
+                http_service!(data.clone(), setup.clone(), Routes::Dav { metrics_here }).tcp()
             })?;
         }
         Some(t) => {
             let tls = tls::Tls::load(t)?;
             let config = tls.config.clone();
             tls.watch(t.clone());
-            let data = data.clone();
+            let (data, setup) = (data.clone(), setup.clone());
             server = server.bind("crmdav-tls", listen, move || {
-                http_service!(data.clone(), Routes::Dav { metrics_here })
+                http_service!(data.clone(), setup.clone(), Routes::Dav { metrics_here })
                     .rustls_0_23(config.clone())
             })?;
         }
@@ -94,7 +99,7 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
     if let Some(ops) = &ops_listen {
         let data = data.clone();
         server = server.bind("crmdav-ops", ops, move || {
-            http_service!(data.clone(), Routes::Operations).tcp()
+            http_service!(data.clone(), setup.clone(), Routes::Operations).tcp()
         })?;
     }
     tracing::info!(
@@ -161,6 +166,7 @@ fn configure(cfg: &mut web::ServiceConfig, routes: Routes) {
             if metrics_here {
                 cfg.route("/metrics", web::get().to(metrics::render));
             }
+            setup::routes(cfg);
             cfg.default_service(web::to(handle));
         }
         Routes::Operations => {

@@ -24,6 +24,8 @@ mod model;
 mod postgres;
 mod sqlite;
 #[cfg(test)]
+mod token_props;
+#[cfg(test)]
 mod upgrade_test;
 
 pub use backend::{is_postgres, redact_url};

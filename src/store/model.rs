@@ -63,9 +63,17 @@ impl Collection {
     pub fn parse_token(&self, token: &str) -> Option<i64> {
         let rest = token.strip_prefix("urn:crmdav:sync:")?;
         let (head, seq) = rest.rsplit_once(':')?;
-        let seq: i64 = seq.parse().ok()?;
-        let (inst, epoch) = head.split_once(':').unwrap_or((head, ""));
-        if inst != self.instance || seq < self.min_seq || seq > self.seq {
+        // Only the spelling `token` writes: `i64::from_str` also takes "+7" and "007", which
+        // this server never issued (RFC 6578 §3.2: an unknown token is refused).
+        let canonical = !seq.starts_with('+') && (seq == "0" || !seq.starts_with(['0', '-']));
+        let seq: i64 = seq.parse().ok().filter(|_| canonical)?;
+        // `<instance>` or `<instance>:<epoch>`: matched against our own instance, which may
+        // itself hold a colon.
+        let epoch = match head.strip_prefix(self.instance.as_str())? {
+            "" => "",
+            tail => tail.strip_prefix(':')?,
+        };
+        if seq < self.min_seq || seq > self.seq {
             return None;
         }
         let upto = if epoch == self.epoch {

@@ -9,5 +9,6 @@ mod support;
 mod crm_saas_dav;
 mod faults;
 mod moved_start;
+mod scopes;
 mod sealed_tokens;
 mod tenant_examples;

@@ -352,3 +352,37 @@ fn healthz(port: u16) -> bool {
     let mut head = [0u8; 12];
     s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
 }
+
+// ---- helper processes ------------------------------------------------------------------------
+
+/// A helper process (an identity provider, a browser driver) spawned like the gateway: killed
+/// on drop and when the test process dies.
+pub struct Helper {
+    child: Child,
+}
+
+impl Helper {
+    /// Spawn `cmd` on the forking thread and track it.
+    pub fn spawn(cmd: Command) -> std::io::Result<Helper> {
+        init();
+        let child = spawn(cmd)?;
+        LIVE.lock().expect("live list").push(child.id());
+        Ok(Helper { child })
+    }
+
+    /// Its exit status, if it has ended.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let id = self.child.id();
+        if let Ok(mut live) = LIVE.lock() {
+            live.retain(|&p| p != id);
+        }
+    }
+}

@@ -475,4 +475,6 @@ pub fn format_duration(secs: i64) -> String {
 }
 
 #[cfg(test)]
+mod fold_props;
+#[cfg(test)]
 mod tests;

@@ -45,6 +45,25 @@ pub enum DeleteStyle {
     Forbidden,
 }
 
+/// Extra list parameters a per-person scope or a time window sends (already resolved: no
+/// templates left). Empty for an unscoped listing.
+pub type ListQuery = std::collections::BTreeMap<String, String>;
+
+/// A user of the CRM (from the definition's `[users]` listing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrmUser {
+    /// The CRM's id of the user.
+    pub id: String,
+    /// E-mail address, when the CRM has one.
+    pub email: Option<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// Whether the user is active (inactive users are never linked).
+    pub active: bool,
+    /// The user's team, when the CRM has one.
+    pub team_id: Option<String>,
+}
+
 /// Why a CRM call failed; the gateway maps each to a DAV status in one place.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum ConnectorError {
@@ -130,6 +149,35 @@ pub trait Connector: Send + Sync {
         let _ = (since, page);
         Err(ConnectorError::NotSupported {
             message: format!("{entity} has no deleted-records feed"),
+        })
+    }
+
+    /// One page of `entity` filtered by `query` (scope and window parameters added to the list
+    /// request). Connectors that cannot filter refuse a non-empty query rather than ignore it.
+    async fn list_query(
+        &self,
+        entity: &str,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+        query: &ListQuery,
+    ) -> Result<Page, ConnectorError> {
+        if query.is_empty() {
+            return self.list(entity, since, page).await;
+        }
+        Err(ConnectorError::NotSupported {
+            message: format!("{entity} cannot be listed with filter parameters"),
+        })
+    }
+
+    /// Whether the definition has a users listing (`list_users`).
+    fn has_users_listing(&self) -> bool {
+        false
+    }
+
+    /// Every user of the CRM (the definition's `[users]`); `NotSupported` without one.
+    async fn list_users(&self) -> Result<Vec<CrmUser>, ConnectorError> {
+        Err(ConnectorError::NotSupported {
+            message: "this CRM's definition has no users listing".into(),
         })
     }
 

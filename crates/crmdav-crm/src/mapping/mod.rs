@@ -84,4 +84,6 @@ impl Mapping {
 }
 
 #[cfg(test)]
+mod roundtrip_props;
+#[cfg(test)]
 mod tests;

@@ -6,6 +6,7 @@
 
 mod contract_dynamics365;
 mod contract_hubspot;
+mod contract_people;
 mod contract_pipedrive;
 mod contract_salesforce;
 mod contract_zoho;

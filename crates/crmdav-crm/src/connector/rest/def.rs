@@ -4,6 +4,8 @@
 //! `${VAR}` (or `${VAR:-default}`) placeholders filled from the tenant's options when the
 //! connector is built; an unknown variable without a default is a configuration error.
 
+use super::scope_def::check_scope;
+pub use super::scope_def::{MatchDef, ScopeDef, UsersDef, WindowDef};
 use crate::record::vars::{substitute, substitute_toml};
 use serde::Deserialize;
 use serde_json::Value;
@@ -63,6 +65,9 @@ pub struct ConnectorDef {
     /// 5xx or a timeout like reads.
     #[serde(default)]
     pub idempotency_key_header: Option<String>,
+    /// The CRM's user list (`[users]`), for linking people to CRM users by e-mail.
+    #[serde(default)]
+    pub users: Option<UsersDef>,
 }
 
 fn default_timeout() -> u64 {
@@ -315,6 +320,15 @@ pub struct EntityDef {
     /// timeout, a 5xx or a reset after the body was sent, or an answer without an id).
     #[serde(default)]
     pub find_created: Option<FindCreatedDef>,
+    /// What a per-person scope means for this entity (`mine`, `team`): the CRM filter and/or
+    /// the local predicate, and the fields a create in that scope assigns. A tenant file's
+    /// collection with `scope = "mine"` over an entity without `scopes.mine` is refused.
+    #[serde(default)]
+    pub scopes: BTreeMap<String, ScopeDef>,
+    /// How a calendar's time window is asked of the CRM (the list parameters that carry its
+    /// bounds); without it the window is applied locally only.
+    #[serde(default)]
+    pub window: Option<WindowDef>,
 }
 
 /// A lookup for a record the gateway created but never heard back about
@@ -673,6 +687,9 @@ impl ConnectorDef {
             }
         }
         for (name, e) in &self.entities {
+            for (scope, d) in &e.scopes {
+                check_scope(d).map_err(|m| format!("entity {name}.scopes.{scope}: {m}"))?;
+            }
             if let Some(f) = &e.find_created {
                 if f.match_fields.is_empty() {
                     return Err(format!(

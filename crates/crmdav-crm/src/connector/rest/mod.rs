@@ -20,6 +20,8 @@ pub mod def;
 mod list;
 mod paging;
 mod retry;
+mod scope_def;
+mod scoped;
 mod transport;
 mod url;
 
@@ -29,7 +31,9 @@ use self::auth::{AuthRuntime, TokenStore};
 use self::decode::record_slot_empty;
 use self::def::{ConnectorDef, DeleteDef, EntityDef};
 use self::transport::{parse_method, Req};
-use super::{Capabilities, Connector, ConnectorError, DeleteStyle, Page, Record};
+use super::{
+    Capabilities, Connector, ConnectorError, CrmUser, DeleteStyle, ListQuery, Page, Record,
+};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use reqwest::Url;
@@ -173,6 +177,24 @@ impl Connector for RestConnector {
     ) -> Result<Page, ConnectorError> {
         let e = self.entity(entity)?;
         self.list_page(e, since, page).await
+    }
+
+    async fn list_query(
+        &self,
+        entity: &str,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+        query: &ListQuery,
+    ) -> Result<Page, ConnectorError> {
+        self.list_filtered(entity, since, page, query).await
+    }
+
+    fn has_users_listing(&self) -> bool {
+        self.def.users.is_some()
+    }
+
+    async fn list_users(&self) -> Result<Vec<CrmUser>, ConnectorError> {
+        self.users().await
     }
 
     async fn list_deleted(
