@@ -4,8 +4,8 @@
 //! `grep -rn "use crate::" src`):
 //!
 //! 1. `main.rs` (the binary), `check` (`crmdav check`), `admin` (`crmdav app-password`),
-//!    `people` (`crmdav users`) and `reload` (tenant files re-read on SIGHUP, swapped into
-//!    `app`'s state);
+//!    `backup` (`crmdav backup`, `restore`, `new-epoch`), `people` (`crmdav users`) and `reload`
+//!    (tenant files re-read on SIGHUP, swapped into `app`'s state);
 //! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics,
 //!    native TLS), and within it `http::setup`, the sign-in page that sets up a phone
 //!    (OpenID Connect, a person's devices through `auth::devices`, Login Flow v2); it uses
@@ -32,6 +32,7 @@
 pub mod admin;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod caldav;
 pub mod carddav;
 pub mod check;

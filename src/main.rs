@@ -1,4 +1,5 @@
-//! The `crmdav` binary: `serve`, `check`, `users`, `hash-password` and `app-password`.
+//! The `crmdav` binary: `serve`, `check`, `users`, `hash-password`, `app-password`, `backup`,
+//! `restore` and `new-epoch`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -47,6 +48,9 @@ enum Cmd {
         #[arg(long)]
         tenant: String,
     },
+    /// Back up, restore, or start a new epoch after a restore.
+    #[command(flatten)]
+    Backup(crmdav::backup::BackupCmd),
 }
 
 /// Logs to standard error, filtered by `CRMDAV_LOG`; one JSON object per line when
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::AppPassword { cmd } => crmdav::admin::run(cmd),
+        Cmd::Backup(cmd) => crmdav::backup::run(cmd),
         Cmd::HashPassword => {
             let mut pw = String::new();
             if std::io::stdin().read_line(&mut pw).is_err() {

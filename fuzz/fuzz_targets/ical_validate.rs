@@ -18,6 +18,8 @@ fn calendar() -> &'static (Limits, Collection) {
             seq: 1,
             min_seq: 0,
             instance: "fuzz".into(),
+            epoch: String::new(),
+            prev: None,
             modified: 0,
             created: 0,
         };

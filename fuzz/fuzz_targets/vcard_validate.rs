@@ -19,6 +19,8 @@ fn addressbook() -> &'static (Limits, Collection) {
             seq: 1,
             min_seq: 0,
             instance: "fuzz".into(),
+            epoch: String::new(),
+            prev: None,
             modified: 0,
             created: 0,
         };

@@ -91,6 +91,8 @@ fn collection() -> Collection {
         seq: 100,
         min_seq: 10,
         instance: "fuzz".into(),
+        epoch: String::new(),
+        prev: None,
         modified: 0,
         created: 0,
     }

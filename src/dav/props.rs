@@ -544,6 +544,8 @@ mod tests {
             seq: 0,
             min_seq: 0,
             instance: "i".into(),
+            epoch: String::new(),
+            prev: None,
             modified: 0,
             created: 0,
         }

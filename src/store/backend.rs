@@ -325,6 +325,12 @@ pub trait StateStore:
     /// alone holds no superseded bytes (SQLite: checkpoint and truncate the write-ahead log;
     /// a no-op where there is no such log). Called after a secret is rewritten sealed.
     async fn flush(&self) -> Result<(), DbError>;
+
+    /// Start a new epoch after the state was restored from a backup: every collection moves to
+    /// one new random epoch and remembers its previous epoch and sequence, so sync tokens
+    /// handed out after the backup are refused (RFC 6578 §3.2) while older ones stay valid.
+    /// Returns the new epoch. Run with no gateway serving the state.
+    async fn new_epoch(&self) -> Result<String, DbError>;
 }
 
 /// The state store callers hold (as `Arc<Store>` or `&Store`): the backend `open` chose. Every

@@ -37,4 +37,5 @@ pub use error::StoreError;
 pub use index::{calendar_index, card_fields, card_index};
 pub use model::*;
 pub use postgres::PgStore;
+pub use sqlite::backup as sqlite_backup;
 pub use sqlite::SqliteStore;

@@ -22,6 +22,11 @@ pub struct Collection {
     pub min_seq: i64,
     /// Random per-collection id, so that a token of a deleted-and-recreated collection is refused.
     pub instance: String,
+    /// The timeline since the last restore (empty: never restored); see [`Collection::token`].
+    pub epoch: String,
+    /// The epoch before the last restore and the sequence it had reached in the backup: its
+    /// tokens up to that sequence name changes the restored state still has.
+    pub prev: Option<(String, i64)>,
     /// Last modification, epoch seconds.
     pub modified: i64,
     /// Creation, epoch seconds.
@@ -29,9 +34,16 @@ pub struct Collection {
 }
 
 impl Collection {
-    /// The sync token for sequence `seq` (RFC 6578 §6.2: a URI).
+    /// The sync token for sequence `seq` (RFC 6578 §6.2: a URI). After a restore it carries the
+    /// epoch, so that the sequence numbers the restored state hands out again never pass for
+    /// the ones handed out after the backup; before any, it keeps the pre-epoch format that
+    /// clients may hold from older releases.
     pub fn token(&self, seq: i64) -> String {
-        format!("urn:crmdav:sync:{}:{}", self.instance, seq)
+        if self.epoch.is_empty() {
+            format!("urn:crmdav:sync:{}:{}", self.instance, seq)
+        } else {
+            format!("urn:crmdav:sync:{}:{}:{}", self.instance, self.epoch, seq)
+        }
     }
     /// The current sync token.
     pub fn sync_token(&self) -> String {
@@ -39,17 +51,40 @@ impl Collection {
     }
     /// The CalendarServer `getctag`, moving exactly when the sync token moves.
     pub fn ctag(&self) -> String {
-        format!("\"{}-{}\"", self.instance, self.seq)
+        if self.epoch.is_empty() {
+            format!("\"{}-{}\"", self.instance, self.seq)
+        } else {
+            format!("\"{}-{}-{}\"", self.instance, self.epoch, self.seq)
+        }
     }
-    /// Parse a token of this collection; `None` when it is not ours, or expired.
+    /// Parse a token of this collection; `None` when it is not ours, expired, ahead of the
+    /// collection, or handed out after the backup the state was restored from (RFC 6578 §3.2:
+    /// the caller answers `DAV:valid-sync-token` and the client syncs from scratch).
     pub fn parse_token(&self, token: &str) -> Option<i64> {
         let rest = token.strip_prefix("urn:crmdav:sync:")?;
-        let (inst, seq) = rest.rsplit_once(':')?;
+        let (head, seq) = rest.rsplit_once(':')?;
         // Only the spelling `token` writes: `i64::from_str` also takes "+7" and "007", which
         // this server never issued (RFC 6578 §3.2: an unknown token is refused).
         let canonical = !seq.starts_with('+') && (seq == "0" || !seq.starts_with(['0', '-']));
         let seq: i64 = seq.parse().ok().filter(|_| canonical)?;
-        (inst == self.instance && seq >= self.min_seq && seq <= self.seq).then_some(seq)
+        // `<instance>` or `<instance>:<epoch>`: matched against our own instance, which may
+        // itself hold a colon.
+        let epoch = match head.strip_prefix(self.instance.as_str())? {
+            "" => "",
+            tail => tail.strip_prefix(':')?,
+        };
+        if seq < self.min_seq || seq > self.seq {
+            return None;
+        }
+        let upto = if epoch == self.epoch {
+            self.seq
+        } else {
+            match &self.prev {
+                Some((prev, at)) if prev == epoch => *at,
+                _ => return None,
+            }
+        };
+        (seq <= upto).then_some(seq)
     }
     /// True for calendars and address books.
     pub fn is_dav_collection(&self) -> bool {

@@ -14,6 +14,8 @@ fn collection(instance: String, min_seq: i64, seq: i64) -> Collection {
         seq,
         min_seq,
         instance,
+        epoch: String::new(),
+        prev: None,
         modified: 0,
         created: 0,
     }
@@ -78,5 +80,40 @@ proptest! {
         let c = collection(inst, min, seq);
         let t = format!("urn:crmdav:sync:{}:{}", c.instance, spelling.replace("{}", &s.to_string()));
         prop_assert_eq!(c.parse_token(&t), None, "{}", t);
+    }
+}
+
+/// Restore safety: a collection restored from a backup taken at `at` (then moved on to `seq`)
+/// under a new epoch.
+fn restored(instance: String, at: i64, seq: i64) -> Collection {
+    Collection {
+        epoch: "e2".into(),
+        prev: Some((String::new(), at)),
+        ..collection(instance, 0, seq)
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn after_a_restore_only_tokens_up_to_the_backup_stay_valid(
+        inst in instance(),
+        at in 0i64..1_000,
+        more in 0i64..1_000,
+        s in 0i64..2_000,
+    ) {
+        let seq = at + more;
+        let c = restored(inst.clone(), at, seq);
+        let before = collection(inst, 0, seq);
+        // A token of the timeline before the restore: valid up to the backup, never after,
+        // even where the restored timeline has reached that sequence again.
+        let want = (s <= at).then_some(s);
+        prop_assert_eq!(c.parse_token(&before.token(s)), want);
+        // Tokens of the new epoch decode within the window.
+        prop_assert_eq!(c.parse_token(&c.token(s)), (s <= seq).then_some(s));
+        // Another epoch's are refused.
+        let other = Collection { epoch: "e9".into(), ..c.clone() };
+        prop_assert_eq!(c.parse_token(&other.token(s.min(at))), None);
     }
 }

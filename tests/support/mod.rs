@@ -10,6 +10,7 @@
 //! - [`oidc`]: a real OpenID Connect provider (oidc-provider under Node); [`browser`]: headless
 //!   chromium over WebDriver.
 //! - [`examples`]: the shipped SaaS tenant examples load.
+//! - [`front`]: a round-robin loopback TCP front for several gateways.
 //! - [`postgres`]: a throwaway PostgreSQL cluster (skipped without the server binaries).
 #![allow(dead_code)]
 
@@ -18,6 +19,7 @@ pub mod browser;
 pub mod dav;
 pub mod demo;
 pub mod examples;
+pub mod front;
 pub mod gateway;
 pub mod oidc;
 pub mod phone;

@@ -290,6 +290,11 @@ impl PgCluster {
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.join("postgres.log")).unwrap_or_default()
     }
+
+    /// The folder of the server binaries, which holds `pg_dump` and `pg_restore` too.
+    pub fn bin(&self) -> &Path {
+        &self.bin
+    }
 }
 
 impl Drop for PgCluster {

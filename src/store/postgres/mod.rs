@@ -62,6 +62,15 @@ impl PgStore {
 
 #[async_trait]
 impl StateStore for PgStore {
+    async fn new_epoch(&self) -> Result<String, DbError> {
+        let epoch = uuid::Uuid::new_v4().simple().to_string();
+        sqlx::query("UPDATE collections SET prev_epoch = epoch, prev_seq = seq, epoch = $1")
+            .bind(&epoch)
+            .execute(&self.pool)
+            .await?;
+        Ok(epoch)
+    }
+
     async fn schema_version(&self) -> Result<i64, DbError> {
         sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
             .fetch_one(&self.pool)

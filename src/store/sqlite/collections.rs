@@ -22,6 +22,10 @@ pub(super) fn row_collection(r: &sqlx::sqlite::SqliteRow) -> Collection {
         seq: r.get("seq"),
         min_seq: r.get("min_seq"),
         instance: r.get("instance"),
+        epoch: r.get("epoch"),
+        prev: r
+            .get::<Option<String>, _>("prev_epoch")
+            .zip(r.get::<Option<i64>, _>("prev_seq")),
         created: r.get("created"),
         modified: r.get("modified"),
     }

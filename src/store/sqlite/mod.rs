@@ -3,6 +3,7 @@
 //! concern's queries live in their own file.
 
 mod app_passwords;
+pub mod backup;
 mod changes;
 mod collections;
 mod fields;
@@ -95,6 +96,16 @@ impl SqliteStore {
 
 #[async_trait]
 impl StateStore for SqliteStore {
+    async fn new_epoch(&self) -> Result<String, DbError> {
+        let _w = self.write.lock().await;
+        let epoch = uuid::Uuid::new_v4().simple().to_string();
+        sqlx::query("UPDATE collections SET prev_epoch = epoch, prev_seq = seq, epoch = ?")
+            .bind(&epoch)
+            .execute(&self.pool)
+            .await?;
+        Ok(epoch)
+    }
+
     async fn schema_version(&self) -> Result<i64, DbError> {
         sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success")
             .fetch_one(&self.pool)
@@ -154,7 +165,7 @@ mod tests {
     #[tokio::test]
     async fn fresh_store_is_at_the_latest_schema() {
         let s = SqliteStore::open("sqlite://:memory:").await.unwrap();
-        assert_eq!(s.schema_version().await.unwrap(), 2);
-        assert_eq!(s.latest_schema_version(), 2);
+        assert_eq!(s.schema_version().await.unwrap(), 4);
+        assert_eq!(s.latest_schema_version(), 4);
     }
 }
