@@ -2,6 +2,7 @@
 //! A refresh runs at most once per TTL per collection, and concurrent readers wait on one.
 
 use super::binding::{member_name, record_hash, Binding};
+use super::lease;
 use super::listing::ListingKey;
 use super::scope::Resolved;
 use super::tenant::{CrmTenant, Flight};
@@ -78,8 +79,22 @@ impl CrmTenant {
         if self.is_fresh(&f) {
             return None;
         }
+        // Across instances: one of them refreshes per TTL, the others serve what it stored.
+        let key = lease::refresh_key(coll.id);
+        let forced_at = f.forced_at.load(Ordering::Acquire);
+        match lease::claim(store, &key, self.ttl(), forced_at).await {
+            lease::Claim::Refresh => {}
+            lease::Claim::Fresh(age) => {
+                let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+                *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((at, true));
+                return None;
+            }
+            lease::Claim::Waited => return None,
+        }
+        let started_ms = lease::now();
         let started = Instant::now();
         let res = self.refresh(store, b, coll).await;
+        lease::release(store, &key, res.is_ok().then_some(started_ms)).await;
         let took = started.elapsed();
         self.refreshes.fetch_add(1, Ordering::Relaxed);
         *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((started, res.is_ok()));

@@ -301,6 +301,44 @@ pub trait AppPasswordStore {
     async fn touch_app_password(&self, tenant: &str, id: &str, at: i64) -> Result<(), DbError>;
 }
 
+/// What [`LeaseStore::lease_claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// The caller holds the lease until it releases it (or the lease runs out): do the work.
+    Claimed,
+    /// The work was done at this time (epoch milliseconds), within the freshness asked for:
+    /// reuse what it stored.
+    Done(i64),
+    /// Another holder is doing it now: wait and ask again.
+    Busy,
+}
+
+/// Leases: work that instances sharing one state do once for all of them (a CRM collection's
+/// refresh per TTL, an OAuth token refresh). Times are epoch milliseconds of the caller's
+/// clock; a lease runs out on its own, so a crashed holder blocks nobody for long.
+#[async_trait]
+pub trait LeaseStore {
+    /// Claim `key` for `holder` until `now_ms + lease_ms`, unless it was done after
+    /// `fresh_after_ms` (→ [`Lease::Done`]) or another holder's lease has not run out
+    /// (→ [`Lease::Busy`]). Atomic across instances.
+    async fn lease_claim(
+        &self,
+        key: &str,
+        holder: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        fresh_after_ms: i64,
+    ) -> Result<Lease, DbError>;
+
+    /// Release `key` if `holder` still holds it; with `done_ms`, record when the work was done.
+    async fn lease_release(
+        &self,
+        key: &str,
+        holder: &str,
+        done_ms: Option<i64>,
+    ) -> Result<(), DbError>;
+}
+
 /// Everything the gateway keeps: what a backend implements in full.
 #[async_trait]
 pub trait StateStore:
@@ -312,6 +350,7 @@ pub trait StateStore:
     + CrmIdentityStore
     + CardFieldIndex
     + AppPasswordStore
+    + LeaseStore
     + Send
     + Sync
 {

@@ -10,6 +10,7 @@ mod guard;
 mod identity;
 mod items;
 mod kv;
+mod leases;
 mod props;
 
 use async_trait::async_trait;
