@@ -246,17 +246,24 @@ impl CrmTenant {
             }
             names.insert(ident.name.clone());
             let before = store.item_meta(coll, &ident.name).await?.map(|m| m.etag);
-            let etag = store
-                .crm_save(
-                    coll,
-                    &ident,
-                    Some(RenderedItem {
-                        content_type: b.content_type(),
-                        body: body.as_bytes(),
-                        index: &index,
-                    }),
-                )
-                .await?;
+            let item = Some(RenderedItem {
+                content_type: b.content_type(),
+                body: body.as_bytes(),
+                index: &index,
+            });
+            let saved = if by_crm.contains_key(&r.id) {
+                store.crm_save(coll, &ident, item).await
+            } else {
+                // New to this refresh: another instance (or a phone's create) may hold it by now.
+                store.crm_import(coll, &ident, item).await
+            };
+            let etag = match saved {
+                Err(StoreError::Exists) => {
+                    tracing::debug!(tenant = %self.name, collection = %coll.path, crm_id = %r.id, "a record saved meanwhile under another name; kept there");
+                    continue;
+                }
+                r => r?,
+            };
             if etag != before {
                 stats.written += 1;
             }

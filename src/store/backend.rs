@@ -225,8 +225,20 @@ pub trait CrmIdentityStore {
 
     /// Store an identity and, when `item` is given and its bytes differ from what is stored,
     /// the item (one transaction; the collection's sequence moves only when the bytes move).
-    /// Returns the item's current ETag.
+    /// A row that held the same CRM id under another name gives way, and its item goes too
+    /// (with a tombstone), so a CRM record is one item. Returns the item's current ETag.
     async fn crm_save(
+        &self,
+        coll: &Collection,
+        ident: &CrmIdentity,
+        item: Option<RenderedItem<'_>>,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// As [`CrmIdentityStore::crm_save`], for a record a refresh has not seen before: when the
+    /// CRM id is already held under another name (another instance, or a phone's create, saved
+    /// it meanwhile), nothing is written and the answer is `StoreError::Exists`: one CRM record
+    /// is never two items.
+    async fn crm_import(
         &self,
         coll: &Collection,
         ident: &CrmIdentity,
