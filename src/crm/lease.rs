@@ -28,7 +28,7 @@ pub(super) enum Claim {
 }
 
 /// This process among the instances sharing the state.
-fn holder() -> &'static str {
+pub(super) fn holder() -> &'static str {
     static ID: OnceLock<String> = OnceLock::new();
     ID.get_or_init(|| {
         let nanos = std::time::SystemTime::now()
