@@ -97,6 +97,10 @@ async fn three_instances_list_the_crm_once_per_ttl() {
     }
 }
 
+/// Seconds an access token lives: the gateway takes it as stale 60 s before it expires, so
+/// this one is good for 3 s.
+const TOKEN_LIFE: i64 = 63;
+
 /// A Salesforce token endpoint that rotates the refresh token on every use and refuses a used
 /// one (as `invalid_grant`), as CRMs with rotation do.
 struct RotatingTokens {
@@ -126,7 +130,11 @@ impl Respond for RotatingTokens {
         let mut t = fixture(Vendor::Salesforce, "token_1.json");
         t["instance_url"] = json!(self.api);
         t["refresh_token"] = json!(st.0);
-        ResponseTemplate::new(200).set_body_json(t)
+        t["expires_in"] = json!(TOKEN_LIFE);
+        // Slow, as token endpoints are: two instances refreshing at once overlap here.
+        ResponseTemplate::new(200)
+            .set_body_json(t)
+            .set_delay(std::time::Duration::from_millis(1500))
     }
 }
 
@@ -147,41 +155,52 @@ async fn two_instances_refresh_a_rotating_oauth_token_once() {
         })
         .mount(&login)
         .await;
-    // Both start with no access token and the configured refresh token, which works once.
     let gws: Vec<(StateDir, Phone)> = (0..2)
         .map(|_| instance_with(&crm, &url, Some(&login.uri())))
         .collect();
+    let (a, b) = (&gws[0].1, &gws[1].1);
     let coll = format!("/dav/calendars/alice/{}/", Vendor::Salesforce.entity());
-    // A phone on each instance creates an event at once: each instance calls the CRM, so each
-    // needs a token (reads alone would not: one refresh serves both).
-    let puts = join_all((0..2).map(|i| {
-        let (p, coll) = (&gws[i].1, &coll);
-        async move {
-            let ics = format!(
-                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:race-{i}@phone\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:Race {i}\r\nDTSTART:20300220T110000Z\r\nDTEND:20300220T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-            );
-            let href = format!("{coll}race-{i}.ics");
-            let (st, _, body) = p
-                .req("PUT", &href, Some(ics), &[("Content-Type", "text/calendar")])
-                .await;
-            (st, body)
-        }
-    }))
-    .await;
-    for (st, body) in &puts {
-        assert_eq!(*st, 201, "{body}");
-    }
-    let got = join_all((0..6).map(|i| gws[i % 2].1.sync(&coll, ""))).await;
-    for (_, members) in &got {
-        assert_eq!(members.len(), 7, "{members:?}");
-    }
-    let (current, issued, refused) = tokens.lock().map(|t| t.clone()).unwrap_or_default();
-    println!("token requests: {issued} answered, {refused} refused");
-    assert_eq!((issued, refused), (1, 0), "exactly one token request");
-    assert_eq!(current, "rotated-1");
-    // Both instances keep working (each has the one token), and neither logged a refusal.
-    for (_, p) in &gws {
-        assert_eq!(p.members(&coll).await.len(), 7);
+    let issued = || tokens.lock().map(|t| (t.1, t.2)).unwrap_or_default();
+    // A lists (its token request stores the token); B's write then loads that token.
+    assert_eq!(a.sync(&coll, "").await.1.len(), 5);
+    put_event(b, &coll, "early").await;
+    assert_eq!(issued(), (1, 0), "B used the token A stored");
+    // Once the access token is stale, a phone on each instance writes at once: both need a
+    // token; one requests it, the other re-reads it under the lease.
+    let stale = TOKEN_LIFE - 60 + 1;
+    tokio::time::sleep(std::time::Duration::from_secs(stale as u64)).await;
+    join_all([put_event(a, &coll, "a"), put_event(b, &coll, "b")]).await;
+    let (answered, refused) = issued();
+    println!("token requests after the race: {answered} answered, {refused} refused");
+    assert_eq!(
+        (answered, refused),
+        (2, 0),
+        "exactly one token request for both"
+    );
+    assert_eq!(
+        tokens.lock().map(|t| t.0.clone()).unwrap_or_default(),
+        "rotated-2"
+    );
+    // Both instances keep working, and neither logged a refusal.
+    for p in [a, b] {
+        assert_eq!(p.members(&coll).await.len(), 8);
         assert!(!p.log().contains("invalid_grant"), "{}", p.log());
     }
+}
+
+/// A phone creates event `id` in `coll`: 201.
+async fn put_event(p: &Phone, coll: &str, id: &str) {
+    let ics = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\nUID:race-{id}@phone\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:Race {id}\r\nDTSTART:20300220T110000Z\r\nDTEND:20300220T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    let href = format!("{coll}race-{id}.ics");
+    let (st, _, body) = p
+        .req(
+            "PUT",
+            &href,
+            Some(ics),
+            &[("Content-Type", "text/calendar")],
+        )
+        .await;
+    assert_eq!(st, 201, "PUT {href}: {body}");
 }
