@@ -19,15 +19,15 @@ const COLL: &str = "/dav/calendars/alice/meetings/";
 
 /// One gateway instance on `crm` with its state in `state` (a PostgreSQL URL).
 fn instance(crm: &FakeCrm, state: &str) -> (StateDir, Phone) {
-    instance_with(crm, state, None)
+    instance_with(crm, state, None, TTL)
 }
 
 /// As [`instance`], with the OAuth token endpoint at `login` when given.
-fn instance_with(crm: &FakeCrm, state: &str, login: Option<&str>) -> (StateDir, Phone) {
+fn instance_with(crm: &FakeCrm, state: &str, login: Option<&str>, ttl: u64) -> (StateDir, Phone) {
     let dir = StateDir::new("coord");
     let port = free_port();
     let coll = crm.vendor.entity();
-    write_config(dir.path(), port, crm.vendor, &crm.uri(), coll, TTL);
+    write_config(dir.path(), port, crm.vendor, &crm.uri(), coll, ttl);
     let cfg = dir.path().join("crmdav.toml");
     let text = std::fs::read_to_string(&cfg)
         .expect("config")
@@ -97,6 +97,38 @@ async fn three_instances_list_the_crm_once_per_ttl() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_list_once_in_each_ttl() {
+    const SHORT: u64 = 4;
+    let Some(pg) = PgCluster::start_or_skip("three_instances_list_once_in_each_ttl") else {
+        return;
+    };
+    let url = pg.create_db("ttls");
+    let crm = FakeCrm::start(Vendor::HubSpot).await;
+    let gws: Vec<(StateDir, Phone)> = (0..3)
+        .map(|_| instance_with(&crm, &url, None, SHORT))
+        .collect();
+    let listings = || async {
+        join_all(
+            gws.iter()
+                .map(|(_, p)| p.metric("crmdav_crm_listings_total")),
+        )
+        .await
+        .iter()
+        .sum::<u64>()
+    };
+    for ttl in 1..=2 {
+        // A phone on each instance at once, then again on each.
+        join_all(gws.iter().map(|(_, p)| p.sync(COLL, ""))).await;
+        join_all(gws.iter().map(|(_, p)| p.sync(COLL, ""))).await;
+        let n = listings().await;
+        println!("listings after TTL {ttl} with 3 instances: {n}");
+        assert_eq!(n, ttl, "one listing per TTL for all three instances");
+        // The next TTL.
+        tokio::time::sleep(std::time::Duration::from_millis(SHORT * 1000 + 200)).await;
+    }
+}
+
 /// Seconds an access token lives: the gateway takes it as stale 60 s before it expires, so
 /// this one is good for 3 s.
 const TOKEN_LIFE: i64 = 63;
@@ -156,7 +188,7 @@ async fn two_instances_refresh_a_rotating_oauth_token_once() {
         .mount(&login)
         .await;
     let gws: Vec<(StateDir, Phone)> = (0..2)
-        .map(|_| instance_with(&crm, &url, Some(&login.uri())))
+        .map(|_| instance_with(&crm, &url, Some(&login.uri()), TTL))
         .collect();
     let (a, b) = (&gws[0].1, &gws[1].1);
     let coll = format!("/dav/calendars/alice/{}/", Vendor::Salesforce.entity());
