@@ -89,7 +89,13 @@ impl CrmTenant {
                 *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((at, true));
                 return None;
             }
-            lease::Claim::Waited => return None,
+            lease::Claim::Waited => {
+                // Another instance is slow: serve what is stored, and ask again after the
+                // failure retry interval rather than wait on every request.
+                *f.checked.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((Instant::now(), false));
+                return None;
+            }
         }
         let started_ms = lease::now();
         let started = Instant::now();
