@@ -9,11 +9,15 @@
 //!   client's href and UID; restarts create no duplicates;
 //! * a collection's refresh and its writes run one at a time (a per-collection async mutex), so
 //!   a record the phone just created can never be imported a second time by a refresh;
+//! * instances sharing one state refresh a collection once per TTL between them (a lease in
+//!   the store, `lease`), and the store keeps one identity (and one item) per CRM record even
+//!   when two instances save it at once;
 //! * an item is written (and the sequence moves) only when its rendered bytes change;
 //! * a refresh within the tenant's TTL costs nothing, an idle one costs one listing per page.
 
 mod binding;
 pub mod definitions;
+mod lease;
 mod listing;
 mod metrics;
 pub mod overlay;

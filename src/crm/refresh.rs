@@ -2,6 +2,7 @@
 //! A refresh runs at most once per TTL per collection, and concurrent readers wait on one.
 
 use super::binding::{member_name, record_hash, Binding};
+use super::lease;
 use super::listing::ListingKey;
 use super::scope::Resolved;
 use super::tenant::{CrmTenant, Flight};
@@ -78,8 +79,28 @@ impl CrmTenant {
         if self.is_fresh(&f) {
             return None;
         }
+        // Across instances: one of them refreshes per TTL, the others serve what it stored.
+        let key = lease::refresh_key(coll.id);
+        let forced_at = f.forced_at.load(Ordering::Acquire);
+        match lease::claim(store, &key, self.ttl(), forced_at).await {
+            lease::Claim::Refresh => {}
+            lease::Claim::Fresh(age) => {
+                let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+                *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((at, true));
+                return None;
+            }
+            lease::Claim::Waited => {
+                // Another instance is slow: serve what is stored, and ask again after the
+                // failure retry interval rather than wait on every request.
+                *f.checked.lock().unwrap_or_else(|p| p.into_inner()) =
+                    Some((Instant::now(), false));
+                return None;
+            }
+        }
+        let started_ms = lease::now();
         let started = Instant::now();
         let res = self.refresh(store, b, coll).await;
+        lease::release(store, &key, res.is_ok().then_some(started_ms)).await;
         let took = started.elapsed();
         self.refreshes.fetch_add(1, Ordering::Relaxed);
         *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((started, res.is_ok()));
@@ -231,17 +252,24 @@ impl CrmTenant {
             }
             names.insert(ident.name.clone());
             let before = store.item_meta(coll, &ident.name).await?.map(|m| m.etag);
-            let etag = store
-                .crm_save(
-                    coll,
-                    &ident,
-                    Some(RenderedItem {
-                        content_type: b.content_type(),
-                        body: body.as_bytes(),
-                        index: &index,
-                    }),
-                )
-                .await?;
+            let item = Some(RenderedItem {
+                content_type: b.content_type(),
+                body: body.as_bytes(),
+                index: &index,
+            });
+            let saved = if by_crm.contains_key(&r.id) {
+                store.crm_save(coll, &ident, item).await
+            } else {
+                // New to this refresh: another instance (or a phone's create) may hold it by now.
+                store.crm_import(coll, &ident, item).await
+            };
+            let etag = match saved {
+                Err(StoreError::Exists) => {
+                    tracing::debug!(tenant = %self.name, collection = %coll.path, crm_id = %r.id, "a record saved meanwhile under another name; kept there");
+                    continue;
+                }
+                r => r?,
+            };
             if etag != before {
                 stats.written += 1;
             }

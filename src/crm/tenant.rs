@@ -36,6 +36,9 @@ pub(super) struct Flight {
     pub(super) lock: tokio::sync::Mutex<()>,
     /// When the collection was last refreshed (or a refresh last failed).
     pub(super) checked: std::sync::Mutex<Option<(Instant, bool)>>,
+    /// When (epoch ms) a write last asked for a new listing: another instance's refresh from
+    /// before then is not reused.
+    pub(super) forced_at: std::sync::atomic::AtomicI64,
 }
 
 /// A CRM tenant: its connector, its collections' bindings and refresh state.
@@ -189,10 +192,9 @@ impl CrmTenant {
     /// Forget freshness (the next read refreshes, and lists the CRM anew).
     pub fn invalidate(&self, coll: i64) {
         self.listings.written_all();
-        *self
-            .flight(coll)
-            .checked
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = None;
+        let f = self.flight(coll);
+        f.forced_at
+            .store(super::lease::now(), std::sync::atomic::Ordering::Release);
+        *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 }

@@ -5,7 +5,7 @@
 use super::sealed::{is_sealed, SealError, Sealer};
 use crate::config::{ConnectorKind, ServerConfig};
 use crate::connector::{StoredToken, TokenStore};
-use crate::store::Store;
+use crate::store::{Lease, Store};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
@@ -37,6 +37,13 @@ impl KvTokenStore {
 }
 
 const TOKEN_KEY: &str = "crm:oauth2-token";
+
+/// How long one instance's token refresh may hold the others off (a crashed holder's lease
+/// runs out after this).
+const REFRESH_LEASE_MS: i64 = 30_000;
+
+/// How long a token refresh waits for another instance's.
+const REFRESH_WAIT: std::time::Duration = std::time::Duration::from_secs(35);
 
 /// At start: read every CRM tenant's stored token once, so one written without a key is
 /// sealed now, and a tenant whose token does not open (wrong key, no key) is named in the log
@@ -96,6 +103,51 @@ impl TokenStore for KvTokenStore {
             (None, false) => parse(&v)?,
         };
         Ok(Some(token))
+    }
+
+    async fn lock_refresh(&self) -> Result<(), String> {
+        let key = format!("oauth:{}", self.tenant);
+        let started = std::time::Instant::now();
+        loop {
+            let now = super::lease::now();
+            // Never "done": each refresh takes the lease; the token itself says whether it is
+            // still good (the caller re-reads it under the lease).
+            match self
+                .store
+                .lease_claim(
+                    &key,
+                    super::lease::holder(),
+                    now,
+                    REFRESH_LEASE_MS,
+                    i64::MAX,
+                )
+                .await
+            {
+                Ok(Lease::Claimed) => return Ok(()),
+                Ok(_) if started.elapsed() < REFRESH_WAIT => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await
+                }
+                Ok(_) => {
+                    return Err(format!(
+                        "tenant {}: another instance has been refreshing the CRM token for {}s",
+                        self.tenant,
+                        REFRESH_WAIT.as_secs()
+                    ))
+                }
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    async fn unlock_refresh(&self) {
+        let key = format!("oauth:{}", self.tenant);
+        if let Err(e) = self
+            .store
+            .lease_release(&key, super::lease::holder(), None)
+            .await
+        {
+            tracing::warn!(tenant = %self.tenant, error = %e, "the CRM token lease could not be released; it runs out");
+        }
     }
 
     async fn save(&self, token: &StoredToken) -> Result<(), String> {

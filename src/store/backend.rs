@@ -225,8 +225,20 @@ pub trait CrmIdentityStore {
 
     /// Store an identity and, when `item` is given and its bytes differ from what is stored,
     /// the item (one transaction; the collection's sequence moves only when the bytes move).
-    /// Returns the item's current ETag.
+    /// A row that held the same CRM id under another name gives way, and its item goes too
+    /// (with a tombstone), so a CRM record is one item. Returns the item's current ETag.
     async fn crm_save(
+        &self,
+        coll: &Collection,
+        ident: &CrmIdentity,
+        item: Option<RenderedItem<'_>>,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// As [`CrmIdentityStore::crm_save`], for a record a refresh has not seen before: when the
+    /// CRM id is already held under another name (another instance, or a phone's create, saved
+    /// it meanwhile), nothing is written and the answer is `StoreError::Exists`: one CRM record
+    /// is never two items.
+    async fn crm_import(
         &self,
         coll: &Collection,
         ident: &CrmIdentity,
@@ -301,6 +313,44 @@ pub trait AppPasswordStore {
     async fn touch_app_password(&self, tenant: &str, id: &str, at: i64) -> Result<(), DbError>;
 }
 
+/// What [`LeaseStore::lease_claim`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// The caller holds the lease until it releases it (or the lease runs out): do the work.
+    Claimed,
+    /// The work was done at this time (epoch milliseconds), within the freshness asked for:
+    /// reuse what it stored.
+    Done(i64),
+    /// Another holder is doing it now: wait and ask again.
+    Busy,
+}
+
+/// Leases: work that instances sharing one state do once for all of them (a CRM collection's
+/// refresh per TTL, an OAuth token refresh). Times are epoch milliseconds of the caller's
+/// clock; a lease runs out on its own, so a crashed holder blocks nobody for long.
+#[async_trait]
+pub trait LeaseStore {
+    /// Claim `key` for `holder` until `now_ms + lease_ms`, unless it was done after
+    /// `fresh_after_ms` (→ [`Lease::Done`]) or another holder's lease has not run out
+    /// (→ [`Lease::Busy`]). Atomic across instances.
+    async fn lease_claim(
+        &self,
+        key: &str,
+        holder: &str,
+        now_ms: i64,
+        lease_ms: i64,
+        fresh_after_ms: i64,
+    ) -> Result<Lease, DbError>;
+
+    /// Release `key` if `holder` still holds it; with `done_ms`, record when the work was done.
+    async fn lease_release(
+        &self,
+        key: &str,
+        holder: &str,
+        done_ms: Option<i64>,
+    ) -> Result<(), DbError>;
+}
+
 /// Everything the gateway keeps: what a backend implements in full.
 #[async_trait]
 pub trait StateStore:
@@ -312,6 +362,7 @@ pub trait StateStore:
     + CrmIdentityStore
     + CardFieldIndex
     + AppPasswordStore
+    + LeaseStore
     + Send
     + Sync
 {

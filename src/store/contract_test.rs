@@ -72,6 +72,7 @@ async fn contract(s: &Store) {
     usage(s).await;
     app_passwords(s).await;
     identity_map(s).await;
+    leases(s).await;
     card_fields(s).await;
     copy_and_move_items(s).await;
     copy_and_move_trees(s).await;
@@ -556,6 +557,19 @@ async fn identity_map(s: &Store) {
     let all = s.crm_identities(&c).await.unwrap();
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].name, "r1b.ics");
+    // ... and its item with it: one CRM record is one item.
+    assert!(s.item(&c, "r1.ics").await.unwrap().is_none());
+    // An import of a CRM id held under another name writes nothing.
+    let again = CrmIdentity {
+        name: "r1c.ics".into(),
+        ..ident.clone()
+    };
+    assert!(matches!(
+        s.crm_import(&c, &again, Some(it())).await,
+        Err(StoreError::Exists)
+    ));
+    assert!(s.item(&c, "r1c.ics").await.unwrap().is_none());
+    assert_eq!(s.crm_identities(&c).await.unwrap().len(), 1);
     s.crm_remove(&c, "r1.ics", false).await.unwrap();
     assert!(s.item(&c, "r1.ics").await.unwrap().is_none());
     // keep_identity: the row stays, marked deleted, without the client's copy.
@@ -857,11 +871,120 @@ async fn postgres_meets_the_contract() {
         again.schema_version().await.unwrap(),
         again.latest_schema_version()
     );
-    assert_eq!(again.latest_schema_version(), 4);
+    assert_eq!(again.latest_schema_version(), 5);
     // A wrong password is refused: the URL's password is really what logs in.
     let db = url.rsplit('/').next().unwrap_or_default();
     assert!(Store::open(&pg.url(db, "wrong")).await.is_err());
     concurrency(&s, &again).await;
+    identity_race(&s, &again).await;
+    lease_race(&s, &again).await;
+}
+
+async fn leases(s: &Store) {
+    // Free: claimed; held: busy for another holder; released undone: claimable again.
+    assert_eq!(
+        s.lease_claim("k", "a", 1000, 500, 0).await.unwrap(),
+        Lease::Claimed
+    );
+    assert_eq!(
+        s.lease_claim("k", "b", 1100, 500, 0).await.unwrap(),
+        Lease::Busy
+    );
+    s.lease_release("k", "a", None).await.unwrap();
+    assert_eq!(
+        s.lease_claim("k", "b", 1200, 500, 0).await.unwrap(),
+        Lease::Claimed
+    );
+    // Done at 1200: fresh for whoever asks for work after 1100, stale for work after 1200.
+    s.lease_release("k", "b", Some(1200)).await.unwrap();
+    assert_eq!(
+        s.lease_claim("k", "a", 1300, 500, 1100).await.unwrap(),
+        Lease::Done(1200)
+    );
+    assert_eq!(
+        s.lease_claim("k", "a", 1300, 500, 1200).await.unwrap(),
+        Lease::Claimed
+    );
+    // A holder that never releases: its lease runs out (1300 + 500).
+    assert_eq!(
+        s.lease_claim("k", "b", 1799, 500, 1200).await.unwrap(),
+        Lease::Busy
+    );
+    assert_eq!(
+        s.lease_claim("k", "b", 1800, 500, 1200).await.unwrap(),
+        Lease::Claimed
+    );
+    // Only the holder releases.
+    s.lease_release("k", "a", Some(1900)).await.unwrap();
+    assert_eq!(
+        s.lease_claim("k", "c", 1900, 500, 1200).await.unwrap(),
+        Lease::Busy
+    );
+}
+
+/// Two stores (as two instances) claiming one lease at once: exactly one holds it.
+async fn lease_race(one: &Store, two: &Store) {
+    const N: usize = 16;
+    let both = [one, two];
+    let results = futures_util::future::join_all((0..N).map(|i| {
+        let s = both[i % 2];
+        async move {
+            s.lease_claim("race", &format!("h{i}"), 1000, 60_000, 0)
+                .await
+                .unwrap()
+        }
+    }))
+    .await;
+    let claimed = results.iter().filter(|l| **l == Lease::Claimed).count();
+    assert_eq!(claimed, 1, "{results:?}");
+}
+
+/// Two stores (as two instances) importing one CRM record under different names at once, and
+/// a phone's save racing them: the record is always one identity and one item.
+async fn identity_race(one: &Store, two: &Store) {
+    const N: usize = 16;
+    let both = [one, two];
+    let c = calendar(one, "identity-race/").await;
+    let idx = event("rec", 1, 2);
+    let results = futures_util::future::join_all((0..N).map(|i| {
+        let (s, c, idx) = (both[i % 2], &c, &idx);
+        async move {
+            let ident = CrmIdentity {
+                name: format!("n{i}.ics"),
+                crm_id: "REC".into(),
+                uid: "rec".into(),
+                ..Default::default()
+            };
+            let body = format!("imported {i}");
+            let item = RenderedItem {
+                content_type: CT,
+                body: body.as_bytes(),
+                index: idx,
+            };
+            if i == N / 2 {
+                s.crm_save(c, &ident, Some(item)).await
+            } else {
+                s.crm_import(c, &ident, Some(item)).await
+            }
+        }
+    }))
+    .await;
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(StoreError::Exists))),
+        "{results:?}"
+    );
+    let idents = one.crm_identities(&c).await.unwrap();
+    assert_eq!(idents.len(), 1, "{idents:?}");
+    let items = two.list_items(&c).await.unwrap();
+    assert_eq!(
+        items.len(),
+        1,
+        "{:?}",
+        items.iter().map(|m| &m.name).collect::<Vec<_>>()
+    );
+    assert_eq!(items[0].name, idents[0].name);
 }
 
 /// Two stores on one database (as two instances) writing one collection at once.

@@ -31,7 +31,7 @@ mod upgrade_test;
 pub use backend::{is_postgres, redact_url};
 pub use backend::{
     AppPasswordStore, CardFieldIndex, ChangeLog, CollectionStore, CrmIdentityStore, DbError,
-    DeadPropertyStore, ItemStore, KvStore, StateStore, Store,
+    DeadPropertyStore, ItemStore, KvStore, Lease, LeaseStore, StateStore, Store,
 };
 pub use error::StoreError;
 pub use index::{calendar_index, card_fields, card_index};

@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod coordinated;
 mod crm_saas_dav;
 mod faults;
 mod moved_start;

@@ -57,49 +57,16 @@ impl CrmIdentityStore for PgStore {
         ident: &CrmIdentity,
         item: Option<RenderedItem<'_>>,
     ) -> Result<Option<String>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        lock_collection(&mut tx, coll.id).await?;
-        let mut etag: Option<String> =
-            sqlx::query_scalar("SELECT etag FROM items WHERE collection_id = $1 AND name = $2")
-                .bind(coll.id)
-                .bind(&ident.name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        // A record that another row held under a different name (e.g. after a CRM id reuse)
-        // gives way to this one.
-        sqlx::query(
-            "DELETE FROM crm_items WHERE collection_id = $1 AND crm_id = $2 AND name <> $3",
-        )
-        .bind(coll.id)
-        .bind(&ident.crm_id)
-        .bind(&ident.name)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO crm_items (collection_id, name, crm_id, uid, client_copy, base_record, record_hash, version, deleted) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (collection_id, name) DO UPDATE SET \
-             crm_id = $3, uid = $4, client_copy = $5, base_record = $6, record_hash = $7, version = $8, deleted = $9",
-        )
-        .bind(coll.id)
-        .bind(&ident.name)
-        .bind(&ident.crm_id)
-        .bind(&ident.uid)
-        .bind(&ident.client_copy)
-        .bind(&ident.base_record)
-        .bind(&ident.record_hash)
-        .bind(&ident.version)
-        .bind(ident.deleted)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(it) = item {
-            let new_etag = etag_of(it.body);
-            if etag.as_deref() != Some(new_etag.as_str()) {
-                write_item_tx(&mut tx, coll.id, &ident.name, it, &new_etag).await?;
-                etag = Some(new_etag);
-            }
-        }
-        tx.commit().await?;
-        Ok(etag)
+        self.save_identity(coll, ident, item, false).await
+    }
+
+    async fn crm_import(
+        &self,
+        coll: &Collection,
+        ident: &CrmIdentity,
+        item: Option<RenderedItem<'_>>,
+    ) -> Result<Option<String>, StoreError> {
+        self.save_identity(coll, ident, item, true).await
     }
 
     async fn crm_remove(
@@ -168,5 +135,77 @@ impl CrmIdentityStore for PgStore {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+}
+
+impl PgStore {
+    /// `crm_save`, or with `import` `crm_import`: under the collection's row lock, so two
+    /// instances saving one CRM record serialize and the second sees the first's row.
+    async fn save_identity(
+        &self,
+        coll: &Collection,
+        ident: &CrmIdentity,
+        item: Option<RenderedItem<'_>>,
+        import: bool,
+    ) -> Result<Option<String>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_collection(&mut tx, coll.id).await?;
+        let mut etag: Option<String> =
+            sqlx::query_scalar("SELECT etag FROM items WHERE collection_id = $1 AND name = $2")
+                .bind(coll.id)
+                .bind(&ident.name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let others: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT c.name, i.name IS NOT NULL FROM crm_items c LEFT JOIN items i \
+             ON i.collection_id = c.collection_id AND i.name = c.name \
+             WHERE c.collection_id = $1 AND c.crm_id = $2 AND c.name <> $3",
+        )
+        .bind(coll.id)
+        .bind(&ident.crm_id)
+        .bind(&ident.name)
+        .fetch_all(&mut *tx)
+        .await?;
+        if import && !others.is_empty() {
+            return Err(StoreError::Exists);
+        }
+        // A record that another row held under a different name (a phone's create that a
+        // refresh imported meanwhile, a CRM id reuse) gives way to this one, item and all.
+        for (name, _) in others.iter().filter(|(_, item)| *item) {
+            delete_item_tx(&mut tx, coll.id, name).await?;
+        }
+        sqlx::query(
+            "DELETE FROM crm_items WHERE collection_id = $1 AND crm_id = $2 AND name <> $3",
+        )
+        .bind(coll.id)
+        .bind(&ident.crm_id)
+        .bind(&ident.name)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO crm_items (collection_id, name, crm_id, uid, client_copy, base_record, record_hash, version, deleted) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (collection_id, name) DO UPDATE SET \
+             crm_id = $3, uid = $4, client_copy = $5, base_record = $6, record_hash = $7, version = $8, deleted = $9",
+        )
+        .bind(coll.id)
+        .bind(&ident.name)
+        .bind(&ident.crm_id)
+        .bind(&ident.uid)
+        .bind(&ident.client_copy)
+        .bind(&ident.base_record)
+        .bind(&ident.record_hash)
+        .bind(&ident.version)
+        .bind(ident.deleted)
+        .execute(&mut *tx)
+        .await?;
+        if let Some(it) = item {
+            let new_etag = etag_of(it.body);
+            if etag.as_deref() != Some(new_etag.as_str()) {
+                write_item_tx(&mut tx, coll.id, &ident.name, it, &new_etag).await?;
+                etag = Some(new_etag);
+            }
+        }
+        tx.commit().await?;
+        Ok(etag)
     }
 }

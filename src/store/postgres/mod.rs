@@ -20,6 +20,7 @@ mod fields;
 mod identity;
 mod items;
 mod kv;
+mod leases;
 mod props;
 
 use async_trait::async_trait;

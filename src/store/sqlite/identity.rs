@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::items::write_item_tx;
+use super::items::{delete_item_tx, write_item_tx};
 use super::SqliteStore;
 use crate::store::backend::{CrmIdentityStore, DbError, ItemStore};
 use crate::store::model::{etag_of, Collection, CrmCollectionState, CrmIdentity, RenderedItem};
@@ -54,43 +54,16 @@ impl CrmIdentityStore for SqliteStore {
         ident: &CrmIdentity,
         item: Option<RenderedItem<'_>>,
     ) -> Result<Option<String>, StoreError> {
-        let _w = self.write.lock().await;
-        let current = self.item_meta(coll, &ident.name).await?;
-        let mut tx = self.pool.begin().await?;
-        // A record that another row held under a different name (e.g. after a CRM id reuse)
-        // gives way to this one.
-        sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND crm_id = ? AND name != ?")
-            .bind(coll.id)
-            .bind(&ident.crm_id)
-            .bind(&ident.name)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO crm_items (collection_id, name, crm_id, uid, client_copy, base_record, record_hash, version, deleted) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (collection_id, name) DO UPDATE SET \
-             crm_id = ?3, uid = ?4, client_copy = ?5, base_record = ?6, record_hash = ?7, version = ?8, deleted = ?9",
-        )
-        .bind(coll.id)
-        .bind(&ident.name)
-        .bind(&ident.crm_id)
-        .bind(&ident.uid)
-        .bind(&ident.client_copy)
-        .bind(&ident.base_record)
-        .bind(&ident.record_hash)
-        .bind(&ident.version)
-        .bind(ident.deleted as i64)
-        .execute(&mut *tx)
-        .await?;
-        let mut etag = current.as_ref().map(|m| m.etag.clone());
-        if let Some(it) = item {
-            let new_etag = etag_of(it.body);
-            if etag.as_deref() != Some(new_etag.as_str()) {
-                write_item_tx(&mut tx, coll.id, &ident.name, it, &new_etag).await?;
-                etag = Some(new_etag);
-            }
-        }
-        tx.commit().await?;
-        Ok(etag)
+        self.save_identity(coll, ident, item, false).await
+    }
+
+    async fn crm_import(
+        &self,
+        coll: &Collection,
+        ident: &CrmIdentity,
+        item: Option<RenderedItem<'_>>,
+    ) -> Result<Option<String>, StoreError> {
+        self.save_identity(coll, ident, item, true).await
     }
 
     async fn crm_remove(
@@ -155,5 +128,70 @@ impl CrmIdentityStore for SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+}
+
+impl SqliteStore {
+    /// `crm_save`, or with `import` `crm_import`.
+    async fn save_identity(
+        &self,
+        coll: &Collection,
+        ident: &CrmIdentity,
+        item: Option<RenderedItem<'_>>,
+        import: bool,
+    ) -> Result<Option<String>, StoreError> {
+        let _w = self.write.lock().await;
+        let current = self.item_meta(coll, &ident.name).await?;
+        let mut tx = self.pool.begin().await?;
+        let others: Vec<(String, bool)> = sqlx::query_as(
+            "SELECT c.name, i.name IS NOT NULL FROM crm_items c LEFT JOIN items i \
+             ON i.collection_id = c.collection_id AND i.name = c.name \
+             WHERE c.collection_id = ? AND c.crm_id = ? AND c.name != ?",
+        )
+        .bind(coll.id)
+        .bind(&ident.crm_id)
+        .bind(&ident.name)
+        .fetch_all(&mut *tx)
+        .await?;
+        if import && !others.is_empty() {
+            return Err(StoreError::Exists);
+        }
+        // A record that another row held under a different name (a phone's create that a
+        // refresh imported meanwhile, a CRM id reuse) gives way to this one, item and all.
+        for (name, _) in others.iter().filter(|(_, item)| *item) {
+            delete_item_tx(&mut tx, coll.id, name).await?;
+        }
+        sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND crm_id = ? AND name != ?")
+            .bind(coll.id)
+            .bind(&ident.crm_id)
+            .bind(&ident.name)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO crm_items (collection_id, name, crm_id, uid, client_copy, base_record, record_hash, version, deleted) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (collection_id, name) DO UPDATE SET \
+             crm_id = ?3, uid = ?4, client_copy = ?5, base_record = ?6, record_hash = ?7, version = ?8, deleted = ?9",
+        )
+        .bind(coll.id)
+        .bind(&ident.name)
+        .bind(&ident.crm_id)
+        .bind(&ident.uid)
+        .bind(&ident.client_copy)
+        .bind(&ident.base_record)
+        .bind(&ident.record_hash)
+        .bind(&ident.version)
+        .bind(ident.deleted as i64)
+        .execute(&mut *tx)
+        .await?;
+        let mut etag = current.as_ref().map(|m| m.etag.clone());
+        if let Some(it) = item {
+            let new_etag = etag_of(it.body);
+            if etag.as_deref() != Some(new_etag.as_str()) {
+                write_item_tx(&mut tx, coll.id, &ident.name, it, &new_etag).await?;
+                etag = Some(new_etag);
+            }
+        }
+        tx.commit().await?;
+        Ok(etag)
     }
 }

@@ -11,6 +11,7 @@ mod guard;
 mod identity;
 mod items;
 mod kv;
+mod leases;
 mod props;
 
 use async_trait::async_trait;
@@ -165,7 +166,7 @@ mod tests {
     #[tokio::test]
     async fn fresh_store_is_at_the_latest_schema() {
         let s = SqliteStore::open("sqlite://:memory:").await.unwrap();
-        assert_eq!(s.schema_version().await.unwrap(), 4);
-        assert_eq!(s.latest_schema_version(), 4);
+        assert_eq!(s.schema_version().await.unwrap(), 5);
+        assert_eq!(s.latest_schema_version(), 5);
     }
 }

@@ -63,6 +63,14 @@ pub trait TokenStore: Send + Sync {
     async fn load(&self) -> Result<Option<StoredToken>, String>;
     /// Persist new token state (called after every successful token request).
     async fn save(&self, token: &StoredToken) -> Result<(), String>;
+    /// Before a token request: wait until no other process sharing this store is refreshing
+    /// (so a rotated refresh token is never used twice), then hold that right until
+    /// [`TokenStore::unlock_refresh`]. A store only this process uses has nothing to wait for.
+    async fn lock_refresh(&self) -> Result<(), String> {
+        Ok(())
+    }
+    /// Release what [`TokenStore::lock_refresh`] took.
+    async fn unlock_refresh(&self) {}
 }
 
 /// A [`TokenStore`] in memory: the default, and handy in tests.
@@ -136,6 +144,8 @@ pub(crate) struct TokenState {
     token: StoredToken,
     /// The API origin from the last token response (with `base_url_from`).
     base: Option<reqwest::Url>,
+    /// The access token the API last refused: a stored token equal to it is not reused.
+    refused: Option<String>,
 }
 
 /// Every field of a token response beyond the standard ones (e.g. Salesforce `instance_url`).
@@ -324,7 +334,7 @@ impl AuthRuntime {
                 .map(str::trim_start)
                 .unwrap_or(v);
             if st.token.access_token.as_deref() == Some(refused_token) {
-                st.token.access_token = None;
+                st.refused = st.token.access_token.take();
                 st.token.expires_at = None;
             }
         }
@@ -378,7 +388,63 @@ impl OAuth {
                 return Ok(at.clone());
             }
         }
-        // Still holding the lock: concurrent callers wait for this one refresh.
+        // Still holding the lock: concurrent callers wait for this one refresh. Other
+        // processes sharing the store wait on the store's lock.
+        self.store
+            .lock_refresh()
+            .await
+            .map_err(|e| ConnectorError::Auth {
+                message: format!("token store: {e}"),
+            })?;
+        let res = self.refresh_locked(&mut st, http, calls).await;
+        self.store.unlock_refresh().await;
+        res
+    }
+
+    /// Under the store's refresh lock: another process may have refreshed meanwhile (its
+    /// token is then used, and its rotated refresh token kept); otherwise request a token and
+    /// store it before anyone uses it.
+    async fn refresh_locked(
+        &self,
+        st: &mut TokenState,
+        http: &reqwest::Client,
+        calls: &AtomicU64,
+    ) -> Result<String, ConnectorError> {
+        match self.store.load().await {
+            Ok(Some(t)) => {
+                let usable = t.access_token.is_some()
+                    && t.access_token != st.refused
+                    && t.expires_at.is_none_or(|exp| {
+                        exp - chrono::Duration::seconds(EXPIRY_MARGIN_SECS) > Utc::now()
+                    });
+                let base = match &self.base_url_from {
+                    None => None,
+                    Some(_) => t
+                        .api_base
+                        .as_deref()
+                        .and_then(|b| reqwest::Url::parse(b).ok())
+                        .filter(|u| origin_allowed(u, &self.base_url_hosts)),
+                };
+                let base_known = self.base_url_from.is_none() || base.is_some();
+                if let (true, true, Some(at)) = (usable, base_known, t.access_token.clone()) {
+                    st.token = t;
+                    if base.is_some() {
+                        st.base = base;
+                    }
+                    return Ok(at);
+                }
+                // A refresh token another process rotated is the one to use now.
+                if t.refresh_token.is_some() {
+                    st.token.refresh_token = t.refresh_token;
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                return Err(ConnectorError::Auth {
+                    message: format!("token store: {e}"),
+                })
+            }
+        }
         let (new, base) = self.fetch(&st.token, http, calls).await?;
         if let Err(e) = self.store.save(&new).await {
             tracing::error!(error = %e, "token store save failed; a rotated refresh token may be lost");
