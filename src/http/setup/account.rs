@@ -2,8 +2,8 @@
 //! once, with the profile, the DAVx5 link and QR code), the profile download, and revoking.
 
 use super::{
-    check_csrf, client, html, not_found, page, profile, session, sessions, tenant, AppState,
-    CsrfForm, Session, Setup,
+    client, html, not_found, page, posted_session, profile, sessions, tenant, AppState, CsrfForm,
+    Session, Setup,
 };
 use crate::auth::devices;
 use crate::tree::HomeKind;
@@ -117,13 +117,10 @@ pub(super) async fn create_device(
         return not_found();
     };
     let client = client(&req, &state);
-    let (sid, s) = match session(&req, &setup, &t.name, client) {
+    let (sid, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&s, &form.csrf, client) {
-        return *r;
-    }
     let made = match devices::create(&state.store, &cfg, &t.name, &s.user, &form.label).await {
         Ok(m) => m,
         Err(devices::DeviceError::Label(e)) => {
@@ -188,13 +185,10 @@ pub(super) async fn download_profile(
         return not_found();
     };
     let client = client(&req, &state);
-    let (_, s) = match session(&req, &setup, &t.name, client) {
+    let (_, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&s, &form.csrf, client) {
-        return *r;
-    }
     let Some((_, label, password)) = s.created.iter().find(|(id, _, _)| *id == form.device) else {
         return html(
             StatusCode::NOT_FOUND,
@@ -241,13 +235,10 @@ pub(super) async fn revoke(
         return not_found();
     };
     let client = client(&req, &state);
-    let (_, s) = match session(&req, &setup, &t.name, client) {
+    let (_, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&s, &form.csrf, client) {
-        return *r;
-    }
     let notice = match devices::revoke_own(&state.store, &cfg, &t.name, &s.user, &id).await {
         Ok(()) => {
             tracing::info!(tenant = %t.name, user = %s.user, client = %client, device = %bounded(&id, 16), "setup: app password revoked");

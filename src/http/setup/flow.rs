@@ -10,7 +10,7 @@
 
 use super::signin::start_sign_in;
 use super::{
-    check_csrf, client, html, not_found, page, session, sessions, tenant, tenant_for_host,
+    client, html, not_found, page, posted_session, session, sessions, tenant, tenant_for_host,
     AppState, Setup,
 };
 use crate::auth::{app_password, devices};
@@ -179,13 +179,10 @@ pub async fn grant(
         return not_found();
     };
     let client = client(&req, &state);
-    let (_, s) = match session(&req, &setup, &t.name, client) {
+    let (_, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&s, &form.csrf, client) {
-        return *r;
-    }
     let Some((token, flow)) = waiting(&setup, &t.name, &login_id) else {
         return gone(&t.name);
     };

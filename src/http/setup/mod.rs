@@ -258,6 +258,20 @@ fn session(
     })
 }
 
+/// A form post's session: live for this tenant and sent with its CSRF token, or the page
+/// that says why not (nothing is written either way).
+fn posted_session(
+    req: &HttpRequest,
+    setup: &Setup,
+    tenant: &str,
+    client: IpAddr,
+    csrf: &str,
+) -> Result<(String, Session), Refused> {
+    let (sid, s) = session(req, setup, tenant, client)?;
+    check_csrf(&s, csrf, client)?;
+    Ok((sid, s))
+}
+
 /// The form's CSRF token matches the session's, or the 403 page.
 fn check_csrf(s: &Session, given: &str, client: IpAddr) -> Result<(), Refused> {
     if same_secret(&s.csrf, given) {

@@ -3,7 +3,7 @@
 //! the identity matched to a person by email), and signing out.
 
 use super::{
-    check_csrf, client, cookie, html, not_found, oidc, page, read_cookie, secure, see_other,
+    client, cookie, html, not_found, oidc, page, posted_session, read_cookie, secure, see_other,
     session, sessions, tenant, too_many, AppState, CsrfForm, Pending, Session, Setup, LOGIN_COOKIE,
     LOGIN_TTL, PER_CLIENT, SESSION_COOKIE,
 };
@@ -262,13 +262,10 @@ pub(super) async fn logout(
         return not_found();
     };
     let client = client(&req, &state);
-    let (sid, s) = match session(&req, &setup, &t.name, client) {
+    let (sid, _) = match posted_session(&req, &setup, &t.name, client, &form.csrf) {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    if let Err(r) = check_csrf(&s, &form.csrf, client) {
-        return *r;
-    }
     setup.sessions.remove(&sid);
     see_other(&format!("/setup/{}/", t.name))
         .insert_header(("Set-Cookie", cookie(SESSION_COOKIE, "", 0, secure(o))))
