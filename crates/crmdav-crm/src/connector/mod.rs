@@ -181,6 +181,19 @@ pub trait Connector: Send + Sync {
         })
     }
 
+    /// Complete listed rows of `entity` that lack fields the single record has (the
+    /// definition's `detail`): each new or changed row is replaced by its whole record, a row
+    /// whose record is gone by now is left out. The sync layer calls it only for the rows it
+    /// renders. Without such a declaration: the rows as they are, no call.
+    async fn complete(
+        &self,
+        entity: &str,
+        rows: Vec<Record>,
+    ) -> Result<Vec<Record>, ConnectorError> {
+        let _ = entity;
+        Ok(rows)
+    }
+
     /// One record by id; `Ok(None)` when it does not exist.
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Record>, ConnectorError>;
 

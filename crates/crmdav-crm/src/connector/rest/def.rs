@@ -7,6 +7,10 @@
 use super::scope_def::check_scope;
 pub use super::scope_def::{MatchDef, ScopeDef, UsersDef, WindowDef};
 pub use super::status_map::{StatusMeaning, StatusOverrideDef};
+pub use super::detail::{ChangedBy, DetailDef};
+pub use super::joins::JoinDef;
+pub use super::parent::ParentDef;
+pub use super::relations::{RelationDef, UnknownName};
 use crate::record::vars::{substitute, substitute_toml};
 use serde::Deserialize;
 use serde_json::Value;
@@ -339,6 +343,22 @@ pub struct EntityDef {
     /// bounds); without it the window is applied locally only.
     #[serde(default)]
     pub window: Option<WindowDef>,
+    /// List rows lack fields the single record has: new or changed rows are completed from
+    /// the single-record endpoint (`Connector::complete`), see `detail.rs`.
+    #[serde(default)]
+    pub detail: Option<DetailDef>,
+    /// Fields whose values are related records, shown as names through a lookup of another
+    /// entity and written as ids (`[[entities.x.relations]]`), see `relations.rs`.
+    #[serde(default)]
+    pub relations: Vec<RelationDef>,
+    /// The entity is listed once per record of a parent entity (`{parent.id}` in the list
+    /// path), see `parent.rs`.
+    #[serde(default)]
+    pub parent: Option<ParentDef>,
+    /// Per-page requests that attach related ids to each listed record (HubSpot's v4
+    /// associations batch read), see `joins.rs`.
+    #[serde(default)]
+    pub joins: Vec<JoinDef>,
 }
 
 /// A lookup for a record the gateway created but never heard back about
@@ -700,7 +720,26 @@ impl ConnectorDef {
                 );
             }
         }
+        let entity_names: Vec<&String> = self.entities.keys().collect();
         for (name, e) in &self.entities {
+            for r in &e.relations {
+                r.check(&entity_names)
+                    .map_err(|m| format!("entity {name}.relations: {m}"))?;
+            }
+            if let Some(d) = &e.detail {
+                if d.endpoint.is_none() && e.get.is_none() {
+                    return Err(format!(
+                        "entity {name}.detail: needs an endpoint or the entity's get"
+                    ));
+                }
+            }
+            if let Some(p) = &e.parent {
+                p.check(name, e, &self.entities)
+                    .map_err(|m| format!("entity {name}.parent: {m}"))?;
+            }
+            for j in &e.joins {
+                j.check().map_err(|m| format!("entity {name}.joins: {m}"))?;
+            }
             for (scope, d) in &e.scopes {
                 check_scope(d).map_err(|m| format!("entity {name}.scopes.{scope}: {m}"))?;
             }

@@ -84,6 +84,10 @@ fn users_entity(u: &UsersDef) -> EntityDef {
         find_created: None,
         scopes: Default::default(),
         window: None,
+        detail: None,
+        relations: Vec::new(),
+        parent: None,
+        joins: Vec::new(),
     }
 }
 
