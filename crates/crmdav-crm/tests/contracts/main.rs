@@ -11,6 +11,8 @@ mod contract_pipedrive;
 mod contract_salesforce;
 mod contract_zoho;
 mod rest_created;
+mod rest_detail_relations;
 mod rest_engine;
 mod rest_engine_ext;
 mod rest_format;
+mod rest_parent;

@@ -14,7 +14,7 @@ use crate::connector::{ConnectorError, Page, Record};
 use crate::record::jsonpath::Seg;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 /// One relation of an entity.
@@ -288,6 +288,8 @@ impl RestConnector {
         data: &Value,
     ) -> Result<Value, ConnectorError> {
         let mut out = data.clone();
+        // Lookups listed during this write are not listed again for a second unknown name.
+        let mut fresh = HashSet::new();
         for rel in &e.relations {
             let Some(v) = take(&mut out, &rel.names) else {
                 continue;
@@ -305,7 +307,7 @@ impl RestConnector {
             };
             let mut ids = Vec::with_capacity(names.len());
             for name in names.iter().map(|n| n.trim()).filter(|n| !n.is_empty()) {
-                if let Some(id) = self.id_of(rel, name).await? {
+                if let Some(id) = self.id_of(rel, name, &mut fresh).await? {
                     if !ids.contains(&id) {
                         ids.push(id);
                     }
@@ -317,7 +319,12 @@ impl RestConnector {
     }
 
     /// The id of the related record named `name`, per the relation's `unknown` rule.
-    async fn id_of(&self, rel: &RelationDef, name: &str) -> Result<Option<Value>, ConnectorError> {
+    async fn id_of(
+        &self,
+        rel: &RelationDef,
+        name: &str,
+        fresh: &mut HashSet<String>,
+    ) -> Result<Option<Value>, ConnectorError> {
         let key = name.to_lowercase();
         let find = |t: &Mutex<Table>| {
             t.lock()
@@ -326,8 +333,12 @@ impl RestConnector {
                 .get(&key)
                 .cloned()
         };
-        let held = self.lookups.cached(&rel.entity).is_some();
+        let held =
+            self.lookups.cached(&rel.entity).is_some() && !fresh.contains(&rel.entity);
         let mut t = self.table(&rel.entity).await?;
+        if !held {
+            fresh.insert(rel.entity.clone());
+        }
         if let Some(id) = find(&t) {
             return Ok(Some(id));
         }
@@ -339,6 +350,7 @@ impl RestConnector {
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&rel.entity);
             t = self.table(&rel.entity).await?;
+            fresh.insert(rel.entity.clone());
             if let Some(id) = find(&t) {
                 return Ok(Some(id));
             }
