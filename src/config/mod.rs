@@ -205,6 +205,9 @@ pub struct SyncOptions {
     pub full_scan_secs: u64,
     /// The CRM's user list (people linked by e-mail) is read again after this many seconds.
     pub users_ttl_secs: u64,
+    /// For an entity with a deleted-records feed (read between full scans), the full scan
+    /// runs only every this many seconds, as the fallback (`crm::deletions`).
+    pub feed_full_scan_secs: u64,
 }
 
 impl Default for SyncOptions {
@@ -213,6 +216,7 @@ impl Default for SyncOptions {
             refresh_ttl_secs: 30,
             full_scan_secs: 600,
             users_ttl_secs: 3600,
+            feed_full_scan_secs: 21600,
         }
     }
 }

@@ -17,6 +17,7 @@
 
 mod binding;
 pub mod definitions;
+mod deletions;
 mod lease;
 mod listing;
 mod metrics;
@@ -25,6 +26,8 @@ mod pending;
 pub mod people;
 mod refresh;
 mod registry;
+mod rerender;
+mod rows;
 pub mod scope;
 pub mod sealed;
 mod tenant;

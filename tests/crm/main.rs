@@ -8,8 +8,10 @@ mod support;
 
 mod coordinated;
 mod crm_saas_dav;
+mod deletion_feed;
 mod faults;
 mod moved_start;
+mod rerender;
 mod scopes;
 mod sealed_tokens;
 mod tenant_examples;

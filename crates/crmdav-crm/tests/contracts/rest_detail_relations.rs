@@ -79,7 +79,10 @@ async fn detail_fetch_reads_only_new_or_changed_rows() {
     let full = c.complete("deals", rows).await.unwrap();
     assert_eq!(full.len(), 3);
     assert_eq!(full[1].data["description"], "notes on two");
-    assert_eq!(full[1].data["updated_at"], "2030-01-01T00:00:00Z", "row-only members stay");
+    assert_eq!(
+        full[1].data["updated_at"], "2030-01-01T00:00:00Z",
+        "row-only members stay"
+    );
     assert_eq!(full[1].modified, rows_modified());
     assert_eq!(c.calls(), 1 + 3, "one listing, one detail per new row");
 
@@ -131,7 +134,10 @@ async fn a_row_whose_record_is_gone_is_left_out_and_other_errors_fail() {
         .await;
     let c = build(DEALS, &s);
     let full = c.complete("deals", listed(&c).await).await.unwrap();
-    assert_eq!(full.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["1"]);
+    assert_eq!(
+        full.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+        ["1"]
+    );
     assert_eq!(c.calls(), 3);
 
     // A refused detail request fails the completion (the listing is not half-rendered).
@@ -158,11 +164,8 @@ async fn a_row_whose_record_is_gone_is_left_out_and_other_errors_fail() {
 #[test]
 fn detail_needs_an_endpoint() {
     let t = DEALS.replace("get = { path = \"/deals/{id}.json\" }\n", "");
-    let e = ConnectorDef::from_toml_str(
-        &t,
-        &[("base".to_string(), "http://x".to_string())].into(),
-    )
-    .unwrap_err();
+    let e = ConnectorDef::from_toml_str(&t, &[("base".to_string(), "http://x".to_string())].into())
+        .unwrap_err();
     assert!(e.contains("detail"), "{e}");
 }
 
@@ -283,7 +286,9 @@ async fn relations_write_ids_and_create_unknown_names() {
     Mock::given(method("POST"))
         .and(path("/tags.json"))
         .and(body_json(json!({"tag": {"name": "Newcomer"}})))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 12, "name": "Newcomer"})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"id": 12, "name": "Newcomer"})),
+        )
         .expect(1)
         .mount(&s)
         .await;
@@ -338,7 +343,11 @@ async fn unknown_names_are_refused_or_dropped_as_declared() {
             message: "users has no record named \"nobody@firm.example\"".into()
         }
     );
-    assert_eq!(hits(&s, "PATCH", "/contacts/1.json").await, 0, "nothing written");
+    assert_eq!(
+        hits(&s, "PATCH", "/contacts/1.json").await,
+        0,
+        "nothing written"
+    );
     assert_eq!(c.calls(), 1, "the users listing only");
 
     // `drop`: the write goes through without the unknown name.
@@ -346,28 +355,49 @@ async fn unknown_names_are_refused_or_dropped_as_declared() {
     mount_contacts(&s).await;
     Mock::given(method("POST"))
         .and(path("/contacts.json"))
-        .and(body_json(json!({"contact": {"name": "Di", "tag_ids": [11]}})))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"id": 4, "name": "Di", "tag_ids": [11]})))
+        .and(body_json(
+            json!({"contact": {"name": "Di", "tag_ids": [11]}}),
+        ))
+        .respond_with(
+            ResponseTemplate::new(201)
+                .set_body_json(json!({"id": 4, "name": "Di", "tag_ids": [11]})),
+        )
         .expect(1)
         .mount(&s)
         .await;
-    let c = build(&CONTACTS.replace("unknown = \"create\"", "unknown = \"drop\""), &s);
+    let c = build(
+        &CONTACTS.replace("unknown = \"create\"", "unknown = \"drop\""),
+        &s,
+    );
     let r = c
-        .create("contacts", &json!({"name": "Di", "tag_names": ["press", "Nope"]}))
+        .create(
+            "contacts",
+            &json!({"name": "Di", "tag_names": ["press", "Nope"]}),
+        )
         .await
         .unwrap();
     assert_eq!(r.data["tag_names"], json!(["Press"]));
     assert_eq!(hits(&s, "POST", "/tags.json").await, 0);
-    assert_eq!(c.calls(), 2, "one tags listing (not held before: not listed twice), one create");
+    assert_eq!(
+        c.calls(),
+        2,
+        "one tags listing (not held before: not listed twice), one create"
+    );
 }
 
 #[test]
 fn relation_declarations_are_checked() {
     let vars: HashMap<String, String> = [("base".to_string(), "http://x".to_string())].into();
-    let e = ConnectorDef::from_toml_str(&CONTACTS.replace("entity = \"tags\"", "entity = \"labels\""), &vars)
-        .unwrap_err();
+    let e = ConnectorDef::from_toml_str(
+        &CONTACTS.replace("entity = \"tags\"", "entity = \"labels\""),
+        &vars,
+    )
+    .unwrap_err();
     assert!(e.contains("unknown entity \"labels\""), "{e}");
-    let e = ConnectorDef::from_toml_str(&CONTACTS.replace("names = \"tag_names\"", "names = \"tags[].name\""), &vars)
-        .unwrap_err();
+    let e = ConnectorDef::from_toml_str(
+        &CONTACTS.replace("names = \"tag_names\"", "names = \"tags[].name\""),
+        &vars,
+    )
+    .unwrap_err();
     assert!(e.contains("plain key path"), "{e}");
 }

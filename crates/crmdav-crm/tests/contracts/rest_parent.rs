@@ -56,30 +56,34 @@ async fn mount(s: &MockServer) {
     Mock::given(method("GET"))
         .and(path("/contacts/1/meetings"))
         .and(query_param("page", "1"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(
-            json!({"data": [{"id": "m1"}, {"id": "m2"}], "more": true}),
-        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": [{"id": "m1"}, {"id": "m2"}], "more": true})),
+        )
         .mount(s)
         .await;
     Mock::given(method("GET"))
         .and(path("/contacts/1/meetings"))
         .and(query_param("page", "2"))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "m3"}], "more": false})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": [{"id": "m3"}], "more": false})),
         )
         .mount(s)
         .await;
     Mock::given(method("GET"))
         .and(path("/contacts/2/meetings"))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "m4"}], "more": false})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": [{"id": "m4"}], "more": false})),
         )
         .mount(s)
         .await;
     Mock::given(method("GET"))
         .and(path("/contacts/3/meetings"))
         .respond_with(
-            ResponseTemplate::new(200).set_body_json(json!({"data": [{"id": "m5"}], "more": false})),
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"data": [{"id": "m5"}], "more": false})),
         )
         .expect(0)
         .mount(s)
@@ -93,7 +97,11 @@ async fn children_are_listed_per_parent_within_the_bound() {
     let c = build(DEF, &s);
     let p = c.list("meetings", None, None).await.unwrap();
     let ids: Vec<&str> = p.records.iter().map(|r| r.id.as_str()).collect();
-    assert_eq!(ids, ["m1", "m2", "m3", "m4"], "contact 3 is past max_parents = 2");
+    assert_eq!(
+        ids,
+        ["m1", "m2", "m3", "m4"],
+        "contact 3 is past max_parents = 2"
+    );
     assert_eq!(p.next, None);
     assert_eq!(p.records[2].data["contact_id"], "1");
     assert_eq!(p.records[3].data["contact_id"], "2");
@@ -114,7 +122,11 @@ async fn an_incremental_listing_relists_only_changed_parents() {
     let p = c.list("meetings", Some(since), None).await.unwrap();
     let ids: Vec<&str> = p.records.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["m4"]);
-    assert_eq!(c.calls(), 2, "the changed parents, then contact 2's meetings");
+    assert_eq!(
+        c.calls(),
+        2,
+        "the changed parents, then contact 2's meetings"
+    );
 
     // Without `changed_only` every parent is listed every time.
     let s = MockServer::start().await;
@@ -137,7 +149,10 @@ fn a_parent_declaration_is_checked() {
     )
     .unwrap_err();
     assert!(e.contains("{parent.id}"), "{e}");
-    let e = ConnectorDef::from_toml_str(&DEF.replace("entity = \"contacts\"", "entity = \"people\""), &vars)
-        .unwrap_err();
+    let e = ConnectorDef::from_toml_str(
+        &DEF.replace("entity = \"contacts\"", "entity = \"people\""),
+        &vars,
+    )
+    .unwrap_err();
     assert!(e.contains("unknown parent entity"), "{e}");
 }

@@ -4,13 +4,13 @@
 //! `${VAR}` (or `${VAR:-default}`) placeholders filled from the tenant's options when the
 //! connector is built; an unknown variable without a default is a configuration error.
 
-use super::scope_def::check_scope;
-pub use super::scope_def::{MatchDef, ScopeDef, UsersDef, WindowDef};
-pub use super::status_map::{StatusMeaning, StatusOverrideDef};
 pub use super::detail::{ChangedBy, DetailDef};
 pub use super::joins::JoinDef;
 pub use super::parent::ParentDef;
 pub use super::relations::{RelationDef, UnknownName};
+use super::scope_def::check_scope;
+pub use super::scope_def::{MatchDef, ScopeDef, UsersDef, WindowDef};
+pub use super::status_map::{StatusMeaning, StatusOverrideDef};
 use crate::record::vars::{substitute, substitute_toml};
 use serde::Deserialize;
 use serde_json::Value;

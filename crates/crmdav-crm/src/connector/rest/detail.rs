@@ -8,8 +8,8 @@
 //! restart unchanged rows cost nothing either. Requests run `max_concurrency` at a time (and
 //! under the connector's own `max_concurrency`), each one counted like every call.
 
-use super::def::{Endpoint, EntityDef};
 use super::decode::record_slot_empty;
+use super::def::{Endpoint, EntityDef};
 use super::{jsonpath, RestConnector};
 use crate::connector::{ConnectorError, Record};
 use futures_util::stream::{self, StreamExt};
@@ -117,13 +117,13 @@ impl RestConnector {
         let Some(d) = &e.detail else {
             return Ok(rows);
         };
-        let ep = d
-            .endpoint
-            .as_ref()
-            .or(e.get.as_ref())
-            .ok_or_else(|| ConnectorError::Protocol {
-                message: format!("{entity}.detail has no endpoint and the entity no get"),
-            })?;
+        let ep =
+            d.endpoint
+                .as_ref()
+                .or(e.get.as_ref())
+                .ok_or_else(|| ConnectorError::Protocol {
+                    message: format!("{entity}.detail has no endpoint and the entity no get"),
+                })?;
         let record_path = d.record_path.as_deref().unwrap_or(&e.record_path);
         let fetches = rows.into_iter().map(|row| async move {
             let print = fingerprint(d, &row);
@@ -172,11 +172,12 @@ impl RestConnector {
         if record_slot_empty(&body, record_path) {
             return Ok(None);
         }
-        let detail = jsonpath::get(&body, record_path)
-            .cloned()
-            .ok_or_else(|| ConnectorError::Protocol {
-                message: format!("no record at {record_path:?} in the detail answer"),
-            })?;
+        let detail =
+            jsonpath::get(&body, record_path)
+                .cloned()
+                .ok_or_else(|| ConnectorError::Protocol {
+                    message: format!("no record at {record_path:?} in the detail answer"),
+                })?;
         let rec = self.record_with_id(e, merged(&row.data, detail), row.id.clone());
         Ok(Some(Record {
             // A detail answer without the stamp keeps the row's.

@@ -102,11 +102,9 @@ fn fill_id(item: &Value, id: &str) -> Value {
     match item {
         Value::String(s) if s == ID => Value::String(id.to_string()),
         Value::Array(a) => Value::Array(a.iter().map(|x| fill_id(x, id)).collect()),
-        Value::Object(o) => Value::Object(
-            o.iter()
-                .map(|(k, x)| (k.clone(), fill_id(x, id)))
-                .collect(),
-        ),
+        Value::Object(o) => {
+            Value::Object(o.iter().map(|(k, x)| (k.clone(), fill_id(x, id))).collect())
+        }
         other => other.clone(),
     }
 }

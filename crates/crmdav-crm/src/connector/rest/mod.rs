@@ -252,7 +252,9 @@ impl Connector for RestConnector {
         // No single-record GET: scan the list (capabilities().get is false, so callers know).
         let mut page = None;
         for _ in 0..e.max_scan_pages {
-            let p = self.read_page(entity, None, page, &ListQuery::new()).await?;
+            let p = self
+                .read_page(entity, None, page, &ListQuery::new())
+                .await?;
             if let Some(r) = p.records.into_iter().find(|r| r.id == id) {
                 return Ok(Some(r));
             }

@@ -148,8 +148,8 @@ impl RestConnector {
         since: Option<DateTime<Utc>>,
         query: &ListQuery,
     ) -> Result<Vec<Record>, ConnectorError> {
-        let enc = percent_encoding::utf8_percent_encode(parent_id, super::url::ID_ESCAPE)
-            .to_string();
+        let enc =
+            percent_encoding::utf8_percent_encode(parent_id, super::url::ID_ESCAPE).to_string();
         let mut child = e.clone();
         child.list.path = child.list.path.replace(PARENT_ID, &enc);
         child.list.query.extend(query.clone());

@@ -299,9 +299,9 @@ impl RestConnector {
             };
             let names: Vec<String> = match v {
                 Value::Array(a) => a
-                        .iter()
-                        .filter_map(jsonpath::scalar_string)
-                        .collect::<Vec<_>>(),
+                    .iter()
+                    .filter_map(jsonpath::scalar_string)
+                    .collect::<Vec<_>>(),
                 Value::Null => Vec::new(),
                 other => jsonpath::scalar_string(&other).into_iter().collect(),
             };
@@ -333,8 +333,7 @@ impl RestConnector {
                 .get(&key)
                 .cloned()
         };
-        let held =
-            self.lookups.cached(&rel.entity).is_some() && !fresh.contains(&rel.entity);
+        let held = self.lookups.cached(&rel.entity).is_some() && !fresh.contains(&rel.entity);
         let mut t = self.table(&rel.entity).await?;
         if !held {
             fresh.insert(rel.entity.clone());
