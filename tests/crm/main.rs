@@ -9,6 +9,7 @@ mod support;
 mod coordinated;
 mod crm_saas_dav;
 mod deletion_feed;
+mod detail_relations;
 mod faults;
 mod moved_start;
 mod rerender;
