@@ -206,9 +206,14 @@ pub struct SyncOptions {
     /// The CRM's user list (people linked by e-mail) is read again after this many seconds.
     pub users_ttl_secs: u64,
     /// For an entity with a deleted-records feed (read between full scans), the full scan
-    /// runs only every this many seconds, as the fallback (`crm::deletions`).
-    pub feed_full_scan_secs: u64,
+    /// runs only every this many seconds, as the fallback (`crm::deletions`); unset:
+    /// `FEED_SCAN_FACTOR` × `full_scan_secs` (6 h for the default 600 s).
+    pub feed_full_scan_secs: Option<u64>,
 }
+
+/// With a deleted-records feed and no `feed_full_scan_secs`, full scans run this many times
+/// less often than `full_scan_secs`.
+pub const FEED_SCAN_FACTOR: u64 = 36;
 
 impl Default for SyncOptions {
     fn default() -> Self {
@@ -216,7 +221,7 @@ impl Default for SyncOptions {
             refresh_ttl_secs: 30,
             full_scan_secs: 600,
             users_ttl_secs: 3600,
-            feed_full_scan_secs: 21600,
+            feed_full_scan_secs: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 //! deleted list), an incremental refresh reads it from the collection's deletions watermark
 //! and removes the items of the records it names, so a record deleted in the CRM leaves the
 //! phone at the next sync. Full scans stay as the fallback, on the longer
-//! `feed_full_scan_secs` schedule.
+//! `feed_full_scan_secs` schedule (default 36 × `full_scan_secs`).
 
 use super::binding::Binding;
 use super::refresh::RefreshError;
@@ -25,7 +25,11 @@ impl CrmTenant {
     /// Seconds between full scans for an entity with these capabilities.
     pub(super) fn full_scan_interval(&self, caps: &Capabilities) -> u64 {
         if caps.deletion_feed && caps.modified_since {
-            self.opts.feed_full_scan_secs.max(self.opts.full_scan_secs)
+            self.opts.feed_full_scan_secs.unwrap_or(
+                self.opts
+                    .full_scan_secs
+                    .saturating_mul(crate::config::FEED_SCAN_FACTOR),
+            )
         } else {
             self.opts.full_scan_secs
         }

@@ -145,7 +145,10 @@ fn seed() -> Crm {
             c(2, "Bo", "Berg", json!([10, 11])),
             c(3, "Cy", "Chan", json!([])),
         ],
-        tags: vec![json!({"id": 10, "name": "VIP"}), json!({"id": 11, "name": "Press"})],
+        tags: vec![
+            json!({"id": 10, "name": "VIP"}),
+            json!({"id": 11, "name": "Press"}),
+        ],
         clock: 0,
     }
 }
@@ -243,7 +246,11 @@ async fn detail_and_relations_cost_one_listing_and_one_lookup_per_idle_sync() {
     got.sort();
     assert_eq!(
         got,
-        ["GET /contacts.json", "GET /contacts/2.json", "GET /tags.json"]
+        [
+            "GET /contacts.json",
+            "GET /contacts/2.json",
+            "GET /tags.json"
+        ]
     );
     assert!(gw.get(&bo).await.2.contains("\r\nNOTE:met Bo twice\r\n"));
 

@@ -2,6 +2,10 @@
 //! records) that answers, for each listed record, the ids of records related to it, put into
 //! the record at `into`. HubSpot keeps meeting attendees as associations to contacts, read with
 //! the v4 associations batch read; a relation then turns those contact ids into e-mails.
+//!
+//! A full listing asks for every record. An incremental one (modified since) reuses what was
+//! answered for a record whose row has not changed since (the overlap of modified-since
+//! listings re-lists the latest records every time), so an idle sync costs no join request.
 
 use super::def::EntityDef;
 use super::transport::parse_method;
@@ -10,6 +14,22 @@ use crate::connector::{ConnectorError, Page};
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Mutex;
+
+/// The related ids last answered per (join, record id), with the row they were asked for.
+#[derive(Debug, Default)]
+pub(super) struct JoinCache {
+    map: Mutex<HashMap<(usize, String), (u64, Vec<Value>)>>,
+}
+
+const LIMIT: usize = 100_000;
+
+fn row_print(v: &Value) -> u64 {
+    let mut h = DefaultHasher::new();
+    serde_json::to_string(v).unwrap_or_default().hash(&mut h);
+    h.finish()
+}
 
 /// The placeholder in a join body that becomes the page's ids.
 const IDS: &str = "{ids}";
@@ -110,18 +130,42 @@ fn fill_id(item: &Value, id: &str) -> Value {
 }
 
 impl RestConnector {
-    /// Run the entity's joins for one page and put the related ids into its records.
+    /// Run the entity's joins for one page and put the related ids into its records; with
+    /// `reuse` (an incremental listing), unchanged rows take the last answer.
     pub(super) async fn joins_in_page(
         &self,
         e: &EntityDef,
         mut page: Page,
+        reuse: bool,
     ) -> Result<Page, ConnectorError> {
         if page.records.is_empty() {
             return Ok(page);
         }
-        for j in &e.joins {
-            let ids: Vec<String> = page.records.iter().map(|r| r.id.clone()).collect();
+        let prints: Vec<u64> = page.records.iter().map(|r| row_print(&r.data)).collect();
+        for (ji, j) in e.joins.iter().enumerate() {
             let mut related: HashMap<String, Vec<Value>> = HashMap::new();
+            if reuse {
+                let cache = self
+                    .join_cache
+                    .map
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                for (r, print) in page.records.iter().zip(&prints) {
+                    if let Some((p, ids)) = cache.get(&(ji, r.id.clone())) {
+                        if p == print {
+                            related.insert(r.id.clone(), ids.clone());
+                        }
+                    }
+                }
+            }
+            let ids: Vec<String> = page
+                .records
+                .iter()
+                .filter(|r| !related.contains_key(&r.id))
+                .map(|r| r.id.clone())
+                .collect();
+            let mut answered: HashMap<String, Vec<Value>> =
+                ids.iter().map(|id| (id.clone(), Vec::new())).collect();
             for chunk in ids.chunks(j.max_ids) {
                 let mut url = self.url_for(&j.path, None)?;
                 if !j.query.is_empty() {
@@ -150,7 +194,7 @@ impl RestConnector {
                     else {
                         continue;
                     };
-                    let slot = related.entry(from).or_default();
+                    let slot = answered.entry(from).or_default();
                     for v in jsonpath::get_all(&r, &to) {
                         if !slot.contains(v) {
                             slot.push(v.clone());
@@ -158,6 +202,22 @@ impl RestConnector {
                     }
                 }
             }
+            {
+                let mut cache = self
+                    .join_cache
+                    .map
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner());
+                if cache.len() >= LIMIT {
+                    cache.clear();
+                }
+                for (r, print) in page.records.iter().zip(&prints) {
+                    if let Some(ids) = answered.get(&r.id) {
+                        cache.insert((ji, r.id.clone()), (*print, ids.clone()));
+                    }
+                }
+            }
+            related.extend(answered);
             let into = jsonpath::parse(&j.into).map_err(|m| ConnectorError::Protocol {
                 message: format!("join into: {m}"),
             })?;

@@ -64,6 +64,8 @@ pub struct RestConnector {
     details: detail::DetailCache,
     /// Lookup tables of related entities (`relations`), read once per listing.
     lookups: relations::Lookups,
+    /// Join answers (`joins`) per record, reused by incremental listings for unchanged rows.
+    join_cache: joins::JoinCache,
 }
 
 impl std::fmt::Debug for RestConnector {
@@ -114,6 +116,7 @@ impl RestConnector {
             origin_override: std::sync::Mutex::new(None),
             details: Default::default(),
             lookups: Default::default(),
+            join_cache: Default::default(),
         })
     }
 
@@ -435,7 +438,7 @@ impl RestConnector {
         } else {
             self.list_filtered(entity, since, page, query).await?
         };
-        let p = self.joins_in_page(e, p).await?;
+        let p = self.joins_in_page(e, p, since.is_some()).await?;
         self.relations_in_page(e, p).await
     }
 }
