@@ -108,7 +108,11 @@ impl Respond for Api {
             }
             ("GET", p) if id_of(p).is_some() => {
                 let id = id_of(p).unwrap_or_default();
-                match st.contacts.iter().find(|c| c["id"].to_string() == id) {
+                match st
+                    .contacts
+                    .iter()
+                    .find(|c| c["id"].as_u64() == id.parse::<u64>().ok())
+                {
                     Some(c) => ResponseTemplate::new(200).set_body_json(c.clone()),
                     None => ResponseTemplate::new(404).set_body_json(json!({"error": "Not Found"})),
                 }
@@ -118,7 +122,11 @@ impl Respond for Api {
                 let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
                 st.clock += 1;
                 let stamp = format!("2030-01-01T00:{:02}:00Z", st.clock);
-                let Some(c) = st.contacts.iter_mut().find(|c| c["id"].to_string() == id) else {
+                let Some(c) = st
+                    .contacts
+                    .iter_mut()
+                    .find(|c| c["id"].as_u64() == id.parse::<u64>().ok())
+                else {
                     return ResponseTemplate::new(404).set_body_json(json!({"error": "Not Found"}));
                 };
                 if let (Some(c), Some(p)) = (c.as_object_mut(), body["contact"].as_object()) {

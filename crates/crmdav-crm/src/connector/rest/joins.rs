@@ -17,10 +17,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Mutex;
 
+/// Which join (its index) about which listed record.
+type JoinKey = (usize, String);
+
 /// The related ids last answered per (join, record id), with the row they were asked for.
 #[derive(Debug, Default)]
 pub(super) struct JoinCache {
-    map: Mutex<HashMap<(usize, String), (u64, Vec<Value>)>>,
+    map: Mutex<HashMap<JoinKey, (u64, Vec<Value>)>>,
 }
 
 const LIMIT: usize = 100_000;
