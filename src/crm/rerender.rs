@@ -36,6 +36,43 @@ pub(super) fn done(st: &mut CrmCollectionState, b: &Binding) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::connector::rest::def::ConnectorDef;
+    use std::collections::HashMap;
+
+    /// The same files give the same fingerprint in every load: a `HashMap` (random iteration
+    /// order) in the loaded definition or mapping would make every restart re-render.
+    #[test]
+    fn the_fingerprint_of_the_same_files_is_stable() {
+        let root = env!("CARGO_MANIFEST_DIR");
+        let vars: HashMap<String, String> = [
+            ("access_token".to_string(), "t".to_string()),
+            ("timezone".to_string(), "Europe/Berlin".to_string()),
+        ]
+        .into();
+        let conn = std::fs::read_to_string(format!("{root}/connectors/hubspot.toml")).unwrap();
+        let map =
+            std::fs::read_to_string(format!("{root}/mappings/hubspot/meetings.toml")).unwrap();
+        let prints: Vec<String> = (0..4)
+            .map(|_| {
+                let def = ConnectorDef::from_toml_str(&conn, &vars).unwrap();
+                Binding::new("hubspot", "meetings", &map, &vars)
+                    .unwrap()
+                    .with_definition(&def.entities["meetings"])
+                    .fingerprint
+            })
+            .collect();
+        assert!(prints.windows(2).all(|w| w[0] == w[1]), "{prints:?}");
+        let other = Binding::new(
+            "hubspot",
+            "meetings",
+            &map.replace("LOCATION", "X-PLACE"),
+            &vars,
+        )
+        .unwrap()
+        .with_definition(&ConnectorDef::from_toml_str(&conn, &vars).unwrap().entities["meetings"])
+        .fingerprint;
+        assert_ne!(other, prints[0]);
+    }
 
     #[test]
     fn a_changed_mapping_changes_the_fingerprint() {
