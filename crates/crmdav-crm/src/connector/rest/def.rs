@@ -312,7 +312,8 @@ pub struct EntityDef {
     /// How "modified since" is asked for; absent when the CRM cannot filter.
     #[serde(default)]
     pub modified_since: Option<ModifiedSinceDef>,
-    /// The CRM has a deleted-records feed (not used by the engine yet; reported in capabilities).
+    /// Accepted for older definitions and ignored: a feed the sync layer reads (and
+    /// `capabilities().deletion_feed`) is declared with `deleted`.
     #[serde(default)]
     pub deletion_feed: bool,
     /// Upper bound on pages read when `get` has to scan the list.
@@ -327,7 +328,8 @@ pub struct EntityDef {
     /// differs from `id_field` (Salesforce answers `{"id": …}` while records carry `Id`).
     #[serde(default)]
     pub created_id_path: Option<String>,
-    /// The CRM's deleted-records feed (`Connector::list_deleted`); implies `deletion_feed`.
+    /// The CRM's deleted-records feed (`Connector::list_deleted`, read by the sync layer between
+    /// full scans); sets `capabilities().deletion_feed`.
     #[serde(default)]
     pub deleted: Option<DeletedDef>,
     /// How to find a record this gateway just created when the create's answer was lost (a

@@ -173,7 +173,8 @@ impl Connector for RestConnector {
         };
         Capabilities {
             modified_since: e.modified_since.is_some() || self.parent_filters(e),
-            deletion_feed: e.deletion_feed || e.deleted.is_some(),
+            // Only a feed the engine can read: the sync layer relies on it between full scans.
+            deletion_feed: e.deleted.is_some(),
             get: e.get.is_some(),
             delete: match e.delete {
                 DeleteDef::Delete { .. } => DeleteStyle::Delete,
