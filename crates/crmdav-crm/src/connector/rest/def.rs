@@ -6,7 +6,9 @@
 
 use super::scope_def::check_scope;
 pub use super::scope_def::{MatchDef, ScopeDef, UsersDef, WindowDef};
+pub use super::body_errors::{BodyErrorRule, BodyErrorsDef};
 pub use super::status_map::{StatusMeaning, StatusOverrideDef};
+pub use crate::record::typed_values::{DateCodecDef, ValueCodecDef};
 use crate::record::vars::{substitute, substitute_toml};
 use serde::Deserialize;
 use serde_json::Value;
@@ -77,6 +79,14 @@ pub struct ConnectorDef {
     /// The CRM's user list (`[users]`), for linking people to CRM users by e-mail.
     #[serde(default)]
     pub users: Option<UsersDef>,
+    /// Errors inside a successful answer (`[body_errors]`: JSON-RPC's `{"error": …}` in an
+    /// HTTP 200), mapped by name or code like `status_overrides`.
+    #[serde(default)]
+    pub body_errors: Option<BodyErrorsDef>,
+    /// How the CRM encodes dates and empty values (`[values]`), for `modified_field` and the
+    /// deleted-records feed's times; mapping files declare the same table for their fields.
+    #[serde(default)]
+    pub values: ValueCodecDef,
 }
 
 fn default_timeout() -> u64 {
@@ -181,7 +191,13 @@ pub enum AuthDef {
         #[serde(default)]
         base_url_hosts: Vec<String>,
     },
+    /// A login call that answers a session id or token (JSON-RPC `common.login`, a
+    /// `/session/authenticate` that sets a cookie, a `POST /login` answering a token); see
+    /// [`LoginDef`].
+    Login(LoginDef),
 }
+
+pub use super::auth_login::LoginDef;
 
 fn bearer_scheme() -> String {
     "Bearer".into()
@@ -339,7 +355,16 @@ pub struct EntityDef {
     /// bounds); without it the window is applied locally only.
     #[serde(default)]
     pub window: Option<WindowDef>,
+    /// The JSON type of a record id where a body template places `{id}`: `string` (default)
+    /// or `integer` (Odoo, JSON-RPC ERPs).
+    #[serde(default)]
+    pub id_type: IdType,
+    /// The JSON type of `{version}` in a body template (the record's `version_field`).
+    #[serde(default)]
+    pub version_type: IdType,
 }
+
+pub use super::body_template::IdType;
 
 /// A lookup for a record the gateway created but never heard back about
 /// (`Connector::find_created`): a list or search request filtered by what was sent, and the
@@ -439,6 +464,11 @@ pub struct Endpoint {
     pub path: String,
     #[serde(default)]
     pub query: BTreeMap<String, String>,
+    /// A body template (JSON). Strings that are exactly a placeholder become its typed value:
+    /// `{record}` (create/update: the mapped record), `{id}` (typed per `id_type`), `{version}`,
+    /// `{since}`, `{limit}`, `{offset}`, `{page}`, `{cursor}`, `{session}` (a login session);
+    /// inside longer strings they are replaced as text. A member whose placeholder has no value
+    /// is left out. Without a body, create and update send the mapped record.
     #[serde(default)]
     pub body: Option<Value>,
     /// Create and update: fields merged into the mapped record before it is wrapped, by JSON
@@ -469,6 +499,9 @@ pub enum DeleteDef {
         path: String,
         #[serde(default)]
         headers: BTreeMap<String, String>,
+        /// A body template (`{id}`, `{session}`): RPC APIs that delete by a POST.
+        #[serde(default)]
+        body: Option<Value>,
     },
     /// A status change: `body` is sent to `path` with `method` (e.g. PATCH `{"status":"cancelled"}`,
     /// or POST to a `/cancel` action).
@@ -681,6 +714,13 @@ impl ConnectorDef {
         if self.max_concurrency == 0 {
             return Err("max_concurrency must be at least 1".into());
         }
+        if let AuthDef::Login(l) = &self.auth {
+            l.validate()?;
+        }
+        if let Some(b) = &self.body_errors {
+            b.validate()?;
+        }
+        self.values.validate().map_err(|m| format!("values: {m}"))?;
         crate::record::timefmt::resolve_tz(&self.timezone)
             .ok_or_else(|| format!("unknown time zone {:?}", self.timezone))?;
         if let AuthDef::Oauth2ClientCredentials {
