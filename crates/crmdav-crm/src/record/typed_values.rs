@@ -5,8 +5,8 @@
 //! (for `modified_field`) and in a mapping file (for its date, date-time and text rules); both
 //! directions.
 
-use super::timefmt::{self, Parsed};
 use super::jsonpath;
+use super::timefmt::{self, Parsed};
 use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc};
 use serde::Deserialize;
 use serde_json::Value;
@@ -318,7 +318,11 @@ mod tests {
             json!({"__type": "datetime", "value": "2026-12-05T09:00:00Z"})
         );
         assert_eq!(c.to_utc(&enc, berlin), Some(t));
-        assert_eq!(c.decode(&json!("2026-12-05")), None, "plain ISO is left to callers");
+        assert_eq!(
+            c.decode(&json!("2026-12-05")),
+            None,
+            "plain ISO is left to callers"
+        );
         assert_eq!(
             c.to_utc(&json!("2026-12-05T09:00:00Z"), berlin),
             Some(t),

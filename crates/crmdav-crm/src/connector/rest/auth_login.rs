@@ -143,7 +143,9 @@ impl LoginAuth {
         let header = match (&def.header, &def.session_cookie) {
             (Some(h), _) => Some((
                 h.clone(),
-                def.header_value.clone().unwrap_or_else(|| "{session}".into()),
+                def.header_value
+                    .clone()
+                    .unwrap_or_else(|| "{session}".into()),
             )),
             (None, Some(c)) => Some((
                 "Cookie".to_string(),
@@ -160,7 +162,9 @@ impl LoginAuth {
             def.headers
         );
         let slot = {
-            let mut reg = registry().lock().map_err(|_| bad("session registry".into()))?;
+            let mut reg = registry()
+                .lock()
+                .map_err(|_| bad("session registry".into()))?;
             reg.retain(|_, w| w.strong_count() > 0);
             match reg.get(&key).and_then(Weak::upgrade) {
                 Some(s) => s,
@@ -293,10 +297,9 @@ impl LoginAuth {
                 tracing::info!(url = %self.url.path(), "logged in to the CRM");
                 Ok(Session { value, text })
             }
-            _ => Err(refused(
-                self.message(&json)
-                    .unwrap_or_else(|| "no session in its answer (wrong credentials?)".into()),
-            )),
+            _ => Err(refused(self.message(&json).unwrap_or_else(|| {
+                "no session in its answer (wrong credentials?)".into()
+            }))),
         }
     }
 
@@ -332,7 +335,10 @@ mod tests {
     #[test]
     fn cookies() {
         assert_eq!(
-            cookie_value("session_id=abc123; Expires=Sat; HttpOnly; Path=/", "session_id"),
+            cookie_value(
+                "session_id=abc123; Expires=Sat; HttpOnly; Path=/",
+                "session_id"
+            ),
             Some("abc123".into())
         );
         assert_eq!(cookie_value("other=1; Path=/", "session_id"), None);
@@ -343,9 +349,10 @@ mod tests {
     fn needs_exactly_one_session_source() {
         let d: LoginDef = toml::from_str("path = \"/login\"").unwrap();
         assert!(d.validate().is_err());
-        let d: LoginDef =
-            toml::from_str("path = \"/login\"\nsession_path = \"token\"\nbody = { pw = \"s3cret\" }")
-                .unwrap();
+        let d: LoginDef = toml::from_str(
+            "path = \"/login\"\nsession_path = \"token\"\nbody = { pw = \"s3cret\" }",
+        )
+        .unwrap();
         assert!(d.validate().is_ok());
         assert!(!format!("{d:?}").contains("s3cret"));
     }

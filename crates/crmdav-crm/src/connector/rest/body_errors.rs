@@ -80,7 +80,9 @@ impl BodyErrorsDef {
         }
         for r in &self.rules {
             if r.name.is_none() && r.code.is_none() && r.message_contains.is_none() {
-                return Err("body_errors.rules: a rule needs name, code or message_contains".into());
+                return Err(
+                    "body_errors.rules: a rule needs name, code or message_contains".into(),
+                );
             }
         }
         Ok(())
@@ -195,13 +197,17 @@ means = "version_mismatch"
         assert!(e(json!({"result": [1]})).is_none());
         assert!(e(json!({"error": null, "result": 1})).is_none());
         assert_eq!(
-            e(json!({"error": {"code": 200, "message": "Odoo Server Error",
-                "data": {"name": "odoo.exceptions.AccessDenied", "message": "Access Denied"}}})),
+            e(
+                json!({"error": {"code": 200, "message": "Odoo Server Error",
+                "data": {"name": "odoo.exceptions.AccessDenied", "message": "Access Denied"}}})
+            ),
             Some((StatusMeaning::Auth, "Access Denied".into()))
         );
         assert_eq!(
-            e(json!({"error": {"code": 200, "data": {"name": "odoo.exceptions.MissingError",
-                "message": "Record does not exist or has been deleted."}}}))
+            e(
+                json!({"error": {"code": 200, "data": {"name": "odoo.exceptions.MissingError",
+                "message": "Record does not exist or has been deleted."}}})
+            )
             .map(|x| x.0),
             Some(StatusMeaning::NotFound)
         );
@@ -210,14 +216,18 @@ means = "version_mismatch"
             Some(StatusMeaning::Auth)
         );
         assert_eq!(
-            e(json!({"error": {"code": 200, "data": {"name": "odoo.exceptions.UserError",
-                "message": "This record was modified in the meantime"}}}))
+            e(
+                json!({"error": {"code": 200, "data": {"name": "odoo.exceptions.UserError",
+                "message": "This record was modified in the meantime"}}})
+            )
             .map(|x| x.0),
             Some(StatusMeaning::VersionMismatch)
         );
         assert_eq!(
-            e(json!({"error": {"code": 200, "data": {"name": "odoo.exceptions.ValidationError",
-                "message": "The end must be after the start"}}})),
+            e(
+                json!({"error": {"code": 200, "data": {"name": "odoo.exceptions.ValidationError",
+                "message": "The end must be after the start"}}})
+            ),
             Some((
                 StatusMeaning::Refused,
                 "The end must be after the start".into()

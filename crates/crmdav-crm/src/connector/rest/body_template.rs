@@ -52,7 +52,14 @@ pub(super) const SESSION: &str = "{session}";
 
 /// Placeholders that a template may hold without a value for this request.
 const DROPPABLE: [&str; 9] = [
-    "{record}", "{id}", "{version}", "{since}", "{limit}", "{offset}", "{page}", "{cursor}",
+    "{record}",
+    "{id}",
+    "{version}",
+    "{since}",
+    "{limit}",
+    "{offset}",
+    "{page}",
+    "{cursor}",
     "{session}",
 ];
 
@@ -66,8 +73,7 @@ impl Vars<'_> {
             "{version}" => self.version.clone(),
             "{since}" => self.since.clone().map(Value::String),
             _ => {
-                if let Some((_, v, ph)) = self.paging.iter().find(|(_, _, ph)| *ph == placeholder)
-                {
+                if let Some((_, v, ph)) = self.paging.iter().find(|(_, _, ph)| *ph == placeholder) {
                     used.push(ph);
                     return Ok(Some(
                         v.parse::<u64>()

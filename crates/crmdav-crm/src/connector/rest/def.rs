@@ -4,9 +4,9 @@
 //! `${VAR}` (or `${VAR:-default}`) placeholders filled from the tenant's options when the
 //! connector is built; an unknown variable without a default is a configuration error.
 
+pub use super::body_errors::{BodyErrorRule, BodyErrorsDef};
 use super::scope_def::check_scope;
 pub use super::scope_def::{MatchDef, ScopeDef, UsersDef, WindowDef};
-pub use super::body_errors::{BodyErrorRule, BodyErrorsDef};
 pub use super::status_map::{StatusMeaning, StatusOverrideDef};
 pub use crate::record::typed_values::{DateCodecDef, ValueCodecDef};
 use crate::record::vars::{substitute, substitute_toml};
