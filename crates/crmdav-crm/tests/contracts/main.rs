@@ -16,3 +16,4 @@ mod rest_engine;
 mod rest_engine_ext;
 mod rest_format;
 mod rest_odoo;
+mod rest_rpc;

@@ -306,6 +306,15 @@ impl Connector for RestConnector {
     }
 
     async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError> {
+        self.delete_versioned(entity, id, None).await
+    }
+
+    async fn delete_versioned(
+        &self,
+        entity: &str,
+        id: &str,
+        version: Option<&str>,
+    ) -> Result<(), ConnectorError> {
         let e = self.entity(entity)?;
         let req = match &e.delete {
             DeleteDef::Forbidden => {
@@ -321,7 +330,7 @@ impl Connector for RestConnector {
             } => Req {
                 method: parse_method(method)?,
                 url: self.url_for(path, Some(id))?,
-                body: self.op_body(e, body.as_ref(), Some(id), None, None)?,
+                body: self.op_body(e, body.as_ref(), Some(id), version, None)?,
                 headers: headers
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
@@ -336,7 +345,7 @@ impl Connector for RestConnector {
             } => Req {
                 method: parse_method(method)?,
                 url: self.url_for(path, Some(id))?,
-                body: self.op_body(e, body.as_ref(), Some(id), None, None)?,
+                body: self.op_body(e, body.as_ref(), Some(id), version, None)?,
                 headers: headers
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
