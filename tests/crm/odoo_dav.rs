@@ -175,8 +175,23 @@ async fn odoo_tenant_over_caldav() {
     assert_eq!(calls[0].1, serde_json::json!([[new_id]]));
     assert!(odoo.record("calendar.event", new_id).is_none());
 
-    let (_, changes) = gw.sync(&coll, &tok0).await;
+    let (tok1, changes) = gw.sync(&coll, &tok0).await;
     assert!(changes.contains_key(&href), "{changes:?}");
+
+    // Idle: after the TTL a refresh costs one search_read (modified since), the login is kept.
+    let past_ttl = || tokio::time::sleep(std::time::Duration::from_millis(1300));
+    past_ttl().await;
+    let (tok2, _) = gw.sync(&coll, &tok1).await; // the echo of the phone's own writes
+    past_ttl().await;
+    let c0 = gw.metric("crmdav_crm_calls_total").await;
+    let (tok3, idle) = gw.sync(&coll, &tok2).await;
+    let c1 = gw.metric("crmdav_crm_calls_total").await;
+    assert!(
+        idle.is_empty() && tok3 == tok2,
+        "an idle refresh moves nothing: {idle:?}"
+    );
+    println!("[odoo] idle sync after the TTL: {} CRM call(s)", c1 - c0);
+    assert_eq!(c1 - c0, 1, "one search_read per idle refresh");
     assert_eq!(
         odoo.state.lock().unwrap().logins,
         1,
