@@ -94,6 +94,28 @@ async fn odoo_tenant_over_caldav() {
         "{stdout}"
     );
 
+    // `check --tenant` logs in, lists and renders a page of the entity, without warnings
+    // (Odoo's `false` for an empty description is no unreadable value).
+    let out = std::process::Command::new(crate::support::gateway::bin())
+        .args(["check", "--tenant", TENANT, "--config"])
+        .arg(dir.path().join("crmdav.toml"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(&format!("tenant {TENANT}: OK")), "{stdout}");
+    assert!(
+        stdout.contains("events: 1 record(s) on the first page"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("WARNING"), "{stdout}");
+    assert!(!stdout.contains(PASSWORD), "{stdout}");
+    assert_eq!(odoo.state.lock().unwrap().logins, 1);
+
     let gw = Phone::new(Gateway::new(dir.path(), port).start());
     let coll = format!("/dav/calendars/{USER}/odoo/");
 
@@ -194,8 +216,8 @@ async fn odoo_tenant_over_caldav() {
     assert_eq!(c1 - c0, 1, "one search_read per idle refresh");
     assert_eq!(
         odoo.state.lock().unwrap().logins,
-        1,
-        "one login served every call"
+        2,
+        "check's login, then one login for every call of the gateway"
     );
     assert!(
         !gw.log().contains(PASSWORD),

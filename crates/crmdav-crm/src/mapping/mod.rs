@@ -85,6 +85,12 @@ impl Mapping {
     pub fn mapped_properties(&self) -> BTreeSet<String> {
         self.mapped.clone()
     }
+
+    /// Whether a CRM value means "no value" for this mapping (`null`, or one of `[values]
+    /// empty`, e.g. Odoo's `false`).
+    pub fn is_empty_value(&self, v: &serde_json::Value) -> bool {
+        self.values.is_empty(v)
+    }
 }
 
 #[cfg(test)]
