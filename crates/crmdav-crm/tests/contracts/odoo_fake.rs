@@ -72,6 +72,8 @@ pub struct State {
     /// Answer the next this many `execute_kw` calls with AccessDenied (a revoked key, a
     /// session the server dropped).
     pub deny_next: u32,
+    /// Answer the next `execute_kw` calls with these errors (exception name, message).
+    pub fail_next: Vec<(String, String)>,
 }
 
 impl State {
@@ -117,6 +119,7 @@ impl FakeOdoo {
                 .expect("a valid date"),
             logins: 0,
             deny_next: 0,
+            fail_next: Vec::new(),
         };
         st.insert(
             "calendar.event",
@@ -177,12 +180,18 @@ fn answer(id: &Value, result: Value) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"jsonrpc": "2.0", "id": id, "result": result}))
 }
 
-/// An Odoo server error, as `odoo.http` serialises an exception.
+/// An Odoo server error, as `odoo.http` serialises an exception (`name` without a module is
+/// one of `odoo.exceptions`).
 pub fn odoo_error(id: &Value, name: &str, message: &str) -> ResponseTemplate {
+    let name = if name.contains('.') {
+        name.to_string()
+    } else {
+        format!("odoo.exceptions.{name}")
+    };
     ResponseTemplate::new(200).set_body_json(json!({
         "jsonrpc": "2.0", "id": id,
         "error": {"code": 200, "message": "Odoo Server Error",
-                  "data": {"name": format!("odoo.exceptions.{name}"), "debug": "Traceback (most recent call last): …",
+                  "data": {"name": name, "debug": "Traceback (most recent call last): …",
                            "message": message, "arguments": [message], "context": {}}}
     }))
 }
@@ -234,6 +243,10 @@ impl Respond for Rpc {
                 if st.deny_next > 0 {
                     st.deny_next -= 1;
                     return odoo_error(&id, "AccessDenied", "Access Denied");
+                }
+                if !st.fail_next.is_empty() {
+                    let (name, message) = st.fail_next.remove(0);
+                    return odoo_error(&id, &name, &message);
                 }
                 let model = args.get(3).and_then(Value::as_str).unwrap_or("").to_string();
                 let method = args.get(4).and_then(Value::as_str).unwrap_or("");

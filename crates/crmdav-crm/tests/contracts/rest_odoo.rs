@@ -375,3 +375,33 @@ async fn wrong_password_is_an_auth_failure_after_one_call() {
     assert_eq!(c.calls(), 1, "only the login was sent");
     assert_eq!(odoo.bodies().await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_serialization_failure_is_retried_for_reads_only() {
+    let odoo = FakeOdoo::start().await;
+    let c = connector_with(&odoo, PASSWORD);
+    let conflict = || {
+        (
+            "psycopg2.errors.SerializationFailure".to_string(),
+            "could not serialize access due to concurrent update".to_string(),
+        )
+    };
+    odoo.state.lock().unwrap().fail_next = vec![conflict()];
+    assert_eq!(c.list("events", None, None).await.unwrap().records.len(), 1);
+    assert_eq!(c.calls(), 3, "login, the refused read, the read again");
+
+    odoo.state.lock().unwrap().fail_next = vec![conflict()];
+    let err = c
+        .update("events", "7", &json!({"name": "Board meeting (moved)"}), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, ConnectorError::Unavailable { message, .. } if message.contains("could not serialize")),
+        "{err:?}"
+    );
+    assert_eq!(c.calls(), 4, "a write is never repeated blindly");
+    assert_eq!(
+        odoo.record("calendar.event", 7).unwrap()["name"],
+        "Board meeting"
+    );
+}
