@@ -224,3 +224,10 @@ async fn odoo_tenant_over_caldav() {
         "the password never reaches the log"
     );
 }
+
+/// `deploy/examples/saas/tenants/odoo.toml` passes `crmdav check` and builds its connector
+/// and mappings.
+#[test]
+fn tenant_example_loads_with_crmdav_check() {
+    crate::support::examples::check_tenant_example("odoo");
+}

@@ -392,7 +392,12 @@ async fn a_serialization_failure_is_retried_for_reads_only() {
 
     odoo.state.lock().unwrap().fail_next = vec![conflict()];
     let err = c
-        .update("events", "7", &json!({"name": "Board meeting (moved)"}), None)
+        .update(
+            "events",
+            "7",
+            &json!({"name": "Board meeting (moved)"}),
+            None,
+        )
         .await
         .unwrap_err();
     assert!(
