@@ -702,6 +702,35 @@ impl ConnectorDef {
         Self::from_toml_str(&text, vars).map_err(|e| format!("{}: {e}", path.display()))
     }
 
+    /// The first entity whose body templates place `{session}`, if any.
+    fn entity_wanting_session(&self) -> Option<&str> {
+        self.entities.iter().find_map(|(name, e)| {
+            let since_body = match &e.modified_since {
+                Some(ModifiedSinceDef::Body { body, .. }) => Some(body),
+                _ => None,
+            };
+            let delete_body = match &e.delete {
+                DeleteDef::Delete { body, .. } | DeleteDef::StatusChange { body, .. } => {
+                    body.as_ref()
+                }
+                DeleteDef::Forbidden => None,
+            };
+            [
+                Some(&e.list),
+                e.get.as_ref(),
+                e.create.as_ref(),
+                e.update.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .filter_map(|ep| ep.body.as_ref())
+            .chain(since_body)
+            .chain(delete_body)
+            .any(super::body_template::wants_session)
+            .then_some(name.as_str())
+        })
+    }
+
     fn validate(&self) -> Result<(), String> {
         let url = reqwest::Url::parse(&self.base_url)
             .map_err(|e| format!("base_url {:?}: {e}", self.base_url))?;
@@ -716,6 +745,10 @@ impl ConnectorDef {
         }
         if let AuthDef::Login(l) = &self.auth {
             l.validate()?;
+        } else if let Some(name) = self.entity_wanting_session() {
+            return Err(format!(
+                "entity {name}: a body template uses {{session}} but [auth] is not type = \"login\""
+            ));
         }
         if let Some(b) = &self.body_errors {
             b.validate()?;
@@ -878,5 +911,22 @@ list = { path = "/a" }
         let vars: HashMap<String, String> = [("auth".to_string(), "nope".to_string())].into();
         let e = ConnectorDef::from_toml_str(t, &vars).unwrap_err();
         assert!(e.contains("not one of"), "{e}");
+    }
+
+    #[test]
+    fn a_session_placeholder_needs_a_login_auth() {
+        let t = r#"
+name = "x"
+base_url = "https://crm.example"
+[entities.a]
+list = { method = "POST", path = "/rpc", body = { uid = "{session}" } }
+"#;
+        let e = ConnectorDef::from_toml_str(t, &HashMap::new()).unwrap_err();
+        assert!(e.contains("{session}"), "{e}");
+        let with_login = t.replace(
+            "[entities.a]",
+            "[auth]\ntype = \"login\"\npath = \"/login\"\nsession_path = \"uid\"\n[entities.a]",
+        );
+        assert!(ConnectorDef::from_toml_str(&with_login, &HashMap::new()).is_ok());
     }
 }
