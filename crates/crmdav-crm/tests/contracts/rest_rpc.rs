@@ -176,6 +176,7 @@ record_path = "result"
 modified_field = "updated"
 list = { path = "/todos" }
 update = { method = "PUT", path = "/todos/{id}" }
+modified_since = { style = "body", method = "POST", path = "/todos/search", format = "values", body = { where = [["updated", ">", "{since}"]] } }
 "#;
 
 const TYPED_MAPPING: &str = r#"
@@ -206,6 +207,12 @@ async fn typed_date_objects_read_and_written() {
     Mock::given(method("GET"))
         .and(path("/todos"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": [rec]})))
+        .expect(1)
+        .mount(&s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/todos/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"result": []})))
         .expect(1)
         .mount(&s)
         .await;
@@ -255,7 +262,18 @@ async fn typed_date_objects_read_and_written() {
         written.modified.map(|t| t.to_rfc3339()),
         Some("2026-12-01T08:00:00+00:00".into())
     );
-    assert_eq!(c.calls(), 2);
+
+    // The modified-since search carries the time as a typed object too.
+    let since = written.modified.unwrap();
+    let changed = c.list("todos", Some(since), None).await.unwrap();
+    assert!(changed.records.is_empty());
+    let search = s.received_requests().await.unwrap()[2].clone();
+    assert_eq!(search.url.path(), "/todos/search");
+    assert_eq!(
+        body_of(&search),
+        json!({"where": [["updated", ">", {"__type": "datetime", "value": "2026-12-01T08:00:00Z"}]]})
+    );
+    assert_eq!(c.calls(), 3);
 }
 
 const PEOPLE: &str = r#"

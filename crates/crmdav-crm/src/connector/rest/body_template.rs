@@ -152,6 +152,20 @@ pub(super) fn put_session(v: &mut Value, session: &Value) {
     }
 }
 
+/// Every string exactly `placeholder` inside `v` becomes `value`.
+fn replace_bare(v: &mut Value, placeholder: &str, value: &Value) {
+    match v {
+        Value::String(s) if s == placeholder => *v = value.clone(),
+        Value::Array(a) => a
+            .iter_mut()
+            .for_each(|x| replace_bare(x, placeholder, value)),
+        Value::Object(o) => o
+            .values_mut()
+            .for_each(|x| replace_bare(x, placeholder, value)),
+        _ => {}
+    }
+}
+
 /// Whether a body still waits for a session.
 pub(super) fn wants_session(v: &Value) -> bool {
     match v {
@@ -163,6 +177,24 @@ pub(super) fn wants_session(v: &Value) -> bool {
 }
 
 impl RestConnector {
+    /// A modified-since body with `format = "values"`: every bare `"{since}"` replaced by the
+    /// time in the definition's `[values] dates` encoding (a typed date object). `None` for
+    /// other formats or without `dates`.
+    pub(super) fn typed_since(
+        &self,
+        body: &Value,
+        format: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Option<Value> {
+        if format != "values" {
+            return None;
+        }
+        let encoded = self.def.values.encode_datetime(since, self.tz)?;
+        let mut out = body.clone();
+        replace_bare(&mut out, "{since}", &encoded);
+        Some(out)
+    }
+
     /// `{id}` typed per the entity's `id_type`; an integer-typed id that is not a number
     /// names no record (`NotFound`).
     pub(super) fn typed_id(&self, e: &EntityDef, id: &str) -> Result<Value, ConnectorError> {

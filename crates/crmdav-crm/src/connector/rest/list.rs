@@ -174,8 +174,11 @@ impl RestConnector {
                 if let Some(p) = path {
                     out.ep.path = p.clone();
                 }
-                out.body_template =
-                    Some((body.clone(), timefmt::format_instant(t, format, self.tz)));
+                // `format = "values"`: `{since}` in the CRM's `[values]` date encoding.
+                out.body_template = Some(match self.typed_since(body, format, t) {
+                    Some(typed) => (typed, String::new()),
+                    None => (body.clone(), timefmt::format_instant(t, format, self.tz)),
+                });
             }
         }
         out
