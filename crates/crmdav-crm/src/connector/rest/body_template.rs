@@ -8,7 +8,7 @@
 //! a value is left out. `{session}` is filled per attempt at send time (a re-login changes it),
 //! so it survives [`fill`].
 
-use super::def::{Endpoint, EntityDef};
+use super::def::{ConnectorDef, DeleteDef, Endpoint, EntityDef, ModifiedSinceDef};
 use super::RestConnector;
 use crate::connector::ConnectorError;
 use serde::Deserialize;
@@ -174,6 +174,33 @@ pub(super) fn wants_session(v: &Value) -> bool {
         Value::Object(o) => o.values().any(wants_session),
         _ => false,
     }
+}
+
+/// The first entity of `def` whose body templates place `{session}`, if any.
+pub(super) fn entity_wanting_session(def: &ConnectorDef) -> Option<&str> {
+    def.entities.iter().find_map(|(name, e)| {
+        let since_body = match &e.modified_since {
+            Some(ModifiedSinceDef::Body { body, .. }) => Some(body),
+            _ => None,
+        };
+        let delete_body = match &e.delete {
+            DeleteDef::Delete { body, .. } | DeleteDef::StatusChange { body, .. } => body.as_ref(),
+            DeleteDef::Forbidden => None,
+        };
+        [
+            Some(&e.list),
+            e.get.as_ref(),
+            e.create.as_ref(),
+            e.update.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .filter_map(|ep| ep.body.as_ref())
+        .chain(since_body)
+        .chain(delete_body)
+        .any(wants_session)
+        .then_some(name.as_str())
+    })
 }
 
 impl RestConnector {

@@ -616,7 +616,8 @@ pub enum ModifiedSinceDef {
         #[serde(default)]
         until_param: Option<String>,
     },
-    /// A JSON search body; every string equal to `{since}` becomes the formatted time, and
+    /// A JSON search body; every string equal to `{since}` becomes the formatted time (with
+    /// `format = "values"`: the `[values] dates` encoding, a typed object), and
     /// `{limit}`/`{offset}`/`{page}`/`{cursor}` receive the paging values (which then stay out
     /// of the query string). `method`/`path` override the list endpoint when set.
     Body {
@@ -702,35 +703,6 @@ impl ConnectorDef {
         Self::from_toml_str(&text, vars).map_err(|e| format!("{}: {e}", path.display()))
     }
 
-    /// The first entity whose body templates place `{session}`, if any.
-    fn entity_wanting_session(&self) -> Option<&str> {
-        self.entities.iter().find_map(|(name, e)| {
-            let since_body = match &e.modified_since {
-                Some(ModifiedSinceDef::Body { body, .. }) => Some(body),
-                _ => None,
-            };
-            let delete_body = match &e.delete {
-                DeleteDef::Delete { body, .. } | DeleteDef::StatusChange { body, .. } => {
-                    body.as_ref()
-                }
-                DeleteDef::Forbidden => None,
-            };
-            [
-                Some(&e.list),
-                e.get.as_ref(),
-                e.create.as_ref(),
-                e.update.as_ref(),
-            ]
-            .into_iter()
-            .flatten()
-            .filter_map(|ep| ep.body.as_ref())
-            .chain(since_body)
-            .chain(delete_body)
-            .any(super::body_template::wants_session)
-            .then_some(name.as_str())
-        })
-    }
-
     fn validate(&self) -> Result<(), String> {
         let url = reqwest::Url::parse(&self.base_url)
             .map_err(|e| format!("base_url {:?}: {e}", self.base_url))?;
@@ -745,7 +717,7 @@ impl ConnectorDef {
         }
         if let AuthDef::Login(l) = &self.auth {
             l.validate()?;
-        } else if let Some(name) = self.entity_wanting_session() {
+        } else if let Some(name) = super::body_template::entity_wanting_session(self) {
             return Err(format!(
                 "entity {name}: a body template uses {{session}} but [auth] is not type = \"login\""
             ));
