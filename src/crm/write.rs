@@ -330,7 +330,10 @@ impl CrmTenant {
             store.crm_remove(coll, name, false).await?;
             return Ok(());
         };
-        let deleted = self.connector.delete(&b.entity, &ident.crm_id).await;
+        let deleted = self
+            .connector
+            .delete_versioned(&b.entity, &ident.crm_id, ident.version.as_deref())
+            .await;
         self.listings.written(&key);
         match deleted {
             Ok(()) | Err(ConnectorError::NotFound { .. }) => {}

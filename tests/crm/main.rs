@@ -12,6 +12,7 @@ mod deletion_feed;
 mod detail_relations;
 mod faults;
 mod moved_start;
+mod odoo_dav;
 mod rerender;
 mod scopes;
 mod sealed_tokens;

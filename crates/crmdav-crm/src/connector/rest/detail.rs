@@ -157,7 +157,12 @@ impl RestConnector {
         record_path: &str,
         row: &Record,
     ) -> Result<Option<Record>, ConnectorError> {
-        let req = match self.endpoint_req(ep, Some(&row.id), None, true) {
+        // An RPC-style read carries the id in its body template, as `get` does.
+        let body = match self.op_body(e, ep.body.as_ref(), Some(&row.id), None, None) {
+            Err(ConnectorError::NotFound { .. }) => return Ok(None),
+            other => other?,
+        };
+        let req = match self.endpoint_req(ep, Some(&row.id), body, true) {
             Err(ConnectorError::NotFound { .. }) => return Ok(None),
             other => other?,
         };

@@ -88,6 +88,8 @@ fn users_entity(u: &UsersDef) -> EntityDef {
         relations: Vec::new(),
         parent: None,
         joins: Vec::new(),
+        id_type: Default::default(),
+        version_type: Default::default(),
     }
 }
 
