@@ -345,7 +345,14 @@ async fn scenario(case: Case) {
         "an idle refresh right after a restart costs at most {} CRM call(s) (the OAuth access token is kept in the state store): {calls_r1}",
         idle_budget + restart_extra
     );
-    assert!(calls_r2 <= idle_budget, "{calls_r2}");
+    // Whichever of the two is the first refresh after the restart pays the extra (the first
+    // is served from the state store when the last refresh before the restart is within the
+    // TTL).
+    assert!(calls_r2 <= idle_budget + restart_extra, "{calls_r2}");
+    assert!(
+        calls_r1 + calls_r2 <= 2 * idle_budget + restart_extra,
+        "{calls_r1} + {calls_r2}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,3 +17,4 @@ mod rerender;
 mod scopes;
 mod sealed_tokens;
 mod tenant_examples;
+mod walkthrough;
