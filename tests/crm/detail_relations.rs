@@ -31,10 +31,21 @@ names = "tag_names"
 write_ids = "tag_ids"
 unknown = "create"
 
+[[entities.contacts.relations]]
+entity = "users"
+name_field = "email"
+read_names = "owners[].email"
+names = "owner_emails"
+write_ids = "owner_ids"
+unknown = "refuse"
+
 [entities.tags]
 list = { path = "/tags.json" }
 create = { method = "POST", path = "/tags.json" }
 body_wrap = "tag"
+
+[entities.users]
+list = { path = "/users.json" }
 "#;
 
 const MAPPING: &str = r#"
@@ -64,6 +75,12 @@ property = "CATEGORIES"
 path = "tag_names"
 type = "list"
 style = "comma"
+
+[[field]]
+property = "X-OWNER"
+path = "owner_emails"
+type = "list"
+absent = "omit"
 "#;
 
 #[derive(Default)]
@@ -99,6 +116,8 @@ impl Respond for Api {
                 ResponseTemplate::new(200).set_body_json(rows)
             }
             ("GET", "/tags.json") => ResponseTemplate::new(200).set_body_json(st.tags.clone()),
+            ("GET", "/users.json") => ResponseTemplate::new(200)
+                .set_body_json(json!([{"id": 7, "email": "olga@firm.example"}])),
             ("POST", "/tags.json") => {
                 let body: Value = serde_json::from_slice(&r.body).unwrap_or_default();
                 let id = 10 + st.tags.len() as u64;
@@ -293,6 +312,59 @@ async fn detail_and_relations_cost_one_listing_and_one_lookup_per_idle_sync() {
     );
     let (_, _, after) = gw.get(&bo).await;
     assert!(after.contains("CATEGORIES:Press,Newcomer"), "{after}");
-    let (_, moved) = gw.sync(COLL, &token).await;
+    let (token, moved) = gw.sync(COLL, &token).await;
     assert!(moved.contains_key(&bo), "{moved:?}");
+
+    // An owner no CRM user has: the relation says `refuse`, so the phone gets 403 with the
+    // reason, nothing is written, and the item stays as it was.
+    let (_, etag, card) = gw.get(&bo).await;
+    let patches = |s: &[Request]| s.iter().filter(|r| r.method.as_str() == "PATCH").count();
+    let before = patches(&s.received_requests().await.unwrap_or_default());
+    let edited = card.replace("END:VCARD", "X-OWNER:nobody@firm.example\r\nEND:VCARD");
+    let (st, _, text) = gw
+        .req(
+            "PUT",
+            &bo,
+            Some(edited),
+            &[("Content-Type", "text/vcard"), ("If-Match", &etag)],
+        )
+        .await;
+    assert_eq!(st, 403, "{text}");
+    assert!(
+        text.contains("users has no record named") && text.contains("nobody@firm.example"),
+        "{text}"
+    );
+    assert_eq!(
+        patches(&s.received_requests().await.unwrap_or_default()),
+        before
+    );
+    assert_eq!(gw.get(&bo).await.1, etag);
+    let log = gw.log();
+    assert!(
+        log.lines().any(|l| l.contains("status=403")
+            && l.contains("user=alice")
+            && l.contains("tenant=firm")),
+        "{log}"
+    );
+    // A known owner goes through as an id.
+    let (_, etag, card) = gw.get(&bo).await;
+    let edited = card.replace("END:VCARD", "X-OWNER:Olga@firm.example\r\nEND:VCARD");
+    let (st, _, text) = gw
+        .req(
+            "PUT",
+            &bo,
+            Some(edited),
+            &[("Content-Type", "text/vcard"), ("If-Match", &etag)],
+        )
+        .await;
+    assert!(st == 204 || st == 201, "{st} {text}");
+    let sent = s.received_requests().await.unwrap_or_default();
+    let last = sent
+        .iter()
+        .rev()
+        .find(|r| r.method.as_str() == "PATCH")
+        .expect("a PATCH");
+    let body: Value = serde_json::from_slice(&last.body).unwrap();
+    assert_eq!(body["contact"]["owner_ids"], json!([7]), "{body}");
+    let _ = token;
 }
