@@ -22,9 +22,11 @@ const MAX_PAGES: u32 = 50;
 const OVERLAP_SECS: i64 = 60;
 
 impl CrmTenant {
-    /// Seconds between full scans for an entity with these capabilities.
-    pub(super) fn full_scan_interval(&self, caps: &Capabilities) -> u64 {
-        if caps.deletion_feed && caps.modified_since {
+    /// Seconds between full scans for an entity with these capabilities: the longer
+    /// `feed_full_scan_secs` only while the feed works (a feed that failed clears the
+    /// deletions watermark until the next full scan sets it again).
+    pub(super) fn full_scan_interval(&self, caps: &Capabilities, st: &CrmCollectionState) -> u64 {
+        if caps.deletion_feed && caps.modified_since && st.deletions_watermark.is_some() {
             self.opts.feed_full_scan_secs.unwrap_or(
                 self.opts
                     .full_scan_secs
@@ -38,7 +40,8 @@ impl CrmTenant {
     /// Read the deleted-records feed since `st`'s deletions watermark and remove what it names
     /// from `coll`; returns how many items were removed. The watermark moves to the latest
     /// deletion time read (after a full scan, to the scan's start). A feed the CRM does not
-    /// answer is logged and leaves the watermark where it was; a store failure is an error.
+    /// answer is logged and clears the watermark (full scans on the short schedule until one
+    /// sets it again); a store failure is an error.
     pub(super) async fn apply_deletion_feed(
         &self,
         store: &Store,
@@ -66,9 +69,10 @@ impl CrmTenant {
             let p = match self.connector.list_deleted(&b.entity, since, page).await {
                 Ok(p) => p,
                 Err(e) => {
-                    // The listing itself worked: serve it, and read the feed again next time
-                    // (the watermark stays), or let the next full scan see the deletions.
-                    tracing::warn!(tenant = %self.name, collection = %coll.path, error = %e, "the CRM's deleted-records feed could not be read; deletions wait for the next refresh");
+                    // The listing itself worked: serve it. Without a watermark full scans come
+                    // back to `full_scan_secs` and the next one tries the feed again.
+                    tracing::warn!(tenant = %self.name, collection = %coll.path, error = %e, "the CRM's deleted-records feed could not be read; deletions wait for the next full scan");
+                    st.deletions_watermark = None;
                     return Ok(removed);
                 }
             };

@@ -151,7 +151,7 @@ impl CrmTenant {
             || rerender
             || st
                 .full_scan_at
-                .is_none_or(|t| now.timestamp() - t >= self.full_scan_interval(&caps) as i64);
+                .is_none_or(|t| now.timestamp() - t >= self.full_scan_interval(&caps, &st) as i64);
         // A little overlap: records are compared by hash, so seeing one twice costs nothing.
         let since = if full {
             None
