@@ -156,6 +156,7 @@ impl CrmTenant {
             watermark.map(|w| w - chrono::Duration::seconds(10))
         };
         let key = ListingKey {
+            lister: self.lister(&owner),
             entity: b.entity.clone(),
             query: scope.query.clone(),
         };
@@ -287,7 +288,7 @@ impl CrmTenant {
                 store.crm_forget(coll, &i.crm_id).await?;
                 continue;
             } else if caps.get {
-                match self.connector.get(&b.entity, &i.crm_id).await? {
+                match self.connector_for(&owner).get(&b.entity, &i.crm_id).await? {
                     Some(r) if self.still_inside(b, coll, &scope, i, &r) => {
                         // On no page, yet still there: the listing shifted under the scan (a
                         // record deleted or reordered while it paged). Not a deletion.

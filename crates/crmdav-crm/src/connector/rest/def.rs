@@ -5,7 +5,7 @@
 //! connector is built; an unknown variable without a default is a configuration error.
 
 use super::scope_def::check_scope;
-pub use super::scope_def::{MatchDef, ScopeDef, UsersDef, WindowDef};
+pub use super::scope_def::{MatchDef, MeDef, ScopeDef, UsersDef, WindowDef};
 pub use super::status_map::{StatusMeaning, StatusOverrideDef};
 use crate::record::vars::{substitute, substitute_toml};
 use serde::Deserialize;
@@ -77,6 +77,10 @@ pub struct ConnectorDef {
     /// The CRM's user list (`[users]`), for linking people to CRM users by e-mail.
     #[serde(default)]
     pub users: Option<UsersDef>,
+    /// Who the credential belongs to (`[me]`): the request that tells a person's role, so a
+    /// read-only role makes their collections read-only on the phone.
+    #[serde(default)]
+    pub me: Option<MeDef>,
 }
 
 fn default_timeout() -> u64 {

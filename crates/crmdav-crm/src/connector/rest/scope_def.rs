@@ -104,6 +104,31 @@ pub struct UsersDef {
     pub max_pages: u32,
 }
 
+/// The request that tells whose credential this is and their role (`[me]`): asked with a
+/// person's own credential, its answer's `role_path` names the role, and a role in
+/// `read_only_roles` makes that person's CRM collections read-only on the phone.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeDef {
+    /// The GET request's path under the base URL (`/me`).
+    pub path: String,
+    /// Query parameters of the request.
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Path of the role in the answer (`role`).
+    pub role_path: String,
+    /// Roles that may only read (`["readonly"]`).
+    #[serde(default)]
+    pub read_only_roles: Vec<String>,
+    /// How long a person's role is kept before it is asked again, seconds.
+    #[serde(default = "default_me_ttl")]
+    pub ttl_secs: u64,
+}
+
+fn default_me_ttl() -> u64 {
+    300
+}
+
 /// A scope's predicates each need one comparison and parseable paths; it must narrow
 /// something (a filter or a predicate), or every person would see every record.
 pub(super) fn check_scope(d: &ScopeDef) -> Result<(), String> {
