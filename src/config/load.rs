@@ -841,6 +841,35 @@ mod tests {
         );
     }
 
+    /// A person's own CRM token comes inline, from `crm_token_file` or the environment; it is
+    /// trimmed, never empty, and never shown by `Debug`.
+    #[test]
+    fn a_personal_crm_token_from_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("tenants")).unwrap();
+        std::fs::write(dir.path().join("tok"), "acrm_personal-XYZ\n").unwrap();
+        let tenant = |users: &str| {
+            std::fs::write(
+                dir.path().join("tenants/a.toml"),
+                format!("name = \"a\"\n{users}"),
+            )
+            .unwrap();
+        };
+        std::fs::write(dir.path().join("s.toml"), "state = \"sqlite://x.db\"\n").unwrap();
+        tenant("[[users]]\nname = \"u\"\ncrm_token_file = \"../tok\"\n[[users]]\nname = \"v\"\n");
+        let c = load(&dir.path().join("s.toml")).unwrap();
+        let u = &c.tenants[0].users;
+        assert_eq!(
+            u[0].crm_token.as_ref().map(|t| t.0.as_str()),
+            Some("acrm_personal-XYZ")
+        );
+        assert_eq!(u[1].crm_token, None);
+        assert!(!format!("{u:?}").contains("XYZ"));
+        tenant("[[users]]\nname = \"u\"\ncrm_token = \" \"\n");
+        let e = load(&dir.path().join("s.toml")).unwrap_err();
+        assert_eq!(e.key, "users[0].crm_token");
+    }
+
     #[test]
     fn file_secrets_and_unknown_keys() {
         let dir = tempfile::tempdir().unwrap();
