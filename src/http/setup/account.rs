@@ -70,6 +70,7 @@ pub(super) async fn dashboard(
             last_used: d.last_used.map(when).unwrap_or_else(|| "never".into()),
         })
         .collect();
+    let crm_account = crm_account(state, &t.name, &s.user).await;
     let login = format!("{}@{}", s.user, t.name);
     let server_url = format!("{}{}", o.public_url, crate::tree::CONTEXT);
     html(
@@ -85,8 +86,24 @@ pub(super) async fn dashboard(
             devices,
             created,
             notice,
+            crm_account,
         }),
     )
+}
+
+/// The state of the person's own CRM credential, when they have one.
+async fn crm_account(state: &AppState, tenant: &str, user: &str) -> Option<page::CrmAccountView> {
+    let crm = state.collections.crm();
+    let t = crm.tenant(tenant).filter(|t| t.has_personal(user))?;
+    // The role lookup (cached) may itself learn that the credential is refused.
+    let read_only = t.read_only(user).await;
+    Some(match t.credential_refused(user) {
+        Some(r) => page::CrmAccountView::Refused {
+            at: r.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            reason: r.reason,
+        },
+        None => page::CrmAccountView::Working { read_only },
+    })
 }
 
 pub(super) fn internal(tenant: &str, user: &str, why: &str) -> HttpResponse {

@@ -138,6 +138,22 @@ pub struct CreatedView {
     pub qr: Option<String>,
 }
 
+/// The person's own CRM credential, as the page shows it.
+pub enum CrmAccountView {
+    /// In use (`read_only`: their CRM role may only read).
+    Working {
+        /// Whether the role may only read.
+        read_only: bool,
+    },
+    /// The CRM refused it.
+    Refused {
+        /// When, as text.
+        at: String,
+        /// The CRM's reason.
+        reason: String,
+    },
+}
+
 /// What the signed-in page shows.
 pub struct Dashboard<'a> {
     /// Tenant name.
@@ -160,6 +176,8 @@ pub struct Dashboard<'a> {
     pub created: Option<CreatedView>,
     /// A notice (a device revoked, a label refused).
     pub notice: Option<String>,
+    /// The person's own CRM credential, when they have one.
+    pub crm_account: Option<CrmAccountView>,
 }
 
 fn csrf_field(csrf: &str) -> String {
@@ -188,6 +206,23 @@ pub fn dashboard(d: &Dashboard<'_>) -> String {
     }
     if let Some(c) = &d.created {
         b.push_str(&created(d, c));
+    }
+    match &d.crm_account {
+        None => {}
+        Some(CrmAccountView::Working { read_only }) => b.push_str(&format!(
+            "<h2>Your CRM account</h2><p id=\"crm-account\">Your calendars and address books use your own CRM account{}.</p>",
+            if *read_only {
+                ", whose role may only read: they are read-only on your phone"
+            } else {
+                ""
+            }
+        )),
+        Some(CrmAccountView::Refused { at, reason }) => b.push_str(&format!(
+            "<h2>Your CRM account</h2><p class=\"notice\" role=\"alert\" id=\"crm-account\">Your CRM account was refused at {}: {}. \
+Your phone keeps showing what it had, and changes cannot be saved; connect again (ask your administrator for a new CRM token).</p>",
+            escape(at),
+            escape(reason)
+        )),
     }
     b.push_str("<h2>Your calendars and address books</h2>");
     if d.collections.is_empty() {
