@@ -193,7 +193,7 @@ impl Collections {
         let Some(t) = crm.tenant(tenant) else {
             return Vec::new();
         };
-        if !t.has_personal(user) || !t.read_only(user).await {
+        if !t.read_only(user).await {
             return Vec::new();
         }
         [
@@ -219,7 +219,7 @@ impl Collections {
         };
         let crm = self.crm.load_full();
         match crm.tenant(tenant) {
-            Some(t) if t.has_personal(user) && t.read_only(user).await => {
+            Some(t) if t.read_only(user).await => {
                 tracing::info!(%tenant, %user, collection = %c.as_str(), "write refused: the person's CRM role may only read");
                 Err(Refused::ReadOnly)
             }

@@ -247,9 +247,13 @@ pub struct Personal {
 /// Every personal credential of a tenant, with the tenant-wide counters.
 #[derive(Default)]
 pub(super) struct Credentials {
-    people: std::collections::HashMap<String, Personal>,
+    people: std::sync::RwLock<std::collections::HashMap<String, Arc<Personal>>>,
     /// The definition's `[me]` request, if any.
     me: Option<MeDef>,
+    /// Where people's CRM OAuth tokens come from, when the definition offers it.
+    pub(super) oauth: Option<super::person_oauth::PersonOAuth>,
+    /// When the state store was last asked for a person's OAuth tokens and had none.
+    pub(super) no_tokens: Mutex<std::collections::HashMap<String, Instant>>,
     /// `[me]` requests made (role lookups).
     pub(super) role_lookups: AtomicU64,
     /// Calls the CRM refused with a person's own credential.
@@ -257,9 +261,16 @@ pub(super) struct Credentials {
 }
 
 impl Credentials {
-    /// Calls made with personal credentials.
+    /// Calls made with personal credentials (tokens obtained on the sign-in page included).
     pub(super) fn calls(&self) -> u64 {
-        self.people.values().map(|p| (p.calls)()).sum()
+        let people = self.people.read().unwrap_or_else(|p| p.into_inner());
+        people.values().map(|p| (p.calls)()).sum::<u64>()
+            + self.oauth.as_ref().map_or(0, |o| o.calls())
+    }
+
+    fn get(&self, person: &str) -> Option<Arc<Personal>> {
+        let people = self.people.read().unwrap_or_else(|p| p.into_inner());
+        people.get(person).cloned()
     }
 }
 
@@ -267,7 +278,7 @@ impl CrmTenant {
     /// Give `person` their own credential: `connector` is the engine built with it, `calls`
     /// its call counter.
     pub fn add_personal(
-        &mut self,
+        &self,
         person: &str,
         connector: Arc<dyn Connector>,
         calls: Box<dyn Fn() -> u64 + Send + Sync>,
@@ -278,9 +289,14 @@ impl CrmTenant {
             refused: Mutex::new(None),
             refusals: self.credentials.refusals.clone(),
         });
-        self.credentials.people.insert(
+        let mut people = self
+            .credentials
+            .people
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        people.insert(
             person.to_string(),
-            Personal {
+            Arc::new(Personal {
                 connector: Arc::new(Watched {
                     inner: connector,
                     watch: watch.clone(),
@@ -289,7 +305,7 @@ impl CrmTenant {
                 watch,
                 role: Mutex::new(None),
                 role_lock: Default::default(),
-            },
+            }),
         );
     }
 
@@ -300,7 +316,7 @@ impl CrmTenant {
 
     /// Whether `person` has their own CRM credential.
     pub fn has_personal(&self, person: &str) -> bool {
-        self.credentials.people.contains_key(person)
+        self.credentials.get(person).is_some()
     }
 
     /// Whose credential lists for `person`: `Some(person)` for their own, `None` for the
@@ -312,7 +328,7 @@ impl CrmTenant {
     /// The connector that lists for `lister` (see [`CrmTenant::lister`]).
     pub(super) fn connector_of(&self, lister: Option<&str>) -> Arc<dyn Connector> {
         lister
-            .and_then(|p| self.credentials.people.get(p))
+            .and_then(|p| self.credentials.get(p))
             .map(|p| p.connector.clone())
             .unwrap_or_else(|| self.connector.clone())
     }
@@ -325,7 +341,7 @@ impl CrmTenant {
     /// When and why the CRM last refused `person`'s own credential (cleared when it accepts
     /// it again); `None` for a working credential or a person without one.
     pub fn credential_refused(&self, person: &str) -> Option<Refusal> {
-        let p = self.credentials.people.get(person)?;
+        let p = self.credentials.get(person)?;
         let g = p.watch.refused.lock().unwrap_or_else(|e| e.into_inner());
         g.clone()
     }
@@ -335,8 +351,8 @@ impl CrmTenant {
     /// minute at most); while unknown (never answered), writes are let through to the CRM,
     /// which refuses them itself.
     pub async fn read_only(&self, person: &str) -> bool {
-        let (Some(me), Some(p)) = (&self.credentials.me, self.credentials.people.get(person))
-        else {
+        self.ensure_personal(person).await;
+        let (Some(me), Some(p)) = (&self.credentials.me, self.credentials.get(person)) else {
             return false;
         };
         let ttl = Duration::from_secs(me.ttl_secs);
@@ -351,11 +367,11 @@ impl CrmTenant {
                     }
             })
         };
-        if let Some((_, role)) = cached(p) {
+        if let Some((_, role)) = cached(&p) {
             return role == Some(Role::ReadOnly);
         }
         let _g = p.role_lock.lock().await;
-        if let Some((_, role)) = cached(p) {
+        if let Some((_, role)) = cached(&p) {
             return role == Some(Role::ReadOnly);
         }
         self.credentials

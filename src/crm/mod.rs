@@ -24,6 +24,7 @@ mod metrics;
 pub mod overlay;
 mod pending;
 pub mod people;
+pub mod person_oauth;
 mod refresh;
 mod registry;
 pub mod scope;

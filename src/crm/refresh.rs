@@ -130,6 +130,7 @@ impl CrmTenant {
         if b.scope.scope != crate::config::ScopeConfig::All {
             self.ensure_people().await;
         }
+        self.ensure_personal(&owner).await;
         let scope = match b.scope.resolve(&self.person(&owner), now) {
             Ok(r) => r,
             Err(e) => {

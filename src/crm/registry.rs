@@ -82,6 +82,7 @@ impl CrmRegistry {
         let ts: Arc<dyn TokenStore> =
             Arc::new(KvTokenStore::new(store.clone(), &t.name, sealer.clone()));
         let me = def.me.clone();
+        let person_def = def.clone();
         let personal = Self::personal_connectors(t, &def)?;
         let rest = Arc::new(
             RestConnector::new(def, Some(ts))
@@ -97,6 +98,9 @@ impl CrmRegistry {
             cfg.limits.max_instances,
         );
         tenant.set_me(me);
+        tenant
+            .set_person_oauth(&person_def, store.clone(), sealer.clone())
+            .map_err(|e| anyhow::anyhow!("{file}: connector: person_oauth: {e}"))?;
         for (person, c) in personal {
             let counter = c.clone();
             tenant.add_personal(&person, c, Box::new(move || counter.calls()));

@@ -68,6 +68,7 @@ impl CrmTenant {
             self.ensure_people().await;
         }
         let owner = owner_of(coll);
+        self.ensure_personal(&owner).await;
         let scope = b
             .scope
             .resolve(&self.person(&owner), chrono::Utc::now())

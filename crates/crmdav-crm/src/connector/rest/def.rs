@@ -5,7 +5,7 @@
 //! connector is built; an unknown variable without a default is a configuration error.
 
 use super::scope_def::check_scope;
-pub use super::scope_def::{MatchDef, MeDef, ScopeDef, UsersDef, WindowDef};
+pub use super::scope_def::{MatchDef, MeDef, PersonOAuthDef, ScopeDef, UsersDef, WindowDef};
 pub use super::status_map::{StatusMeaning, StatusOverrideDef};
 use crate::record::vars::{substitute, substitute_toml};
 use serde::Deserialize;
@@ -81,6 +81,10 @@ pub struct ConnectorDef {
     /// read-only role makes their collections read-only on the phone.
     #[serde(default)]
     pub me: Option<MeDef>,
+    /// OAuth2 authorization code with PKCE on a person's behalf (`[person_oauth]`): the
+    /// sign-in page's "connect your CRM account"; offered when its `client_id` is not empty.
+    #[serde(default)]
+    pub person_oauth: Option<PersonOAuthDef>,
 }
 
 fn default_timeout() -> u64 {

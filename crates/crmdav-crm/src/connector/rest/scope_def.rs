@@ -129,6 +129,47 @@ fn default_me_ttl() -> u64 {
     300
 }
 
+/// OAuth2 authorization code with PKCE (RFC 6749 §4.1, RFC 7636) on a person's behalf: where
+/// the sign-in page sends them to connect their CRM account, and how the code and later the
+/// refresh token are exchanged. Their tokens then authenticate their reads and writes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonOAuthDef {
+    /// The CRM's authorization endpoint.
+    pub authorize_url: String,
+    /// The CRM's token endpoint.
+    pub token_url: String,
+    /// The OAuth client (usually `${client_id:-}` from the tenant's options); an empty one
+    /// means the tenant does not offer it.
+    pub client_id: String,
+    /// The client's secret, if it has one.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Scopes asked for.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Authorization scheme before the access token (`Bearer`).
+    #[serde(default = "bearer")]
+    pub scheme: String,
+    /// How the client id/secret reach the token endpoint.
+    #[serde(default)]
+    pub client_auth: super::def::ClientAuth,
+    /// Extra parameters of the authorization request (e.g. `access_type = "offline"`).
+    #[serde(default)]
+    pub authorize_params: BTreeMap<String, String>,
+}
+
+fn bearer() -> String {
+    "Bearer".into()
+}
+
+impl PersonOAuthDef {
+    /// Whether the tenant's options give it a client (and so the page offers it).
+    pub fn offered(&self) -> bool {
+        !self.client_id.trim().is_empty()
+    }
+}
+
 /// A scope's predicates each need one comparison and parseable paths; it must narrow
 /// something (a filter or a predicate), or every person would see every record.
 pub(super) fn check_scope(d: &ScopeDef) -> Result<(), String> {
