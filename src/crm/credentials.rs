@@ -258,6 +258,9 @@ pub(super) struct Credentials {
     pub(super) role_lookups: AtomicU64,
     /// Calls the CRM refused with a person's own credential.
     pub(super) refusals: Arc<AtomicU64>,
+    /// When each person's own credential was last installed (epoch ms): their collections
+    /// refreshed before then are listed again, with it.
+    changed: Mutex<std::collections::HashMap<String, i64>>,
 }
 
 impl Credentials {
@@ -289,6 +292,11 @@ impl CrmTenant {
             refused: Mutex::new(None),
             refusals: self.credentials.refusals.clone(),
         });
+        self.credentials
+            .changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(person.to_string(), super::lease::now());
         let mut people = self
             .credentials
             .people
@@ -307,6 +315,31 @@ impl CrmTenant {
                 role_lock: Default::default(),
             }),
         );
+    }
+
+    /// Before a refresh of `coll`: if its person's own credential was installed after the
+    /// collection was last refreshed (connected on the sign-in page), it is stale, and another
+    /// instance's refresh from before then is not reused.
+    pub(super) fn credential_catch_up(
+        &self,
+        f: &super::tenant::Flight,
+        coll: &crate::store::Collection,
+    ) {
+        let owner = super::refresh::owner_of(coll);
+        let Some(at) = self
+            .credentials
+            .changed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&owner)
+            .copied()
+        else {
+            return;
+        };
+        if f.forced_at.load(Ordering::Acquire) < at {
+            f.forced_at.store(at, Ordering::Release);
+            *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        }
     }
 
     /// Learn people's roles with the definition's `[me]` request.

@@ -72,6 +72,7 @@ impl CrmTenant {
         coll: &Collection,
     ) -> Option<(Duration, Result<RefreshStats, RefreshError>)> {
         let f = self.flight(coll.id);
+        self.credential_catch_up(&f, coll);
         if self.is_fresh(&f) {
             return None;
         }

@@ -15,3 +15,4 @@ mod people_amagi;
 mod scopes_amagi;
 mod setup;
 mod setup_browser;
+mod setup_crm;

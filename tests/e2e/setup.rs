@@ -89,6 +89,11 @@ pub struct Fixture {
     pub config: PathBuf,
     /// The provider.
     pub provider: Provider,
+    /// The CRM (and its OAuth endpoints) of tenant `crmoauth` (setup_crm.rs mounts on it).
+    pub crm: wiremock::MockServer,
+    /// The gateway's state file, and its `secrets_key` (hex).
+    pub state_db: PathBuf,
+    pub secrets_key: String,
     gateway: Gateway,
 }
 
@@ -142,17 +147,24 @@ pub fn fixture() -> Option<&'static Fixture> {
         }
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let redirects: Vec<String> = ["acme", "brief", "refused"]
+        let redirects: Vec<String> = ["acme", "brief", "refused", "crmoauth"]
             .iter()
             .map(|t| format!("{base}/setup/{t}/callback"))
             .collect();
         let provider = Provider::start(CLIENT_ID, CLIENT_SECRET, &redirects, USERS);
         let dir = StateDir::for_process("setup");
+        let secrets_key = "5e".repeat(32);
+        let crm = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(wiremock::MockServer::start());
         std::fs::write(
             dir.join("crmdav.toml"),
             format!(
-                "state = \"sqlite://{}\"\ndefault_tenant = \"acme\"\n[auth]\nuser_address_failures = 1000\naddress_failures = 1000\nuser_failures = 1000\n",
-                dir.join("state.db").display()
+                "state = \"sqlite://{}\"\ndefault_tenant = \"acme\"\nsecrets_key = \"{secrets_key}\"\nconnectors_dir = \"{fixtures}/connectors\"\nmappings_dir = \"{fixtures}/mappings\"\n[auth]\nuser_address_failures = 1000\naddress_failures = 1000\nuser_failures = 1000\n",
+                dir.join("state.db").display(),
+                fixtures = crate::support::gateway::repo("tests/fixtures/person-oauth").display(),
             ),
         )
         .expect("write crmdav.toml");
@@ -178,11 +190,19 @@ pub fn fixture() -> Option<&'static Fixture> {
             refused_tenant_file(&refusing_crm(), &provider.issuer, &base),
         )
         .expect("write a tenant file");
+        std::fs::write(
+            tenants.join("crmoauth.toml"),
+            crate::setup_crm::tenant_file(&crm.uri(), &provider.issuer, &base),
+        )
+        .expect("write a tenant file");
         let gateway = Gateway::new(&dir, port).start();
         Some(Fixture {
             base,
             config: dir.join("crmdav.toml"),
             provider,
+            crm,
+            state_db: dir.join("state.db"),
+            secrets_key,
             gateway,
         })
     })
