@@ -352,4 +352,50 @@ mod tests {
             .await
             .is_err());
     }
+
+    /// A person's tokens: a key of their own, never stored without a key to seal them, and
+    /// never readable as another person's or the tenant's.
+    #[tokio::test]
+    async fn a_persons_tokens_are_sealed_and_their_own() {
+        let store = Arc::new(Store::open("sqlite://:memory:").await.unwrap());
+        let e = KvTokenStore::personal(store.clone(), "acme", "alice", None)
+            .save(&token("rt-alice"))
+            .await
+            .unwrap_err();
+        assert!(e.contains("alice") && e.contains("no secrets_key"), "{e}");
+        assert_eq!(
+            store
+                .kv_get("acme", "crm:oauth2-token:person:alice")
+                .await
+                .unwrap(),
+            None
+        );
+
+        let alice = KvTokenStore::personal(store.clone(), "acme", "alice", sealer(1));
+        alice.save(&token("rt-alice")).await.unwrap();
+        assert_eq!(alice.load().await.unwrap(), Some(token("rt-alice")));
+        let raw = store
+            .kv_get("acme", "crm:oauth2-token:person:alice")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(is_sealed(&raw) && !raw.contains("rt-alice"));
+        for other in [
+            KvTokenStore::personal(store.clone(), "acme", "bob", sealer(1)),
+            KvTokenStore::new(store.clone(), "acme", sealer(1)),
+        ] {
+            assert_eq!(other.load().await.unwrap(), None);
+        }
+        // Alice's sealed value copied under bob's key does not open.
+        store
+            .kv_set("acme", "crm:oauth2-token:person:bob", &raw)
+            .await
+            .unwrap();
+        assert!(
+            KvTokenStore::personal(store.clone(), "acme", "bob", sealer(1))
+                .load()
+                .await
+                .is_err()
+        );
+    }
 }
