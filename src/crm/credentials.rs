@@ -448,7 +448,7 @@ fn role_in(me: &MeDef, answer: &Value) -> Result<Role, String> {
         .into_iter()
         .find_map(jsonpath::scalar_string)
         .ok_or_else(|| format!("the [me] answer has no {:?}", me.role_path))?;
-    Ok(if me.read_only_roles.iter().any(|r| *r == role) {
+    Ok(if me.read_only_roles.contains(&role) {
         Role::ReadOnly
     } else {
         Role::ReadWrite

@@ -51,6 +51,9 @@ fn app_password(dir: &Path, env: &[(&str, &str)], user: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// A write a read-only person tries: method, path, body, headers.
+type Attempt<'a> = (&'a str, String, Option<String>, Vec<(&'a str, &'a str)>);
+
 struct Person<'a> {
     name: &'a str,
     pass: String,
@@ -299,7 +302,7 @@ async fn amagi_people_each_on_their_own_token() {
     let calls = metric(&http, &base, "crmdav_crm_calls_total").await;
     let moved = format!("{base}/dav/calendars/viewer/meetings/moved.ics");
     let proppatch = r#"<?xml version="1.0"?><d:propertyupdate xmlns:d="DAV:"><d:set><d:prop><d:displayname>x</d:displayname></d:prop></d:set></d:propertyupdate>"#;
-    let tries: Vec<(&str, String, Option<String>, Vec<(&str, &str)>)> = vec![
+    let tries: Vec<Attempt> = vec![
         (
             "PUT",
             "/dav/calendars/viewer/meetings/new.ics".into(),
