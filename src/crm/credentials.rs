@@ -65,13 +65,14 @@ pub fn personal_token_def(def: &ConnectorDef, token: &str) -> Result<ConnectorDe
                 prefix: format!("{scheme} "),
             }
         }
-        AuthDef::None | AuthDef::Basic { .. } => {
+        AuthDef::None | AuthDef::Basic { .. } | AuthDef::Login(_) => {
             return Err(format!(
                 "connector {} authenticates with {}, which has no personal API token",
                 def.name,
                 match def.auth {
                     AuthDef::None => "nothing",
-                    _ => "HTTP Basic",
+                    AuthDef::Basic { .. } => "HTTP Basic",
+                    _ => "a login call",
                 }
             ))
         }
@@ -132,7 +133,9 @@ impl Watch {
     }
 }
 
-/// A person's connector: the engine with their credential, every outcome watched.
+/// A person's connector: the engine with their credential, every outcome watched. Every
+/// method of [`Connector`] is passed through (a default left in place would bypass the
+/// engine's own implementation).
 struct Watched {
     inner: Arc<dyn Connector>,
     watch: Arc<Watch>,
@@ -230,6 +233,16 @@ impl Connector for Watched {
     }
     async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError> {
         let r = self.inner.delete(entity, id).await;
+        self.watch.saw(&r);
+        r
+    }
+    async fn delete_versioned(
+        &self,
+        entity: &str,
+        id: &str,
+        version: Option<&str>,
+    ) -> Result<(), ConnectorError> {
+        let r = self.inner.delete_versioned(entity, id, version).await;
         self.watch.saw(&r);
         r
     }

@@ -343,7 +343,7 @@ impl CrmTenant {
         };
         let deleted = self
             .connector_for(&owner_of(coll))
-            .delete(&b.entity, &ident.crm_id)
+            .delete_versioned(&b.entity, &ident.crm_id, ident.version.as_deref())
             .await;
         self.listings.written(&key);
         match deleted {

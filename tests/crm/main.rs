@@ -10,6 +10,7 @@ mod coordinated;
 mod crm_saas_dav;
 mod faults;
 mod moved_start;
+mod odoo_dav;
 mod personal_tokens;
 mod scopes;
 mod sealed_tokens;

@@ -234,6 +234,19 @@ pub trait Connector: Send + Sync {
 
     /// Delete (or cancel, per the definition) record `id`.
     async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError>;
+
+    /// Delete like [`Connector::delete`], with the record's `version` as last read, for CRMs
+    /// that check a concurrency token in the delete request (`{version}` in a body template);
+    /// other connectors ignore it.
+    async fn delete_versioned(
+        &self,
+        entity: &str,
+        id: &str,
+        version: Option<&str>,
+    ) -> Result<(), ConnectorError> {
+        let _ = version;
+        self.delete(entity, id).await
+    }
 }
 
 pub mod rest;

@@ -109,6 +109,8 @@ fn users_entity(u: &UsersDef) -> EntityDef {
         find_created: None,
         scopes: Default::default(),
         window: None,
+        id_type: Default::default(),
+        version_type: Default::default(),
     }
 }
 
