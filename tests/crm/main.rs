@@ -11,6 +11,7 @@ mod crm_saas_dav;
 mod faults;
 mod moved_start;
 mod odoo_dav;
+mod personal_tokens;
 mod scopes;
 mod sealed_tokens;
 mod tenant_examples;
