@@ -47,9 +47,12 @@ impl CrmTenant {
         store: &Store,
         b: &Binding,
         coll: &Collection,
+        owner: &str,
         st: &mut CrmCollectionState,
         idents: &[CrmIdentity],
     ) -> Result<usize, RefreshError> {
+        // The owner's own credential, if any, reads the feed (the CRM decides what it shows).
+        let connector = self.connector_for(owner);
         let from = st
             .deletions_watermark
             .as_deref()
@@ -66,7 +69,7 @@ impl CrmTenant {
         let mut removed = 0;
         let mut page = None;
         for _ in 0..MAX_PAGES {
-            let p = match self.connector.list_deleted(&b.entity, since, page).await {
+            let p = match connector.list_deleted(&b.entity, since, page).await {
                 Ok(p) => p,
                 Err(e) => {
                     // The listing itself worked: serve it. Without a watermark full scans come

@@ -16,6 +16,7 @@
 //! * a refresh within the tenant's TTL costs nothing, an idle one costs one listing per page.
 
 mod binding;
+pub mod credentials;
 pub mod definitions;
 mod deletions;
 mod lease;
@@ -24,6 +25,7 @@ mod metrics;
 pub mod overlay;
 mod pending;
 pub mod people;
+pub mod person_oauth;
 mod refresh;
 mod registry;
 mod rerender;

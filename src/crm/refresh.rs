@@ -72,6 +72,7 @@ impl CrmTenant {
         coll: &Collection,
     ) -> Option<(Duration, Result<RefreshStats, RefreshError>)> {
         let f = self.flight(coll.id);
+        self.credential_catch_up(&f, coll);
         if self.is_fresh(&f) {
             return None;
         }
@@ -130,6 +131,7 @@ impl CrmTenant {
         if b.scope.scope != crate::config::ScopeConfig::All {
             self.ensure_people().await;
         }
+        self.ensure_personal(&owner).await;
         let scope = match b.scope.resolve(&self.person(&owner), now) {
             Ok(r) => r,
             Err(e) => {
@@ -159,6 +161,7 @@ impl CrmTenant {
             watermark.map(|w| w - chrono::Duration::seconds(10))
         };
         let key = ListingKey {
+            lister: self.lister(&owner),
             entity: b.entity.clone(),
             query: scope.query.clone(),
         };
@@ -195,7 +198,7 @@ impl CrmTenant {
             every: windowed || rerender,
         };
         let whole = self
-            .rows_to_render(b, records, &held, |r| scope.admits(&r.data))
+            .rows_to_render(b, &owner, records, &held, |r| scope.admits(&r.data))
             .await?;
         for r in records.iter() {
             if let Some(m) = r.modified {
@@ -308,7 +311,7 @@ impl CrmTenant {
                 store.crm_forget(coll, &i.crm_id).await?;
                 continue;
             } else if caps.get {
-                match self.connector.get(&b.entity, &i.crm_id).await? {
+                match self.connector_for(&owner).get(&b.entity, &i.crm_id).await? {
                     Some(r) if self.still_inside(b, coll, &scope, i, &r) => {
                         // On no page, yet still there: the listing shifted under the scan (a
                         // record deleted or reordered while it paged). Not a deletion.
@@ -336,7 +339,7 @@ impl CrmTenant {
             }
         } else if caps.deletion_feed {
             stats.removed += self
-                .apply_deletion_feed(store, b, coll, &mut st, &idents)
+                .apply_deletion_feed(store, b, coll, &owner, &mut st, &idents)
                 .await?;
         }
         super::rerender::done(&mut st, b);

@@ -37,11 +37,12 @@ impl Held<'_> {
 
 impl CrmTenant {
     /// The whole records, by CRM id, of the rows of `records` this refresh renders (those
-    /// `admits` lets in that are new or changed). A row whose record is gone by the time its
+    /// `admits` lets in that are new or changed), read as `owner`. A row whose record is gone by the time its
     /// detail is read is absent from the answer.
     pub(super) async fn rows_to_render(
         &self,
         b: &Binding,
+        owner: &str,
         records: &[Record],
         held: &Held<'_>,
         admits: impl Fn(&Record) -> bool,
@@ -54,7 +55,8 @@ impl CrmTenant {
         if need.is_empty() {
             return Ok(HashMap::new());
         }
-        let whole = self.connector.complete(&b.entity, need).await?;
+        // Through the connector the owner's reads go through (their own credential, if any).
+        let whole = self.connector_for(owner).complete(&b.entity, need).await?;
         Ok(whole.into_iter().map(|r| (r.id.clone(), r)).collect())
     }
 }

@@ -11,6 +11,8 @@ mod support;
 mod amagi_e2e;
 mod amagi_faults;
 mod crm_amagi;
+mod people_amagi;
 mod scopes_amagi;
 mod setup;
 mod setup_browser;
+mod setup_crm;

@@ -12,10 +12,12 @@
 //! `no-store`, framed by nobody and runs no script.
 //!
 //! [`signin`] signs people in and out, [`account`] is the signed-in page (collections,
-//! devices, new app passwords, the profile), [`oidc`] the relying party, [`profile`] what a
+//! devices, new app passwords, the profile), [`crm_signin`] connects a person's own CRM
+//! account by OAuth, [`oidc`] the relying party, [`profile`] what a
 //! phone is set up with, [`page`] the HTML, [`sessions`] the bounded server-side state.
 
 mod account;
+mod crm_signin;
 mod flow;
 mod oidc;
 mod page;
@@ -76,6 +78,8 @@ pub struct Setup {
     sessions: Expiring<Session>,
     pending: Expiring<Pending>,
     flows: Expiring<flow::Flow>,
+    /// CRM sign-ins under way ("connect your CRM account").
+    crm_pending: Expiring<crm_signin::CrmPending>,
 }
 
 impl Setup {
@@ -86,6 +90,7 @@ impl Setup {
             sessions: Expiring::new(CAPACITY, Duration::from_secs(86_400)),
             pending: Expiring::new(CAPACITY, LOGIN_TTL),
             flows: Expiring::new(1_000, flow::FLOW_TTL),
+            crm_pending: Expiring::new(CAPACITY, LOGIN_TTL),
         })
     }
 }
@@ -110,6 +115,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/setup/{tenant}/profile",
             web::post().to(account::download_profile),
+        )
+        .route(
+            "/setup/{tenant}/crm/connect",
+            web::post().to(crm_signin::connect),
+        )
+        .route(
+            "/setup/{tenant}/crm/callback",
+            web::get().to(crm_signin::callback),
         )
         .route("/setup/{tenant}/flow/{login}", web::get().to(flow::consent))
         .route("/setup/{tenant}/flow/{login}", web::post().to(flow::grant))

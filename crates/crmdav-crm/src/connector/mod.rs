@@ -194,6 +194,14 @@ pub trait Connector: Send + Sync {
         Ok(rows)
     }
 
+    /// The answer of the definition's `[me]` request (who the credential belongs to, and
+    /// their role); `NotSupported` without one.
+    async fn me(&self) -> Result<Value, ConnectorError> {
+        Err(ConnectorError::NotSupported {
+            message: "this CRM's definition has no [me] request".into(),
+        })
+    }
+
     /// One record by id; `Ok(None)` when it does not exist.
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Record>, ConnectorError>;
 

@@ -10,7 +10,7 @@ pub use super::joins::JoinDef;
 pub use super::parent::ParentDef;
 pub use super::relations::{RelationDef, UnknownName};
 use super::scope_def::check_scope;
-pub use super::scope_def::{MatchDef, ScopeDef, UsersDef, WindowDef};
+pub use super::scope_def::{MatchDef, MeDef, PersonOAuthDef, ScopeDef, UsersDef, WindowDef};
 pub use super::status_map::{StatusMeaning, StatusOverrideDef};
 pub use crate::record::typed_values::{DateCodecDef, ValueCodecDef};
 use crate::record::vars::{substitute, substitute_toml};
@@ -91,6 +91,14 @@ pub struct ConnectorDef {
     /// deleted-records feed's times; mapping files declare the same table for their fields.
     #[serde(default)]
     pub values: ValueCodecDef,
+    /// Who the credential belongs to (`[me]`): the request that tells a person's role, so a
+    /// read-only role makes their collections read-only on the phone.
+    #[serde(default)]
+    pub me: Option<MeDef>,
+    /// OAuth2 authorization code with PKCE on a person's behalf (`[person_oauth]`): the
+    /// sign-in page's "connect your CRM account"; offered when its `client_id` is not empty.
+    #[serde(default)]
+    pub person_oauth: Option<PersonOAuthDef>,
 }
 
 fn default_timeout() -> u64 {

@@ -229,6 +229,10 @@ impl Connector for RestConnector {
         self.users().await
     }
 
+    async fn me(&self) -> Result<Value, ConnectorError> {
+        self.who_am_i().await
+    }
+
     async fn list_deleted(
         &self,
         entity: &str,
