@@ -401,3 +401,76 @@ fn relation_declarations_are_checked() {
     .unwrap_err();
     assert!(e.contains("plain key path"), "{e}");
 }
+
+/// An incremental listing keeps the lookup read by the last listing (an idle sync that
+/// re-lists the newest record costs no lookup), and reads it again only when a record names an
+/// id it does not know.
+#[tokio::test]
+async fn incremental_listings_reuse_the_lookup_until_an_unknown_id_appears() {
+    let s = MockServer::start().await;
+    let def = r#"
+name = "rails"
+base_url = "${base}"
+[entities.contacts]
+modified_field = "updated_at"
+list = { path = "/contacts.json" }
+modified_since = { style = "query", param = "updated_since", format = "rfc3339" }
+[[entities.contacts.relations]]
+entity = "tags"
+name_field = "name"
+read_ids = "tag_ids"
+names = "tag_names"
+[entities.tags]
+list = { path = "/tags.json" }
+"#;
+    Mock::given(method("GET"))
+        .and(path("/contacts.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 1, "updated_at": "2030-01-01T00:00:00Z", "tag_ids": [10]}
+        ])))
+        .up_to_n_times(2)
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/tags.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([{"id": 10, "name": "VIP"}])))
+        .up_to_n_times(1)
+        .mount(&s)
+        .await;
+    let c = build(def, &s);
+    let since = Some("2029-12-31T00:00:00Z".parse().unwrap());
+    c.list("contacts", None, None).await.unwrap();
+    let p = c.list("contacts", since, None).await.unwrap();
+    assert_eq!(p.records[0].data["tag_names"], json!(["VIP"]));
+    assert_eq!(
+        hits(&s, "GET", "/tags.json").await,
+        1,
+        "the incremental listing reused it"
+    );
+
+    // A new tag appears on a changed record: the lookup is read again, once.
+    Mock::given(method("GET"))
+        .and(path("/contacts.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 1, "updated_at": "2030-01-02T00:00:00Z", "tag_ids": [10, 12]},
+            {"id": 2, "updated_at": "2030-01-02T00:00:00Z", "tag_ids": [13]}
+        ])))
+        .mount(&s)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/tags.json"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            {"id": 10, "name": "VIP"}, {"id": 12, "name": "New"}
+        ])))
+        .mount(&s)
+        .await;
+    let p = c.list("contacts", since, None).await.unwrap();
+    assert_eq!(p.records[0].data["tag_names"], json!(["VIP", "New"]));
+    assert_eq!(
+        p.records[1].data["tag_names"],
+        json!([]),
+        "13 is no tag even now"
+    );
+    assert_eq!(hits(&s, "GET", "/tags.json").await, 2);
+    assert_eq!(c.calls(), 3 + 2);
+}

@@ -457,7 +457,7 @@ impl RestConnector {
     ) -> Result<Page, ConnectorError> {
         let e = self.entity(entity)?;
         if page.is_none() {
-            self.relations_listing_starts(e);
+            self.relations_listing_starts(e, since.is_none());
         }
         let p = if e.parent.is_some() {
             self.list_per_parent(e, since, query).await?

@@ -3,8 +3,10 @@
 //! ids, shown to the mapping as a list of names (CATEGORIES, ATTENDEE e-mails).
 //!
 //! The related entity is an ordinary `[entities.<name>]` of the same definition, listed in full
-//! as the lookup: once per listing of an entity that uses it (the table is dropped when such a
-//! listing starts and read again on first need), never per record. On write the names the
+//! as the lookup: once per full listing of an entity that uses it (the table is dropped when
+//! such a listing starts and read again on first need), and again during an incremental
+//! listing only when a record names an id the table does not know; never per record. On write
+//! the names the
 //! mapping produced become ids; a name no related record has is dropped with a log line,
 //! created through the related entity's `create`, or refused, as the relation declares.
 
@@ -87,6 +89,8 @@ impl RelationDef {
 /// One related entity's records by id and by name.
 #[derive(Debug, Default)]
 struct Table {
+    /// The listing round (`Lookups::round`) the table was read in.
+    round: u64,
     names: HashMap<String, String>,
     /// Lower-case name → the id as the CRM wrote it (number or string).
     ids: HashMap<String, Value>,
@@ -98,6 +102,9 @@ pub(super) struct Lookups {
     tables: Mutex<HashMap<String, Arc<Mutex<Table>>>>,
     /// One lookup listing at a time (a concurrent reader waits for it, then uses it).
     loading: tokio::sync::Mutex<()>,
+    /// Listings started so far: a table read in an earlier round may be re-read once when a
+    /// record names an id it does not know.
+    round: std::sync::atomic::AtomicU64,
 }
 
 impl Lookups {
@@ -109,12 +116,24 @@ impl Lookups {
             .cloned()
     }
 
-    /// A listing of an entity with relations starts: its lookups are read again on first need.
-    fn forget(&self, e: &EntityDef) {
+    /// A listing of an entity with relations starts (`full`: a full one, whose lookups are read
+    /// again on first need).
+    fn starts(&self, e: &EntityDef, full: bool) {
+        self.round.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        if !full {
+            return;
+        }
         let mut t = self.tables.lock().unwrap_or_else(|p| p.into_inner());
         for r in &e.relations {
             t.remove(&r.entity);
         }
+    }
+
+    fn forget_one(&self, entity: &str) {
+        self.tables
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(entity);
     }
 }
 
@@ -171,9 +190,10 @@ fn take(v: &mut Value, path: &str) -> Option<Value> {
 }
 
 impl RestConnector {
-    /// A listing of `e` starts (its first page): the lookups its relations use are read anew.
-    pub(super) fn relations_listing_starts(&self, e: &EntityDef) {
-        self.lookups.forget(e);
+    /// A listing of `e` starts (its first page): on a full listing the lookups its relations
+    /// use are read anew.
+    pub(super) fn relations_listing_starts(&self, e: &EntityDef, full: bool) {
+        self.lookups.starts(e, full);
     }
 
     /// The lookup table of `entity`, listed in full when not held.
@@ -204,7 +224,13 @@ impl RestConnector {
             .filter(|r| r.entity == entity)
             .map(|r| r.name_field.as_str())
             .collect();
-        let mut table = Table::default();
+        let mut table = Table {
+            round: self
+                .lookups
+                .round
+                .load(std::sync::atomic::Ordering::Acquire),
+            ..Default::default()
+        };
         let mut page = None;
         for _ in 0..e.max_scan_pages {
             let p = self.list_page(e, None, page).await?;
@@ -256,7 +282,20 @@ impl RestConnector {
                     if ids.is_empty() {
                         Vec::new()
                     } else {
-                        let table = self.table(&rel.entity).await?;
+                        let mut table = self.table(&rel.entity).await?;
+                        let (unknown, round) = {
+                            let t = table.lock().unwrap_or_else(|p| p.into_inner());
+                            (ids.iter().any(|id| !t.names.contains_key(id)), t.round)
+                        };
+                        let now = self
+                            .lookups
+                            .round
+                            .load(std::sync::atomic::Ordering::Acquire);
+                        if unknown && round < now {
+                            // Read in an earlier listing: a related record may be new since.
+                            self.lookups.forget_one(&rel.entity);
+                            table = self.table(&rel.entity).await?;
+                        }
                         let t = table.lock().unwrap_or_else(|p| p.into_inner());
                         ids.iter()
                             .filter_map(|id| {
@@ -343,11 +382,7 @@ impl RestConnector {
         }
         if held {
             // The table is from the last listing: someone may have added the name since.
-            self.lookups
-                .tables
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .remove(&rel.entity);
+            self.lookups.forget_one(&rel.entity);
             t = self.table(&rel.entity).await?;
             fresh.insert(rel.entity.clone());
             if let Some(id) = find(&t) {
