@@ -228,6 +228,30 @@ pub async fn probe_tenant(cfg: &ServerConfig, tenant: &str) -> anyhow::Result<St
             if caps.get { "yes" } else { "no" },
             caps.delete
         );
+        // List rows that lack fields (`detail`) are checked as the sync layer renders them:
+        // completed from the single record (the first 10, one request each).
+        let page = if c
+            .definition()
+            .entities
+            .get(entity)
+            .is_some_and(|e| e.detail.is_some())
+        {
+            let rows = page.records.into_iter().take(10).collect();
+            match c.complete(entity, rows).await {
+                Ok(records) => crate::connector::Page {
+                    records,
+                    next: page.next,
+                },
+                Err(e) => {
+                    let m = plain(&e, &base_url);
+                    let _ = writeln!(s, "  {entity}: detail FAILED: {m}");
+                    problems.push(format!("{entity} detail: {m}"));
+                    continue;
+                }
+            }
+        } else {
+            page
+        };
         let msrc = cfg
             .catalog
             .mapping(definition, &mname)

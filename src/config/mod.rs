@@ -218,7 +218,15 @@ pub struct SyncOptions {
     pub full_scan_secs: u64,
     /// The CRM's user list (people linked by e-mail) is read again after this many seconds.
     pub users_ttl_secs: u64,
+    /// For an entity with a deleted-records feed (read between full scans), the full scan
+    /// runs only every this many seconds, as the fallback (`crm::deletions`); unset:
+    /// `FEED_SCAN_FACTOR` × `full_scan_secs` (6 h for the default 600 s).
+    pub feed_full_scan_secs: Option<u64>,
 }
+
+/// With a deleted-records feed and no `feed_full_scan_secs`, full scans run this many times
+/// less often than `full_scan_secs`.
+pub const FEED_SCAN_FACTOR: u64 = 36;
 
 impl Default for SyncOptions {
     fn default() -> Self {
@@ -226,6 +234,7 @@ impl Default for SyncOptions {
             refresh_ttl_secs: 30,
             full_scan_secs: 600,
             users_ttl_secs: 3600,
+            feed_full_scan_secs: None,
         }
     }
 }

@@ -18,6 +18,9 @@ pub struct Binding {
     pub mapped: BTreeSet<String>,
     /// Which records each person's collection holds, and the calendar's window.
     pub scope: ScopeSpec,
+    /// Hash of the mapping (and, with `with_definition`, the connector's entity definition)
+    /// the items are rendered with (`crm::rerender`).
+    pub fingerprint: String,
 }
 
 impl Binding {
@@ -33,9 +36,16 @@ impl Binding {
         Ok(Binding {
             entity: entity.to_string(),
             mapped: mapping.mapped_properties(),
+            fingerprint: super::rerender::fingerprint(&(), &mapping),
             mapping,
             scope: ScopeSpec::default(),
         })
+    }
+
+    /// The binding with the connector's entity definition in its fingerprint.
+    pub fn with_definition(mut self, entity_def: &dyn std::fmt::Debug) -> Self {
+        self.fingerprint = super::rerender::fingerprint(entity_def, &self.mapping);
+        self
     }
 
     /// The binding with a scope and window.

@@ -190,6 +190,15 @@ impl Connector for Watched {
         self.watch.saw(&r);
         r
     }
+    async fn complete(
+        &self,
+        entity: &str,
+        rows: Vec<Record>,
+    ) -> Result<Vec<Record>, ConnectorError> {
+        let r = self.inner.complete(entity, rows).await;
+        self.watch.saw(&r);
+        r
+    }
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Record>, ConnectorError> {
         let r = self.inner.get(entity, id).await;
         self.watch.saw(&r);

@@ -18,6 +18,7 @@
 mod binding;
 pub mod credentials;
 pub mod definitions;
+mod deletions;
 mod lease;
 mod listing;
 mod metrics;
@@ -27,6 +28,8 @@ pub mod people;
 pub mod person_oauth;
 mod refresh;
 mod registry;
+mod rerender;
+mod rows;
 pub mod scope;
 pub mod sealed;
 mod tenant;

@@ -146,11 +146,14 @@ impl CrmTenant {
             .as_deref()
             .and_then(|w| DateTime::parse_from_rfc3339(w).ok())
             .map(|d| d.with_timezone(&Utc));
+        // A changed definition or mapping re-renders every item once (`rerender`).
+        let rerender = super::rerender::needed(&st, b);
         let full = !caps.modified_since
             || watermark.is_none()
+            || rerender
             || st
                 .full_scan_at
-                .is_none_or(|t| now.timestamp() - t >= self.opts.full_scan_secs as i64);
+                .is_none_or(|t| now.timestamp() - t >= self.full_scan_interval(&caps, &st) as i64);
         // A little overlap: records are compared by hash, so seeing one twice costs nothing.
         let since = if full {
             None
@@ -188,6 +191,15 @@ impl CrmTenant {
         let mut out_of_scope = HashSet::new();
         let mut wm = watermark;
         let windowed = scope.window.is_some();
+        // The whole records of the rows to render (`detail`: read only for new or changed rows).
+        let held = super::rows::Held {
+            by_crm: &by_crm,
+            present: &present,
+            every: windowed || rerender,
+        };
+        let whole = self
+            .rows_to_render(b, &owner, records, &held, |r| scope.admits(&r.data))
+            .await?;
         for r in records.iter() {
             if let Some(m) = r.modified {
                 wm = Some(wm.map_or(m, |w| w.max(m)));
@@ -205,6 +217,7 @@ impl CrmTenant {
                 }
                 Some(i)
                     if !windowed
+                        && !rerender
                         && i.record_hash.as_deref() == Some(&h)
                         && present.contains(&i.name) =>
                 {
@@ -217,6 +230,9 @@ impl CrmTenant {
                     ..i.clone()
                 },
                 None => {
+                    let Some(r) = whole.get(&r.id) else {
+                        continue;
+                    };
                     let uid = b.mapping.uid_for(r);
                     let mut name = member_name(&uid, b.extension());
                     if names.contains(&name) {
@@ -231,6 +247,10 @@ impl CrmTenant {
                         ..Default::default()
                     }
                 }
+            };
+            let Some(r) = whole.get(&r.id) else {
+                // Gone before its detail was read: a full scan checks it by id.
+                continue;
             };
             let body = b.render(&ident, r);
             let index = match self.index(coll, &body) {
@@ -247,9 +267,10 @@ impl CrmTenant {
                 continue;
             }
             seen.insert(r.id.clone());
-            if by_crm
-                .get(&r.id)
-                .is_some_and(|i| i.record_hash == ident.record_hash && present.contains(&i.name))
+            if !rerender
+                && by_crm.get(&r.id).is_some_and(|i| {
+                    i.record_hash == ident.record_hash && present.contains(&i.name)
+                })
             {
                 continue;
             }
@@ -312,7 +333,16 @@ impl CrmTenant {
         }
         if full {
             st.full_scan_at = Some(now.timestamp());
+            if caps.deletion_feed {
+                // The scan saw every deletion up to its start; the feed goes on from there.
+                st.deletions_watermark = Some(now.to_rfc3339());
+            }
+        } else if caps.deletion_feed {
+            stats.removed += self
+                .apply_deletion_feed(store, b, coll, &owner, &mut st, &idents)
+                .await?;
         }
+        super::rerender::done(&mut st, b);
         st.watermark = wm.map(|w| w.to_rfc3339());
         store.set_crm_state(coll, &st).await?;
         Ok(stats)

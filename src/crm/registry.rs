@@ -116,6 +116,10 @@ impl CrmRegistry {
                 anyhow::anyhow!("{file}: collections[{i}].mapping: {}: {e}", msrc.origin)
             })?;
             let edef = def_rest.definition().entities.get(entity);
+            let b = match edef {
+                Some(e) => b.with_definition(e),
+                None => b,
+            };
             let b = b.with_scope(ScopeSpec {
                 scope: c.scope,
                 def: edef.and_then(|e| e.scopes.get(c.scope.as_str()).cloned()),

@@ -230,6 +230,11 @@ pub struct CrmCollectionState {
     pub watermark: Option<String>,
     /// When the last full scan finished (epoch seconds).
     pub full_scan_at: Option<i64>,
+    /// Hash of the connector entity definition and mapping the items were rendered with
+    /// (`crm::rerender`); another value re-renders every item once.
+    pub definition_hash: Option<String>,
+    /// Latest deletion time read from the CRM's deleted-records feed (RFC 3339).
+    pub deletions_watermark: Option<String>,
 }
 
 /// A rendered item to store with an identity.

@@ -73,10 +73,16 @@ async fn three_instances_list_the_crm_once_per_ttl() {
         "CRM requests for 3 instances x 5 syncs in one TTL: {}",
         requests.len()
     );
-    assert_eq!(requests.len(), 3, "one listing of three pages: {paths:?}");
+    // Each page with its attendees' associations read (one request per page).
+    assert_eq!(requests.len(), 6, "one listing of three pages: {paths:?}");
+    let associations = paths
+        .iter()
+        .filter(|p| p.contains("/associations/"))
+        .count();
+    assert_eq!(associations, 3, "{paths:?}");
     let calls = join_all(gws.iter().map(|(_, p)| p.metric("crmdav_crm_calls_total"))).await;
     println!("CRM calls per instance: {calls:?}");
-    assert_eq!(calls.iter().sum::<u64>(), 3, "{calls:?}");
+    assert_eq!(calls.iter().sum::<u64>(), 6, "{calls:?}");
     assert_eq!(calls.iter().filter(|c| **c > 0).count(), 1, "{calls:?}");
 
     // Every phone sees the five records, with the same ETags on every instance.

@@ -238,7 +238,9 @@ async fn scenario(case: Case) {
     let members = gw.members(&coll).await;
     assert_eq!(members.len(), 5, "{members:?}");
 
-    // ---- (5) idle: ≤ 1 CRM call per refresh, 0 within the TTL --------------------------------
+    // ---- (5) idle: ≤ 1 CRM call per refresh (2 with a deleted-records feed, read between full
+    // scans), 0 within the TTL --------------------------------------------------------------
+    let idle_budget = if v == Vendor::Dynamics365 { 1 } else { 2 };
     past_ttl().await;
     let c0 = gw.metric("crmdav_crm_calls_total").await;
     let r0 = gw.metric("crmdav_refreshes_total").await;
@@ -257,7 +259,11 @@ async fn scenario(case: Case) {
         r1 - r0
     );
     assert_eq!(r1 - r0, 1, "one refresh, then the TTL holds");
-    assert!(c1 - c0 <= 1, "{} CRM calls for an idle refresh", c1 - c0);
+    assert!(
+        c1 - c0 <= idle_budget,
+        "{} CRM calls for an idle refresh",
+        c1 - c0
+    );
     gw.sync(&coll, &tok6).await;
     gw.get(&hrefs[0]).await;
     let c2 = gw.metric("crmdav_crm_calls_total").await;
@@ -276,7 +282,11 @@ async fn scenario(case: Case) {
         v.kind(),
         c3 - c2
     );
-    assert!(c3 - c2 <= 1, "{} CRM calls for an idle refresh", c3 - c2);
+    assert!(
+        c3 - c2 <= idle_budget,
+        "{} CRM calls for an idle refresh",
+        c3 - c2
+    );
 
     // ---- (4) a restart duplicates nothing ----------------------------------------------------
     let members_before = gw.members(&coll).await;
@@ -327,11 +337,22 @@ async fn scenario(case: Case) {
     );
     // Last, so that everything above is checked even when this fails: the first refresh of a
     // restarted gateway is an idle refresh too.
+    // (HubSpot: plus the attendees of the re-listed newest meeting, whose associations answer
+    // is held in memory only.)
+    let restart_extra = u64::from(v == Vendor::HubSpot);
     assert!(
-        calls_r1 <= 1,
-        "an idle refresh right after a restart costs at most one CRM call (the OAuth access token is kept in the state store): {calls_r1}"
+        calls_r1 <= idle_budget + restart_extra,
+        "an idle refresh right after a restart costs at most {} CRM call(s) (the OAuth access token is kept in the state store): {calls_r1}",
+        idle_budget + restart_extra
     );
-    assert!(calls_r2 <= 1, "{calls_r2}");
+    // Whichever of the two is the first refresh after the restart pays the extra (the first
+    // is served from the state store when the last refresh before the restart is within the
+    // TTL).
+    assert!(calls_r2 <= idle_budget + restart_extra, "{calls_r2}");
+    assert!(
+        calls_r1 + calls_r2 <= 2 * idle_budget + restart_extra,
+        "{calls_r1} + {calls_r2}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

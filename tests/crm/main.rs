@@ -8,10 +8,14 @@ mod support;
 
 mod coordinated;
 mod crm_saas_dav;
+mod deletion_feed;
+mod detail_relations;
 mod faults;
 mod moved_start;
 mod odoo_dav;
 mod personal_tokens;
+mod rerender;
 mod scopes;
 mod sealed_tokens;
 mod tenant_examples;
+mod walkthrough;

@@ -331,7 +331,7 @@ pub fn is_write(r: &Request) -> bool {
 /// A search (a read sent as POST) or a token request.
 fn is_search_or_token(r: &Request) -> bool {
     let p = r.url.path();
-    p.ends_with("/search") || p.contains("/oauth2/")
+    p.ends_with("/search") || p.ends_with("/batch/read") || p.contains("/oauth2/")
 }
 
 fn json_body(r: &Request) -> Value {
@@ -475,6 +475,10 @@ fn hubspot(st: &mut CrmState, r: &Request) -> ResponseTemplate {
         .map(String::from);
     let m = r.method.as_str();
     match (m, path.as_str(), id) {
+        // Meeting attendees (v4 associations batch read): this portal's meetings have none.
+        ("POST", "/crm/v4/associations/meetings/contacts/batch/read", _) => {
+            ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETE", "results": []}))
+        }
         ("GET", p, None) if p == base => {
             if query(r, "archived").as_deref() == Some("true") {
                 let results: Vec<Value> = st

@@ -107,7 +107,7 @@ impl CrmIdentityStore for PgStore {
 
     async fn crm_state(&self, coll: &Collection) -> Result<CrmCollectionState, DbError> {
         let r = sqlx::query(
-            "SELECT watermark, full_scan_at FROM crm_collections WHERE collection_id = $1",
+            "SELECT watermark, full_scan_at, definition_hash, deletions_watermark FROM crm_collections WHERE collection_id = $1",
         )
         .bind(coll.id)
         .fetch_optional(&self.pool)
@@ -115,6 +115,8 @@ impl CrmIdentityStore for PgStore {
         Ok(r.map(|r| CrmCollectionState {
             watermark: r.get("watermark"),
             full_scan_at: r.get("full_scan_at"),
+            definition_hash: r.get("definition_hash"),
+            deletions_watermark: r.get("deletions_watermark"),
         })
         .unwrap_or_default())
     }
@@ -125,13 +127,17 @@ impl CrmIdentityStore for PgStore {
         st: &CrmCollectionState,
     ) -> Result<(), DbError> {
         sqlx::query(
-            "INSERT INTO crm_collections (collection_id, watermark, full_scan_at) VALUES ($1, $2, $3) \
+            "INSERT INTO crm_collections (collection_id, watermark, full_scan_at, definition_hash, \
+             deletions_watermark) VALUES ($1, $2, $3, $4, $5) \
              ON CONFLICT (collection_id) DO UPDATE SET watermark = EXCLUDED.watermark, \
-             full_scan_at = EXCLUDED.full_scan_at",
+             full_scan_at = EXCLUDED.full_scan_at, definition_hash = EXCLUDED.definition_hash, \
+             deletions_watermark = EXCLUDED.deletions_watermark",
         )
         .bind(coll.id)
         .bind(&st.watermark)
         .bind(st.full_scan_at)
+        .bind(&st.definition_hash)
+        .bind(&st.deletions_watermark)
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -104,7 +104,7 @@ impl CrmIdentityStore for SqliteStore {
 
     async fn crm_state(&self, coll: &Collection) -> Result<CrmCollectionState, DbError> {
         let r = sqlx::query(
-            "SELECT watermark, full_scan_at FROM crm_collections WHERE collection_id = ?",
+            "SELECT watermark, full_scan_at, definition_hash, deletions_watermark FROM crm_collections WHERE collection_id = ?",
         )
         .bind(coll.id)
         .fetch_optional(&self.pool)
@@ -112,6 +112,8 @@ impl CrmIdentityStore for SqliteStore {
         Ok(r.map(|r| CrmCollectionState {
             watermark: r.get("watermark"),
             full_scan_at: r.get("full_scan_at"),
+            definition_hash: r.get("definition_hash"),
+            deletions_watermark: r.get("deletions_watermark"),
         })
         .unwrap_or_default())
     }
@@ -121,10 +123,12 @@ impl CrmIdentityStore for SqliteStore {
         coll: &Collection,
         st: &CrmCollectionState,
     ) -> Result<(), DbError> {
-        sqlx::query("INSERT OR REPLACE INTO crm_collections (collection_id, watermark, full_scan_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT OR REPLACE INTO crm_collections (collection_id, watermark, full_scan_at, definition_hash, deletions_watermark) VALUES (?, ?, ?, ?, ?)")
             .bind(coll.id)
             .bind(&st.watermark)
             .bind(st.full_scan_at)
+            .bind(&st.definition_hash)
+            .bind(&st.deletions_watermark)
             .execute(&self.pool)
             .await?;
         Ok(())

@@ -181,6 +181,19 @@ pub trait Connector: Send + Sync {
         })
     }
 
+    /// Complete listed rows of `entity` that lack fields the single record has (the
+    /// definition's `detail`): each new or changed row is replaced by its whole record, a row
+    /// whose record is gone by now is left out. The sync layer calls it only for the rows it
+    /// renders. Without such a declaration: the rows as they are, no call.
+    async fn complete(
+        &self,
+        entity: &str,
+        rows: Vec<Record>,
+    ) -> Result<Vec<Record>, ConnectorError> {
+        let _ = entity;
+        Ok(rows)
+    }
+
     /// The answer of the definition's `[me]` request (who the credential belongs to, and
     /// their role); `NotSupported` without one.
     async fn me(&self) -> Result<Value, ConnectorError> {

@@ -60,7 +60,48 @@ fn no_after(r: &Request) -> bool {
     !r.url.query().unwrap_or("").contains("after=")
 }
 
-/// Objects API paging: three pages through `paging.next.after` (guide "using object apis").
+/// Meeting attendees: the v4 associations batch read answers for the page's meetings (one
+/// request per page); here meeting 88001 has two contacts, the others none.
+async fn mount_associations(s: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/crm/v4/associations/meetings/contacts/batch/read"))
+        .and(body_json(json!({"inputs": [{"id": "88001"}, {"id": "88002"}]})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "status": "COMPLETE",
+            "results": [{"from": {"id": "88001"}, "to": [
+                {"toObjectId": 51, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 200, "label": null}]},
+                {"toObjectId": 52, "associationTypes": [{"category": "HUBSPOT_DEFINED", "typeId": 200, "label": null}]}
+            ]}],
+            "startedAt": "2029-12-05T10:00:00.000Z", "completedAt": "2029-12-05T10:00:00.050Z"
+        })))
+        .mount(s)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v4/associations/meetings/contacts/batch/read"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"status": "COMPLETE", "results": []})),
+        )
+        .mount(s)
+        .await;
+}
+
+/// The contacts listing the attendee lookup reads (once per meetings listing).
+async fn mount_contacts(s: &MockServer, times: u64) {
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts"))
+        .and(query_param("limit", "100"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results": [
+            {"id": "51", "properties": {"email": "zoe.brandt@mueller.example"}, "archived": false},
+            {"id": "52", "properties": {"email": "jan.weber@mueller.example"}, "archived": false}
+        ]})))
+        .expect(times)
+        .mount(s)
+        .await;
+}
+
+/// Objects API paging: three pages through `paging.next.after` (guide "using object apis"),
+/// each page's attendees through one associations batch read, their e-mails through one
+/// contacts listing.
 #[tokio::test]
 async fn full_scan_follows_after_cursors_across_three_pages() {
     let s = MockServer::start().await;
@@ -90,21 +131,52 @@ async fn full_scan_follows_after_cursors_across_three_pages() {
             .mount(&s)
             .await;
     }
+    mount_associations(&s).await;
+    mount_contacts(&s, 1).await;
     let c = connector(&s, &[]);
     let caps = c.capabilities("meetings");
     assert!(caps.modified_since && caps.deletion_feed && caps.get);
-    let mut ids = Vec::new();
+    let mut all = Vec::new();
     let mut page = None;
     loop {
         let p = c.list("meetings", None, page).await.unwrap();
-        ids.extend(p.records.iter().map(|r| r.id.clone()));
+        all.extend(p.records);
         match p.next {
             Some(n) => page = Some(n),
             None => break,
         }
     }
+    let ids: Vec<&str> = all.iter().map(|r| r.id.as_str()).collect();
     assert_eq!(ids, ["88001", "88002", "88003", "88004", "88005"]);
-    assert_eq!(c.calls(), 3);
+    assert_eq!(
+        all[0].data["attendee_emails"],
+        json!(["zoe.brandt@mueller.example", "jan.weber@mueller.example"])
+    );
+    assert_eq!(all[1].data["attendee_emails"], json!([]));
+    // Three pages, one associations read per page, one contacts listing.
+    assert_eq!(c.calls(), 3 + 3 + 1);
+    let joins = s
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().starts_with("/crm/v4/associations/"))
+        .count();
+    assert_eq!(joins, 3);
+
+    // The shipped mapping shows them as attendees.
+    let tz: HashMap<String, String> =
+        [("timezone".to_string(), "Europe/Berlin".to_string())].into();
+    let m = Mapping::load_with(root("mappings/hubspot/meetings.toml"), &tz).unwrap();
+    let ics = m.to_component(&all[0]);
+    assert!(
+        ics.contains("\r\nATTENDEE:mailto:zoe.brandt@mueller.example\r\nATTENDEE:mailto:jan.weber@mueller.example\r\n"),
+        "{ics}"
+    );
+    assert!(!m.to_component(&all[1]).contains("ATTENDEE"));
+    // Attendees are read-only: a phone's ATTENDEE never reaches a write.
+    let patch = m.to_record(&ics).unwrap();
+    assert!(patch.get("attendee_emails").is_none(), "{patch}");
 }
 
 /// Change feed: POST …/meetings/search filtering hs_lastmodifieddate GT <epoch ms>, sorted
@@ -125,9 +197,11 @@ async fn change_feed_searches_on_hs_lastmodifieddate() {
             "limit": 100
         })))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture("meetings_search_changed.json")))
-        .expect(1)
+        .expect(2)
         .mount(&s)
         .await;
+    mount_associations(&s).await;
+    mount_contacts(&s, 0).await;
     let c = connector(&s, &[]);
     let p = c.list("meetings", Some(since), None).await.unwrap();
     assert_eq!(p.next, None);
@@ -142,7 +216,13 @@ async fn change_feed_searches_on_hs_lastmodifieddate() {
     // The search body carried no query string paging.
     let reqs = s.received_requests().await.unwrap();
     assert_eq!(reqs[0].url.query(), None);
-    assert_eq!(c.calls(), 1);
+    // The changed meeting's attendees: one associations read (it has none here).
+    assert_eq!(r.data["attendee_emails"], json!([]));
+    assert_eq!(c.calls(), 2);
+    // The next incremental listing re-lists the same row (the watermark's overlap): its
+    // attendees are not asked again.
+    c.list("meetings", Some(since), None).await.unwrap();
+    assert_eq!(c.calls(), 3);
 }
 
 /// Deletions: archived meetings (`archived=true`), entries archived before `since` dropped.
@@ -321,6 +401,8 @@ async fn expired_oauth_token_is_refreshed_mid_sync() {
             ("refresh_token", "rt-6f1e2d3c"),
         ],
     );
+    mount_associations(&s).await;
+    mount_contacts(&s, 1).await;
     let mut n = 0;
     let mut page = None;
     loop {
@@ -332,8 +414,9 @@ async fn expired_oauth_token_is_refreshed_mid_sync() {
         }
     }
     assert_eq!(n, 5);
-    // token, page 1, page 2 (401), token, page 2, page 3
-    assert_eq!(c.calls(), 6);
+    // token, page 1, page 2 (401), token, page 2, page 3; and per page one associations read,
+    // one contacts listing
+    assert_eq!(c.calls(), 6 + 3 + 1);
 }
 
 fn record(v: Value) -> Record {

@@ -5,6 +5,10 @@
 //! connector is built; an unknown variable without a default is a configuration error.
 
 pub use super::body_errors::{BodyErrorRule, BodyErrorsDef};
+pub use super::detail::{ChangedBy, DetailDef};
+pub use super::joins::JoinDef;
+pub use super::parent::ParentDef;
+pub use super::relations::{RelationDef, UnknownName};
 use super::scope_def::check_scope;
 pub use super::scope_def::{MatchDef, MeDef, PersonOAuthDef, ScopeDef, UsersDef, WindowDef};
 pub use super::status_map::{StatusMeaning, StatusOverrideDef};
@@ -332,7 +336,8 @@ pub struct EntityDef {
     /// How "modified since" is asked for; absent when the CRM cannot filter.
     #[serde(default)]
     pub modified_since: Option<ModifiedSinceDef>,
-    /// The CRM has a deleted-records feed (not used by the engine yet; reported in capabilities).
+    /// Accepted for older definitions and ignored: a feed the sync layer reads (and
+    /// `capabilities().deletion_feed`) is declared with `deleted`.
     #[serde(default)]
     pub deletion_feed: bool,
     /// Upper bound on pages read when `get` has to scan the list.
@@ -347,7 +352,8 @@ pub struct EntityDef {
     /// differs from `id_field` (Salesforce answers `{"id": …}` while records carry `Id`).
     #[serde(default)]
     pub created_id_path: Option<String>,
-    /// The CRM's deleted-records feed (`Connector::list_deleted`); implies `deletion_feed`.
+    /// The CRM's deleted-records feed (`Connector::list_deleted`, read by the sync layer between
+    /// full scans); sets `capabilities().deletion_feed`.
     #[serde(default)]
     pub deleted: Option<DeletedDef>,
     /// How to find a record this gateway just created when the create's answer was lost (a
@@ -363,6 +369,22 @@ pub struct EntityDef {
     /// bounds); without it the window is applied locally only.
     #[serde(default)]
     pub window: Option<WindowDef>,
+    /// List rows lack fields the single record has: new or changed rows are completed from
+    /// the single-record endpoint (`Connector::complete`), see `detail.rs`.
+    #[serde(default)]
+    pub detail: Option<DetailDef>,
+    /// Fields whose values are related records, shown as names through a lookup of another
+    /// entity and written as ids (`[[entities.x.relations]]`), see `relations.rs`.
+    #[serde(default)]
+    pub relations: Vec<RelationDef>,
+    /// The entity is listed once per record of a parent entity (`{parent.id}` in the list
+    /// path), see `parent.rs`.
+    #[serde(default)]
+    pub parent: Option<ParentDef>,
+    /// Per-page requests that attach related ids to each listed record (HubSpot's v4
+    /// associations batch read), see `joins.rs`.
+    #[serde(default)]
+    pub joins: Vec<JoinDef>,
     /// The JSON type of a record id where a body template places `{id}`: `string` (default)
     /// or `integer` (Odoo, JSON-RPC ERPs).
     #[serde(default)]
@@ -753,7 +775,26 @@ impl ConnectorDef {
                 );
             }
         }
+        let entity_names: Vec<&String> = self.entities.keys().collect();
         for (name, e) in &self.entities {
+            for r in &e.relations {
+                r.check(&entity_names)
+                    .map_err(|m| format!("entity {name}.relations: {m}"))?;
+            }
+            if let Some(d) = &e.detail {
+                if d.endpoint.is_none() && e.get.is_none() {
+                    return Err(format!(
+                        "entity {name}.detail: needs an endpoint or the entity's get"
+                    ));
+                }
+            }
+            if let Some(p) = &e.parent {
+                p.check(name, e, &self.entities)
+                    .map_err(|m| format!("entity {name}.parent: {m}"))?;
+            }
+            for j in &e.joins {
+                j.check().map_err(|m| format!("entity {name}.joins: {m}"))?;
+            }
             for (scope, d) in &e.scopes {
                 check_scope(d).map_err(|m| format!("entity {name}.scopes.{scope}: {m}"))?;
             }

@@ -22,8 +22,12 @@ mod body_template;
 mod created;
 mod decode;
 pub mod def;
+mod detail;
+mod joins;
 mod list;
 mod paging;
+mod parent;
+mod relations;
 mod retry;
 mod scope_def;
 mod scoped;
@@ -61,6 +65,12 @@ pub struct RestConnector {
     blocked_until: std::sync::Mutex<Option<Instant>>,
     /// The API origin named by the token endpoint (`auth.base_url_from`), once known.
     origin_override: std::sync::Mutex<Option<Url>>,
+    /// Completed records of listed rows (`detail`), by what the row looked like.
+    details: detail::DetailCache,
+    /// Lookup tables of related entities (`relations`), read once per listing.
+    lookups: relations::Lookups,
+    /// Join answers (`joins`) per record, reused by incremental listings for unchanged rows.
+    join_cache: joins::JoinCache,
 }
 
 impl std::fmt::Debug for RestConnector {
@@ -109,6 +119,9 @@ impl RestConnector {
             calls: AtomicU64::new(0),
             blocked_until: std::sync::Mutex::new(None),
             origin_override: std::sync::Mutex::new(None),
+            details: Default::default(),
+            lookups: Default::default(),
+            join_cache: Default::default(),
         })
     }
 
@@ -164,8 +177,9 @@ impl Connector for RestConnector {
             };
         };
         Capabilities {
-            modified_since: e.modified_since.is_some(),
-            deletion_feed: e.deletion_feed || e.deleted.is_some(),
+            modified_since: e.modified_since.is_some() || self.parent_filters(e),
+            // Only a feed the engine can read: the sync layer relies on it between full scans.
+            deletion_feed: e.deleted.is_some(),
             get: e.get.is_some(),
             delete: match e.delete {
                 DeleteDef::Delete { .. } => DeleteStyle::Delete,
@@ -181,8 +195,7 @@ impl Connector for RestConnector {
         since: Option<DateTime<Utc>>,
         page: Option<String>,
     ) -> Result<Page, ConnectorError> {
-        let e = self.entity(entity)?;
-        self.list_page(e, since, page).await
+        self.read_page(entity, since, page, &ListQuery::new()).await
     }
 
     async fn list_query(
@@ -192,7 +205,20 @@ impl Connector for RestConnector {
         page: Option<String>,
         query: &ListQuery,
     ) -> Result<Page, ConnectorError> {
-        self.list_filtered(entity, since, page, query).await
+        self.read_page(entity, since, page, query).await
+    }
+
+    async fn complete(
+        &self,
+        entity: &str,
+        rows: Vec<Record>,
+    ) -> Result<Vec<Record>, ConnectorError> {
+        let e = self.entity(entity)?;
+        let mut out = self.complete_rows(entity, rows).await?;
+        for r in &mut out {
+            self.relations_in(e, r).await?;
+        }
+        Ok(out)
     }
 
     fn has_users_listing(&self) -> bool {
@@ -231,7 +257,11 @@ impl Connector for RestConnector {
             return match self.check(&resp) {
                 // A query-style get (`record_path = "records[0]"`) answers an empty array.
                 Ok(body) if record_slot_empty(&body, &e.record_path) => Ok(None),
-                Ok(body) => self.single_record(e, body).map(Some),
+                Ok(body) => {
+                    let mut r = self.single_record(e, body)?;
+                    self.relations_in(e, &mut r).await?;
+                    Ok(Some(r))
+                }
                 Err(ConnectorError::NotFound { .. }) => Ok(None),
                 Err(err) => Err(err),
             };
@@ -239,7 +269,9 @@ impl Connector for RestConnector {
         // No single-record GET: scan the list (capabilities().get is false, so callers know).
         let mut page = None;
         for _ in 0..e.max_scan_pages {
-            let p = self.list_page(e, None, page).await?;
+            let p = self
+                .read_page(entity, None, page, &ListQuery::new())
+                .await?;
             if let Some(r) = p.records.into_iter().find(|r| r.id == id) {
                 return Ok(Some(r));
             }
@@ -287,6 +319,9 @@ impl Connector for RestConnector {
             .ok_or_else(|| ConnectorError::NotSupported {
                 message: format!("{entity} cannot be changed in this CRM"),
             })?;
+        // Relation names become ids (a lookup, or a create of the related record).
+        let sent = self.relations_out(e, data).await?;
+        let data = &sent;
         let body = self.write_request_body(e, ep, data, Some(id), version)?;
         let mut req = self.endpoint_req(ep, Some(id), Some(body), false)?;
         if let (Some(h), Some(v)) = (&e.version_header, version) {
@@ -299,14 +334,18 @@ impl Connector for RestConnector {
         }
         if body.is_null() {
             // 204: the CRM did not echo the record; the patch is what we know.
-            return Ok(Record {
+            let mut r = Record {
                 id: id.to_string(),
                 data: data.clone(),
                 modified: None,
                 version: None,
-            });
+            };
+            self.relations_in(e, &mut r).await?;
+            return Ok(r);
         }
-        self.written_record(e, body, Some(id))
+        let mut r = self.written_record(e, body, Some(id))?;
+        self.relations_in(e, &mut r).await?;
+        Ok(r)
     }
 
     async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError> {
@@ -372,6 +411,19 @@ impl RestConnector {
         key: Option<&str>,
     ) -> Result<Record, ConnectorError> {
         let e = self.entity(entity)?;
+        // Relation names become ids (a lookup, or a create of the related record).
+        let sent = self.relations_out(e, data).await?;
+        self.create_sent(entity, &sent, key).await
+    }
+
+    /// A create of `data` as it is sent (relation names already turned into ids).
+    pub(super) async fn create_sent(
+        &self,
+        entity: &str,
+        data: &Value,
+        key: Option<&str>,
+    ) -> Result<Record, ConnectorError> {
+        let e = self.entity(entity)?;
         let ep = e
             .create
             .as_ref()
@@ -386,11 +438,34 @@ impl RestConnector {
         }
         let resp = self.execute(&req).await?;
         let body = self.check(&resp)?;
-        let rec = self.written_record(e, body, None)?;
+        let mut rec = self.written_record(e, body, None)?;
         if e.refetch_after_write {
             return self.refetch(entity, &rec.id).await;
         }
+        self.relations_in(e, &mut rec).await?;
         Ok(rec)
+    }
+
+    /// One page of `entity` as the sync layer sees it: listed (per parent when declared),
+    /// joined, with relation names; a first page starts a new lookup round.
+    async fn read_page(
+        &self,
+        entity: &str,
+        since: Option<DateTime<Utc>>,
+        page: Option<String>,
+        query: &ListQuery,
+    ) -> Result<Page, ConnectorError> {
+        let e = self.entity(entity)?;
+        if page.is_none() {
+            self.relations_listing_starts(e, since.is_none());
+        }
+        let p = if e.parent.is_some() {
+            self.list_per_parent(e, since, query).await?
+        } else {
+            self.list_filtered(entity, since, page, query).await?
+        };
+        let p = self.joins_in_page(e, p, since.is_some()).await?;
+        self.relations_in_page(e, p).await
     }
 }
 

@@ -109,6 +109,10 @@ fn users_entity(u: &UsersDef) -> EntityDef {
         find_created: None,
         scopes: Default::default(),
         window: None,
+        detail: None,
+        relations: Vec::new(),
+        parent: None,
+        joins: Vec::new(),
         id_type: Default::default(),
         version_type: Default::default(),
     }

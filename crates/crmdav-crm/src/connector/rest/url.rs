@@ -11,7 +11,7 @@ use serde_json::Value;
 
 /// Characters escaped when an id is put into a path: everything but RFC 3986 §2.3 unreserved ones,
 /// so an id can never add path segments or a query.
-const ID_ESCAPE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+pub(super) const ID_ESCAPE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')

@@ -1,0 +1,62 @@
+//! Which listed rows a refresh renders, and their whole records: rows whose hash the identity
+//! map already holds (with their item present) are not rendered again, so they cost nothing;
+//! the others go through `Connector::complete`, which reads the single record of each where
+//! the definition says list rows are partial (`detail`), with bounded concurrency.
+
+use super::binding::{record_hash, Binding};
+use super::tenant::CrmTenant;
+use crate::connector::{ConnectorError, Record};
+use crate::store::CrmIdentity;
+use std::collections::{HashMap, HashSet};
+
+/// What a refresh knows of the rows it is about to reconcile.
+pub(super) struct Held<'a> {
+    /// The identity map by CRM id.
+    pub(super) by_crm: &'a HashMap<String, CrmIdentity>,
+    /// Member names with an item.
+    pub(super) present: &'a HashSet<String>,
+    /// Render every row (a re-render after a definition change, or a windowed calendar that
+    /// must place each record against its window).
+    pub(super) every: bool,
+}
+
+impl Held<'_> {
+    /// Whether `r` needs no rendering: held, unchanged, its item there (or deleted here).
+    fn unchanged(&self, r: &Record) -> bool {
+        match self.by_crm.get(&r.id) {
+            Some(i) if i.deleted => true,
+            Some(i) => {
+                !self.every
+                    && i.record_hash.as_deref() == Some(record_hash(r).as_str())
+                    && self.present.contains(&i.name)
+            }
+            None => false,
+        }
+    }
+}
+
+impl CrmTenant {
+    /// The whole records, by CRM id, of the rows of `records` this refresh renders (those
+    /// `admits` lets in that are new or changed), read as `owner`. A row whose record is gone by the time its
+    /// detail is read is absent from the answer.
+    pub(super) async fn rows_to_render(
+        &self,
+        b: &Binding,
+        owner: &str,
+        records: &[Record],
+        held: &Held<'_>,
+        admits: impl Fn(&Record) -> bool,
+    ) -> Result<HashMap<String, Record>, ConnectorError> {
+        let need: Vec<Record> = records
+            .iter()
+            .filter(|r| admits(r) && !held.unchanged(r))
+            .cloned()
+            .collect();
+        if need.is_empty() {
+            return Ok(HashMap::new());
+        }
+        // Through the connector the owner's reads go through (their own credential, if any).
+        let whole = self.connector_for(owner).complete(&b.entity, need).await?;
+        Ok(whole.into_iter().map(|r| (r.id.clone(), r)).collect())
+    }
+}
