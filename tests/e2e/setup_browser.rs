@@ -25,16 +25,25 @@ impl PollBody for reqwest::blocking::RequestBuilder {
     }
 }
 
-/// Wait (bounded) for a finished `.mobileconfig` in `dir`.
+/// Wait (bounded) for a finished `.mobileconfig` in `dir`. Chromium reserves the final name
+/// with an empty file while it writes `<name>.crdownload`, so a profile counts as downloaded
+/// only once it has bytes and no partial download is left beside it.
 fn downloaded(dir: &std::path::Path) -> PathBuf {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let found = std::fs::read_dir(dir)
+        let files: Vec<PathBuf> = std::fs::read_dir(dir)
             .into_iter()
             .flatten()
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .find(|p| p.extension().is_some_and(|x| x == "mobileconfig"));
-        if let Some(p) = found {
+            .collect();
+        let partial = files
+            .iter()
+            .any(|p| p.extension().is_some_and(|x| x == "crdownload"));
+        let found = files.into_iter().find(|p| {
+            p.extension().is_some_and(|x| x == "mobileconfig")
+                && std::fs::metadata(p).is_ok_and(|m| m.len() > 0)
+        });
+        if let (Some(p), false) = (found, partial) {
             return p;
         }
         assert!(Instant::now() < deadline, "no profile was downloaded");
