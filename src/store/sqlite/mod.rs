@@ -13,6 +13,7 @@ mod items;
 mod kv;
 mod leases;
 mod props;
+mod setup_state;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
@@ -166,7 +167,7 @@ mod tests {
     #[tokio::test]
     async fn fresh_store_is_at_the_latest_schema() {
         let s = SqliteStore::open("sqlite://:memory:").await.unwrap();
-        assert_eq!(s.schema_version().await.unwrap(), 5);
-        assert_eq!(s.latest_schema_version(), 5);
+        assert_eq!(s.schema_version().await.unwrap(), 7);
+        assert_eq!(s.latest_schema_version(), 7);
     }
 }
