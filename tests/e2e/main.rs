@@ -14,3 +14,4 @@ mod crm_amagi;
 mod scopes_amagi;
 mod setup;
 mod setup_browser;
+mod setup_instances;

@@ -16,11 +16,11 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub const CLIENT_ID: &str = "crmdav-test";
-const CLIENT_SECRET: &str = "test-client-secret-3f9a";
+pub const CLIENT_SECRET: &str = "test-client-secret-3f9a";
 
 /// The provider's users: alice and bob are people of both tenants (alice's email differs in
 /// case from the tenant file's), mallory is nobody, eve claims bob's email unverified.
-const USERS: &str = r#"{
+pub const USERS: &str = r#"{
   "alice": {"email": "alice@example.com", "email_verified": true},
   "bob": {"email": "bob@example.com", "email_verified": true},
   "mallory": {"email": "mallory@example.com", "email_verified": true},
@@ -45,7 +45,7 @@ impl Fixture {
     }
 }
 
-fn tenant_file(name: &str, issuer: &str, base: &str, session_secs: u64) -> String {
+pub fn tenant_file(name: &str, issuer: &str, base: &str, session_secs: u64) -> String {
     format!(
         r#"name = "{name}"
 connector = "local"
