@@ -3,7 +3,8 @@
 //! Layers, top to bottom; each uses only layers below it (checked with
 //! `grep -rn "use crate::" src`):
 //!
-//! 1. `main.rs` (the binary), `check` (`crmdav check`), `admin` (`crmdav app-password`),
+//! 1. `main.rs` (the binary), `check` (`crmdav check`; `check_as`: `check --as`), `admin`
+//!    (`crmdav app-password`, `link`, `unlink`, `devices`, `revoke`),
 //!    `backup` (`crmdav backup`, `restore`, `new-epoch`), `people` (`crmdav users`) and `reload`
 //!    (tenant files re-read on SIGHUP, swapped into `app`'s state);
 //! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics,
@@ -36,6 +37,7 @@ pub mod backup;
 pub mod caldav;
 pub mod carddav;
 pub mod check;
+pub mod check_as;
 pub mod collections;
 pub mod config;
 pub mod crm;
