@@ -24,7 +24,6 @@ mod front;
 #[path = "common/gen.rs"]
 mod gen;
 #[path = "../tests/support/postgres.rs"]
-#[allow(dead_code)]
 mod postgres;
 
 use reqwest::{Client, Method};

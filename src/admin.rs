@@ -88,7 +88,7 @@ type Job<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result
 /// Load the config at `path`, run `job` on a small runtime, map the outcome to an exit code
 /// (the reason on stderr, prefixed with `crmdav <name>`).
 fn run_with(
-    path: &PathBuf,
+    path: &std::path::Path,
     name: &str,
     job: impl for<'a> FnOnce(&'a ServerConfig) -> Job<'a>,
 ) -> ExitCode {
