@@ -334,15 +334,18 @@ async fn execute_person(cfg: &ServerConfig, cmd: PersonCmd) -> anyhow::Result<()
     Ok(())
 }
 
-/// Remove the person's own CRM OAuth tokens, and say what was done. Personal CRM credentials
-/// (issue 10 item 4) are not part of this build: no token is stored per person, so there is
-/// nothing to remove yet. When they land, this deletes their store key for (tenant, user).
+/// Remove the person's own CRM OAuth tokens (connected on the sign-in page), and say so.
 async fn revoke_personal_crm_tokens(
-    _store: &Store,
-    _tenant: &str,
-    _user: &str,
+    store: &Store,
+    tenant: &str,
+    user: &str,
 ) -> anyhow::Result<&'static str> {
-    Ok("no personal CRM tokens exist in this build (only the tenant's service credential)")
+    Ok(
+        match crate::crm::forget_personal_tokens(store, tenant, user).await? {
+            true => "their own CRM OAuth tokens were deleted",
+            false => "they had no CRM OAuth tokens of their own",
+        },
+    )
 }
 
 /// The `devices` table: a header, then app passwords and page sessions, tab-separated.

@@ -256,7 +256,8 @@ pub async fn probe_tenant(cfg: &ServerConfig, tenant: &str) -> anyhow::Result<St
                 .map(|r| b.mapping.to_component(r))
                 .collect();
             for (prop, path) in mapping_paths(&msrc.text) {
-                let m = match field_state(&page.records, &rendered, &prop, &path) {
+                let empty = |v: &serde_json::Value| b.mapping.is_empty_value(v);
+                let m = match field_state(&page.records, &rendered, &prop, &path, &empty) {
                     FieldState::Absent => format!(
                         "mapping {definition}/{mname}: field '{path}' ({prop}) is absent from every listed {entity} record"
                     ),
@@ -296,6 +297,7 @@ fn field_state(
     rendered: &[String],
     prop: &str,
     path: &str,
+    is_empty: &dyn Fn(&serde_json::Value) -> bool,
 ) -> FieldState {
     use crate::connector::rest::jsonpath;
     let Ok(segs) = jsonpath::parse(path) else {
@@ -316,6 +318,8 @@ fn field_state(
     for (r, body) in records.iter().zip(rendered) {
         let values = jsonpath::get_all(&r.data, &segs);
         let Some(v) = values.iter().find(|v| match v {
+            // The mapping's `[values] empty` (Odoo's `false`) is no value.
+            v if is_empty(v) => false,
             serde_json::Value::String(s) => !s.trim().is_empty(),
             serde_json::Value::Array(a) => !a.is_empty(),
             serde_json::Value::Object(o) => !o.is_empty(),
@@ -361,22 +365,22 @@ mod field_state_tests {
         let body = ["BEGIN:VEVENT\r\nCATEGORIES:vip\r\nEND:VEVENT\r\n".to_string()];
         // `tags[].name` is understood (no false "absent").
         assert!(matches!(
-            field_state(&recs, &body, "CATEGORIES", "tags[].name"),
+            field_state(&recs, &body, "CATEGORIES", "tags[].name", &|_| false),
             FieldState::Fine
         ));
         assert!(matches!(
-            field_state(&recs, &body, "CATEGORIES", "labels[].name"),
+            field_state(&recs, &body, "CATEGORIES", "labels[].name", &|_| false),
             FieldState::Absent
         ));
         // Present, but no record renders DTSTART: the format is unreadable.
-        match field_state(&recs, &body, "DTSTART", "start") {
+        match field_state(&recs, &body, "DTSTART", "start", &|_| false) {
             FieldState::Unreadable(e) => assert!(e.contains("02/03/2026"), "{e}"),
             _ => panic!("expected unreadable"),
         }
         // Empty values are not evidence.
         let empty = [rec(json!({"tags": [], "start": ""}))];
         assert!(matches!(
-            field_state(&empty, &body, "DTSTART", "start"),
+            field_state(&empty, &body, "DTSTART", "start", &|_| false),
             FieldState::Fine
         ));
     }

@@ -108,6 +108,11 @@ impl DavError {
             | DavError::Conflict { condition, .. }
             | DavError::BadRequest { condition, .. }
             | DavError::InsufficientStorage { condition, .. } => condition.as_ref(),
+            // The CRM refused the credential's right to do this (a read-only role, or a
+            // record the person may not change): RFC 3744 §7.1.1.
+            DavError::Upstream(ConnectorError::Forbidden { .. }) => {
+                Some(&Precondition::NeedPrivileges)
+            }
             _ => None,
         }
     }
@@ -257,6 +262,10 @@ mod upstream_tests {
         assert!(b.contains("x:crm-auth-failed"), "{b}");
         let (_, _, b) = answer(ConnectorError::Forbidden { message: m() });
         assert!(b.contains("x:crm-forbidden"), "{b}");
+        // A write the CRM's role refused is the RFC 3744 §7.1.1 precondition as well.
+        assert!(b.contains("need-privileges"), "{b}");
+        let (_, _, b) = answer(ConnectorError::Invalid { message: m() });
+        assert!(!b.contains("need-privileges"), "{b}");
     }
 
     #[test]

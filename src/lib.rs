@@ -10,7 +10,8 @@
 //! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics,
 //!    native TLS), and within it `http::setup`, the sign-in page that sets up a phone
 //!    (OpenID Connect, a person's devices through `auth::devices`, Login Flow v2); it uses
-//!    `app`, `auth`, `config`, `tree`, the store's reads and its own state (`setup_state`), never `dav`;
+//!    `app`, `auth`, `config`, `tree`, the store's reads and its own state (`setup_state`), a
+//!    person's CRM credential state (`crm`, through `app`'s collections), never `dav`;
 //! 3. `dav`: the protocols (WebDAV, CalDAV, CardDAV, sync-collection, extended MKCOL);
 //! 4. `app`: the state every handler holds, and the composition root that builds it (it calls
 //!    nothing above it, so the handlers can hold it);

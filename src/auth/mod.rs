@@ -43,6 +43,9 @@ pub struct Principal {
     pub tenant: String,
     /// The user.
     pub user: User,
+    /// Stored paths of the CRM-backed collections this user may only read (their CRM role is
+    /// read-only); filled per request by the DAV layer from the collections seam.
+    pub read_only: Arc<[String]>,
 }
 
 /// What the DAV layer shows of a user (never the password hash).
@@ -65,7 +68,13 @@ impl Principal {
                 display_name: user.display_name.clone(),
                 email: user.email.clone(),
             },
+            read_only: Arc::from(Vec::new()),
         }
+    }
+
+    /// Whether the collection at stored path `coll` is read-only for this user.
+    pub fn reads_only(&self, coll: &str) -> bool {
+        self.read_only.iter().any(|p| p == coll)
     }
 
     /// The display name of principal `user`: a user reaches only their own principal, so only

@@ -77,6 +77,9 @@ pub enum Refused {
         "a CRM-backed collection is declared in the tenant file and cannot be deleted or recreated"
     )]
     Declared,
+    /// A write by a person whose CRM role may only read (RFC 3744 §7.1.1).
+    #[error("your CRM role may only read: this collection is read-only")]
+    ReadOnly,
 }
 
 /// Where a collection's items come from.
@@ -180,6 +183,48 @@ impl Collections {
             return Err(Refused::CopyMove);
         }
         Ok(())
+    }
+
+    /// The CRM-backed collections in `user`'s homes that are read-only for them (their own
+    /// CRM credential's role may only read), as stored paths. Costs nothing for a person on the
+    /// tenant's credential; otherwise a role lookup cached per `[me].ttl_secs`.
+    pub async fn read_only_collections(&self, tenant: &str, user: &str) -> Vec<String> {
+        let crm = self.crm.load_full();
+        let Some(t) = crm.tenant(tenant) else {
+            return Vec::new();
+        };
+        if !t.read_only(user).await {
+            return Vec::new();
+        }
+        [
+            crate::tree::HomeKind::Calendars,
+            crate::tree::HomeKind::Addressbooks,
+        ]
+        .into_iter()
+        .flat_map(|k| t.bound_under(&CollectionPath::home(k, user)))
+        .map(|c| c.as_str().to_string())
+        .collect()
+    }
+
+    /// Before a write (PUT, DELETE, MOVE, PROPPATCH) in or of `path` by `user`: a CRM-backed
+    /// collection of a person whose CRM role may only read refuses it, before any CRM call.
+    pub async fn guard_write(
+        &self,
+        tenant: &str,
+        user: &str,
+        path: &StorePath,
+    ) -> Result<(), Refused> {
+        let Some(c) = self.bound_of(tenant, path) else {
+            return Ok(());
+        };
+        let crm = self.crm.load_full();
+        match crm.tenant(tenant) {
+            Some(t) if t.read_only(user).await => {
+                tracing::info!(%tenant, %user, collection = %c.as_str(), "write refused: the person's CRM role may only read");
+                Err(Refused::ReadOnly)
+            }
+            _ => Ok(()),
+        }
     }
 
     /// Before a DELETE, MKCOL or MKCALENDAR of `path`: a bound collection is declared by the

@@ -27,6 +27,13 @@ pub trait DefinitionCheck {
         entity: &str,
     ) -> Result<ComponentKind, String>;
 
+    /// Whether a person's own API token (`users[].crm_token`) can stand in for the connector
+    /// definition's credential, or why not.
+    fn personal_token(&self, text: &str, vars: &HashMap<String, String>) -> Result<(), String> {
+        let _ = (text, vars);
+        Ok(())
+    }
+
     /// The scopes (`mine`, `team`) the connector definition declares for `entity`.
     fn entity_scopes(
         &self,

@@ -491,6 +491,15 @@ fn load_tenant<D: DefinitionCheck>(
             let email = take_str_at(&mut u, file, &key, "email")?;
             let crm_id = take_str_at(&mut u, file, &key, "crm_id")?;
             let team_id = take_str_at(&mut u, file, &key, "team_id")?;
+            // The person's own CRM credential (`crm_token`, `crm_token_file` or `${VAR}`).
+            let crm_token = take_str_at(&mut u, file, &key, "crm_token")?;
+            if crm_token.as_deref().is_some_and(|t| t.trim().is_empty()) {
+                return Err(err(
+                    file,
+                    &format!("{key}.crm_token"),
+                    "is empty (leave it out to use the tenant's credential)",
+                ));
+            }
             no_unknown(&u, file, &key)?;
             if users.iter().any(|x: &UserConfig| x.name == uname) {
                 return Err(err(
@@ -506,6 +515,7 @@ fn load_tenant<D: DefinitionCheck>(
                 email,
                 crm_id,
                 team_id,
+                crm_token: crm_token.map(|t| super::CrmToken(t.trim().to_string())),
             });
         }
     }
@@ -626,6 +636,16 @@ fn load_tenant<D: DefinitionCheck>(
             .map_err(|m| err(file, "connector.kind", m))?;
         defs.connector_entities(&src.text, &option_vars(options))
             .map_err(|m| err(file, "connector", format!("{}: {m}", src.origin)))?;
+        if let Some(i) = users.iter().position(|u| u.crm_token.is_some()) {
+            defs.personal_token(&src.text, &option_vars(options))
+                .map_err(|m| err(file, &format!("users[{i}].crm_token"), m))?;
+        }
+    } else if let Some(i) = users.iter().position(|u| u.crm_token.is_some()) {
+        return Err(err(
+            file,
+            &format!("users[{i}].crm_token"),
+            "only a tenant with a CRM connector has CRM credentials",
+        ));
     }
     let oidc = match t.remove("oidc") {
         None => None,

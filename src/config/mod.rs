@@ -156,6 +156,19 @@ pub struct UserConfig {
     pub crm_id: Option<String>,
     /// The person's CRM team id, when the tenant file gives it (`{user.team_id}`).
     pub team_id: Option<String>,
+    /// The person's own CRM credential (`crm_token`): their reads and writes use it instead of
+    /// the tenant's, so the CRM decides what they see and writes carry their name.
+    pub crm_token: Option<CrmToken>,
+}
+
+/// A person's own CRM API token; never shown in `Debug` output or logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CrmToken(pub String);
+
+impl std::fmt::Debug for CrmToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CrmToken(***)")
+    }
 }
 
 /// A collection the tenant file declares (created at start if missing).

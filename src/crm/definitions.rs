@@ -34,6 +34,11 @@ impl DefinitionCheck for CrmDefinitions {
             .map(|m| m.component())
     }
 
+    fn personal_token(&self, text: &str, vars: &HashMap<String, String>) -> Result<(), String> {
+        let def = ConnectorDef::from_toml_str(text, vars)?;
+        crate::crm::credentials::personal_token_def(&def, "-").map(|_| ())
+    }
+
     fn entity_scopes(
         &self,
         text: &str,

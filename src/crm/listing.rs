@@ -16,12 +16,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// What a listing is keyed by inside one tenant: the entity and the resolved CRM query.
-/// Local predicates are not part of it: they are applied per person after the listing. (With
-/// personal CRM credentials, issue 10 item 4, the key must also name whose credential lists:
-/// the CRM then decides what each listing holds.)
+/// What a listing is keyed by inside one tenant: whose credential lists, the entity and the
+/// resolved CRM query. Local predicates are not part of it: they are applied per person after
+/// the listing. People on the tenant's service credential share listings; a person with their
+/// own credential (`crm::credentials`) has their own, since the CRM then decides what each
+/// listing holds.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub(super) struct ListingKey {
+    /// The person whose own credential lists; `None` for the tenant's service credential.
+    pub(super) lister: Option<String>,
     /// Connector entity.
     pub(super) entity: String,
     /// Scope filter parameters and window bounds, resolved.
@@ -141,9 +144,9 @@ impl CrmTenant {
         let started = Instant::now();
         let mut records = Vec::new();
         let mut page = None;
+        let connector = self.connector_of(key.lister.as_deref());
         loop {
-            let p = self
-                .connector
+            let p = connector
                 .list_query(&key.entity, since, page, &key.query)
                 .await?;
             records.extend(p.records);

@@ -16,6 +16,7 @@
 //! * a refresh within the tenant's TTL costs nothing, an idle one costs one listing per page.
 
 mod binding;
+pub mod credentials;
 pub mod definitions;
 mod lease;
 mod listing;
@@ -23,6 +24,7 @@ mod metrics;
 pub mod overlay;
 mod pending;
 pub mod people;
+pub mod person_oauth;
 mod refresh;
 mod registry;
 pub mod scope;
@@ -36,7 +38,7 @@ pub use refresh::{RefreshError, RefreshStats};
 pub use registry::CrmRegistry;
 pub use scope::{Person, ScopeSpec};
 pub use tenant::{BindingKey, CrmTenant};
-pub use tokens::{check_stored_tokens, KvTokenStore};
+pub use tokens::{check_stored_tokens, forget_personal_tokens, KvTokenStore};
 pub use write::CrmWriteError;
 
 #[cfg(test)]

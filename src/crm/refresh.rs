@@ -72,6 +72,7 @@ impl CrmTenant {
         coll: &Collection,
     ) -> Option<(Duration, Result<RefreshStats, RefreshError>)> {
         let f = self.flight(coll.id);
+        self.credential_catch_up(&f, coll);
         if self.is_fresh(&f) {
             return None;
         }
@@ -130,6 +131,7 @@ impl CrmTenant {
         if b.scope.scope != crate::config::ScopeConfig::All {
             self.ensure_people().await;
         }
+        self.ensure_personal(&owner).await;
         let scope = match b.scope.resolve(&self.person(&owner), now) {
             Ok(r) => r,
             Err(e) => {
@@ -156,6 +158,7 @@ impl CrmTenant {
             watermark.map(|w| w - chrono::Duration::seconds(10))
         };
         let key = ListingKey {
+            lister: self.lister(&owner),
             entity: b.entity.clone(),
             query: scope.query.clone(),
         };
@@ -287,7 +290,7 @@ impl CrmTenant {
                 store.crm_forget(coll, &i.crm_id).await?;
                 continue;
             } else if caps.get {
-                match self.connector.get(&b.entity, &i.crm_id).await? {
+                match self.connector_for(&owner).get(&b.entity, &i.crm_id).await? {
                     Some(r) if self.still_inside(b, coll, &scope, i, &r) => {
                         // On no page, yet still there: the listing shifted under the scan (a
                         // record deleted or reordered while it paged). Not a deletion.

@@ -2,6 +2,7 @@
 //! the bindings of declared collections.
 
 use super::binding::Binding;
+use super::credentials::personal_token_def;
 use super::scope::{Person, ScopeSpec};
 use super::sealed::Sealer;
 use super::tenant::CrmTenant;
@@ -80,6 +81,9 @@ impl CrmRegistry {
         }
         let ts: Arc<dyn TokenStore> =
             Arc::new(KvTokenStore::new(store.clone(), &t.name, sealer.clone()));
+        let me = def.me.clone();
+        let person_def = def.clone();
+        let personal = Self::personal_connectors(t, &def)?;
         let rest = Arc::new(
             RestConnector::new(def, Some(ts))
                 .map_err(|e| anyhow::anyhow!("{file}: connector: {e}"))?,
@@ -93,6 +97,14 @@ impl CrmRegistry {
             t.sync,
             cfg.limits.max_instances,
         );
+        tenant.set_me(me);
+        tenant
+            .set_person_oauth(&person_def, store.clone(), sealer.clone())
+            .map_err(|e| anyhow::anyhow!("{file}: connector: person_oauth: {e}"))?;
+        for (person, c) in personal {
+            let counter = c.clone();
+            tenant.add_personal(&person, c, Box::new(move || counter.calls()));
+        }
         for (i, c) in t.collections.iter().enumerate() {
             let Some(entity) = &c.entity else { continue };
             let name = c.mapping_name().unwrap_or(entity);
@@ -124,6 +136,26 @@ impl CrmRegistry {
             team_id: u.team_id.clone(),
         }));
         Ok(Some(tenant))
+    }
+
+    /// A connector per person with their own API token (`crm_token` in the tenant file):
+    /// the tenant's definition with its credential replaced (`credentials::personal_token_def`).
+    fn personal_connectors(
+        t: &TenantConfig,
+        def: &ConnectorDef,
+    ) -> anyhow::Result<Vec<(String, Arc<RestConnector>)>> {
+        let file = t.path.display();
+        let mut out = Vec::new();
+        for (i, u) in t.users.iter().enumerate() {
+            let Some(token) = &u.crm_token else { continue };
+            let d = personal_token_def(def, &token.0)
+                .map_err(|e| anyhow::anyhow!("{file}: users[{i}].crm_token: {e}"))?;
+            // The person's token never leaves this process: memory is its token store.
+            let c = RestConnector::new(d, None)
+                .map_err(|e| anyhow::anyhow!("{file}: users[{i}].crm_token: {e}"))?;
+            out.push((u.name.clone(), Arc::new(c)));
+        }
+        Ok(out)
     }
 
     /// A registry of `tenants` that continues this one's refresh counters (a reload).

@@ -2,6 +2,7 @@
 //! flight (the lock its refresh and writes share, and when it was last refreshed).
 
 use super::binding::Binding;
+use super::credentials::Credentials;
 use super::listing::Listings;
 use super::scope::Person;
 use crate::config::SyncOptions;
@@ -65,6 +66,8 @@ pub struct CrmTenant {
     pub(super) user_listings: AtomicU64,
     /// Where the links stored with `crmdav link` are read from.
     link_store: Option<Arc<crate::store::Store>>,
+    /// People's own CRM credentials (`crm::credentials`).
+    pub(super) credentials: Credentials,
 }
 
 impl CrmTenant {
@@ -93,6 +96,7 @@ impl CrmTenant {
             users_lock: Default::default(),
             user_listings: AtomicU64::new(0),
             link_store: None,
+            credentials: Default::default(),
         }
     }
 
@@ -163,9 +167,14 @@ impl CrmTenant {
         );
     }
 
-    /// Upstream calls so far.
+    /// Upstream calls so far, with the tenant's credential and with people's own.
     pub fn calls(&self) -> u64 {
-        (self.calls)()
+        (self.calls)() + self.credentials.calls()
+    }
+
+    /// Upstream calls so far with people's own credentials.
+    pub fn personal_calls(&self) -> u64 {
+        self.credentials.calls()
     }
 
     /// The connector.

@@ -572,3 +572,85 @@ async fn shared_listings_and_a_write_between_them() {
         "the rest share the new listing"
     );
 }
+
+/// A person with their own CRM credential lists with it, in a listing of their own (the CRM
+/// decides what it holds); the people on the tenant's credential keep sharing one. Every
+/// call is counted in the tenant's total, the personal ones also on their own.
+#[tokio::test]
+async fn a_personal_credential_lists_on_its_own() {
+    let store = Store::open("sqlite://:memory:").await.unwrap();
+    let service = Arc::new(Fake::default());
+    service
+        .records
+        .lock()
+        .unwrap()
+        .push(rec("1", "Everyone's", "2030-01-01T10:00:00Z"));
+    let own = Arc::new(Fake::default());
+    own.records
+        .lock()
+        .unwrap()
+        .push(rec("2", "Only alice may see", "2030-01-01T10:00:00Z"));
+    let s2 = service.clone();
+    let mut t = CrmTenant::new(
+        "t",
+        service.clone(),
+        Box::new(move || s2.calls.load(Ordering::Relaxed)),
+        SyncOptions {
+            refresh_ttl_secs: 30,
+            full_scan_secs: 0,
+            ..Default::default()
+        },
+        1000,
+    );
+    t.bind(
+        CollectionKind::Calendar,
+        "m",
+        Binding::new("fake", "things", MAPPING, &HashMap::new()).unwrap(),
+    );
+    let o2 = own.clone();
+    t.add_personal(
+        "alice",
+        own.clone(),
+        Box::new(move || o2.calls.load(Ordering::Relaxed)),
+    );
+    let b = t
+        .binding(&CollectionPath::of_stored("calendars/alice/m/"))
+        .unwrap();
+    let mut titles = HashMap::new();
+    for u in ["alice", "bob", "carol"] {
+        let c = store
+            .create_collection(
+                "t",
+                &format!("calendars/{u}/m/"),
+                CollectionKind::Calendar,
+                &["VEVENT".into()],
+                false,
+            )
+            .await
+            .unwrap();
+        t.ensure_fresh(&store, &b, &c).await.unwrap().1.unwrap();
+        let mut held = Vec::new();
+        for i in store.list_items_with_body(&c).await.unwrap() {
+            let body = String::from_utf8(i.body).unwrap();
+            held.extend(
+                body.lines()
+                    .filter_map(|l| l.strip_prefix("SUMMARY:"))
+                    .map(String::from),
+            );
+        }
+        titles.insert(u, held);
+    }
+    assert_eq!(titles["alice"], ["Only alice may see"]);
+    assert_eq!(titles["bob"], ["Everyone's"]);
+    assert_eq!(titles["carol"], ["Everyone's"]);
+    assert_eq!(own.calls.load(Ordering::Relaxed), 1, "alice's own listing");
+    assert_eq!(
+        service.calls.load(Ordering::Relaxed),
+        1,
+        "bob and carol share one"
+    );
+    assert_eq!(t.listings_run(), 2);
+    assert_eq!(t.calls(), 2);
+    assert_eq!(t.personal_calls(), 1);
+    assert!(t.has_personal("alice") && !t.has_personal("bob"));
+}

@@ -16,6 +16,12 @@ pub struct KvTokenStore {
     store: Arc<Store>,
     tenant: String,
     sealer: Option<Arc<Sealer>>,
+    /// The `kv` key of the token.
+    key: String,
+    /// The lease one refresh at a time takes (across instances).
+    lock_key: String,
+    /// A person's token: never written without a sealer.
+    personal: Option<String>,
 }
 
 impl KvTokenStore {
@@ -25,6 +31,28 @@ impl KvTokenStore {
             store,
             tenant: tenant.to_string(),
             sealer,
+            key: TOKEN_KEY.to_string(),
+            lock_key: format!("oauth:{tenant}"),
+            personal: None,
+        }
+    }
+
+    /// The CRM OAuth tokens `person` connected on the sign-in page: a key per tenant and
+    /// person, one refresh at a time per person, and refused to be stored at all without a
+    /// `sealer` (a person's CRM credential is never kept in the clear).
+    pub fn personal(
+        store: Arc<Store>,
+        tenant: &str,
+        person: &str,
+        sealer: Option<Arc<Sealer>>,
+    ) -> Self {
+        KvTokenStore {
+            store,
+            tenant: tenant.to_string(),
+            sealer,
+            key: format!("{TOKEN_KEY}:person:{person}"),
+            lock_key: format!("oauth:{tenant}:person:{person}"),
+            personal: Some(person.to_string()),
         }
     }
 
@@ -37,6 +65,20 @@ impl KvTokenStore {
 }
 
 const TOKEN_KEY: &str = "crm:oauth2-token";
+
+/// Delete the CRM OAuth tokens `person` of `tenant` connected on the sign-in page (`crmdav
+/// revoke --all`); true when there were any. Instances that hold the access token in memory
+/// keep it until it expires; the refresh token is gone for all of them.
+pub async fn forget_personal_tokens(
+    store: &Store,
+    tenant: &str,
+    person: &str,
+) -> Result<bool, crate::store::DbError> {
+    let key = format!("{TOKEN_KEY}:person:{person}");
+    let had = store.kv_get(tenant, &key).await?.is_some();
+    store.kv_delete(tenant, &key).await?;
+    Ok(had)
+}
 
 /// How long one instance's token refresh may hold the others off (a crashed holder's lease
 /// runs out after this).
@@ -81,13 +123,13 @@ impl TokenStore for KvTokenStore {
     async fn load(&self) -> Result<Option<StoredToken>, String> {
         let v = self
             .store
-            .kv_get(&self.tenant, TOKEN_KEY)
+            .kv_get(&self.tenant, &self.key)
             .await
             .map_err(|e| e.to_string())?;
         let Some(v) = v else { return Ok(None) };
         let token = match (&self.sealer, is_sealed(&v)) {
             (Some(s), true) => parse(
-                &s.open(&self.tenant, TOKEN_KEY, &v)
+                &s.open(&self.tenant, &self.key, &v)
                     .map_err(|e| self.refused(e))?,
             )?,
             (None, true) => return Err(self.refused(SealError::NoKey)),
@@ -106,7 +148,7 @@ impl TokenStore for KvTokenStore {
     }
 
     async fn lock_refresh(&self) -> Result<(), String> {
-        let key = format!("oauth:{}", self.tenant);
+        let key = &self.lock_key;
         let started = std::time::Instant::now();
         loop {
             let now = super::lease::now();
@@ -114,13 +156,7 @@ impl TokenStore for KvTokenStore {
             // still good (the caller re-reads it under the lease).
             match self
                 .store
-                .lease_claim(
-                    &key,
-                    super::lease::holder(),
-                    now,
-                    REFRESH_LEASE_MS,
-                    i64::MAX,
-                )
+                .lease_claim(key, super::lease::holder(), now, REFRESH_LEASE_MS, i64::MAX)
                 .await
             {
                 Ok(Lease::Claimed) => return Ok(()),
@@ -140,10 +176,9 @@ impl TokenStore for KvTokenStore {
     }
 
     async fn unlock_refresh(&self) {
-        let key = format!("oauth:{}", self.tenant);
         if let Err(e) = self
             .store
-            .lease_release(&key, super::lease::holder(), None)
+            .lease_release(&self.lock_key, super::lease::holder(), None)
             .await
         {
             tracing::warn!(tenant = %self.tenant, error = %e, "the CRM token lease could not be released; it runs out");
@@ -158,14 +193,20 @@ impl TokenStore for KvTokenStore {
             "api_base": token.api_base,
         })
         .to_string();
-        let value = match &self.sealer {
-            Some(s) => s
-                .seal(&self.tenant, TOKEN_KEY, &j)
+        let value = match (&self.sealer, &self.personal) {
+            (Some(s), _) => s
+                .seal(&self.tenant, &self.key, &j)
                 .map_err(|e| self.refused(e))?,
-            None => j,
+            (None, Some(person)) => {
+                return Err(format!(
+                    "tenant {}: {person}'s CRM tokens are not stored: no secrets_key is configured (a person's CRM credential is never kept unencrypted; set secrets_key in the server file)",
+                    self.tenant
+                ))
+            }
+            (None, None) => j,
         };
         self.store
-            .kv_set(&self.tenant, TOKEN_KEY, &value)
+            .kv_set(&self.tenant, &self.key, &value)
             .await
             .map_err(|e| e.to_string())
     }
@@ -324,5 +365,51 @@ mod tests {
             .load()
             .await
             .is_err());
+    }
+
+    /// A person's tokens: a key of their own, never stored without a key to seal them, and
+    /// never readable as another person's or the tenant's.
+    #[tokio::test]
+    async fn a_persons_tokens_are_sealed_and_their_own() {
+        let store = Arc::new(Store::open("sqlite://:memory:").await.unwrap());
+        let e = KvTokenStore::personal(store.clone(), "acme", "alice", None)
+            .save(&token("rt-alice"))
+            .await
+            .unwrap_err();
+        assert!(e.contains("alice") && e.contains("no secrets_key"), "{e}");
+        assert_eq!(
+            store
+                .kv_get("acme", "crm:oauth2-token:person:alice")
+                .await
+                .unwrap(),
+            None
+        );
+
+        let alice = KvTokenStore::personal(store.clone(), "acme", "alice", sealer(1));
+        alice.save(&token("rt-alice")).await.unwrap();
+        assert_eq!(alice.load().await.unwrap(), Some(token("rt-alice")));
+        let raw = store
+            .kv_get("acme", "crm:oauth2-token:person:alice")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(is_sealed(&raw) && !raw.contains("rt-alice"));
+        for other in [
+            KvTokenStore::personal(store.clone(), "acme", "bob", sealer(1)),
+            KvTokenStore::new(store.clone(), "acme", sealer(1)),
+        ] {
+            assert_eq!(other.load().await.unwrap(), None);
+        }
+        // Alice's sealed value copied under bob's key does not open.
+        store
+            .kv_set("acme", "crm:oauth2-token:person:bob", &raw)
+            .await
+            .unwrap();
+        assert!(
+            KvTokenStore::personal(store.clone(), "acme", "bob", sealer(1))
+                .load()
+                .await
+                .is_err()
+        );
     }
 }

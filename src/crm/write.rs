@@ -67,15 +67,18 @@ impl CrmTenant {
         if b.scope.scope != crate::config::ScopeConfig::All {
             self.ensure_people().await;
         }
+        let owner = owner_of(coll);
+        self.ensure_personal(&owner).await;
         let scope = b
             .scope
-            .resolve(&self.person(&owner_of(coll)), chrono::Utc::now())
+            .resolve(&self.person(&owner), chrono::Utc::now())
             .map_err(|e| {
                 CrmWriteError::Connector(ConnectorError::Forbidden {
                     message: e.to_string(),
                 })
             })?;
         let key = ListingKey {
+            lister: self.lister(&owner),
             entity: b.entity.clone(),
             query: scope.query.clone(),
         };
@@ -126,7 +129,7 @@ impl CrmTenant {
         self.listings.written(&key);
         let record = match &existing {
             Some(i) => match self
-                .connector
+                .connector_for(&owner_of(coll))
                 .update(&b.entity, &i.crm_id, &patch, i.version.as_deref())
                 .await
             {
@@ -207,7 +210,7 @@ impl CrmTenant {
                     }
                     // The phone changed the item since: the found record takes the new body.
                     let updated = self
-                        .connector
+                        .connector_for(&owner_of(coll))
                         .update(&b.entity, &found.id, patch, found.version.as_deref())
                         .await?;
                     return Ok(updated);
@@ -229,7 +232,11 @@ impl CrmTenant {
         };
         pending::save(store, &self.name, coll, name, &p).await?;
         let key = pending::idempotency_key(&self.name, coll, name, &p.body_hash);
-        match self.connector.create_keyed(&b.entity, patch, &key).await {
+        match self
+            .connector_for(&owner_of(coll))
+            .create_keyed(&b.entity, patch, &key)
+            .await
+        {
             Ok(rec) => {
                 pending::clear(store, &self.name, coll, name).await?;
                 Ok(rec)
@@ -277,7 +284,11 @@ impl CrmTenant {
         name: &str,
         p: &PendingCreate,
     ) -> Result<Option<Record>, CrmWriteError> {
-        let found = match self.connector.find_created(&b.entity, &p.data, p.at).await {
+        let found = match self
+            .connector_for(&owner_of(coll))
+            .find_created(&b.entity, &p.data, p.at)
+            .await
+        {
             Ok(found) => found,
             Err(ConnectorError::NotSupported { .. })
                 if chrono::Utc::now() - p.at > UNRESOLVED_HOLD =>
@@ -330,7 +341,10 @@ impl CrmTenant {
             store.crm_remove(coll, name, false).await?;
             return Ok(());
         };
-        let deleted = self.connector.delete(&b.entity, &ident.crm_id).await;
+        let deleted = self
+            .connector_for(&owner_of(coll))
+            .delete_versioned(&b.entity, &ident.crm_id, ident.version.as_deref())
+            .await;
         self.listings.written(&key);
         match deleted {
             Ok(()) | Err(ConnectorError::NotFound { .. }) => {}

@@ -99,6 +99,22 @@ pub async fn dispatch(
         Err(tree::PathError::Invalid) => return Err(DavError::bad_request("invalid path")),
     };
     let state: &AppState = shared;
+    // A person whose CRM role may only read sees their CRM collections without write
+    // privileges (RFC 3744 §5.4), and their writes there are refused in `before`.
+    let read_only = state
+        .collections
+        .read_only_collections(&principal.tenant, &principal.user.name)
+        .await;
+    let limited;
+    let principal = if read_only.is_empty() {
+        principal
+    } else {
+        limited = Principal {
+            read_only: read_only.into(),
+            ..principal.clone()
+        };
+        &limited
+    };
     let req = Req {
         state,
         shared: shared.clone(),
@@ -154,6 +170,14 @@ async fn before(req: &Req<'_>, method: &str, target: &tree::Target) -> DavResult
         message: e.to_string(),
         condition: None,
     };
+    if matches!(method, "PUT" | "DELETE" | "MOVE" | "PROPPATCH") {
+        collections
+            .guard_write(tenant, &req.principal.user.name, path)
+            .await
+            .map_err(|e| {
+                DavError::forbidden(crate::error::Precondition::NeedPrivileges, e.to_string())
+            })?;
+    }
     match method {
         "PROPFIND" | "REPORT" | "GET" | "HEAD" => {
             let lists_home =

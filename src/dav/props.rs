@@ -450,9 +450,15 @@ fn getlastmodified(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
     }
 }
 
-/// RFC 3744 §5.4: read-only outside the stored collections.
-fn privilege_set(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
+/// RFC 3744 §5.4: read-only outside the stored collections, and in the CRM collections of a
+/// person whose CRM role may only read.
+fn privilege_set(ctx: &PropCtx<'_>, res: &Resource) -> Option<String> {
     let names: &[(&str, &str)] = match res {
+        Resource::Collection(c) | Resource::Item(c, _) if ctx.principal.reads_only(&c.path) => &[
+            ("d", "read"),
+            ("d", "read-current-user-privilege-set"),
+            ("c", "read-free-busy"),
+        ],
         Resource::Collection(_) | Resource::Item(..) => &[
             ("d", "read"),
             ("d", "write"),

@@ -320,6 +320,8 @@ pub enum SetupKind {
     SignIn,
     /// A Login Flow v2 grant under its poll token.
     LoginFlow,
+    /// A person connecting their own CRM account (OAuth `state` and PKCE verifier).
+    CrmSignIn,
 }
 
 impl SetupKind {
@@ -329,6 +331,7 @@ impl SetupKind {
             SetupKind::Session => "session",
             SetupKind::SignIn => "signin",
             SetupKind::LoginFlow => "flow",
+            SetupKind::CrmSignIn => "crmsignin",
         }
     }
 }

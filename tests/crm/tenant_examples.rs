@@ -88,12 +88,60 @@ mod zoho {
     }
 }
 
+/// `deploy/examples/amagi/` (the per-person example) passes `crmdav check` with its
+/// environment set, and loads with each person's own CRM token and the shared sealing key.
+/// (tests/e2e/people_amagi.rs runs it against a real amagi.)
+#[test]
+fn amagi_example_passes_crmdav_check_with_a_token_per_person() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let cfg_path = format!("{root}/deploy/examples/amagi/crmdav.toml");
+    let key = "ab".repeat(32);
+    let env = [
+        ("CRM_URL", "http://127.0.0.1:9/api"),
+        ("CRM_TOKEN", "acrm_member-token-for-the-check"),
+        ("CRM_READONLY_TOKEN", "acrm_readonly-token-for-the-check"),
+        ("CRMDAV_SECRETS_KEY", key.as_str()),
+    ];
+    let out = std::process::Command::new(crate::support::gateway::bin())
+        .args(["check", "--config", &cfg_path])
+        .envs(env)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && !stdout.contains("WARNING"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("tenant firm (rest: amagi-crm)"), "{stdout}");
+    for token in [env[1].1, env[2].1] {
+        assert!(!stdout.contains(token), "check printed a token: {stdout}");
+    }
+    for coll in [
+        "/dav/calendars/viewer/tasks/",
+        "/dav/calendars/alice/meetings/",
+        "/dav/addressbooks/viewer/contacts/",
+    ] {
+        assert!(stdout.contains(coll), "{coll}: {stdout}");
+    }
+    // Without the environment it names what is missing.
+    let out = std::process::Command::new(crate::support::gateway::bin())
+        .args(["check", "--config", &cfg_path])
+        .envs(env[..3].iter().copied())
+        .env_remove("CRMDAV_SECRETS_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+    assert!(err.contains("CRMDAV_SECRETS_KEY"), "{err}");
+}
+
 /// Every collection of every shipped CRM example tenant binds a CRM entity (otherwise it
 /// would serve an empty local collection), and `crmdav check` prints no warning for them.
 #[test]
 fn every_example_crm_collection_binds_an_entity() {
     let root = env!("CARGO_MANIFEST_DIR");
-    // (deploy/examples/amagi needs CRM_URL from the environment; tests/e2e runs it.)
+    // (deploy/examples/amagi needs its environment: amagi_example_passes_crmdav_check_… above.)
     for cfg_path in [format!("{root}/deploy/examples/saas/crmdav.toml")] {
         let cfg = crmdav::crm::definitions::load_config(std::path::Path::new(&cfg_path)).unwrap();
         for t in &cfg.tenants {

@@ -28,6 +28,60 @@ pub const USERS: &str = r#"{
   "eve": {"email": "bob@example.com", "email_verified": false}
 }"#;
 
+/// A CRM that refuses every credential as amagi does (401 `missing or invalid bearer
+/// token`), on a loopback port, for the life of the process: the `refused` tenant's CRM.
+fn refusing_crm() -> String {
+    use std::io::{Read, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = l.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for mut s in l.incoming().flatten() {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = [0u8; 8192];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                match s.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                }
+            }
+            let body = r#"{"detail":"missing or invalid bearer token"}"#;
+            let _ = write!(
+                s,
+                "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nwww-authenticate: Bearer\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    format!("http://{addr}/api")
+}
+
+/// Tenant `refused`: alice on her own amagi token, which the CRM refuses.
+fn refused_tenant_file(crm: &str, issuer: &str, base: &str) -> String {
+    format!(
+        r#"name = "refused"
+[connector]
+kind = "amagi-crm"
+options = {{ base_url = "{crm}", token = "acrm_service-token" }}
+[[users]]
+name = "alice"
+email = "Alice@Example.com"
+crm_token = "acrm_alice-revoked-token"
+[[collections]]
+id = "meetings"
+kind = "calendar"
+entity = "appointments"
+users = ["alice"]
+[oidc]
+issuer = "{issuer}"
+client_id = "{CLIENT_ID}"
+client_secret_file = "../oidc-client-secret"
+public_url = "{base}"
+allowed_domains = ["example.com"]
+"#
+    )
+}
+
 /// One provider and one gateway for the process.
 pub struct Fixture {
     /// The gateway's URL.
@@ -36,6 +90,11 @@ pub struct Fixture {
     pub config: PathBuf,
     /// The provider.
     pub provider: Provider,
+    /// The CRM (and its OAuth endpoints) of tenant `crmoauth` (setup_crm.rs mounts on it).
+    pub crm: wiremock::MockServer,
+    /// The gateway's state file, and its `secrets_key` (hex).
+    pub state_db: PathBuf,
+    pub secrets_key: String,
     gateway: Gateway,
 }
 
@@ -89,17 +148,24 @@ pub fn fixture() -> Option<&'static Fixture> {
         }
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let redirects: Vec<String> = ["acme", "brief", "ops"]
+        let redirects: Vec<String> = ["acme", "brief", "refused", "crmoauth", "ops"]
             .iter()
             .map(|t| format!("{base}/setup/{t}/callback"))
             .collect();
         let provider = Provider::start(CLIENT_ID, CLIENT_SECRET, &redirects, USERS);
         let dir = StateDir::for_process("setup");
+        let secrets_key = "5e".repeat(32);
+        let crm = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(wiremock::MockServer::start());
         std::fs::write(
             dir.join("crmdav.toml"),
             format!(
-                "state = \"sqlite://{}\"\ndefault_tenant = \"acme\"\n[auth]\nuser_address_failures = 1000\naddress_failures = 1000\nuser_failures = 1000\n",
-                dir.join("state.db").display()
+                "state = \"sqlite://{}\"\ndefault_tenant = \"acme\"\nsecrets_key = \"{secrets_key}\"\nconnectors_dir = \"{fixtures}/connectors\"\nmappings_dir = \"{fixtures}/mappings\"\n[auth]\nuser_address_failures = 1000\naddress_failures = 1000\nuser_failures = 1000\n",
+                dir.join("state.db").display(),
+                fixtures = crate::support::gateway::repo("tests/fixtures/person-oauth").display(),
             ),
         )
         .expect("write crmdav.toml");
@@ -121,11 +187,24 @@ pub fn fixture() -> Option<&'static Fixture> {
             )
             .expect("write a tenant file");
         }
+        std::fs::write(
+            tenants.join("refused.toml"),
+            refused_tenant_file(&refusing_crm(), &provider.issuer, &base),
+        )
+        .expect("write a tenant file");
+        std::fs::write(
+            tenants.join("crmoauth.toml"),
+            crate::setup_crm::tenant_file(&crm.uri(), &provider.issuer, &base),
+        )
+        .expect("write a tenant file");
         let gateway = Gateway::new(&dir, port).start();
         Some(Fixture {
             base,
             config: dir.join("crmdav.toml"),
             provider,
+            crm,
+            state_db: dir.join("state.db"),
+            secrets_key,
             gateway,
         })
     })
@@ -492,6 +571,38 @@ pub fn check_profile(bytes: &[u8], password: &str, f: &Fixture) {
             Some(false)
         );
     }
+}
+
+/// A person whose own CRM credential the CRM refuses sees it on the page (when, and the
+/// CRM's reason), and the log names tenant, user and reason, never the token.
+#[test]
+fn a_refused_crm_credential_shows_on_the_page() {
+    let Some(f) = fixture() else { return };
+    let mut web = Web::new();
+    let page = sign_in(&mut web, f, "refused", "alice");
+    let notice = by_id(&page, "crm-account");
+    assert!(
+        notice.starts_with("Your CRM account was refused at ")
+            && notice.contains("missing or invalid bearer token")
+            && notice.contains("connect again"),
+        "{page}"
+    );
+    let log = f.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("refused this person's own credential"))
+        .unwrap_or_else(|| panic!("no refusal logged:\n{log}"));
+    assert!(
+        line.contains("tenant=refused") && line.contains("user=alice"),
+        "{line}"
+    );
+    assert!(
+        !log.contains("acrm_alice-revoked-token"),
+        "a token in the log"
+    );
+    // The other tenants' people have no CRM credential of their own: no such section.
+    let page = sign_in(&mut Web::new(), f, "acme", "alice");
+    assert!(!page.contains("crm-account"), "{page}");
 }
 
 #[test]

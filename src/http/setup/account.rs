@@ -70,6 +70,12 @@ pub(super) async fn dashboard(
             last_used: d.last_used.map(when).unwrap_or_else(|| "never".into()),
         })
         .collect();
+    let crm_account = crm_account(state, &t.name, &s.user).await;
+    let crm_connect = state
+        .collections
+        .crm()
+        .tenant(&t.name)
+        .is_some_and(|c| c.offers_crm_signin());
     let login = format!("{}@{}", s.user, t.name);
     let server_url = format!("{}{}", o.public_url, crate::tree::CONTEXT);
     html(
@@ -85,8 +91,29 @@ pub(super) async fn dashboard(
             devices,
             created,
             notice,
+            crm_account,
+            crm_connect,
         }),
     )
+}
+
+/// The state of the person's own CRM credential, when they have one.
+async fn crm_account(state: &AppState, tenant: &str, user: &str) -> Option<page::CrmAccountView> {
+    let crm = state.collections.crm();
+    let t = crm.tenant(tenant)?;
+    // The role lookup (cached) picks up tokens connected on another instance, and may itself
+    // learn that the credential is refused.
+    let read_only = t.read_only(user).await;
+    if !t.has_personal(user) {
+        return None;
+    }
+    Some(match t.credential_refused(user) {
+        Some(r) => page::CrmAccountView::Refused {
+            at: r.at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            reason: r.reason,
+        },
+        None => page::CrmAccountView::Working { read_only },
+    })
 }
 
 pub(super) fn internal(tenant: &str, user: &str, why: &str) -> HttpResponse {

@@ -12,11 +12,13 @@
 //! `no-store`, framed by nobody and runs no script.
 //!
 //! [`signin`] signs people in and out, [`account`] is the signed-in page (collections,
-//! devices, new app passwords, the profile), [`oidc`] the relying party, [`profile`] what a
-//! phone is set up with, [`page`] the HTML, [`sessions`] the bounded server-side state (in the
-//! state store, so every instance behind a round-robin front shares it).
+//! devices, new app passwords, the profile), [`crm_signin`] connects a person's own CRM
+//! account by OAuth, [`oidc`] the relying party, [`profile`] what a phone is set up with,
+//! [`page`] the HTML, [`sessions`] the bounded server-side state (in the state store, so every
+//! instance behind a round-robin front shares it).
 
 mod account;
+mod crm_signin;
 mod flow;
 mod oidc;
 mod page;
@@ -80,6 +82,8 @@ pub struct Setup {
     sessions: Expiring<Session>,
     pending: Expiring<Pending>,
     flows: Expiring<flow::Flow>,
+    /// CRM sign-ins under way ("connect your CRM account").
+    crm_pending: Expiring<crm_signin::CrmPending>,
 }
 
 impl Setup {
@@ -102,11 +106,18 @@ impl Setup {
                 LOGIN_TTL,
             ),
             flows: Expiring::new(
-                store,
+                store.clone(),
                 SetupKind::LoginFlow,
                 1_000,
                 Some(PER_CLIENT),
                 flow::FLOW_TTL,
+            ),
+            crm_pending: Expiring::new(
+                store,
+                SetupKind::CrmSignIn,
+                CAPACITY,
+                Some(PER_CLIENT),
+                LOGIN_TTL,
             ),
         })
     }
@@ -132,6 +143,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .route(
             "/setup/{tenant}/profile",
             web::post().to(account::download_profile),
+        )
+        .route(
+            "/setup/{tenant}/crm/connect",
+            web::post().to(crm_signin::connect),
+        )
+        .route(
+            "/setup/{tenant}/crm/callback",
+            web::get().to(crm_signin::callback),
         )
         .route("/setup/{tenant}/flow/{login}", web::get().to(flow::consent))
         .route("/setup/{tenant}/flow/{login}", web::post().to(flow::grant))

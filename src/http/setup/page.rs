@@ -138,6 +138,22 @@ pub struct CreatedView {
     pub qr: Option<String>,
 }
 
+/// The person's own CRM credential, as the page shows it.
+pub enum CrmAccountView {
+    /// In use (`read_only`: their CRM role may only read).
+    Working {
+        /// Whether the role may only read.
+        read_only: bool,
+    },
+    /// The CRM refused it.
+    Refused {
+        /// When, as text.
+        at: String,
+        /// The CRM's reason.
+        reason: String,
+    },
+}
+
 /// What the signed-in page shows.
 pub struct Dashboard<'a> {
     /// Tenant name.
@@ -160,6 +176,10 @@ pub struct Dashboard<'a> {
     pub created: Option<CreatedView>,
     /// A notice (a device revoked, a label refused).
     pub notice: Option<String>,
+    /// The person's own CRM credential, when they have one.
+    pub crm_account: Option<CrmAccountView>,
+    /// Whether the page offers connecting a CRM account (OAuth on the person's behalf).
+    pub crm_connect: bool,
 }
 
 fn csrf_field(csrf: &str) -> String {
@@ -188,6 +208,42 @@ pub fn dashboard(d: &Dashboard<'_>) -> String {
     }
     if let Some(c) = &d.created {
         b.push_str(&created(d, c));
+    }
+    match &d.crm_account {
+        None => {}
+        Some(CrmAccountView::Working { read_only }) => b.push_str(&format!(
+            "<h2>Your CRM account</h2><p id=\"crm-account\">Your calendars and address books use your own CRM account{}.</p>",
+            if *read_only {
+                ", whose role may only read: they are read-only on your phone"
+            } else {
+                ""
+            }
+        )),
+        Some(CrmAccountView::Refused { at, reason }) => b.push_str(&format!(
+            "<h2>Your CRM account</h2><p class=\"notice\" role=\"alert\" id=\"crm-account\">Your CRM account was refused at {}: {}. \
+Your phone keeps showing what it had, and changes cannot be saved; connect again{}.</p>",
+            escape(at),
+            escape(reason),
+            if d.crm_connect {
+                " below"
+            } else {
+                " (ask your administrator for a new CRM token)"
+            }
+        )),
+    }
+    if d.crm_connect {
+        if d.crm_account.is_none() {
+            b.push_str("<h2>Your CRM account</h2><p id=\"crm-account\">Your calendars and address books use the company's CRM access. Connect your own CRM account so that they show what the CRM lets you see and your changes carry your name.</p>");
+        }
+        b.push_str(&format!(
+            "<form method=\"post\" action=\"/setup/{t}/crm/connect\">{}<button type=\"submit\" id=\"crm-connect\">{}</button></form>",
+            csrf_field(d.csrf),
+            if matches!(d.crm_account, Some(CrmAccountView::Working { .. })) {
+                "Connect again"
+            } else {
+                "Connect your CRM account"
+            }
+        ));
     }
     b.push_str("<h2>Your calendars and address books</h2>");
     if d.collections.is_empty() {

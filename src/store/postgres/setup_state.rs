@@ -14,6 +14,7 @@ fn kind_of(s: &str) -> SetupKind {
     match s {
         "session" => SetupKind::Session,
         "signin" => SetupKind::SignIn,
+        "crmsignin" => SetupKind::CrmSignIn,
         _ => SetupKind::LoginFlow,
     }
 }

@@ -13,6 +13,7 @@ fn kind_of(s: &str) -> SetupKind {
     match s {
         "session" => SetupKind::Session,
         "signin" => SetupKind::SignIn,
+        "crmsignin" => SetupKind::CrmSignIn,
         _ => SetupKind::LoginFlow,
     }
 }

@@ -181,6 +181,14 @@ pub trait Connector: Send + Sync {
         })
     }
 
+    /// The answer of the definition's `[me]` request (who the credential belongs to, and
+    /// their role); `NotSupported` without one.
+    async fn me(&self) -> Result<Value, ConnectorError> {
+        Err(ConnectorError::NotSupported {
+            message: "this CRM's definition has no [me] request".into(),
+        })
+    }
+
     /// One record by id; `Ok(None)` when it does not exist.
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Record>, ConnectorError>;
 
@@ -226,6 +234,19 @@ pub trait Connector: Send + Sync {
 
     /// Delete (or cancel, per the definition) record `id`.
     async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError>;
+
+    /// Delete like [`Connector::delete`], with the record's `version` as last read, for CRMs
+    /// that check a concurrency token in the delete request (`{version}` in a body template);
+    /// other connectors ignore it.
+    async fn delete_versioned(
+        &self,
+        entity: &str,
+        id: &str,
+        version: Option<&str>,
+    ) -> Result<(), ConnectorError> {
+        let _ = version;
+        self.delete(entity, id).await
+    }
 }
 
 pub mod rest;

@@ -80,8 +80,11 @@ impl Mapping {
             .path
             .as_deref()
             .and_then(|p| jsonpath::get(data, p))
-            .filter(|v| !v.is_null())?;
+            .filter(|v| !self.values.is_empty(v))?;
         let Some(tp) = rule.time_path.as_deref() else {
+            if let Some(p) = self.values.decode(v) {
+                return Some(p);
+            }
             return match v {
                 Value::String(s) => timefmt::parse_iso(s),
                 Value::Number(_) => timefmt::value_to_utc(v, self.rule_zone(rule))

@@ -74,6 +74,7 @@ impl Mapping {
                 return Err(format!("{}: enum rule without values", r.property));
             }
         }
+        f.values.validate().map_err(|m| format!("values: {m}"))?;
         if let Some(a) = &f.all_day {
             if a.mode != "midnight" && a.mode != "flag" {
                 return Err(format!(
@@ -119,6 +120,7 @@ impl Mapping {
             all_day: f.all_day,
             all_day_tz,
             fields: f.fields,
+            values: f.values,
         })
     }
 }

@@ -14,6 +14,7 @@
 //! (content lines).
 
 mod dates;
+mod element_filter;
 mod fallback;
 mod load;
 mod parse;
@@ -61,6 +62,8 @@ pub struct Mapping {
     /// Zone of all-day timestamps (`all_day.date_zone`, else the mapping's zone).
     all_day_tz: Tz,
     fields: Vec<FieldRule>,
+    /// How the CRM encodes dates and empty values (`[values]`).
+    values: crate::record::typed_values::ValueCodecDef,
     /// Upper-case names of the properties the rules write (see [`Mapping::mapped_properties`]).
     mapped: BTreeSet<String>,
 }
@@ -81,6 +84,12 @@ impl Mapping {
     /// a client's other properties are kept.
     pub fn mapped_properties(&self) -> BTreeSet<String> {
         self.mapped.clone()
+    }
+
+    /// Whether a CRM value means "no value" for this mapping (`null`, or one of `[values]
+    /// empty`, e.g. Odoo's `false`).
+    pub fn is_empty_value(&self, v: &serde_json::Value) -> bool {
+        self.values.is_empty(v)
     }
 }
 

@@ -57,6 +57,9 @@ impl Mapping {
                 set_path(&mut out, flag, Value::Bool(all_day))?;
             }
         }
+        if let Some(empty) = &self.values.write_empty {
+            replace_nulls(&mut out, empty);
+        }
         Ok(out)
     }
 
@@ -119,18 +122,18 @@ impl Mapping {
                     } else {
                         vec![self.text_from(rule, &p)]
                     };
-                    items.extend(
-                        values
-                            .into_iter()
-                            .map(|s| s.trim().to_string())
-                            .filter(|s| !s.is_empty())
-                            .map(Value::String),
-                    );
+                    for s in values
+                        .into_iter()
+                        .map(|s| s.trim().to_string())
+                        .filter(|s| !s.is_empty())
+                    {
+                        items.push(typed(&s, rule.value_type, false).map_err(invalid)?);
+                    }
                 }
                 if items.is_empty() && rule.absent == Absent::Omit {
                     return Ok(());
                 }
-                set_path(out, path, Value::Array(items))
+                rule.write_list(out, path, items)
             }
             _ => {
                 let Some(path) = rule.path.as_deref() else {
@@ -199,7 +202,11 @@ impl Mapping {
                             TimeVal::Date(d) => d,
                             TimeVal::Instant(t) => t.with_timezone(&self.tz).date_naive(),
                         };
-                        Some(Value::String(d.format("%Y-%m-%d").to_string()))
+                        Some(
+                            self.values
+                                .encode_date(d)
+                                .unwrap_or_else(|| Value::String(d.format("%Y-%m-%d").to_string())),
+                        )
                     }
                     (FieldType::Datetime, p) => {
                         let p = p.or_else(|| self.derived_end(rule, ctx));
@@ -229,7 +236,15 @@ impl Mapping {
                                     }
                                     TimeVal::Instant(t) => t,
                                 };
-                                Some(Value::String(timefmt::format_instant(t, fmt, self.tz)))
+                                // `[values] dates` encode unless the rule names its format.
+                                let coded = rule
+                                    .write_format
+                                    .is_none()
+                                    .then(|| self.values.encode_datetime(t, self.tz))
+                                    .flatten();
+                                Some(coded.unwrap_or_else(|| {
+                                    Value::String(timefmt::format_instant(t, fmt, self.tz))
+                                }))
                             }
                         }
                     }
@@ -285,6 +300,7 @@ impl Mapping {
                 continue;
             }
             let mut el = Value::Object(Map::new());
+            rule.stamp_filter(&mut el)?;
             set_path(&mut el, iv, Value::String(text))?;
             for (param, sub) in &rule.item_params {
                 let values: Vec<String> = p
@@ -313,7 +329,7 @@ impl Mapping {
         if items.is_empty() && rule.absent == Absent::Omit {
             return Ok(());
         }
-        set_path(out, path, Value::Array(items))
+        rule.write_list(out, path, items)
     }
 
     fn text_from(&self, rule: &FieldRule, p: &Prop) -> String {
@@ -502,7 +518,17 @@ fn is_date_value(p: &Prop) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case("DATE"))
 }
 
-fn set_path(out: &mut Value, path: &str, v: Value) -> Result<(), MappingError> {
+/// `[values] write_empty`: a cleared field is written as the CRM's empty value.
+fn replace_nulls(v: &mut Value, empty: &Value) {
+    match v {
+        Value::Null => *v = empty.clone(),
+        Value::Object(o) => o.values_mut().for_each(|x| replace_nulls(x, empty)),
+        Value::Array(a) => a.iter_mut().for_each(|x| replace_nulls(x, empty)),
+        _ => {}
+    }
+}
+
+pub(super) fn set_path(out: &mut Value, path: &str, v: Value) -> Result<(), MappingError> {
     let segs = jsonpath::parse(path).map_err(MappingError::Config)?;
     jsonpath::set(out, &segs, v).map_err(MappingError::Config)
 }

@@ -138,7 +138,11 @@ impl Mapping {
         tz_range: &mut Option<(i64, i64)>,
     ) -> Vec<String> {
         let at = |p: &Option<String>| p.as_deref().and_then(|p| jsonpath::get(data, p));
-        let value = at(&rule.path).filter(|v| !v.is_null());
+        // `[values] empty` (Odoo's `false`) is no value; an enum may map such a value itself.
+        let value = at(&rule.path).filter(|v| match rule.kind {
+            FieldType::Enum => !v.is_null(),
+            _ => !self.values.is_empty(v),
+        });
         match rule.kind {
             FieldType::Text => {
                 let s = value
@@ -182,6 +186,7 @@ impl Mapping {
                             String::new()
                         } else {
                             jsonpath::get(data, p)
+                                .filter(|v| !self.values.is_empty(v))
                                 .and_then(jsonpath::scalar_string)
                                 .map(|s| match rule.part_values.get(p) {
                                     Some(table) => dav_value(table, &s),
@@ -212,6 +217,7 @@ impl Mapping {
                         Value::Array(a) => a.iter().collect::<Vec<_>>(),
                         other => vec![other],
                     })
+                    .filter(|v| !self.values.is_empty(v))
                     .filter_map(jsonpath::scalar_string)
                     .filter(|s| !s.is_empty())
                     .collect();
@@ -240,8 +246,11 @@ impl Mapping {
             }
             FieldType::Date => {
                 let d = value
-                    .and_then(Value::as_str)
-                    .and_then(timefmt::parse_iso)
+                    .and_then(|v| {
+                        self.values
+                            .decode(v)
+                            .or_else(|| v.as_str().and_then(timefmt::parse_iso))
+                    })
                     .map(|p| match p {
                         timefmt::Parsed::Date(d) => d,
                         other => timefmt::to_utc(other, self.tz)
@@ -342,8 +351,9 @@ impl Mapping {
             })
             .collect();
         let mut lines = Vec::new();
-        for el in elements {
+        for el in elements.into_iter().filter(|el| rule.filter_matches(el)) {
             let Some(value) = jsonpath::get(el, iv)
+                .filter(|v| !self.values.is_empty(v))
                 .and_then(jsonpath::scalar_string)
                 .filter(|s| !s.is_empty())
             else {

@@ -177,6 +177,17 @@ pub struct FieldRule {
     /// pass through unchanged.
     #[serde(default)]
     pub part_values: BTreeMap<String, BTreeMap<String, String>>,
+    /// List of objects: only elements carrying these values (path inside the element → value,
+    /// `{ type = "email" }`) are this rule's; elements written get them set. Several rules may
+    /// share one array this way (EMAIL and TEL from `contact_methods`); together they write
+    /// the whole array.
+    #[serde(default)]
+    pub item_filter: BTreeMap<String, serde_json::Value>,
+    /// List: the JSON the list is written inside, `"{items}"` standing for the array (Odoo's
+    /// replace command `[[6, 0, "{items}"]]`), for CRMs where a plain array would add to the
+    /// existing entries instead of replacing them.
+    #[serde(default)]
+    pub write_template: Option<serde_json::Value>,
 }
 
 /// All-day detection.
@@ -228,6 +239,9 @@ pub(super) struct MappingFile {
     pub(super) all_day: Option<AllDay>,
     #[serde(default, rename = "field")]
     pub(super) fields: Vec<FieldRule>,
+    /// How the CRM encodes dates and empty values (`[values]`, see `record::typed_values`).
+    #[serde(default)]
+    pub(super) values: crate::record::typed_values::ValueCodecDef,
 }
 
 fn utc() -> String {

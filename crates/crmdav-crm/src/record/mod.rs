@@ -6,6 +6,7 @@
 
 pub mod jsonpath;
 pub mod timefmt;
+pub mod typed_values;
 pub mod vars;
 
 use chrono::{DateTime, Utc};

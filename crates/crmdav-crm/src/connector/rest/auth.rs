@@ -190,6 +190,11 @@ pub(crate) enum Applied {
     Header(String, String),
     Query(String, String),
     Basic(String, String),
+    /// A login session: an optional header, and the value `{session}` takes in bodies.
+    Login {
+        header: Option<(String, String)>,
+        session: serde_json::Value,
+    },
 }
 
 pub(crate) enum AuthRuntime {
@@ -206,12 +211,21 @@ pub(crate) enum AuthRuntime {
         password: Secret,
     },
     OAuth(Box<OAuth>),
+    Login(Box<super::auth_login::LoginAuth>),
 }
 
 impl AuthRuntime {
-    /// The runtime credentials for a definition's `[auth]`; OAuth2 tokens are kept in `store`.
-    pub(crate) fn from_def(def: &AuthDef, store: Arc<dyn TokenStore>) -> Self {
-        match def {
+    /// The runtime credentials for a definition's `[auth]`; OAuth2 tokens are kept in `store`,
+    /// login calls go to `base` (the connector's `base_url`).
+    pub(crate) fn from_def(
+        def: &AuthDef,
+        store: Arc<dyn TokenStore>,
+        base: &str,
+    ) -> Result<Self, ConnectorError> {
+        Ok(match def {
+            AuthDef::Login(l) => {
+                AuthRuntime::Login(Box::new(super::auth_login::LoginAuth::new(l, base)?))
+            }
             AuthDef::None => AuthRuntime::None,
             AuthDef::Bearer { token } => AuthRuntime::Bearer(Secret(token.clone())),
             AuthDef::ApiKey {
@@ -276,7 +290,7 @@ impl AuthRuntime {
                 base_url_from: base_url_from.clone(),
                 base_url_hosts: base_url_hosts.clone(),
             })),
-        }
+        })
     }
 }
 
@@ -310,6 +324,7 @@ impl AuthRuntime {
                 let token = o.access_token(http, calls).await?;
                 Applied::Header("Authorization".into(), format!("{} {token}", o.scheme))
             }
+            AuthRuntime::Login(l) => l.apply(http, calls).await?,
         })
     }
 
@@ -321,9 +336,13 @@ impl AuthRuntime {
         }
     }
 
-    /// After a 401: forget the access token that was refused, so the next `apply` refreshes.
-    /// Returns whether a retry can help (only for OAuth2).
+    /// After a 401: forget the access token (or login session) that was refused, so the next
+    /// `apply` refreshes (or logs in again). Returns whether a retry can help (OAuth2, login).
     pub async fn invalidate(&self, refused: &Applied) -> bool {
+        if let AuthRuntime::Login(l) = self {
+            l.invalidate(refused).await;
+            return true;
+        }
         let AuthRuntime::OAuth(o) = self else {
             return false;
         };

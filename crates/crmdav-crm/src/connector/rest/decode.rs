@@ -3,7 +3,7 @@
 
 use super::def::{Endpoint, EntityDef};
 use super::transport::Resp;
-use super::{jsonpath, timefmt, RestConnector};
+use super::{jsonpath, RestConnector};
 use crate::connector::{ConnectorError, Record};
 use serde_json::Value;
 
@@ -53,9 +53,15 @@ impl RestConnector {
             if resp.body.iter().all(u8::is_ascii_whitespace) {
                 return Ok(Value::Null);
             }
-            return serde_json::from_slice(&resp.body).map_err(|e| ConnectorError::Protocol {
-                message: format!("malformed JSON from the CRM (HTTP {status}): {e}"),
-            });
+            let body: Value =
+                serde_json::from_slice(&resp.body).map_err(|e| ConnectorError::Protocol {
+                    message: format!("malformed JSON from the CRM (HTTP {status}): {e}"),
+                })?;
+            // `[body_errors]`: a refusal inside a 200 is not a success.
+            if let Some(err) = self.body_error(&body) {
+                return Err(err.into_error());
+            }
+            return Ok(body);
         }
         let message = self
             .error_message(&resp.body)
@@ -92,7 +98,7 @@ impl RestConnector {
             .modified_field
             .as_deref()
             .and_then(|p| jsonpath::get(&v, p))
-            .and_then(|m| timefmt::value_to_utc(m, self.tz));
+            .and_then(|m| self.def.values.to_utc(m, self.tz));
         let version = e
             .version_field
             .as_deref()

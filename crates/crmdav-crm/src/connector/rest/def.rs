@@ -4,9 +4,11 @@
 //! `${VAR}` (or `${VAR:-default}`) placeholders filled from the tenant's options when the
 //! connector is built; an unknown variable without a default is a configuration error.
 
+pub use super::body_errors::{BodyErrorRule, BodyErrorsDef};
 use super::scope_def::check_scope;
-pub use super::scope_def::{MatchDef, ScopeDef, UsersDef, WindowDef};
+pub use super::scope_def::{MatchDef, MeDef, PersonOAuthDef, ScopeDef, UsersDef, WindowDef};
 pub use super::status_map::{StatusMeaning, StatusOverrideDef};
+pub use crate::record::typed_values::{DateCodecDef, ValueCodecDef};
 use crate::record::vars::{substitute, substitute_toml};
 use serde::Deserialize;
 use serde_json::Value;
@@ -77,6 +79,22 @@ pub struct ConnectorDef {
     /// The CRM's user list (`[users]`), for linking people to CRM users by e-mail.
     #[serde(default)]
     pub users: Option<UsersDef>,
+    /// Errors inside a successful answer (`[body_errors]`: JSON-RPC's `{"error": …}` in an
+    /// HTTP 200), mapped by name or code like `status_overrides`.
+    #[serde(default)]
+    pub body_errors: Option<BodyErrorsDef>,
+    /// How the CRM encodes dates and empty values (`[values]`), for `modified_field` and the
+    /// deleted-records feed's times; mapping files declare the same table for their fields.
+    #[serde(default)]
+    pub values: ValueCodecDef,
+    /// Who the credential belongs to (`[me]`): the request that tells a person's role, so a
+    /// read-only role makes their collections read-only on the phone.
+    #[serde(default)]
+    pub me: Option<MeDef>,
+    /// OAuth2 authorization code with PKCE on a person's behalf (`[person_oauth]`): the
+    /// sign-in page's "connect your CRM account"; offered when its `client_id` is not empty.
+    #[serde(default)]
+    pub person_oauth: Option<PersonOAuthDef>,
 }
 
 fn default_timeout() -> u64 {
@@ -181,7 +199,13 @@ pub enum AuthDef {
         #[serde(default)]
         base_url_hosts: Vec<String>,
     },
+    /// A login call that answers a session id or token (JSON-RPC `common.login`, a
+    /// `/session/authenticate` that sets a cookie, a `POST /login` answering a token); see
+    /// [`LoginDef`].
+    Login(LoginDef),
 }
+
+pub use super::auth_login::LoginDef;
 
 fn bearer_scheme() -> String {
     "Bearer".into()
@@ -339,7 +363,16 @@ pub struct EntityDef {
     /// bounds); without it the window is applied locally only.
     #[serde(default)]
     pub window: Option<WindowDef>,
+    /// The JSON type of a record id where a body template places `{id}`: `string` (default)
+    /// or `integer` (Odoo, JSON-RPC ERPs).
+    #[serde(default)]
+    pub id_type: IdType,
+    /// The JSON type of `{version}` in a body template (the record's `version_field`).
+    #[serde(default)]
+    pub version_type: IdType,
 }
+
+pub use super::body_template::IdType;
 
 /// A lookup for a record the gateway created but never heard back about
 /// (`Connector::find_created`): a list or search request filtered by what was sent, and the
@@ -439,6 +472,11 @@ pub struct Endpoint {
     pub path: String,
     #[serde(default)]
     pub query: BTreeMap<String, String>,
+    /// A body template (JSON). Strings that are exactly a placeholder become its typed value:
+    /// `{record}` (create/update: the mapped record), `{id}` (typed per `id_type`), `{version}`,
+    /// `{since}`, `{limit}`, `{offset}`, `{page}`, `{cursor}`, `{session}` (a login session);
+    /// inside longer strings they are replaced as text. A member whose placeholder has no value
+    /// is left out. Without a body, create and update send the mapped record.
     #[serde(default)]
     pub body: Option<Value>,
     /// Create and update: fields merged into the mapped record before it is wrapped, by JSON
@@ -469,6 +507,9 @@ pub enum DeleteDef {
         path: String,
         #[serde(default)]
         headers: BTreeMap<String, String>,
+        /// A body template (`{id}`, `{session}`): RPC APIs that delete by a POST.
+        #[serde(default)]
+        body: Option<Value>,
     },
     /// A status change: `body` is sent to `path` with `method` (e.g. PATCH `{"status":"cancelled"}`,
     /// or POST to a `/cancel` action).
@@ -583,7 +624,8 @@ pub enum ModifiedSinceDef {
         #[serde(default)]
         until_param: Option<String>,
     },
-    /// A JSON search body; every string equal to `{since}` becomes the formatted time, and
+    /// A JSON search body; every string equal to `{since}` becomes the formatted time (with
+    /// `format = "values"`: the `[values] dates` encoding, a typed object), and
     /// `{limit}`/`{offset}`/`{page}`/`{cursor}` receive the paging values (which then stay out
     /// of the query string). `method`/`path` override the list endpoint when set.
     Body {
@@ -681,6 +723,17 @@ impl ConnectorDef {
         if self.max_concurrency == 0 {
             return Err("max_concurrency must be at least 1".into());
         }
+        if let AuthDef::Login(l) = &self.auth {
+            l.validate()?;
+        } else if let Some(name) = super::body_template::entity_wanting_session(self) {
+            return Err(format!(
+                "entity {name}: a body template uses {{session}} but [auth] is not type = \"login\""
+            ));
+        }
+        if let Some(b) = &self.body_errors {
+            b.validate()?;
+        }
+        self.values.validate().map_err(|m| format!("values: {m}"))?;
         crate::record::timefmt::resolve_tz(&self.timezone)
             .ok_or_else(|| format!("unknown time zone {:?}", self.timezone))?;
         if let AuthDef::Oauth2ClientCredentials {
@@ -838,5 +891,22 @@ list = { path = "/a" }
         let vars: HashMap<String, String> = [("auth".to_string(), "nope".to_string())].into();
         let e = ConnectorDef::from_toml_str(t, &vars).unwrap_err();
         assert!(e.contains("not one of"), "{e}");
+    }
+
+    #[test]
+    fn a_session_placeholder_needs_a_login_auth() {
+        let t = r#"
+name = "x"
+base_url = "https://crm.example"
+[entities.a]
+list = { method = "POST", path = "/rpc", body = { uid = "{session}" } }
+"#;
+        let e = ConnectorDef::from_toml_str(t, &HashMap::new()).unwrap_err();
+        assert!(e.contains("{session}"), "{e}");
+        let with_login = t.replace(
+            "[entities.a]",
+            "[auth]\ntype = \"login\"\npath = \"/login\"\nsession_path = \"uid\"\n[entities.a]",
+        );
+        assert!(ConnectorDef::from_toml_str(&with_login, &HashMap::new()).is_ok());
     }
 }

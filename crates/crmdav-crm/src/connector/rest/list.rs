@@ -76,7 +76,11 @@ impl RestConnector {
         let mut place = self.page_place(&e.paging, page.as_deref())?;
         let mut req = self.endpoint_req(&filtered.ep, None, None, true)?;
         req.headers.extend(filtered.headers);
-        if let Some((template, since_s)) = filtered.body_template {
+        // A list endpoint's own body is a template too (paging placeholders; RPC listings).
+        let template = filtered
+            .body_template
+            .or_else(|| filtered.ep.body.clone().map(|b| (b, String::new())));
+        if let Some((template, since_s)) = template {
             let mut used = Vec::new();
             let body = drop_unset_placeholders(fill_template(
                 template,
@@ -170,8 +174,11 @@ impl RestConnector {
                 if let Some(p) = path {
                     out.ep.path = p.clone();
                 }
-                out.body_template =
-                    Some((body.clone(), timefmt::format_instant(t, format, self.tz)));
+                // `format = "values"`: `{since}` in the CRM's `[values]` date encoding.
+                out.body_template = Some(match self.typed_since(body, format, t) {
+                    Some(typed) => (typed, String::new()),
+                    None => (body.clone(), timefmt::format_instant(t, format, self.tz)),
+                });
             }
         }
         out

@@ -11,9 +11,14 @@
 //! OAuth2), `url` (URLs from the base URL only), `transport` (one HTTP exchange), `retry`
 //! (rate limits, retries and backoff), `decode` (answers → records or errors), `list` (one
 //! page of a listing or of the deleted-records feed), `paging` (the paging styles), `created`
-//! (finding a record whose create went unanswered).
+//! (finding a record whose create went unanswered), `body_template` (placeholders in
+//! per-operation bodies, for RPC-style APIs), `auth_login` (login-call sessions),
+//! `body_errors` (errors inside a 200 answer).
 
 pub mod auth;
+mod auth_login;
+mod body_errors;
+mod body_template;
 mod created;
 mod decode;
 pub mod def;
@@ -93,7 +98,7 @@ impl RestConnector {
             .map_err(|e| config(format!("HTTP client: {e}")))?;
         let store: Arc<dyn TokenStore> =
             token_store.unwrap_or_else(|| Arc::new(auth::MemoryTokenStore::default()));
-        let auth = AuthRuntime::from_def(&def.auth, store);
+        let auth = AuthRuntime::from_def(&def.auth, store, &def.base_url)?;
         Ok(Self {
             permits: tokio::sync::Semaphore::new(def.max_concurrency.max(1)),
             def,
@@ -198,6 +203,10 @@ impl Connector for RestConnector {
         self.users().await
     }
 
+    async fn me(&self) -> Result<Value, ConnectorError> {
+        self.who_am_i().await
+    }
+
     async fn list_deleted(
         &self,
         entity: &str,
@@ -210,7 +219,11 @@ impl Connector for RestConnector {
     async fn get(&self, entity: &str, id: &str) -> Result<Option<Record>, ConnectorError> {
         let e = self.entity(entity)?;
         if let Some(ep) = &e.get {
-            let req = match self.endpoint_req(ep, Some(id), None, true) {
+            let body = match self.op_body(e, ep.body.as_ref(), Some(id), None, None) {
+                Err(ConnectorError::NotFound { .. }) => return Ok(None),
+                other => other?,
+            };
+            let req = match self.endpoint_req(ep, Some(id), body, true) {
                 Err(ConnectorError::NotFound { .. }) => return Ok(None),
                 other => other?,
             };
@@ -274,7 +287,8 @@ impl Connector for RestConnector {
             .ok_or_else(|| ConnectorError::NotSupported {
                 message: format!("{entity} cannot be changed in this CRM"),
             })?;
-        let mut req = self.endpoint_req(ep, Some(id), Some(self.write_body(e, ep, data)), false)?;
+        let body = self.write_request_body(e, ep, data, Some(id), version)?;
+        let mut req = self.endpoint_req(ep, Some(id), Some(body), false)?;
         if let (Some(h), Some(v)) = (&e.version_header, version) {
             req.headers.push((h.clone(), v.to_string()));
         }
@@ -296,6 +310,15 @@ impl Connector for RestConnector {
     }
 
     async fn delete(&self, entity: &str, id: &str) -> Result<(), ConnectorError> {
+        self.delete_versioned(entity, id, None).await
+    }
+
+    async fn delete_versioned(
+        &self,
+        entity: &str,
+        id: &str,
+        version: Option<&str>,
+    ) -> Result<(), ConnectorError> {
         let e = self.entity(entity)?;
         let req = match &e.delete {
             DeleteDef::Forbidden => {
@@ -307,10 +330,11 @@ impl Connector for RestConnector {
                 method,
                 path,
                 headers,
+                body,
             } => Req {
                 method: parse_method(method)?,
                 url: self.url_for(path, Some(id))?,
-                body: None,
+                body: self.op_body(e, body.as_ref(), Some(id), version, None)?,
                 headers: headers
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
@@ -325,7 +349,7 @@ impl Connector for RestConnector {
             } => Req {
                 method: parse_method(method)?,
                 url: self.url_for(path, Some(id))?,
-                body: body.clone(),
+                body: self.op_body(e, body.as_ref(), Some(id), version, None)?,
                 headers: headers
                     .iter()
                     .map(|(k, v)| (k.clone(), v.clone()))
@@ -354,7 +378,8 @@ impl RestConnector {
             .ok_or_else(|| ConnectorError::NotSupported {
                 message: format!("{entity} cannot be created in this CRM"),
             })?;
-        let mut req = self.endpoint_req(ep, None, Some(self.write_body(e, ep, data)), false)?;
+        let body = self.write_request_body(e, ep, data, None, None)?;
+        let mut req = self.endpoint_req(ep, None, Some(body), false)?;
         if let (Some(h), Some(k)) = (&self.def.idempotency_key_header, key) {
             req.headers.push((h.clone(), k.to_string()));
             req.idempotent = true;

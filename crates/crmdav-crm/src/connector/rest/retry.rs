@@ -2,7 +2,7 @@
 //! timeouts only for reads, with exponential backoff; a CRM's own rate-limit headers pause
 //! the next request.
 
-use super::def::{RemainingFormat, ResetFormat};
+use super::def::{RemainingFormat, ResetFormat, StatusMeaning};
 use super::transport::{header_str, Req, Resp};
 use super::{timefmt, RestConnector};
 use crate::connector::ConnectorError;
@@ -80,6 +80,23 @@ impl RestConnector {
                         retry_after,
                     });
                 }
+                200..=299 => match self.body_error_raw(&resp.body).map(|e| e.means) {
+                    // A session the CRM reports expired inside a 200: log in again, once.
+                    Some(StatusMeaning::Auth)
+                        if !auth_retried && self.auth.invalidate(&applied).await =>
+                    {
+                        auth_retried = true;
+                        continue;
+                    }
+                    Some(StatusMeaning::Unavailable)
+                        if req.idempotent && attempt < self.def.max_retries =>
+                    {
+                        self.backoff(attempt, retry_after).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    _ => return Ok(resp),
+                },
                 _ => return Ok(resp),
             }
         }

@@ -104,6 +104,72 @@ pub struct UsersDef {
     pub max_pages: u32,
 }
 
+/// The request that tells whose credential this is and their role (`[me]`): asked with a
+/// person's own credential, its answer's `role_path` names the role, and a role in
+/// `read_only_roles` makes that person's CRM collections read-only on the phone.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeDef {
+    /// The GET request's path under the base URL (`/me`).
+    pub path: String,
+    /// Query parameters of the request.
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// Path of the role in the answer (`role`).
+    pub role_path: String,
+    /// Roles that may only read (`["readonly"]`).
+    #[serde(default)]
+    pub read_only_roles: Vec<String>,
+    /// How long a person's role is kept before it is asked again, seconds.
+    #[serde(default = "default_me_ttl")]
+    pub ttl_secs: u64,
+}
+
+fn default_me_ttl() -> u64 {
+    300
+}
+
+/// OAuth2 authorization code with PKCE (RFC 6749 §4.1, RFC 7636) on a person's behalf: where
+/// the sign-in page sends them to connect their CRM account, and how the code and later the
+/// refresh token are exchanged. Their tokens then authenticate their reads and writes.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonOAuthDef {
+    /// The CRM's authorization endpoint.
+    pub authorize_url: String,
+    /// The CRM's token endpoint.
+    pub token_url: String,
+    /// The OAuth client (usually `${client_id:-}` from the tenant's options); an empty one
+    /// means the tenant does not offer it.
+    pub client_id: String,
+    /// The client's secret, if it has one.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// Scopes asked for.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Authorization scheme before the access token (`Bearer`).
+    #[serde(default = "bearer")]
+    pub scheme: String,
+    /// How the client id/secret reach the token endpoint.
+    #[serde(default)]
+    pub client_auth: super::def::ClientAuth,
+    /// Extra parameters of the authorization request (e.g. `access_type = "offline"`).
+    #[serde(default)]
+    pub authorize_params: BTreeMap<String, String>,
+}
+
+fn bearer() -> String {
+    "Bearer".into()
+}
+
+impl PersonOAuthDef {
+    /// Whether the tenant's options give it a client (and so the page offers it).
+    pub fn offered(&self) -> bool {
+        !self.client_id.trim().is_empty()
+    }
+}
+
 /// A scope's predicates each need one comparison and parseable paths; it must narrow
 /// something (a filter or a predicate), or every person would see every record.
 pub(super) fn check_scope(d: &ScopeDef) -> Result<(), String> {

@@ -2,7 +2,7 @@
 //! calendar's window bounds added to the list request) and the CRM's user list
 //! (`Connector::list_users`, the definition's `[users]`).
 
-use super::def::{EntityDef, ModifiedSinceDef, UsersDef};
+use super::def::{Endpoint, EntityDef, ModifiedSinceDef, UsersDef};
 use super::{jsonpath, RestConnector};
 use crate::connector::{ConnectorError, CrmUser, ListQuery, Page};
 use chrono::{DateTime, Utc};
@@ -28,6 +28,31 @@ impl RestConnector {
             q.extend(query.clone());
         }
         self.list_page(&narrowed, since, page).await
+    }
+
+    /// The answer of the definition's `[me]` request, with this connector's credential.
+    pub(super) async fn who_am_i(&self) -> Result<Value, ConnectorError> {
+        let me = self
+            .definition()
+            .me
+            .as_ref()
+            .ok_or_else(|| ConnectorError::NotSupported {
+                message: format!(
+                    "{} has no [me] request in its definition",
+                    self.definition().name
+                ),
+            })?;
+        let ep = Endpoint {
+            method: "GET".into(),
+            path: me.path.clone(),
+            query: me.query.clone(),
+            body: None,
+            constants: Default::default(),
+            headers: Default::default(),
+        };
+        let req = self.endpoint_req(&ep, None, None, true)?;
+        let resp = self.execute(&req).await?;
+        self.check(&resp)
     }
 
     /// Every user of the CRM, paged, at most `max_pages` pages.
@@ -84,6 +109,8 @@ fn users_entity(u: &UsersDef) -> EntityDef {
         find_created: None,
         scopes: Default::default(),
         window: None,
+        id_type: Default::default(),
+        version_type: Default::default(),
     }
 }
 

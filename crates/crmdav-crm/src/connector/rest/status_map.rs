@@ -34,6 +34,9 @@ pub enum StatusMeaning {
     Refused,
     /// A temporary failure.
     Unavailable,
+    /// The record's version check failed (a concurrency token in the body did not match): the
+    /// phone gets 412.
+    VersionMismatch,
 }
 
 impl StatusMeaning {
@@ -49,6 +52,7 @@ impl StatusMeaning {
                 message,
                 retry_after: None,
             },
+            StatusMeaning::VersionMismatch => ConnectorError::VersionMismatch { message },
         }
     }
 }

@@ -2,6 +2,7 @@
 //! a concurrency permit, counted, and the answer read in full.
 
 use super::auth::Applied;
+use super::body_template::{put_session, wants_session};
 use super::url::rebase;
 use super::RestConnector;
 use crate::connector::ConnectorError;
@@ -59,6 +60,12 @@ impl RestConnector {
                     .basic_auth(u, Some(p));
             }
             Applied::None => rb = self.http.request(req.method.clone(), url),
+            Applied::Login { header, .. } => {
+                rb = self.http.request(req.method.clone(), url);
+                if let Some((k, v)) = header {
+                    rb = rb.header(k, v);
+                }
+            }
         }
         rb = rb.header("Accept", "application/json");
         for (k, v) in self.def.headers.iter() {
@@ -76,8 +83,15 @@ impl RestConnector {
             }
             rb = rb.header(k, v);
         }
-        if let Some(b) = &req.body {
-            rb = rb.json(b);
+        match (&req.body, applied) {
+            // `{session}` in a body template takes this attempt's session.
+            (Some(b), Applied::Login { session, .. }) if wants_session(b) => {
+                let mut b = b.clone();
+                put_session(&mut b, session);
+                rb = rb.json(&b);
+            }
+            (Some(b), _) => rb = rb.json(b),
+            (None, _) => {}
         }
         let result = {
             let _permit =
