@@ -3,14 +3,15 @@
 //! Layers, top to bottom; each uses only layers below it (checked with
 //! `grep -rn "use crate::" src`):
 //!
-//! 1. `main.rs` (the binary), `check` (`crmdav check`), `admin` (`crmdav app-password`),
+//! 1. `main.rs` (the binary), `check` (`crmdav check`; `check_as`: `check --as`), `admin`
+//!    (`crmdav app-password`, `link`, `unlink`, `devices`, `revoke`),
 //!    `backup` (`crmdav backup`, `restore`, `new-epoch`), `people` (`crmdav users`) and `reload`
 //!    (tenant files re-read on SIGHUP, swapped into `app`'s state);
 //! 2. `http`: the actix-web front end (routing, authentication, limits, logging, metrics,
 //!    native TLS), and within it `http::setup`, the sign-in page that sets up a phone
 //!    (OpenID Connect, a person's devices through `auth::devices`, Login Flow v2); it uses
-//!    `app`, `auth`, `config`, `tree`, the store's reads and a person's CRM credential state
-//!    (`crm`, through `app`'s collections), never `dav`;
+//!    `app`, `auth`, `config`, `tree`, the store's reads and its own state (`setup_state`), a
+//!    person's CRM credential state (`crm`, through `app`'s collections), never `dav`;
 //! 3. `dav`: the protocols (WebDAV, CalDAV, CardDAV, sync-collection, extended MKCOL);
 //! 4. `app`: the state every handler holds, and the composition root that builds it (it calls
 //!    nothing above it, so the handlers can hold it);
@@ -37,6 +38,7 @@ pub mod backup;
 pub mod caldav;
 pub mod carddav;
 pub mod check;
+pub mod check_as;
 pub mod collections;
 pub mod config;
 pub mod crm;

@@ -1,5 +1,5 @@
 //! The `crmdav` binary: `serve`, `check`, `users`, `hash-password`, `app-password`, `backup`,
-//! `restore` and `new-epoch`.
+//! `restore`, `new-epoch`, and the person commands `link`, `unlink`, `devices`, `revoke`.
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -31,6 +31,10 @@ enum Cmd {
         /// Also connect to this tenant's CRM and read a page of each entity.
         #[arg(long)]
         tenant: Option<String>,
+        /// With --tenant: what this person would see (scopes, CRM queries, live record
+        /// counts, CRM calls) instead of the entity probe.
+        #[arg(long = "as", requires = "tenant")]
+        as_user: Option<String>,
     },
     /// Print an argon2 hash of a password read from standard input, for a tenant file.
     HashPassword,
@@ -51,6 +55,9 @@ enum Cmd {
     /// Back up, restore, or start a new epoch after a restore.
     #[command(flatten)]
     Backup(crmdav::backup::BackupCmd),
+    /// Link, unlink, list the devices of, or revoke everything of a person.
+    #[command(flatten)]
+    Person(crmdav::admin::PersonCmd),
 }
 
 /// Logs to standard error, filtered by `CRMDAV_LOG`; one JSON object per line when
@@ -77,6 +84,7 @@ fn main() -> ExitCode {
     match cli.cmd {
         Cmd::AppPassword { cmd } => crmdav::admin::run(cmd),
         Cmd::Backup(cmd) => crmdav::backup::run(cmd),
+        Cmd::Person(cmd) => crmdav::admin::run_person(cmd),
         Cmd::HashPassword => {
             let mut pw = String::new();
             if std::io::stdin().read_line(&mut pw).is_err() {
@@ -94,7 +102,11 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Cmd::Check { config, tenant } => match crmdav::crm::definitions::load_config(&config) {
+        Cmd::Check {
+            config,
+            tenant,
+            as_user,
+        } => match crmdav::crm::definitions::load_config(&config) {
             Ok(cfg) => {
                 print!("{}", crmdav::check::describe(&cfg));
                 if let Some(t) = tenant {
@@ -105,7 +117,13 @@ fn main() -> ExitCode {
                             return ExitCode::FAILURE;
                         }
                     };
-                    return match rt.block_on(crmdav::check::probe_tenant(&cfg, &t)) {
+                    let probe = async {
+                        match &as_user {
+                            Some(u) => crmdav::check_as::probe_as(&cfg, &t, u).await,
+                            None => crmdav::check::probe_tenant(&cfg, &t).await,
+                        }
+                    };
+                    return match rt.block_on(probe) {
                         Ok(report) => {
                             print!("{report}");
                             ExitCode::SUCCESS

@@ -1,9 +1,10 @@
-//! `crmdav users`: who of a tenant's people is linked to a CRM user, and why the others are
-//! not (the same linking the server does, with one read of the CRM's user list).
+//! `crmdav users`: who of a tenant's people is linked to a CRM user, by which source (the
+//! tenant file's `crm_id`, `crmdav link`, or e-mail), and why the others are not (the same
+//! linking the server does, with one read of the CRM's user list and of the stored links).
 
 use crate::config::{ConnectorKind, ServerConfig};
 use crate::connector::Connector;
-use crate::crm::people::{link_people, LinkReport};
+use crate::crm::people::{link_people, stored_links, LinkReport, StoredLinks};
 use crate::crm::Person;
 use std::fmt::Write;
 
@@ -67,7 +68,31 @@ pub async fn users_report(cfg: &ServerConfig, tenant: &str) -> anyhow::Result<St
             }
         }
     };
-    let reports = link_people(&people, listed.as_ref());
+    let stored = match crate::store::Store::open_beside_server(&cfg.state).await {
+        Ok(store) => stored_links(&store, tenant)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(format!(
+            "cannot open state store {}: {e}",
+            crate::store::redact_url(&cfg.state)
+        )),
+    };
+    let stored = stored.unwrap_or_else(|e| {
+        let _ = writeln!(
+            s,
+            "  the links stored with `crmdav link` were not read: {e}"
+        );
+        StoredLinks::new()
+    });
+    for (name, id) in &stored {
+        if !people.iter().any(|p| &p.name == name) {
+            let _ = writeln!(
+                s,
+                "  stored link of {name} to CRM user {id} names nobody in the tenant file (remove it with `crmdav unlink`)"
+            );
+        }
+    }
+    let reports = link_people(&people, listed.as_ref(), &stored);
     let width = reports
         .iter()
         .map(|r| r.person.name.len())

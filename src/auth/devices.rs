@@ -4,7 +4,7 @@
 
 use super::app_password::{self, AppSecret, LabelError};
 use crate::config::{ServerConfig, TenantConfig};
-use crate::store::{AppPassword, Store, StoreError};
+use crate::store::{AppPassword, SetupKind, Store, StoreError};
 
 /// Why a device operation was refused.
 #[derive(Debug, thiserror::Error)]
@@ -219,6 +219,48 @@ pub async fn revoke_all(
         person(cfg, tenant_name, user)?;
     }
     Ok(n)
+}
+
+/// A signed-in session of the sign-in page, as listed (its id and data stay sealed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageSession {
+    /// When it ends, epoch seconds.
+    pub expires: i64,
+    /// When the person last used it, epoch seconds.
+    pub last_used: Option<i64>,
+}
+
+/// The live sign-in page sessions of a person (on every instance sharing the store).
+pub async fn page_sessions(
+    store: &Store,
+    cfg: &ServerConfig,
+    tenant_name: &str,
+    user: &str,
+) -> Result<Vec<PageSession>, DeviceError> {
+    tenant(cfg, tenant_name)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    let rows = store.setup_owned(tenant_name, user, now).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|e| e.kind == SetupKind::Session)
+        .map(|e| PageSession {
+            expires: e.expires_ms / 1000,
+            last_used: e.used_ms.map(|u| u / 1000),
+        })
+        .collect())
+}
+
+/// End every sign-in page session of a person, on every instance: they must sign in again.
+/// Returns how many were live.
+pub async fn sign_out_everywhere(
+    store: &Store,
+    cfg: &ServerConfig,
+    tenant_name: &str,
+    user: &str,
+) -> Result<u64, DeviceError> {
+    tenant(cfg, tenant_name)?;
+    let now = chrono::Utc::now().timestamp_millis();
+    Ok(store.setup_remove_owned(tenant_name, user, now).await?)
 }
 
 #[cfg(test)]

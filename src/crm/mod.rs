@@ -41,7 +41,7 @@ pub use refresh::{RefreshError, RefreshStats};
 pub use registry::CrmRegistry;
 pub use scope::{Person, ScopeSpec};
 pub use tenant::{BindingKey, CrmTenant};
-pub use tokens::{check_stored_tokens, KvTokenStore};
+pub use tokens::{check_stored_tokens, forget_personal_tokens, KvTokenStore};
 pub use write::CrmWriteError;
 
 #[cfg(test)]

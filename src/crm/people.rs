@@ -1,19 +1,83 @@
-//! People linked to CRM users: the tenant file's people (an explicit `crm_id` wins) matched to
-//! the CRM's user list by e-mail (ASCII case-insensitive; inactive CRM users are never linked,
-//! and an address two active CRM users share links nobody). The tenant re-reads the list once
-//! per `users_ttl_secs`; `crmdav users` prints the same result with the reasons.
+//! People linked to CRM users: the tenant file's people matched to the CRM's user list by
+//! e-mail (ASCII case-insensitive; inactive CRM users are never linked, and an address two
+//! active CRM users share links nobody). Two sources override the match: a link an
+//! administrator stored with `crmdav link` (in the state store, so every instance sees it), and
+//! above both, a `crm_id` in the tenant file. The tenant re-reads the list and the stored links
+//! once per `users_ttl_secs`; `crmdav users` prints the same result with the reasons.
 
 use super::scope::Person;
 use super::tenant::CrmTenant;
 use crate::connector::{ConnectorError, CrmUser};
+use crate::store::{DbError, Store};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, Instant};
+
+/// The state store key (per tenant) of the links stored with `crmdav link`: a JSON object
+/// from person to CRM user id.
+const LINKS_KEY: &str = "people.links";
+
+/// The longest CRM user id `crmdav link` accepts.
+pub const MAX_CRM_ID: usize = 200;
+
+/// Links stored with `crmdav link`, person → CRM user id.
+pub type StoredLinks = BTreeMap<String, String>;
+
+/// Why a stored link could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkStoreError {
+    /// The state store failed.
+    #[error("state store: {0}")]
+    Store(#[from] DbError),
+    /// The stored value is not a JSON object of strings.
+    #[error("the stored links of tenant {0} are not readable: {1}")]
+    Corrupt(String, String),
+    /// The CRM user id is empty, too long or has control characters.
+    #[error("a CRM user id is 1 to {MAX_CRM_ID} characters without control characters")]
+    BadId,
+}
+
+/// The links stored for `tenant` with `crmdav link`.
+pub async fn stored_links(store: &Store, tenant: &str) -> Result<StoredLinks, LinkStoreError> {
+    match store.kv_get(tenant, LINKS_KEY).await? {
+        None => Ok(StoredLinks::new()),
+        Some(v) => serde_json::from_str(&v)
+            .map_err(|e| LinkStoreError::Corrupt(tenant.to_string(), e.to_string())),
+    }
+}
+
+/// Link `person` of `tenant` to CRM user `crm_id` (`Some`), or remove the stored link
+/// (`None`). Returns the link it replaced. Read, change and write: two administrators linking
+/// at the same instant may lose one change (rerun `crmdav users` to see).
+pub async fn store_link(
+    store: &Store,
+    tenant: &str,
+    person: &str,
+    crm_id: Option<&str>,
+) -> Result<Option<String>, LinkStoreError> {
+    if let Some(id) = crm_id {
+        if id.trim().is_empty() || id.len() > MAX_CRM_ID || id.chars().any(char::is_control) {
+            return Err(LinkStoreError::BadId);
+        }
+    }
+    let mut links = stored_links(store, tenant).await?;
+    let old = match crm_id {
+        Some(id) => links.insert(person.to_string(), id.trim().to_string()),
+        None => links.remove(person),
+    };
+    let v = serde_json::to_string(&links)
+        .map_err(|e| LinkStoreError::Corrupt(tenant.to_string(), e.to_string()))?;
+    store.kv_set(tenant, LINKS_KEY, &v).await?;
+    Ok(old)
+}
 
 /// How a person is linked.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
     /// `crm_id` in the tenant file.
     Explicit(String),
+    /// Stored with `crmdav link`.
+    Stored(String),
     /// The one active CRM user with the person's e-mail address.
     ByEmail(String),
 }
@@ -39,6 +103,7 @@ impl fmt::Display for Link {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Link::Explicit(id) => write!(f, "CRM user {id} (crm_id in the tenant file)"),
+            Link::Stored(id) => write!(f, "CRM user {id} (linked with `crmdav link`)"),
             Link::ByEmail(id) => write!(f, "CRM user {id} (by e-mail)"),
         }
     }
@@ -78,19 +143,21 @@ pub struct LinkReport {
     pub link: Result<Link, Unlinked>,
 }
 
-/// Link `configured` people to `crm` users (`None`: the definition has no users listing).
+/// Link `configured` people to `crm` users (`None`: the definition has no users listing),
+/// with the links `stored` by `crmdav link` overriding the e-mail match.
 pub fn link_people(
     configured: &[Person],
     crm: Option<&Result<Vec<CrmUser>, String>>,
+    stored: &StoredLinks,
 ) -> Vec<LinkReport> {
     configured
         .iter()
         .map(|p| {
             let mut person = p.clone();
-            let link = link_one(p, crm);
+            let link = link_one(p, crm, stored.get(&p.name));
             if let Ok(l) = &link {
                 let id = match l {
-                    Link::Explicit(id) | Link::ByEmail(id) => id.clone(),
+                    Link::Explicit(id) | Link::Stored(id) | Link::ByEmail(id) => id.clone(),
                 };
                 if person.team_id.is_none() {
                     person.team_id = crm
@@ -105,9 +172,16 @@ pub fn link_people(
         .collect()
 }
 
-fn link_one(p: &Person, crm: Option<&Result<Vec<CrmUser>, String>>) -> Result<Link, Unlinked> {
+fn link_one(
+    p: &Person,
+    crm: Option<&Result<Vec<CrmUser>, String>>,
+    stored: Option<&String>,
+) -> Result<Link, Unlinked> {
     if let Some(id) = p.crm_id.as_ref().filter(|i| !i.is_empty()) {
         return Ok(Link::Explicit(id.clone()));
+    }
+    if let Some(id) = stored.filter(|i| !i.is_empty()) {
+        return Ok(Link::Stored(id.clone()));
     }
     let email = p
         .email
@@ -145,12 +219,14 @@ fn link_one(p: &Person, crm: Option<&Result<Vec<CrmUser>, String>>) -> Result<Li
 }
 
 impl CrmTenant {
-    /// Re-link the tenant's people from the CRM's user list when it is older than
-    /// `users_ttl_secs` (one listing per TTL, shared by every person; a failure keeps the last
-    /// links and is retried after a minute). Without a users listing the tenant file's links
-    /// stand.
+    /// Re-link the tenant's people when the links are older than `users_ttl_secs`: the links
+    /// stored with `crmdav link` (one state-store read) and, where the definition has a users
+    /// listing, the CRM's user list (one listing per TTL, shared by every person). A failure
+    /// keeps the last links and is retried after a minute.
     pub async fn ensure_people(&self) {
-        if !self.connector.has_users_listing() {
+        let listing = self.connector.has_users_listing();
+        let links = self.link_store();
+        if !listing && links.is_none() {
             return;
         }
         let ttl = Duration::from_secs(self.opts.users_ttl_secs);
@@ -173,27 +249,47 @@ impl CrmTenant {
             return;
         }
         let started = Instant::now();
-        let listed: Result<Vec<CrmUser>, ConnectorError> = self.connector.list_users().await;
-        self.user_listings
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let ok = listed.is_ok();
-        match listed {
-            Ok(users) => {
-                let reports = link_people(&self.configured(), Some(&Ok(users)));
-                let linked = reports.iter().filter(|r| r.link.is_ok()).count();
-                for r in reports.iter().filter(|r| r.link.is_err()) {
-                    if let Err(why) = &r.link {
-                        tracing::info!(tenant = %self.name, person = %r.person.name, reason = %why, "not linked to a CRM user");
-                    }
+        let ok = self.relink(listing, links.as_deref()).await;
+        *self.users_checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((started, ok));
+    }
+
+    /// Read the stored links and the CRM's user list and link everyone; false (the last links
+    /// stand) when either could not be read.
+    async fn relink(&self, listing: bool, links: Option<&Store>) -> bool {
+        let stored = match links {
+            Some(store) => match stored_links(store, &self.name).await {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::warn!(tenant = %self.name, error = %e, "the stored people links could not be read; the last links stand");
+                    return false;
                 }
-                tracing::debug!(tenant = %self.name, linked, people = reports.len(), "people linked to CRM users");
-                self.set_linked(reports.into_iter().map(|r| r.person));
+            },
+            None => StoredLinks::new(),
+        };
+        let users = if listing {
+            let listed: Result<Vec<CrmUser>, ConnectorError> = self.connector.list_users().await;
+            self.user_listings
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match listed {
+                Ok(u) => Some(Ok(u)),
+                Err(e) => {
+                    tracing::warn!(tenant = %self.name, error = %e, "the CRM's user list could not be read; the last links stand");
+                    return false;
+                }
             }
-            Err(e) => {
-                tracing::warn!(tenant = %self.name, error = %e, "the CRM's user list could not be read; the last links stand");
+        } else {
+            None
+        };
+        let reports = link_people(&self.configured(), users.as_ref(), &stored);
+        let linked = reports.iter().filter(|r| r.link.is_ok()).count();
+        for r in reports.iter().filter(|r| r.link.is_err()) {
+            if let Err(why) = &r.link {
+                tracing::info!(tenant = %self.name, person = %r.person.name, reason = %why, "not linked to a CRM user");
             }
         }
-        *self.users_checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((started, ok));
+        tracing::debug!(tenant = %self.name, linked, people = reports.len(), "people linked to CRM users");
+        self.set_linked(reports.into_iter().map(|r| r.person));
+        true
     }
 }
 
@@ -237,7 +333,11 @@ mod tests {
             u("4", "TWICE@firm.example", true),
             u("9", "x@x", true),
         ]);
-        let r = link_people(&people, Some(&crm));
+        let mut stored = StoredLinks::new();
+        // A stored link overrides the e-mail match but not the tenant file's crm_id.
+        stored.insert("explicit".into(), "77".into());
+        stored.insert("stranger".into(), "42".into());
+        let r = link_people(&people, Some(&crm), &stored);
         let links: Vec<_> = r.iter().map(|r| r.link.clone()).collect();
         assert_eq!(
             links,
@@ -245,7 +345,7 @@ mod tests {
                 Ok(Link::Explicit("9".into())),
                 Ok(Link::ByEmail("1".into())),
                 Err(Unlinked::NoEmail),
-                Err(Unlinked::NoCrmUser("s@firm.example".into())),
+                Ok(Link::Stored("42".into())),
                 Err(Unlinked::Inactive(
                     "gone@firm.example".into(),
                     vec!["2".into()]
@@ -258,8 +358,46 @@ mod tests {
         );
         assert_eq!(r[1].person.crm_id.as_deref(), Some("1"));
         assert_eq!(r[1].person.team_id.as_deref(), Some("team-1"));
-        assert_eq!(r[3].person.crm_id, None);
-        let none = link_people(&people[1..2], None);
+        assert_eq!(r[2].person.crm_id, None);
+        assert_eq!(r[3].person.crm_id.as_deref(), Some("42"));
+        let none = link_people(&people[1..2], None, &StoredLinks::new());
         assert_eq!(none[0].link, Err(Unlinked::NoUsersListing));
+        let r = link_people(&people[3..4], Some(&crm), &StoredLinks::new());
+        assert_eq!(r[0].link, Err(Unlinked::NoCrmUser("s@firm.example".into())));
+    }
+
+    #[tokio::test]
+    async fn links_are_stored_per_tenant_and_removed() {
+        let store = Store::open("sqlite://:memory:").await.unwrap();
+        assert!(stored_links(&store, "t").await.unwrap().is_empty());
+        assert_eq!(
+            store_link(&store, "t", "alice", Some(" 7 ")).await.unwrap(),
+            None
+        );
+        assert_eq!(
+            store_link(&store, "t", "alice", Some("8"))
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("7")
+        );
+        store_link(&store, "t", "bob", Some("9")).await.unwrap();
+        let l = stored_links(&store, "t").await.unwrap();
+        assert_eq!(l.get("alice").map(String::as_str), Some("8"));
+        assert!(stored_links(&store, "other").await.unwrap().is_empty());
+        for bad in ["", "  ", "a\nb"] {
+            assert!(matches!(
+                store_link(&store, "t", "bob", Some(bad)).await,
+                Err(LinkStoreError::BadId)
+            ));
+        }
+        assert_eq!(
+            store_link(&store, "t", "alice", None)
+                .await
+                .unwrap()
+                .as_deref(),
+            Some("8")
+        );
+        assert_eq!(stored_links(&store, "t").await.unwrap().len(), 1);
     }
 }

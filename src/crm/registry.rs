@@ -132,6 +132,7 @@ impl CrmRegistry {
             };
             tenant.bind(kind, &c.id, b);
         }
+        tenant.set_link_store(store.clone());
         tenant.set_people(t.users.iter().map(|u| Person {
             name: u.name.clone(),
             crm_id: u.crm_id.clone(),

@@ -64,6 +64,8 @@ pub struct CrmTenant {
     pub(super) users_lock: tokio::sync::Mutex<()>,
     /// Reads of the CRM's user list.
     pub(super) user_listings: AtomicU64,
+    /// Where the links stored with `crmdav link` are read from.
+    link_store: Option<Arc<crate::store::Store>>,
     /// People's own CRM credentials (`crm::credentials`).
     pub(super) credentials: Credentials,
 }
@@ -93,6 +95,7 @@ impl CrmTenant {
             users_checked: Default::default(),
             users_lock: Default::default(),
             user_listings: AtomicU64::new(0),
+            link_store: None,
             credentials: Default::default(),
         }
     }
@@ -103,6 +106,15 @@ impl CrmTenant {
         let people: Vec<Person> = people.into_iter().collect();
         *self.configured.write().unwrap_or_else(|p| p.into_inner()) = people.clone();
         self.set_linked(people);
+    }
+
+    /// Read the links stored with `crmdav link` from `store` (every `users_ttl_secs`).
+    pub fn set_link_store(&mut self, store: Arc<crate::store::Store>) {
+        self.link_store = Some(store);
+    }
+
+    pub(super) fn link_store(&self) -> Option<Arc<crate::store::Store>> {
+        self.link_store.clone()
     }
 
     /// The people as the tenant file gives them.

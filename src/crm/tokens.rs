@@ -66,6 +66,20 @@ impl KvTokenStore {
 
 const TOKEN_KEY: &str = "crm:oauth2-token";
 
+/// Delete the CRM OAuth tokens `person` of `tenant` connected on the sign-in page (`crmdav
+/// revoke --all`); true when there were any. Instances that hold the access token in memory
+/// keep it until it expires; the refresh token is gone for all of them.
+pub async fn forget_personal_tokens(
+    store: &Store,
+    tenant: &str,
+    person: &str,
+) -> Result<bool, crate::store::DbError> {
+    let key = format!("{TOKEN_KEY}:person:{person}");
+    let had = store.kv_get(tenant, &key).await?.is_some();
+    store.kv_delete(tenant, &key).await?;
+    Ok(had)
+}
+
 /// How long one instance's token refresh may hold the others off (a crashed holder's lease
 /// runs out after this).
 const REFRESH_LEASE_MS: i64 = 30_000;

@@ -63,7 +63,7 @@ macro_rules! http_service {
 pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
     let data = web::Data::from(state);
     // The sign-in page's sessions are shared by every worker and listener.
-    let setup = web::Data::new(setup::Setup::new()?);
+    let setup = web::Data::new(setup::Setup::new(data.store.clone())?);
     let opts = data.cfg.http.clone();
     let ops_listen = opts.ops_listen.clone();
     let tls_opts = data.cfg.tls.clone();

@@ -10,7 +10,8 @@ use futures_util::stream::BoxStream;
 
 use super::model::{
     AppPassword, Change, Collection, CollectionKind, CrmCollectionState, CrmIdentity, DeadProperty,
-    Item, ItemIndex, ItemMeta, ItemRef, RenderedItem, WriteCondition,
+    Item, ItemIndex, ItemMeta, ItemRef, RenderedItem, SetupEntry, SetupInsert, SetupKind,
+    WriteCondition,
 };
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
@@ -351,6 +352,82 @@ pub trait LeaseStore {
     ) -> Result<(), DbError>;
 }
 
+/// The sign-in page's server-side state (page sessions, sign-ins under way, Login Flow v2
+/// grants), shared by every instance on the store: bounded per kind and per client, expiring,
+/// and single use where the caller takes a row. Times are epoch milliseconds of the caller's
+/// clock; a row whose `expires_ms` is not after `now_ms` is gone for every method.
+#[async_trait]
+pub trait SetupStateStore {
+    /// Store `entry` (its expired rows of the kind are purged first) unless the kind holds
+    /// `capacity` live rows or, with `per_client`, the entry's client holds that many.
+    async fn setup_insert(
+        &self,
+        entry: &SetupEntry,
+        now_ms: i64,
+        capacity: u64,
+        per_client: Option<u64>,
+    ) -> Result<SetupInsert, DbError>;
+
+    /// The live row `(kind, id)`.
+    async fn setup_get(
+        &self,
+        kind: SetupKind,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<SetupEntry>, DbError>;
+
+    /// Remove and return the live row `(kind, id)`: of two instances taking it at once,
+    /// exactly one gets it.
+    async fn setup_take(
+        &self,
+        kind: SetupKind,
+        id: &str,
+        now_ms: i64,
+    ) -> Result<Option<SetupEntry>, DbError>;
+
+    /// Replace the body of the live row `(kind, id)`, only if it still holds `old_body`
+    /// (compare and swap); false when it is gone or was changed meanwhile.
+    async fn setup_update(
+        &self,
+        kind: SetupKind,
+        id: &str,
+        old_body: &str,
+        new_body: &str,
+        now_ms: i64,
+    ) -> Result<bool, DbError>;
+
+    /// Record that the live row `(kind, id)` was used at `now_ms`.
+    async fn setup_touch(&self, kind: SetupKind, id: &str, now_ms: i64) -> Result<(), DbError>;
+
+    /// The live row of `kind` in `tenant` under `lookup`.
+    async fn setup_find(
+        &self,
+        kind: SetupKind,
+        tenant: &str,
+        lookup: &str,
+        now_ms: i64,
+    ) -> Result<Option<SetupEntry>, DbError>;
+
+    /// Remove the row `(kind, id)`.
+    async fn setup_remove(&self, kind: SetupKind, id: &str) -> Result<(), DbError>;
+
+    /// The live rows owned by `owner` in `tenant` (every kind), oldest expiry first.
+    async fn setup_owned(
+        &self,
+        tenant: &str,
+        owner: &str,
+        now_ms: i64,
+    ) -> Result<Vec<SetupEntry>, DbError>;
+
+    /// Remove every row owned by `owner` in `tenant`; returns how many live ones there were.
+    async fn setup_remove_owned(
+        &self,
+        tenant: &str,
+        owner: &str,
+        now_ms: i64,
+    ) -> Result<u64, DbError>;
+}
+
 /// Everything the gateway keeps: what a backend implements in full.
 #[async_trait]
 pub trait StateStore:
@@ -363,6 +440,7 @@ pub trait StateStore:
     + CardFieldIndex
     + AppPasswordStore
     + LeaseStore
+    + SetupStateStore
     + Send
     + Sync
 {

@@ -73,6 +73,7 @@ async fn contract(s: &Store) {
     app_passwords(s).await;
     identity_map(s).await;
     leases(s).await;
+    setup_state(s).await;
     card_fields(s).await;
     copy_and_move_items(s).await;
     copy_and_move_trees(s).await;
@@ -894,6 +895,7 @@ async fn postgres_meets_the_contract() {
     concurrency(&s, &again).await;
     identity_race(&s, &again).await;
     lease_race(&s, &again).await;
+    setup_race(&s, &again).await;
 }
 
 async fn leases(s: &Store) {
@@ -1136,4 +1138,198 @@ async fn concurrency(one: &Store, two: &Store) {
     assert_eq!(seqs, (before + 1..=after.seq).collect());
     // The same token and CTag from either instance.
     assert_eq!(coll(one, "race/").await.ctag(), after.ctag());
+}
+
+fn setup_row(kind: SetupKind, id: &str, owner: Option<&str>, client: &str, exp: i64) -> SetupEntry {
+    SetupEntry {
+        kind,
+        id: id.into(),
+        tenant: T.into(),
+        owner: owner.map(str::to_string),
+        client: Some(client.into()),
+        lookup: Some(format!("l-{id}")),
+        body: format!("body-{id}"),
+        expires_ms: exp,
+        used_ms: None,
+    }
+}
+
+/// The sign-in page's state: bounded per kind and client, expiring, single-use take, compare
+/// and swap, lookup, a person's rows removed together.
+async fn setup_state(s: &Store) {
+    use SetupKind::*;
+    let now = 1_000_000;
+    let row = |id: &str, client: &str| setup_row(SignIn, id, None, client, now + 600_000);
+    assert_eq!(
+        s.setup_insert(&row("a", "c1"), now, 3, Some(2))
+            .await
+            .unwrap(),
+        SetupInsert::Stored
+    );
+    assert_eq!(
+        s.setup_insert(&row("b", "c1"), now, 3, Some(2))
+            .await
+            .unwrap(),
+        SetupInsert::Stored
+    );
+    assert_eq!(
+        s.setup_insert(&row("c", "c1"), now, 3, Some(2))
+            .await
+            .unwrap(),
+        SetupInsert::TooManyFromClient
+    );
+    assert_eq!(
+        s.setup_insert(&row("c", "c2"), now, 3, Some(2))
+            .await
+            .unwrap(),
+        SetupInsert::Stored
+    );
+    assert_eq!(
+        s.setup_insert(&row("d", "c3"), now, 3, Some(2))
+            .await
+            .unwrap(),
+        SetupInsert::Full,
+        "a live row is never evicted"
+    );
+    // Another kind has its own bound.
+    let flow = setup_row(LoginFlow, "a", None, "c1", now + 1);
+    assert_eq!(
+        s.setup_insert(&flow, now, 3, None).await.unwrap(),
+        SetupInsert::Stored
+    );
+    assert_eq!(
+        s.setup_get(LoginFlow, "a", now).await.unwrap(),
+        Some(flow.clone())
+    );
+    assert_eq!(
+        s.setup_get(LoginFlow, "a", now + 1).await.unwrap(),
+        None,
+        "expired"
+    );
+    assert_eq!(s.setup_take(LoginFlow, "a", now + 1).await.unwrap(), None);
+    // Single use.
+    assert_eq!(
+        s.setup_take(SignIn, "a", now)
+            .await
+            .unwrap()
+            .map(|e| e.body),
+        Some("body-a".into())
+    );
+    assert_eq!(s.setup_take(SignIn, "a", now).await.unwrap(), None);
+    assert_eq!(s.setup_get(SignIn, "a", now).await.unwrap(), None);
+    // Expired rows make room at the next insert.
+    let later = now + 600_000;
+    let e = setup_row(SignIn, "e", None, "c1", later + 600_000);
+    assert_eq!(
+        s.setup_insert(&e, later, 3, Some(2)).await.unwrap(),
+        SetupInsert::Stored
+    );
+    assert_eq!(s.setup_get(SignIn, "b", later).await.unwrap(), None);
+    // Compare and swap, lookup, touch.
+    assert!(!s
+        .setup_update(SignIn, "e", "stale", "x", later)
+        .await
+        .unwrap());
+    assert!(s
+        .setup_update(SignIn, "e", "body-e", "x", later)
+        .await
+        .unwrap());
+    assert!(!s
+        .setup_update(SignIn, "e", "body-e", "y", later)
+        .await
+        .unwrap());
+    assert_eq!(
+        s.setup_find(SignIn, T, "l-e", later)
+            .await
+            .unwrap()
+            .map(|e| e.body),
+        Some("x".into())
+    );
+    assert_eq!(
+        s.setup_find(SignIn, "other", "l-e", later).await.unwrap(),
+        None
+    );
+    assert_eq!(s.setup_find(Session, T, "l-e", later).await.unwrap(), None);
+    s.setup_touch(SignIn, "e", later + 5).await.unwrap();
+    assert_eq!(
+        s.setup_get(SignIn, "e", later)
+            .await
+            .unwrap()
+            .and_then(|e| e.used_ms),
+        Some(later + 5)
+    );
+    s.setup_remove(SignIn, "e").await.unwrap();
+    assert_eq!(s.setup_get(SignIn, "e", later).await.unwrap(), None);
+    // A person's sessions: listed and removed together, nobody else's.
+    for (id, owner) in [("s1", "bob"), ("s2", "bob"), ("s3", "ann")] {
+        let e = setup_row(Session, id, Some(owner), "c9", later + 1000);
+        assert_eq!(
+            s.setup_insert(&e, later, 10, None).await.unwrap(),
+            SetupInsert::Stored
+        );
+    }
+    let bobs: Vec<String> = s
+        .setup_owned(T, "bob", later)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| e.id)
+        .collect();
+    assert_eq!(bobs, ["s1", "s2"]);
+    assert!(s
+        .setup_owned("other", "bob", later)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        s.setup_remove_owned("other", "bob", later).await.unwrap(),
+        0
+    );
+    assert_eq!(s.setup_remove_owned(T, "bob", later).await.unwrap(), 2);
+    assert!(s.setup_get(Session, "s1", later).await.unwrap().is_none());
+    assert!(s.setup_get(Session, "s3", later).await.unwrap().is_some());
+    s.setup_remove(Session, "s3").await.unwrap();
+}
+
+/// Two instances: a row one stores the other reads and takes, exactly one of two takes at once
+/// gets it, and the bound holds across both.
+async fn setup_race(one: &Store, two: &Store) {
+    let now = 5_000_000;
+    for i in 0..20 {
+        let e = setup_row(
+            SetupKind::LoginFlow,
+            &format!("r{i}"),
+            None,
+            "c",
+            now + 60_000,
+        );
+        assert_eq!(
+            one.setup_insert(&e, now, 1000, None).await.unwrap(),
+            SetupInsert::Stored
+        );
+        let (a, b) = tokio::join!(
+            one.setup_take(SetupKind::LoginFlow, &e.id, now),
+            two.setup_take(SetupKind::LoginFlow, &e.id, now)
+        );
+        let won = [a.unwrap(), b.unwrap()].into_iter().flatten().count();
+        assert_eq!(won, 1, "exactly one instance takes {}", e.id);
+    }
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let s = if i % 2 == 0 { one } else { two };
+        let e = setup_row(
+            SetupKind::SignIn,
+            &format!("p{i}"),
+            None,
+            &format!("k{i}"),
+            now + 60_000,
+        );
+        tasks.push(async move { s.setup_insert(&e, now, 5, None).await.unwrap() });
+    }
+    let stored = futures_util::future::join_all(tasks)
+        .await
+        .into_iter()
+        .filter(|r| *r == SetupInsert::Stored)
+        .count();
+    assert_eq!(stored, 5, "the bound holds across instances");
 }

@@ -1,6 +1,6 @@
 //! The gateway's own state: collections, items with their rendered bytes and ETags, the
 //! per-collection change log that makes sync tokens and CTags, dead properties, the CRM
-//! identity map, a small key-value table and app passwords.
+//! identity map, a small key-value table, app passwords and the sign-in page's sessions.
 //!
 //! Every item's bytes and ETag live here, so PROPFIND and multiget never parse anything; UID,
 //! component type and the first/last instance times are indexed so that a time-range query
@@ -31,7 +31,7 @@ mod upgrade_test;
 pub use backend::{is_postgres, redact_url};
 pub use backend::{
     AppPasswordStore, CardFieldIndex, ChangeLog, CollectionStore, CrmIdentityStore, DbError,
-    DeadPropertyStore, ItemStore, KvStore, Lease, LeaseStore, StateStore, Store,
+    DeadPropertyStore, ItemStore, KvStore, Lease, LeaseStore, SetupStateStore, StateStore, Store,
 };
 pub use error::StoreError;
 pub use index::{calendar_index, card_fields, card_index};

@@ -315,3 +315,64 @@ pub struct AppPassword {
     /// Last successful login with it, epoch seconds (updated at most once a minute).
     pub last_used: Option<i64>,
 }
+
+/// What a row of the sign-in page's server-side state holds (`setup_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupKind {
+    /// A signed-in person's page session.
+    Session,
+    /// A sign-in sent to the identity provider (OIDC `state`, nonce, PKCE verifier).
+    SignIn,
+    /// A Login Flow v2 grant under its poll token.
+    LoginFlow,
+    /// A person connecting their own CRM account (OAuth `state` and PKCE verifier).
+    CrmSignIn,
+}
+
+impl SetupKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetupKind::Session => "session",
+            SetupKind::SignIn => "signin",
+            SetupKind::LoginFlow => "flow",
+            SetupKind::CrmSignIn => "crmsignin",
+        }
+    }
+}
+
+/// One row of the sign-in page's server-side state. The store keeps it opaque: `id` and
+/// `lookup` are what the caller derived from its random keys (hashes, never the keys), and
+/// `body` is what the caller wrote (its secrets sealed). A row is live until `expires_ms`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupEntry {
+    /// What the row is.
+    pub kind: SetupKind,
+    /// The row's key within its kind.
+    pub id: String,
+    /// The tenant.
+    pub tenant: String,
+    /// The person it belongs to, if any (a session's user): what revoking a person removes.
+    pub owner: Option<String>,
+    /// The client address that made it, for the per-client bound.
+    pub client: Option<String>,
+    /// A second key to find the row by within (kind, tenant).
+    pub lookup: Option<String>,
+    /// The caller's data.
+    pub body: String,
+    /// When the row stops being live, epoch milliseconds.
+    pub expires_ms: i64,
+    /// When it was last used, epoch milliseconds.
+    pub used_ms: Option<i64>,
+}
+
+/// What [`crate::store::SetupStateStore::setup_insert`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SetupInsert {
+    /// The row is stored.
+    Stored,
+    /// The kind holds `capacity` live rows: nothing stored, no live row evicted.
+    Full,
+    /// The client holds `per_client` live rows of the kind: nothing stored.
+    TooManyFromClient,
+}

@@ -103,6 +103,28 @@ async fn three_instances_list_the_crm_once_per_ttl() {
     }
 }
 
+/// The baseline for the test above: one instance, the same fifteen syncs in one TTL, the same
+/// CRM requests (docs/benchmarks.md reports both).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_instance_lists_the_crm_once_per_ttl_as_three_do() {
+    let Some(pg) = PgCluster::start_or_skip("one_instance_lists_the_crm_once_per_ttl_as_three_do")
+    else {
+        return;
+    };
+    let url = pg.create_db("coord_one");
+    let crm = FakeCrm::start(Vendor::HubSpot).await;
+    let (_dir, phone) = instance(&crm, &url);
+    join_all((0..12).map(|_| phone.sync(COLL, ""))).await;
+    join_all((0..3).map(|_| phone.members(COLL))).await;
+    let requests = crm.requests().await;
+    println!(
+        "CRM requests for 1 instance x 15 syncs in one TTL: {}",
+        requests.len()
+    );
+    assert_eq!(requests.len(), 3, "one listing of three pages");
+    assert_eq!(phone.metric("crmdav_crm_calls_total").await, 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn three_instances_list_once_in_each_ttl() {
     const SHORT: u64 = 4;

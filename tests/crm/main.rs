@@ -13,6 +13,7 @@ mod detail_relations;
 mod faults;
 mod moved_start;
 mod odoo_dav;
+mod person_admin;
 mod personal_tokens;
 mod rerender;
 mod scopes;

@@ -91,14 +91,14 @@ type = "datetime"
 pub struct CrmState {
     tasks: Vec<Value>,
     events: Vec<Value>,
-    users: Vec<Value>,
+    pub(crate) users: Vec<Value>,
     next: u64,
     /// (method, path, sorted query) of every request.
     log: Vec<(String, String, BTreeMap<String, String>)>,
 }
 
 #[derive(Clone)]
-struct Crm(Arc<Mutex<CrmState>>);
+pub(crate) struct Crm(pub(crate) Arc<Mutex<CrmState>>);
 
 fn text(v: &Value) -> String {
     match v {
@@ -187,7 +187,7 @@ impl Respond for Crm {
 }
 
 impl Crm {
-    async fn start(tasks: Vec<Value>, events: Vec<Value>) -> (MockServer, Crm) {
+    pub(crate) async fn start(tasks: Vec<Value>, events: Vec<Value>) -> (MockServer, Crm) {
         let server = MockServer::start().await;
         let crm = Crm(Arc::new(Mutex::new(CrmState {
             tasks,
@@ -202,7 +202,7 @@ impl Crm {
     }
 
     /// Listings of `path` so far.
-    fn listings(&self, path: &str) -> usize {
+    pub(crate) fn listings(&self, path: &str) -> usize {
         let s = self.0.lock().unwrap();
         s.log
             .iter()
@@ -211,7 +211,7 @@ impl Crm {
     }
 
     /// Every request so far.
-    fn calls(&self) -> usize {
+    pub(crate) fn calls(&self) -> usize {
         self.0.lock().unwrap().log.len()
     }
 
@@ -233,14 +233,14 @@ impl Crm {
 }
 
 /// One person of the tenant file.
-struct Who {
-    name: String,
-    crm_id: Option<String>,
-    email: String,
-    team: String,
+pub(crate) struct Who {
+    pub(crate) name: String,
+    pub(crate) crm_id: Option<String>,
+    pub(crate) email: String,
+    pub(crate) team: String,
 }
 
-fn people(n: usize) -> Vec<Who> {
+pub(crate) fn people(n: usize) -> Vec<Who> {
     (0..n)
         .map(|i| Who {
             name: format!("p{i}"),
@@ -268,7 +268,7 @@ fn cheap_hash() -> String {
     .to_string()
 }
 
-fn write_config(dir: &std::path::Path, port: u16, crm_uri: &str, who: &[Who], ttl: u64) {
+pub(crate) fn write_config(dir: &std::path::Path, port: u16, crm_uri: &str, who: &[Who], ttl: u64) {
     for d in ["tenants", "connectors", "mappings/scopecrm"] {
         std::fs::create_dir_all(dir.join(d)).unwrap();
     }
@@ -335,7 +335,7 @@ users = [{users}]
     std::fs::write(dir.join("tenants/firm.toml"), t).unwrap();
 }
 
-fn client() -> reqwest::Client {
+pub(crate) fn client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(Duration::from_secs(60))
@@ -386,7 +386,7 @@ fn multiget(hrefs: &[String]) -> String {
 }
 
 /// sync-collection: (token, href → present?).
-async fn sync(
+pub(crate) async fn sync(
     http: &reqwest::Client,
     base: &str,
     user: &str,
@@ -428,7 +428,7 @@ async fn sync(
     (token, out)
 }
 
-fn task(id: &str, owner: &str, team: &str) -> Value {
+pub(crate) fn task(id: &str, owner: &str, team: &str) -> Value {
     json!({"id": id, "title": format!("task {id} of {owner}"), "owner_id": owner, "team_id": team})
 }
 
@@ -451,7 +451,7 @@ fn vevent(uid: &str, summary: &str, start: &str, end: &str) -> String {
 
 const COLLS: [&str; 4] = ["tasks", "team", "all", "events"];
 
-fn coll(user: &str, id: &str) -> String {
+pub(crate) fn coll(user: &str, id: &str) -> String {
     format!("/dav/calendars/{user}/{id}/")
 }
 

@@ -16,3 +16,4 @@ mod scopes_amagi;
 mod setup;
 mod setup_browser;
 mod setup_crm;
+mod setup_instances;

@@ -2,9 +2,10 @@
 //! Node, support/oidc.rs) and the real binary: sign-in, app passwords, the profile, revoke;
 //! and every "bad input and failure" rule: a replayed or wrong `state`, a forged form post,
 //! an expired session, an identity that matches nobody, an unverified email; and DAVx5's
-//! Login Flow v2. One provider and one gateway per process, with three tenants: `acme`
-//! (fifteen-minute sessions), `brief` (one-second sessions, for expiry) and `down` (its
-//! provider does not answer).
+//! Login Flow v2; and `crmdav revoke --all` ending a person's app passwords and page
+//! sessions. One provider and one gateway per process, with four tenants: `acme`
+//! (fifteen-minute sessions), `brief` (one-second sessions, for expiry), `ops` (for the
+//! revoke, so it touches no other test's people) and `down` (its provider does not answer).
 
 use crate::support::gateway::{bin, free_port, Gateway, StateDir};
 use crate::support::oidc::{node_present, required, Provider};
@@ -16,11 +17,11 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 pub const CLIENT_ID: &str = "crmdav-test";
-const CLIENT_SECRET: &str = "test-client-secret-3f9a";
+pub const CLIENT_SECRET: &str = "test-client-secret-3f9a";
 
 /// The provider's users: alice and bob are people of both tenants (alice's email differs in
 /// case from the tenant file's), mallory is nobody, eve claims bob's email unverified.
-const USERS: &str = r#"{
+pub const USERS: &str = r#"{
   "alice": {"email": "alice@example.com", "email_verified": true},
   "bob": {"email": "bob@example.com", "email_verified": true},
   "mallory": {"email": "mallory@example.com", "email_verified": true},
@@ -104,7 +105,7 @@ impl Fixture {
     }
 }
 
-fn tenant_file(name: &str, issuer: &str, base: &str, session_secs: u64) -> String {
+pub fn tenant_file(name: &str, issuer: &str, base: &str, session_secs: u64) -> String {
     format!(
         r#"name = "{name}"
 connector = "local"
@@ -147,7 +148,7 @@ pub fn fixture() -> Option<&'static Fixture> {
         }
         let port = free_port();
         let base = format!("http://127.0.0.1:{port}");
-        let redirects: Vec<String> = ["acme", "brief", "refused", "crmoauth"]
+        let redirects: Vec<String> = ["acme", "brief", "refused", "crmoauth", "ops"]
             .iter()
             .map(|t| format!("{base}/setup/{t}/callback"))
             .collect();
@@ -177,6 +178,7 @@ pub fn fixture() -> Option<&'static Fixture> {
         for (name, issuer, secs) in [
             ("acme", &provider.issuer, 900),
             ("brief", &provider.issuer, 1),
+            ("ops", &provider.issuer, 900),
             ("down", &nowhere, 900),
         ] {
             std::fs::write(
@@ -825,5 +827,103 @@ fn an_identity_provider_error_gets_a_clear_page() {
     assert!(
         log.contains("tenant=\"down\"") || log.contains("tenant=down"),
         "{log}"
+    );
+}
+
+/// Run `crmdav <args> --config F --tenant ops --user bob`: (success, stdout, stderr).
+fn person_cmd(f: &Fixture, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(bin())
+        .args(args)
+        .arg("--config")
+        .arg(&f.config)
+        .args(["--tenant", "ops", "--user", "bob"])
+        .output()
+        .expect("run crmdav");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn revoke_all_ends_every_app_password_and_page_session_of_a_person() {
+    let Some(f) = fixture() else { return };
+    // bob: a device made on the page, one from the command line, and the page session.
+    let mut web = Web::new();
+    let page = sign_in(&mut web, f, "ops", "bob");
+    let csrf = field(&page, "csrf");
+    let r = web.post(
+        &format!("{}/setup/ops/devices", f.base),
+        &[("csrf", &csrf), ("label", "bob phone")],
+    );
+    let on_page = by_id(&r.text().expect("page"), "password");
+    let (ok, cli, err) = person_cmd(f, &["app-password", "create", "--label", "bob tablet"]);
+    assert!(ok, "{err}");
+    let cli = cli.trim().to_string();
+    // alice of the same tenant keeps everything.
+    let mut alice = Web::new();
+    sign_in(&mut alice, f, "ops", "alice");
+    for pw in [&on_page, &cli] {
+        assert_eq!(propfind(&f.base, "bob@ops", pw), StatusCode::MULTI_STATUS);
+    }
+    let (ok, list, err) = person_cmd(f, &["devices"]);
+    assert!(ok, "{err}");
+    assert!(
+        list.starts_with("kind\tid\tlabel\tcreated\tlast_used\texpires\n"),
+        "{list}"
+    );
+    assert_eq!(list.matches("\napp-password\t").count(), 2, "{list}");
+    assert!(
+        list.contains("bob phone") && list.contains("bob tablet"),
+        "{list}"
+    );
+    let sessions: Vec<&str> = list
+        .lines()
+        .filter(|l| l.starts_with("page-session\t"))
+        .collect();
+    assert_eq!(sessions.len(), 1, "{list}");
+    assert!(
+        !sessions[0].contains("never"),
+        "the session was used: {list}"
+    );
+    assert!(
+        !list.contains(&on_page[11..]) && !list.contains(&cli[11..]),
+        "no secret listed"
+    );
+
+    let (ok, out, err) = person_cmd(f, &["revoke", "--all"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("revoked 2 app password(s) and 1 sign-in page session(s) of bob@ops"),
+        "{out}"
+    );
+    for pw in [&on_page, &cli] {
+        assert_eq!(propfind(&f.base, "bob@ops", pw), StatusCode::UNAUTHORIZED);
+    }
+    let text = web
+        .get(&format!("{}/setup/ops/", f.base))
+        .text()
+        .expect("page");
+    assert!(text.contains("Your session has ended"), "{text}");
+    let r = web.post(
+        &format!("{}/setup/ops/devices", f.base),
+        &[("csrf", &csrf), ("label", "after revoke")],
+    );
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let (_, list, _) = person_cmd(f, &["devices"]);
+    assert_eq!(list.lines().count(), 1, "only the header is left: {list}");
+    let text = alice
+        .get(&format!("{}/setup/ops/", f.base))
+        .text()
+        .expect("page");
+    assert!(
+        text.contains("Signed in as <strong>alice</strong>"),
+        "alice is untouched"
+    );
+    let (ok, _, err) = person_cmd(f, &["revoke"]);
+    assert!(
+        !ok && err.contains("--all"),
+        "revoke without --all is refused: {err}"
     );
 }

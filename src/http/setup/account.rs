@@ -144,7 +144,7 @@ pub(super) async fn create_device(
         return not_found();
     };
     let client = client(&req, &state);
-    let (sid, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf) {
+    let (sid, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -164,14 +164,21 @@ pub(super) async fn create_device(
     tracing::info!(tenant = %t.name, user = %s.user, client = %client, device = %made.device.id, "setup: app password created");
     let password = made.secret.reveal();
     let mut s = s;
-    setup.sessions.update(&sid, |x| {
-        x.created.push((
-            made.device.id.clone(),
-            made.device.label.clone(),
-            password.clone(),
-        ));
-        s.created = x.created.clone();
-    });
+    let kept = setup
+        .sessions
+        .update(&sid, |x| {
+            x.created.push((
+                made.device.id.clone(),
+                made.device.label.clone(),
+                password.clone(),
+            ));
+            s.created = x.created.clone();
+        })
+        .await;
+    if let Err(e) = kept {
+        // The password works; only its profile download in this session is lost.
+        tracing::warn!(tenant = %t.name, user = %s.user, client = %client, error = %e, "setup: session not updated with the new device");
+    }
     let login = format!("{}@{}", s.user, t.name);
     let principal = crate::tree::principal_href(&s.user);
     let account = profile::Account {
@@ -212,7 +219,7 @@ pub(super) async fn download_profile(
         return not_found();
     };
     let client = client(&req, &state);
-    let (_, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf) {
+    let (_, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
@@ -262,7 +269,7 @@ pub(super) async fn revoke(
         return not_found();
     };
     let client = client(&req, &state);
-    let (_, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf) {
+    let (_, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf).await {
         Ok(x) => x,
         Err(r) => return *r,
     };

@@ -10,15 +10,15 @@
 use super::sessions::{bounded, same_secret};
 use super::{
     client, html, not_found, oidc, page, posted_session, see_other, session, tenant, AppState,
-    CsrfForm, Setup, PER_CLIENT,
+    CsrfForm, Setup,
 };
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use std::net::IpAddr;
 
-/// A CRM sign-in sent to the CRM, under its `state`.
-#[derive(Clone)]
+/// A CRM sign-in sent to the CRM, under its `state` (in the state store, sealed under it).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub(super) struct CrmPending {
     tenant: String,
     user: String,
@@ -46,7 +46,7 @@ pub(super) async fn connect(
         return not_found();
     };
     let client = client(&req, &state);
-    let (sid, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf) {
+    let (sid, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf).await {
         Ok(x) => x,
         Err(page) => return *page,
     };
@@ -54,9 +54,6 @@ pub(super) async fn connect(
     let Some(crm_tenant) = crm.tenant(&t.name).filter(|c| c.offers_crm_signin()) else {
         return not_found();
     };
-    if setup.crm_pending.count(|p| p.client == client) >= PER_CLIENT {
-        return super::too_many(&t.name, client);
-    }
     let (verifier, challenge) = oidc::pkce();
     let pending = CrmPending {
         tenant: t.name.clone(),
@@ -65,11 +62,15 @@ pub(super) async fn connect(
         verifier,
         client,
     };
-    let Ok(st) = setup.crm_pending.insert(pending) else {
-        return html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            page::message("Busy", &super::sessions::Full.to_string(), None),
-        );
+    let tags = super::sessions::Tags {
+        tenant: &t.name,
+        owner: None,
+        client: Some(client),
+        lookup: None,
+    };
+    let st = match setup.crm_pending.insert(tags, &pending, None).await {
+        Ok(st) => st,
+        Err(r) => return super::refused(&t.name, client, r),
     };
     match crm_tenant.crm_authorize_url(&redirect_uri(&o.public_url, &t.name), &st, &challenge) {
         Some(url) => {
@@ -77,7 +78,7 @@ pub(super) async fn connect(
             see_other(&url).finish()
         }
         None => {
-            setup.crm_pending.remove(&st);
+            let _ = setup.crm_pending.remove(&st).await;
             failed(
                 &t.name,
                 &s.user,
@@ -111,12 +112,15 @@ pub(super) async fn callback(
     let client = client(&req, &state);
     let q = query.into_inner();
     // Single use: the pending CRM sign-in is gone whatever happens next.
-    let pending = q
-        .state
-        .as_deref()
-        .and_then(|s| setup.crm_pending.take(s))
-        .filter(|p| p.tenant == t.name);
-    let live = session(&req, &setup, &t.name, client).ok();
+    let taken = match q.state.as_deref().filter(|s| s.len() <= 64) {
+        Some(st) => match setup.crm_pending.take(st).await {
+            Ok(p) => p,
+            Err(e) => return super::unavailable(&t.name, client, &e),
+        },
+        None => None,
+    };
+    let pending = taken.filter(|p| p.tenant == t.name);
+    let live = session(&req, &setup, &t.name, client).await.ok();
     let Some(p) = pending else {
         let user = live.as_ref().map_or("-", |(_, s)| s.user.as_str());
         tracing::warn!(tenant = %t.name, user = %user, client = %client, "setup: CRM sign-in refused: unknown, replayed or foreign state");

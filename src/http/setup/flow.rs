@@ -16,26 +16,25 @@ use super::{
 use crate::auth::{app_password, devices};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// How long a Login Flow v2 grant waits for the person and the app.
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
 
 /// The credentials handed to the app.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Credentials {
     server: String,
     login: String,
     password: String,
 }
 
-/// One login under way, under its poll token.
-#[derive(Clone)]
+/// One login under way, under its poll token and found by its login id (sealed under the
+/// login id, which is wrapped under the poll token: see `sessions`).
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Flow {
     tenant: String,
-    client: std::net::IpAddr,
-    login_id: String,
     label: String,
     result: Option<Credentials>,
 }
@@ -62,22 +61,30 @@ pub async fn init(
         .map(str::to_string)
         .unwrap_or_else(|_| "App".into());
     let client = client(&req, &state);
-    if setup.flows.count(|f| f.client == client) >= super::PER_CLIENT {
-        tracing::warn!(tenant = %t.name, client = %client, "setup: too many login flows from one client");
-        return HttpResponse::TooManyRequests()
-            .insert_header(("Retry-After", "600"))
-            .finish();
-    }
     let login_id = sessions::random_token();
     let flow = Flow {
         tenant: t.name.clone(),
-        client,
-        login_id: login_id.clone(),
         label,
         result: None,
     };
-    let Ok(token) = setup.flows.insert(flow) else {
-        return HttpResponse::ServiceUnavailable().finish();
+    let tags = sessions::Tags {
+        tenant: &t.name,
+        owner: None,
+        client: Some(client),
+        lookup: Some(&login_id),
+    };
+    let token = match setup.flows.insert(tags, &flow, None).await {
+        Ok(token) => token,
+        Err(sessions::Refusal::TooManyFromClient) => {
+            tracing::warn!(tenant = %t.name, client = %client, "setup: too many login flows from one client");
+            return HttpResponse::TooManyRequests()
+                .insert_header(("Retry-After", "600"))
+                .finish();
+        }
+        Err(e) => {
+            tracing::error!(tenant = %t.name, client = %client, error = %e, "setup: login flow not stored");
+            return HttpResponse::ServiceUnavailable().finish();
+        }
     };
     tracing::info!(tenant = %t.name, client = %client, "setup: login flow started");
     HttpResponse::Ok()
@@ -97,13 +104,23 @@ pub struct PollForm {
     token: String,
 }
 
-/// `POST /index.php/login/v2/poll`: the credentials once the person allowed, once.
+/// `POST /index.php/login/v2/poll`: the credentials once the person allowed, once (across
+/// instances: the take is atomic in the store).
 pub async fn poll(setup: web::Data<Setup>, form: web::Form<PollForm>) -> HttpResponse {
-    let ready = setup
-        .flows
-        .get(&form.token)
-        .is_some_and(|f| f.result.is_some());
-    let taken = ready.then(|| setup.flows.take(&form.token)).flatten();
+    if form.token.is_empty() || form.token.len() > 64 {
+        return HttpResponse::NotFound().finish();
+    }
+    let ready = match setup.flows.get(&form.token).await {
+        Ok(f) => f.is_some_and(|f| f.result.is_some()),
+        Err(e) => {
+            tracing::error!(error = %e, "setup: login flow poll: state store failed");
+            return HttpResponse::ServiceUnavailable().finish();
+        }
+    };
+    let taken = match ready {
+        true => setup.flows.take(&form.token).await.ok().flatten(),
+        false => None,
+    };
     match taken.and_then(|f| f.result) {
         Some(c) => HttpResponse::Ok()
             .insert_header(("Cache-Control", "no-store"))
@@ -116,11 +133,19 @@ pub async fn poll(setup: web::Data<Setup>, form: web::Form<PollForm>) -> HttpRes
     }
 }
 
-/// The flow of this login id, still waiting for the person.
-fn waiting(setup: &Setup, tenant: &str, login_id: &str) -> Option<(String, Flow)> {
-    setup
-        .flows
-        .find(|f| f.tenant == tenant && f.login_id == login_id && f.result.is_none())
+/// The flow of this login id, still waiting for the person (a failing store counts as none:
+/// the person is told to start again, nothing was written).
+async fn waiting(setup: &Setup, tenant: &str, login_id: &str) -> Option<(sessions::Found, Flow)> {
+    if login_id.len() > 64 {
+        return None;
+    }
+    match setup.flows.find(tenant, login_id).await {
+        Ok(f) => f.filter(|(_, f)| f.tenant == tenant && f.result.is_none()),
+        Err(e) => {
+            tracing::error!(tenant = %tenant, error = %e, "setup: login flow lookup: state store failed");
+            None
+        }
+    }
 }
 
 fn gone(tenant: &str) -> HttpResponse {
@@ -146,11 +171,11 @@ pub async fn consent(
     let Some((t, o)) = tenant(&cfg, &name) else {
         return not_found();
     };
-    let Some((_, flow)) = waiting(&setup, &t.name, &login_id) else {
+    let Some((_, flow)) = waiting(&setup, &t.name, &login_id).await else {
         return gone(&t.name);
     };
     let client = client(&req, &state);
-    match session(&req, &setup, &t.name, client) {
+    match session(&req, &setup, &t.name, client).await {
         Ok((_, s)) => html(
             StatusCode::OK,
             page::consent(&t.name, &login_id, &flow.label, &s.user, &s.csrf),
@@ -179,11 +204,11 @@ pub async fn grant(
         return not_found();
     };
     let client = client(&req, &state);
-    let (_, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf) {
+    let (_, s) = match posted_session(&req, &setup, &t.name, client, &form.csrf).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    let Some((token, flow)) = waiting(&setup, &t.name, &login_id) else {
+    let Some((found, flow)) = waiting(&setup, &t.name, &login_id).await else {
         return gone(&t.name);
     };
     let made = match devices::create(&state.store, &cfg, &t.name, &s.user, &flow.label).await {
@@ -195,7 +220,16 @@ pub async fn grant(
         login: format!("{}@{}", s.user, t.name),
         password: made.secret.reveal(),
     };
-    if !setup.flows.update(&token, |f| f.result = Some(creds)) {
+    let done = Flow {
+        result: Some(creds),
+        ..flow.clone()
+    };
+    if !setup
+        .flows
+        .update_found(&found, &done)
+        .await
+        .unwrap_or(false)
+    {
         // The flow expired meanwhile: the password would reach nobody.
         let _ = devices::revoke_own(&state.store, &cfg, &t.name, &s.user, &made.device.id).await;
         return gone(&t.name);

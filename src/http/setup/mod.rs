@@ -13,8 +13,9 @@
 //!
 //! [`signin`] signs people in and out, [`account`] is the signed-in page (collections,
 //! devices, new app passwords, the profile), [`crm_signin`] connects a person's own CRM
-//! account by OAuth, [`oidc`] the relying party, [`profile`] what a
-//! phone is set up with, [`page`] the HTML, [`sessions`] the bounded server-side state.
+//! account by OAuth, [`oidc`] the relying party, [`profile`] what a phone is set up with,
+//! [`page`] the HTML, [`sessions`] the bounded server-side state (in the state store, so every
+//! instance behind a round-robin front shares it).
 
 mod account;
 mod crm_signin;
@@ -27,12 +28,14 @@ mod signin;
 
 use crate::app::AppState;
 use crate::config::{OidcConfig, ServerConfig, TenantConfig};
+use crate::store::{SetupKind, Store};
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sessions::{same_secret, Expiring};
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The session cookie.
 const SESSION_COOKIE: &str = "crmdav_setup";
@@ -41,26 +44,27 @@ const LOGIN_COOKIE: &str = "crmdav_login";
 /// A sign-in must come back from the provider within this.
 const LOGIN_TTL: Duration = Duration::from_secs(600);
 /// Most sessions, sign-ins under way and Login Flow v2 grants kept at once (each).
-const CAPACITY: usize = 10_000;
+const CAPACITY: u64 = 10_000;
 /// Most sign-ins under way, and Login Flow v2 grants, started from one client address: one
 /// client cannot fill the stores for everyone.
-const PER_CLIENT: usize = 20;
+const PER_CLIENT: u64 = 20;
+/// The longest a page session may live (a tenant's `session_secs` is capped to it).
+const SESSION_MAX: Duration = Duration::from_secs(86_400);
 
 /// A signed-in person.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Session {
     tenant: String,
     user: String,
     email: String,
     csrf: String,
-    expires: Instant,
     /// App passwords created in this session: (device id, label, password), for the
-    /// profile download; they leave memory with the session.
+    /// profile download; stored sealed under the session id, they leave with the session.
     created: Vec<(String, String, String)>,
 }
 
 /// A sign-in sent to the provider, under its `state`.
-#[derive(Clone)]
+#[derive(Clone, Serialize, Deserialize)]
 struct Pending {
     tenant: String,
     nonce: String,
@@ -72,7 +76,7 @@ struct Pending {
     client: IpAddr,
 }
 
-/// The page's state, shared by every worker.
+/// The page's state, shared by every worker and (through the state store) every instance.
 pub struct Setup {
     oidc: oidc::Oidc,
     sessions: Expiring<Session>,
@@ -83,14 +87,38 @@ pub struct Setup {
 }
 
 impl Setup {
-    /// Empty stores and an OIDC client.
-    pub fn new() -> anyhow::Result<Self> {
+    /// The page's tables in `store` and an OIDC client.
+    pub fn new(store: Arc<Store>) -> anyhow::Result<Self> {
         Ok(Setup {
             oidc: oidc::Oidc::new()?,
-            sessions: Expiring::new(CAPACITY, Duration::from_secs(86_400)),
-            pending: Expiring::new(CAPACITY, LOGIN_TTL),
-            flows: Expiring::new(1_000, flow::FLOW_TTL),
-            crm_pending: Expiring::new(CAPACITY, LOGIN_TTL),
+            sessions: Expiring::new(
+                store.clone(),
+                SetupKind::Session,
+                CAPACITY,
+                None,
+                SESSION_MAX,
+            ),
+            pending: Expiring::new(
+                store.clone(),
+                SetupKind::SignIn,
+                CAPACITY,
+                Some(PER_CLIENT),
+                LOGIN_TTL,
+            ),
+            flows: Expiring::new(
+                store.clone(),
+                SetupKind::LoginFlow,
+                1_000,
+                Some(PER_CLIENT),
+                flow::FLOW_TTL,
+            ),
+            crm_pending: Expiring::new(
+                store,
+                SetupKind::CrmSignIn,
+                CAPACITY,
+                Some(PER_CLIENT),
+                LOGIN_TTL,
+            ),
         })
     }
 }
@@ -171,6 +199,31 @@ fn too_many(tenant: &str, client: IpAddr) -> HttpResponse {
     r
 }
 
+/// The state store failed: 503, logged, nothing changed.
+fn unavailable(tenant: &str, client: IpAddr, why: &dyn std::fmt::Display) -> HttpResponse {
+    tracing::error!(tenant = %tenant, client = %client, error = %why, "setup: state store failed");
+    html(
+        StatusCode::SERVICE_UNAVAILABLE,
+        page::message(
+            "Temporarily unavailable",
+            "The service could not reach its storage. Nothing was changed; please try again.",
+            None,
+        ),
+    )
+}
+
+/// A refused insert's page: 429 for one client's share, else 503.
+fn refused(tenant: &str, client: IpAddr, r: sessions::Refusal) -> HttpResponse {
+    match r {
+        sessions::Refusal::TooManyFromClient => too_many(tenant, client),
+        sessions::Refusal::Full => html(
+            StatusCode::SERVICE_UNAVAILABLE,
+            page::message("Busy", &r.to_string(), None),
+        ),
+        sessions::Refusal::Store(e) => unavailable(tenant, client, &e),
+    }
+}
+
 fn not_found() -> HttpResponse {
     html(
         StatusCode::NOT_FOUND,
@@ -243,21 +296,23 @@ fn tenant_for_host<'a>(cfg: &'a ServerConfig, req: &HttpRequest) -> Option<&'a T
 }
 
 /// The signed-in session of this tenant, or the page that says why there is none.
-fn session(
+async fn session(
     req: &HttpRequest,
     setup: &Setup,
     tenant: &str,
     client: IpAddr,
 ) -> Result<(String, Session), Refused> {
-    let sid = read_cookie(req, SESSION_COOKIE);
-    let live = sid.as_deref().and_then(|id| {
-        let s = setup.sessions.get(id)?;
-        if s.expires <= Instant::now() {
-            setup.sessions.remove(id);
-            return None;
-        }
-        (s.tenant == tenant).then(|| (id.to_string(), s))
-    });
+    let sid = read_cookie(req, SESSION_COOKIE).filter(|s| s.len() <= 64);
+    let found = match sid.as_deref() {
+        Some(id) => setup
+            .sessions
+            .get(id)
+            .await
+            .map_err(|e| Box::new(unavailable(tenant, client, &e)))?
+            .map(|s| (id.to_string(), s)),
+        None => None,
+    };
+    let live = found.filter(|(_, s)| s.tenant == tenant);
     live.ok_or_else(|| {
         tracing::warn!(tenant = %tenant, client = %client, had_cookie = sid.is_some(), "setup: no live session");
         Box::new(html(
@@ -273,14 +328,14 @@ fn session(
 
 /// A form post's session: live for this tenant and sent with its CSRF token, or the page
 /// that says why not (nothing is written either way).
-fn posted_session(
+async fn posted_session(
     req: &HttpRequest,
     setup: &Setup,
     tenant: &str,
     client: IpAddr,
     csrf: &str,
 ) -> Result<(String, Session), Refused> {
-    let (sid, s) = session(req, setup, tenant, client)?;
+    let (sid, s) = session(req, setup, tenant, client).await?;
     check_csrf(&s, csrf, client)?;
     Ok((sid, s))
 }

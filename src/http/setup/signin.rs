@@ -3,9 +3,9 @@
 //! the identity matched to a person by email), and signing out.
 
 use super::{
-    client, cookie, html, not_found, oidc, page, posted_session, read_cookie, secure, see_other,
-    session, sessions, tenant, too_many, AppState, CsrfForm, Pending, Session, Setup, LOGIN_COOKIE,
-    LOGIN_TTL, PER_CLIENT, SESSION_COOKIE,
+    client, cookie, html, not_found, oidc, page, posted_session, read_cookie, refused, secure,
+    see_other, session, sessions, tenant, unavailable, AppState, CsrfForm, Pending, Session, Setup,
+    LOGIN_COOKIE, LOGIN_TTL, SESSION_COOKIE,
 };
 use crate::auth::devices;
 use crate::config::{OidcConfig, TenantConfig};
@@ -14,7 +14,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use sessions::{bounded, random_token, same_secret};
 use std::net::IpAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub(super) async fn index(
     req: HttpRequest,
@@ -31,7 +31,7 @@ pub(super) async fn index(
     if read_cookie(&req, SESSION_COOKIE).is_none() {
         return html(StatusCode::OK, page::sign_in(&t.name, None));
     }
-    match session(&req, &setup, &t.name, client) {
+    match session(&req, &setup, &t.name, client).await {
         Ok((_, s)) => super::account::dashboard(&state, &s, None, None).await,
         Err(_) => html(
             StatusCode::OK,
@@ -96,14 +96,15 @@ pub(super) async fn start_sign_in(
         flow,
         client,
     };
-    if setup.pending.count(|p| p.client == client) >= PER_CLIENT {
-        return too_many(&t.name, client);
-    }
-    let Ok(st) = setup.pending.insert(pending) else {
-        return html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            page::message("Busy", &sessions::Full.to_string(), None),
-        );
+    let tags = sessions::Tags {
+        tenant: &t.name,
+        owner: None,
+        client: Some(client),
+        lookup: None,
+    };
+    let st = match setup.pending.insert(tags, &pending, None).await {
+        Ok(st) => st,
+        Err(r) => return refused(&t.name, client, r),
     };
     let redirect = format!("{}/setup/{}/callback", o.public_url, t.name);
     let req = oidc::AuthRequest {
@@ -157,7 +158,13 @@ pub(super) async fn callback(
     let client = client(&req, &state);
     let q = query.into_inner();
     // Single use: the pending sign-in is gone whatever happens next.
-    let pending = q.state.as_deref().and_then(|s| setup.pending.take(s));
+    let pending = match q.state.as_deref().filter(|s| s.len() <= 64) {
+        Some(s) => match setup.pending.take(s).await {
+            Ok(p) => p,
+            Err(e) => return unavailable(&t.name, client, &e),
+        },
+        None => None,
+    };
     let browser = read_cookie(&req, LOGIN_COOKIE);
     let pending = pending.filter(|p| {
         p.tenant == t.name
@@ -226,14 +233,18 @@ pub(super) async fn callback(
         user: user.name.clone(),
         email,
         csrf: random_token(),
-        expires: Instant::now() + Duration::from_secs(o.session_secs),
         created: Vec::new(),
     };
-    let Ok(sid) = setup.sessions.insert(s) else {
-        return html(
-            StatusCode::SERVICE_UNAVAILABLE,
-            page::message("Busy", &sessions::Full.to_string(), None),
-        );
+    let tags = sessions::Tags {
+        tenant: &t.name,
+        owner: Some(&user.name),
+        client: Some(client),
+        lookup: None,
+    };
+    let life = Duration::from_secs(o.session_secs);
+    let sid = match setup.sessions.insert(tags, &s, Some(life)).await {
+        Ok(sid) => sid,
+        Err(r) => return refused(&t.name, client, r),
     };
     tracing::info!(tenant = %t.name, user = %user.name, client = %client, "setup: signed in");
     let to = match p.flow {
@@ -262,11 +273,13 @@ pub(super) async fn logout(
         return not_found();
     };
     let client = client(&req, &state);
-    let (sid, _) = match posted_session(&req, &setup, &t.name, client, &form.csrf) {
+    let (sid, _) = match posted_session(&req, &setup, &t.name, client, &form.csrf).await {
         Ok(x) => x,
         Err(r) => return *r,
     };
-    setup.sessions.remove(&sid);
+    if let Err(e) = setup.sessions.remove(&sid).await {
+        return unavailable(&t.name, client, &e);
+    }
     see_other(&format!("/setup/{}/", t.name))
         .insert_header(("Set-Cookie", cookie(SESSION_COOKIE, "", 0, secure(o))))
         .finish()

@@ -22,6 +22,7 @@ mod items;
 mod kv;
 mod leases;
 mod props;
+mod setup_state;
 
 use async_trait::async_trait;
 use sqlx::migrate::Migrator;
