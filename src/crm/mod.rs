@@ -24,6 +24,7 @@ pub mod overlay;
 mod pending;
 pub mod people;
 mod refresh;
+mod revalidate;
 mod registry;
 pub mod scope;
 pub mod sealed;
@@ -33,6 +34,7 @@ mod write;
 
 pub use binding::{record_hash, Binding};
 pub use refresh::{RefreshError, RefreshStats};
+pub use metrics::RefreshMetrics;
 pub use registry::CrmRegistry;
 pub use scope::{Person, ScopeSpec};
 pub use tenant::{BindingKey, CrmTenant};

@@ -1,5 +1,7 @@
 //! The read path: CRM records become rendered items with stable ETags and a moving change log.
-//! A refresh runs at most once per TTL per collection, and concurrent readers wait on one.
+//! A refresh runs at most once per TTL per collection, counted from when the last one finished.
+//! A read that finds a stale state is served from it while one background refresh runs
+//! (stale-while-revalidate); only a collection's first import makes reads wait, all on one.
 
 use super::binding::{member_name, record_hash, Binding};
 use super::lease;
@@ -27,6 +29,9 @@ pub struct RefreshStats {
     pub removed: usize,
     /// Whether it was a full scan.
     pub full: bool,
+    /// CRM calls it made: listing pages (none when a shared listing was reused) and by-id
+    /// checks of records a full scan missed.
+    pub crm_calls: u64,
 }
 
 /// Why a refresh failed (the last known state keeps being served).
@@ -44,15 +49,16 @@ pub enum RefreshError {
 }
 
 impl CrmTenant {
-    /// The TTL counts from when the last listing started (the data's age), less a little
-    /// slack, so a client polling every TTL (or every TTL/n) refreshes on that poll rather
-    /// than a few milliseconds too early and then one whole interval late.
+    /// The TTL counts from when the last refresh finished (so a CRM slower than the TTL is
+    /// never listed back to back), less a little slack, so a client polling every TTL (or
+    /// every TTL/n) refreshes on that poll rather than a few milliseconds too early and then
+    /// one whole interval late.
     pub(super) fn ttl(&self) -> Duration {
         let full = Duration::from_secs(self.opts.refresh_ttl_secs);
         full.saturating_sub((full / 10).min(Duration::from_secs(1)))
     }
 
-    fn is_fresh(&self, f: &Flight) -> bool {
+    pub(super) fn is_fresh(&self, f: &Flight) -> bool {
         let ttl = self.ttl();
         // After a failure, retry sooner (but not on every request).
         let retry = ttl.min(Duration::from_secs(5));
@@ -62,9 +68,10 @@ impl CrmTenant {
         }
     }
 
-    /// Refresh `coll` unless it was refreshed within the TTL. Concurrent callers wait on one
-    /// refresh. A failure is logged and counted, and the last known state keeps being served.
-    /// Returns the time spent refreshing when a refresh ran.
+    /// Refresh `coll` unless a refresh finished within the TTL, and wait for it. Concurrent
+    /// callers wait on one refresh. A failure is logged and counted, and the last known state
+    /// keeps being served. Returns the time spent refreshing when a refresh ran. Reads go
+    /// through [`CrmTenant::read_fresh`], which waits only for a first import.
     pub async fn ensure_fresh(
         &self,
         store: &Store,
@@ -87,6 +94,7 @@ impl CrmTenant {
             lease::Claim::Fresh(age) => {
                 let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
                 *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((at, true));
+                f.has_state.store(true, Ordering::Release);
                 return None;
             }
             lease::Claim::Waited => {
@@ -97,16 +105,17 @@ impl CrmTenant {
                 return None;
             }
         }
-        let started_ms = lease::now();
         let started = Instant::now();
         let res = self.refresh(store, b, coll).await;
-        lease::release(store, &key, res.is_ok().then_some(started_ms)).await;
+        // Done when it finished: the next refresh, here or on another instance, is one TTL on.
+        lease::release(store, &key, res.is_ok().then(lease::now)).await;
         let took = started.elapsed();
         self.refreshes.fetch_add(1, Ordering::Relaxed);
-        *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((started, res.is_ok()));
+        *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), res.is_ok()));
         let res = match res {
             Ok(s) => {
-                tracing::debug!(tenant = %self.name, collection = %coll.path, listed = s.listed, written = s.written, removed = s.removed, full = s.full, ms = took.as_millis() as u64, "refreshed");
+                f.has_state.store(true, Ordering::Release);
+                tracing::debug!(tenant = %self.name, collection = %coll.path, listed = s.listed, written = s.written, removed = s.removed, full = s.full, crm_calls = s.crm_calls, ms = took.as_millis() as u64, "refreshed");
                 Ok(s)
             }
             Err(e) => {
@@ -162,6 +171,7 @@ impl CrmTenant {
         let listing = self.shared_listing(&key, since, self.ttl()).await?;
         // A shared full listing serves an incremental caller as a full one.
         let full = listing.full;
+        let mut crm_calls = listing.calls;
         let records = &listing.records;
         let idents = store.crm_identities(coll).await?;
         let present: HashSet<String> = store
@@ -287,6 +297,7 @@ impl CrmTenant {
                 store.crm_forget(coll, &i.crm_id).await?;
                 continue;
             } else if caps.get {
+                crm_calls += 1;
                 match self.connector.get(&b.entity, &i.crm_id).await? {
                     Some(r) if self.still_inside(b, coll, &scope, i, &r) => {
                         // On no page, yet still there: the listing shifted under the scan (a
@@ -312,6 +323,7 @@ impl CrmTenant {
         }
         st.watermark = wm.map(|w| w.to_rfc3339());
         store.set_crm_state(coll, &st).await?;
+        stats.crm_calls = crm_calls;
         Ok(stats)
     }
 

@@ -34,11 +34,16 @@ fn kind_of(home: HomeKind) -> CollectionKind {
 #[derive(Default)]
 pub(super) struct Flight {
     pub(super) lock: tokio::sync::Mutex<()>,
-    /// When the collection was last refreshed (or a refresh last failed).
+    /// When the collection's last refresh finished (or failed): the TTL counts from there.
     pub(super) checked: std::sync::Mutex<Option<(Instant, bool)>>,
     /// When (epoch ms) a write last asked for a new listing: another instance's refresh from
     /// before then is not reused.
     pub(super) forced_at: std::sync::atomic::AtomicI64,
+    /// The collection has a stored state (a refresh completed, here or on another instance):
+    /// a stale read is served from it while a background refresh runs.
+    pub(super) has_state: std::sync::atomic::AtomicBool,
+    /// A background refresh is queued or running (one per collection at a time).
+    pub(super) revalidating: std::sync::atomic::AtomicBool,
 }
 
 /// A CRM tenant: its connector, its collections' bindings and refresh state.
