@@ -8,7 +8,9 @@ use std::time::Duration;
 
 /// Upper bounds (seconds) of the wait histogram: a read served from the stored state waits
 /// well under the first; a first import waits as long as the CRM lists.
-const WAIT_BOUNDS: [f64; 12] = [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const WAIT_BOUNDS: [f64; 12] = [
+    0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 /// Upper bounds of the calls-per-refresh histogram (0: the listing was shared or reused).
 const CALL_BOUNDS: [f64; 10] = [0.0, 1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0];
@@ -123,6 +125,7 @@ impl CrmRegistry {
         let mut runs = String::from("# HELP crmdav_refreshes_total Collection refreshes run (within the TTL none runs).\n# TYPE crmdav_refreshes_total counter\n");
         let mut lists = String::from("# HELP crmdav_crm_listings_total Listings of the CRM run for refreshes (people sharing a scope share one).\n# TYPE crmdav_crm_listings_total counter\n");
         let mut users = String::from("# HELP crmdav_crm_user_listings_total Reads of the CRM's user list (linking people by e-mail).\n# TYPE crmdav_crm_user_listings_total counter\n");
+        let mut pending = String::from("# HELP crmdav_refreshes_pending Background refreshes that stale reads started and that have not finished.\n# TYPE crmdav_refreshes_pending gauge\n");
         let counts = |n: &String| {
             let t = &self.tenants[n];
             [
@@ -131,15 +134,16 @@ impl CrmRegistry {
                 t.refreshes.load(Ordering::Relaxed),
                 t.listings_run(),
                 t.user_listings(),
+                t.background.load(Ordering::Relaxed),
             ]
         };
-        let mut series: Vec<(String, [u64; 5])> = Vec::new();
+        let mut series: Vec<(String, [u64; 6])> = Vec::new();
         if tenant_names {
             for n in names {
                 series.push((format!("{{tenant=\"{n}\"}}"), counts(n)));
             }
         } else if !names.is_empty() {
-            let mut sum = [0u64; 5];
+            let mut sum = [0u64; 6];
             for n in names {
                 for (s, c) in sum.iter_mut().zip(counts(n)) {
                     *s += c;
@@ -147,13 +151,14 @@ impl CrmRegistry {
             }
             series.push((String::new(), sum));
         }
-        for (labels, [c, f, r, l, u]) in series {
+        for (labels, [c, f, r, l, u, p]) in series {
             calls.push_str(&format!("crmdav_crm_calls_total{labels} {c}\n"));
             fails.push_str(&format!("crmdav_refresh_failures_total{labels} {f}\n"));
             runs.push_str(&format!("crmdav_refreshes_total{labels} {r}\n"));
             lists.push_str(&format!("crmdav_crm_listings_total{labels} {l}\n"));
             users.push_str(&format!("crmdav_crm_user_listings_total{labels} {u}\n"));
+            pending.push_str(&format!("crmdav_refreshes_pending{labels} {p}\n"));
         }
-        calls + &fails + &runs + &lists + &users + &self.metrics.text()
+        calls + &fails + &runs + &lists + &users + &pending + &self.metrics.text()
     }
 }

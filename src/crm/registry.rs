@@ -2,6 +2,7 @@
 //! the bindings of declared collections.
 
 use super::binding::Binding;
+use super::metrics::RefreshMetrics;
 use super::scope::{Person, ScopeSpec};
 use super::sealed::Sealer;
 use super::tenant::CrmTenant;
@@ -12,7 +13,6 @@ use crate::connector::{RestConnector, TokenStore};
 use crate::store::{CollectionKind, Store};
 use crate::tree::CollectionPath;
 use std::collections::HashMap;
-use super::metrics::RefreshMetrics;
 use std::sync::Arc;
 use std::time::Instant;
 

@@ -12,12 +12,20 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Clears a flight's `revalidating` mark when the background refresh ends, also when it
-/// panics, so the next stale read can start another.
-struct Revalidating(Arc<Flight>);
+/// panics, so the next stale read can start another; counts it in the tenant's pending ones.
+struct Revalidating(Arc<Flight>, Arc<CrmTenant>);
+
+impl Revalidating {
+    fn new(f: Arc<Flight>, t: Arc<CrmTenant>) -> Self {
+        t.background.fetch_add(1, Ordering::AcqRel);
+        Revalidating(f, t)
+    }
+}
 
 impl Drop for Revalidating {
     fn drop(&mut self) {
         self.0.revalidating.store(false, Ordering::Release);
+        self.1.background.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -44,7 +52,7 @@ impl CrmTenant {
         if f.revalidating.swap(true, Ordering::AcqRel) {
             return;
         }
-        let guard = Revalidating(f);
+        let guard = Revalidating::new(f, self.clone());
         let (t, store, b, coll, metrics) = (
             self.clone(),
             store.clone(),

@@ -57,6 +57,8 @@ pub struct CrmTenant {
     flights: std::sync::Mutex<HashMap<i64, Arc<Flight>>>,
     pub(super) failures: AtomicU64,
     pub(super) refreshes: AtomicU64,
+    /// Background refreshes started by stale reads and not yet finished.
+    pub(super) background: AtomicU64,
     pub(super) max_instances: usize,
     pub(super) listings: Listings,
     /// The tenant's people by login name, as scopes see them (CRM link, e-mail, team).
@@ -88,6 +90,7 @@ impl CrmTenant {
             flights: Default::default(),
             failures: AtomicU64::new(0),
             refreshes: AtomicU64::new(0),
+            background: AtomicU64::new(0),
             max_instances,
             listings: Default::default(),
             people: Default::default(),

@@ -10,6 +10,7 @@ mod coordinated;
 mod crm_saas_dav;
 mod faults;
 mod moved_start;
+mod revalidate;
 mod scopes;
 mod sealed_tokens;
 mod tenant_examples;
