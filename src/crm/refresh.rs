@@ -10,13 +10,26 @@ use super::scope::Resolved;
 use super::tenant::{CrmTenant, Flight};
 use crate::connector::{ConnectorError, Record};
 use crate::store::{
-    calendar_index, card_index, Collection, CollectionKind, CrmIdentity, ItemIndex, RenderedItem,
-    Store, StoreError,
+    calendar_index, card_index, Collection, CollectionKind, CrmBatchOp, CrmBatchOutcome,
+    CrmIdentity, ItemIndex, RenderedItem, Store, StoreError,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+/// Records written per store transaction: one commit for many, while a phone's write waits
+/// at most for one batch.
+const BATCH: usize = 256;
+
+/// A rendered record waiting for the next batch.
+struct Pending {
+    ident: CrmIdentity,
+    body: String,
+    index: ItemIndex,
+    /// New to this refresh: refused if another name holds its CRM id by now.
+    import: bool,
+}
 
 /// What a refresh did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +206,8 @@ impl CrmTenant {
         };
         let mut seen = HashSet::new();
         let mut out_of_scope = HashSet::new();
+        let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
+        let mut queued: HashSet<String> = HashSet::new();
         let mut wm = watermark;
         let windowed = scope.window.is_some();
         for r in records.iter() {
@@ -261,30 +276,28 @@ impl CrmTenant {
                 continue;
             }
             names.insert(ident.name.clone());
-            let before = store.item_meta(coll, &ident.name).await?.map(|m| m.etag);
-            let item = Some(RenderedItem {
-                content_type: b.content_type(),
-                body: body.as_bytes(),
-                index: &index,
-            });
-            let saved = if by_crm.contains_key(&r.id) {
-                store.crm_save(coll, &ident, item).await
-            } else {
-                // New to this refresh: another instance (or a phone's create) may hold it by now.
-                store.crm_import(coll, &ident, item).await
-            };
-            let etag = match saved {
-                Err(StoreError::Exists) => {
-                    tracing::debug!(tenant = %self.name, collection = %coll.path, crm_id = %r.id, "a record saved meanwhile under another name; kept there");
-                    continue;
-                }
-                r => r?,
-            };
-            if etag != before {
-                stats.written += 1;
+            if !queued.insert(r.id.clone()) {
+                // Listed twice (the listing shifted while it paged): the later copy wins, after
+                // the earlier one is written.
+                self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
+                    .await?;
+                queued.clear();
+                queued.insert(r.id.clone());
             }
-            by_crm.insert(r.id.clone(), ident);
+            pending.push(Pending {
+                import: !by_crm.contains_key(&r.id),
+                ident,
+                body,
+                index,
+            });
+            if pending.len() >= BATCH {
+                self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
+                    .await?;
+                queued.clear();
+            }
         }
+        self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
+            .await?;
         for i in &idents {
             if seen.contains(&i.crm_id) {
                 continue;
@@ -325,6 +338,50 @@ impl CrmTenant {
         store.set_crm_state(coll, &st).await?;
         stats.crm_calls = crm_calls;
         Ok(stats)
+    }
+
+    /// Write the rendered records of `pending` in one store transaction, and note what each
+    /// did: a new or changed item counts as written; an import whose record another name
+    /// holds by now (another instance, a phone's create) is left where it is.
+    async fn write_batch(
+        &self,
+        store: &Store,
+        b: &Binding,
+        coll: &Collection,
+        pending: &mut Vec<Pending>,
+        by_crm: &mut HashMap<String, CrmIdentity>,
+        stats: &mut RefreshStats,
+    ) -> Result<(), RefreshError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let content_type = b.content_type();
+        let ops = pending
+            .iter()
+            .map(|p| CrmBatchOp::Save {
+                ident: &p.ident,
+                item: Some(RenderedItem {
+                    content_type,
+                    body: p.body.as_bytes(),
+                    index: &p.index,
+                }),
+                import: p.import,
+            })
+            .collect();
+        let outcomes = store.crm_batch(coll, ops).await?;
+        for (p, o) in pending.drain(..).zip(outcomes) {
+            match o {
+                CrmBatchOutcome::Saved { written, .. } => {
+                    stats.written += usize::from(written);
+                    by_crm.insert(p.ident.crm_id.clone(), p.ident);
+                }
+                CrmBatchOutcome::Exists => {
+                    tracing::debug!(tenant = %self.name, collection = %coll.path, crm_id = %p.ident.crm_id, "a record saved meanwhile under another name; kept there");
+                }
+                CrmBatchOutcome::Removed => {}
+            }
+        }
+        Ok(())
     }
 
     /// Whether a record fetched by id still belongs in the collection (its scope and window).
