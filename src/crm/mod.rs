@@ -13,7 +13,9 @@
 //!   the store, `lease`), and the store keeps one identity (and one item) per CRM record even
 //!   when two instances save it at once;
 //! * an item is written (and the sequence moves) only when its rendered bytes change;
-//! * a refresh within the tenant's TTL costs nothing, an idle one costs one listing per page.
+//! * a refresh within the tenant's TTL (counted from when the last one finished) costs nothing,
+//!   an idle one costs one listing per page; a stale read is served from the stored state
+//!   while one background refresh runs, and only a first import makes reads wait.
 
 mod binding;
 pub mod definitions;
