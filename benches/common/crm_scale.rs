@@ -340,6 +340,7 @@ pub async fn run(
     page_cost: Option<Duration>,
     md: Option<&Path>,
 ) -> Res<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut per_record = page_cost;
     let mut rows = Vec::new();
     for &size in sizes {
