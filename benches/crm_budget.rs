@@ -269,7 +269,8 @@ impl Gateway {
             d.join("crmdav.toml"),
             format!(
                 "listen = \"127.0.0.1:{port}\"\nstate = \"sqlite://data/crmdav.db\"\n\
-                 tenants_dir = \"tenants\"\ndefault_tenant = \"{TENANT}\"\n"
+                 tenants_dir = \"tenants\"\ndefault_tenant = \"{TENANT}\"\n\
+                 http = {{ metrics_tenant_names = true }}\n"
             ),
         )
         .map_err(|e| e.to_string())?;
