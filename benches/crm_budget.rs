@@ -8,6 +8,8 @@
 //!     [--changes-per-cycle 2] [--idle-cycles 6] [--contacts 25] [--appointments 25]
 //!     [--json out.json] [--md out.md] [--no-build]
 //! cargo bench --bench crm_budget -- --interval 15 --ttl 30      # the realistic run, ~5 min
+//! cargo bench --bench crm_budget -- --sizes 1000,10000,100000 [--ttl 5] [--amagi-max 10000]
+//!     [--page-cost-us N] [--md out.md]    # the CRM grown to each size (common/crm_scale.rs)
 //! ```
 //!
 //! See docs/benchmarks.md ("CRM-call budget"). Everything runs on 127.0.0.1; amagi-crm and
@@ -39,13 +41,16 @@ const CONTACTS: &str = "/dav/addressbooks/alice/contacts/";
 /// sync has more than a handful).
 const MULTIGET_BATCH: usize = 10;
 /// amagi contacts page size in `connectors/amagi-crm.toml`.
-const CONTACTS_PAGE: usize = 200;
+const CONTACTS_PAGE: usize = 1000;
 
 macro_rules! log {
     ($($t:tt)*) => {{
         eprintln!("[{:>6.1}s] {}", started().elapsed().as_secs_f64(), format!($($t)*));
     }};
 }
+
+#[path = "common/crm_scale.rs"]
+mod scale;
 
 fn started() -> &'static Instant {
     static T: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
@@ -67,6 +72,10 @@ struct Args {
     json: Option<PathBuf>,
     md: Option<PathBuf>,
     no_build: bool,
+    /// `--sizes`: the CRM grown to each size instead of the poll cycles (`common/crm_scale.rs`).
+    sizes: Vec<usize>,
+    amagi_max: usize,
+    page_cost_us: Option<u64>,
 }
 
 fn parse_args() -> Res<Args> {
@@ -81,6 +90,9 @@ fn parse_args() -> Res<Args> {
         json: None,
         md: None,
         no_build: false,
+        sizes: Vec::new(),
+        amagi_max: 10_000,
+        page_cost_us: None,
     };
     let mut ttl = None;
     let mut it = std::env::args().skip(1);
@@ -112,6 +124,23 @@ fn parse_args() -> Res<Args> {
             "--json" => a.json = Some(it.next().ok_or("--json needs a value")?.into()),
             "--md" => a.md = Some(it.next().ok_or("--md needs a value")?.into()),
             "--no-build" => a.no_build = true,
+            "--sizes" => {
+                a.sizes = it
+                    .next()
+                    .ok_or("--sizes needs a value")?
+                    .split(',')
+                    .map(|v| {
+                        v.trim()
+                            .parse::<usize>()
+                            .map_err(|e| format!("--sizes: {e}"))
+                    })
+                    .collect::<Res<Vec<usize>>>()?
+                    .into_iter()
+                    .map(|n| n.clamp(1, 1_000_000))
+                    .collect()
+            }
+            "--amagi-max" => a.amagi_max = num::<usize>("--amagi-max", it.next())?,
+            "--page-cost-us" => a.page_cost_us = Some(num::<u64>("--page-cost-us", it.next())?),
             "-h" | "--help" => {
                 println!(
                     "{}",
@@ -226,7 +255,8 @@ impl Metrics {
 }
 
 impl Gateway {
-    async fn start(bin: &Path, crm: &Amagi, ttl: u64) -> Res<Gateway> {
+    /// The gateway on the amagi API at `api` with `token`.
+    async fn start_on(bin: &Path, api: &str, token: &str, ttl: u64) -> Res<Gateway> {
         let dir = tempfile::Builder::new()
             .prefix("crmdav-budget-")
             .tempdir()
@@ -239,7 +269,8 @@ impl Gateway {
             d.join("crmdav.toml"),
             format!(
                 "listen = \"127.0.0.1:{port}\"\nstate = \"sqlite://data/crmdav.db\"\n\
-                 tenants_dir = \"tenants\"\ndefault_tenant = \"{TENANT}\"\n"
+                 tenants_dir = \"tenants\"\ndefault_tenant = \"{TENANT}\"\n\
+                 http = {{ metrics_tenant_names = true }}\n"
             ),
         )
         .map_err(|e| e.to_string())?;
@@ -293,8 +324,8 @@ users = ["{USER}"]
             .arg("serve")
             .arg("--config")
             .arg(d.join("crmdav.toml"))
-            .env("CRM_URL", &crm.api)
-            .env("CRM_TOKEN", &crm.token)
+            .env("CRM_URL", api)
+            .env("CRM_TOKEN", token)
             .env("CRMDAV_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(log)
@@ -1069,6 +1100,17 @@ fn main() {
 async fn run(args: Args) -> Res<()> {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let bin = ensure_crmdav(&args, &repo)?;
+    if !args.sizes.is_empty() {
+        return scale::run(
+            &bin,
+            &args.sizes,
+            args.ttl,
+            args.amagi_max,
+            args.page_cost_us.map(Duration::from_micros),
+            args.md.as_deref(),
+        )
+        .await;
+    }
     log!(
         "starting amagi-crm (installs {} on first use)",
         amagi::PACKAGE
@@ -1081,7 +1123,7 @@ async fn run(args: Args) -> Res<()> {
         args.contacts,
         args.appointments
     );
-    let gw = Gateway::start(&bin, &amagi, args.ttl).await?;
+    let gw = Gateway::start_on(&bin, &amagi.api, &amagi.token, args.ttl).await?;
     log!(
         "crmdav {} on {} (pid {}), TTL {} s, state in {}",
         bin.display(),

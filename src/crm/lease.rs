@@ -76,8 +76,8 @@ pub(super) async fn claim(store: &Store, key: &str, ttl: Duration, not_before_ms
     }
 }
 
-/// Release `key`; `done` is when the work that succeeded started (epoch ms), `None` when it
-/// failed (the next caller on any instance tries again).
+/// Release `key`; `done` is when the work that succeeded finished (epoch ms: the TTL counts
+/// from there), `None` when it failed (the next caller on any instance tries again).
 pub(super) async fn release(store: &Store, key: &str, done: Option<i64>) {
     if let Err(e) = store.lease_release(key, holder(), done).await {
         tracing::warn!(key, error = %e, "the refresh lease could not be released; it runs out");

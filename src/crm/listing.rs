@@ -2,7 +2,7 @@
 //! parameters, window bounds) share one listing per TTL. Each person's collection then
 //! reconciles the shared records on its own (local predicates, identity map, change log).
 //!
-//! A listing is reused when it is younger than the TTL, no write went through a collection of
+//! A listing is reused when it finished less than a TTL ago, no write went through a collection of
 //! its query since it started (a write bumps the query's generation, so a record a phone just
 //! created cannot be missing from the listing the next refresh reads), and it covers what the
 //! caller asks: a full listing covers everything, an incremental one covers a caller whose
@@ -36,7 +36,9 @@ struct Listed {
     records: Arc<Vec<Record>>,
     /// The modified-since bound it asked for; `None` for a full listing.
     since: Option<DateTime<Utc>>,
-    started: Instant,
+    /// When it finished: the TTL counts from there, so callers that waited for a listing
+    /// slower than the TTL reuse it rather than list again.
+    finished: Instant,
     generation: u64,
 }
 
@@ -62,6 +64,8 @@ pub(super) struct Listing {
     pub(super) records: Arc<Vec<Record>>,
     /// Whether it lists everything of the query (so absent records may be gone).
     pub(super) full: bool,
+    /// CRM calls (pages) this caller's listing made; 0 when it reused a shared one.
+    pub(super) calls: u64,
 }
 
 impl SharedListing {
@@ -74,11 +78,12 @@ impl SharedListing {
             (Some(_), None) => false,
         };
         (covers
-            && l.started.elapsed() < ttl
+            && l.finished.elapsed() < ttl
             && l.generation == self.generation.load(Ordering::Acquire))
         .then(|| Listing {
             records: l.records.clone(),
             full: l.since.is_none(),
+            calls: 0,
         })
     }
 }
@@ -96,7 +101,7 @@ impl Listings {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .as_ref()
-                    .is_some_and(|l| l.started.elapsed() < keep)
+                    .is_some_and(|l| l.finished.elapsed() < keep)
         });
         m.entry(key.clone()).or_default().clone()
     }
@@ -122,7 +127,7 @@ impl Listings {
 
 impl CrmTenant {
     /// The records of `key` modified after `since` (everything when `None`), from a listing
-    /// younger than `ttl` that covers it, or from a new listing (every page) that concurrent
+    /// that finished less than `ttl` ago and covers it, or from a new listing (every page) that concurrent
     /// callers of the same query wait for.
     pub(super) async fn shared_listing(
         &self,
@@ -141,11 +146,12 @@ impl CrmTenant {
             return Ok(l);
         }
         let generation = s.generation.load(Ordering::Acquire);
-        let started = Instant::now();
         let mut records = Vec::new();
         let mut page = None;
         let connector = self.connector_of(key.lister.as_deref());
+        let mut calls = 0;
         loop {
+            calls += 1;
             let p = connector
                 .list_query(&key.entity, since, page, &key.query)
                 .await?;
@@ -160,12 +166,13 @@ impl CrmTenant {
         *s.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Listed {
             records: records.clone(),
             since,
-            started,
+            finished: Instant::now(),
             generation,
         });
         Ok(Listing {
             records,
             full: since.is_none(),
+            calls,
         })
     }
 }

@@ -13,7 +13,9 @@
 //!   the store, `lease`), and the store keeps one identity (and one item) per CRM record even
 //!   when two instances save it at once;
 //! * an item is written (and the sequence moves) only when its rendered bytes change;
-//! * a refresh within the tenant's TTL costs nothing, an idle one costs one listing per page.
+//! * a refresh within the tenant's TTL (counted from when the last one finished) costs nothing,
+//!   an idle one costs one listing per page; a stale read is served from the stored state
+//!   while one background refresh runs, and only a first import makes reads wait.
 
 mod binding;
 pub mod credentials;
@@ -30,6 +32,7 @@ mod refresh;
 mod registry;
 mod rerender;
 mod rows;
+mod revalidate;
 pub mod scope;
 pub mod sealed;
 mod tenant;
@@ -37,6 +40,7 @@ mod tokens;
 mod write;
 
 pub use binding::{record_hash, Binding};
+pub use metrics::RefreshMetrics;
 pub use refresh::{RefreshError, RefreshStats};
 pub use registry::CrmRegistry;
 pub use scope::{Person, ScopeSpec};

@@ -1,5 +1,7 @@
 //! The read path: CRM records become rendered items with stable ETags and a moving change log.
-//! A refresh runs at most once per TTL per collection, and concurrent readers wait on one.
+//! A refresh runs at most once per TTL per collection, counted from when the last one finished.
+//! A read that finds a stale state is served from it while one background refresh runs
+//! (stale-while-revalidate); only a collection's first import makes reads wait, all on one.
 
 use super::binding::{member_name, record_hash, Binding};
 use super::lease;
@@ -8,13 +10,26 @@ use super::scope::Resolved;
 use super::tenant::{CrmTenant, Flight};
 use crate::connector::{ConnectorError, Record};
 use crate::store::{
-    calendar_index, card_index, Collection, CollectionKind, CrmIdentity, ItemIndex, RenderedItem,
-    Store, StoreError,
+    calendar_index, card_index, Collection, CollectionKind, CrmBatchOp, CrmBatchOutcome,
+    CrmIdentity, ItemIndex, RenderedItem, Store, StoreError,
 };
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
+
+/// Records written per store transaction: one commit for many, while a phone's write waits
+/// at most for one batch.
+const BATCH: usize = 256;
+
+/// A rendered record waiting for the next batch.
+struct Pending {
+    ident: CrmIdentity,
+    body: String,
+    index: ItemIndex,
+    /// New to this refresh: refused if another name holds its CRM id by now.
+    import: bool,
+}
 
 /// What a refresh did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -27,6 +42,9 @@ pub struct RefreshStats {
     pub removed: usize,
     /// Whether it was a full scan.
     pub full: bool,
+    /// CRM calls it made: listing pages (none when a shared listing was reused) and by-id
+    /// checks of records a full scan missed.
+    pub crm_calls: u64,
 }
 
 /// Why a refresh failed (the last known state keeps being served).
@@ -44,15 +62,16 @@ pub enum RefreshError {
 }
 
 impl CrmTenant {
-    /// The TTL counts from when the last listing started (the data's age), less a little
-    /// slack, so a client polling every TTL (or every TTL/n) refreshes on that poll rather
-    /// than a few milliseconds too early and then one whole interval late.
+    /// The TTL counts from when the last refresh finished (so a CRM slower than the TTL is
+    /// never listed back to back), less a little slack, so a client polling every TTL (or
+    /// every TTL/n) refreshes on that poll rather than a few milliseconds too early and then
+    /// one whole interval late.
     pub(super) fn ttl(&self) -> Duration {
         let full = Duration::from_secs(self.opts.refresh_ttl_secs);
         full.saturating_sub((full / 10).min(Duration::from_secs(1)))
     }
 
-    fn is_fresh(&self, f: &Flight) -> bool {
+    pub(super) fn is_fresh(&self, f: &Flight) -> bool {
         let ttl = self.ttl();
         // After a failure, retry sooner (but not on every request).
         let retry = ttl.min(Duration::from_secs(5));
@@ -62,9 +81,10 @@ impl CrmTenant {
         }
     }
 
-    /// Refresh `coll` unless it was refreshed within the TTL. Concurrent callers wait on one
-    /// refresh. A failure is logged and counted, and the last known state keeps being served.
-    /// Returns the time spent refreshing when a refresh ran.
+    /// Refresh `coll` unless a refresh finished within the TTL, and wait for it. Concurrent
+    /// callers wait on one refresh. A failure is logged and counted, and the last known state
+    /// keeps being served. Returns the time spent refreshing when a refresh ran. Reads go
+    /// through [`CrmTenant::read_fresh`], which waits only for a first import.
     pub async fn ensure_fresh(
         &self,
         store: &Store,
@@ -88,6 +108,7 @@ impl CrmTenant {
             lease::Claim::Fresh(age) => {
                 let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
                 *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((at, true));
+                f.has_state.store(true, Ordering::Release);
                 return None;
             }
             lease::Claim::Waited => {
@@ -98,16 +119,17 @@ impl CrmTenant {
                 return None;
             }
         }
-        let started_ms = lease::now();
         let started = Instant::now();
         let res = self.refresh(store, b, coll).await;
-        lease::release(store, &key, res.is_ok().then_some(started_ms)).await;
+        // Done when it finished: the next refresh, here or on another instance, is one TTL on.
+        lease::release(store, &key, res.is_ok().then(lease::now)).await;
         let took = started.elapsed();
         self.refreshes.fetch_add(1, Ordering::Relaxed);
-        *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((started, res.is_ok()));
+        *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), res.is_ok()));
         let res = match res {
             Ok(s) => {
-                tracing::debug!(tenant = %self.name, collection = %coll.path, listed = s.listed, written = s.written, removed = s.removed, full = s.full, ms = took.as_millis() as u64, "refreshed");
+                f.has_state.store(true, Ordering::Release);
+                tracing::debug!(tenant = %self.name, collection = %coll.path, listed = s.listed, written = s.written, removed = s.removed, full = s.full, crm_calls = s.crm_calls, ms = took.as_millis() as u64, "refreshed");
                 Ok(s)
             }
             Err(e) => {
@@ -168,6 +190,7 @@ impl CrmTenant {
         let listing = self.shared_listing(&key, since, self.ttl()).await?;
         // A shared full listing serves an incremental caller as a full one.
         let full = listing.full;
+        let mut crm_calls = listing.calls;
         let records = &listing.records;
         let idents = store.crm_identities(coll).await?;
         let present: HashSet<String> = store
@@ -189,6 +212,8 @@ impl CrmTenant {
         };
         let mut seen = HashSet::new();
         let mut out_of_scope = HashSet::new();
+        let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
+        let mut queued: HashSet<String> = HashSet::new();
         let mut wm = watermark;
         let windowed = scope.window.is_some();
         // The whole records of the rows to render (`detail`: read only for new or changed rows).
@@ -275,30 +300,28 @@ impl CrmTenant {
                 continue;
             }
             names.insert(ident.name.clone());
-            let before = store.item_meta(coll, &ident.name).await?.map(|m| m.etag);
-            let item = Some(RenderedItem {
-                content_type: b.content_type(),
-                body: body.as_bytes(),
-                index: &index,
-            });
-            let saved = if by_crm.contains_key(&r.id) {
-                store.crm_save(coll, &ident, item).await
-            } else {
-                // New to this refresh: another instance (or a phone's create) may hold it by now.
-                store.crm_import(coll, &ident, item).await
-            };
-            let etag = match saved {
-                Err(StoreError::Exists) => {
-                    tracing::debug!(tenant = %self.name, collection = %coll.path, crm_id = %r.id, "a record saved meanwhile under another name; kept there");
-                    continue;
-                }
-                r => r?,
-            };
-            if etag != before {
-                stats.written += 1;
+            if !queued.insert(r.id.clone()) {
+                // Listed twice (the listing shifted while it paged): the later copy wins, after
+                // the earlier one is written.
+                self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
+                    .await?;
+                queued.clear();
+                queued.insert(r.id.clone());
             }
-            by_crm.insert(r.id.clone(), ident);
+            pending.push(Pending {
+                import: !by_crm.contains_key(&r.id),
+                ident,
+                body,
+                index,
+            });
+            if pending.len() >= BATCH {
+                self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
+                    .await?;
+                queued.clear();
+            }
         }
+        self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
+            .await?;
         for i in &idents {
             if seen.contains(&i.crm_id) {
                 continue;
@@ -311,6 +334,7 @@ impl CrmTenant {
                 store.crm_forget(coll, &i.crm_id).await?;
                 continue;
             } else if caps.get {
+                crm_calls += 1;
                 match self.connector_for(&owner).get(&b.entity, &i.crm_id).await? {
                     Some(r) if self.still_inside(b, coll, &scope, i, &r) => {
                         // On no page, yet still there: the listing shifted under the scan (a
@@ -345,7 +369,52 @@ impl CrmTenant {
         super::rerender::done(&mut st, b);
         st.watermark = wm.map(|w| w.to_rfc3339());
         store.set_crm_state(coll, &st).await?;
+        stats.crm_calls = crm_calls;
         Ok(stats)
+    }
+
+    /// Write the rendered records of `pending` in one store transaction, and note what each
+    /// did: a new or changed item counts as written; an import whose record another name
+    /// holds by now (another instance, a phone's create) is left where it is.
+    async fn write_batch(
+        &self,
+        store: &Store,
+        b: &Binding,
+        coll: &Collection,
+        pending: &mut Vec<Pending>,
+        by_crm: &mut HashMap<String, CrmIdentity>,
+        stats: &mut RefreshStats,
+    ) -> Result<(), RefreshError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let content_type = b.content_type();
+        let ops = pending
+            .iter()
+            .map(|p| CrmBatchOp::Save {
+                ident: &p.ident,
+                item: Some(RenderedItem {
+                    content_type,
+                    body: p.body.as_bytes(),
+                    index: &p.index,
+                }),
+                import: p.import,
+            })
+            .collect();
+        let outcomes = store.crm_batch(coll, ops).await?;
+        for (p, o) in pending.drain(..).zip(outcomes) {
+            match o {
+                CrmBatchOutcome::Saved { written, .. } => {
+                    stats.written += usize::from(written);
+                    by_crm.insert(p.ident.crm_id.clone(), p.ident);
+                }
+                CrmBatchOutcome::Exists => {
+                    tracing::debug!(tenant = %self.name, collection = %coll.path, crm_id = %p.ident.crm_id, "a record saved meanwhile under another name; kept there");
+                }
+                CrmBatchOutcome::Removed => {}
+            }
+        }
+        Ok(())
     }
 
     /// Whether a record fetched by id still belongs in the collection (its scope and window).

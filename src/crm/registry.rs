@@ -3,6 +3,7 @@
 
 use super::binding::Binding;
 use super::credentials::personal_token_def;
+use super::metrics::RefreshMetrics;
 use super::scope::{Person, ScopeSpec};
 use super::sealed::Sealer;
 use super::tenant::CrmTenant;
@@ -13,8 +14,8 @@ use crate::connector::{RestConnector, TokenStore};
 use crate::store::{CollectionKind, Store};
 use crate::tree::CollectionPath;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
 /// Whether a connector's authentication keeps tokens in the state store (OAuth2).
 fn keeps_tokens(auth: &AuthDef) -> bool {
@@ -28,8 +29,7 @@ fn keeps_tokens(auth: &AuthDef) -> bool {
 #[derive(Default)]
 pub struct CrmRegistry {
     pub(super) tenants: HashMap<String, Arc<CrmTenant>>,
-    pub(super) refresh_count: AtomicU64,
-    pub(super) refresh_micros: AtomicU64,
+    pub(super) metrics: Arc<RefreshMetrics>,
 }
 
 impl CrmRegistry {
@@ -166,8 +166,7 @@ impl CrmRegistry {
     pub fn succeeded_by(&self, tenants: HashMap<String, Arc<CrmTenant>>) -> CrmRegistry {
         CrmRegistry {
             tenants,
-            refresh_count: AtomicU64::new(self.refresh_count.load(Ordering::Relaxed)),
-            refresh_micros: AtomicU64::new(self.refresh_micros.load(Ordering::Relaxed)),
+            metrics: self.metrics.clone(),
         }
     }
 
@@ -191,8 +190,10 @@ impl CrmRegistry {
         t.binding(path).map(|b| (t.clone(), b))
     }
 
-    /// Refresh the CRM collection at `path` if it is one and is stale.
-    pub async fn ensure_fresh(&self, store: &Store, tenant: &str, path: &CollectionPath) {
+    /// Before a read of the CRM collection at `path` (if it is one): when it is stale, serve
+    /// the stored state and refresh it in the background; only a collection never imported
+    /// makes the read wait (for the one import every concurrent read shares).
+    pub async fn ensure_fresh(&self, store: &Arc<Store>, tenant: &str, path: &CollectionPath) {
         let Some((t, b)) = self.binding(tenant, path) else {
             return;
         };
@@ -200,10 +201,8 @@ impl CrmRegistry {
             Ok(Some(c)) => c,
             _ => return,
         };
-        if let Some((took, _)) = t.ensure_fresh(store, &b, &coll).await {
-            self.refresh_count.fetch_add(1, Ordering::Relaxed);
-            self.refresh_micros
-                .fetch_add(took.as_micros() as u64, Ordering::Relaxed);
-        }
+        let started = Instant::now();
+        t.read_fresh(store, &b, &coll, &self.metrics).await;
+        self.metrics.waited(started.elapsed());
     }
 }

@@ -35,11 +35,16 @@ fn kind_of(home: HomeKind) -> CollectionKind {
 #[derive(Default)]
 pub(super) struct Flight {
     pub(super) lock: tokio::sync::Mutex<()>,
-    /// When the collection was last refreshed (or a refresh last failed).
+    /// When the collection's last refresh finished (or failed): the TTL counts from there.
     pub(super) checked: std::sync::Mutex<Option<(Instant, bool)>>,
     /// When (epoch ms) a write last asked for a new listing: another instance's refresh from
     /// before then is not reused.
     pub(super) forced_at: std::sync::atomic::AtomicI64,
+    /// The collection has a stored state (a refresh completed, here or on another instance):
+    /// a stale read is served from it while a background refresh runs.
+    pub(super) has_state: std::sync::atomic::AtomicBool,
+    /// A background refresh is queued or running (one per collection at a time).
+    pub(super) revalidating: std::sync::atomic::AtomicBool,
 }
 
 /// A CRM tenant: its connector, its collections' bindings and refresh state.
@@ -53,6 +58,8 @@ pub struct CrmTenant {
     flights: std::sync::Mutex<HashMap<i64, Arc<Flight>>>,
     pub(super) failures: AtomicU64,
     pub(super) refreshes: AtomicU64,
+    /// Background refreshes started by stale reads and not yet finished.
+    pub(super) background: AtomicU64,
     pub(super) max_instances: usize,
     pub(super) listings: Listings,
     /// The tenant's people by login name, as scopes see them (CRM link, e-mail, team).
@@ -88,6 +95,7 @@ impl CrmTenant {
             flights: Default::default(),
             failures: AtomicU64::new(0),
             refreshes: AtomicU64::new(0),
+            background: AtomicU64::new(0),
             max_instances,
             listings: Default::default(),
             people: Default::default(),

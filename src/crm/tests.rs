@@ -184,7 +184,8 @@ async fn refresh_incremental_full_and_writes() {
             listed: 2,
             written: 2,
             removed: 0,
-            full: true
+            full: true,
+            crm_calls: 1,
         }
     );
     let c1 = store
@@ -208,7 +209,8 @@ async fn refresh_incremental_full_and_writes() {
             listed: 1,
             written: 0,
             removed: 0,
-            full: false
+            full: false,
+            crm_calls: 1,
         }
     );
     let since = fake

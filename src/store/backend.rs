@@ -9,9 +9,9 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 
 use super::model::{
-    AppPassword, Change, Collection, CollectionKind, CrmCollectionState, CrmIdentity, DeadProperty,
-    Item, ItemIndex, ItemMeta, ItemRef, RenderedItem, SetupEntry, SetupInsert, SetupKind,
-    WriteCondition,
+    AppPassword, Change, Collection, CollectionKind, CrmBatchOp, CrmBatchOutcome,
+    CrmCollectionState, CrmIdentity, DeadProperty, Item, ItemIndex, ItemMeta, ItemRef,
+    RenderedItem, SetupEntry, SetupInsert, SetupKind, WriteCondition,
 };
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
@@ -254,6 +254,15 @@ pub trait CrmIdentityStore {
         name: &str,
         keep_identity: bool,
     ) -> Result<(), StoreError>;
+
+    /// A refresh's writes, in order, in one transaction (one commit for many records; the
+    /// collection's sequence moves once per item whose bytes change, as with single saves).
+    /// An import that finds its CRM id held elsewhere is skipped (`Exists`), not an error.
+    async fn crm_batch(
+        &self,
+        coll: &Collection,
+        ops: Vec<CrmBatchOp<'_>>,
+    ) -> Result<Vec<CrmBatchOutcome>, StoreError>;
 
     /// Forget deleted identity rows whose CRM ids are no longer listed.
     async fn crm_forget(&self, coll: &Collection, crm_id: &str) -> Result<(), DbError>;

@@ -72,6 +72,7 @@ async fn contract(s: &Store) {
     usage(s).await;
     app_passwords(s).await;
     identity_map(s).await;
+    identity_batch(s).await;
     leases(s).await;
     setup_state(s).await;
     card_fields(s).await;
@@ -607,6 +608,91 @@ async fn identity_map(s: &Store) {
     };
     s.set_crm_state(&c, &cleared).await.unwrap();
     assert_eq!(s.crm_state(&c).await.unwrap(), cleared);
+}
+
+/// A refresh's batch: saves, an import refused (and only it skipped), same bytes moving
+/// nothing, removals with tombstones, all in one transaction with the change log in step.
+async fn identity_batch(s: &Store) {
+    let c = calendar(s, "crm-batch/").await;
+    let ident = |n: u32| CrmIdentity {
+        name: format!("b{n}.ics"),
+        crm_id: format!("B{n}"),
+        uid: format!("ub{n}"),
+        record_hash: Some(format!("h{n}")),
+        ..Default::default()
+    };
+    let idx = event("ub", 1, 2);
+    let ids: Vec<CrmIdentity> = (1..=3).map(ident).collect();
+    let bodies: Vec<Vec<u8>> = (1..=3).map(|n| format!("B{n} body").into_bytes()).collect();
+    let save = |i: usize, import: bool| CrmBatchOp::Save {
+        ident: &ids[i],
+        item: Some(RenderedItem {
+            content_type: CT,
+            body: &bodies[i],
+            index: &idx,
+        }),
+        import,
+    };
+    let seq0 = coll(s, "crm-batch/").await.seq;
+    let out = s
+        .crm_batch(&c, vec![save(0, true), save(1, true), save(2, false)])
+        .await
+        .unwrap();
+    for (o, b) in out.iter().zip(&bodies) {
+        assert_eq!(
+            o,
+            &CrmBatchOutcome::Saved {
+                etag: Some(etag_of(b)),
+                written: true
+            }
+        );
+    }
+    let seq1 = coll(s, "crm-batch/").await.seq;
+    assert_eq!(seq1, seq0 + 3, "one change per item written");
+    assert_eq!(s.crm_identities(&c).await.unwrap().len(), 3);
+    assert_eq!(s.item(&c, "b2.ics").await.unwrap().unwrap().body, bodies[1]);
+    // Again: the same bytes write nothing; an import of a CRM id held under another name is
+    // refused on its own, the rest of the batch goes through.
+    let moved = CrmIdentity {
+        name: "elsewhere.ics".into(),
+        ..ids[0].clone()
+    };
+    let out = s
+        .crm_batch(
+            &c,
+            vec![
+                save(0, false),
+                CrmBatchOp::Save {
+                    ident: &moved,
+                    item: None,
+                    import: true,
+                },
+                CrmBatchOp::Remove { name: "b3.ics" },
+                CrmBatchOp::Remove { name: "never.ics" },
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            CrmBatchOutcome::Saved {
+                etag: Some(etag_of(&bodies[0])),
+                written: false
+            },
+            CrmBatchOutcome::Exists,
+            CrmBatchOutcome::Removed,
+            CrmBatchOutcome::Removed,
+        ]
+    );
+    assert!(s.crm_identity(&c, "elsewhere.ics").await.unwrap().is_none());
+    assert!(s.item(&c, "b3.ics").await.unwrap().is_none());
+    assert!(s.crm_identity(&c, "b3.ics").await.unwrap().is_none());
+    let (changes, _) = s.changes_since(&c, Some(seq1), None).await.unwrap();
+    assert_eq!(changes.len(), 1, "only the removal: {changes:?}");
+    assert!(matches!(&changes[0], Change::Deleted(n, _) if n == "b3.ics"));
+    assert_eq!(coll(s, "crm-batch/").await.seq, seq1 + 1);
+    assert_eq!(s.crm_identities(&c).await.unwrap().len(), 2);
 }
 
 async fn card_fields(s: &Store) {

@@ -376,3 +376,37 @@ pub enum SetupInsert {
     /// The client holds `per_client` live rows of the kind: nothing stored.
     TooManyFromClient,
 }
+
+/// One write of a refresh's batch ([`crate::store::CrmIdentityStore::crm_batch`]).
+pub enum CrmBatchOp<'a> {
+    /// As `crm_save`, or with `import` as `crm_import` (a record the refresh had not seen).
+    Save {
+        /// The identity row.
+        ident: &'a CrmIdentity,
+        /// The rendered item, written only when its bytes differ from what is stored.
+        item: Option<RenderedItem<'a>>,
+        /// Refuse (as [`CrmBatchOutcome::Exists`]) when the CRM id is held under another name.
+        import: bool,
+    },
+    /// As `crm_remove` without keeping the identity: the row and its item go (a tombstone).
+    Remove {
+        /// The member name.
+        name: &'a str,
+    },
+}
+
+/// What one write of a batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CrmBatchOutcome {
+    /// Saved: the item's ETag now, and whether its bytes were written (the sequence moved).
+    Saved {
+        /// The item's current ETag.
+        etag: Option<String>,
+        /// Whether new bytes were written.
+        written: bool,
+    },
+    /// An import whose CRM id another name holds: nothing of it was written.
+    Exists,
+    /// Removed (or already absent).
+    Removed,
+}

@@ -6,6 +6,7 @@
 //! one CRM call per refresh and none within the TTL.
 
 use crate::support::gateway::StateDir;
+use crate::support::phone::Phone;
 use crate::support::saas::{start_gateway, uid_line, FakeCrm, Vendor, D365_API, SF_API};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -14,8 +15,16 @@ use wiremock::Request;
 
 const TTL: u64 = 1;
 
-async fn past_ttl() {
+/// The TTL passes (no event to await: time itself).
+async fn sleep_ttl() {
     tokio::time::sleep(Duration::from_millis(TTL * 1000 + 300)).await;
+}
+
+/// The TTL passes, and the background refresh a read then starts has finished: the next
+/// read serves what the CRM holds (a stale read is answered from the last state at once).
+async fn past_ttl(gw: &Phone, coll: &str) {
+    sleep_ttl().await;
+    gw.refreshed(coll).await;
 }
 
 fn href_for(coll: &str, members: &BTreeMap<String, Option<String>>, needle: &str) -> String {
@@ -122,7 +131,7 @@ async fn scenario(case: Case) {
         none.is_empty() && same == tok0,
         "within the TTL nothing is asked: {none:?}"
     );
-    past_ttl().await;
+    past_ttl(&gw, &coll).await;
     let (tok1, ch) = gw.sync(&coll, &tok0).await;
     assert_ne!(tok1, tok0);
     assert_eq!(ch.keys().collect::<Vec<_>>(), vec![&hrefs[1]], "{ch:?}");
@@ -163,7 +172,7 @@ async fn scenario(case: Case) {
     let (tok2, ch) = gw.sync(&coll, &tok1).await;
     assert_eq!(ch.keys().collect::<Vec<_>>(), vec![&hrefs[0]], "{ch:?}");
     // The refresh after the TTL sees the CRM's new modified time: the item stays the phone's.
-    past_ttl().await;
+    past_ttl(&gw, &coll).await;
     let (tok3, ch) = gw.sync(&coll, &tok2).await;
     assert!(
         ch.is_empty() && tok3 == tok2,
@@ -195,7 +204,7 @@ async fn scenario(case: Case) {
     assert_eq!(crm.ids().len(), 6);
     let (tok4, ch) = gw.sync(&coll, &tok3).await;
     assert_eq!(ch.keys().collect::<Vec<_>>(), vec![&new_href]);
-    past_ttl().await;
+    past_ttl(&gw, &coll).await;
     let (tok5, ch) = gw.sync(&coll, &tok4).await;
     assert!(
         ch.is_empty() && tok5 == tok4,
@@ -227,7 +236,7 @@ async fn scenario(case: Case) {
         crm.record(&seeded[2])
     );
     assert_eq!(gw.get(&hrefs[2]).await.0, 404);
-    past_ttl().await;
+    past_ttl(&gw, &coll).await;
     let (tok6, ch) = gw.sync(&coll, &tok5).await;
     assert_eq!(ch.get(&hrefs[2]), Some(&None), "reported deleted: {ch:?}");
     assert_eq!(
@@ -241,9 +250,10 @@ async fn scenario(case: Case) {
     // ---- (5) idle: ≤ 1 CRM call per refresh (2 with a deleted-records feed, read between full
     // scans), 0 within the TTL --------------------------------------------------------------
     let idle_budget = if v == Vendor::Dynamics365 { 1 } else { 2 };
-    past_ttl().await;
+    sleep_ttl().await;
     let c0 = gw.metric("crmdav_crm_calls_total").await;
     let r0 = gw.metric("crmdav_refreshes_total").await;
+    gw.refreshed(&coll).await;
     let (tok_idle, ch) = gw.sync(&coll, &tok6).await;
     assert!(
         ch.is_empty() && tok_idle == tok6,
@@ -273,7 +283,8 @@ async fn scenario(case: Case) {
         c2 - c1
     );
     assert_eq!(c2, c1, "0 calls within the TTL");
-    past_ttl().await;
+    sleep_ttl().await;
+    gw.refreshed(&coll).await;
     let (tok_idle2, ch) = gw.sync(&coll, &tok6).await;
     assert!(ch.is_empty() && tok_idle2 == tok6, "{ch:?}");
     let c3 = gw.metric("crmdav_crm_calls_total").await;
@@ -302,7 +313,10 @@ async fn scenario(case: Case) {
         ch.is_empty() && tok_r == tok6,
         "nothing moved across a restart: {ch:?}"
     );
-    // The new process refreshes on first use: an idle refresh like any other.
+    // The new process serves the stored state and refreshes in the background once the TTL
+    // (counted from the last process's refresh, kept in the store's lease) has passed: an
+    // idle refresh like any other.
+    past_ttl(&gw, &coll).await;
     let calls_r1 = gw.metric("crmdav_crm_calls_total").await;
     let tokens1 = crm.state.lock().unwrap().tokens_issued;
     println!(
@@ -315,7 +329,7 @@ async fn scenario(case: Case) {
         members_before,
         "same hrefs and ETags"
     );
-    past_ttl().await;
+    past_ttl(&gw, &coll).await;
     let (tok_r2, ch) = gw.sync(&coll, &tok6).await;
     assert!(
         ch.is_empty() && tok_r2 == tok6,

@@ -239,7 +239,7 @@ async fn insert_while_paging_loses_and_doubles_nothing() {
     let gw = gateway(&dir, &crm, true);
     let (tok, first) = gw.sync(COLL, "").await;
     assert!(first.len() >= 5, "{first:?}");
-    let (_, _) = gw.sync(COLL, &tok).await;
+    let (_, _) = gw.sync_fresh(COLL, &tok).await;
     let members = gw.members(COLL).await;
     assert_eq!(members.len(), 6, "every record once: {members:?}");
     let mut uids = BTreeMap::new();
@@ -361,7 +361,7 @@ async fn retry_takes_over_a_record_the_refresh_imported() {
     let body = event("taken-over", "Imported first");
     assert_eq!(put(&gw, &href, &body).await.0, 503);
     faults(&crm, |f| f.fail_searches = false);
-    let (tok2, imported) = gw.sync(COLL, &tok).await;
+    let (tok2, imported) = gw.sync_fresh(COLL, &tok).await;
     assert_eq!(
         imported.len(),
         1,
@@ -400,13 +400,13 @@ async fn delete_while_paging_removes_only_the_deleted_record() {
     };
     // Page 2 starts at offset 2; deleting the first record there shifts the third onto page 1.
     faults(&crm, |f| f.delete_at_page = Some((2, ids[0].clone())));
-    let (tok2, changes) = gw.sync(COLL, &tok).await;
+    let (tok2, changes) = gw.sync_fresh(COLL, &tok).await;
     assert!(
         changes.values().all(Option::is_some),
         "nothing is taken for deleted by a scan that shifted: {changes:?}"
     );
     // The deleted record had been listed before it went; the next scan removes it, only it.
-    let (_, changes) = gw.sync(COLL, &tok2).await;
+    let (_, changes) = gw.sync_fresh(COLL, &tok2).await;
     let expected: BTreeMap<String, Option<String>> = [(href_of(&ids[0]), None)].into();
     assert_eq!(changes, expected, "only the deleted record goes");
     let members = gw.members(COLL).await;

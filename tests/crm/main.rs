@@ -16,6 +16,7 @@ mod odoo_dav;
 mod person_admin;
 mod personal_tokens;
 mod rerender;
+mod revalidate;
 mod scopes;
 mod sealed_tokens;
 mod tenant_examples;

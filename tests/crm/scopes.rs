@@ -367,6 +367,58 @@ async fn req(
     (st, r.text().await.unwrap())
 }
 
+/// A per-tenant metric of the gateway at `base`.
+async fn metric(http: &reqwest::Client, base: &str, name: &str) -> u64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let key = format!("{name}{{tenant=\"firm\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .unwrap_or_else(|| panic!("no {key} in {text}"))
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+/// Wait until a metric satisfies `done` (bounded: 60 s).
+async fn await_metric(http: &reqwest::Client, base: &str, name: &str, done: impl Fn(u64) -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let now = metric(http, base, name).await;
+        if done(now) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{name} is {now} after 60 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A sync of a stale collection is answered from its stored state while a background refresh
+/// runs: this syncs once that refresh (started after any earlier one ended) has finished.
+async fn sync_fresh(
+    http: &reqwest::Client,
+    base: &str,
+    user: &str,
+    coll: &str,
+    token: &str,
+) -> (String, BTreeMap<String, bool>) {
+    await_metric(http, base, "crmdav_refreshes_pending", |n| n == 0).await;
+    let before = metric(http, base, "crmdav_refreshes_total").await;
+    let (st, text) = req(http, base, user, "PROPFIND", coll, None, &[("Depth", "0")]).await;
+    assert_eq!(st, 207, "{text}");
+    await_metric(http, base, "crmdav_refreshes_total", |n| n > before).await;
+    sync(http, base, user, coll, token).await
+}
+
 fn sync_body(token: &str) -> String {
     format!(
         r#"<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:"><d:sync-token>{token}</d:sync-token><d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop></d:sync-collection>"#
@@ -710,9 +762,9 @@ async fn a_phone_create_in_mine_is_assigned_and_a_reassigned_record_moves() {
 
     // Reassigned in the CRM: it leaves p0 (a tombstone) and reaches p1.
     crm.edit("tasks", "1", |r| r["owner_id"] = json!("101"));
-    let (_, changed) = sync(&http, &base, "p0", &a, &ta).await;
+    let (_, changed) = sync_fresh(&http, &base, "p0", &a, &ta).await;
     assert_eq!(changed.values().filter(|p| !**p).count(), 1, "{changed:?}");
-    let (_, changed) = sync(&http, &base, "p1", &b, &tb).await;
+    let (_, changed) = sync_fresh(&http, &base, "p1", &b, &tb).await;
     assert_eq!(changed.values().filter(|p| **p).count(), 1, "{changed:?}");
     drop(gw);
 }
@@ -755,7 +807,7 @@ async fn the_window_drops_what_leaves_it_and_takes_a_put_outside_it() {
         r["end"] = json!("2099-01-01T11:00:00Z");
     });
     tokio::time::sleep(Duration::from_secs(ttl)).await;
-    let (t, changed) = sync(&http, &base, "p0", &c, &t).await;
+    let (t, changed) = sync_fresh(&http, &base, "p0", &c, &t).await;
     assert_eq!(changed.len(), 1);
     assert!(changed.values().all(|p| !p), "a tombstone: {changed:?}");
 
@@ -784,7 +836,7 @@ async fn the_window_drops_what_leaves_it_and_takes_a_put_outside_it() {
     // The next full scan (every listing, for a CRM without modified-since) takes it away: the
     // calendar serves its window.
     tokio::time::sleep(Duration::from_secs(ttl)).await;
-    let (_, changed) = sync(&http, &base, "p0", &c, &t).await;
+    let (_, changed) = sync_fresh(&http, &base, "p0", &c, &t).await;
     assert_eq!(changed.values().filter(|p| !**p).count(), 1, "{changed:?}");
     assert!(crm.find("events", "far away").is_some(), "the CRM keeps it");
     drop(gw);
@@ -859,6 +911,8 @@ async fn idle_syncs_cost_one_listing_per_distinct_query() {
             started.elapsed() < Duration::from_secs(ttl - 1),
             "the syncs must fit in one TTL to count one"
         );
+        // They were answered from the stored state; the refreshes they started end here.
+        await_metric(&http, &base, "crmdav_refreshes_pending", |n| n == 0).await;
         let events = crm.listings("/events") - before[0];
         let tasks_all = crm.listings("/tasks") - before[1];
         let s = crm.0.lock().unwrap();

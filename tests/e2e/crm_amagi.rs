@@ -111,8 +111,16 @@ fn href_for(coll: &str, members: &BTreeMap<String, Option<String>>, needle: &str
         .clone()
 }
 
-async fn past_ttl() {
+/// The TTL passes (no event to await: time itself).
+async fn sleep_ttl() {
     tokio::time::sleep(Duration::from_millis(TTL * 1000 + 200)).await;
+}
+
+/// The TTL passes, and the background refresh a read of `coll` then starts has finished: the
+/// next read serves what amagi holds (a stale read is answered from the last state at once).
+async fn past_ttl(gw: &Phone, coll: &str) {
+    sleep_ttl().await;
+    gw.refreshed(coll).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,7 +217,7 @@ async fn phone_and_crm_stay_in_step() {
         none.is_empty() && same_tok == tok_m,
         "within the TTL nothing is asked: {none:?}"
     );
-    past_ttl().await;
+    past_ttl(&gw, MEETINGS).await;
     let (tok_m2, ch) = gw.sync(MEETINGS, &tok_m).await;
     assert_ne!(tok_m2, tok_m);
     assert_eq!(ch.len(), 1, "{ch:?}");
@@ -259,7 +267,7 @@ async fn phone_and_crm_stay_in_step() {
     );
     assert_eq!(etag_p, etag_of(body1.as_bytes()));
     // The refresh after the TTL sees the new record as the phone's item, not a second one.
-    past_ttl().await;
+    past_ttl(&gw, MEETINGS).await;
     let (tok_m3, ch) = gw.sync(MEETINGS, &tok_m2).await;
     assert_eq!(
         ch.keys().collect::<Vec<_>>(),
@@ -314,7 +322,7 @@ async fn phone_and_crm_stay_in_step() {
         Some(json!({"location": "Room 7"})),
     )
     .await;
-    past_ttl().await;
+    past_ttl(&gw, MEETINGS).await;
     let (tok_m4, ch) = gw.sync(MEETINGS, &tok_m3).await;
     assert_eq!(ch.keys().collect::<Vec<_>>(), vec![&p_href], "{ch:?}");
     let (_, etag_p3, got) = gw.get(&p_href).await;
@@ -343,7 +351,7 @@ async fn phone_and_crm_stay_in_step() {
         Some(json!({"start": "2030-02-20T12:00:00+01:00"})),
     )
     .await;
-    past_ttl().await;
+    past_ttl(&gw, MEETINGS).await;
     let (tok_m5, _) = gw.sync(MEETINGS, &tok_m4).await;
     let (_, etag_p4, got) = gw.get(&p_href).await;
     assert!(
@@ -435,9 +443,10 @@ async fn phone_and_crm_stay_in_step() {
     assert_eq!(cs["items"][0]["first_name"], "Kai");
 
     // ---- idle re-sync: ≤ 1 CRM call per refresh, none within the TTL ------------------------
-    past_ttl().await;
+    sleep_ttl().await;
     let c0 = gw.metric("crmdav_crm_calls_total").await;
     let r0 = gw.metric("crmdav_refreshes_total").await;
+    gw.refreshed(MEETINGS).await;
     let (tok_idle, ch) = gw.sync(MEETINGS, &tok_m5).await;
     assert!(
         ch.is_empty() && tok_idle == tok_m5,
@@ -460,7 +469,7 @@ async fn phone_and_crm_stay_in_step() {
         c1,
         "0 calls within the TTL"
     );
-    past_ttl().await;
+    past_ttl(&gw, MEETINGS).await;
     let (tok_idle2, ch) = gw.sync(MEETINGS, &tok_m5).await;
     assert!(ch.is_empty() && tok_idle2 == tok_m5);
     let c2 = gw.metric("crmdav_crm_calls_total").await;
@@ -481,7 +490,7 @@ async fn phone_and_crm_stay_in_step() {
         .unwrap();
     assert_eq!(rec["status"], "cancelled");
     assert_eq!(gw.get(&p_href).await.0, 404);
-    past_ttl().await;
+    past_ttl(&gw, MEETINGS).await;
     let (tok_m6, ch) = gw.sync(MEETINGS, &tok_m5).await;
     assert_eq!(ch.get(&p_href), Some(&None), "reported deleted: {ch:?}");
     assert_eq!(
@@ -525,13 +534,15 @@ async fn phone_and_crm_stay_in_step() {
 
     // ---- CRM down: reads answer from the last state; a PUT is 503 and stores nothing --------
     crm.stop();
-    past_ttl().await;
+    sleep_ttl().await;
     let f0 = gw.metric("crmdav_refresh_failures_total").await;
     assert_eq!(
         gw.members(MEETINGS).await,
         members_before,
         "stale-while-revalidate"
     );
+    gw.await_metric("crmdav_refresh_failures_total", |f| f > f0)
+        .await;
     let (st, _, body) = gw.get(&a1_href).await;
     assert_eq!(st, 200);
     assert!(

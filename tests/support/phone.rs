@@ -158,6 +158,18 @@ impl Phone {
         (st, etag, body)
     }
 
+    /// The whole /metrics text.
+    pub async fn metrics_text(&self) -> String {
+        self.http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// A per-tenant counter from /metrics.
     pub async fn metric(&self, name: &str) -> u64 {
         let text = self
@@ -176,5 +188,49 @@ impl Phone {
             .trim()
             .parse()
             .unwrap()
+    }
+
+    /// A read of `coll` past its TTL, and the background refresh it starts, awaited (the
+    /// tenant's refresh counter moves): the next read serves what the CRM held.
+    pub async fn refreshed(&self, coll: &str) {
+        // A background refresh still running may have listed before the test's last change.
+        self.await_metric("crmdav_refreshes_pending", |n| n == 0)
+            .await;
+        let before = self.metric("crmdav_refreshes_total").await;
+        let (st, _, text) = self.req("PROPFIND", coll, None, &[("Depth", "0")]).await;
+        assert_eq!(st, 207, "PROPFIND {coll}: {text}");
+        self.refreshes_reach(before + 1).await;
+    }
+
+    /// Wait until the tenant has run `n` refreshes.
+    pub async fn refreshes_reach(&self, n: u64) {
+        self.await_metric("crmdav_refreshes_total", |now| now >= n)
+            .await;
+    }
+
+    /// As [`Phone::refreshed`], then a sync-collection from `token`.
+    pub async fn sync_fresh(
+        &self,
+        coll: &str,
+        token: &str,
+    ) -> (String, BTreeMap<String, Option<String>>) {
+        self.refreshed(coll).await;
+        self.sync(coll, token).await
+    }
+
+    /// Wait until a per-tenant metric satisfies `done` (bounded: 60 s).
+    pub async fn await_metric(&self, name: &str, done: impl Fn(u64) -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let now = self.metric(name).await;
+            if done(now) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{name} is {now} after 60 s"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

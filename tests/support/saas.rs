@@ -207,6 +207,8 @@ pub struct Faults {
     /// When the listing page at this offset is served, this record is inserted first, at the
     /// front of the list (an insert while a scan pages).
     pub insert_at_page: Option<(usize, Value)>,
+    /// Every listing or search page is answered this much later (a CRM slower than the TTL).
+    pub list_delay: Option<std::time::Duration>,
 }
 
 /// A wiremock server acting as the vendor's API.
@@ -435,7 +437,10 @@ impl Respond for Api {
             st.faults.creates_without_id -= 1;
             return ResponseTemplate::new(201).set_body_json(json!({"status": "accepted"}));
         }
-        resp
+        match st.faults.list_delay {
+            Some(d) if listing || r.url.path().ends_with("/search") => resp.set_delay(d),
+            _ => resp,
+        }
     }
 }
 

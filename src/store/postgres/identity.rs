@@ -8,9 +8,11 @@ use sqlx::Row;
 
 use super::items::delete_item_tx;
 use super::items::write_item_tx;
-use super::{lock_collection, PgStore};
+use super::{lock_collection, PgStore, Tx};
 use crate::store::backend::{CrmIdentityStore, DbError};
-use crate::store::model::{etag_of, Collection, CrmCollectionState, CrmIdentity, RenderedItem};
+use crate::store::model::{
+    etag_of, Collection, CrmBatchOp, CrmBatchOutcome, CrmCollectionState, CrmIdentity, RenderedItem,
+};
 use crate::store::StoreError;
 
 fn row_identity(r: &PgRow) -> CrmIdentity {
@@ -96,6 +98,39 @@ impl CrmIdentityStore for PgStore {
         Ok(())
     }
 
+    async fn crm_batch(
+        &self,
+        coll: &Collection,
+        ops: Vec<CrmBatchOp<'_>>,
+    ) -> Result<Vec<CrmBatchOutcome>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        lock_collection(&mut tx, coll.id).await?;
+        let mut out = Vec::with_capacity(ops.len());
+        for op in ops {
+            out.push(match op {
+                CrmBatchOp::Save {
+                    ident,
+                    item,
+                    import,
+                } => save_identity_tx(&mut tx, coll, ident, item, import).await?,
+                CrmBatchOp::Remove { name } => {
+                    sqlx::query("DELETE FROM crm_items WHERE collection_id = $1 AND name = $2")
+                        .bind(coll.id)
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                    match delete_item_tx(&mut tx, coll.id, name).await {
+                        Ok(()) | Err(StoreError::NotFound) => {}
+                        Err(e) => return Err(e),
+                    }
+                    CrmBatchOutcome::Removed
+                }
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
     async fn crm_forget(&self, coll: &Collection, crm_id: &str) -> Result<(), DbError> {
         sqlx::query("DELETE FROM crm_items WHERE collection_id = $1 AND crm_id = $2 AND deleted")
             .bind(coll.id)
@@ -156,62 +191,85 @@ impl PgStore {
     ) -> Result<Option<String>, StoreError> {
         let mut tx = self.pool.begin().await?;
         lock_collection(&mut tx, coll.id).await?;
-        let mut etag: Option<String> =
-            sqlx::query_scalar("SELECT etag FROM items WHERE collection_id = $1 AND name = $2")
-                .bind(coll.id)
-                .bind(&ident.name)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let others: Vec<(String, bool)> = sqlx::query_as(
-            "SELECT c.name, i.name IS NOT NULL FROM crm_items c LEFT JOIN items i \
-             ON i.collection_id = c.collection_id AND i.name = c.name \
-             WHERE c.collection_id = $1 AND c.crm_id = $2 AND c.name <> $3",
-        )
-        .bind(coll.id)
-        .bind(&ident.crm_id)
-        .bind(&ident.name)
-        .fetch_all(&mut *tx)
-        .await?;
-        if import && !others.is_empty() {
-            return Err(StoreError::Exists);
+        match save_identity_tx(&mut tx, coll, ident, item, import).await? {
+            CrmBatchOutcome::Saved { etag, .. } => {
+                tx.commit().await?;
+                Ok(etag)
+            }
+            // Nothing of it was written; the transaction rolls back empty.
+            _ => Err(StoreError::Exists),
         }
-        // A record that another row held under a different name (a phone's create that a
-        // refresh imported meanwhile, a CRM id reuse) gives way to this one, item and all.
-        for (name, _) in others.iter().filter(|(_, item)| *item) {
-            delete_item_tx(&mut tx, coll.id, name).await?;
-        }
+    }
+}
+
+/// Save an identity and (when its bytes differ) its item inside a transaction that holds the
+/// collection's row lock. An import whose CRM id another name holds writes nothing and answers
+/// `Exists`.
+async fn save_identity_tx(
+    tx: &mut Tx<'_>,
+    coll: &Collection,
+    ident: &CrmIdentity,
+    item: Option<RenderedItem<'_>>,
+    import: bool,
+) -> Result<CrmBatchOutcome, StoreError> {
+    let mut etag: Option<String> =
+        sqlx::query_scalar("SELECT etag FROM items WHERE collection_id = $1 AND name = $2")
+            .bind(coll.id)
+            .bind(&ident.name)
+            .fetch_optional(&mut **tx)
+            .await?;
+    let others: Vec<(String, bool)> = sqlx::query_as(
+        "SELECT c.name, i.name IS NOT NULL FROM crm_items c LEFT JOIN items i \
+         ON i.collection_id = c.collection_id AND i.name = c.name \
+         WHERE c.collection_id = $1 AND c.crm_id = $2 AND c.name <> $3",
+    )
+    .bind(coll.id)
+    .bind(&ident.crm_id)
+    .bind(&ident.name)
+    .fetch_all(&mut **tx)
+    .await?;
+    if import && !others.is_empty() {
+        return Ok(CrmBatchOutcome::Exists);
+    }
+    // A record that another row held under a different name (a phone's create that a
+    // refresh imported meanwhile, a CRM id reuse) gives way to this one, item and all.
+    for (name, _) in others.iter().filter(|(_, item)| *item) {
+        delete_item_tx(tx, coll.id, name).await?;
+    }
+    if !others.is_empty() {
         sqlx::query(
             "DELETE FROM crm_items WHERE collection_id = $1 AND crm_id = $2 AND name <> $3",
         )
         .bind(coll.id)
         .bind(&ident.crm_id)
         .bind(&ident.name)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?;
-        sqlx::query(
-            "INSERT INTO crm_items (collection_id, name, crm_id, uid, client_copy, base_record, record_hash, version, deleted) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (collection_id, name) DO UPDATE SET \
-             crm_id = $3, uid = $4, client_copy = $5, base_record = $6, record_hash = $7, version = $8, deleted = $9",
-        )
-        .bind(coll.id)
-        .bind(&ident.name)
-        .bind(&ident.crm_id)
-        .bind(&ident.uid)
-        .bind(&ident.client_copy)
-        .bind(&ident.base_record)
-        .bind(&ident.record_hash)
-        .bind(&ident.version)
-        .bind(ident.deleted)
-        .execute(&mut *tx)
-        .await?;
-        if let Some(it) = item {
-            let new_etag = etag_of(it.body);
-            if etag.as_deref() != Some(new_etag.as_str()) {
-                write_item_tx(&mut tx, coll.id, &ident.name, it, &new_etag).await?;
-                etag = Some(new_etag);
-            }
-        }
-        tx.commit().await?;
-        Ok(etag)
     }
+    sqlx::query(
+        "INSERT INTO crm_items (collection_id, name, crm_id, uid, client_copy, base_record, record_hash, version, deleted) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (collection_id, name) DO UPDATE SET \
+         crm_id = $3, uid = $4, client_copy = $5, base_record = $6, record_hash = $7, version = $8, deleted = $9",
+    )
+    .bind(coll.id)
+    .bind(&ident.name)
+    .bind(&ident.crm_id)
+    .bind(&ident.uid)
+    .bind(&ident.client_copy)
+    .bind(&ident.base_record)
+    .bind(&ident.record_hash)
+    .bind(&ident.version)
+    .bind(ident.deleted)
+    .execute(&mut **tx)
+    .await?;
+    let mut written = false;
+    if let Some(it) = item {
+        let new_etag = etag_of(it.body);
+        if etag.as_deref() != Some(new_etag.as_str()) {
+            write_item_tx(tx, coll.id, &ident.name, it, &new_etag).await?;
+            etag = Some(new_etag);
+            written = true;
+        }
+    }
+    Ok(CrmBatchOutcome::Saved { etag, written })
 }

@@ -124,7 +124,7 @@ async fn query_pages_through_next_records_url_on_the_instance() {
         .and(path(format!("{API}/query")))
         .and(query_param("q", q.as_str()))
         .and(header("authorization", T1))
-        .and(header("sforce-query-options", "batchSize=200"))
+        .and(header("sforce-query-options", "batchSize=2000"))
         .respond_with(ResponseTemplate::new(200).set_body_json(fixture("events_page1.json")))
         .expect(1)
         .mount(&org.instance)
