@@ -2,7 +2,8 @@
 //! TTL costs nothing; a stale one that has a stored state is served from it at once while one
 //! background refresh runs (shared by every read that finds it stale meanwhile, and through the
 //! shared listing by every person with the same scope); only a collection that was never
-//! imported makes its first reads wait, all on the one import.
+//! imported makes its first reads wait, all on the one import. With a TTL of 0 every read
+//! waits for its refresh.
 
 use super::binding::Binding;
 use super::metrics::RefreshMetrics;
@@ -43,7 +44,9 @@ impl CrmTenant {
         if self.is_fresh(&f) {
             return;
         }
-        if !self.has_state(store, &f, coll).await {
+        // A TTL of 0 asks the CRM on every read, and the read waits for the answer (a
+        // read-through setting for tests and debugging).
+        if self.opts.refresh_ttl_secs == 0 || !self.has_state(store, &f, coll).await {
             if let Some((took, res)) = self.ensure_fresh(store, b, coll).await {
                 metrics.refreshed(took, res.map_or(0, |s| s.crm_calls));
             }
