@@ -109,7 +109,19 @@ pub async fn probe_as(cfg: &ServerConfig, tenant: &str, user: &str) -> anyhow::R
     let def = crate::connector::rest::def::ConnectorDef::from_toml_str(&src.text, &vars)
         .map_err(|e| anyhow::anyhow!("{}: {e}", src.origin))?;
     let entities = def.entities.clone();
+    // Records are listed as the server lists them for this person: with their own CRM token
+    // when the tenant file gives one (the CRM then decides what they see), else with the
+    // tenant's credential. People are linked with the tenant's credential either way.
+    let own = match &u.crm_token {
+        Some(token) => {
+            let d = crate::crm::credentials::personal_token_def(&def, &token.0)
+                .map_err(|e| anyhow::anyhow!("{user}'s crm_token: {e}"))?;
+            Some(RestConnector::new(d, None)?)
+        }
+        None => None,
+    };
     let c = RestConnector::new(def, None)?;
+    let lister = own.as_ref().unwrap_or(&c);
 
     // The link, as the server makes it.
     let stored = match crate::store::Store::open_beside_server(&cfg.state).await {
@@ -149,6 +161,15 @@ pub async fn probe_as(cfg: &ServerConfig, tenant: &str, user: &str) -> anyhow::R
         match &report.link {
             Ok(l) => format!("linked to {l}"),
             Err(why) => format!("NOT LINKED: {why}"),
+        }
+    );
+    let _ = writeln!(
+        s,
+        "  records listed with {}",
+        if own.is_some() {
+            "their own CRM token (crm_token)"
+        } else {
+            "the tenant's CRM credential (a CRM account connected on the sign-in page is not used here)"
         }
     );
     if granted.is_empty() {
@@ -210,7 +231,7 @@ pub async fn probe_as(cfg: &ServerConfig, tenant: &str, user: &str) -> anyhow::R
         let key = (entity.clone(), resolved.query.clone());
         let shared = listings.contains_key(&key);
         if !shared {
-            let l = list_all(&c, entity, &resolved.query).await;
+            let l = list_all(lister, entity, &resolved.query).await;
             listings.insert(key.clone(), l);
         }
         let Some(l) = listings.get(&key) else {
@@ -265,6 +286,10 @@ pub async fn probe_as(cfg: &ServerConfig, tenant: &str, user: &str) -> anyhow::R
             let _ = writeln!(s, "      {line}");
         }
     }
-    let _ = writeln!(s, "CRM calls: {}", c.calls());
+    let _ = writeln!(
+        s,
+        "CRM calls: {}",
+        c.calls() + own.as_ref().map_or(0, |o| o.calls())
+    );
     Ok(s)
 }

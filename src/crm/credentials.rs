@@ -358,6 +358,7 @@ impl CrmTenant {
         else {
             return;
         };
+        f.credential_at.fetch_max(at, Ordering::AcqRel);
         if f.forced_at.load(Ordering::Acquire) < at {
             f.forced_at.store(at, Ordering::Release);
             *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = None;

@@ -170,6 +170,15 @@ impl CrmRegistry {
             lists.push_str(&format!("crmdav_crm_listings_total{labels} {l}\n"));
             users.push_str(&format!("crmdav_crm_user_listings_total{labels} {u}\n"));
         }
-        calls + &fails + &runs + &lists + &users + &personal + &roles + &refused + &pending + &self.metrics.text()
+        calls
+            + &fails
+            + &runs
+            + &lists
+            + &users
+            + &personal
+            + &roles
+            + &refused
+            + &pending
+            + &self.metrics.text()
     }
 }

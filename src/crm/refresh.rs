@@ -103,9 +103,12 @@ impl CrmTenant {
         // Across instances: one of them refreshes per TTL, the others serve what it stored.
         let key = lease::refresh_key(coll.id);
         let forced_at = f.forced_at.load(Ordering::Acquire);
+        let credential_at = f.credential_at.load(Ordering::Acquire);
         match lease::claim(store, &key, self.ttl(), forced_at).await {
             lease::Claim::Refresh => {}
             lease::Claim::Fresh(age) => {
+                // Another instance's refresh, from after the last credential change.
+                f.refreshed_under.fetch_max(credential_at, Ordering::AcqRel);
                 let at = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
                 *f.checked.lock().unwrap_or_else(|p| p.into_inner()) = Some((at, true));
                 f.has_state.store(true, Ordering::Release);
@@ -129,6 +132,7 @@ impl CrmTenant {
         let res = match res {
             Ok(s) => {
                 f.has_state.store(true, Ordering::Release);
+                f.refreshed_under.fetch_max(credential_at, Ordering::AcqRel);
                 tracing::debug!(tenant = %self.name, collection = %coll.path, listed = s.listed, written = s.written, removed = s.removed, full = s.full, crm_calls = s.crm_calls, ms = took.as_millis() as u64, "refreshed");
                 Ok(s)
             }

@@ -3,7 +3,8 @@
 //! background refresh runs (shared by every read that finds it stale meanwhile, and through the
 //! shared listing by every person with the same scope); only a collection that was never
 //! imported makes its first reads wait, all on the one import. With a TTL of 0 every read
-//! waits for its refresh.
+//! waits for its refresh, and so does a read after the person's own CRM credential changed
+//! (the stored state was listed with the previous one).
 
 use super::binding::Binding;
 use super::metrics::RefreshMetrics;
@@ -41,12 +42,19 @@ impl CrmTenant {
         metrics: &Arc<RefreshMetrics>,
     ) {
         let f = self.flight(coll.id);
+        self.credential_catch_up(&f, coll);
         if self.is_fresh(&f) {
             return;
         }
+        // What is stored was listed with the person's previous credential: not served.
+        let new_credential =
+            f.credential_at.load(Ordering::Acquire) > f.refreshed_under.load(Ordering::Acquire);
         // A TTL of 0 asks the CRM on every read, and the read waits for the answer (a
         // read-through setting for tests and debugging).
-        if self.opts.refresh_ttl_secs == 0 || !self.has_state(store, &f, coll).await {
+        if new_credential
+            || self.opts.refresh_ttl_secs == 0
+            || !self.has_state(store, &f, coll).await
+        {
             if let Some((took, res)) = self.ensure_fresh(store, b, coll).await {
                 metrics.refreshed(took, res.map_or(0, |s| s.crm_calls));
             }

@@ -45,6 +45,12 @@ pub(super) struct Flight {
     pub(super) has_state: std::sync::atomic::AtomicBool,
     /// A background refresh is queued or running (one per collection at a time).
     pub(super) revalidating: std::sync::atomic::AtomicBool,
+    /// When (epoch ms) the person's own CRM credential last changed, as far as this flight
+    /// knows, and the change its last successful refresh listed under: while they differ,
+    /// the stored state is another credential's, and a read waits for the refresh rather
+    /// than be served records the new credential may not see.
+    pub(super) credential_at: std::sync::atomic::AtomicI64,
+    pub(super) refreshed_under: std::sync::atomic::AtomicI64,
 }
 
 /// A CRM tenant: its connector, its collections' bindings and refresh state.
