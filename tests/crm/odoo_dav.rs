@@ -201,12 +201,13 @@ async fn odoo_tenant_over_caldav() {
     assert!(changes.contains_key(&href), "{changes:?}");
 
     // Idle: after the TTL a refresh costs one search_read (modified since), the login is kept.
+    // (A stale read is served at once and starts a background refresh: `sync_fresh` awaits it.)
     let past_ttl = || tokio::time::sleep(std::time::Duration::from_millis(1300));
     past_ttl().await;
-    let (tok2, _) = gw.sync(&coll, &tok1).await; // the echo of the phone's own writes
+    let (tok2, _) = gw.sync_fresh(&coll, &tok1).await; // the echo of the phone's own writes
     past_ttl().await;
     let c0 = gw.metric("crmdav_crm_calls_total").await;
-    let (tok3, idle) = gw.sync(&coll, &tok2).await;
+    let (tok3, idle) = gw.sync_fresh(&coll, &tok2).await;
     let c1 = gw.metric("crmdav_crm_calls_total").await;
     assert!(
         idle.is_empty() && tok3 == tok2,
