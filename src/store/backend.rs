@@ -147,6 +147,16 @@ pub trait ItemStore {
         index: &ItemIndex,
         delete_source: bool,
     ) -> Result<bool, StoreError>;
+
+    /// [`ItemStore::candidates`] as a stream of rows in name order, so a calendar-query holds
+    /// one candidate body at a time, not all of them.
+    fn stream_candidates<'a>(
+        &'a self,
+        coll: &Collection,
+        component: Option<&str>,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> BoxStream<'a, Result<Item, DbError>>;
 }
 
 /// The per-collection change log behind sync tokens and CTags (RFC 6578).
@@ -160,6 +170,15 @@ pub trait ChangeLog {
         since: Option<i64>,
         limit: Option<usize>,
     ) -> Result<(Vec<Change>, i64), DbError>;
+
+    /// Every change after `since` (ordered by sequence) as a stream of rows: what
+    /// [`ChangeLog::changes_since`] lists without a limit, complete up to the `coll.seq` the
+    /// caller read (later changes may show too, and are sent again next time).
+    fn stream_changes<'a>(
+        &'a self,
+        coll: &Collection,
+        since: Option<i64>,
+    ) -> BoxStream<'a, Result<Change, DbError>>;
 }
 
 /// Dead properties (RFC 4918 §4.2), by tenant and path.

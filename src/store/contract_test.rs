@@ -316,6 +316,32 @@ async fn items(s: &Store) {
         cands(s.candidates(&c, Some("VTODO"), None, None).await.unwrap()),
         ["t.ics"]
     );
+    // The streamed form answers the same, bodies included, in name order.
+    for (component, start, end) in [
+        (Some("VEVENT"), Some(150), Some(300)),
+        (None, Some(550), None),
+        (None, None, None),
+        (Some("VTODO"), None, None),
+        (Some("VEVENT"), Some(10_000), Some(20_000)),
+    ] {
+        let listed = s.candidates(&c, component, start, end).await.unwrap();
+        let streamed: Vec<Item> = s
+            .stream_candidates(&c, component, start, end)
+            .map(|r| r.unwrap())
+            .collect()
+            .await;
+        assert_eq!(
+            streamed
+                .iter()
+                .map(|i| (&i.meta.name, &i.body))
+                .collect::<Vec<_>>(),
+            listed
+                .iter()
+                .map(|i| (&i.meta.name, &i.body))
+                .collect::<Vec<_>>(),
+            "{component:?} {start:?} {end:?}"
+        );
+    }
     // Deletes check their condition and want the item.
     assert!(matches!(
         s.delete_item(&c, "a.ics", &cond(Some(&e1), None)).await,
@@ -377,6 +403,40 @@ async fn change_log(s: &Store) {
     assert_eq!(upto, c4.seq);
     assert_eq!(c4.parse_token("urn:crmdav:sync:other:1"), None);
     assert_eq!(c4.parse_token(&c4.token(c4.seq + 1)), None);
+    // The streamed change log lists what the unlimited listing does, tombstones only after a
+    // token.
+    for since in [None, Some(0), Some(2), Some(c4.seq)] {
+        let (listed, _) = s.changes_since(&c4, since, None).await.unwrap();
+        let streamed: Vec<Change> = s
+            .stream_changes(&c4, since)
+            .map(|r| r.unwrap())
+            .collect()
+            .await;
+        let key = |v: &[Change]| {
+            v.iter()
+                .map(|c| match c {
+                    Change::Changed(m, q) => (m.name.clone(), *q, false),
+                    Change::Deleted(n, q) => (n.clone(), *q, true),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(key(&streamed), key(&listed), "since {since:?}");
+    }
+    s.delete_item(&c4, "b.ics", &w).await.unwrap();
+    let c5 = coll(s, "log/").await;
+    let streamed: Vec<Change> = s
+        .stream_changes(&c5, Some(c4.seq))
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert!(matches!(&streamed[..], [Change::Deleted(n, q)] if n == "b.ics" && *q == c5.seq));
+    let initial: Vec<Change> = s
+        .stream_changes(&c5, None)
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert!(initial.iter().all(|c| matches!(c, Change::Changed(..))));
+    assert_eq!(initial.len(), 2, "a.ics and c.ics");
 }
 
 async fn dead_properties(s: &Store) {
