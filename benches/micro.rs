@@ -137,8 +137,14 @@ fn put_inspect(c: &mut Criterion) {
         ("weekly_byday_open", "FREQ=WEEKLY;BYDAY=MO,WE,FR"),
         ("daily_count_5000", "FREQ=DAILY;COUNT=5000"),
         ("daily_until_2100", "FREQ=DAILY;UNTIL=21000101T000000Z"),
-        ("weekly_byday_count_500", "FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=500"),
-        ("monthly_byday_until_2100", "FREQ=MONTHLY;BYDAY=2TU;UNTIL=21000101T000000Z"),
+        (
+            "weekly_byday_count_500",
+            "FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=500",
+        ),
+        (
+            "monthly_byday_until_2100",
+            "FREQ=MONTHLY;BYDAY=2TU;UNTIL=21000101T000000Z",
+        ),
         ("weekly_count_20", "FREQ=WEEKLY;COUNT=20"),
     ] {
         let body = series(rule);
@@ -261,5 +267,12 @@ fn multistatus(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, xml_parse, inspect, put_inspect, matches, multistatus);
+criterion_group!(
+    benches,
+    xml_parse,
+    inspect,
+    put_inspect,
+    matches,
+    multistatus
+);
 criterion_main!(benches);

@@ -52,7 +52,9 @@ pub fn build_release_crmdav(repo: &Path) -> Result<(), String> {
     }
     let st = cmd.status().map_err(|e| format!("cargo build: {e}"))?;
     if !st.success() {
-        return Err(format!("cargo build --profile {PROFILE} --bin crmdav failed"));
+        return Err(format!(
+            "cargo build --profile {PROFILE} --bin crmdav failed"
+        ));
     }
     Ok(())
 }

@@ -69,7 +69,11 @@ pub fn rule_reach(rule: &str, dtstart: &DtVal) -> Reach {
     if count.is_none() && until.is_none() {
         return Reach::Open;
     }
-    let step = if simple { step_of(&freq, interval, dtstart) } else { None };
+    let step = if simple {
+        step_of(&freq, interval, dtstart)
+    } else {
+        None
+    };
     match (step, until) {
         (Some(step), _) => last_simple(step, dtstart, count, until),
         (None, Some(u)) => Reach::LastStart {
@@ -203,7 +207,9 @@ fn estimate(step: Step, dtstart: &DtVal, u: &DtVal) -> u64 {
 /// UNTIL as a start of the set's kind: the latest wall-clock time on or before it.
 fn until_as_start(u: &DtVal, dtstart: &DtVal) -> DtVal {
     let local: NaiveDateTime = if u.date_only {
-        u.local.date().and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default())
+        u.local
+            .date()
+            .and_time(NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default())
     } else if u.zone == Zone::Utc && !dtstart.is_floating() {
         return DtVal {
             local: u.local,

@@ -1034,9 +1034,15 @@ fn until_with_by_parts_is_a_bound_not_an_expansion() {
     let info = inspect(&body, ALL, 100_000).expect("valid");
     let (lo, hi) = expanded_bounds(&body, 100_000);
     assert_eq!(info.first_start, lo);
-    let (hi, got) = (hi.expect("finite"), info.last_end.expect("bounded by UNTIL"));
+    let (hi, got) = (
+        hi.expect("finite"),
+        info.last_end.expect("bounded by UNTIL"),
+    );
     assert!(got >= hi, "the bound covers the last instance");
-    assert!(got <= t("20301231T230000Z") + 2 * 3600 + 3600, "and stays near UNTIL");
+    assert!(
+        got <= t("20301231T230000Z") + 2 * 3600 + 3600,
+        "and stays near UNTIL"
+    );
     // COUNT with BYxxx parts is still expanded (COUNT bounds the work).
     let body = berlin_event("FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=100", "");
     let info = inspect(&body, ALL, 100_000).expect("valid");
@@ -1142,12 +1148,21 @@ fn rule_reach_reads_the_rule_instead_of_expanding_it() {
         rule_reach("FREQ=WEEKLY;BYDAY=MO;UNTIL=20300101T000000Z", &start),
         Reach::LastStart { exact: false, .. }
     ));
-    assert_eq!(rule_reach("FREQ=WEEKLY;BYDAY=MO;COUNT=9", &start), Reach::Expand);
-    assert_eq!(rule_reach("FREQ=WEEKLY;BYDAY=MO;COUNT=501", &start), Reach::Open);
+    assert_eq!(
+        rule_reach("FREQ=WEEKLY;BYDAY=MO;COUNT=9", &start),
+        Reach::Expand
+    );
+    assert_eq!(
+        rule_reach("FREQ=WEEKLY;BYDAY=MO;COUNT=501", &start),
+        Reach::Open
+    );
     // Monthly from the 31st skips short months: left to expansion.
-    let end_of_month = time::parse_dt_text("20260131T093000Z", None, &Zones::default())
-        .expect("dtstart");
-    assert_eq!(rule_reach("FREQ=MONTHLY;COUNT=9", &end_of_month), Reach::Expand);
+    let end_of_month =
+        time::parse_dt_text("20260131T093000Z", None, &Zones::default()).expect("dtstart");
+    assert_eq!(
+        rule_reach("FREQ=MONTHLY;COUNT=9", &end_of_month),
+        Reach::Expand
+    );
     assert_eq!(rule_reach("COUNT=9", &start), Reach::Expand);
     assert_eq!(rule_reach("FREQ=DAILY;COUNT=x", &start), Reach::Expand);
 }

@@ -403,7 +403,14 @@ pub fn explicit<'a>(
     }
     let mut exp = Expansion::default();
     for group in by_uid(root, name) {
-        expand_group(&group, zones, Window::default(), max_instances, Rules::Skip, &mut exp);
+        expand_group(
+            &group,
+            zones,
+            Window::default(),
+            max_instances,
+            Rules::Skip,
+            &mut exp,
+        );
     }
     Some((exp, rules))
 }

@@ -2,7 +2,7 @@
 //! (RFC 6352 §8.6). The store's index narrows a time-range query to candidates; only those
 //! are parsed and expanded.
 
-use super::{item_response, prop_request, query_scope, DataRequest, ItemRenderer};
+use super::{prop_request, query_scope, DataRequest, ItemRenderer};
 use crate::dav::multistatus::Multistatus;
 use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
@@ -42,40 +42,58 @@ pub async fn calendar_query(
         .filter(|_| filter.comp_filters.len() == 1)
         .filter(|c| !c.is_not_defined)
         .map(|c| c.name.to_ascii_uppercase());
-    let items: Vec<Item> = match only {
-        Some(name) => req
-            .state
-            .store
-            .item(coll, name)
-            .await?
-            .into_iter()
-            .collect(),
-        None => {
-            req.state
-                .store
-                .candidates(
-                    coll,
-                    component.as_deref(),
-                    hint.as_ref().and_then(|h| h.start),
-                    hint.as_ref().and_then(|h| h.end),
-                )
-                .await?
-        }
-    };
+    let (start, end) = (
+        hint.as_ref().and_then(|h| h.start),
+        hint.as_ref().and_then(|h| h.end),
+    );
+    let only = only.map(str::to_string);
     let dead = req
         .state
         .store
         .dead_props_under(req.tenant(), &coll.path)
         .await?;
-    let mut ms = Multistatus::new().minimal(minimal);
-    let mut n = 0usize;
-    for item in &items {
-        let Ok(body) = std::str::from_utf8(&item.body) else {
-            continue;
+    let coll = coll.clone();
+    let shared = req.shared.clone();
+    let principal = req.principal.clone();
+    // Streamed like addressbook-query: candidates are read a row at a time and each match is
+    // written out at once, so neither the bodies nor the answer are held whole.
+    Ok(stream::multistatus(move |sink| async move {
+        use futures_util::StreamExt;
+        let state = shared.as_ref();
+        let renderer = ItemRenderer {
+            ctx: PropCtx {
+                principal: &principal,
+                max_resource_size: state.cfg.limits.max_resource_bytes,
+                quota: None,
+            },
+            max_instances: max,
+            pr: &pr,
+            data: &data,
+            dead: &dead,
         };
-        if crate::caldav::matches(&filter, body, max) {
+        let cap = state.cfg.limits.max_report_results;
+        let mut rows = match only {
+            // Depth 0 on one item.
+            Some(name) => {
+                futures_util::stream::iter(state.store.item(&coll, &name).await?.map(Ok)).boxed()
+            }
+            None => state
+                .store
+                .stream_candidates(&coll, component.as_deref(), start, end),
+        };
+        let mut ms = Multistatus::new().minimal(minimal);
+        let (mut candidates, mut n) = (0usize, 0usize);
+        while let Some(item) = rows.next().await {
+            let item = item?;
+            candidates += 1;
+            let Ok(body) = std::str::from_utf8(&item.body) else {
+                continue;
+            };
+            if !crate::caldav::matches(&filter, body, max) {
+                continue;
+            }
             n += 1;
-            if n > req.state.cfg.limits.max_report_results {
+            if n > cap {
                 ms.status_response(
                     &tree::href(&coll.path),
                     507,
@@ -83,11 +101,16 @@ pub async fn calendar_query(
                 );
                 break;
             }
-            item_response(req, &mut ms, coll, item, &pr, &data, &dead);
+            renderer.respond(&mut ms, &coll, &item);
+            if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
+                return Ok(());
+            }
         }
-    }
-    tracing::debug!(candidates = items.len(), matched = n, "calendar-query");
-    Ok(ms.finish())
+        tracing::debug!(candidates, matched = n, "calendar-query");
+        sink.finish(ms.close()).await;
+        Ok(())
+    })
+    .await)
 }
 
 /// REPORT free-busy-query: a VFREEBUSY for the range (200 text/calendar).

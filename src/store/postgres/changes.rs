@@ -73,16 +73,13 @@ impl ChangeLog for PgStore {
         let since = since.unwrap_or(0);
         let lim = limit.map(|l| l as i64 + 1);
         let rows = sqlx::query(AssertSqlSafe(changes_sql()))
-        .bind(coll.id)
-        .bind(since)
-        .bind(lim)
-        .bind(initial)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out: Vec<Change> = rows
-            .iter()
-            .map(row_change)
-            .collect();
+            .bind(coll.id)
+            .bind(since)
+            .bind(lim)
+            .bind(initial)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: Vec<Change> = rows.iter().map(row_change).collect();
         let mut upto = coll.seq;
         if let Some(l) = limit {
             if out.len() > l {

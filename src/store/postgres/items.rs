@@ -146,12 +146,12 @@ impl ItemStore for PgStore {
         end: Option<i64>,
     ) -> Result<Vec<Item>, DbError> {
         let rows = sqlx::query(AssertSqlSafe(candidates_sql()))
-        .bind(coll.id)
-        .bind(component)
-        .bind(start)
-        .bind(end)
-        .fetch_all(&self.pool)
-        .await?;
+            .bind(coll.id)
+            .bind(component)
+            .bind(start)
+            .bind(end)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(row_item).collect())
     }
 
