@@ -303,6 +303,14 @@ pub trait CardFieldIndex {
 
     /// Replace the indexed fields of one item.
     async fn set_fields(&self, item_id: i64, fields: &[(String, String)]) -> Result<(), DbError>;
+
+    /// Names of the cards in `coll` that `probe` matches, decided from the index alone (no
+    /// card is read): the same cards `carddav::matches` accepts for that one text-match.
+    async fn card_matches(
+        &self,
+        coll: &Collection,
+        probe: &crate::carddav::ExactProbe,
+    ) -> Result<Vec<String>, DbError>;
 }
 
 /// App passwords, per (tenant, user): tenants never see each other's rows. Kept small on

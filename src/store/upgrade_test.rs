@@ -142,7 +142,7 @@ async fn a_state_file_of_the_previous_release_opens_unchanged() {
     let url = format!("sqlite://{}", db.display());
 
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.latest_schema_version(), 5);
+    assert_eq!(store.latest_schema_version(), 6);
     check(&store, &expected).await;
     drop(store);
 

@@ -169,8 +169,13 @@ pub async fn addressbook_query(
         .unwrap_or(usize::MAX)
         .min(req.state.cfg.limits.max_report_results);
     // Which cards to examine: one (Depth 0 on an item), the index's candidates, or all.
+    let exact = crate::carddav::exact_probe(&filter);
     let source = match (only, crate::carddav::probes(&filter)) {
         (Some(name), _) => Source::Named(vec![name.to_string()]),
+        (None, _) if exact.is_some() => {
+            let probe = exact.as_ref().expect("checked");
+            Source::Decided(req.state.store.card_matches(coll, probe).await?)
+        }
         (None, Some(probes)) => {
             let mut names = std::collections::BTreeSet::new();
             for p in &probes {
@@ -212,11 +217,13 @@ pub async fn addressbook_query(
         let mut ms = Multistatus::new().minimal(minimal);
         let mut n = 0usize;
         let mut overflow = false;
-        // Write `item` if it matches; false once the cap is passed (stop looking).
-        let mut consider = |item: &Item, ms: &mut Multistatus| -> bool {
-            let hit = std::str::from_utf8(&item.body)
-                .map(|b| crate::carddav::matches(&filter, b))
-                .unwrap_or(false);
+        // Write `item` if it matches (`decided`: the index said so); false once the cap is
+        // passed (stop looking).
+        let mut consider = |item: &Item, decided: bool, ms: &mut Multistatus| -> bool {
+            let hit = decided
+                || std::str::from_utf8(&item.body)
+                    .map(|b| crate::carddav::matches(&filter, b))
+                    .unwrap_or(false);
             if hit {
                 if n == cap {
                     overflow = true;
@@ -227,13 +234,18 @@ pub async fn addressbook_query(
             }
             true
         };
-        match source {
-            Source::Named(names) => {
+        let (named, decided) = match source {
+            Source::Named(names) => (Some(names), false),
+            Source::Decided(names) => (Some(names), true),
+            Source::All => (None, false),
+        };
+        match named {
+            Some(names) => {
                 'batches: for batch in names.chunks(256) {
                     let mut items = state.store.items_named(&coll, batch).await?;
                     items.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
                     for it in &items {
-                        if !consider(it, &mut ms) {
+                        if !consider(it, decided, &mut ms) {
                             break 'batches;
                         }
                     }
@@ -242,10 +254,10 @@ pub async fn addressbook_query(
                     }
                 }
             }
-            Source::All => {
+            None => {
                 let mut rows = state.store.stream_items(&coll, true);
                 while let Some(it) = rows.next().await {
-                    if !consider(&it?, &mut ms) {
+                    if !consider(&it?, false, &mut ms) {
                         break;
                     }
                     if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
@@ -272,6 +284,8 @@ pub async fn addressbook_query(
 enum Source {
     /// These members (in name order).
     Named(Vec<String>),
+    /// These members, which match: the index decided the filter (`carddav::exact_probe`).
+    Decided(Vec<String>),
     /// Every member.
     All,
 }

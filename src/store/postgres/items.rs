@@ -237,12 +237,12 @@ impl ItemStore for PgStore {
         let Some(r) = r else {
             return Ok(ItemIndex::default());
         };
-        let fields = sqlx::query("SELECT prop, key FROM card_fields WHERE item_id = $1")
+        let fields = sqlx::query("SELECT prop, value FROM card_fields WHERE item_id = $1")
             .bind(r.get::<i64, _>("id"))
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|f| (f.get("prop"), f.get("key")))
+            .map(|f| (f.get("prop"), f.get("value")))
             .collect();
         Ok(ItemIndex {
             uid: r.get("uid"),

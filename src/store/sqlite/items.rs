@@ -245,14 +245,14 @@ impl ItemStore for SqliteStore {
             return Ok(ItemIndex::default());
         };
         let fields = sqlx::query(
-            "SELECT prop, key FROM card_fields WHERE item_id = (SELECT id FROM items WHERE collection_id = ? AND name = ?)",
+            "SELECT prop, value FROM card_fields WHERE item_id = (SELECT id FROM items WHERE collection_id = ? AND name = ?)",
         )
         .bind(coll.id)
         .bind(name)
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|f| (f.get("prop"), f.get("key")))
+        .map(|f| (f.get("prop"), f.get("value")))
         .collect();
         Ok(ItemIndex {
             uid: r.get("uid"),
