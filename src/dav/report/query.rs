@@ -70,6 +70,7 @@ pub async fn calendar_query(
             pr: &pr,
             data: &data,
             dead: &dead,
+            scratch: Default::default(),
         };
         let cap = state.cfg.limits.max_report_results;
         let mut rows = match only {
@@ -213,6 +214,7 @@ pub async fn addressbook_query(
             pr: &pr,
             data: &data,
             dead: &dead,
+            scratch: Default::default(),
         };
         let mut ms = Multistatus::new().minimal(minimal);
         let mut n = 0usize;

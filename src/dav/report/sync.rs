@@ -107,6 +107,7 @@ pub async fn sync_collection(
             pr: &pr,
             data: &data,
             dead: &dead,
+            scratch: Default::default(),
         };
         use futures_util::StreamExt;
         let rows = match source {
