@@ -343,7 +343,12 @@ fn bounds(
         Some((exp, rules)) => {
             instances = exp.instances;
             unbounded = exp.unbounded;
-            for (master, dtstart, reach) in rules {
+            for time::MasterRule {
+                master,
+                dtstart,
+                reach,
+            } in rules
+            {
                 // DTSTART is a lower bound of every rule instance even when EXDATE drops it.
                 instances.push(time::instance_at(master, dtstart, zones));
                 match reach {

@@ -363,6 +363,13 @@ pub fn expand<'a>(
     exp
 }
 
+/// One RRULE of a master component and how far it reaches.
+pub struct MasterRule<'a> {
+    pub master: &'a Comp,
+    pub dtstart: DtVal,
+    pub reach: Reach,
+}
+
 /// The components named `name`, grouped by UID in order of first appearance.
 fn by_uid<'a>(root: &'a Comp, name: &str) -> Vec<Vec<&'a Comp>> {
     let mut groups: Vec<(&str, Vec<&'a Comp>)> = Vec::new();
@@ -384,7 +391,7 @@ pub fn explicit<'a>(
     name: &str,
     zones: &Zones,
     max_instances: usize,
-) -> Option<(Expansion<'a>, Vec<(&'a Comp, DtVal, Reach)>)> {
+) -> Option<(Expansion<'a>, Vec<MasterRule<'a>>)> {
     let mut rules = Vec::new();
     for m in root
         .comps
@@ -397,7 +404,11 @@ pub fn explicit<'a>(
         for p in m.props_named("RRULE") {
             match rule_reach(&p.value, &dtstart) {
                 Reach::Expand => return None,
-                r => rules.push((m, dtstart, r)),
+                reach => rules.push(MasterRule {
+                    master: m,
+                    dtstart,
+                    reach,
+                }),
             }
         }
     }
