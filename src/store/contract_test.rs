@@ -75,6 +75,7 @@ async fn contract(s: &Store) {
     leases(s).await;
     card_fields(s).await;
     card_matches_every_collation_and_match_type(s).await;
+    streams_over_many_pages(s).await;
     copy_and_move_items(s).await;
     copy_and_move_trees(s).await;
     // Last: a new epoch moves every collection of the store.
@@ -702,6 +703,91 @@ async fn card_fields(s: &Store) {
         s.card_candidates(&c, "FN", "timer").await.unwrap(),
         ["old.vcf"]
     );
+}
+
+/// The streamed listings read in pages (SQLite: 1,024 rows of metadata, 64 with bodies, per
+/// statement): over more members than a page they list exactly what the one-statement forms
+/// list, in the same order.
+async fn streams_over_many_pages(s: &Store) {
+    let c = calendar(s, "pages/").await;
+    let w = cond(None, None);
+    for i in 0..2100 {
+        let idx = event(&format!("u{i}"), i, i + 10);
+        s.put_item(
+            &c,
+            &format!("{i:05}.ics"),
+            CT,
+            format!("B{i}").as_bytes(),
+            &idx,
+            &w,
+        )
+        .await
+        .unwrap();
+    }
+    for i in (0..2100).step_by(7) {
+        s.delete_item(&c, &format!("{i:05}.ics"), &w).await.unwrap();
+    }
+    let c = coll(s, "pages/").await;
+    let listed: Vec<String> = s
+        .list_items(&c)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    for with_body in [false, true] {
+        let streamed: Vec<Item> = s
+            .stream_items(&c, with_body)
+            .map(|r| r.unwrap())
+            .collect()
+            .await;
+        assert_eq!(
+            streamed
+                .iter()
+                .map(|i| i.meta.name.clone())
+                .collect::<Vec<_>>(),
+            listed
+        );
+        if with_body {
+            assert_eq!(streamed[0].body, b"B1");
+        }
+    }
+    let (want, _) = s.changes_since(&c, None, None).await.unwrap();
+    let got: Vec<Change> = s
+        .stream_changes(&c, None)
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(
+        got.iter().map(seq_of).collect::<Vec<_>>(),
+        want.iter().map(seq_of).collect::<Vec<_>>()
+    );
+    assert_eq!(got.len(), listed.len());
+    let (want, _) = s.changes_since(&c, Some(100), None).await.unwrap();
+    let got: Vec<Change> = s
+        .stream_changes(&c, Some(100))
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(
+        got.iter().map(seq_of).collect::<Vec<_>>(),
+        want.iter().map(seq_of).collect::<Vec<_>>()
+    );
+    assert!(got.iter().any(|c| matches!(c, Change::Deleted(..))));
+    let want: Vec<String> = s
+        .candidates(&c, Some("VEVENT"), Some(500), Some(1500))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.meta.name)
+        .collect();
+    let got: Vec<String> = s
+        .stream_candidates(&c, Some("VEVENT"), Some(500), Some(1500))
+        .map(|r| r.unwrap().meta.name)
+        .collect()
+        .await;
+    assert_eq!(got, want);
+    assert!(got.len() > 800, "{}", got.len());
 }
 
 /// The index decides a one-text-match filter exactly as `carddav::matches` does on the card,

@@ -74,6 +74,7 @@ impl ChangeLog for SqliteStore {
             .bind(since)
             .bind(lim)
             .bind(initial)
+            .bind(i64::MAX)
             .fetch_all(&self.pool)
             .await?;
         let mut out: Vec<Change> = rows.iter().map(row_change).collect();
@@ -97,29 +98,49 @@ impl ChangeLog for SqliteStore {
         coll: &Collection,
         since: Option<i64>,
     ) -> BoxStream<'a, Result<Change, DbError>> {
-        use futures_util::StreamExt;
-        let (id, initial, since) = (coll.id, since.is_none(), since.unwrap_or(0));
-        futures_util::stream::once(async move {
-            sqlx::query(AssertSqlSafe(changes_sql()))
+        use futures_util::{StreamExt, TryStreamExt};
+        // A page per statement (one thread handoff per page, not per row), by sequence up to
+        // the collection's sequence as read: a member changed meanwhile moves past it and is
+        // left to the next sync, so none is listed twice.
+        let (id, initial, upto) = (coll.id, since.is_none(), coll.seq);
+        futures_util::stream::try_unfold(Some(since.unwrap_or(0)), move |after| async move {
+            let Some(after) = after else {
+                return Ok::<_, DbError>(None);
+            };
+            let rows = sqlx::query(AssertSqlSafe(changes_sql()))
                 .bind(id)
-                .bind(since)
-                .bind(-1i64)
+                .bind(after)
+                .bind(CHANGES_PAGE)
                 .bind(initial)
-                .fetch(&self.pool)
-                .map(|r| r.map(|r| row_change(&r)))
+                .bind(upto)
+                .fetch_all(&self.pool)
+                .await?;
+            let changes: Vec<Change> = rows.iter().map(row_change).collect();
+            let next = (rows.len() as i64 == CHANGES_PAGE)
+                .then(|| {
+                    changes.last().map(|c| match c {
+                        Change::Changed(_, q) | Change::Deleted(_, q) => *q,
+                    })
+                })
+                .flatten();
+            let chunk = futures_util::stream::iter(changes.into_iter().map(Ok::<_, DbError>));
+            Ok(Some((chunk, next)))
         })
-        .flatten()
+        .try_flatten()
         .boxed()
     }
 }
 
+/// Changes per statement of [`ChangeLog::stream_changes`].
+const CHANGES_PAGE: i64 = 1024;
+
 /// Members changed after a sequence and, unless it is an initial sync, tombstones, by
-/// sequence: binds collection id, sequence, limit (-1: none), initial sync.
+/// sequence: binds collection id, sequence, limit (-1: none), initial sync, last sequence.
 fn changes_sql() -> String {
     format!(
-        "SELECT * FROM (SELECT {META_COLS}, seq, 0 AS deleted FROM items WHERE collection_id = ?1 AND seq > ?2 \
+        "SELECT * FROM (SELECT {META_COLS}, seq, 0 AS deleted FROM items WHERE collection_id = ?1 AND seq > ?2 AND seq <= ?5 \
              UNION ALL SELECT name, '' AS content_type, '' AS etag, 0 AS size, 0 AS modified, 0 AS created, seq, 1 AS deleted \
-             FROM tombstones WHERE collection_id = ?1 AND seq > ?2 AND ?4 = 0) ORDER BY seq LIMIT ?3"
+             FROM tombstones WHERE collection_id = ?1 AND seq > ?2 AND seq <= ?5 AND ?4 = 0) ORDER BY seq LIMIT ?3"
     )
 }
 
