@@ -166,23 +166,15 @@ fn parse_args() -> Res<Args> {
 
 fn ensure_crmdav(args: &Args, repo: &Path) -> Res<PathBuf> {
     // This bench binary lives in <target>/release/deps/; crmdav lands in <target>/release/.
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let release_dir = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .ok_or("cannot locate the target directory")?
-        .to_path_buf();
-    let from_env = std::env::var_os("CRMDAV_BIN").map(PathBuf::from);
-    let bin = from_env
-        .clone()
-        .unwrap_or_else(|| release_dir.join("crmdav"));
+    let from_env = std::env::var_os("CRMDAV_BIN");
+    let bin = build::crmdav_bin()?;
     if !args.no_build && from_env.is_none() {
-        log!("building the crmdav release binary (cargo build --release --bin crmdav)");
+        log!("building the crmdav binary (cargo build --profile dist --bin crmdav)");
         build::build_release_crmdav(repo)?;
     }
     if !bin.exists() {
         return Err(format!(
-            "{} not found: build it with `cargo build --release --bin crmdav` or set CRMDAV_BIN",
+            "{} not found: build it with `cargo build --profile dist --bin crmdav` or set CRMDAV_BIN",
             bin.display()
         ));
     }

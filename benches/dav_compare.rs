@@ -426,23 +426,14 @@ fn http_probe(port: u16) -> bool {
 // environment: the crmdav binary and the Python venv
 
 fn ensure_crmdav(args: &Args, repo: &Path) -> Res<PathBuf> {
-    // This bench binary lives in <target>/release/deps/; crmdav lands in <target>/release/.
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let release_dir = exe
-        .parent()
-        .and_then(|p| p.parent())
-        .ok_or("cannot locate the target directory")?
-        .to_path_buf();
-    let bin = std::env::var_os("CRMDAV_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| release_dir.join("crmdav"));
+    let bin = build::crmdav_bin()?;
     if !args.no_build && std::env::var_os("CRMDAV_BIN").is_none() {
-        log!("building the crmdav release binary (cargo build --release --bin crmdav)");
+        log!("building the crmdav binary (cargo build --profile dist --bin crmdav)");
         build::build_release_crmdav(repo)?;
     }
     if !bin.exists() {
         return Err(format!(
-            "{} not found: build it with `cargo build --release --bin crmdav` or set CRMDAV_BIN",
+            "{} not found: build it with `cargo build --profile dist --bin crmdav` or set CRMDAV_BIN",
             bin.display()
         ));
     }
@@ -1463,6 +1454,8 @@ struct ServerSize {
     loaded_contacts: usize,
     peak_rss_kb: Option<u64>,
     results: Vec<OpResult>,
+    /// Events PUT per second while loading (crmdav: past the first 1,000).
+    put_load: Option<f64>,
 }
 
 fn fmt_num(x: f64) -> String {
@@ -1545,8 +1538,8 @@ fn table(size: usize, rows: &[ServerSize], args: &Args) -> String {
     let mut sep = String::from("|---|");
     for s in rows {
         let n = s.flavor.name();
-        let _ = write!(head, " {n} req/s | {n} p50 | {n} p99 |");
-        sep.push_str("---:|---:|---:|");
+        let _ = write!(head, " {n} warm | {n} req/s | {n} p50 | {n} p99 |");
+        sep.push_str("---:|---:|---:|---:|");
     }
     let crm = rows.iter().find(|r| r.flavor == Flavor::Crmdav);
     let peers: Vec<&ServerSize> = rows.iter().filter(|r| r.flavor != Flavor::Crmdav).collect();
@@ -1555,36 +1548,68 @@ fn table(size: usize, rows: &[ServerSize], args: &Args) -> String {
             let _ = write!(head, " crmdav vs {} |", p.flavor.name());
             sep.push_str("---:|");
         }
+        for p in &peers {
+            let _ = write!(head, " warm vs {} |", p.flavor.name());
+            sep.push_str("---:|");
+        }
     }
     let _ = writeln!(out, "{head}\n{sep}");
     let ops: Vec<Op> = rows[0].results.iter().map(|r| r.op).collect();
     for op in ops {
         let mut line = format!("| {} |", op.label());
         for s in rows {
-            let (a, b, c) = cell_rps(s.results.iter().find(|r| r.op == op));
-            let _ = write!(line, " {a} | {b} | {c} |");
+            let r = s.results.iter().find(|r| r.op == op);
+            let warm = r.map(|r| fmt_num(r.warm_ms)).unwrap_or("–".into());
+            let (a, b, c) = cell_rps(r);
+            let _ = write!(line, " {warm} | {a} | {b} | {c} |");
         }
         if let Some(c) = crm {
+            let cr = c.results.iter().find(|r| r.op == op);
             for p in &peers {
                 let _ = write!(
                     line,
                     " {} |",
-                    ratio(
-                        c.results.iter().find(|r| r.op == op),
-                        p.results.iter().find(|r| r.op == op)
-                    )
+                    ratio(cr, p.results.iter().find(|r| r.op == op))
                 );
+            }
+            for p in &peers {
+                let pr = p.results.iter().find(|r| r.op == op);
+                let w = match (cr, pr) {
+                    (Some(c), Some(p)) if c.warm_ms > 0.0 && p.warm_ms.is_finite() => {
+                        format!("{}×", fmt_num(p.warm_ms / c.warm_ms))
+                    }
+                    _ => "–".into(),
+                };
+                let _ = write!(line, " {w} |");
             }
         }
         let _ = writeln!(out, "{line}");
     }
+    let mut line = String::from("| PUT load, events (obj/s while loading) |");
+    for s in rows {
+        let v = s.put_load.map(fmt_num).unwrap_or("–".into());
+        let _ = write!(line, " | {v} | | |");
+    }
+    if let Some(c) = crm {
+        for p in &peers {
+            let r = match (c.put_load, p.put_load) {
+                (Some(a), Some(b)) if b > 0.0 => format!("{}×", fmt_num(a / b)),
+                _ => "–".into(),
+            };
+            let _ = write!(line, " {r} |");
+        }
+        for _ in &peers {
+            line.push_str(" |");
+        }
+    }
+    let _ = writeln!(out, "{line}");
     let mut line = String::from("| peak RSS (VmHWM, MB) |");
     for s in rows {
         let v = s
             .peak_rss_kb
             .map(|k| format!("{:.0}", k as f64 / 1024.0))
             .unwrap_or("–".into());
-        let _ = write!(line, " {v} | | |");
+        let _ = write!(line, " | {v} | | |");
     }
     if let Some(c) = crm {
         for p in &peers {
@@ -1593,6 +1618,9 @@ fn table(size: usize, rows: &[ServerSize], args: &Args) -> String {
                 _ => "–".into(),
             };
             let _ = write!(line, " {r} |");
+        }
+        for _ in &peers {
+            line.push_str(" |");
         }
     }
     let _ = writeln!(out, "{line}");
@@ -1849,7 +1877,10 @@ async fn load_all(
     events: &Arc<Vec<GenItem>>,
     contacts: &Arc<Vec<GenItem>>,
     with_events: bool,
-) -> Res<()> {
+) -> Res<Vec<(Flavor, f64)>> {
+    // Events PUT per second: crmdav past its first 1,000 (the "PUT load"), a peer
+    // over its HTTP seed.
+    let mut put_rates = Vec::new();
     for s in servers.iter() {
         let si = info(s);
         for (kind, items) in [(Kind::Cal, events), (Kind::Card, contacts)] {
@@ -1864,16 +1895,38 @@ async fn load_all(
             } else {
                 args.http_seed.min(size)
             };
-            let ok = put_items(
+            let warm_n = if s.flavor == Flavor::Crmdav {
+                http_n.min(1000)
+            } else {
+                0
+            };
+            let mut ok = put_items(
                 client,
                 &si,
                 &coll,
                 kind,
                 items.clone(),
-                0..http_n,
+                0..warm_n,
                 args.load_concurrency,
             )
             .await?;
+            let t_rest = Instant::now();
+            ok += put_items(
+                client,
+                &si,
+                &coll,
+                kind,
+                items.clone(),
+                warm_n..http_n,
+                args.load_concurrency,
+            )
+            .await?;
+            if kind == Kind::Cal && http_n > warm_n {
+                put_rates.push((
+                    s.flavor,
+                    (http_n - warm_n) as f64 / t_rest.elapsed().as_secs_f64(),
+                ));
+            }
             let put_s = t.elapsed().as_secs_f64();
             if http_n < size {
                 let t2 = Instant::now();
@@ -1897,7 +1950,7 @@ async fn load_all(
             }
         }
     }
-    Ok(())
+    Ok(put_rates)
 }
 
 async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) -> Res<()> {
@@ -1930,10 +1983,10 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) 
         // Each size on its own: load, restart, measure, delete. The homes then hold only this
         // size's collections (Radicale's home listing reads every collection in it).
         log!("loading {size} events + {size} contacts into each server");
-        {
+        let put_rates = {
             let client = &make_client(args)?;
-            load_all(args, servers, venv, client, size, &events, &contacts, true).await?;
-        }
+            load_all(args, servers, venv, client, size, &events, &contacts, true).await?
+        };
         log!(
             "size {size}: restarting the servers (peak RSS then covers this size's requests only)"
         );
@@ -1984,6 +2037,10 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) 
                 loaded_contacts: nc,
                 peak_rss_kb: peak,
                 results,
+                put_load: put_rates
+                    .iter()
+                    .find(|(f, _)| *f == s.flavor)
+                    .map(|(_, r)| *r),
             });
         }
         let t = table(size, &rows, args);
@@ -2096,6 +2153,7 @@ async fn scale_mode(args: &Args, scale: usize, crm: &mut Server, client: &Client
                 loaded_contacts: nc,
                 peak_rss_kb: rss,
                 results,
+                put_load: None,
             }],
         );
     }

@@ -406,15 +406,12 @@ fn table(rows: &[Row], args: &Args) -> String {
 async fn run(args: Args) -> Res<()> {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     if args.build {
-        eprintln!("building the release crmdav");
+        eprintln!("building crmdav ({} profile)", build::PROFILE);
         build::build_release_crmdav(&repo)?;
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo.join("target"));
-    let bin = target.join("release/crmdav");
+    let bin = build::crmdav_bin()?;
     if !bin.exists() {
-        return Err(format!("no release binary at {}", bin.display()));
+        return Err(format!("no crmdav binary at {}", bin.display()));
     }
     let pg_bin = postgres::pg_bin().ok_or(
         "no PostgreSQL server binaries (PG_BIN or /usr/lib/postgresql/*/bin): install postgresql",

@@ -111,6 +111,54 @@ fn inspect(c: &mut Criterion) {
     g.finish();
 }
 
+/// One event with the RRULE `rule`, in Europe/Berlin with its VTIMEZONE, as a phone PUTs it.
+fn series(rule: &str) -> String {
+    format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//EN\r\nBEGIN:VTIMEZONE\r\n\
+         TZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nDTSTART:19701025T030000\r\n\
+         TZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n\
+         END:STANDARD\r\nBEGIN:DAYLIGHT\r\nDTSTART:19700329T020000\r\nTZOFFSETFROM:+0100\r\n\
+         TZOFFSETTO:+0200\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\n\
+         END:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:series\r\nDTSTAMP:20260101T000000Z\r\n\
+         DTSTART;TZID=Europe/Berlin:20260109T093000\r\nDTEND;TZID=Europe/Berlin:20260109T103000\r\n\
+         RRULE:{rule}\r\nEXDATE;TZID=Europe/Berlin:20260116T093000\r\nSUMMARY:Stand-up\r\n\
+         END:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+}
+
+/// `caldav::inspect` of one PUT body per kind of series (the index bounds are most of a PUT's
+/// CPU): a never-ending rule used to be expanded to the instance cap (5,000).
+fn put_inspect(c: &mut Criterion) {
+    let mut g = c.benchmark_group("put_inspect");
+    g.sample_size(20);
+    g.measurement_time(Duration::from_secs(3));
+    for (name, rule) in [
+        ("daily_open", "FREQ=DAILY"),
+        ("weekly_byday_open", "FREQ=WEEKLY;BYDAY=MO,WE,FR"),
+        ("daily_count_5000", "FREQ=DAILY;COUNT=5000"),
+        ("daily_until_2100", "FREQ=DAILY;UNTIL=21000101T000000Z"),
+        (
+            "weekly_byday_count_500",
+            "FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=500",
+        ),
+        (
+            "monthly_byday_until_2100",
+            "FREQ=MONTHLY;BYDAY=2TU;UNTIL=21000101T000000Z",
+        ),
+        ("weekly_count_20", "FREQ=WEEKLY;COUNT=20"),
+    ] {
+        let body = series(rule);
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                black_box(
+                    caldav::inspect(black_box(&body), &[ComponentKind::Vevent], 5000).unwrap(),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
 fn filter_of(body: &str, ns: &str) -> xml::Element {
     let root = xml::parse(body.as_bytes(), Limits::default()).unwrap();
     root.child(ns, "filter").unwrap().clone()
@@ -219,5 +267,12 @@ fn multistatus(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, xml_parse, inspect, matches, multistatus);
+criterion_group!(
+    benches,
+    xml_parse,
+    inspect,
+    put_inspect,
+    matches,
+    multistatus
+);
 criterion_main!(benches);

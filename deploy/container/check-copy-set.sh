@@ -51,6 +51,14 @@ done
 echo "copy set: ${sources[*]}"
 echo "clean folder: $(cd "$ctx" && find . -type f | wc -l) files"
 
+# The image builds the optimised `dist` profile (Cargo.toml) and installs that binary.
+profile=$(sed -nE 's/.*cargo build --profile ([a-z]+) .*/\1/p' "$dockerfile")
+[ -n "$profile" ] || { echo "the Dockerfile's cargo build names no --profile" >&2; exit 1; }
+grep -q "^\[profile\.$profile\]" "$repo/Cargo.toml" ||
+  { echo "Cargo.toml has no [profile.$profile]" >&2; exit 1; }
+grep -q "target/$profile/crmdav" "$dockerfile" ||
+  { echo "the Dockerfile does not install target/$profile/crmdav" >&2; exit 1; }
+
 # The build step of the Dockerfile (debug here: the same inputs, less CPU).
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$work/target}"
 (cd "$ctx" && cargo build --locked --offline)

@@ -9,6 +9,7 @@ mod caldata;
 mod filter;
 mod freebusy;
 mod ical;
+mod reach;
 mod time;
 
 #[cfg(test)]
@@ -24,6 +25,7 @@ pub use filter::{
 pub use freebusy::free_busy;
 
 use crate::vocab::ComponentKind;
+use reach::Reach;
 use time::{Expansion, Window, Zones, FLOATING_SLACK};
 
 /// What the index keeps about one calendar object resource.
@@ -323,21 +325,69 @@ fn instance_points(
     }
 }
 
+/// An item's index bounds. A recurrence set is expanded only when a rule's reach cannot be
+/// read from the rule ([`reach`]): its explicit instances (DTSTART, RDATE, overrides) plus
+/// each rule's last start, and no upper bound for a never-ending rule.
 fn bounds(
     root: &ical::Comp,
     kind: ComponentKind,
     zones: &Zones,
     max: usize,
 ) -> (Option<i64>, Option<i64>) {
-    let exp: Expansion<'_> =
-        time::expand(root, kind.as_str(), zones, Window::default(), max.max(1));
-    if exp.instances.is_empty() {
+    let mut instances;
+    let mut unbounded;
+    // An UNTIL-derived start is UTC, not the set's zone: a DURATION's nominal days may then
+    // be off by a DST hour.
+    let mut dst_slack = 0;
+    match time::explicit(root, kind.as_str(), zones, max.max(1)) {
+        Some((exp, rules)) => {
+            instances = exp.instances;
+            unbounded = exp.unbounded;
+            for time::MasterRule {
+                master,
+                dtstart,
+                reach,
+            } in rules
+            {
+                // DTSTART is a lower bound of every rule instance even when EXDATE drops it.
+                instances.push(time::instance_at(master, dtstart, zones));
+                match reach {
+                    Reach::LastStart { start, exact } => {
+                        if !exact {
+                            dst_slack = 3600;
+                        }
+                        instances.push(time::instance_at(master, start, zones))
+                    }
+                    Reach::Open | Reach::Expand => unbounded = true,
+                }
+            }
+        }
+        None => {
+            let exp: Expansion<'_> =
+                time::expand(root, kind.as_str(), zones, Window::default(), max.max(1));
+            instances = exp.instances;
+            unbounded = exp.unbounded;
+        }
+    }
+    let (lo, hi) = instants_span(kind, zones, &instances, unbounded);
+    (lo, hi.map(|v| v.saturating_add(dst_slack)))
+}
+
+/// Bounds of every instant `instances` test, widened for floating times; no upper bound when
+/// the set goes on past them.
+fn instants_span(
+    kind: ComponentKind,
+    zones: &Zones,
+    instances: &[time::Instance<'_>],
+    unbounded: bool,
+) -> (Option<i64>, Option<i64>) {
+    if instances.is_empty() {
         return (None, None);
     }
     let mut lo: Option<i64> = Some(i64::MAX);
     let mut hi: Option<i64> = Some(i64::MIN);
     let mut floating = false;
-    for i in &exp.instances {
+    for i in instances {
         floating |= i.floating;
         let (l, h) = instance_points(kind, i, zones);
         lo = match (lo, l) {
@@ -349,7 +399,7 @@ fn bounds(
             _ => None,
         };
     }
-    if exp.unbounded {
+    if unbounded {
         hi = None;
     }
     if floating {

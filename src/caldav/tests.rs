@@ -953,3 +953,216 @@ fn end_before_start_is_refused_in_every_kind_of_time() {
         Err(CalError::EndBeforeStart { .. })
     ));
 }
+
+// ---------------------------------------------------------------- bounds without expansion
+
+/// The bounds a full expansion gives (the path `inspect` took for every series before the
+/// reach of a rule was read from the rule).
+fn expanded_bounds(body: &str, max: usize) -> (Option<i64>, Option<i64>) {
+    let root = parse_calendar(body).expect("calendar");
+    let zones = Zones::from_calendar(&root);
+    let exp = time::expand(&root, "VEVENT", &zones, Window::default(), max);
+    instants_span(ComponentKind::Vevent, &zones, &exp.instances, exp.unbounded)
+}
+
+fn berlin_event(rule: &str, extra: &str) -> String {
+    cal(&format!(
+        "BEGIN:VTIMEZONE
+TZID:Europe/Berlin
+BEGIN:STANDARD
+DTSTART:19701025T030000
+TZOFFSETFROM:+0200
+TZOFFSETTO:+0100
+RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU
+END:STANDARD
+BEGIN:DAYLIGHT
+DTSTART:19700329T020000
+TZOFFSETFROM:+0100
+TZOFFSETTO:+0200
+RRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU
+END:DAYLIGHT
+END:VTIMEZONE
+BEGIN:VEVENT
+UID:series
+DTSTAMP:20260101T000000Z
+DTSTART;TZID=Europe/Berlin:20260109T093000
+DTEND;TZID=Europe/Berlin:20260109T103000
+RRULE:{rule}
+{extra}END:VEVENT
+"
+    ))
+}
+
+#[test]
+fn finite_rules_computed_directly_match_their_expansion() {
+    // Every rule here is finite and reached by arithmetic (or its UNTIL): the bounds must be
+    // those of the full expansion, across DST changes, month ends and UNTIL forms.
+    let rules = [
+        "FREQ=DAILY;COUNT=1",
+        "FREQ=DAILY;COUNT=400",
+        "FREQ=WEEKLY;INTERVAL=2;COUNT=60",
+        "FREQ=MONTHLY;COUNT=30",
+        "FREQ=YEARLY;INTERVAL=3;COUNT=7",
+        "FREQ=HOURLY;INTERVAL=5;COUNT=900",
+        "FREQ=MINUTELY;INTERVAL=7;COUNT=3000",
+        "FREQ=DAILY;UNTIL=20270315T083000Z",
+        "FREQ=DAILY;UNTIL=20270315T083001Z",
+        "FREQ=DAILY;UNTIL=20270315T082959Z",
+        "FREQ=WEEKLY;UNTIL=20261031",
+        "FREQ=MONTHLY;INTERVAL=2;UNTIL=20280109T093000",
+        "FREQ=HOURLY;UNTIL=20261025T020000Z",
+        "FREQ=DAILY;COUNT=50;UNTIL=20260201T000000Z",
+        "FREQ=DAILY;COUNT=5;UNTIL=20270101T000000Z",
+        "FREQ=DAILY;UNTIL=20200101T000000Z",
+        "FREQ=DAILY;WKST=SU;COUNT=10",
+    ];
+    for rule in rules {
+        let body = berlin_event(rule, "");
+        let info = inspect(&body, ALL, 100_000).expect(rule);
+        assert_eq!(
+            (info.first_start, info.last_end),
+            expanded_bounds(&body, 100_000),
+            "{rule}"
+        );
+        assert!(info.last_end.is_some(), "{rule}");
+    }
+}
+
+#[test]
+fn until_with_by_parts_is_a_bound_not_an_expansion() {
+    let body = berlin_event("FREQ=MONTHLY;BYDAY=2TU;UNTIL=20301231T230000Z", "");
+    let info = inspect(&body, ALL, 100_000).expect("valid");
+    let (lo, hi) = expanded_bounds(&body, 100_000);
+    assert_eq!(info.first_start, lo);
+    let (hi, got) = (
+        hi.expect("finite"),
+        info.last_end.expect("bounded by UNTIL"),
+    );
+    assert!(got >= hi, "the bound covers the last instance");
+    assert!(
+        got <= t("20301231T230000Z") + 2 * 3600 + 3600,
+        "and stays near UNTIL"
+    );
+    // COUNT with BYxxx parts is still expanded (COUNT bounds the work).
+    let body = berlin_event("FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=100", "");
+    let info = inspect(&body, ALL, 100_000).expect("valid");
+    assert_eq!(
+        (info.first_start, info.last_end),
+        expanded_bounds(&body, 100_000)
+    );
+}
+
+#[test]
+fn open_series_bounds_cover_exceptions_and_rdates() {
+    // Never ending, with DTSTART excluded, an override moved before DTSTART and one moved
+    // far ahead, and an RDATE before DTSTART: the lower bound is the earliest of them, there
+    // is no upper bound, and no expansion was needed to say so.
+    let body = berlin_event(
+        "FREQ=WEEKLY;BYDAY=FR",
+        "EXDATE;TZID=Europe/Berlin:20260109T093000
+RDATE;TZID=Europe/Berlin:20251224T180000
+END:VEVENT
+BEGIN:VEVENT
+UID:series
+DTSTAMP:20260101T000000Z
+RECURRENCE-ID;TZID=Europe/Berlin:20260116T093000
+DTSTART;TZID=Europe/Berlin:20251201T120000
+DTEND;TZID=Europe/Berlin:20251201T130000
+END:VEVENT
+BEGIN:VEVENT
+UID:series
+DTSTAMP:20260101T000000Z
+RECURRENCE-ID;TZID=Europe/Berlin:20260123T093000
+DTSTART;TZID=Europe/Berlin:20990101T120000
+DTEND;TZID=Europe/Berlin:20990101T130000
+",
+    );
+    let info = inspect(&body, ALL, 5000).expect("valid");
+    assert_eq!(info.first_start, Some(t("20251201T110000Z")));
+    assert_eq!(info.last_end, None);
+    let month = |s: &str, e: &str| TimeRange {
+        start: Some(t(s)),
+        end: Some(t(e)),
+    };
+    // The index lets every window from the first instance on through; the filter decides.
+    for (s, e, hit) in [
+        ("20251130T000000Z", "20251202T000000Z", true), // override moved back
+        ("20251224T000000Z", "20251225T000000Z", true), // RDATE
+        ("20260109T000000Z", "20260110T000000Z", false), // EXDATE'd DTSTART
+        ("20260116T000000Z", "20260117T000000Z", false), // overridden instance's old slot
+        ("20260123T000000Z", "20260124T000000Z", false), // moved away to 2099
+        ("20260130T000000Z", "20260131T000000Z", true), // plain Friday
+        ("20350104T000000Z", "20350105T000000Z", false), // a Thursday
+        ("20350105T000000Z", "20350106T000000Z", true), // Friday 2035-01-05
+        ("20990101T000000Z", "20990102T000000Z", true), // override far ahead
+    ] {
+        let tr = month(s, e);
+        assert!(info.may_overlap(&tr), "{s}");
+        assert_eq!(
+            matches(&tr_filter("VEVENT", s, e), &body, 5000),
+            hit,
+            "{s}..{e}"
+        );
+    }
+    assert!(!info.may_overlap(&month("20251101T000000Z", "20251130T000000Z")));
+}
+
+#[test]
+fn finite_series_with_rdate_after_its_last_rule_instance() {
+    let body = berlin_event(
+        "FREQ=DAILY;COUNT=3",
+        "RDATE;TZID=Europe/Berlin:20260301T093000\n",
+    );
+    let info = inspect(&body, ALL, 100).expect("valid");
+    assert_eq!(info.last_end, Some(t("20260301T093000Z")));
+    assert_eq!(
+        (info.first_start, info.last_end),
+        expanded_bounds(&body, 100)
+    );
+    assert!(matches(
+        &tr_filter("VEVENT", "20260301T000000Z", "20260302T000000Z"),
+        &body,
+        100
+    ));
+    assert!(!matches(
+        &tr_filter("VEVENT", "20260112T000000Z", "20260301T000000Z"),
+        &body,
+        100
+    ));
+}
+
+#[test]
+fn rule_reach_reads_the_rule_instead_of_expanding_it() {
+    use reach::{rule_reach, Reach};
+    let start = time::parse_dt_text("20260109T093000", Some("Europe/Berlin"), &Zones::default())
+        .expect("dtstart");
+    assert_eq!(rule_reach("FREQ=DAILY", &start), Reach::Open);
+    assert_eq!(rule_reach("FREQ=WEEKLY;BYDAY=MO,FR", &start), Reach::Open);
+    let Reach::LastStart { start: last, exact } = rule_reach("FREQ=MONTHLY;COUNT=13", &start)
+    else {
+        panic!("a simple COUNT rule is computed");
+    };
+    assert!(exact);
+    assert_eq!(time::fmt_utc(last.utc()), "20270109T083000Z");
+    assert!(matches!(
+        rule_reach("FREQ=WEEKLY;BYDAY=MO;UNTIL=20300101T000000Z", &start),
+        Reach::LastStart { exact: false, .. }
+    ));
+    assert_eq!(
+        rule_reach("FREQ=WEEKLY;BYDAY=MO;COUNT=9", &start),
+        Reach::Expand
+    );
+    assert_eq!(
+        rule_reach("FREQ=WEEKLY;BYDAY=MO;COUNT=501", &start),
+        Reach::Open
+    );
+    // Monthly from the 31st skips short months: left to expansion.
+    let end_of_month =
+        time::parse_dt_text("20260131T093000Z", None, &Zones::default()).expect("dtstart");
+    assert_eq!(
+        rule_reach("FREQ=MONTHLY;COUNT=9", &end_of_month),
+        Reach::Expand
+    );
+    assert_eq!(rule_reach("COUNT=9", &start), Reach::Expand);
+    assert_eq!(rule_reach("FREQ=DAILY;COUNT=x", &start), Reach::Expand);
+}

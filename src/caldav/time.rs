@@ -5,6 +5,7 @@
 //! gaps). Floating and DATE values are evaluated as if they were UTC.
 
 use super::ical::{Comp, Prop};
+use super::reach::{rule_reach, Reach};
 use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeZone, Utc};
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
@@ -41,7 +42,7 @@ impl DtVal {
     }
 
     /// Same kind of value, another local time.
-    fn with_local(&self, local: NaiveDateTime) -> DtVal {
+    pub(super) fn with_local(&self, local: NaiveDateTime) -> DtVal {
         DtVal { local, ..*self }
     }
 }
@@ -356,23 +357,100 @@ pub fn expand<'a>(
     max_instances: usize,
 ) -> Expansion<'a> {
     let mut exp = Expansion::default();
-    let comps: Vec<&Comp> = root.comps.iter().filter(|c| c.name == name).collect();
-    let mut uids: Vec<&str> = Vec::new();
-    for c in &comps {
-        let u = c.value("UID").unwrap_or("");
-        if !uids.contains(&u) {
-            uids.push(u);
-        }
-    }
-    for uid in uids {
-        let group: Vec<&Comp> = comps
-            .iter()
-            .copied()
-            .filter(|c| c.value("UID").unwrap_or("") == uid)
-            .collect();
-        expand_group(&group, zones, win, max_instances, &mut exp);
+    for group in by_uid(root, name) {
+        expand_group(&group, zones, win, max_instances, Rules::Expand, &mut exp);
     }
     exp
+}
+
+/// One RRULE of a master component and how far it reaches.
+pub struct MasterRule<'a> {
+    pub master: &'a Comp,
+    pub dtstart: DtVal,
+    pub reach: Reach,
+}
+
+/// The components named `name`, grouped by UID in order of first appearance.
+fn by_uid<'a>(root: &'a Comp, name: &str) -> Vec<Vec<&'a Comp>> {
+    let mut groups: Vec<(&str, Vec<&'a Comp>)> = Vec::new();
+    for c in root.comps.iter().filter(|c| c.name == name) {
+        let u = c.value("UID").unwrap_or("");
+        match groups.iter_mut().find(|(g, _)| *g == u) {
+            Some((_, g)) => g.push(c),
+            None => groups.push((u, vec![c])),
+        }
+    }
+    groups.into_iter().map(|(_, g)| g).collect()
+}
+
+/// The explicit instances of the components named `name` (DTSTART, RDATE, overrides; RRULEs
+/// are not iterated), and, per master with an RRULE, its DTSTART and how far each rule
+/// reaches. `None` when a rule needs expanding ([`Reach::Expand`]).
+pub fn explicit<'a>(
+    root: &'a Comp,
+    name: &str,
+    zones: &Zones,
+    max_instances: usize,
+) -> Option<(Expansion<'a>, Vec<MasterRule<'a>>)> {
+    let mut rules = Vec::new();
+    for m in root
+        .comps
+        .iter()
+        .filter(|c| c.name == name && c.prop("RECURRENCE-ID").is_none())
+    {
+        let Some(dtstart) = comp_start(m, zones) else {
+            continue;
+        };
+        for p in m.props_named("RRULE") {
+            match rule_reach(&p.value, &dtstart) {
+                Reach::Expand => return None,
+                reach => rules.push(MasterRule {
+                    master: m,
+                    dtstart,
+                    reach,
+                }),
+            }
+        }
+    }
+    let mut exp = Expansion::default();
+    for group in by_uid(root, name) {
+        expand_group(
+            &group,
+            zones,
+            Window::default(),
+            max_instances,
+            Rules::Skip,
+            &mut exp,
+        );
+    }
+    Some((exp, rules))
+}
+
+/// An instance of the master `m` starting at `start` (EXDATE and overrides not consulted).
+pub fn instance_at<'a>(m: &'a Comp, start: DtVal, zones: &Zones) -> Instance<'a> {
+    let master_len = match (m.prop("DURATION"), comp_start(m, zones)) {
+        (None, Some(dtstart)) => instance_end(m, Some(&dtstart), zones, None)
+            .0
+            .map(|e| e - dtstart.utc()),
+        _ => None,
+    };
+    let (end_utc, end_kind) = instance_end(m, Some(&start), zones, master_len);
+    Instance {
+        comp: m,
+        start: Some(start),
+        start_utc: Some(start.utc()),
+        end_utc,
+        end_kind,
+        rid: Some(start),
+        floating: start.is_floating(),
+    }
+}
+
+/// Whether [`expand_group`] iterates RRULEs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rules {
+    Expand,
+    Skip,
 }
 
 pub fn single<'a>(c: &'a Comp, zones: &Zones, rid: Option<DtVal>) -> Instance<'a> {
@@ -412,6 +490,7 @@ fn expand_group<'a>(
     zones: &Zones,
     win: Window,
     max: usize,
+    rules: Rules,
     exp: &mut Expansion<'a>,
 ) {
     let mut overrides: Vec<(i64, &'a Comp, DtVal)> = Vec::new();
@@ -514,7 +593,7 @@ fn expand_group<'a>(
         }
     }
 
-    for p in m.props_named("RRULE") {
+    for p in m.props_named("RRULE").filter(|_| rules == Rules::Expand) {
         match rule_starts(&p.value, &dtstart, win) {
             Some((list, infinite)) => {
                 if infinite {

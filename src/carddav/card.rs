@@ -389,6 +389,37 @@ pub fn index_fields(body: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The strings a text-match tests per property (see `filter::prop_matches`): what
+/// [`index_fields`] reports and, for a property with several values (N, ORG, …), each
+/// non-empty value on its own, so that an index of them answers equals, starts-with and
+/// ends-with as exactly as contains.
+pub fn search_fields(body: &str) -> Vec<(String, String)> {
+    let Some(card) = parse_lenient(body) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in &card.entries {
+        let name = e.name.as_str().to_ascii_uppercase();
+        if !INDEXED.contains(&name.as_str()) {
+            continue;
+        }
+        let whole = entry_text(e);
+        if whole.is_empty() {
+            continue;
+        }
+        if e.values.len() > 1 {
+            for v in &e.values {
+                let part = value_text(&e.name, v);
+                if !part.is_empty() {
+                    out.push((name.clone(), part));
+                }
+            }
+        }
+        out.push((name, whole));
+    }
+    out
+}
+
 /// The whole text value of a property, unescaped: structured values (N, ADR, ORG, GENDER,
 /// CLIENTPIDMAP) joined with `;`, lists with `,`.
 pub(crate) fn entry_text(entry: &VCardEntry) -> String {
@@ -748,6 +779,26 @@ mod tests {
             ]
         );
         assert!(index_fields("garbage").is_empty());
+    }
+
+    #[test]
+    fn search_fields_add_the_values_of_structured_properties() {
+        let fields = search_fields(IOS_V3);
+        let n: Vec<&str> = fields
+            .iter()
+            .filter(|(p, _)| p == "N")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(n, ["Doe", "Zoë", "Dr.", "Doe;Zoë;;Dr.;"]);
+        let fn_: Vec<&str> = fields
+            .iter()
+            .filter(|(p, _)| p == "FN")
+            .map(|(_, v)| v.as_str())
+            .collect();
+        assert_eq!(fn_, ["Zoë Doe"], "one value: the whole only");
+        for f in index_fields(IOS_V3) {
+            assert!(fields.contains(&f), "{f:?}");
+        }
     }
 
     #[test]

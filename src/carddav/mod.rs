@@ -31,12 +31,12 @@ mod roundtrip_tests;
 pub use accept::accepted_version;
 pub use address_data::{parse_address_data, render_address_data, AddressDataRequest};
 pub(crate) use card::declared_version;
-pub use card::{convert, index_fields, inspect, CardInfo};
+pub use card::{convert, index_fields, inspect, search_fields, CardInfo};
 pub use filter::{
     matches, parse_filter, parse_limit, CardFilter, Collation, MatchType, ParamFilter, PropFilter,
     Test, TextMatch,
 };
-pub use prefilter::{fold, probes, Probe};
+pub use prefilter::{exact_probe, fold, probes, ExactProbe, Probe};
 
 use crate::vocab::VCardVersion;
 

@@ -2,7 +2,7 @@
 //! card fields, so that a query reads and parses only the cards that can match.
 
 use super::card::INDEXED;
-use super::filter::{CardFilter, Collation, PropFilter, Test};
+use super::filter::{CardFilter, Collation, MatchType, PropFilter, Test};
 
 /// One index probe: some field `prop` whose folded value contains `needle`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +60,46 @@ pub fn probes(filter: &CardFilter) -> Option<Vec<Probe>> {
         }
         Test::AllOf => filter.prop_filters.iter().find_map(prop_probes),
     }
+}
+
+/// A filter the store's index answers exactly (no card is read to decide): one text-match
+/// on one indexed property, not negated, no param-filter, a non-empty text. Every collation
+/// and match type qualifies: the index keeps each tested string unfolded beside its
+/// `i;unicode-casemap` key (`store::card_fields`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExactProbe {
+    /// Property name, upper case.
+    pub prop: String,
+    pub collation: Collation,
+    pub match_type: MatchType,
+    /// The text-match's text as the client sent it (the store folds it per collation).
+    pub text: String,
+}
+
+/// The [`ExactProbe`] that decides `filter` on its own, if any.
+pub fn exact_probe(filter: &CardFilter) -> Option<ExactProbe> {
+    let [pf] = filter.prop_filters.as_slice() else {
+        return None;
+    };
+    let prop = pf.name.to_ascii_uppercase();
+    let [tm] = pf.text_matches.as_slice() else {
+        return None;
+    };
+    if pf.is_not_defined
+        || !pf.param_filters.is_empty()
+        || tm.negate
+        // An empty text matches a property whose value is empty, which is not indexed.
+        || tm.text.is_empty()
+        || !INDEXED.contains(&prop.as_str())
+    {
+        return None;
+    }
+    Some(ExactProbe {
+        prop,
+        collation: tm.collation,
+        match_type: tm.match_type,
+        text: tm.text.clone(),
+    })
 }
 
 #[cfg(test)]

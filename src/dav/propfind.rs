@@ -335,11 +335,17 @@ async fn stream_collection(
         // The collection's href is encoded once; per member only its name.
         let base = crate::tree::href(&coll.path);
         let mut rows = state.store.stream_items(&coll, false);
+        // One item resource for every row: the collection is cloned once, not per member.
+        let mut res: Option<Resource> = None;
         while let Some(item) = rows.next().await {
             let item = item?;
             let href = crate::tree::member_href(&base, &item.meta.name);
-            let res = Resource::Item(coll.clone(), item.meta);
-            respond_at(&ctx, &res, &href, &dead, &pr, &mut ms);
+            match &mut res {
+                Some(Resource::Item(_, meta)) => *meta = item.meta,
+                _ => res = Some(Resource::Item(coll.clone(), item.meta)),
+            }
+            let Some(res) = res.as_ref() else { continue };
+            respond_at(&ctx, res, &href, &dead, &pr, &mut ms);
             if ms.pending_bytes() >= super::stream::CHUNK && !sink.send(ms.take()).await {
                 return Ok(());
             }

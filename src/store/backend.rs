@@ -148,6 +148,16 @@ pub trait ItemStore {
         index: &ItemIndex,
         delete_source: bool,
     ) -> Result<bool, StoreError>;
+
+    /// [`ItemStore::candidates`] as a stream of rows in name order, so a calendar-query holds
+    /// one candidate body at a time, not all of them.
+    fn stream_candidates<'a>(
+        &'a self,
+        coll: &Collection,
+        component: Option<&str>,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> BoxStream<'a, Result<Item, DbError>>;
 }
 
 /// The per-collection change log behind sync tokens and CTags (RFC 6578).
@@ -161,6 +171,15 @@ pub trait ChangeLog {
         since: Option<i64>,
         limit: Option<usize>,
     ) -> Result<(Vec<Change>, i64), DbError>;
+
+    /// Every change after `since` (ordered by sequence) as a stream of rows: what
+    /// [`ChangeLog::changes_since`] lists without a limit, complete up to the `coll.seq` the
+    /// caller read (later changes may show too, and are sent again next time).
+    fn stream_changes<'a>(
+        &'a self,
+        coll: &Collection,
+        since: Option<i64>,
+    ) -> BoxStream<'a, Result<Change, DbError>>;
 }
 
 /// Dead properties (RFC 4918 §4.2), by tenant and path.
@@ -294,6 +313,14 @@ pub trait CardFieldIndex {
 
     /// Replace the indexed fields of one item.
     async fn set_fields(&self, item_id: i64, fields: &[(String, String)]) -> Result<(), DbError>;
+
+    /// Names of the cards in `coll` that `probe` matches, decided from the index alone (no
+    /// card is read): the same cards `carddav::matches` accepts for that one text-match.
+    async fn card_matches(
+        &self,
+        coll: &Collection,
+        probe: &crate::carddav::ExactProbe,
+    ) -> Result<Vec<String>, DbError>;
 }
 
 /// App passwords, per (tenant, user): tenants never see each other's rows. Kept small on

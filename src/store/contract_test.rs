@@ -76,6 +76,8 @@ async fn contract(s: &Store) {
     leases(s).await;
     setup_state(s).await;
     card_fields(s).await;
+    card_matches_every_collation_and_match_type(s).await;
+    streams_over_many_pages(s).await;
     copy_and_move_items(s).await;
     copy_and_move_trees(s).await;
     // Last: a new epoch moves every collection of the store.
@@ -318,6 +320,32 @@ async fn items(s: &Store) {
         cands(s.candidates(&c, Some("VTODO"), None, None).await.unwrap()),
         ["t.ics"]
     );
+    // The streamed form answers the same, bodies included, in name order.
+    for (component, start, end) in [
+        (Some("VEVENT"), Some(150), Some(300)),
+        (None, Some(550), None),
+        (None, None, None),
+        (Some("VTODO"), None, None),
+        (Some("VEVENT"), Some(10_000), Some(20_000)),
+    ] {
+        let listed = s.candidates(&c, component, start, end).await.unwrap();
+        let streamed: Vec<Item> = s
+            .stream_candidates(&c, component, start, end)
+            .map(|r| r.unwrap())
+            .collect()
+            .await;
+        assert_eq!(
+            streamed
+                .iter()
+                .map(|i| (&i.meta.name, &i.body))
+                .collect::<Vec<_>>(),
+            listed
+                .iter()
+                .map(|i| (&i.meta.name, &i.body))
+                .collect::<Vec<_>>(),
+            "{component:?} {start:?} {end:?}"
+        );
+    }
     // Deletes check their condition and want the item.
     assert!(matches!(
         s.delete_item(&c, "a.ics", &cond(Some(&e1), None)).await,
@@ -379,6 +407,40 @@ async fn change_log(s: &Store) {
     assert_eq!(upto, c4.seq);
     assert_eq!(c4.parse_token("urn:crmdav:sync:other:1"), None);
     assert_eq!(c4.parse_token(&c4.token(c4.seq + 1)), None);
+    // The streamed change log lists what the unlimited listing does, tombstones only after a
+    // token.
+    for since in [None, Some(0), Some(2), Some(c4.seq)] {
+        let (listed, _) = s.changes_since(&c4, since, None).await.unwrap();
+        let streamed: Vec<Change> = s
+            .stream_changes(&c4, since)
+            .map(|r| r.unwrap())
+            .collect()
+            .await;
+        let key = |v: &[Change]| {
+            v.iter()
+                .map(|c| match c {
+                    Change::Changed(m, q) => (m.name.clone(), *q, false),
+                    Change::Deleted(n, q) => (n.clone(), *q, true),
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(key(&streamed), key(&listed), "since {since:?}");
+    }
+    s.delete_item(&c4, "b.ics", &w).await.unwrap();
+    let c5 = coll(s, "log/").await;
+    let streamed: Vec<Change> = s
+        .stream_changes(&c5, Some(c4.seq))
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert!(matches!(&streamed[..], [Change::Deleted(n, q)] if n == "b.ics" && *q == c5.seq));
+    let initial: Vec<Change> = s
+        .stream_changes(&c5, None)
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert!(initial.iter().all(|c| matches!(c, Change::Changed(..))));
+    assert_eq!(initial.len(), 2, "a.ics and c.ics");
 }
 
 async fn dead_properties(s: &Store) {
@@ -744,6 +806,242 @@ async fn card_fields(s: &Store) {
         s.card_candidates(&c, "FN", "timer").await.unwrap(),
         ["old.vcf"]
     );
+}
+
+/// The streamed listings read in pages (SQLite: 1,024 rows of metadata, 64 with bodies, per
+/// statement): over more members than a page they list exactly what the one-statement forms
+/// list, in the same order.
+async fn streams_over_many_pages(s: &Store) {
+    let c = calendar(s, "pages/").await;
+    let w = cond(None, None);
+    for i in 0..2100 {
+        let idx = event(&format!("u{i}"), i, i + 10);
+        s.put_item(
+            &c,
+            &format!("{i:05}.ics"),
+            CT,
+            format!("B{i}").as_bytes(),
+            &idx,
+            &w,
+        )
+        .await
+        .unwrap();
+    }
+    for i in (0..2100).step_by(7) {
+        s.delete_item(&c, &format!("{i:05}.ics"), &w).await.unwrap();
+    }
+    let c = coll(s, "pages/").await;
+    let listed: Vec<String> = s
+        .list_items(&c)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.name)
+        .collect();
+    for with_body in [false, true] {
+        let streamed: Vec<Item> = s
+            .stream_items(&c, with_body)
+            .map(|r| r.unwrap())
+            .collect()
+            .await;
+        assert_eq!(
+            streamed
+                .iter()
+                .map(|i| i.meta.name.clone())
+                .collect::<Vec<_>>(),
+            listed
+        );
+        if with_body {
+            assert_eq!(streamed[0].body, b"B1");
+        }
+    }
+    let (want, _) = s.changes_since(&c, None, None).await.unwrap();
+    let got: Vec<Change> = s
+        .stream_changes(&c, None)
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(
+        got.iter().map(seq_of).collect::<Vec<_>>(),
+        want.iter().map(seq_of).collect::<Vec<_>>()
+    );
+    assert_eq!(got.len(), listed.len());
+    let (want, _) = s.changes_since(&c, Some(100), None).await.unwrap();
+    let got: Vec<Change> = s
+        .stream_changes(&c, Some(100))
+        .map(|r| r.unwrap())
+        .collect()
+        .await;
+    assert_eq!(
+        got.iter().map(seq_of).collect::<Vec<_>>(),
+        want.iter().map(seq_of).collect::<Vec<_>>()
+    );
+    assert!(got.iter().any(|c| matches!(c, Change::Deleted(..))));
+    let want: Vec<String> = s
+        .candidates(&c, Some("VEVENT"), Some(500), Some(1500))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.meta.name)
+        .collect();
+    let got: Vec<String> = s
+        .stream_candidates(&c, Some("VEVENT"), Some(500), Some(1500))
+        .map(|r| r.unwrap().meta.name)
+        .collect()
+        .await;
+    assert_eq!(got, want);
+    assert!(got.len() > 800, "{}", got.len());
+}
+
+/// The index decides a one-text-match filter exactly as `carddav::matches` does on the card,
+/// for every collation and match type, on values that fold differently under each collation.
+async fn card_matches_every_collation_and_match_type(s: &Store) {
+    use crate::carddav::{
+        matches, CardFilter, Collation, ExactProbe, MatchType, PropFilter, Test, TextMatch,
+    };
+    let c = s
+        .create_collection(T, "exact/", CollectionKind::Addressbook, &[], false)
+        .await
+        .unwrap();
+    let cards = [
+        (
+            "zoe",
+            "Zoë Doe",
+            "Doe;Zoë;;Dr.;",
+            "Acme, Inc.;Sales",
+            "Zoe.Doe@Example.com",
+        ),
+        ("upper", "ZOË DOE", "DOE;ZOË;;;", "ACME", "ZOE@EXAMPLE.COM"),
+        (
+            "plain",
+            "Zoe Doe",
+            "Doe;Zoe;;;",
+            "acme, inc.",
+            "zoe@example.com",
+        ),
+        (
+            "strasse",
+            "Straße Müller",
+            "Müller;Straße;;;",
+            "Straßenbau",
+            "s@x.de",
+        ),
+        (
+            "wide",
+            "ＡＢＣ Ｄｏｅ",
+            "Ｄｏｅ;ＡＢＣ;;;",
+            "Ｓａｌｅｓ",
+            "abc@x.jp",
+        ),
+        (
+            "istanbul",
+            "İstanbul Office",
+            "Office;İstanbul;;;",
+            "İş",
+            "ist@x.tr",
+        ),
+        (
+            "percent",
+            "100% _under",
+            "_under;100%;;;",
+            "50%_off",
+            "p%@x",
+        ),
+    ];
+    let mut bodies = Vec::new();
+    for (name, fn_, n, org, email) in cards {
+        let body = format!(
+            "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{name}\r\nFN:{fn_}\r\nN:{n}\r\n\
+             ORG:{org}\r\nEMAIL:{email}\r\nEND:VCARD\r\n"
+        );
+        let idx = crate::store::card_index(&body).unwrap();
+        let file = format!("{name}.vcf");
+        s.put_item(
+            &c,
+            &file,
+            "text/vcard",
+            body.as_bytes(),
+            &idx,
+            &cond(None, None),
+        )
+        .await
+        .unwrap();
+        bodies.push((file, body));
+    }
+    let needles = [
+        "zoë",
+        "ZOË",
+        "Zoe",
+        "zoe doe",
+        "Doe",
+        "doe",
+        "ë",
+        "E",
+        "Dr.",
+        "sales",
+        "Acme, Inc.",
+        "acme",
+        "STRASSE",
+        "straße",
+        "ss",
+        "Müller",
+        "abc",
+        "ＡＢＣ",
+        "İstanbul",
+        "i̇",
+        "%",
+        "_under",
+        "100%",
+        "example.com",
+        "@",
+        "Zoë Doe",
+        "Doe;Zoë;;Dr.;",
+    ];
+    let mut decided = 0usize;
+    for collation in Collation::ALL {
+        for match_type in [
+            MatchType::Equals,
+            MatchType::Contains,
+            MatchType::StartsWith,
+            MatchType::EndsWith,
+        ] {
+            for prop in ["FN", "N", "ORG", "EMAIL"] {
+                for text in needles {
+                    let tm = TextMatch {
+                        text: text.to_string(),
+                        collation,
+                        negate: false,
+                        match_type,
+                    };
+                    let filter = CardFilter {
+                        test: Test::AnyOf,
+                        prop_filters: vec![PropFilter {
+                            name: prop.to_string(),
+                            text_matches: vec![tm],
+                            ..Default::default()
+                        }],
+                    };
+                    let probe: ExactProbe =
+                        crate::carddav::exact_probe(&filter).expect("an exact probe");
+                    let mut want: Vec<&String> = bodies
+                        .iter()
+                        .filter(|(_, b)| matches(&filter, b))
+                        .map(|(f, _)| f)
+                        .collect();
+                    want.sort();
+                    let got = s.card_matches(&c, &probe).await.unwrap();
+                    assert_eq!(
+                        got.iter().collect::<Vec<_>>(),
+                        want,
+                        "{prop} {} {match_type:?} {text:?}",
+                        collation.as_str()
+                    );
+                    decided += got.len();
+                }
+            }
+        }
+    }
+    assert!(decided > 100, "the cases find cards ({decided})");
 }
 
 async fn copy_and_move_items(s: &Store) {

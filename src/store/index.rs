@@ -35,10 +35,8 @@ pub fn card_index(text: &str) -> Result<ItemIndex, crate::carddav::CardError> {
     })
 }
 
-/// The folded searchable fields of a vCard.
+/// The searchable fields of a vCard as (PROPERTY, value as a text-match tests it); the store
+/// keeps each with its folded key ([`crate::carddav::fold`]).
 pub fn card_fields(text: &str) -> Vec<(String, String)> {
-    crate::carddav::index_fields(text)
-        .into_iter()
-        .map(|(p, v)| (p, crate::carddav::fold(&v)))
-        .collect()
+    crate::carddav::search_fields(text)
 }

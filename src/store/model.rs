@@ -129,7 +129,8 @@ pub struct ItemIndex {
     pub first_start: Option<i64>,
     /// Latest instance end (epoch seconds), `None` = unbounded.
     pub last_end: Option<i64>,
-    /// Searchable vCard fields as (PROPERTY, folded value), for addressbook-query.
+    /// Searchable vCard fields as (PROPERTY, value), for addressbook-query; the store folds
+    /// the values into its keys.
     pub fields: Vec<(String, String)>,
 }
 

@@ -715,3 +715,72 @@ fn calendar_query_on_an_address_book_is_refused() {
         .report(CONTACTS, "1", &body)
         .expect_error(403, DAV, "supported-report");
 }
+
+/// A never-ending daily series, one with an end, and plain events, in one calendar of 400
+/// members: the calendar-query answer is larger than one streamed chunk (64 KB), every match
+/// is in it once, and an open series is found decades ahead.
+#[test]
+fn streamed_calendar_query_over_many_members_and_open_series() {
+    let d = demo();
+    let cal = d.new_calendar(&["VEVENT"]);
+    for i in 0..400 {
+        let day = 1 + i % 28;
+        let body = vevent(
+            &format!("plain-{i}"),
+            &format!("Plain event number {i} with a summary long enough to fill a chunk"),
+            &format!("202703{day:02}T100000Z"),
+            &format!("202703{day:02}T110000Z"),
+        );
+        d.put_ics(&format!("{cal}plain-{i}.ics"), &body).expect(201);
+    }
+    let series = |uid: &str, rule: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+             DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T080000Z\r\nDTEND:20260105T083000Z\r\n\
+             RRULE:{rule}\r\nEXDATE:20260106T080000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    d.put_ics(&format!("{cal}open.ics"), &series("open", "FREQ=DAILY"))
+        .expect(201);
+    d.put_ics(
+        &format!("{cal}count.ics"),
+        &series("count", "FREQ=DAILY;COUNT=900"),
+    )
+    .expect(201);
+
+    // Everything in March 2027: 400 plain events and both series (day 455 < 900).
+    let ms = cal_query(
+        &d,
+        &cal,
+        "<D:getetag/><C:calendar-data/>",
+        &vevent_filter(&tr("20270301T000000Z", "20270401T000000Z")),
+    );
+    let got = names(&ms);
+    assert_eq!(got.len(), 402, "each match once");
+    let unique: std::collections::BTreeSet<_> = got.iter().collect();
+    assert_eq!(unique.len(), 402);
+    assert!(got.contains(&"open.ics".to_string()) && got.contains(&"count.ics".to_string()));
+    // 2040: only the open series reaches it; the excluded 6 January 2026 is not an instance.
+    let far = cal_query(
+        &d,
+        &cal,
+        "<D:getetag/>",
+        &vevent_filter(&tr("20400101T000000Z", "20400102T000000Z")),
+    );
+    assert_eq!(names(&far), vec!["open.ics".to_string()]);
+    let exdate = cal_query(
+        &d,
+        &cal,
+        "<D:getetag/>",
+        &vevent_filter(&tr("20260106T000000Z", "20260107T000000Z")),
+    );
+    assert!(names(&exdate).is_empty(), "{:?}", names(&exdate));
+    // After COUNT ends (day 900 is 2028-06-21): the open series only.
+    let late = cal_query(
+        &d,
+        &cal,
+        "<D:getetag/>",
+        &vevent_filter(&tr("20280701T000000Z", "20280702T000000Z")),
+    );
+    assert_eq!(names(&late), vec!["open.ics".to_string()]);
+}

@@ -366,3 +366,43 @@ fn overwrite_by_copy_is_a_change() {
     );
     assert!(d.get(&format!("{b}x.ics")).text().contains("new version"));
 }
+
+/// An initial sync larger than one streamed chunk (the change log is read while the answer
+/// is written): every member once, no deletion, and the token of the collection as read.
+/// Then a deletion and an edit show in the next sync exactly.
+#[test]
+fn streamed_initial_sync_over_many_members() {
+    let d = demo();
+    let cal = d.new_calendar(&["VEVENT"]);
+    for i in 0..700 {
+        d.put_ics(
+            &format!("{cal}m-{i:04}.ics"),
+            &ev(&format!("m-{i}"), "member"),
+        )
+        .expect(201);
+    }
+    d.delete(&format!("{cal}m-0007.ics")).expect(204);
+    let resp = sync(&d, &cal, "", None, "<D:getetag/>");
+    assert!(resp.text().len() > 64 * 1024, "larger than one chunk");
+    let dl = delta(&resp.multistatus(), &cal);
+    assert_eq!(dl.changed.len(), 699);
+    assert!(dl.deleted.is_empty(), "an initial sync lists no deletions");
+    assert!(!dl.changed.contains_key(&format!("{cal}m-0007.ics")));
+    assert_eq!(token_and_ctag(&d, &cal).0, dl.token);
+    d.delete(&format!("{cal}m-0008.ics")).expect(204);
+    d.put_ics(&format!("{cal}m-0009.ics"), &ev("m-9", "edited"))
+        .expect(204);
+    let next = delta(
+        &sync(&d, &cal, &dl.token, None, "<D:getetag/>").multistatus(),
+        &cal,
+    );
+    assert_eq!(
+        next.deleted,
+        BTreeSet::from([format!("{cal}m-0008.ics")]),
+        "only the deletion after the token"
+    );
+    assert_eq!(
+        next.changed.keys().collect::<Vec<_>>(),
+        vec![&format!("{cal}m-0009.ics")]
+    );
+}

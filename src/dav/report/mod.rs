@@ -17,6 +17,7 @@ use crate::store::{Collection, CollectionKind, DeadProperty, Item};
 use crate::tree::{self, StorePath, Target};
 use crate::xml::{escape_text, Element, NS_CALDAV, NS_CARDDAV, NS_DAV};
 use actix_web::HttpResponse;
+use std::cell::RefCell;
 use std::collections::HashMap;
 
 /// REPORT: dispatch on the body's root element.
@@ -128,18 +129,40 @@ pub struct ItemRenderer<'a> {
     pub data: &'a DataRequest,
     /// Dead properties by path.
     pub dead: &'a HashMap<String, Vec<DeadProperty>>,
+    /// The item resource and the collection's href, made once and reused for every item of
+    /// the answer (a REPORT over 10,000 items otherwise clones the collection 10,000 times).
+    pub scratch: RefCell<Option<(Resource, String)>>,
 }
 
 impl ItemRenderer<'_> {
     /// Write one item's response.
     pub fn respond(&self, ms: &mut Multistatus, coll: &Collection, item: &Item) {
-        let path = format!("{}{}", coll.path, item.meta.name);
-        let res = Resource::Item(coll.clone(), item.meta.clone());
+        let mut scratch = self.scratch.borrow_mut();
+        let fresh = !matches!(&*scratch, Some((Resource::Item(c, _), _)) if c.id == coll.id);
+        if fresh {
+            *scratch = Some((
+                Resource::Item(coll.clone(), item.meta.clone()),
+                tree::href(&coll.path),
+            ));
+        }
+        let Some((res, base)) = scratch.as_mut() else {
+            return;
+        };
+        if let Resource::Item(_, meta) = res {
+            if !fresh {
+                meta.clone_from(&item.meta);
+            }
+        }
         let computed = self.data.compute(item, self.max_instances);
         let mut ps = PropStats::default();
-        let d = self.dead.get(&path).map(Vec::as_slice).unwrap_or(&[]);
-        render_props(&self.ctx, &res, d, self.pr, computed.as_ref(), &mut ps);
-        ms.propstat_response(&tree::href(&path), ps);
+        let d = if self.dead.is_empty() {
+            &[][..]
+        } else {
+            let path = format!("{}{}", coll.path, item.meta.name);
+            self.dead.get(&path).map(Vec::as_slice).unwrap_or(&[])
+        };
+        render_props(&self.ctx, res, d, self.pr, computed.as_ref(), &mut ps);
+        ms.propstat_response(&tree::member_href(base, &item.meta.name), ps);
     }
 }
 
@@ -159,6 +182,7 @@ pub fn item_response(
         pr,
         data,
         dead,
+        scratch: Default::default(),
     }
     .respond(ms, coll, item);
 }

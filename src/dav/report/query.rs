@@ -2,7 +2,7 @@
 //! (RFC 6352 §8.6). The store's index narrows a time-range query to candidates; only those
 //! are parsed and expanded.
 
-use super::{item_response, prop_request, query_scope, DataRequest, ItemRenderer};
+use super::{prop_request, query_scope, DataRequest, ItemRenderer};
 use crate::dav::multistatus::Multistatus;
 use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
@@ -42,40 +42,59 @@ pub async fn calendar_query(
         .filter(|_| filter.comp_filters.len() == 1)
         .filter(|c| !c.is_not_defined)
         .map(|c| c.name.to_ascii_uppercase());
-    let items: Vec<Item> = match only {
-        Some(name) => req
-            .state
-            .store
-            .item(coll, name)
-            .await?
-            .into_iter()
-            .collect(),
-        None => {
-            req.state
-                .store
-                .candidates(
-                    coll,
-                    component.as_deref(),
-                    hint.as_ref().and_then(|h| h.start),
-                    hint.as_ref().and_then(|h| h.end),
-                )
-                .await?
-        }
-    };
+    let (start, end) = (
+        hint.as_ref().and_then(|h| h.start),
+        hint.as_ref().and_then(|h| h.end),
+    );
+    let only = only.map(str::to_string);
     let dead = req
         .state
         .store
         .dead_props_under(req.tenant(), &coll.path)
         .await?;
-    let mut ms = Multistatus::new().minimal(minimal);
-    let mut n = 0usize;
-    for item in &items {
-        let Ok(body) = std::str::from_utf8(&item.body) else {
-            continue;
+    let coll = coll.clone();
+    let shared = req.shared.clone();
+    let principal = req.principal.clone();
+    // Streamed like addressbook-query: candidates are read a row at a time and each match is
+    // written out at once, so neither the bodies nor the answer are held whole.
+    Ok(stream::multistatus(move |sink| async move {
+        use futures_util::StreamExt;
+        let state = shared.as_ref();
+        let renderer = ItemRenderer {
+            ctx: PropCtx {
+                principal: &principal,
+                max_resource_size: state.cfg.limits.max_resource_bytes,
+                quota: None,
+            },
+            max_instances: max,
+            pr: &pr,
+            data: &data,
+            dead: &dead,
+            scratch: Default::default(),
         };
-        if crate::caldav::matches(&filter, body, max) {
+        let cap = state.cfg.limits.max_report_results;
+        let mut rows = match only {
+            // Depth 0 on one item.
+            Some(name) => {
+                futures_util::stream::iter(state.store.item(&coll, &name).await?.map(Ok)).boxed()
+            }
+            None => state
+                .store
+                .stream_candidates(&coll, component.as_deref(), start, end),
+        };
+        let mut ms = Multistatus::new().minimal(minimal);
+        let (mut candidates, mut n) = (0usize, 0usize);
+        while let Some(item) = rows.next().await {
+            let item = item?;
+            candidates += 1;
+            let Ok(body) = std::str::from_utf8(&item.body) else {
+                continue;
+            };
+            if !crate::caldav::matches(&filter, body, max) {
+                continue;
+            }
             n += 1;
-            if n > req.state.cfg.limits.max_report_results {
+            if n > cap {
                 ms.status_response(
                     &tree::href(&coll.path),
                     507,
@@ -83,11 +102,16 @@ pub async fn calendar_query(
                 );
                 break;
             }
-            item_response(req, &mut ms, coll, item, &pr, &data, &dead);
+            renderer.respond(&mut ms, &coll, &item);
+            if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
+                return Ok(());
+            }
         }
-    }
-    tracing::debug!(candidates = items.len(), matched = n, "calendar-query");
-    Ok(ms.finish())
+        tracing::debug!(candidates, matched = n, "calendar-query");
+        sink.finish(ms.close()).await;
+        Ok(())
+    })
+    .await)
 }
 
 /// REPORT free-busy-query: a VFREEBUSY for the range (200 text/calendar).
@@ -146,8 +170,13 @@ pub async fn addressbook_query(
         .unwrap_or(usize::MAX)
         .min(req.state.cfg.limits.max_report_results);
     // Which cards to examine: one (Depth 0 on an item), the index's candidates, or all.
+    let exact = crate::carddav::exact_probe(&filter);
     let source = match (only, crate::carddav::probes(&filter)) {
         (Some(name), _) => Source::Named(vec![name.to_string()]),
+        (None, _) if exact.is_some() => {
+            let probe = exact.as_ref().expect("checked");
+            Source::Decided(req.state.store.card_matches(coll, probe).await?)
+        }
         (None, Some(probes)) => {
             let mut names = std::collections::BTreeSet::new();
             for p in &probes {
@@ -185,15 +214,18 @@ pub async fn addressbook_query(
             pr: &pr,
             data: &data,
             dead: &dead,
+            scratch: Default::default(),
         };
         let mut ms = Multistatus::new().minimal(minimal);
         let mut n = 0usize;
         let mut overflow = false;
-        // Write `item` if it matches; false once the cap is passed (stop looking).
-        let mut consider = |item: &Item, ms: &mut Multistatus| -> bool {
-            let hit = std::str::from_utf8(&item.body)
-                .map(|b| crate::carddav::matches(&filter, b))
-                .unwrap_or(false);
+        // Write `item` if it matches (`decided`: the index said so); false once the cap is
+        // passed (stop looking).
+        let mut consider = |item: &Item, decided: bool, ms: &mut Multistatus| -> bool {
+            let hit = decided
+                || std::str::from_utf8(&item.body)
+                    .map(|b| crate::carddav::matches(&filter, b))
+                    .unwrap_or(false);
             if hit {
                 if n == cap {
                     overflow = true;
@@ -204,13 +236,18 @@ pub async fn addressbook_query(
             }
             true
         };
-        match source {
-            Source::Named(names) => {
+        let (named, decided) = match source {
+            Source::Named(names) => (Some(names), false),
+            Source::Decided(names) => (Some(names), true),
+            Source::All => (None, false),
+        };
+        match named {
+            Some(names) => {
                 'batches: for batch in names.chunks(256) {
                     let mut items = state.store.items_named(&coll, batch).await?;
                     items.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
                     for it in &items {
-                        if !consider(it, &mut ms) {
+                        if !consider(it, decided, &mut ms) {
                             break 'batches;
                         }
                     }
@@ -219,10 +256,10 @@ pub async fn addressbook_query(
                     }
                 }
             }
-            Source::All => {
+            None => {
                 let mut rows = state.store.stream_items(&coll, true);
                 while let Some(it) = rows.next().await {
-                    if !consider(&it?, &mut ms) {
+                    if !consider(&it?, false, &mut ms) {
                         break;
                     }
                     if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
@@ -249,6 +286,8 @@ pub async fn addressbook_query(
 enum Source {
     /// These members (in name order).
     Named(Vec<String>),
+    /// These members, which match: the index decided the filter (`carddav::exact_probe`).
+    Decided(Vec<String>),
     /// Every member.
     All,
 }

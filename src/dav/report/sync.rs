@@ -74,7 +74,16 @@ pub async fn sync_collection(
     let limit = nresults(root)?;
     let pr = prop_request(root);
     let data = DataRequest::parse(&pr)?;
-    let (changes, upto) = req.state.store.changes_since(coll, since, limit).await?;
+    // Without a limit or item data the change log is streamed (an initial sync of 100,000
+    // members never lists them all at once). A limit needs the listing to know where it cut;
+    // item data reads bodies in batches on a second connection, which a streaming request
+    // must not wait for while it holds one (eight of them would hold the whole pool).
+    let (source, upto) = if limit.is_none() && matches!(data, DataRequest::None) {
+        (Changes::Streamed(since), coll.seq)
+    } else {
+        let (changes, upto) = req.state.store.changes_since(coll, since, limit).await?;
+        (Changes::Listed(changes), upto)
+    };
     let truncated = limit.is_some() && upto < coll.seq;
     let dead = req
         .state
@@ -98,9 +107,19 @@ pub async fn sync_collection(
             pr: &pr,
             data: &data,
             dead: &dead,
+            scratch: Default::default(),
         };
+        use futures_util::StreamExt;
+        let rows = match source {
+            Changes::Listed(changes) => {
+                futures_util::stream::iter(changes.into_iter().map(Ok)).boxed()
+            }
+            Changes::Streamed(since) => state.store.stream_changes(&coll, since),
+        };
+        let mut batches = rows.chunks(256);
         let mut ms = Multistatus::new().minimal(minimal);
-        for batch in changes.chunks(256) {
+        while let Some(batch) = batches.next().await {
+            let batch = batch.into_iter().collect::<Result<Vec<Change>, _>>()?;
             let mut bodies: HashMap<String, Vec<u8>> = HashMap::new();
             if !matches!(data, DataRequest::None) {
                 let names: Vec<String> = batch
@@ -118,8 +137,8 @@ pub async fn sync_collection(
                 match c {
                     Change::Changed(m, _) => {
                         let item = Item {
-                            meta: m.clone(),
                             body: bodies.remove(&m.name).unwrap_or_default(),
+                            meta: m,
                         };
                         renderer.respond(&mut ms, &coll, &item);
                     }
@@ -150,4 +169,12 @@ pub async fn sync_collection(
         Ok(())
     })
     .await)
+}
+
+/// Where the changes of an answer come from.
+enum Changes {
+    /// Listed before the answer starts (a limit, or item data, was asked for).
+    Listed(Vec<Change>),
+    /// Read from the store while the answer is written: the changes after this sequence.
+    Streamed(Option<i64>),
 }

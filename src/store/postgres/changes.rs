@@ -2,6 +2,7 @@
 //! since a sync token (RFC 6578).
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::items::{row_meta, META_COLS};
@@ -71,28 +72,14 @@ impl ChangeLog for PgStore {
         let initial = since.is_none();
         let since = since.unwrap_or(0);
         let lim = limit.map(|l| l as i64 + 1);
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT * FROM (SELECT {META_COLS}, seq, FALSE AS deleted FROM items WHERE collection_id = $1 AND seq > $2 \
-             UNION ALL SELECT name, ''::TEXT, ''::TEXT, 0::BIGINT, 0::BIGINT, 0::BIGINT, seq, TRUE \
-             FROM tombstones WHERE collection_id = $1 AND seq > $2 AND NOT $4) AS c ORDER BY seq LIMIT $3"
-        )))
-        .bind(coll.id)
-        .bind(since)
-        .bind(lim)
-        .bind(initial)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out: Vec<Change> = rows
-            .iter()
-            .map(|r| {
-                let seq: i64 = r.get("seq");
-                if r.get::<bool, _>("deleted") {
-                    Change::Deleted(r.get("name"), seq)
-                } else {
-                    Change::Changed(row_meta(r), seq)
-                }
-            })
-            .collect();
+        let rows = sqlx::query(AssertSqlSafe(changes_sql()))
+            .bind(coll.id)
+            .bind(since)
+            .bind(lim)
+            .bind(initial)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: Vec<Change> = rows.iter().map(row_change).collect();
         let mut upto = coll.seq;
         if let Some(l) = limit {
             if out.len() > l {
@@ -106,5 +93,44 @@ impl ChangeLog for PgStore {
             }
         }
         Ok((out, upto))
+    }
+
+    fn stream_changes<'a>(
+        &'a self,
+        coll: &Collection,
+        since: Option<i64>,
+    ) -> BoxStream<'a, Result<Change, DbError>> {
+        use futures_util::StreamExt;
+        let (id, initial, since) = (coll.id, since.is_none(), since.unwrap_or(0));
+        futures_util::stream::once(async move {
+            sqlx::query(AssertSqlSafe(changes_sql()))
+                .bind(id)
+                .bind(since)
+                .bind(None::<i64>)
+                .bind(initial)
+                .fetch(&self.pool)
+                .map(|r| r.map(|r| row_change(&r)))
+        })
+        .flatten()
+        .boxed()
+    }
+}
+
+/// Members changed after a sequence and, unless it is an initial sync, tombstones, by
+/// sequence: binds collection id, sequence, limit (NULL: none), initial sync.
+fn changes_sql() -> String {
+    format!(
+        "SELECT * FROM (SELECT {META_COLS}, seq, FALSE AS deleted FROM items WHERE collection_id = $1 AND seq > $2 \
+             UNION ALL SELECT name, ''::TEXT, ''::TEXT, 0::BIGINT, 0::BIGINT, 0::BIGINT, seq, TRUE \
+             FROM tombstones WHERE collection_id = $1 AND seq > $2 AND NOT $4) AS c ORDER BY seq LIMIT $3"
+    )
+}
+
+fn row_change(r: &sqlx::postgres::PgRow) -> Change {
+    let seq: i64 = r.get("seq");
+    if r.get::<bool, _>("deleted") {
+        Change::Deleted(r.get("name"), seq)
+    } else {
+        Change::Changed(row_meta(r), seq)
     }
 }

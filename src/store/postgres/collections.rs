@@ -76,12 +76,12 @@ async fn copy_members(
     .fetch_all(&mut **tx)
     .await?;
     for r in rows {
-        let fields = sqlx::query("SELECT prop, key FROM card_fields WHERE item_id = $1")
+        let fields = sqlx::query("SELECT prop, value FROM card_fields WHERE item_id = $1")
             .bind(r.get::<i64, _>("id"))
             .fetch_all(&mut **tx)
             .await?
             .iter()
-            .map(|f| (f.get("prop"), f.get("key")))
+            .map(|f| (f.get("prop"), f.get("value")))
             .collect();
         let index = ItemIndex {
             uid: r.get("uid"),

@@ -2,9 +2,10 @@
 //! addressbook-query reads only candidate cards.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::{PgStore, Tx};
+use crate::carddav::{fold, Collation, ExactProbe, MatchType};
 use crate::store::backend::{CardFieldIndex, DbError};
 use crate::store::model::Collection;
 
@@ -18,11 +19,12 @@ pub(super) async fn write_fields(
         .bind(item_id)
         .execute(&mut **tx)
         .await?;
-    for (prop, key) in fields {
-        sqlx::query("INSERT INTO card_fields (item_id, prop, key) VALUES ($1, $2, $3)")
+    for (prop, value) in fields {
+        sqlx::query("INSERT INTO card_fields (item_id, prop, key, value) VALUES ($1, $2, $3, $4)")
             .bind(item_id)
             .bind(prop)
-            .bind(key)
+            .bind(fold(value))
+            .bind(value)
             .execute(&mut **tx)
             .await?;
     }
@@ -31,6 +33,35 @@ pub(super) async fn write_fields(
 
 #[async_trait]
 impl CardFieldIndex for PgStore {
+    async fn card_matches(
+        &self,
+        coll: &Collection,
+        probe: &ExactProbe,
+    ) -> Result<Vec<String>, DbError> {
+        // lower() follows the database's locale; translate() is ASCII only: i;ascii-casemap.
+        let hay = match probe.collation {
+            Collation::UnicodeCasemap => "f.key",
+            Collation::AsciiCasemap => {
+                "translate(f.value, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
+            }
+            Collation::Octet => "f.value",
+        };
+        let test = match probe.match_type {
+            MatchType::Equals => format!("{hay} = $3"),
+            MatchType::Contains => format!("strpos({hay}, $3) > 0"),
+            MatchType::StartsWith => format!("left({hay}, length($3)) = $3"),
+            MatchType::EndsWith => format!("right({hay}, length($3)) = $3"),
+        };
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT DISTINCT i.name FROM card_fields f JOIN items i ON i.id = f.item_id \
+             WHERE i.collection_id = $1 AND f.prop = $2 AND {test} ORDER BY i.name"
+        )))
+        .bind(coll.id)
+        .bind(&probe.prop)
+        .bind(probe.collation.key(&probe.text))
+        .fetch_all(&self.pool)
+        .await
+    }
     async fn card_candidates(
         &self,
         coll: &Collection,

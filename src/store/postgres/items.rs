@@ -145,19 +145,36 @@ impl ItemStore for PgStore {
         start: Option<i64>,
         end: Option<i64>,
     ) -> Result<Vec<Item>, DbError> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {META_COLS}, body FROM items WHERE collection_id = $1 \
-             AND ($2::TEXT IS NULL OR component = $2) \
-             AND ($3::BIGINT IS NULL OR last_end IS NULL OR last_end >= $3) \
-             AND ($4::BIGINT IS NULL OR first_start IS NULL OR first_start <= $4) ORDER BY name"
-        )))
-        .bind(coll.id)
-        .bind(component)
-        .bind(start)
-        .bind(end)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(AssertSqlSafe(candidates_sql()))
+            .bind(coll.id)
+            .bind(component)
+            .bind(start)
+            .bind(end)
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(row_item).collect())
+    }
+
+    fn stream_candidates<'a>(
+        &'a self,
+        coll: &Collection,
+        component: Option<&str>,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> BoxStream<'a, Result<Item, DbError>> {
+        use futures_util::StreamExt;
+        let (id, component) = (coll.id, component.map(str::to_string));
+        futures_util::stream::once(async move {
+            sqlx::query(AssertSqlSafe(candidates_sql()))
+                .bind(id)
+                .bind(component)
+                .bind(start)
+                .bind(end)
+                .fetch(&self.pool)
+                .map(|r| r.map(|r| row_item(&r)))
+        })
+        .flatten()
+        .boxed()
     }
 
     async fn item(&self, coll: &Collection, name: &str) -> Result<Option<Item>, DbError> {
@@ -220,12 +237,12 @@ impl ItemStore for PgStore {
         let Some(r) = r else {
             return Ok(ItemIndex::default());
         };
-        let fields = sqlx::query("SELECT prop, key FROM card_fields WHERE item_id = $1")
+        let fields = sqlx::query("SELECT prop, value FROM card_fields WHERE item_id = $1")
             .bind(r.get::<i64, _>("id"))
             .fetch_all(&self.pool)
             .await?
             .iter()
-            .map(|f| (f.get("prop"), f.get("key")))
+            .map(|f| (f.get("prop"), f.get("value")))
             .collect();
         Ok(ItemIndex {
             uid: r.get("uid"),
@@ -392,4 +409,15 @@ pub(super) async fn write_item_tx(
     .await?;
     clear_tombstone(tx, coll_id, name).await?;
     write_fields(tx, item_id, &it.index.fields).await
+}
+
+/// Members of a calendar whose index bounds may overlap a time range, in name order: binds
+/// collection id, component, range start, range end (each of the last three may be NULL).
+fn candidates_sql() -> String {
+    format!(
+        "SELECT {META_COLS}, body FROM items WHERE collection_id = $1 \
+             AND ($2::TEXT IS NULL OR component = $2) \
+             AND ($3::BIGINT IS NULL OR last_end IS NULL OR last_end >= $3) \
+             AND ($4::BIGINT IS NULL OR first_start IS NULL OR first_start <= $4) ORDER BY name"
+    )
 }

@@ -2,6 +2,7 @@
 //! since a sync token (RFC 6578).
 
 use async_trait::async_trait;
+use futures_util::stream::BoxStream;
 use sqlx::{AssertSqlSafe, Row};
 
 use super::items::{row_meta, META_COLS};
@@ -68,28 +69,15 @@ impl ChangeLog for SqliteStore {
         let initial = since.is_none();
         let since = since.unwrap_or(0);
         let lim = limit.map(|l| l as i64 + 1).unwrap_or(-1);
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT * FROM (SELECT {META_COLS}, seq, 0 AS deleted FROM items WHERE collection_id = ?1 AND seq > ?2 \
-             UNION ALL SELECT name, '' AS content_type, '' AS etag, 0 AS size, 0 AS modified, 0 AS created, seq, 1 AS deleted \
-             FROM tombstones WHERE collection_id = ?1 AND seq > ?2 AND ?4 = 0) ORDER BY seq LIMIT ?3"
-        )))
-        .bind(coll.id)
-        .bind(since)
-        .bind(lim)
-        .bind(initial)
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out: Vec<Change> = rows
-            .iter()
-            .map(|r| {
-                let seq: i64 = r.get("seq");
-                if r.get::<i64, _>("deleted") == 1 {
-                    Change::Deleted(r.get("name"), seq)
-                } else {
-                    Change::Changed(row_meta(r), seq)
-                }
-            })
-            .collect();
+        let rows = sqlx::query(AssertSqlSafe(changes_sql()))
+            .bind(coll.id)
+            .bind(since)
+            .bind(lim)
+            .bind(initial)
+            .bind(i64::MAX)
+            .fetch_all(&self.pool)
+            .await?;
+        let mut out: Vec<Change> = rows.iter().map(row_change).collect();
         let mut upto = coll.seq;
         if let Some(l) = limit {
             if out.len() > l {
@@ -103,6 +91,65 @@ impl ChangeLog for SqliteStore {
             }
         }
         Ok((out, upto))
+    }
+
+    fn stream_changes<'a>(
+        &'a self,
+        coll: &Collection,
+        since: Option<i64>,
+    ) -> BoxStream<'a, Result<Change, DbError>> {
+        use futures_util::{StreamExt, TryStreamExt};
+        // A page per statement (one thread handoff per page, not per row), by sequence up to
+        // the collection's sequence as read: a member changed meanwhile moves past it and is
+        // left to the next sync, so none is listed twice.
+        let (id, initial, upto) = (coll.id, since.is_none(), coll.seq);
+        futures_util::stream::try_unfold(Some(since.unwrap_or(0)), move |after| async move {
+            let Some(after) = after else {
+                return Ok::<_, DbError>(None);
+            };
+            let rows = sqlx::query(AssertSqlSafe(changes_sql()))
+                .bind(id)
+                .bind(after)
+                .bind(CHANGES_PAGE)
+                .bind(initial)
+                .bind(upto)
+                .fetch_all(&self.pool)
+                .await?;
+            let changes: Vec<Change> = rows.iter().map(row_change).collect();
+            let next = (rows.len() as i64 == CHANGES_PAGE)
+                .then(|| {
+                    changes.last().map(|c| match c {
+                        Change::Changed(_, q) | Change::Deleted(_, q) => *q,
+                    })
+                })
+                .flatten();
+            let chunk = futures_util::stream::iter(changes.into_iter().map(Ok::<_, DbError>));
+            Ok(Some((chunk, next)))
+        })
+        .try_flatten()
+        .boxed()
+    }
+}
+
+/// Changes per statement of [`ChangeLog::stream_changes`].
+const CHANGES_PAGE: i64 = 1024;
+
+/// Members changed after a sequence and, unless it is an initial sync, tombstones, by
+/// sequence: binds collection id, sequence, limit (-1: none), initial sync, last sequence.
+fn changes_sql() -> String {
+    format!(
+        "SELECT * FROM (SELECT {META_COLS}, seq, 0 AS deleted FROM items WHERE collection_id = ?1 AND seq > ?2 AND seq <= ?5 \
+             UNION ALL SELECT name, '' AS content_type, '' AS etag, 0 AS size, 0 AS modified, 0 AS created, seq, 1 AS deleted \
+             FROM tombstones WHERE collection_id = ?1 AND seq > ?2 AND seq <= ?5 AND ?4 = 0) ORDER BY seq LIMIT ?3"
+    )
+}
+
+fn row_change(r: &sqlx::sqlite::SqliteRow) -> Change {
+    let seq: i64 = r.get("seq");
+    if r.get::<i64, _>("deleted") == 1 {
+        Change::Deleted(r.get("name"), seq)
+    } else {
+        Change::Changed(row_meta(r), seq)
     }
 }
 

@@ -2,9 +2,10 @@
 //! addressbook-query reads only candidate cards.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{AssertSqlSafe, Row};
 
 use super::SqliteStore;
+use crate::carddav::{fold, Collation, ExactProbe, MatchType};
 use crate::store::backend::{CardFieldIndex, DbError};
 use crate::store::model::Collection;
 
@@ -18,11 +19,12 @@ pub(super) async fn write_fields(
         .bind(item_id)
         .execute(&mut **tx)
         .await?;
-    for (prop, key) in fields {
-        sqlx::query("INSERT INTO card_fields (item_id, prop, key) VALUES (?, ?, ?)")
+    for (prop, value) in fields {
+        sqlx::query("INSERT INTO card_fields (item_id, prop, key, value) VALUES (?, ?, ?, ?)")
             .bind(item_id)
             .bind(prop)
-            .bind(key)
+            .bind(fold(value))
+            .bind(value)
             .execute(&mut **tx)
             .await?;
     }
@@ -31,6 +33,33 @@ pub(super) async fn write_fields(
 
 #[async_trait]
 impl CardFieldIndex for SqliteStore {
+    async fn card_matches(
+        &self,
+        coll: &Collection,
+        probe: &ExactProbe,
+    ) -> Result<Vec<String>, DbError> {
+        // SQLite's own lower() folds ASCII letters only: i;ascii-casemap exactly.
+        let hay = match probe.collation {
+            Collation::UnicodeCasemap => "f.key",
+            Collation::AsciiCasemap => "lower(f.value)",
+            Collation::Octet => "f.value",
+        };
+        let test = match probe.match_type {
+            MatchType::Equals => format!("{hay} = ?3"),
+            MatchType::Contains => format!("instr({hay}, ?3) > 0"),
+            MatchType::StartsWith => format!("substr({hay}, 1, length(?3)) = ?3"),
+            MatchType::EndsWith => format!("substr({hay}, -length(?3)) = ?3"),
+        };
+        sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT DISTINCT i.name FROM card_fields f JOIN items i ON i.id = f.item_id \
+             WHERE i.collection_id = ?1 AND f.prop = ?2 AND {test} ORDER BY i.name"
+        )))
+        .bind(coll.id)
+        .bind(&probe.prop)
+        .bind(probe.collation.key(&probe.text))
+        .fetch_all(&self.pool)
+        .await
+    }
     async fn card_candidates(
         &self,
         coll: &Collection,
