@@ -522,3 +522,89 @@ async fn contact_renders_through_the_mapping_and_parses_back() {
         "ORG is read-only: {patch}"
     );
 }
+
+/// Issue 10: the environment's users (`[users]`): `systemusers` with `$select`, paged through
+/// `@odata.nextLink` (https://learn.microsoft.com/power-apps/developer/data-platform/webapi/reference/systemuser);
+/// `isdisabled = true` is inactive, the business unit is the team.
+#[tokio::test]
+async fn system_users_are_listed_across_pages_with_disabled_ones_inactive() {
+    let e = Env::start().await;
+    e.tokens(0).await;
+    let select = "systemuserid,internalemailaddress,fullname,isdisabled,_businessunitid_value";
+    let next = format!(
+        "{}/api/data/v9.2/systemusers?$select={select}&$skiptoken=%3Ccookie%20pagenumber=%222%22%20/%3E",
+        e.org.uri()
+    );
+    Mock::given(method("GET"))
+        .and(path("/api/data/v9.2/systemusers"))
+        .and(has_skiptoken("2"))
+        .and(header("prefer", "odata.maxpagesize=2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "@odata.context": format!("{}/api/data/v9.2/$metadata#systemusers({select})", e.org.uri()),
+            "value": [{"@odata.etag": "W/\"1003\"", "systemuserid": "c3d4e5f6-0000-0000-0000-000000000003",
+                "internalemailaddress": "old@firm.example", "fullname": "Old Timer", "isdisabled": true,
+                "_businessunitid_value": "bu-1"}]
+        })))
+        .expect(1)
+        .mount(&e.org)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/api/data/v9.2/systemusers"))
+        .and(query_param("$select", select))
+        .and(first_page)
+        .and(header("prefer", "odata.maxpagesize=2"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "@odata.context": format!("{}/api/data/v9.2/$metadata#systemusers({select})", e.org.uri()),
+            "value": [
+                {"@odata.etag": "W/\"1001\"", "systemuserid": "c3d4e5f6-0000-0000-0000-000000000001",
+                 "internalemailaddress": "alice@firm.example", "fullname": "Alice Ng", "isdisabled": false,
+                 "_businessunitid_value": "bu-1"},
+                {"@odata.etag": "W/\"1002\"", "systemuserid": "c3d4e5f6-0000-0000-0000-000000000002",
+                 "internalemailaddress": "bo@firm.example", "fullname": "Bo Lund", "isdisabled": false,
+                 "_businessunitid_value": "bu-2"}
+            ],
+            "@odata.nextLink": next
+        })))
+        .expect(1)
+        .mount(&e.org)
+        .await;
+    let c = e.connector();
+    assert!(c.has_users_listing());
+    let users = c.list_users().await.unwrap();
+    let got: Vec<_> = users
+        .iter()
+        .map(|u| {
+            (
+                u.id.as_str(),
+                u.email.as_deref(),
+                u.active,
+                u.team_id.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "c3d4e5f6-0000-0000-0000-000000000001",
+                Some("alice@firm.example"),
+                true,
+                Some("bu-1")
+            ),
+            (
+                "c3d4e5f6-0000-0000-0000-000000000002",
+                Some("bo@firm.example"),
+                true,
+                Some("bu-2")
+            ),
+            (
+                "c3d4e5f6-0000-0000-0000-000000000003",
+                Some("old@firm.example"),
+                false,
+                Some("bu-1")
+            ),
+        ]
+    );
+    // The token request, then two pages.
+    assert_eq!(c.calls(), 3);
+}

@@ -512,3 +512,73 @@ fn contact_renders_through_the_mapping_and_parses_back() {
     assert_eq!(patch["Description"], Value::Null);
     assert!(patch.get("Account").is_none(), "ORG is read-only: {patch}");
 }
+
+/// Issue 10: the org's users (`[users]`, for linking people by e-mail), a SOQL query on `User`
+/// paged through `nextRecordsUrl` (https://developer.salesforce.com/docs/atlas.en-us.object_reference.meta/object_reference/sforce_api_objects_user.htm);
+/// `IsActive = false` users are listed as inactive, `UserRoleId` is the team.
+#[tokio::test]
+async fn users_are_listed_from_soql_with_their_role_as_team() {
+    let org = Org::start().await;
+    org.tokens(0).await;
+    let q = "SELECT Id, Email, Name, IsActive, UserRoleId FROM User WHERE UserType = 'Standard'";
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/query/0r8xx3ZXUSERS-2000")))
+        .and(header("authorization", T1))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "totalSize": 3, "done": true,
+            "records": [{"attributes": {"type": "User", "url": format!("{API}/sobjects/User/005xx000001X7ZZAA0")},
+                "Id": "005xx000001X7ZZAA0", "Email": "gone@firm.example", "Name": "Gone Away",
+                "IsActive": false, "UserRoleId": null}]
+        })))
+        .expect(1)
+        .mount(&org.instance)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(format!("{API}/query")))
+        .and(query_param("q", q))
+        .and(header("authorization", T1))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "totalSize": 3, "done": false,
+            "nextRecordsUrl": format!("{API}/query/0r8xx3ZXUSERS-2000"),
+            "records": [
+                {"attributes": {"type": "User", "url": format!("{API}/sobjects/User/005xx000001X7YYAA0")},
+                 "Id": "005xx000001X7YYAA0", "Email": "Alice@Firm.example", "Name": "Alice Ng",
+                 "IsActive": true, "UserRoleId": "00Exx000000RoleAAA"},
+                {"attributes": {"type": "User", "url": format!("{API}/sobjects/User/005xx000001X7YXAA0")},
+                 "Id": "005xx000001X7YXAA0", "Email": "bo@firm.example", "Name": "Bo Lund",
+                 "IsActive": true, "UserRoleId": null}
+            ]
+        })))
+        .expect(1)
+        .mount(&org.instance)
+        .await;
+    let c = org.connector();
+    assert!(c.has_users_listing());
+    let users = c.list_users().await.unwrap();
+    let got: Vec<_> = users
+        .iter()
+        .map(|u| {
+            (
+                u.id.as_str(),
+                u.email.as_deref(),
+                u.active,
+                u.team_id.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "005xx000001X7YYAA0",
+                Some("Alice@Firm.example"),
+                true,
+                Some("00Exx000000RoleAAA")
+            ),
+            ("005xx000001X7YXAA0", Some("bo@firm.example"), true, None),
+            ("005xx000001X7ZZAA0", Some("gone@firm.example"), false, None),
+        ]
+    );
+    // The token request, then two query pages.
+    assert_eq!(c.calls(), 3);
+}
