@@ -77,14 +77,23 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
         ensured: Default::default(),
         metrics: Metrics::default(),
     });
-    // Cards stored before the field index existed get indexed once.
-    let missing = state.store.cards_without_fields().await?;
-    if !missing.is_empty() {
-        tracing::info!(cards = missing.len(), "indexing vCard fields");
-        for (id, body) in missing {
+    // Cards stored before the field index existed (or before its last change) get indexed
+    // once, a page at a time: memory stays bounded by the page, not the store.
+    let (mut after, mut indexed) = (0, 0usize);
+    loop {
+        let page = state.store.cards_without_fields(after, 500).await?;
+        let Some(last) = page.last().map(|(id, _)| *id) else {
+            break;
+        };
+        for (id, body) in page {
             let fields = crate::store::card_fields(&String::from_utf8_lossy(&body));
             state.store.set_fields(id, &fields).await?;
+            indexed += 1;
         }
+        after = last;
+    }
+    if indexed > 0 {
+        tracing::info!(cards = indexed, "indexed vCard fields");
     }
     for t in &state.cfg.tenants {
         for u in &t.users {

@@ -308,8 +308,14 @@ pub trait CardFieldIndex {
         needle: &str,
     ) -> Result<Vec<String>, DbError>;
 
-    /// vCards stored before the field index existed: (item id, body).
-    async fn cards_without_fields(&self) -> Result<Vec<(i64, Vec<u8>)>, DbError>;
+    /// vCards stored before the field index existed: (item id, body), at most `limit` of
+    /// them with ids above `after`, by id (a page at a time, so indexing a large store does
+    /// not hold every card in memory).
+    async fn cards_without_fields(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, DbError>;
 
     /// Replace the indexed fields of one item.
     async fn set_fields(&self, item_id: i64, fields: &[(String, String)]) -> Result<(), DbError>;

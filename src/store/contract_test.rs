@@ -795,13 +795,28 @@ async fn card_fields(s: &Store) {
     s.put_item(&c, "old.vcf", "text/vcard", b"OLD", &card("uo", &[]), &w)
         .await
         .unwrap();
-    let missing = s.cards_without_fields().await.unwrap();
+    s.put_item(&c, "old2.vcf", "text/vcard", b"OLD2", &card("uo2", &[]), &w)
+        .await
+        .unwrap();
+    // Paged by id: one at a time, the second page after the first's id, then nothing.
+    let missing = s.cards_without_fields(0, 1).await.unwrap();
     assert_eq!(missing.len(), 1);
     assert_eq!(missing[0].1, b"OLD");
+    let second = s.cards_without_fields(missing[0].0, 1).await.unwrap();
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].1, b"OLD2");
+    assert!(s
+        .cards_without_fields(second[0].0, 1)
+        .await
+        .unwrap()
+        .is_empty());
     s.set_fields(missing[0].0, &[("FN".into(), "old timer".into())])
         .await
         .unwrap();
-    assert!(s.cards_without_fields().await.unwrap().is_empty());
+    s.set_fields(second[0].0, &[("FN".into(), "older".into())])
+        .await
+        .unwrap();
+    assert!(s.cards_without_fields(0, 100).await.unwrap().is_empty());
     assert_eq!(
         s.card_candidates(&c, "FN", "timer").await.unwrap(),
         ["old.vcf"]

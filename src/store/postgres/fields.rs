@@ -79,11 +79,18 @@ impl CardFieldIndex for PgStore {
         .await
     }
 
-    async fn cards_without_fields(&self) -> Result<Vec<(i64, Vec<u8>)>, DbError> {
+    async fn cards_without_fields(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<(i64, Vec<u8>)>, DbError> {
         let rows = sqlx::query(
-            "SELECT id, body FROM items WHERE component = 'VCARD' \
-             AND NOT EXISTS (SELECT 1 FROM card_fields f WHERE f.item_id = items.id)",
+            "SELECT id, body FROM items WHERE component = 'VCARD' AND id > $1 \
+             AND NOT EXISTS (SELECT 1 FROM card_fields f WHERE f.item_id = items.id) \
+             ORDER BY id LIMIT $2",
         )
+        .bind(after)
+        .bind(limit)
         .fetch_all(&self.pool)
         .await?;
         Ok(rows.iter().map(|r| (r.get("id"), r.get("body"))).collect())
