@@ -8,13 +8,13 @@
 //! person's reads and writes.
 
 use super::sessions::{bounded, same_secret};
+use super::signin::Callback;
 use super::{
     client, html, not_found, oidc, page, posted_session, see_other, session, tenant, AppState,
     CsrfForm, Setup,
 };
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
-use serde::Deserialize;
 use std::net::IpAddr;
 
 /// A CRM sign-in sent to the CRM, under its `state` (in the state store, sealed under it).
@@ -87,13 +87,6 @@ pub(super) async fn connect(
             )
         }
     }
-}
-
-#[derive(Deserialize)]
-pub(super) struct Callback {
-    state: Option<String>,
-    code: Option<String>,
-    error: Option<String>,
 }
 
 /// GET `/setup/<tenant>/crm/callback`: the CRM sends the browser back with a code.

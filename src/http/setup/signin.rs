@@ -136,11 +136,13 @@ fn provider_failed(tenant: &str, user: Option<&str>, client: IpAddr, why: &str) 
     )
 }
 
+/// The query of an OAuth2 redirect back to the page (RFC 6749 §4.1.2): the identity provider's
+/// and the CRM's callbacks alike.
 #[derive(Deserialize)]
 pub(super) struct Callback {
-    state: Option<String>,
-    code: Option<String>,
-    error: Option<String>,
+    pub(super) state: Option<String>,
+    pub(super) code: Option<String>,
+    pub(super) error: Option<String>,
 }
 
 pub(super) async fn callback(
