@@ -10,7 +10,8 @@ use futures_util::future::join_all;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-const TTL: u64 = 1;
+/// Two seconds: the checks of what happens within one TTL keep a margin on a loaded machine.
+const TTL: u64 = 2;
 /// Per listing page: longer than the TTL, and far longer than a read may take.
 const SLOW_PAGE: Duration = Duration::from_millis(2500);
 /// How long a read of a collection with a state may take (it never waits for the CRM).
