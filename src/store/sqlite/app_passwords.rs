@@ -23,6 +23,7 @@ fn row_app_password(r: &sqlx::sqlite::SqliteRow) -> AppPassword {
 #[async_trait]
 impl AppPasswordStore for SqliteStore {
     async fn create_app_password(&self, pw: &AppPassword) -> Result<(), StoreError> {
+        let _w = self.write.lock().await;
         let done = sqlx::query(
             "INSERT OR IGNORE INTO app_passwords \
              (tenant, id, user_name, label, hash, created, last_used) \
@@ -70,6 +71,7 @@ impl AppPasswordStore for SqliteStore {
     }
 
     async fn revoke_app_password(&self, tenant: &str, id: &str) -> Result<bool, DbError> {
+        let _w = self.write.lock().await;
         let done = sqlx::query("DELETE FROM app_passwords WHERE tenant = ? AND id = ?")
             .bind(tenant)
             .bind(id)
@@ -79,6 +81,7 @@ impl AppPasswordStore for SqliteStore {
     }
 
     async fn revoke_app_passwords(&self, tenant: &str, user: &str) -> Result<u64, DbError> {
+        let _w = self.write.lock().await;
         let done = sqlx::query("DELETE FROM app_passwords WHERE tenant = ? AND user_name = ?")
             .bind(tenant)
             .bind(user)
@@ -88,6 +91,7 @@ impl AppPasswordStore for SqliteStore {
     }
 
     async fn touch_app_password(&self, tenant: &str, id: &str, at: i64) -> Result<(), DbError> {
+        let _w = self.write.lock().await;
         sqlx::query("UPDATE app_passwords SET last_used = ? WHERE tenant = ? AND id = ?")
             .bind(at)
             .bind(tenant)

@@ -150,6 +150,7 @@ impl CrmIdentityStore for SqliteStore {
         coll: &Collection,
         st: &CrmCollectionState,
     ) -> Result<(), DbError> {
+        let _w = self.write.lock().await;
         sqlx::query("INSERT OR REPLACE INTO crm_collections (collection_id, watermark, full_scan_at, definition_hash, deletions_watermark) VALUES (?, ?, ?, ?, ?)")
             .bind(coll.id)
             .bind(&st.watermark)

@@ -16,6 +16,7 @@ impl KvStore for SqliteStore {
     }
 
     async fn kv_set(&self, tenant: &str, key: &str, value: &str) -> Result<(), DbError> {
+        let _w = self.write.lock().await;
         sqlx::query("INSERT OR REPLACE INTO kv (tenant, key, value) VALUES (?, ?, ?)")
             .bind(tenant)
             .bind(key)
@@ -26,6 +27,7 @@ impl KvStore for SqliteStore {
     }
 
     async fn kv_delete(&self, tenant: &str, key: &str) -> Result<(), DbError> {
+        let _w = self.write.lock().await;
         sqlx::query("DELETE FROM kv WHERE tenant = ? AND key = ?")
             .bind(tenant)
             .bind(key)

@@ -16,6 +16,7 @@ impl LeaseStore for SqliteStore {
         lease_ms: i64,
         fresh_after_ms: i64,
     ) -> Result<Lease, DbError> {
+        let _w = self.write.lock().await;
         let claimed: Option<String> = sqlx::query_scalar(
             "INSERT INTO leases (key, holder, until_ms) VALUES (?1, ?2, ?3) \
              ON CONFLICT (key) DO UPDATE SET holder = EXCLUDED.holder, until_ms = EXCLUDED.until_ms \
@@ -49,6 +50,7 @@ impl LeaseStore for SqliteStore {
         holder: &str,
         done_ms: Option<i64>,
     ) -> Result<(), DbError> {
+        let _w = self.write.lock().await;
         sqlx::query(
             "UPDATE leases SET holder = NULL, until_ms = 0, done_ms = COALESCE(?3, done_ms) \
              WHERE key = ?1 AND holder = ?2",

@@ -109,6 +109,7 @@ impl SetupStateStore for SqliteStore {
         id: &str,
         now_ms: i64,
     ) -> Result<Option<SetupEntry>, DbError> {
+        let _w = self.write.lock().await;
         let r = sqlx::query("DELETE FROM setup_state WHERE kind = ?1 AND id = ?2 RETURNING *")
             .bind(kind.as_str())
             .bind(id)
@@ -125,6 +126,7 @@ impl SetupStateStore for SqliteStore {
         new_body: &str,
         now_ms: i64,
     ) -> Result<bool, DbError> {
+        let _w = self.write.lock().await;
         let done = sqlx::query(
             "UPDATE setup_state SET body = ?1 \
              WHERE kind = ?2 AND id = ?3 AND body = ?4 AND expires_ms > ?5",
@@ -140,6 +142,7 @@ impl SetupStateStore for SqliteStore {
     }
 
     async fn setup_touch(&self, kind: SetupKind, id: &str, now_ms: i64) -> Result<(), DbError> {
+        let _w = self.write.lock().await;
         sqlx::query("UPDATE setup_state SET used_ms = ?1 WHERE kind = ?2 AND id = ?3")
             .bind(now_ms)
             .bind(kind.as_str())
@@ -170,6 +173,7 @@ impl SetupStateStore for SqliteStore {
     }
 
     async fn setup_remove(&self, kind: SetupKind, id: &str) -> Result<(), DbError> {
+        let _w = self.write.lock().await;
         sqlx::query("DELETE FROM setup_state WHERE kind = ?1 AND id = ?2")
             .bind(kind.as_str())
             .bind(id)
@@ -202,6 +206,7 @@ impl SetupStateStore for SqliteStore {
         owner: &str,
         now_ms: i64,
     ) -> Result<u64, DbError> {
+        let _w = self.write.lock().await;
         let live: Vec<i64> = sqlx::query_scalar(
             "DELETE FROM setup_state WHERE tenant = ?1 AND owner = ?2 RETURNING expires_ms",
         )
