@@ -1278,6 +1278,9 @@ struct OpResult {
     /// The faster of the first two requests.
     warm_ms: f64,
     runs: Vec<RunStats>,
+    /// crmdav's same operation with one worker, for the ratio against a peer that could only
+    /// be run with one (like with like: eight concurrent requests on two cores queue).
+    one_worker: Option<Box<OpResult>>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -1345,6 +1348,7 @@ async fn bench_op(op: Op, ctx: Arc<Ctx>, client: &Client, args: &Args) -> OpResu
             concurrency: conc,
             cold_ms: f64::NAN,
             warm_ms,
+            one_worker: None,
             runs: vec![RunStats {
                 errors: 1,
                 first_error: Some(e),
@@ -1366,6 +1370,7 @@ async fn bench_op(op: Op, ctx: Arc<Ctx>, client: &Client, args: &Args) -> OpResu
                 concurrency: conc,
                 cold_ms,
                 warm_ms,
+                one_worker: None,
                 runs: vec![RunStats {
                     errors: 1,
                     first_error: Some(e),
@@ -1402,6 +1407,7 @@ async fn bench_op(op: Op, ctx: Arc<Ctx>, client: &Client, args: &Args) -> OpResu
         cold_ms,
         warm_ms,
         runs: Vec::new(),
+        one_worker: None,
     };
     for run in 0..runs {
         if run > 0 {
@@ -1511,12 +1517,16 @@ fn cell_rps(r: Option<&OpResult>) -> (String, String, String) {
 }
 
 /// crmdav's advantage over a peer: throughput ratio when both ran with the same number of
-/// workers, otherwise the ratio of median latencies (marked "lat").
+/// workers; against a peer that ran with one worker, crmdav's own one-worker run (marked
+/// "c=1"); otherwise the ratio of median latencies (marked "lat").
 fn ratio(c: Option<&OpResult>, p: Option<&OpResult>) -> String {
     match (c, p) {
         (Some(c), Some(p)) if c.ok() && p.ok() => {
+            let one = c.one_worker.as_deref().filter(|o| o.ok());
             if c.concurrency == p.concurrency {
                 format!("{}×", fmt_num(c.rps() / p.rps()))
+            } else if let (1, Some(one)) = (p.concurrency, one) {
+                format!("{}× c=1", fmt_num(one.rps() / p.rps()))
             } else {
                 format!("{}× lat", fmt_num(p.p50() / c.p50()))
             }
@@ -1637,7 +1647,7 @@ fn table(size: usize, rows: &[ServerSize], args: &Args) -> String {
     }
     let _ = writeln!(
         out,
-        "\n¹ one worker: a single request took longer than a quarter of the run time, so requests were sent one at a time (as many as fit the run time, at least one). Ratios: crmdav req/s ÷ peer req/s; \"lat\" = peer p50 ÷ crmdav p50 (used when the worker counts differ). >1 = crmdav faster."
+        "\n¹ one worker: a single request took longer than a quarter of the run time, so requests were sent one at a time (as many as fit the run time, at least one). Ratios: crmdav req/s ÷ peer req/s with the same number of workers; \"c=1\" = crmdav measured again with one worker, against a peer that ran with one; \"lat\" = peer p50 ÷ crmdav p50 (worker counts differ otherwise). >1 = crmdav faster."
     );
     for n in notes {
         let _ = writeln!(out, "\n**Warning:** {n}");
@@ -1670,6 +1680,8 @@ fn to_json(args: &Args, mode: &str, sizes: &BTreeMap<usize, Vec<ServerSize>>) ->
                         "p50_ms_median": r.p50(),
                         "p99_ms_median": r.p99(),
                         "errors": r.errors(),
+                        "one_worker_rps_median": r.one_worker.as_ref().map(|o| o.rps()),
+                        "one_worker_p50_ms_median": r.one_worker.as_ref().map(|o| o.p50()),
                         "runs": r.runs.iter().map(|x| serde_json::json!({
                             "requests": x.n, "errors": x.errors, "first_error": x.first_error,
                             "wall_s": x.wall_s, "rps": x.rps, "p50_ms": x.p50_ms, "p99_ms": x.p99_ms,
@@ -1991,6 +2003,7 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) 
             "size {size}: restarting the servers (peak RSS then covers this size's requests only)"
         );
         let mut rows = Vec::new();
+        let has_peers = servers.iter().any(|s| s.flavor != Flavor::Crmdav);
         for s in servers.iter_mut() {
             s.restart()?;
             let client = &make_client(args)?;
@@ -2019,7 +2032,17 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) 
             let ctx = Arc::new(make_ctx(s, size, events.clone(), Kind::Cal, args.timeout));
             let mut results = Vec::new();
             for op in ops {
-                results.push(bench_op(op, ctx.clone(), client, args).await);
+                let mut r = bench_op(op, ctx.clone(), client, args).await;
+                // Like with like: a peer too slow for eight workers runs with one, so crmdav
+                // runs the operation with one as well (the ratio's "c=1").
+                if s.flavor == Flavor::Crmdav && has_peers && r.concurrency > 1 {
+                    let one = Args {
+                        concurrency: 1,
+                        ..args.clone()
+                    };
+                    r.one_worker = Some(Box::new(bench_op(op, ctx.clone(), client, &one).await));
+                }
+                results.push(r);
             }
             let peak = s.peak_rss_kb();
             for kind in [Kind::Cal, Kind::Card] {
