@@ -21,8 +21,7 @@ use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughpu
 use crmdav::caldav;
 use crmdav::carddav;
 use crmdav::store::{
-    card_index, CollectionKind, CollectionStore, CrmBatchOp, CrmIdentity, CrmIdentityStore,
-    ItemIndex, ItemStore, RenderedItem, Store,
+    card_index, CollectionKind, CrmBatchOp, CrmIdentity, ItemIndex, RenderedItem, Store,
 };
 use crmdav::vocab::ComponentKind;
 use crmdav::xml::{self, Limits, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_DAV};

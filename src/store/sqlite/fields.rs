@@ -9,14 +9,19 @@ use crate::carddav::{fold, Collation, ExactProbe, MatchType};
 use crate::store::backend::{CardFieldIndex, DbError};
 use crate::store::model::Collection;
 
-/// Replace the indexed fields of one item inside a write transaction (`lite`).
+/// Replace the indexed fields of one item inside a write transaction (`lite`); `replace`: the
+/// item may have fields already (a new row has none: they go with their item, ON DELETE
+/// CASCADE).
 pub(super) fn write_fields(
     tx: &rusqlite::Connection,
     item_id: i64,
     fields: &[(String, String)],
+    replace: bool,
 ) -> rusqlite::Result<()> {
-    tx.prepare_cached("DELETE FROM card_fields WHERE item_id = ?1")?
-        .execute([item_id])?;
+    if replace {
+        tx.prepare_cached("DELETE FROM card_fields WHERE item_id = ?1")?
+            .execute([item_id])?;
+    }
     if fields.is_empty() {
         return Ok(());
     }
@@ -95,7 +100,7 @@ impl CardFieldIndex for SqliteStore {
     async fn set_fields(&self, item_id: i64, fields: &[(String, String)]) -> Result<(), DbError> {
         let _w = self.write.lock().await;
         self.lite
-            .write(|tx| write_fields(tx, item_id, fields))
+            .write(|tx| write_fields(tx, item_id, fields, true))
             .map_err(super::lite::lite)
     }
 }

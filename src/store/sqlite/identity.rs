@@ -291,7 +291,7 @@ fn save_identity_tx(
     if let Some(it) = item {
         let new_etag = etag_of(it.body);
         if etag.as_deref() != Some(new_etag.as_str()) {
-            write_item_tx(tx, seq, &ident.name, it, &new_etag)?;
+            write_item_tx(tx, seq, &ident.name, it, &new_etag, etag.is_some())?;
             etag = Some(new_etag);
             written = true;
         }

@@ -264,7 +264,7 @@ impl ItemStore for SqliteStore {
                 body,
                 index,
             };
-            write_item_tx(tx, &mut seq, name, it, &etag)?;
+            write_item_tx(tx, &mut seq, name, it, &etag, current.is_some())?;
             seq.finish(tx)?;
             Ok::<_, StoreError>(current.is_none())
         })?;
@@ -337,7 +337,7 @@ impl ItemStore for SqliteStore {
                 body: &item.body,
                 index,
             };
-            write_item_tx(tx, &mut dst_seq, dst_name, it, &etag)?;
+            write_item_tx(tx, &mut dst_seq, dst_name, it, &etag, current.is_some())?;
             dst_seq.finish(tx)?;
             copy_props_tx(tx, tenant, &src_path, &dst_path, false)?;
             if delete_source {
@@ -367,13 +367,15 @@ pub(super) fn delete_item_tx(tx: &Connection, seq: &mut Seq, name: &str) -> Resu
 
 /// Write an item of `seq`'s collection inside a write transaction: the collection's sequence
 /// moves, the item is inserted or replaced with that sequence, its tombstone (if any) goes,
-/// its searchable fields are replaced.
+/// its searchable fields are replaced (`existed`: the caller found the member before; a new
+/// row has no fields to drop).
 pub(super) fn write_item_tx(
     tx: &Connection,
     seq: &mut Seq,
     name: &str,
     it: RenderedItem<'_>,
     etag: &str,
+    existed: bool,
 ) -> rusqlite::Result<()> {
     let (s, t) = seq.next(tx)?;
     let coll_id = seq.coll_id();
@@ -403,7 +405,7 @@ pub(super) fn write_item_tx(
             |r| r.get(0),
         )?;
     clear_tombstone(tx, coll_id, name)?;
-    write_fields(tx, item_id, &it.index.fields)
+    write_fields(tx, item_id, &it.index.fields, existed)
 }
 
 /// Members of a calendar whose index bounds may overlap a time range, in name order: binds
