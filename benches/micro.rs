@@ -1,4 +1,5 @@
-//! Criterion micro-benchmarks of crmdav's CPU-bound pieces, no HTTP, no SQLite.
+//! Criterion micro-benchmarks of crmdav's CPU-bound pieces, no HTTP; SQLite only in the
+//! `crm_batch` group (the state store's side of a CRM refresh, on a file store).
 //!
 //! ```text
 //! cargo bench --bench micro                 # all
@@ -19,6 +20,9 @@ mod gen;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use crmdav::caldav;
 use crmdav::carddav;
+use crmdav::store::{
+    card_index, CollectionKind, CrmBatchOp, CrmIdentity, ItemIndex, RenderedItem, Store,
+};
 use crmdav::vocab::ComponentKind;
 use crmdav::xml::{self, Limits, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_DAV};
 use std::hint::black_box;
@@ -267,12 +271,122 @@ fn multistatus(c: &mut Criterion) {
     g.finish();
 }
 
+/// Batches of a refresh's writes, as `crm::refresh` sends them.
+const CRM_BATCH: usize = 256;
+
+/// 10,000 CRM contacts as a refresh renders them: identity, vCard, index (the generator's
+/// cards without a PHOTO, which a CRM record does not carry).
+fn crm_records() -> Vec<(CrmIdentity, String, ItemIndex)> {
+    (0..)
+        .map(gen::contact)
+        .filter(|c| !c.body.contains("PHOTO"))
+        .take(N)
+        .enumerate()
+        .map(|(i, c)| {
+            let index = card_index(&c.body).expect("a generated card is valid");
+            let ident = CrmIdentity {
+                name: c.name,
+                crm_id: format!("crm-{i}"),
+                uid: c.uid,
+                record_hash: Some(format!("hash-{i}")),
+                ..Default::default()
+            };
+            (ident, c.body, index)
+        })
+        .collect()
+}
+
+/// Write every record through `crm_batch`, `CRM_BATCH` at a time (`import` as a first import).
+async fn write_all(
+    s: &Store,
+    coll: &crmdav::store::Collection,
+    recs: &[(CrmIdentity, String, ItemIndex)],
+    import: bool,
+) {
+    for chunk in recs.chunks(CRM_BATCH) {
+        let ops = chunk
+            .iter()
+            .map(|(ident, body, index)| CrmBatchOp::Save {
+                ident,
+                item: Some(RenderedItem {
+                    content_type: "text/vcard",
+                    body: body.as_bytes(),
+                    index,
+                }),
+                import,
+            })
+            .collect();
+        s.crm_batch(coll, ops).await.expect("batch written");
+    }
+}
+
+/// The state store's side of a CRM refresh of 10,000 records on a SQLite file: the first
+/// import (every record written, `crm_batch` 256 at a time, in a fresh store each time), the
+/// reads an unchanged refresh makes (`crm_identities` and `list_items`, after which it writes
+/// nothing), and the same 10,000 saved again with unchanged bytes (identity rows only, as a
+/// re-render writes them).
+fn crm_batch(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let recs = crm_records();
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let mut g = c.benchmark_group("crm_batch");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(N as u64));
+    let fresh = |i: &mut usize| {
+        *i += 1;
+        let url = format!("sqlite://{}", dir.path().join(format!("s{i}.db")).display());
+        rt.block_on(async {
+            let s = Store::open(&url).await.expect("store opens");
+            let coll = s
+                .create_collection("t", "crm/", CollectionKind::Addressbook, &[], false)
+                .await
+                .expect("collection");
+            (s, coll)
+        })
+    };
+    let mut n = 0;
+    g.bench_function("first_import_10k", |b| {
+        b.iter_batched(
+            || fresh(&mut n),
+            |(s, coll)| {
+                rt.block_on(write_all(&s, &coll, &recs, true));
+                (s, coll)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let (s, coll) = fresh(&mut n);
+    rt.block_on(write_all(&s, &coll, &recs, true));
+    let coll = rt
+        .block_on(s.collection("t", "crm/"))
+        .expect("read")
+        .expect("collection");
+    g.bench_function("unchanged_refresh_reads_10k", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let idents = s.crm_identities(&coll).await.expect("identities");
+                let present = s.list_items(&coll).await.expect("items");
+                black_box((idents.len(), present.len()))
+            })
+        })
+    });
+    g.bench_function("resave_unchanged_10k", |b| {
+        b.iter(|| rt.block_on(write_all(&s, &coll, &recs, false)))
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     xml_parse,
     inspect,
     put_inspect,
     matches,
-    multistatus
+    multistatus,
+    crm_batch
 );
 criterion_main!(benches);

@@ -73,6 +73,7 @@ async fn contract(s: &Store) {
     app_passwords(s).await;
     identity_map(s).await;
     identity_batch(s).await;
+    identity_batch_takeover(s).await;
     leases(s).await;
     setup_state(s).await;
     card_fields(s).await;
@@ -757,6 +758,121 @@ async fn identity_batch(s: &Store) {
     assert_eq!(s.crm_identities(&c).await.unwrap().len(), 2);
 }
 
+/// Within one batch, later operations see what earlier ones wrote: a CRM id saved under a
+/// second name takes the record over (the first name's item goes with a tombstone), an
+/// import of a CRM id saved earlier in the batch under another name is refused, and every
+/// change has a sequence of its own, in order.
+async fn identity_batch_takeover(s: &Store) {
+    let c = calendar(s, "crm-takeover/").await;
+    let seq0 = c.seq;
+    let first = CrmIdentity {
+        name: "first.ics".into(),
+        crm_id: "X".into(),
+        uid: "ux".into(),
+        record_hash: Some("h1".into()),
+        ..Default::default()
+    };
+    let second = CrmIdentity {
+        name: "second.ics".into(),
+        record_hash: Some("h2".into()),
+        ..first.clone()
+    };
+    let third = CrmIdentity {
+        name: "third.ics".into(),
+        ..first.clone()
+    };
+    let idx = event("ux", 1, 2);
+    let item = |body: &'static [u8]| {
+        Some(RenderedItem {
+            content_type: CT,
+            body,
+            index: &idx,
+        })
+    };
+    let out = s
+        .crm_batch(
+            &c,
+            vec![
+                CrmBatchOp::Save {
+                    ident: &first,
+                    item: item(b"one"),
+                    import: true,
+                },
+                CrmBatchOp::Save {
+                    ident: &second,
+                    item: item(b"two"),
+                    import: false,
+                },
+                CrmBatchOp::Save {
+                    ident: &third,
+                    item: item(b"three"),
+                    import: true,
+                },
+            ],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        [
+            CrmBatchOutcome::Saved {
+                etag: Some(etag_of(b"one")),
+                written: true
+            },
+            CrmBatchOutcome::Saved {
+                etag: Some(etag_of(b"two")),
+                written: true
+            },
+            CrmBatchOutcome::Exists,
+        ]
+    );
+    let idents = s.crm_identities(&c).await.unwrap();
+    assert_eq!(idents.len(), 1, "{idents:?}");
+    assert_eq!(idents[0].name, "second.ics");
+    assert!(s.item(&c, "first.ics").await.unwrap().is_none());
+    assert!(s.item(&c, "third.ics").await.unwrap().is_none());
+    assert_eq!(
+        s.item(&c, "second.ics").await.unwrap().unwrap().body,
+        b"two"
+    );
+    // first written (1), first deleted (2), second written (3); the refused import nothing.
+    let after = coll(s, "crm-takeover/").await;
+    assert_eq!(after.seq, seq0 + 3);
+    let (changes, _) = s.changes_since(&after, Some(seq0), None).await.unwrap();
+    let got: Vec<(String, i64, bool)> = changes
+        .iter()
+        .map(|c| match c {
+            Change::Changed(m, q) => (m.name.clone(), *q, false),
+            Change::Deleted(n, q) => (n.clone(), *q, true),
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("first.ics".to_string(), seq0 + 2, true),
+            ("second.ics".to_string(), seq0 + 3, false),
+        ]
+    );
+    // A batch that fails midway (a collection gone) leaves nothing of itself, sequence
+    // included.
+    let gone = Collection {
+        id: i64::MAX,
+        ..after.clone()
+    };
+    assert!(s
+        .crm_batch(
+            &gone,
+            vec![CrmBatchOp::Save {
+                ident: &third,
+                item: item(b"three"),
+                import: false,
+            }],
+        )
+        .await
+        .is_err());
+    assert_eq!(coll(s, "crm-takeover/").await.seq, seq0 + 3);
+}
+
 async fn card_fields(s: &Store) {
     let c = s
         .create_collection(T, "cards/", CollectionKind::Addressbook, &[], false)
@@ -1295,6 +1411,77 @@ async fn postgres_meets_the_contract() {
     identity_race(&s, &again).await;
     lease_race(&s, &again).await;
     setup_race(&s, &again).await;
+}
+
+/// One SQLite file store shared by tasks on several threads: the races of `concurrency`, and
+/// readers on other threads meanwhile see each member whole, old bytes or new.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sqlite_file_under_concurrent_tasks() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("s.db").display());
+    let s = Arc::new(Store::open(&url).await.unwrap());
+    concurrency(&s, &s).await;
+    let c = calendar(&s, "threads/").await;
+    for i in 0..300 {
+        s.put_item(
+            &c,
+            &format!("{i:04}.ics"),
+            CT,
+            b"old",
+            &ItemIndex::default(),
+            &cond(None, None),
+        )
+        .await
+        .unwrap();
+    }
+    let writers = (0..4).map(|w| {
+        let (s, c) = (s.clone(), c.clone());
+        tokio::spawn(async move {
+            for i in (w..300).step_by(4) {
+                let name = format!("{i:04}.ics");
+                let m = s.item_meta(&c, &name).await.unwrap().unwrap();
+                s.put_item(
+                    &c,
+                    &name,
+                    CT,
+                    b"new",
+                    &ItemIndex::default(),
+                    &cond(Some(&m.etag), None),
+                )
+                .await
+                .unwrap();
+            }
+        })
+    });
+    let readers = (0..4).map(|_| {
+        let (s, c) = (s.clone(), c.clone());
+        tokio::spawn(async move {
+            let mut seen = 0;
+            for _ in 0..5 {
+                let all: Vec<Item> = s.stream_items(&c, true).map(|r| r.unwrap()).collect().await;
+                assert_eq!(all.len(), 300);
+                for it in &all {
+                    assert!(it.body == b"old" || it.body == b"new", "{:?}", it.body);
+                    assert_eq!(it.meta.etag, etag_of(&it.body), "metadata and bytes agree");
+                }
+                seen += all.len();
+            }
+            seen
+        })
+    });
+    let writers = futures_util::future::join_all(writers).await;
+    let readers = futures_util::future::join_all(readers).await;
+    assert!(writers.iter().all(|w| w.is_ok()));
+    assert!(readers.iter().all(|r| matches!(r, Ok(1500))), "{readers:?}");
+    let c = coll(&s, "threads/").await;
+    let (changes, _) = s.changes_since(&c, None, None).await.unwrap();
+    assert_eq!(changes.len(), 300);
+    assert!(s
+        .list_items_with_body(&c)
+        .await
+        .unwrap()
+        .iter()
+        .all(|i| i.body == b"new"));
 }
 
 async fn leases(s: &Store) {

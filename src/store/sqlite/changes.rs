@@ -1,59 +1,79 @@
 //! The change log: each collection's sequence, the tombstones deletions leave, and the changes
-//! since a sync token (RFC 6578).
+//! since a sync token (RFC 6578). Run on the calling thread (`lite`).
 
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
-use sqlx::{AssertSqlSafe, Row};
+use rusqlite::Connection;
 
 use super::items::{row_meta, META_COLS};
 use super::{now, SqliteStore};
 use crate::store::backend::{ChangeLog, DbError};
 use crate::store::model::{Change, Collection};
 
-/// Move a collection's sequence on by one (every change to a member does): returns the new
-/// sequence and the modification time it was stamped with.
-pub(super) async fn next_seq(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+/// A collection's sequence inside one write transaction: read once, moved on by one for every
+/// change to a member ([`Seq::next`]), and stored once at the end ([`Seq::finish`], which the
+/// transaction must call before it commits). A batch of changes costs two statements for the
+/// sequence instead of one per change.
+pub(super) struct Seq {
     coll_id: i64,
-) -> Result<(i64, i64), DbError> {
-    let t = now();
-    let seq: i64 = sqlx::query_scalar(
-        "UPDATE collections SET seq = seq + 1, modified = ? WHERE id = ? RETURNING seq",
-    )
-    .bind(t)
-    .bind(coll_id)
-    .fetch_one(&mut **tx)
-    .await?;
-    Ok((seq, t))
+    /// The last sequence handed out and the modification time, once read.
+    cur: Option<(i64, i64)>,
+}
+
+impl Seq {
+    /// The sequence of collection `coll_id`, not read yet.
+    pub(super) fn new(coll_id: i64) -> Seq {
+        Seq { coll_id, cur: None }
+    }
+
+    /// The collection.
+    pub(super) fn coll_id(&self) -> i64 {
+        self.coll_id
+    }
+
+    /// The next sequence and the modification time it is stamped with.
+    pub(super) fn next(&mut self, tx: &Connection) -> rusqlite::Result<(i64, i64)> {
+        let (seq, t) = match self.cur {
+            Some(cur) => cur,
+            None => {
+                let seq: i64 = tx
+                    .prepare_cached("SELECT seq FROM collections WHERE id = ?1")?
+                    .query_row([self.coll_id], |r| r.get(0))?;
+                (seq, now())
+            }
+        };
+        self.cur = Some((seq + 1, t));
+        Ok((seq + 1, t))
+    }
+
+    /// Store the sequence reached (nothing when none was handed out).
+    pub(super) fn finish(self, tx: &Connection) -> rusqlite::Result<()> {
+        if let Some((seq, t)) = self.cur {
+            tx.prepare_cached("UPDATE collections SET seq = ?1, modified = ?2 WHERE id = ?3")?
+                .execute((seq, t, self.coll_id))?;
+        }
+        Ok(())
+    }
 }
 
 /// Record that member `name` was deleted at sequence `seq`.
-pub(super) async fn record_tombstone(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+pub(super) fn record_tombstone(
+    tx: &Connection,
     coll_id: i64,
     name: &str,
     seq: i64,
-) -> Result<(), DbError> {
-    sqlx::query("INSERT OR REPLACE INTO tombstones (collection_id, name, seq) VALUES (?, ?, ?)")
-        .bind(coll_id)
-        .bind(name)
-        .bind(seq)
-        .execute(&mut **tx)
-        .await?;
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO tombstones (collection_id, name, seq) VALUES (?1, ?2, ?3)",
+    )?
+    .execute((coll_id, name, seq))?;
     Ok(())
 }
 
 /// Forget the deletion of member `name` (it exists again).
-pub(super) async fn clear_tombstone(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    coll_id: i64,
-    name: &str,
-) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM tombstones WHERE collection_id = ? AND name = ?")
-        .bind(coll_id)
-        .bind(name)
-        .execute(&mut **tx)
-        .await?;
+pub(super) fn clear_tombstone(tx: &Connection, coll_id: i64, name: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM tombstones WHERE collection_id = ?1 AND name = ?2")?
+        .execute((coll_id, name))?;
     Ok(())
 }
 
@@ -69,15 +89,14 @@ impl ChangeLog for SqliteStore {
         let initial = since.is_none();
         let since = since.unwrap_or(0);
         let lim = limit.map(|l| l as i64 + 1).unwrap_or(-1);
-        let rows = sqlx::query(AssertSqlSafe(changes_sql()))
-            .bind(coll.id)
-            .bind(since)
-            .bind(lim)
-            .bind(initial)
-            .bind(i64::MAX)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut out: Vec<Change> = rows.iter().map(row_change).collect();
+        let mut out: Vec<Change> = self.lite.read(|c| {
+            c.prepare_cached(&changes_sql())?
+                .query_map(
+                    rusqlite::params![coll.id, since, lim, initial, i64::MAX],
+                    row_change,
+                )?
+                .collect()
+        })?;
         let mut upto = coll.seq;
         if let Some(l) = limit {
             if out.len() > l {
@@ -99,24 +118,23 @@ impl ChangeLog for SqliteStore {
         since: Option<i64>,
     ) -> BoxStream<'a, Result<Change, DbError>> {
         use futures_util::{StreamExt, TryStreamExt};
-        // A page per statement (one thread handoff per page, not per row), by sequence up to
-        // the collection's sequence as read: a member changed meanwhile moves past it and is
-        // left to the next sync, so none is listed twice.
+        // A page per statement, by sequence up to the collection's sequence as read: a member
+        // changed meanwhile moves past it and is left to the next sync, so none is listed
+        // twice.
         let (id, initial, upto) = (coll.id, since.is_none(), coll.seq);
         futures_util::stream::try_unfold(Some(since.unwrap_or(0)), move |after| async move {
             let Some(after) = after else {
                 return Ok::<_, DbError>(None);
             };
-            let rows = sqlx::query(AssertSqlSafe(changes_sql()))
-                .bind(id)
-                .bind(after)
-                .bind(CHANGES_PAGE)
-                .bind(initial)
-                .bind(upto)
-                .fetch_all(&self.pool)
-                .await?;
-            let changes: Vec<Change> = rows.iter().map(row_change).collect();
-            let next = (rows.len() as i64 == CHANGES_PAGE)
+            let changes: Vec<Change> = self.lite.read(|c| {
+                c.prepare_cached(&changes_sql())?
+                    .query_map(
+                        rusqlite::params![id, after, CHANGES_PAGE, initial, upto],
+                        row_change,
+                    )?
+                    .collect()
+            })?;
+            let next = (changes.len() as i64 == CHANGES_PAGE)
                 .then(|| {
                     changes.last().map(|c| match c {
                         Change::Changed(_, q) | Change::Deleted(_, q) => *q,
@@ -136,6 +154,7 @@ const CHANGES_PAGE: i64 = 1024;
 
 /// Members changed after a sequence and, unless it is an initial sync, tombstones, by
 /// sequence: binds collection id, sequence, limit (-1: none), initial sync, last sequence.
+/// Columns: the item metadata (0 to 5), then `seq` (6) and `deleted` (7).
 fn changes_sql() -> String {
     format!(
         "SELECT * FROM (SELECT {META_COLS}, seq, 0 AS deleted FROM items WHERE collection_id = ?1 AND seq > ?2 AND seq <= ?5 \
@@ -144,13 +163,13 @@ fn changes_sql() -> String {
     )
 }
 
-fn row_change(r: &sqlx::sqlite::SqliteRow) -> Change {
-    let seq: i64 = r.get("seq");
-    if r.get::<i64, _>("deleted") == 1 {
-        Change::Deleted(r.get("name"), seq)
+fn row_change(r: &rusqlite::Row<'_>) -> rusqlite::Result<Change> {
+    let seq: i64 = r.get(6)?;
+    Ok(if r.get::<_, i64>(7)? == 1 {
+        Change::Deleted(r.get(0)?, seq)
     } else {
-        Change::Changed(row_meta(r), seq)
-    }
+        Change::Changed(row_meta(r)?, seq)
+    })
 }
 
 #[cfg(test)]

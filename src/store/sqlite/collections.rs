@@ -1,49 +1,67 @@
 //! Collections: rows, creation under a parent, and whole-tree delete, copy and move.
 
 use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, Row};
+use rusqlite::{Connection, OptionalExtension};
+use sqlx::AssertSqlSafe;
 
 use super::{like_prefix, now, SqliteStore};
 use crate::store::backend::{CollectionStore, DbError, DeadPropertyStore, ItemStore};
-use crate::store::model::{parent_of, split_item_path, Collection, CollectionKind, ItemMeta};
+use crate::store::model::{parent_of, split_item_path, Collection, CollectionKind};
 use crate::store::{StoreError, WriteCondition};
 
-pub(super) fn row_collection(r: &sqlx::sqlite::SqliteRow) -> Collection {
-    let comps: String = r.get("components");
-    Collection {
-        id: r.get("id"),
-        path: r.get("path"),
-        kind: CollectionKind::parse(r.get::<&str, _>("kind")),
+/// The columns [`row_collection`] reads, in its order.
+const COLL_COLS: &str = "id, path, kind, components, seq, min_seq, instance, epoch, \
+                         prev_epoch, prev_seq, created, modified";
+
+fn row_collection(r: &rusqlite::Row<'_>) -> rusqlite::Result<Collection> {
+    let comps: String = r.get(3)?;
+    let kind: String = r.get(2)?;
+    Ok(Collection {
+        id: r.get(0)?,
+        path: r.get(1)?,
+        kind: CollectionKind::parse(&kind),
         components: comps
             .split(',')
             .filter(|s| !s.is_empty())
             .map(String::from)
             .collect(),
-        seq: r.get("seq"),
-        min_seq: r.get("min_seq"),
-        instance: r.get("instance"),
-        epoch: r.get("epoch"),
+        seq: r.get(4)?,
+        min_seq: r.get(5)?,
+        instance: r.get(6)?,
+        epoch: r.get(7)?,
         prev: r
-            .get::<Option<String>, _>("prev_epoch")
-            .zip(r.get::<Option<i64>, _>("prev_seq")),
-        created: r.get("created"),
-        modified: r.get("modified"),
-    }
+            .get::<_, Option<String>>(8)?
+            .zip(r.get::<_, Option<i64>>(9)?),
+        created: r.get(10)?,
+        modified: r.get(11)?,
+    })
+}
+
+/// Collection `path` of `tenant`, on connection `c`.
+fn collection_on(c: &Connection, tenant: &str, path: &str) -> rusqlite::Result<Option<Collection>> {
+    c.prepare_cached(&format!(
+        "SELECT {COLL_COLS} FROM collections WHERE tenant = ?1 AND path = ?2"
+    ))?
+    .query_row((tenant, path), row_collection)
+    .optional()
+}
+
+/// The collections strictly below `parent` (at any depth), in `order`.
+fn below_on(
+    c: &Connection,
+    tenant: &str,
+    parent: &str,
+    order: &str,
+) -> rusqlite::Result<Vec<Collection>> {
+    c.prepare_cached(&format!(
+        "SELECT {COLL_COLS} FROM collections WHERE tenant = ?1 AND path LIKE ?2 ESCAPE '\\' \
+         AND path != ?3 ORDER BY {order}"
+    ))?
+    .query_map((tenant, like_prefix(parent), parent), row_collection)?
+    .collect()
 }
 
 impl SqliteStore {
-    async fn item_meta_by_path(
-        &self,
-        tenant: &str,
-        path: &str,
-    ) -> Result<Option<ItemMeta>, DbError> {
-        let (parent, name) = split_item_path(path);
-        match self.collection(tenant, &parent).await? {
-            Some(c) => self.item_meta(&c, &name).await,
-            None => Ok(None),
-        }
-    }
-
     async fn delete_tree_locked(&self, tenant: &str, path: &str) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
         let n = sqlx::query(
@@ -71,12 +89,7 @@ impl SqliteStore {
 #[async_trait]
 impl CollectionStore for SqliteStore {
     async fn collection(&self, tenant: &str, path: &str) -> Result<Option<Collection>, DbError> {
-        let r = sqlx::query("SELECT * FROM collections WHERE tenant = ? AND path = ?")
-            .bind(tenant)
-            .bind(path)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(r.as_ref().map(row_collection))
+        self.lite.read(|c| collection_on(c, tenant, path))
     }
 
     async fn child_collections(
@@ -84,17 +97,9 @@ impl CollectionStore for SqliteStore {
         tenant: &str,
         parent: &str,
     ) -> Result<Vec<Collection>, DbError> {
-        let rows = sqlx::query(
-            "SELECT * FROM collections WHERE tenant = ? AND path LIKE ? ESCAPE '\\' AND path != ? ORDER BY path",
-        )
-        .bind(tenant)
-        .bind(like_prefix(parent))
-        .bind(parent)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = self.lite.read(|c| below_on(c, tenant, parent, "path"))?;
         Ok(rows
-            .iter()
-            .map(row_collection)
+            .into_iter()
             .filter(|c| {
                 let rest = &c.path[parent.len()..];
                 rest.trim_end_matches('/').find('/').is_none()
@@ -111,38 +116,44 @@ impl CollectionStore for SqliteStore {
         parent_required: bool,
     ) -> Result<Collection, StoreError> {
         let _w = self.write.lock().await;
-        if self.collection(tenant, path).await?.is_some() {
-            return Err(StoreError::Exists);
-        }
-        if parent_required {
-            let parent = parent_of(path);
-            if self.collection(tenant, &parent).await?.is_none() {
-                return Err(StoreError::NoParent);
-            }
-            if self
-                .item_meta_by_path(tenant, path.trim_end_matches('/'))
-                .await?
-                .is_some()
-            {
+        self.lite.write(|tx| {
+            if collection_on(tx, tenant, path)?.is_some() {
                 return Err(StoreError::Exists);
             }
-        }
-        let t = now();
-        sqlx::query(
-            "INSERT INTO collections (tenant, path, kind, components, instance, created, modified) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(tenant)
-        .bind(path)
-        .bind(kind.as_str())
-        .bind(components.join(","))
-        .bind(uuid::Uuid::new_v4().simple().to_string())
-        .bind(t)
-        .bind(t)
-        .execute(&self.pool)
-        .await?;
-        self.collection(tenant, path)
-            .await?
-            .ok_or(StoreError::NotFound)
+            if parent_required {
+                let parent = parent_of(path);
+                if collection_on(tx, tenant, &parent)?.is_none() {
+                    return Err(StoreError::NoParent);
+                }
+                // A member of the parent with the same name is in the way.
+                let (in_coll, name) = split_item_path(path.trim_end_matches('/'));
+                if let Some(pc) = collection_on(tx, tenant, &in_coll)? {
+                    let held: Option<i64> = tx
+                        .prepare_cached(
+                            "SELECT 1 FROM items WHERE collection_id = ?1 AND name = ?2",
+                        )?
+                        .query_row((pc.id, &name), |r| r.get(0))
+                        .optional()?;
+                    if held.is_some() {
+                        return Err(StoreError::Exists);
+                    }
+                }
+            }
+            let t = now();
+            tx.prepare_cached(
+                "INSERT INTO collections (tenant, path, kind, components, instance, created, \
+                 modified) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            )?
+            .execute((
+                tenant,
+                path,
+                kind.as_str(),
+                components.join(","),
+                uuid::Uuid::new_v4().simple().to_string(),
+                t,
+            ))?;
+            collection_on(tx, tenant, path)?.ok_or(StoreError::NotFound)
+        })
     }
 
     async fn delete_collection(&self, tenant: &str, path: &str) -> Result<(), StoreError> {
@@ -162,13 +173,10 @@ impl CollectionStore for SqliteStore {
             .await?
             .ok_or(StoreError::NotFound)?];
         if !depth_zero {
-            let rows = sqlx::query("SELECT * FROM collections WHERE tenant = ? AND path LIKE ? ESCAPE '\\' AND path != ? ORDER BY length(path)")
-                .bind(tenant)
-                .bind(like_prefix(src))
-                .bind(src)
-                .fetch_all(&self.pool)
-                .await?;
-            colls.extend(rows.iter().map(row_collection));
+            let below = self
+                .lite
+                .read(|c| below_on(c, tenant, src, "length(path)"))?;
+            colls.extend(below);
         }
         for c in &colls {
             let np = format!("{dst}{}", &c.path[src.len()..]);
@@ -232,12 +240,10 @@ impl CollectionStore for SqliteStore {
         } else {
             path.to_string()
         };
-        let r = sqlx::query(sql)
-            .bind(tenant)
-            .bind(key)
-            .fetch_one(&self.pool)
-            .await?;
-        let (bytes, n): (i64, i64) = (r.get("bytes"), r.get("n"));
+        let (bytes, n): (i64, i64) = self.lite.read(|c| {
+            c.prepare_cached(sql)?
+                .query_row((tenant, key), |r| Ok((r.get(0)?, r.get(1)?)))
+        })?;
         Ok((bytes.max(0) as u64, n.max(0) as u64))
     }
 }

@@ -9,24 +9,27 @@ use crate::carddav::{fold, Collation, ExactProbe, MatchType};
 use crate::store::backend::{CardFieldIndex, DbError};
 use crate::store::model::Collection;
 
-/// Replace the indexed fields of one item inside a transaction.
-pub(super) async fn write_fields(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+/// Replace the indexed fields of one item inside a write transaction (`lite`); `replace`: the
+/// item may have fields already (a new row has none: they go with their item, ON DELETE
+/// CASCADE).
+pub(super) fn write_fields(
+    tx: &rusqlite::Connection,
     item_id: i64,
     fields: &[(String, String)],
-) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM card_fields WHERE item_id = ?")
-        .bind(item_id)
-        .execute(&mut **tx)
-        .await?;
+    replace: bool,
+) -> rusqlite::Result<()> {
+    if replace {
+        tx.prepare_cached("DELETE FROM card_fields WHERE item_id = ?1")?
+            .execute([item_id])?;
+    }
+    if fields.is_empty() {
+        return Ok(());
+    }
+    let mut ins = tx.prepare_cached(
+        "INSERT INTO card_fields (item_id, prop, key, value) VALUES (?1, ?2, ?3, ?4)",
+    )?;
     for (prop, value) in fields {
-        sqlx::query("INSERT INTO card_fields (item_id, prop, key, value) VALUES (?, ?, ?, ?)")
-            .bind(item_id)
-            .bind(prop)
-            .bind(fold(value))
-            .bind(value)
-            .execute(&mut **tx)
-            .await?;
+        ins.execute((item_id, prop, fold(value), value))?;
     }
     Ok(())
 }
@@ -96,8 +99,8 @@ impl CardFieldIndex for SqliteStore {
 
     async fn set_fields(&self, item_id: i64, fields: &[(String, String)]) -> Result<(), DbError> {
         let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        write_fields(&mut tx, item_id, fields).await?;
-        tx.commit().await
+        self.lite
+            .write(|tx| write_fields(tx, item_id, fields, true))
+            .map_err(super::lite::lite)
     }
 }

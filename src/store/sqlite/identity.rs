@@ -1,38 +1,47 @@
 //! The CRM identity map (which CRM record each member of a CRM-backed collection is) and each
-//! such collection's refresh bookkeeping.
+//! such collection's refresh bookkeeping. Run on the calling thread (`lite`); a refresh's
+//! batch is one write transaction with its statements prepared once.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use rusqlite::{Connection, OptionalExtension};
 
+use super::changes::Seq;
 use super::items::{delete_item_tx, write_item_tx};
+use super::lite::lite;
 use super::SqliteStore;
-use crate::store::backend::{CrmIdentityStore, DbError, ItemStore};
+use crate::store::backend::{CrmIdentityStore, DbError};
 use crate::store::model::{
     etag_of, Collection, CrmBatchOp, CrmBatchOutcome, CrmCollectionState, CrmIdentity, RenderedItem,
 };
 use crate::store::StoreError;
 
-fn row_identity(r: &sqlx::sqlite::SqliteRow) -> CrmIdentity {
-    CrmIdentity {
-        name: r.get("name"),
-        crm_id: r.get("crm_id"),
-        uid: r.get("uid"),
-        client_copy: r.get("client_copy"),
-        base_record: r.get("base_record"),
-        record_hash: r.get("record_hash"),
-        version: r.get("version"),
-        deleted: r.get::<i64, _>("deleted") != 0,
-    }
+/// The columns [`row_identity`] reads, in its order.
+const IDENT_COLS: &str =
+    "name, crm_id, uid, client_copy, base_record, record_hash, version, deleted";
+
+fn row_identity(r: &rusqlite::Row<'_>) -> rusqlite::Result<CrmIdentity> {
+    Ok(CrmIdentity {
+        name: r.get(0)?,
+        crm_id: r.get(1)?,
+        uid: r.get(2)?,
+        client_copy: r.get(3)?,
+        base_record: r.get(4)?,
+        record_hash: r.get(5)?,
+        version: r.get(6)?,
+        deleted: r.get::<_, i64>(7)? != 0,
+    })
 }
 
 #[async_trait]
 impl CrmIdentityStore for SqliteStore {
     async fn crm_identities(&self, coll: &Collection) -> Result<Vec<CrmIdentity>, DbError> {
-        let rows = sqlx::query("SELECT * FROM crm_items WHERE collection_id = ?")
-            .bind(coll.id)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(row_identity).collect())
+        self.lite.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {IDENT_COLS} FROM crm_items WHERE collection_id = ?1"
+            ))?
+            .query_map([coll.id], row_identity)?
+            .collect()
+        })
     }
 
     async fn crm_identity(
@@ -40,14 +49,14 @@ impl CrmIdentityStore for SqliteStore {
         coll: &Collection,
         name: &str,
     ) -> Result<Option<CrmIdentity>, DbError> {
-        let r = sqlx::query(
-            "SELECT * FROM crm_items WHERE collection_id = ? AND name = ? AND deleted = 0",
-        )
-        .bind(coll.id)
-        .bind(name)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(r.as_ref().map(row_identity))
+        self.lite.read(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {IDENT_COLS} FROM crm_items WHERE collection_id = ?1 AND name = ?2 \
+                 AND deleted = 0"
+            ))?
+            .query_row((coll.id, name), row_identity)
+            .optional()
+        })
     }
 
     async fn crm_save(
@@ -75,23 +84,22 @@ impl CrmIdentityStore for SqliteStore {
         keep_identity: bool,
     ) -> Result<(), StoreError> {
         let _w = self.write.lock().await;
-        if keep_identity {
-            sqlx::query("UPDATE crm_items SET deleted = 1, client_copy = NULL, base_record = NULL WHERE collection_id = ? AND name = ?")
-                .bind(coll.id)
-                .bind(name)
-                .execute(&self.pool)
-                .await?;
-        } else {
-            sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND name = ?")
-                .bind(coll.id)
-                .bind(name)
-                .execute(&self.pool)
-                .await?;
-        }
-        if self.item_meta(coll, name).await?.is_some() {
-            self.delete_item_locked(coll.id, name).await?;
-        }
-        Ok(())
+        self.lite.write(|tx| {
+            if keep_identity {
+                tx.prepare_cached(
+                    "UPDATE crm_items SET deleted = 1, client_copy = NULL, base_record = NULL \
+                     WHERE collection_id = ?1 AND name = ?2",
+                )?
+                .execute((coll.id, name))?;
+            } else {
+                tx.prepare_cached("DELETE FROM crm_items WHERE collection_id = ?1 AND name = ?2")?
+                    .execute((coll.id, name))?;
+            }
+            let mut seq = Seq::new(coll.id);
+            delete_held_item(tx, &mut seq, name)?;
+            seq.finish(tx)?;
+            Ok(())
+        })
     }
 
     async fn crm_batch(
@@ -100,49 +108,57 @@ impl CrmIdentityStore for SqliteStore {
         ops: Vec<CrmBatchOp<'_>>,
     ) -> Result<Vec<CrmBatchOutcome>, StoreError> {
         let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        let mut out = Vec::with_capacity(ops.len());
-        for op in ops {
-            out.push(match op {
-                CrmBatchOp::Save {
-                    ident,
-                    item,
-                    import,
-                } => save_identity_tx(&mut tx, coll, ident, item, import).await?,
-                CrmBatchOp::Remove { name } => {
-                    remove_tx(&mut tx, coll, name).await?;
-                    CrmBatchOutcome::Removed
-                }
-            });
-        }
-        tx.commit().await?;
-        Ok(out)
+        self.lite.write(|tx| {
+            let mut seq = Seq::new(coll.id);
+            let mut out = Vec::with_capacity(ops.len());
+            for op in ops {
+                out.push(match op {
+                    CrmBatchOp::Save {
+                        ident,
+                        item,
+                        import,
+                    } => save_identity_tx(tx, &mut seq, ident, item, import)?,
+                    CrmBatchOp::Remove { name } => {
+                        remove_tx(tx, &mut seq, name)?;
+                        CrmBatchOutcome::Removed
+                    }
+                });
+            }
+            seq.finish(tx)?;
+            Ok(out)
+        })
     }
 
     async fn crm_forget(&self, coll: &Collection, crm_id: &str) -> Result<(), DbError> {
         let _w = self.write.lock().await;
-        sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND crm_id = ? AND deleted = 1")
-            .bind(coll.id)
-            .bind(crm_id)
-            .execute(&self.pool)
-            .await?;
+        self.lite
+            .write(|tx| {
+                tx.prepare_cached(
+                    "DELETE FROM crm_items WHERE collection_id = ?1 AND crm_id = ?2 AND deleted = 1",
+                )?
+                .execute((coll.id, crm_id))
+            })
+            .map_err(lite)?;
         Ok(())
     }
 
     async fn crm_state(&self, coll: &Collection) -> Result<CrmCollectionState, DbError> {
-        let r = sqlx::query(
-            "SELECT watermark, full_scan_at, definition_hash, deletions_watermark FROM crm_collections WHERE collection_id = ?",
-        )
-        .bind(coll.id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(r.map(|r| CrmCollectionState {
-            watermark: r.get("watermark"),
-            full_scan_at: r.get("full_scan_at"),
-            definition_hash: r.get("definition_hash"),
-            deletions_watermark: r.get("deletions_watermark"),
-        })
-        .unwrap_or_default())
+        let st = self.lite.read(|c| {
+            c.prepare_cached(
+                "SELECT watermark, full_scan_at, definition_hash, deletions_watermark \
+                 FROM crm_collections WHERE collection_id = ?1",
+            )?
+            .query_row([coll.id], |r| {
+                Ok(CrmCollectionState {
+                    watermark: r.get(0)?,
+                    full_scan_at: r.get(1)?,
+                    definition_hash: r.get(2)?,
+                    deletions_watermark: r.get(3)?,
+                })
+            })
+            .optional()
+        })?;
+        Ok(st.unwrap_or_default())
     }
 
     async fn set_crm_state(
@@ -151,14 +167,22 @@ impl CrmIdentityStore for SqliteStore {
         st: &CrmCollectionState,
     ) -> Result<(), DbError> {
         let _w = self.write.lock().await;
-        sqlx::query("INSERT OR REPLACE INTO crm_collections (collection_id, watermark, full_scan_at, definition_hash, deletions_watermark) VALUES (?, ?, ?, ?, ?)")
-            .bind(coll.id)
-            .bind(&st.watermark)
-            .bind(st.full_scan_at)
-            .bind(&st.definition_hash)
-            .bind(&st.deletions_watermark)
-            .execute(&self.pool)
-            .await?;
+        self.lite
+            .write(|tx| {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO crm_collections (collection_id, watermark, \
+                     full_scan_at, definition_hash, deletions_watermark) \
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )?
+                .execute((
+                    coll.id,
+                    &st.watermark,
+                    st.full_scan_at,
+                    &st.definition_hash,
+                    &st.deletions_watermark,
+                ))
+            })
+            .map_err(lite)?;
         Ok(())
     }
 }
@@ -173,103 +197,101 @@ impl SqliteStore {
         import: bool,
     ) -> Result<Option<String>, StoreError> {
         let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        match save_identity_tx(&mut tx, coll, ident, item, import).await? {
-            CrmBatchOutcome::Saved { etag, .. } => {
-                tx.commit().await?;
-                Ok(etag)
+        self.lite.write(|tx| {
+            let mut seq = Seq::new(coll.id);
+            match save_identity_tx(tx, &mut seq, ident, item, import)? {
+                CrmBatchOutcome::Saved { etag, .. } => {
+                    seq.finish(tx)?;
+                    Ok(etag)
+                }
+                // Nothing of it was written; the transaction rolls back empty.
+                _ => Err(StoreError::Exists),
             }
-            // Nothing of it was written; the transaction rolls back empty.
-            _ => Err(StoreError::Exists),
-        }
+        })
     }
 }
 
-/// A member's identity row and item go (the item with a tombstone), inside a transaction.
-async fn remove_tx(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    coll: &Collection,
-    name: &str,
-) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND name = ?")
-        .bind(coll.id)
-        .bind(name)
-        .execute(&mut **tx)
-        .await?;
-    let held: Option<i64> =
-        sqlx::query_scalar("SELECT 1 FROM items WHERE collection_id = ? AND name = ?")
-            .bind(coll.id)
-            .bind(name)
-            .fetch_optional(&mut **tx)
-            .await?;
+/// Delete member `name`'s item with a tombstone, if there is one.
+fn delete_held_item(tx: &Connection, seq: &mut Seq, name: &str) -> Result<(), StoreError> {
+    let held: Option<i64> = tx
+        .prepare_cached("SELECT 1 FROM items WHERE collection_id = ?1 AND name = ?2")?
+        .query_row((seq.coll_id(), name), |r| r.get(0))
+        .optional()?;
     if held.is_some() {
-        delete_item_tx(tx, coll.id, name).await?;
+        delete_item_tx(tx, seq, name)?;
     }
     Ok(())
 }
 
+/// A member's identity row and item go (the item with a tombstone), inside a transaction.
+fn remove_tx(tx: &Connection, seq: &mut Seq, name: &str) -> Result<(), StoreError> {
+    tx.prepare_cached("DELETE FROM crm_items WHERE collection_id = ?1 AND name = ?2")?
+        .execute((seq.coll_id(), name))?;
+    delete_held_item(tx, seq, name)
+}
+
 /// Save an identity and (when its bytes differ) its item inside a transaction. An import whose
-/// CRM id another name holds writes nothing and answers `Exists`.
-async fn save_identity_tx(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
-    coll: &Collection,
+/// CRM id another name holds writes nothing and answers `Exists`. Each statement is prepared
+/// once per connection; for a record already held under its own name, the two reads and the
+/// identity upsert are the whole cost of an unchanged record.
+fn save_identity_tx(
+    tx: &Connection,
+    seq: &mut Seq,
     ident: &CrmIdentity,
     item: Option<RenderedItem<'_>>,
     import: bool,
 ) -> Result<CrmBatchOutcome, StoreError> {
-    let mut etag: Option<String> =
-        sqlx::query_scalar("SELECT etag FROM items WHERE collection_id = ? AND name = ?")
-            .bind(coll.id)
-            .bind(&ident.name)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let others: Vec<(String, bool)> = sqlx::query_as(
-        "SELECT c.name, i.name IS NOT NULL FROM crm_items c LEFT JOIN items i \
-         ON i.collection_id = c.collection_id AND i.name = c.name \
-         WHERE c.collection_id = ? AND c.crm_id = ? AND c.name != ?",
-    )
-    .bind(coll.id)
-    .bind(&ident.crm_id)
-    .bind(&ident.name)
-    .fetch_all(&mut **tx)
-    .await?;
+    let coll_id = seq.coll_id();
+    let mut etag: Option<String> = tx
+        .prepare_cached("SELECT etag FROM items WHERE collection_id = ?1 AND name = ?2")?
+        .query_row((coll_id, &ident.name), |r| r.get(0))
+        .optional()?;
+    let others: Vec<(String, bool)> = tx
+        .prepare_cached(
+            "SELECT c.name, i.name IS NOT NULL FROM crm_items c LEFT JOIN items i \
+             ON i.collection_id = c.collection_id AND i.name = c.name \
+             WHERE c.collection_id = ?1 AND c.crm_id = ?2 AND c.name != ?3",
+        )?
+        .query_map((coll_id, &ident.crm_id, &ident.name), |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
     if import && !others.is_empty() {
         return Ok(CrmBatchOutcome::Exists);
     }
     // A record that another row held under a different name (a phone's create that a
     // refresh imported meanwhile, a CRM id reuse) gives way to this one, item and all.
     for (name, _) in others.iter().filter(|(_, item)| *item) {
-        delete_item_tx(tx, coll.id, name).await?;
+        delete_item_tx(tx, seq, name)?;
     }
     if !others.is_empty() {
-        sqlx::query("DELETE FROM crm_items WHERE collection_id = ? AND crm_id = ? AND name != ?")
-            .bind(coll.id)
-            .bind(&ident.crm_id)
-            .bind(&ident.name)
-            .execute(&mut **tx)
-            .await?;
+        tx.prepare_cached(
+            "DELETE FROM crm_items WHERE collection_id = ?1 AND crm_id = ?2 AND name != ?3",
+        )?
+        .execute((coll_id, &ident.crm_id, &ident.name))?;
     }
-    sqlx::query(
-        "INSERT INTO crm_items (collection_id, name, crm_id, uid, client_copy, base_record, record_hash, version, deleted) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (collection_id, name) DO UPDATE SET \
-         crm_id = ?3, uid = ?4, client_copy = ?5, base_record = ?6, record_hash = ?7, version = ?8, deleted = ?9",
-    )
-    .bind(coll.id)
-    .bind(&ident.name)
-    .bind(&ident.crm_id)
-    .bind(&ident.uid)
-    .bind(&ident.client_copy)
-    .bind(&ident.base_record)
-    .bind(&ident.record_hash)
-    .bind(&ident.version)
-    .bind(ident.deleted as i64)
-    .execute(&mut **tx)
-    .await?;
+    tx.prepare_cached(
+        "INSERT INTO crm_items (collection_id, name, crm_id, uid, client_copy, base_record, \
+         record_hash, version, deleted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+         ON CONFLICT (collection_id, name) DO UPDATE SET crm_id = ?3, uid = ?4, \
+         client_copy = ?5, base_record = ?6, record_hash = ?7, version = ?8, deleted = ?9",
+    )?
+    .execute(rusqlite::params![
+        coll_id,
+        ident.name,
+        ident.crm_id,
+        ident.uid,
+        ident.client_copy,
+        ident.base_record,
+        ident.record_hash,
+        ident.version,
+        ident.deleted as i64
+    ])?;
     let mut written = false;
     if let Some(it) = item {
         let new_etag = etag_of(it.body);
         if etag.as_deref() != Some(new_etag.as_str()) {
-            write_item_tx(tx, coll.id, &ident.name, it, &new_etag).await?;
+            write_item_tx(tx, seq, &ident.name, it, &new_etag, etag.is_some())?;
             etag = Some(new_etag);
             written = true;
         }

@@ -1,6 +1,7 @@
 //! The state store in SQLite: one file (or memory), WAL, one writer, one process (`guard`).
 //! The schema is `migrations/*.sql`, applied by `sqlx::migrate!` when the store opens; each
-//! concern's queries live in their own file.
+//! concern's queries live in their own file. The hot tables are read and written on the
+//! calling thread through `rusqlite` (`lite`, which says why), the cold ones through sqlx.
 
 mod app_passwords;
 pub mod backup;
@@ -12,6 +13,7 @@ mod identity;
 mod items;
 mod kv;
 mod leases;
+mod lite;
 mod props;
 mod setup_state;
 
@@ -33,7 +35,11 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// and the mutex makes every check-then-write (If-Match, UID uniqueness) atomic.
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// The hot path's connections (`lite`), to the same file.
+    lite: lite::Lite,
     write: Mutex<()>,
+    /// The directory of a `:memory:` store's file, removed with the store.
+    _memory: Option<MemoryDir>,
     /// The file's process lock (none in memory); dropped after the pool, with the store.
     _guard: Option<guard::FileGuard>,
 }
@@ -56,6 +62,8 @@ impl SqliteStore {
     }
 
     async fn open_with(url: &str, exclusive: bool) -> Result<SqliteStore, DbError> {
+        let (url, memory_dir) = memory_as_file(url)?;
+        let url = url.as_str();
         let memory = url.ends_with(":memory:");
         let opts = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -88,11 +96,44 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
+        let lite = lite::Lite::open(&opts_file(url)?)?;
         Ok(SqliteStore {
             pool,
+            lite,
             write: Mutex::new(()),
+            _memory: memory_dir,
             _guard: file_guard,
         })
+    }
+}
+
+/// The database file that `url` names.
+fn opts_file(url: &str) -> Result<std::path::PathBuf, DbError> {
+    Ok(SqliteConnectOptions::from_str(url)?
+        .get_filename()
+        .to_path_buf())
+}
+
+/// A `:memory:` store lives in a file of its own in a fresh temporary directory instead: the
+/// hot path's connections (`lite`) and sqlx's must see one database, and separate in-memory
+/// connections each have their own (a shared-cache one locks by table, outside the busy
+/// timeout). The directory goes with the store; its state is as short-lived as memory's.
+fn memory_as_file(url: &str) -> Result<(String, Option<MemoryDir>), DbError> {
+    if !url.ends_with(":memory:") {
+        return Ok((url.to_string(), None));
+    }
+    let dir = std::env::temp_dir().join(format!("crmdav-memory-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let file = format!("sqlite://{}", dir.join("state.db").display());
+    Ok((file, Some(MemoryDir(dir))))
+}
+
+/// The temporary directory of a `:memory:` store, removed when dropped.
+struct MemoryDir(std::path::PathBuf);
+
+impl Drop for MemoryDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 

@@ -95,10 +95,9 @@ impl DeadPropertyStore for SqliteStore {
         tree: bool,
     ) -> Result<(), DbError> {
         let _w = self.write.lock().await;
-        let mut tx = self.pool.begin().await?;
-        copy_props_tx(&mut tx, tenant, src, dst, tree).await?;
-        tx.commit().await?;
-        Ok(())
+        self.lite
+            .write(|tx| copy_props_tx(tx, tenant, src, dst, tree))
+            .map_err(super::lite::lite)
     }
 
     async fn drop_props(&self, tenant: &str, path: &str) -> Result<(), DbError> {
@@ -113,60 +112,44 @@ impl DeadPropertyStore for SqliteStore {
 }
 
 /// Copy the dead properties of `src` (and of everything under it with `tree`) to `dst`,
-/// replacing those of `dst`, inside the caller's transaction.
-pub(super) async fn copy_props_tx(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+/// replacing those of `dst`, inside the caller's write transaction (`lite`).
+pub(super) fn copy_props_tx(
+    tx: &rusqlite::Connection,
     tenant: &str,
     src: &str,
     dst: &str,
     tree: bool,
-) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ?")
-        .bind(tenant)
-        .bind(dst)
-        .execute(&mut **tx)
-        .await?;
-    let rows = if tree {
-        sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = ? AND (path = ? OR path LIKE ? ESCAPE '\\')")
-            .bind(tenant)
-            .bind(src)
-            .bind(like_prefix(src))
-            .fetch_all(&mut **tx)
-            .await?
-    } else {
-        sqlx::query("SELECT path, ns, name, xml FROM props WHERE tenant = ? AND path = ?")
-            .bind(tenant)
-            .bind(src)
-            .fetch_all(&mut **tx)
-            .await?
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM props WHERE tenant = ?1 AND path = ?2")?
+        .execute((tenant, dst))?;
+    let rows: Vec<(String, String, String, String)> = {
+        let mut st = tx.prepare_cached(
+            "SELECT path, ns, name, xml FROM props WHERE tenant = ?1 \
+             AND (path = ?2 OR (?3 IS NOT NULL AND path LIKE ?3 ESCAPE '\\'))",
+        )?;
+        let like = tree.then(|| like_prefix(src));
+        let rows = st.query_map((tenant, src, like), |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
     };
-    for r in rows {
-        let p: String = r.get("path");
+    let mut ins = tx.prepare_cached(
+        "INSERT OR REPLACE INTO props (tenant, path, ns, name, xml) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (p, ns, name, xml) in rows {
         let np = format!("{dst}{}", &p[src.len()..]);
-        sqlx::query(
-            "INSERT OR REPLACE INTO props (tenant, path, ns, name, xml) VALUES (?, ?, ?, ?, ?)",
-        )
-        .bind(tenant)
-        .bind(np)
-        .bind(r.get::<String, _>("ns"))
-        .bind(r.get::<String, _>("name"))
-        .bind(r.get::<String, _>("xml"))
-        .execute(&mut **tx)
-        .await?;
+        ins.execute((tenant, np, ns, name, xml))?;
     }
     Ok(())
 }
 
-/// Drop the dead properties of one path inside the caller's transaction.
-pub(super) async fn drop_props_tx(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+/// Drop the dead properties of one path inside the caller's write transaction (`lite`).
+pub(super) fn drop_props_tx(
+    tx: &rusqlite::Connection,
     tenant: &str,
     path: &str,
-) -> Result<(), DbError> {
-    sqlx::query("DELETE FROM props WHERE tenant = ? AND path = ?")
-        .bind(tenant)
-        .bind(path)
-        .execute(&mut **tx)
-        .await?;
+) -> rusqlite::Result<()> {
+    tx.prepare_cached("DELETE FROM props WHERE tenant = ?1 AND path = ?2")?
+        .execute((tenant, path))?;
     Ok(())
 }
