@@ -143,17 +143,17 @@ pub fn render_calendar_data(req: &CalendarDataRequest, body: &str, max_instances
     if req.is_whole() {
         return body.to_string();
     }
-    let Ok(root) = ical::parse(body) else {
+    let Ok(parsed) = super::object::parse(body) else {
         return body.to_string();
     };
+    let (root, zones) = (&parsed.root, &parsed.zones);
     if root.name != "VCALENDAR" {
         return body.to_string();
     }
-    let zones = Zones::from_calendar(&root);
     let mut cal = if let Some(tr) = req.expand {
-        expanded(&root, &zones, tr, max_instances.max(1))
+        expanded(root, zones, tr, max_instances.max(1))
     } else if let Some(tr) = req.limit_recurrence_set {
-        limited(&root, &zones, tr)
+        limited(root, zones, tr)
     } else {
         root.clone()
     };
@@ -168,7 +168,7 @@ pub fn render_calendar_data(req: &CalendarDataRequest, body: &str, max_instances
                     props: vec![p.clone()],
                     comps: vec![],
                 };
-                super::freebusy::periods_of(&probe, &zones)
+                super::freebusy::periods_of(&probe, zones)
                     .into_iter()
                     .any(|(s, e)| tr.overlaps(s, e))
             });
