@@ -143,17 +143,22 @@ pub fn render_calendar_data(req: &CalendarDataRequest, body: &str, max_instances
     if req.is_whole() {
         return body.to_string();
     }
-    let Ok(root) = ical::parse(body) else {
+    let Ok(parsed) = super::object::parse(body) else {
         return body.to_string();
     };
+    let (root, zones) = (&parsed.root, &parsed.zones);
     if root.name != "VCALENDAR" {
         return body.to_string();
     }
-    let zones = Zones::from_calendar(&root);
+    if let (Some(tr), None, None) = (req.expand, &req.comp, req.limit_freebusy_set) {
+        let mut out = String::with_capacity(body.len() + body.len() / 4);
+        write_expanded(&mut out, root, zones, tr, max_instances.max(1));
+        return out;
+    }
     let mut cal = if let Some(tr) = req.expand {
-        expanded(&root, &zones, tr, max_instances.max(1))
+        expanded(root, zones, tr, max_instances.max(1))
     } else if let Some(tr) = req.limit_recurrence_set {
-        limited(&root, &zones, tr)
+        limited(root, zones, tr)
     } else {
         root.clone()
     };
@@ -168,7 +173,7 @@ pub fn render_calendar_data(req: &CalendarDataRequest, body: &str, max_instances
                     props: vec![p.clone()],
                     comps: vec![],
                 };
-                super::freebusy::periods_of(&probe, &zones)
+                super::freebusy::periods_of(&probe, zones)
                     .into_iter()
                     .any(|(s, e)| tr.overlaps(s, e))
             });
@@ -196,19 +201,87 @@ fn dt_prop(name: &str, ts: i64, date_only: bool) -> ical::Prop {
     }
 }
 
-/// Every instance in `tr` as its own component, in UTC, without recurrence properties or
-/// VTIMEZONE.
-fn expanded(root: &Comp, zones: &Zones, tr: TimeRange, max: usize) -> Comp {
-    let mut cal = Comp {
-        name: root.name.clone(),
-        props: root.props.clone(),
-        comps: Vec::new(),
-    };
+/// Properties an expanded instance does not carry over from its component: the recurrence
+/// set and the times, which it gets in UTC instead.
+fn replaced_by_expansion(name: &str) -> bool {
+    matches!(
+        name,
+        "RRULE" | "RDATE" | "EXDATE" | "EXRULE" | "DTSTART" | "DTEND" | "DUE" | "RECURRENCE-ID"
+    )
+}
+
+/// One expanded instance: its component's properties without the replaced ones, with `times`
+/// inserted at `at` (where DTSTART was), and its sub-components.
+struct ExpandedInstance<'a> {
+    comp: &'a Comp,
+    /// Position among the kept properties.
+    at: usize,
+    times: Vec<ical::Prop>,
+}
+
+impl ExpandedInstance<'_> {
+    fn kept(&self) -> impl Iterator<Item = &ical::Prop> {
+        self.comp
+            .props
+            .iter()
+            .filter(|p| !replaced_by_expansion(&p.name))
+    }
+
+    /// The instance as a component of its own.
+    fn to_comp(&self) -> Comp {
+        let mut props: Vec<ical::Prop> = self.kept().cloned().collect();
+        let at = self.at.min(props.len());
+        props.splice(at..at, self.times.iter().cloned());
+        Comp {
+            name: self.comp.name.clone(),
+            props,
+            comps: self.comp.comps.clone(),
+        }
+    }
+
+    /// The instance written as [`Self::to_comp`] would be, without copying the component.
+    fn write(&self, out: &mut String) {
+        crate::contentline::push_folded(out, &format!("BEGIN:{}", self.comp.name));
+        let mut kept = 0;
+        for p in self.kept() {
+            if kept == self.at {
+                self.write_times(out);
+            }
+            out.push_str(&p.raw);
+            out.push_str("\r\n");
+            kept += 1;
+        }
+        if self.at >= kept {
+            self.write_times(out);
+        }
+        for sub in &self.comp.comps {
+            ical::write_comp(out, sub);
+        }
+        crate::contentline::push_folded(out, &format!("END:{}", self.comp.name));
+    }
+
+    fn write_times(&self, out: &mut String) {
+        for p in &self.times {
+            out.push_str(&p.raw);
+            out.push_str("\r\n");
+        }
+    }
+}
+
+/// Every instance in `tr`, in order of start, each as its own component in UTC, without
+/// recurrence properties or VTIMEZONE.
+fn expanded_instances<'a>(
+    root: &'a Comp,
+    zones: &Zones,
+    tr: TimeRange,
+    max: usize,
+) -> Vec<ExpandedInstance<'a>> {
     let win = Window {
         start: tr.start,
         end: tr.end,
         slack: 0,
     };
+    let mut out = Vec::new();
     for kind in ["VEVENT", "VTODO", "VJOURNAL"] {
         let exp = time::expand(root, kind, zones, win, max);
         let mut insts: Vec<_> = exp
@@ -218,42 +291,57 @@ fn expanded(root: &Comp, zones: &Zones, tr: TimeRange, max: usize) -> Comp {
             .collect();
         insts.sort_by_key(|i| i.start_utc);
         for i in insts {
-            let mut c = i.comp.clone();
-            let pos = c.props.iter().position(|p| p.name == "DTSTART");
-            c.props.retain(|p| {
-                !matches!(
-                    p.name.as_str(),
-                    "RRULE"
-                        | "RDATE"
-                        | "EXDATE"
-                        | "EXRULE"
-                        | "DTSTART"
-                        | "DTEND"
-                        | "DUE"
-                        | "RECURRENCE-ID"
-                )
-            });
+            let c = i.comp;
+            // DTSTART's index among all properties, as a position among the kept ones (the
+            // times go where DTSTART was, or last).
+            let at = c
+                .props
+                .iter()
+                .position(|p| p.name == "DTSTART")
+                .unwrap_or(c.props.len());
             let date_only = i.start.is_some_and(|d| d.date_only);
-            let mut new = Vec::new();
+            let mut times = Vec::new();
             if let Some(s) = i.start_utc {
-                new.push(dt_prop("DTSTART", s, date_only));
+                times.push(dt_prop("DTSTART", s, date_only));
             }
             match (i.end_kind, i.end_utc) {
-                (EndKind::DtEnd, Some(e)) => new.push(dt_prop("DTEND", e, date_only)),
-                (EndKind::Due, Some(e)) => new.push(dt_prop("DUE", e, date_only)),
+                (EndKind::DtEnd, Some(e)) => times.push(dt_prop("DTEND", e, date_only)),
+                (EndKind::Due, Some(e)) => times.push(dt_prop("DUE", e, date_only)),
                 _ => {}
             }
             if let Some(r) = i.rid {
-                new.push(dt_prop("RECURRENCE-ID", r.utc(), r.date_only));
+                times.push(dt_prop("RECURRENCE-ID", r.utc(), r.date_only));
             }
-            let at = pos.unwrap_or(c.props.len()).min(c.props.len());
-            for (k, p) in new.into_iter().enumerate() {
-                c.props.insert(at + k, p);
-            }
-            cal.comps.push(c);
+            out.push(ExpandedInstance { comp: c, at, times });
         }
     }
-    cal
+    out
+}
+
+/// The VCALENDAR of [`expanded_instances`] as a component (for a selection to apply to).
+fn expanded(root: &Comp, zones: &Zones, tr: TimeRange, max: usize) -> Comp {
+    Comp {
+        name: root.name.clone(),
+        props: root.props.clone(),
+        comps: expanded_instances(root, zones, tr, max)
+            .iter()
+            .map(ExpandedInstance::to_comp)
+            .collect(),
+    }
+}
+
+/// The VCALENDAR of [`expanded_instances`] written out directly: the common case (expand with
+/// no selection) copies no component.
+fn write_expanded(out: &mut String, root: &Comp, zones: &Zones, tr: TimeRange, max: usize) {
+    crate::contentline::push_folded(out, &format!("BEGIN:{}", root.name));
+    for p in &root.props {
+        out.push_str(&p.raw);
+        out.push_str("\r\n");
+    }
+    for i in expanded_instances(root, zones, tr, max) {
+        i.write(out);
+    }
+    crate::contentline::push_folded(out, &format!("END:{}", root.name));
 }
 
 /// limit-recurrence-set: the master, plus the overrides whose instance overlaps `tr`.
@@ -308,5 +396,39 @@ fn select(c: &Comp, sel: &CompSelect) -> Comp {
         name: c.name.clone(),
         props,
         comps,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caldav::parse_utc;
+
+    /// Written directly, an expansion is byte for byte the component [`expanded`] builds:
+    /// recurrences with EXDATE and an override, DTSTART after other properties, an all-day
+    /// event, a VTODO with DUE, alarms, a VTIMEZONE that is left out.
+    #[test]
+    fn written_expansion_is_the_built_one() {
+        let bodies = [
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:STANDARD\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nDTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:r\r\nDTSTAMP:20260101T000000Z\r\nDTSTART;TZID=Europe/Berlin:20260302T090000\r\nDTEND;TZID=Europe/Berlin:20260302T100000\r\nRRULE:FREQ=WEEKLY;COUNT=6\r\nEXDATE;TZID=Europe/Berlin:20260309T090000\r\nSUMMARY:weekly\r\nBEGIN:VALARM\r\nACTION:DISPLAY\r\nDESCRIPTION:x\r\nTRIGGER:-PT15M\r\nEND:VALARM\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:r\r\nRECURRENCE-ID;TZID=Europe/Berlin:20260316T090000\r\nDTSTART;TZID=Europe/Berlin:20260316T110000\r\nDTEND;TZID=Europe/Berlin:20260316T120000\r\nSUMMARY:moved\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:all day\r\nUID:d\r\nDTSTART;VALUE=DATE:20260310\r\nDTEND;VALUE=DATE:20260311\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VTODO\r\nUID:t\r\nDUE:20260320T120000Z\r\nSUMMARY:no start\r\nEND:VTODO\r\nEND:VCALENDAR\r\n",
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:o\r\nDTSTART:20260201T080000Z\r\nRRULE:FREQ=DAILY\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        ];
+        let tr = TimeRange {
+            start: parse_utc("20260301T000000Z"),
+            end: parse_utc("20260401T000000Z"),
+        };
+        for body in bodies {
+            let root = ical::parse(body).expect("parses");
+            let zones = Zones::from_calendar(&root);
+            let mut built = String::new();
+            ical::write_comp(&mut built, &expanded(&root, &zones, tr, 100));
+            let mut written = String::new();
+            write_expanded(&mut written, &root, &zones, tr, 100);
+            assert_eq!(written, built);
+            assert!(written.matches("BEGIN:V").count() >= 2, "{written}");
+            assert!(!written.contains("RRULE") && !written.contains("VTIMEZONE"));
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! calendar-query filters (RFC 4791 §9.7) and their evaluation, time-ranges per §9.9.
 
-use super::ical::{self, Comp, Prop};
+use super::ical::{Comp, Prop};
 use super::time::{self, EndKind, Instance, Window, Zones};
 use crate::error::Precondition;
 use crate::xml::{Element, NS_CALDAV};
@@ -290,24 +290,24 @@ pub fn time_bounds_hint(filter: &CompFilter) -> Option<TimeRange> {
 
 /// Evaluate a parsed filter against one calendar object resource. Malformed bodies never match.
 pub fn matches(filter: &CompFilter, body: &str, max_instances: usize) -> bool {
-    let Ok(root) = ical::parse(body) else {
+    let Ok(parsed) = super::object::parse(body) else {
         return false;
     };
+    let (root, zones) = (&parsed.root, &parsed.zones);
     if root.name != "VCALENDAR" || filter.name != "VCALENDAR" {
         return false;
     }
     if filter.is_not_defined {
         return false;
     }
-    let zones = Zones::from_calendar(&root);
     filter
         .prop_filters
         .iter()
-        .all(|pf| eval_prop(pf, &root, &zones))
+        .all(|pf| eval_prop(pf, root, zones))
         && filter
             .comp_filters
             .iter()
-            .all(|cf| eval_top(cf, &root, &zones, max_instances.max(1)))
+            .all(|cf| eval_top(cf, root, zones, max_instances.max(1)))
 }
 
 /// Union of every time-range in a filter subtree, and whether a VALARM one is among them.

@@ -9,6 +9,7 @@ mod caldata;
 mod filter;
 mod freebusy;
 mod ical;
+mod object;
 mod reach;
 mod time;
 

@@ -142,11 +142,78 @@ async fn a_state_file_of_the_previous_release_opens_unchanged() {
     let url = format!("sqlite://{}", db.display());
 
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.latest_schema_version(), 9);
+    assert_eq!(store.latest_schema_version(), 10);
     check(&store, &expected).await;
     drop(store);
 
     // Opening again finds the migration recorded and changes nothing.
     let store = Store::open(&url).await.unwrap();
     check(&store, &expected).await;
+}
+
+/// Migration 0010 indexes the card fields a store already holds: a store at schema 9 with a
+/// card's field rows answers a text-match of 3 characters or more (through the trigram index)
+/// once upgraded, and a short one (the scan) as before.
+#[tokio::test]
+async fn the_trigram_index_covers_the_fields_stored_before_it() {
+    use crate::carddav::{Collation, ExactProbe, MatchType};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("v9.db").display());
+    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    sqlx::migrate!("./migrations")
+        .run_to(9, &pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO collections (id, tenant, path, kind, seq, instance, created, modified) \
+         VALUES (1, 'fx', 'addressbooks/ann/book/', 'addressbook', 1, 'abc', 1, 1);
+         INSERT INTO items (id, collection_id, name, etag, content_type, body, seq, component, \
+         created, modified) VALUES (7, 1, 'ada.vcf', 'e1', 'text/vcard', X'', 1, 'VCARD', 1, 1);
+         INSERT INTO card_fields (item_id, prop, key, value) \
+         VALUES (7, 'FN', 'ada lovelace', 'Ada Lovelace'), (7, 'EMAIL', 'ada@x', 'ada@x');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 10);
+    let coll = store
+        .collection("fx", "addressbooks/ann/book/")
+        .await
+        .unwrap()
+        .unwrap();
+    let probe = |text: &str, collation| ExactProbe {
+        prop: "FN".into(),
+        collation,
+        match_type: MatchType::Contains,
+        text: text.into(),
+    };
+    for (text, collation) in [
+        ("LOVELACE", Collation::UnicodeCasemap),
+        ("Lovel", Collation::Octet),
+        ("a LOV", Collation::AsciiCasemap),
+        ("Lo", Collation::Octet),
+    ] {
+        assert_eq!(
+            store
+                .card_matches(&coll, &probe(text, collation))
+                .await
+                .unwrap(),
+            ["ada.vcf"],
+            "{text:?}"
+        );
+    }
+    assert!(store
+        .card_matches(&coll, &probe("lovel", Collation::Octet))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store.card_candidates(&coll, "EMAIL", "ada@").await.unwrap(),
+        ["ada.vcf"]
+    );
 }

@@ -31,6 +31,55 @@ pub(super) async fn write_fields(
     Ok(())
 }
 
+/// The shortest text a pg_trgm index narrows: a shorter pattern has no trigram and would
+/// read the whole index, so those scan the collection's field rows.
+const TRIGRAM: usize = 3;
+
+/// `text` as a LIKE pattern that matches itself literally (`\\` is LIKE's default escape).
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The LIKE pattern a field matching `text` with `match_type` satisfies (bound as `$4` and
+/// answered by the pg_trgm indexes of migration 0010), or `None` when `text` is too short.
+fn trigram_pattern(match_type: MatchType, text: &str) -> Option<String> {
+    if text.chars().count() < TRIGRAM {
+        return None;
+    }
+    let lit = like_literal(text);
+    Some(match match_type {
+        MatchType::Equals => lit,
+        MatchType::Contains => format!("%{lit}%"),
+        MatchType::StartsWith => format!("{lit}%"),
+        MatchType::EndsWith => format!("%{lit}"),
+    })
+}
+
+/// Whether migration 0010 could index the field rows (the pg_trgm extension may need a
+/// privilege the database's owner lacks); said once when the store opens.
+pub(super) async fn log_trigram_index(pool: &sqlx::PgPool) -> Result<(), DbError> {
+    let indexed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_indexes WHERE indexname = 'card_fields_key_trgm')",
+    )
+    .fetch_one(pool)
+    .await?;
+    if !indexed {
+        tracing::warn!(
+            "no trigram index on card fields (the pg_trgm extension could not be created): \
+             contact text search scans the field rows; a superuser can run \
+             migrations/postgres/0010_card_fields_trigram.sql by hand to add it"
+        );
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl CardFieldIndex for PgStore {
     async fn card_matches(
@@ -39,28 +88,36 @@ impl CardFieldIndex for PgStore {
         probe: &ExactProbe,
     ) -> Result<Vec<String>, DbError> {
         // lower() follows the database's locale; translate() is ASCII only: i;ascii-casemap.
-        let hay = match probe.collation {
-            Collation::UnicodeCasemap => "f.key",
-            Collation::AsciiCasemap => {
-                "translate(f.value, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')"
-            }
-            Collation::Octet => "f.value",
+        // The LIKE/ILIKE condition only narrows (through the trigram indexes): an
+        // i;ascii-casemap match is an ILIKE match, whatever ILIKE folds beyond ASCII.
+        let (hay, narrow) = match probe.collation {
+            Collation::UnicodeCasemap => ("f.key", "f.key LIKE $4"),
+            Collation::AsciiCasemap => (
+                "translate(f.value, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')",
+                "f.value ILIKE $4",
+            ),
+            Collation::Octet => ("f.value", "f.value LIKE $4"),
         };
+        let text = probe.collation.key(&probe.text);
+        let pattern = trigram_pattern(probe.match_type, &text);
+        let narrow = if pattern.is_some() { narrow } else { "TRUE" };
         let test = match probe.match_type {
             MatchType::Equals => format!("{hay} = $3"),
             MatchType::Contains => format!("strpos({hay}, $3) > 0"),
             MatchType::StartsWith => format!("left({hay}, length($3)) = $3"),
             MatchType::EndsWith => format!("right({hay}, length($3)) = $3"),
         };
-        sqlx::query_scalar(AssertSqlSafe(format!(
+        let q = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT DISTINCT i.name FROM card_fields f JOIN items i ON i.id = f.item_id \
-             WHERE i.collection_id = $1 AND f.prop = $2 AND {test} ORDER BY i.name"
+             WHERE i.collection_id = $1 AND f.prop = $2 AND {narrow} AND {test} ORDER BY i.name"
         )))
         .bind(coll.id)
         .bind(&probe.prop)
-        .bind(probe.collation.key(&probe.text))
-        .fetch_all(&self.pool)
-        .await
+        .bind(&text);
+        match pattern {
+            Some(p) => q.bind(p).fetch_all(&self.pool).await,
+            None => q.fetch_all(&self.pool).await,
+        }
     }
     async fn card_candidates(
         &self,
@@ -68,15 +125,23 @@ impl CardFieldIndex for PgStore {
         prop: &str,
         needle: &str,
     ) -> Result<Vec<String>, DbError> {
-        sqlx::query_scalar(
+        let pattern = trigram_pattern(MatchType::Contains, needle);
+        let narrow = if pattern.is_some() {
+            "f.key LIKE $4"
+        } else {
+            "TRUE"
+        };
+        let q = sqlx::query_scalar(AssertSqlSafe(format!(
             "SELECT DISTINCT i.name FROM card_fields f JOIN items i ON i.id = f.item_id \
-             WHERE i.collection_id = $1 AND f.prop = $2 AND strpos(f.key, $3) > 0",
-        )
+             WHERE i.collection_id = $1 AND f.prop = $2 AND {narrow} AND strpos(f.key, $3) > 0"
+        )))
         .bind(coll.id)
         .bind(prop)
-        .bind(needle)
-        .fetch_all(&self.pool)
-        .await
+        .bind(needle);
+        match pattern {
+            Some(p) => q.bind(p).fetch_all(&self.pool).await,
+            None => q.fetch_all(&self.pool).await,
+        }
     }
 
     async fn cards_without_fields(

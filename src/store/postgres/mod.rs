@@ -58,6 +58,7 @@ impl PgStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
+        fields::log_trigram_index(&pool).await?;
         Ok(PgStore { pool })
     }
 }

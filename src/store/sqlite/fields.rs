@@ -34,6 +34,30 @@ pub(super) fn write_fields(
     Ok(())
 }
 
+/// The shortest text the trigram index answers: FTS5's `trigram` tokenizer finds nothing for
+/// a phrase of fewer than 3 characters, so those scan the collection's field rows.
+const TRIGRAM: usize = 3;
+
+/// The FTS5 query for "column `col` contains `text`" (a phrase: quotes doubled, nothing else
+/// is special inside one), or `None` when `text` is too short for a trigram.
+fn trigram_phrase(col: &str, text: &str) -> Option<String> {
+    (text.chars().count() >= TRIGRAM)
+        .then(|| format!("{{{col}}} : \"{}\"", text.replace('"', "\"\"")))
+}
+
+/// The rows a field query starts from: the trigram index's hits when `phrase` is given (bound
+/// as `?4`), otherwise every field row, which the caller's condition narrows. CROSS JOIN fixes
+/// the order: left to itself the planner may walk every field row of the property and probe
+/// the index once per row (measured: slower than the scan it replaces).
+fn field_rows(phrase: bool) -> &'static str {
+    if phrase {
+        "card_fields_trgm t CROSS JOIN card_fields f ON f.id = t.rowid \
+         CROSS JOIN items i ON i.id = f.item_id WHERE card_fields_trgm MATCH ?4 AND"
+    } else {
+        "card_fields f JOIN items i ON i.id = f.item_id WHERE"
+    }
+}
+
 #[async_trait]
 impl CardFieldIndex for SqliteStore {
     async fn card_matches(
@@ -41,27 +65,35 @@ impl CardFieldIndex for SqliteStore {
         coll: &Collection,
         probe: &ExactProbe,
     ) -> Result<Vec<String>, DbError> {
-        // SQLite's own lower() folds ASCII letters only: i;ascii-casemap exactly.
-        let hay = match probe.collation {
-            Collation::UnicodeCasemap => "f.key",
-            Collation::AsciiCasemap => "lower(f.value)",
-            Collation::Octet => "f.value",
+        // SQLite's own lower() folds ASCII letters only: i;ascii-casemap exactly. The trigram
+        // index holds `key` and `value` case-folded per code point, so a collation's match is
+        // always an index hit; the exact test below decides.
+        let (hay, col) = match probe.collation {
+            Collation::UnicodeCasemap => ("f.key", "key"),
+            Collation::AsciiCasemap => ("lower(f.value)", "value"),
+            Collation::Octet => ("f.value", "value"),
         };
+        let text = probe.collation.key(&probe.text);
+        // A match of any type contains the text, so the index narrows every type.
+        let phrase = trigram_phrase(col, &text);
         let test = match probe.match_type {
             MatchType::Equals => format!("{hay} = ?3"),
             MatchType::Contains => format!("instr({hay}, ?3) > 0"),
             MatchType::StartsWith => format!("substr({hay}, 1, length(?3)) = ?3"),
             MatchType::EndsWith => format!("substr({hay}, -length(?3)) = ?3"),
         };
-        sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT DISTINCT i.name FROM card_fields f JOIN items i ON i.id = f.item_id \
-             WHERE i.collection_id = ?1 AND f.prop = ?2 AND {test} ORDER BY i.name"
+        let rows = field_rows(phrase.is_some());
+        let q = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT DISTINCT i.name FROM {rows} i.collection_id = ?1 AND f.prop = ?2 \
+             AND {test} ORDER BY i.name"
         )))
         .bind(coll.id)
         .bind(&probe.prop)
-        .bind(probe.collation.key(&probe.text))
-        .fetch_all(&self.pool)
-        .await
+        .bind(&text);
+        match phrase {
+            Some(p) => q.bind(p).fetch_all(&self.pool).await,
+            None => q.fetch_all(&self.pool).await,
+        }
     }
     async fn card_candidates(
         &self,
@@ -69,15 +101,19 @@ impl CardFieldIndex for SqliteStore {
         prop: &str,
         needle: &str,
     ) -> Result<Vec<String>, DbError> {
-        sqlx::query_scalar(
-            "SELECT DISTINCT i.name FROM card_fields f JOIN items i ON i.id = f.item_id \
-             WHERE i.collection_id = ? AND f.prop = ? AND instr(f.key, ?) > 0",
-        )
+        let phrase = trigram_phrase("key", needle);
+        let rows = field_rows(phrase.is_some());
+        let q = sqlx::query_scalar(AssertSqlSafe(format!(
+            "SELECT DISTINCT i.name FROM {rows} i.collection_id = ?1 AND f.prop = ?2 \
+             AND instr(f.key, ?3) > 0"
+        )))
         .bind(coll.id)
         .bind(prop)
-        .bind(needle)
-        .fetch_all(&self.pool)
-        .await
+        .bind(needle);
+        match phrase {
+            Some(p) => q.bind(p).fetch_all(&self.pool).await,
+            None => q.fetch_all(&self.pool).await,
+        }
     }
 
     async fn cards_without_fields(
@@ -102,5 +138,42 @@ impl CardFieldIndex for SqliteStore {
         self.lite
             .write(|tx| write_fields(tx, item_id, fields, true))
             .map_err(super::lite::lite)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A long text is looked up in the trigram index first, then its rows by key: never the
+    /// property's field rows one by one.
+    #[tokio::test]
+    async fn long_texts_start_from_the_trigram_index() {
+        let s = SqliteStore::open("sqlite://:memory:").await.unwrap();
+        let phrase = trigram_phrase("key", "okafor").expect("long enough");
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT DISTINCT i.name FROM {} i.collection_id = ?1 \
+             AND f.prop = ?2 AND instr(f.key, ?3) > 0 ORDER BY i.name",
+            field_rows(true)
+        );
+        let plan: Vec<String> = sqlx::query(AssertSqlSafe(sql))
+            .bind(1_i64)
+            .bind("FN")
+            .bind("okafor")
+            .bind(phrase)
+            .fetch_all(&s.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String, _>("detail"))
+            .collect();
+        assert!(plan[0].contains("VIRTUAL TABLE"), "{plan:?}");
+        assert!(plan[1].contains("INTEGER PRIMARY KEY"), "{plan:?}");
+        assert!(plan[2].contains("INTEGER PRIMARY KEY"), "{plan:?}");
+        assert_eq!(trigram_phrase("key", "ok"), None);
+        assert_eq!(
+            trigram_phrase("value", "say \"hi\""),
+            Some("{value} : \"say \"\"hi\"\"\"".into())
+        );
     }
 }
