@@ -47,6 +47,24 @@ pub struct RefreshStats {
     pub crm_calls: u64,
 }
 
+/// Where a refresh applies what it listed: the collection's flight, and whether its lock is
+/// held for the whole refresh already (a first import, a read-through).
+struct Apply<'a> {
+    flight: &'a Flight,
+    held: bool,
+}
+
+impl Apply<'_> {
+    /// The flight lock for one step of applying, unless the whole refresh holds it.
+    async fn lock(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.held {
+            None
+        } else {
+            Some(self.flight.lock.lock().await)
+        }
+    }
+}
+
 /// Why a refresh failed (the last known state keeps being served).
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
@@ -96,7 +114,7 @@ impl CrmTenant {
         if self.is_fresh(&f) {
             return None;
         }
-        let _g = f.lock.lock().await;
+        let _g = f.refresh.lock().await;
         if self.is_fresh(&f) {
             return None;
         }
@@ -123,7 +141,34 @@ impl CrmTenant {
             }
         }
         let started = Instant::now();
-        let res = self.refresh(store, b, coll).await;
+        // A first import and a read-through keep phone writes out for the whole refresh (the
+        // phone has nothing to write yet, or asked for the CRM's answer on every read); any
+        // other refresh lists without the lock and takes it only to apply.
+        let whole = self.opts.refresh_ttl_secs == 0 || !f.has_state.load(Ordering::Acquire);
+        let res = if whole {
+            let _w = f.lock.lock().await;
+            self.refresh(
+                store,
+                b,
+                coll,
+                &Apply {
+                    flight: &f,
+                    held: true,
+                },
+            )
+            .await
+        } else {
+            self.refresh(
+                store,
+                b,
+                coll,
+                &Apply {
+                    flight: &f,
+                    held: false,
+                },
+            )
+            .await
+        };
         // Done when it finished: the next refresh, here or on another instance, is one TTL on.
         lease::release(store, &key, res.is_ok().then(lease::now)).await;
         let took = started.elapsed();
@@ -149,6 +194,25 @@ impl CrmTenant {
         store: &Store,
         b: &Binding,
         coll: &Collection,
+        apply: &Apply<'_>,
+    ) -> Result<RefreshStats, RefreshError> {
+        // Before the listing: a record a phone writes from here on is left to the next refresh.
+        let listed_at = apply.flight.writes.generation();
+        let res = self.list_and_apply(store, b, coll, apply, listed_at).await;
+        if res.is_ok() {
+            let _g = apply.lock().await;
+            apply.flight.writes.prune(listed_at);
+        }
+        res
+    }
+
+    async fn list_and_apply(
+        &self,
+        store: &Store,
+        b: &Binding,
+        coll: &Collection,
+        apply: &Apply<'_>,
+        listed_at: u64,
     ) -> Result<RefreshStats, RefreshError> {
         let caps = self.connector.capabilities(&b.entity);
         let mut st = store.crm_state(coll).await?;
@@ -164,6 +228,7 @@ impl CrmTenant {
                 // Served empty (and emptied, if the person was linked before): never someone
                 // else's records, and no CRM call.
                 tracing::warn!(tenant = %self.name, collection = %coll.path, reason = %e, "a scoped collection is served empty");
+                let _g = apply.lock().await;
                 return self.empty_out(store, coll).await;
             }
         };
@@ -307,8 +372,17 @@ impl CrmTenant {
             if !queued.insert(r.id.clone()) {
                 // Listed twice (the listing shifted while it paged): the later copy wins, after
                 // the earlier one is written.
-                self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
-                    .await?;
+                self.write_batch(
+                    store,
+                    b,
+                    coll,
+                    apply,
+                    listed_at,
+                    &mut pending,
+                    &mut by_crm,
+                    &mut stats,
+                )
+                .await?;
                 queued.clear();
                 queued.insert(r.id.clone());
             }
@@ -319,15 +393,35 @@ impl CrmTenant {
                 index,
             });
             if pending.len() >= BATCH {
-                self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
-                    .await?;
+                self.write_batch(
+                    store,
+                    b,
+                    coll,
+                    apply,
+                    listed_at,
+                    &mut pending,
+                    &mut by_crm,
+                    &mut stats,
+                )
+                .await?;
                 queued.clear();
             }
         }
-        self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
-            .await?;
+        self.write_batch(
+            store,
+            b,
+            coll,
+            apply,
+            listed_at,
+            &mut pending,
+            &mut by_crm,
+            &mut stats,
+        )
+        .await?;
+        // The removals, the deletion feed and the state are applied under the flight lock.
+        let _g = apply.lock().await;
         for i in &idents {
-            if seen.contains(&i.crm_id) {
+            if seen.contains(&i.crm_id) || apply.flight.writes.since(&i.crm_id, listed_at) {
                 continue;
             }
             let gone = if out_of_scope.contains(&i.crm_id) {
@@ -380,11 +474,14 @@ impl CrmTenant {
     /// Write the rendered records of `pending` in one store transaction, and note what each
     /// did: a new or changed item counts as written; an import whose record another name
     /// holds by now (another instance, a phone's create) is left where it is.
+    #[allow(clippy::too_many_arguments)]
     async fn write_batch(
         &self,
         store: &Store,
         b: &Binding,
         coll: &Collection,
+        apply: &Apply<'_>,
+        listed_at: u64,
         pending: &mut Vec<Pending>,
         by_crm: &mut HashMap<String, CrmIdentity>,
         stats: &mut RefreshStats,
@@ -392,6 +489,16 @@ impl CrmTenant {
         if pending.is_empty() {
             return Ok(());
         }
+        let _g = apply.lock().await;
+        // A record a phone wrote (or deleted) since the listing started: its listed copy may
+        // be older than the phone's, so it is left to the next refresh.
+        pending.retain(|p| {
+            let written = apply.flight.writes.since(&p.ident.crm_id, listed_at);
+            if written {
+                tracing::debug!(tenant = %self.name, collection = %coll.path, crm_id = %p.ident.crm_id, "written by a phone while the CRM was listed; left to the next refresh");
+            }
+            !written
+        });
         let content_type = b.content_type();
         let ops = pending
             .iter()
