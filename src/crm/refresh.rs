@@ -29,6 +29,8 @@ struct Pending {
     index: ItemIndex,
     /// New to this refresh: refused if another name holds its CRM id by now.
     import: bool,
+    /// The listed record's modified time.
+    modified: Option<DateTime<Utc>>,
 }
 
 /// What a refresh did.
@@ -52,9 +54,27 @@ pub struct RefreshStats {
 struct Apply<'a> {
     flight: &'a Flight,
     held: bool,
+    /// The flight's write generation before the listing (`WriteLog`).
+    listed_at: u64,
+    /// The oldest listed modified time of a record left to the next refresh: the watermark
+    /// stays at or before it.
+    floor: std::sync::Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Apply<'_> {
+    /// Whether a phone wrote (or deleted) `crm_id` since the listing started.
+    fn written(&self, crm_id: &str) -> bool {
+        self.flight.writes.since(crm_id, self.listed_at)
+    }
+
+    /// A record left to the next refresh: its incremental listing must show it again.
+    fn keep_listing_from(&self, modified: Option<DateTime<Utc>>) {
+        if let Some(m) = modified {
+            let mut f = self.floor.lock().unwrap_or_else(|p| p.into_inner());
+            *f = Some(f.map_or(m, |x| x.min(m)));
+        }
+    }
+
     /// The flight lock for one step of applying, unless the whole refresh holds it.
     async fn lock(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         if self.held {
@@ -145,30 +165,20 @@ impl CrmTenant {
         // phone has nothing to write yet, or asked for the CRM's answer on every read); any
         // other refresh lists without the lock and takes it only to apply.
         let whole = self.opts.refresh_ttl_secs == 0 || !f.has_state.load(Ordering::Acquire);
-        let res = if whole {
-            let _w = f.lock.lock().await;
-            self.refresh(
-                store,
-                b,
-                coll,
-                &Apply {
-                    flight: &f,
-                    held: true,
-                },
-            )
-            .await
+        let _w = if whole {
+            Some(f.lock.lock().await)
         } else {
-            self.refresh(
-                store,
-                b,
-                coll,
-                &Apply {
-                    flight: &f,
-                    held: false,
-                },
-            )
-            .await
+            None
         };
+        // Before the listing: a record a phone writes from here on is left to the next refresh.
+        let apply = Apply {
+            flight: &f,
+            held: whole,
+            listed_at: f.writes.generation(),
+            floor: Default::default(),
+        };
+        let res = self.refresh(store, b, coll, &apply).await;
+        drop(_w);
         // Done when it finished: the next refresh, here or on another instance, is one TTL on.
         lease::release(store, &key, res.is_ok().then(lease::now)).await;
         let took = started.elapsed();
@@ -196,12 +206,10 @@ impl CrmTenant {
         coll: &Collection,
         apply: &Apply<'_>,
     ) -> Result<RefreshStats, RefreshError> {
-        // Before the listing: a record a phone writes from here on is left to the next refresh.
-        let listed_at = apply.flight.writes.generation();
-        let res = self.list_and_apply(store, b, coll, apply, listed_at).await;
+        let res = self.list_and_apply(store, b, coll, apply).await;
         if res.is_ok() {
             let _g = apply.lock().await;
-            apply.flight.writes.prune(listed_at);
+            apply.flight.writes.prune(apply.listed_at);
         }
         res
     }
@@ -212,7 +220,6 @@ impl CrmTenant {
         b: &Binding,
         coll: &Collection,
         apply: &Apply<'_>,
-        listed_at: u64,
     ) -> Result<RefreshStats, RefreshError> {
         let caps = self.connector.capabilities(&b.entity);
         let mut st = store.crm_state(coll).await?;
@@ -372,56 +379,30 @@ impl CrmTenant {
             if !queued.insert(r.id.clone()) {
                 // Listed twice (the listing shifted while it paged): the later copy wins, after
                 // the earlier one is written.
-                self.write_batch(
-                    store,
-                    b,
-                    coll,
-                    apply,
-                    listed_at,
-                    &mut pending,
-                    &mut by_crm,
-                    &mut stats,
-                )
-                .await?;
+                self.write_batch(store, b, coll, apply, &mut pending, &mut by_crm, &mut stats)
+                    .await?;
                 queued.clear();
                 queued.insert(r.id.clone());
             }
             pending.push(Pending {
+                modified: r.modified,
                 import: !by_crm.contains_key(&r.id),
                 ident,
                 body,
                 index,
             });
             if pending.len() >= BATCH {
-                self.write_batch(
-                    store,
-                    b,
-                    coll,
-                    apply,
-                    listed_at,
-                    &mut pending,
-                    &mut by_crm,
-                    &mut stats,
-                )
-                .await?;
+                self.write_batch(store, b, coll, apply, &mut pending, &mut by_crm, &mut stats)
+                    .await?;
                 queued.clear();
             }
         }
-        self.write_batch(
-            store,
-            b,
-            coll,
-            apply,
-            listed_at,
-            &mut pending,
-            &mut by_crm,
-            &mut stats,
-        )
-        .await?;
+        self.write_batch(store, b, coll, apply, &mut pending, &mut by_crm, &mut stats)
+            .await?;
         // The removals, the deletion feed and the state are applied under the flight lock.
         let _g = apply.lock().await;
         for i in &idents {
-            if seen.contains(&i.crm_id) || apply.flight.writes.since(&i.crm_id, listed_at) {
+            if seen.contains(&i.crm_id) || apply.written(&i.crm_id) {
                 continue;
             }
             let gone = if out_of_scope.contains(&i.crm_id) {
@@ -465,6 +446,11 @@ impl CrmTenant {
                 .await?;
         }
         super::rerender::done(&mut st, b);
+        if let Some(floor) = *apply.floor.lock().unwrap_or_else(|p| p.into_inner()) {
+            // A record left to the next refresh is listed by it again, however far the other
+            // records moved the watermark.
+            wm = wm.map(|w| w.min(floor));
+        }
         st.watermark = wm.map(|w| w.to_rfc3339());
         store.set_crm_state(coll, &st).await?;
         stats.crm_calls = crm_calls;
@@ -481,7 +467,6 @@ impl CrmTenant {
         b: &Binding,
         coll: &Collection,
         apply: &Apply<'_>,
-        listed_at: u64,
         pending: &mut Vec<Pending>,
         by_crm: &mut HashMap<String, CrmIdentity>,
         stats: &mut RefreshStats,
@@ -493,8 +478,9 @@ impl CrmTenant {
         // A record a phone wrote (or deleted) since the listing started: its listed copy may
         // be older than the phone's, so it is left to the next refresh.
         pending.retain(|p| {
-            let written = apply.flight.writes.since(&p.ident.crm_id, listed_at);
+            let written = apply.written(&p.ident.crm_id);
             if written {
+                apply.keep_listing_from(p.modified);
                 tracing::debug!(tenant = %self.name, collection = %coll.path, crm_id = %p.ident.crm_id, "written by a phone while the CRM was listed; left to the next refresh");
             }
             !written
