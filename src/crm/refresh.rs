@@ -286,10 +286,11 @@ impl CrmTenant {
             full,
             ..Default::default()
         };
-        let mut seen = HashSet::new();
-        let mut out_of_scope = HashSet::new();
+        // CRM ids borrowed from the listing: no copy per record.
+        let mut seen: HashSet<&str> = HashSet::with_capacity(records.len());
+        let mut out_of_scope: HashSet<&str> = HashSet::new();
         let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
-        let mut queued: HashSet<String> = HashSet::new();
+        let mut queued: HashSet<&str> = HashSet::new();
         let mut wm = watermark;
         let windowed = scope.window.is_some();
         // The whole records of the rows to render (`detail`: read only for new or changed rows).
@@ -298,22 +299,25 @@ impl CrmTenant {
             present: &present,
             every: windowed || rerender,
         };
+        // Each listed row hashed once: the skip of unchanged rows and their identities use it.
+        let hashes: Vec<String> = records.iter().map(record_hash).collect();
         let whole = self
-            .rows_to_render(b, &owner, records, &held, |r| scope.admits(&r.data))
+            .rows_to_render(b, &owner, records, &hashes, &held, |r| {
+                scope.admits(&r.data)
+            })
             .await?;
-        for r in records.iter() {
+        for (r, h) in records.iter().zip(hashes) {
             if let Some(m) = r.modified {
                 wm = Some(wm.map_or(m, |w| w.max(m)));
             }
             if !scope.admits(&r.data) {
                 // Someone else's (or reassigned away): never held here.
-                out_of_scope.insert(r.id.clone());
+                out_of_scope.insert(r.id.as_str());
                 continue;
             }
-            let h = record_hash(r);
             let ident = match by_crm.get(&r.id) {
                 Some(i) if i.deleted => {
-                    seen.insert(r.id.clone());
+                    seen.insert(r.id.as_str());
                     continue;
                 }
                 Some(i)
@@ -322,7 +326,7 @@ impl CrmTenant {
                         && i.record_hash.as_deref() == Some(&h)
                         && present.contains(&i.name) =>
                 {
-                    seen.insert(r.id.clone());
+                    seen.insert(r.id.as_str());
                     continue;
                 }
                 Some(i) => CrmIdentity {
@@ -358,7 +362,7 @@ impl CrmTenant {
                 Ok(i) => i,
                 Err(e) => {
                     tracing::warn!(tenant = %self.name, collection = %coll.path, crm_id = %r.id, error = %e, "a CRM record renders to an invalid item; skipped");
-                    seen.insert(r.id.clone());
+                    seen.insert(r.id.as_str());
                     continue;
                 }
             };
@@ -367,7 +371,7 @@ impl CrmTenant {
                 // phone's write outside the window stays until then).
                 continue;
             }
-            seen.insert(r.id.clone());
+            seen.insert(r.id.as_str());
             if !rerender
                 && by_crm.get(&r.id).is_some_and(|i| {
                     i.record_hash == ident.record_hash && present.contains(&i.name)
@@ -376,13 +380,13 @@ impl CrmTenant {
                 continue;
             }
             names.insert(ident.name.clone());
-            if !queued.insert(r.id.clone()) {
+            if !queued.insert(r.id.as_str()) {
                 // Listed twice (the listing shifted while it paged): the later copy wins, after
                 // the earlier one is written.
                 self.write_batch(store, b, coll, apply, &mut pending, &mut by_crm, &mut stats)
                     .await?;
                 queued.clear();
-                queued.insert(r.id.clone());
+                queued.insert(r.id.as_str());
             }
             pending.push(Pending {
                 modified: r.modified,
@@ -402,10 +406,10 @@ impl CrmTenant {
         // The removals, the deletion feed and the state are applied under the flight lock.
         let _g = apply.lock().await;
         for i in &idents {
-            if seen.contains(&i.crm_id) || apply.written(&i.crm_id) {
+            if seen.contains(i.crm_id.as_str()) || apply.written(&i.crm_id) {
                 continue;
             }
-            let gone = if out_of_scope.contains(&i.crm_id) {
+            let gone = if out_of_scope.contains(i.crm_id.as_str()) {
                 true
             } else if !full {
                 false
