@@ -9,7 +9,7 @@
 //!     [--json out.json] [--md out.md] [--no-build]
 //! cargo bench --bench crm_budget -- --interval 15 --ttl 30      # the realistic run, ~5 min
 //! cargo bench --bench crm_budget -- --sizes 1000,10000,100000 [--ttl 5] [--amagi-max 10000]
-//!     [--page-cost-us N] [--md out.md]    # the CRM grown to each size (common/crm_scale.rs)
+//!     [--page-cost-ms N] [--md out.md]    # the CRM grown to each size (common/crm_scale.rs)
 //! ```
 //!
 //! See docs/benchmarks.md ("CRM-call budget"). Everything runs on 127.0.0.1; amagi-crm and
@@ -75,7 +75,7 @@ struct Args {
     /// `--sizes`: the CRM grown to each size instead of the poll cycles (`common/crm_scale.rs`).
     sizes: Vec<usize>,
     amagi_max: usize,
-    page_cost_us: Option<u64>,
+    page_cost_ms: Option<u64>,
 }
 
 fn parse_args() -> Res<Args> {
@@ -92,7 +92,7 @@ fn parse_args() -> Res<Args> {
         no_build: false,
         sizes: Vec::new(),
         amagi_max: 10_000,
-        page_cost_us: None,
+        page_cost_ms: None,
     };
     let mut ttl = None;
     let mut it = std::env::args().skip(1);
@@ -140,7 +140,7 @@ fn parse_args() -> Res<Args> {
                     .collect()
             }
             "--amagi-max" => a.amagi_max = num::<usize>("--amagi-max", it.next())?,
-            "--page-cost-us" => a.page_cost_us = Some(num::<u64>("--page-cost-us", it.next())?),
+            "--page-cost-ms" => a.page_cost_ms = Some(num::<u64>("--page-cost-ms", it.next())?),
             "-h" | "--help" => {
                 println!(
                     "{}",
@@ -1098,7 +1098,7 @@ async fn run(args: Args) -> Res<()> {
             &args.sizes,
             args.ttl,
             args.amagi_max,
-            args.page_cost_us.map(Duration::from_micros),
+            args.page_cost_ms.map(Duration::from_millis),
             args.md.as_deref(),
         )
         .await;

@@ -1,9 +1,11 @@
 //! Criterion micro-benchmarks of crmdav's CPU-bound pieces, no HTTP; SQLite only in the
-//! `crm_batch` group (the state store's side of a CRM refresh, on a file store).
+//! `crm_batch` group (the state store's side of a CRM refresh, on a file store) and in
+//! `refresh_10k` (a whole refresh over an in-memory store).
 //!
 //! ```text
 //! cargo bench --bench micro                 # all
 //! cargo bench --bench micro -- inspect      # a subset (criterion's name filter)
+//! cargo bench --bench micro -- refresh_10k  # a CRM collection's refresh (in-memory SQLite)
 //! ```
 //!
 //! Data: the same generator as `dav_compare` (benches/common/gen.rs): 10,000 events (20 %
@@ -380,6 +382,184 @@ fn crm_batch(c: &mut Criterion) {
     g.finish();
 }
 
+// ---- refresh_10k: a CRM collection's refresh over an in-memory fake connector -------------
+//
+// The one group with a store (in-memory SQLite): the refresh's own CPU (hashing, mapping,
+// index extraction, identity maps) beside the store's, as the gateway runs it. The records
+// are amagi-crm contacts and appointments through the shipped amagi-crm mappings; the fake
+// lists all of them in one page (a full scan, as amagi's contacts have no modified-since).
+
+/// A connector that lists the same records every time.
+struct Listed(Vec<crmdav::connector::Record>);
+
+#[async_trait::async_trait]
+impl crmdav::connector::Connector for Listed {
+    fn capabilities(&self, _: &str) -> crmdav::connector::Capabilities {
+        crmdav::connector::Capabilities::default()
+    }
+    async fn list(
+        &self,
+        _: &str,
+        _: Option<chrono::DateTime<chrono::Utc>>,
+        _: Option<String>,
+    ) -> Result<crmdav::connector::Page, crmdav::connector::ConnectorError> {
+        Ok(crmdav::connector::Page {
+            records: self.0.clone(),
+            next: None,
+        })
+    }
+    async fn get(
+        &self,
+        _: &str,
+        id: &str,
+    ) -> Result<Option<crmdav::connector::Record>, crmdav::connector::ConnectorError> {
+        Ok(self.0.iter().find(|r| r.id == id).cloned())
+    }
+    async fn create(
+        &self,
+        _: &str,
+        _: &serde_json::Value,
+    ) -> Result<crmdav::connector::Record, crmdav::connector::ConnectorError> {
+        unreachable!("the bench does not write")
+    }
+    async fn update(
+        &self,
+        _: &str,
+        _: &str,
+        _: &serde_json::Value,
+        _: Option<&str>,
+    ) -> Result<crmdav::connector::Record, crmdav::connector::ConnectorError> {
+        unreachable!("the bench does not write")
+    }
+    async fn delete(&self, _: &str, _: &str) -> Result<(), crmdav::connector::ConnectorError> {
+        unreachable!("the bench does not write")
+    }
+}
+
+/// amagi-crm shaped records (as its API answers).
+fn amagi_records(kind: crmdav::store::CollectionKind) -> Vec<crmdav::connector::Record> {
+    use serde_json::json;
+    let stamp = "2026-11-26T08:34:56.236764+01:00";
+    (0..N)
+        .map(|i| {
+            let data = match kind {
+                crmdav::store::CollectionKind::Addressbook => json!({"id": i + 1,
+                    "first_name": format!("First{i}"), "last_name": format!("Last{i}"),
+                    "email": format!("person{i}@scale.example"), "phone": "+49 30 1234567",
+                    "company": format!("Firm {}", i % 97), "tags": ["customer"],
+                    "notes": "Met at the fair", "created_at": stamp, "updated_at": stamp}),
+                _ => json!({"id": i + 1, "title": format!("Meeting {i}"),
+                    "start": format!("2030-{:02}-{:02}T10:00:00+01:00", 1 + i % 12, 1 + i % 28),
+                    "end": format!("2030-{:02}-{:02}T11:00:00+01:00", 1 + i % 12, 1 + i % 28),
+                    "location": "Office", "notes": "Agenda: pricing", "status": "booked",
+                    "contact_id": i % 500 + 1, "created_at": stamp, "updated_at": stamp}),
+            };
+            crmdav::connector::Record {
+                id: (i + 1).to_string(),
+                data,
+                modified: None,
+                version: None,
+            }
+        })
+        .collect()
+}
+
+/// A tenant over the fake, its binding, a fresh in-memory store and the bound collection.
+async fn refresh_setup(
+    kind: crmdav::store::CollectionKind,
+) -> (
+    crmdav::crm::CrmTenant,
+    std::sync::Arc<crmdav::crm::Binding>,
+    crmdav::store::Store,
+    crmdav::store::Collection,
+) {
+    use crmdav::store::CollectionKind;
+    let (entity, mapping, path, comps) = match kind {
+        CollectionKind::Addressbook => (
+            "contacts",
+            include_str!("../mappings/amagi-crm/contacts.toml"),
+            "addressbooks/u/c/",
+            vec![],
+        ),
+        _ => (
+            "appointments",
+            include_str!("../mappings/amagi-crm/appointments.toml"),
+            "calendars/u/c/",
+            vec!["VEVENT".to_string()],
+        ),
+    };
+    let mut t = crmdav::crm::CrmTenant::new(
+        "t",
+        std::sync::Arc::new(Listed(amagi_records(kind))),
+        Box::new(|| 0),
+        crmdav::config::SyncOptions {
+            refresh_ttl_secs: 0,
+            ..Default::default()
+        },
+        1000,
+    );
+    let b = crmdav::crm::Binding::new("amagi-crm", entity, mapping, &Default::default())
+        .expect("the shipped mapping loads");
+    t.bind(kind, "c", b);
+    let b = t
+        .binding(&crmdav::tree::CollectionPath::of_stored(path))
+        .expect("bound");
+    let store = crmdav::store::Store::open("sqlite://:memory:")
+        .await
+        .expect("in-memory store");
+    let coll = store
+        .create_collection("t", path, kind, &comps, false)
+        .await
+        .expect("collection");
+    (t, b, store, coll)
+}
+
+fn refresh_10k(c: &mut Criterion) {
+    use crmdav::store::CollectionKind;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut g = c.benchmark_group("refresh_10k");
+    g.sample_size(10);
+    g.measurement_time(Duration::from_secs(20));
+    g.throughput(Throughput::Elements(N as u64));
+    for (label, kind) in [
+        ("contacts", CollectionKind::Addressbook),
+        ("appointments", CollectionKind::Calendar),
+    ] {
+        g.bench_function(format!("{label}_first_import"), |bch| {
+            bch.iter_batched(
+                || rt.block_on(refresh_setup(kind)),
+                |(t, b, store, coll)| {
+                    rt.block_on(async {
+                        let (_, r) = t.ensure_fresh(&store, &b, &coll).await.expect("ran");
+                        assert_eq!(r.expect("imported").written, N);
+                    });
+                    (t, b, store, coll)
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        let (t, b, store, coll) = rt.block_on(refresh_setup(kind));
+        rt.block_on(t.ensure_fresh(&store, &b, &coll))
+            .expect("ran")
+            .1
+            .expect("imported");
+        g.bench_function(format!("{label}_unchanged"), |bch| {
+            bch.iter(|| {
+                rt.block_on(async {
+                    let (_, r) = t.ensure_fresh(&store, &b, &coll).await.expect("ran");
+                    let s = r.expect("refreshed");
+                    assert_eq!((s.listed, s.written, s.removed), (N, 0, 0));
+                })
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group!(
     benches,
     xml_parse,
@@ -387,6 +567,7 @@ criterion_group!(
     put_inspect,
     matches,
     multistatus,
-    crm_batch
+    crm_batch,
+    refresh_10k
 );
 criterion_main!(benches);

@@ -116,10 +116,25 @@ impl Binding {
     }
 }
 
-/// Hash of a CRM record's data (serde_json maps are ordered, so this is canonical).
+/// Hash of a CRM record's data (serde_json maps are ordered, so this is canonical): the
+/// SHA-256 of its compact JSON, serialized straight into the hasher (no string per record).
 pub fn record_hash(r: &Record) -> String {
-    let s = serde_json::to_string(&r.data).unwrap_or_default();
-    hex::encode(&Sha256::digest(s.as_bytes())[..16])
+    struct Hashing(Sha256);
+    impl std::io::Write for Hashing {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = Hashing(Sha256::new());
+    if serde_json::to_writer(&mut h, &r.data).is_err() {
+        // As before: a value that cannot be serialized hashes as the empty string.
+        h = Hashing(Sha256::new());
+    }
+    hex::encode(&h.0.finalize()[..16])
 }
 
 /// A member name from a UID: safe characters kept, the rest replaced.

@@ -29,6 +29,8 @@ struct Pending {
     index: ItemIndex,
     /// New to this refresh: refused if another name holds its CRM id by now.
     import: bool,
+    /// The listed record's modified time.
+    modified: Option<DateTime<Utc>>,
 }
 
 /// What a refresh did.
@@ -45,6 +47,42 @@ pub struct RefreshStats {
     /// CRM calls it made: listing pages (none when a shared listing was reused) and by-id
     /// checks of records a full scan missed.
     pub crm_calls: u64,
+}
+
+/// Where a refresh applies what it listed: the collection's flight, and whether its lock is
+/// held for the whole refresh already (a first import, a read-through).
+struct Apply<'a> {
+    flight: &'a Flight,
+    held: bool,
+    /// The flight's write generation before the listing (`WriteLog`).
+    listed_at: u64,
+    /// The oldest listed modified time of a record left to the next refresh: the watermark
+    /// stays at or before it.
+    floor: std::sync::Mutex<Option<DateTime<Utc>>>,
+}
+
+impl Apply<'_> {
+    /// Whether a phone wrote (or deleted) `crm_id` since the listing started.
+    fn written(&self, crm_id: &str) -> bool {
+        self.flight.writes.since(crm_id, self.listed_at)
+    }
+
+    /// A record left to the next refresh: its incremental listing must show it again.
+    fn keep_listing_from(&self, modified: Option<DateTime<Utc>>) {
+        if let Some(m) = modified {
+            let mut f = self.floor.lock().unwrap_or_else(|p| p.into_inner());
+            *f = Some(f.map_or(m, |x| x.min(m)));
+        }
+    }
+
+    /// The flight lock for one step of applying, unless the whole refresh holds it.
+    async fn lock(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.held {
+            None
+        } else {
+            Some(self.flight.lock.lock().await)
+        }
+    }
 }
 
 /// Why a refresh failed (the last known state keeps being served).
@@ -96,7 +134,7 @@ impl CrmTenant {
         if self.is_fresh(&f) {
             return None;
         }
-        let _g = f.lock.lock().await;
+        let _g = f.refresh.lock().await;
         if self.is_fresh(&f) {
             return None;
         }
@@ -123,7 +161,24 @@ impl CrmTenant {
             }
         }
         let started = Instant::now();
-        let res = self.refresh(store, b, coll).await;
+        // A first import and a read-through keep phone writes out for the whole refresh (the
+        // phone has nothing to write yet, or asked for the CRM's answer on every read); any
+        // other refresh lists without the lock and takes it only to apply.
+        let whole = self.opts.refresh_ttl_secs == 0 || !f.has_state.load(Ordering::Acquire);
+        let _w = if whole {
+            Some(f.lock.lock().await)
+        } else {
+            None
+        };
+        // Before the listing: a record a phone writes from here on is left to the next refresh.
+        let apply = Apply {
+            flight: &f,
+            held: whole,
+            listed_at: f.writes.generation(),
+            floor: Default::default(),
+        };
+        let res = self.refresh(store, b, coll, &apply).await;
+        drop(_w);
         // Done when it finished: the next refresh, here or on another instance, is one TTL on.
         lease::release(store, &key, res.is_ok().then(lease::now)).await;
         let took = started.elapsed();
@@ -149,6 +204,22 @@ impl CrmTenant {
         store: &Store,
         b: &Binding,
         coll: &Collection,
+        apply: &Apply<'_>,
+    ) -> Result<RefreshStats, RefreshError> {
+        let res = self.list_and_apply(store, b, coll, apply).await;
+        if res.is_ok() {
+            let _g = apply.lock().await;
+            apply.flight.writes.prune(apply.listed_at);
+        }
+        res
+    }
+
+    async fn list_and_apply(
+        &self,
+        store: &Store,
+        b: &Binding,
+        coll: &Collection,
+        apply: &Apply<'_>,
     ) -> Result<RefreshStats, RefreshError> {
         let caps = self.connector.capabilities(&b.entity);
         let mut st = store.crm_state(coll).await?;
@@ -164,6 +235,7 @@ impl CrmTenant {
                 // Served empty (and emptied, if the person was linked before): never someone
                 // else's records, and no CRM call.
                 tracing::warn!(tenant = %self.name, collection = %coll.path, reason = %e, "a scoped collection is served empty");
+                let _g = apply.lock().await;
                 return self.empty_out(store, coll).await;
             }
         };
@@ -214,10 +286,11 @@ impl CrmTenant {
             full,
             ..Default::default()
         };
-        let mut seen = HashSet::new();
-        let mut out_of_scope = HashSet::new();
+        // CRM ids borrowed from the listing: no copy per record.
+        let mut seen: HashSet<&str> = HashSet::with_capacity(records.len());
+        let mut out_of_scope: HashSet<&str> = HashSet::new();
         let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
-        let mut queued: HashSet<String> = HashSet::new();
+        let mut queued: HashSet<&str> = HashSet::new();
         let mut wm = watermark;
         let windowed = scope.window.is_some();
         // The whole records of the rows to render (`detail`: read only for new or changed rows).
@@ -226,22 +299,25 @@ impl CrmTenant {
             present: &present,
             every: windowed || rerender,
         };
+        // Each listed row hashed once: the skip of unchanged rows and their identities use it.
+        let hashes: Vec<String> = records.iter().map(record_hash).collect();
         let whole = self
-            .rows_to_render(b, &owner, records, &held, |r| scope.admits(&r.data))
+            .rows_to_render(b, &owner, records, &hashes, &held, |r| {
+                scope.admits(&r.data)
+            })
             .await?;
-        for r in records.iter() {
+        for (r, h) in records.iter().zip(hashes) {
             if let Some(m) = r.modified {
                 wm = Some(wm.map_or(m, |w| w.max(m)));
             }
             if !scope.admits(&r.data) {
                 // Someone else's (or reassigned away): never held here.
-                out_of_scope.insert(r.id.clone());
+                out_of_scope.insert(r.id.as_str());
                 continue;
             }
-            let h = record_hash(r);
             let ident = match by_crm.get(&r.id) {
                 Some(i) if i.deleted => {
-                    seen.insert(r.id.clone());
+                    seen.insert(r.id.as_str());
                     continue;
                 }
                 Some(i)
@@ -250,7 +326,7 @@ impl CrmTenant {
                         && i.record_hash.as_deref() == Some(&h)
                         && present.contains(&i.name) =>
                 {
-                    seen.insert(r.id.clone());
+                    seen.insert(r.id.as_str());
                     continue;
                 }
                 Some(i) => CrmIdentity {
@@ -286,7 +362,7 @@ impl CrmTenant {
                 Ok(i) => i,
                 Err(e) => {
                     tracing::warn!(tenant = %self.name, collection = %coll.path, crm_id = %r.id, error = %e, "a CRM record renders to an invalid item; skipped");
-                    seen.insert(r.id.clone());
+                    seen.insert(r.id.as_str());
                     continue;
                 }
             };
@@ -295,7 +371,7 @@ impl CrmTenant {
                 // phone's write outside the window stays until then).
                 continue;
             }
-            seen.insert(r.id.clone());
+            seen.insert(r.id.as_str());
             if !rerender
                 && by_crm.get(&r.id).is_some_and(|i| {
                     i.record_hash == ident.record_hash && present.contains(&i.name)
@@ -304,33 +380,36 @@ impl CrmTenant {
                 continue;
             }
             names.insert(ident.name.clone());
-            if !queued.insert(r.id.clone()) {
+            if !queued.insert(r.id.as_str()) {
                 // Listed twice (the listing shifted while it paged): the later copy wins, after
                 // the earlier one is written.
-                self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
+                self.write_batch(store, b, coll, apply, &mut pending, &mut by_crm, &mut stats)
                     .await?;
                 queued.clear();
-                queued.insert(r.id.clone());
+                queued.insert(r.id.as_str());
             }
             pending.push(Pending {
+                modified: r.modified,
                 import: !by_crm.contains_key(&r.id),
                 ident,
                 body,
                 index,
             });
             if pending.len() >= BATCH {
-                self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
+                self.write_batch(store, b, coll, apply, &mut pending, &mut by_crm, &mut stats)
                     .await?;
                 queued.clear();
             }
         }
-        self.write_batch(store, b, coll, &mut pending, &mut by_crm, &mut stats)
+        self.write_batch(store, b, coll, apply, &mut pending, &mut by_crm, &mut stats)
             .await?;
+        // The removals, the deletion feed and the state are applied under the flight lock.
+        let _g = apply.lock().await;
         for i in &idents {
-            if seen.contains(&i.crm_id) {
+            if seen.contains(i.crm_id.as_str()) || apply.written(&i.crm_id) {
                 continue;
             }
-            let gone = if out_of_scope.contains(&i.crm_id) {
+            let gone = if out_of_scope.contains(i.crm_id.as_str()) {
                 true
             } else if !full {
                 false
@@ -371,6 +450,11 @@ impl CrmTenant {
                 .await?;
         }
         super::rerender::done(&mut st, b);
+        if let Some(floor) = *apply.floor.lock().unwrap_or_else(|p| p.into_inner()) {
+            // A record left to the next refresh is listed by it again, however far the other
+            // records moved the watermark.
+            wm = wm.map(|w| w.min(floor));
+        }
         st.watermark = wm.map(|w| w.to_rfc3339());
         store.set_crm_state(coll, &st).await?;
         stats.crm_calls = crm_calls;
@@ -380,11 +464,13 @@ impl CrmTenant {
     /// Write the rendered records of `pending` in one store transaction, and note what each
     /// did: a new or changed item counts as written; an import whose record another name
     /// holds by now (another instance, a phone's create) is left where it is.
+    #[allow(clippy::too_many_arguments)]
     async fn write_batch(
         &self,
         store: &Store,
         b: &Binding,
         coll: &Collection,
+        apply: &Apply<'_>,
         pending: &mut Vec<Pending>,
         by_crm: &mut HashMap<String, CrmIdentity>,
         stats: &mut RefreshStats,
@@ -392,6 +478,17 @@ impl CrmTenant {
         if pending.is_empty() {
             return Ok(());
         }
+        let _g = apply.lock().await;
+        // A record a phone wrote (or deleted) since the listing started: its listed copy may
+        // be older than the phone's, so it is left to the next refresh.
+        pending.retain(|p| {
+            let written = apply.written(&p.ident.crm_id);
+            if written {
+                apply.keep_listing_from(p.modified);
+                tracing::debug!(tenant = %self.name, collection = %coll.path, crm_id = %p.ident.crm_id, "written by a phone while the CRM was listed; left to the next refresh");
+            }
+            !written
+        });
         let content_type = b.content_type();
         let ops = pending
             .iter()

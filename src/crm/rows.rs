@@ -3,7 +3,7 @@
 //! the others go through `Connector::complete`, which reads the single record of each where
 //! the definition says list rows are partial (`detail`), with bounded concurrency.
 
-use super::binding::{record_hash, Binding};
+use super::binding::Binding;
 use super::tenant::CrmTenant;
 use crate::connector::{ConnectorError, Record};
 use crate::store::CrmIdentity;
@@ -21,13 +21,14 @@ pub(super) struct Held<'a> {
 }
 
 impl Held<'_> {
-    /// Whether `r` needs no rendering: held, unchanged, its item there (or deleted here).
-    fn unchanged(&self, r: &Record) -> bool {
+    /// Whether `r`, whose `record_hash` is `hash`, needs no rendering: held, unchanged, its
+    /// item there (or deleted here).
+    pub(super) fn unchanged(&self, r: &Record, hash: &str) -> bool {
         match self.by_crm.get(&r.id) {
             Some(i) if i.deleted => true,
             Some(i) => {
                 !self.every
-                    && i.record_hash.as_deref() == Some(record_hash(r).as_str())
+                    && i.record_hash.as_deref() == Some(hash)
                     && self.present.contains(&i.name)
             }
             None => false,
@@ -37,20 +38,23 @@ impl Held<'_> {
 
 impl CrmTenant {
     /// The whole records, by CRM id, of the rows of `records` this refresh renders (those
-    /// `admits` lets in that are new or changed), read as `owner`. A row whose record is gone by the time its
+    /// `admits` lets in that are new or changed; `hashes[i]` is `records[i]`'s `record_hash`),
+    /// read as `owner`. A row whose record is gone by the time its
     /// detail is read is absent from the answer.
     pub(super) async fn rows_to_render(
         &self,
         b: &Binding,
         owner: &str,
         records: &[Record],
+        hashes: &[String],
         held: &Held<'_>,
         admits: impl Fn(&Record) -> bool,
     ) -> Result<HashMap<String, Record>, ConnectorError> {
         let need: Vec<Record> = records
             .iter()
-            .filter(|r| admits(r) && !held.unchanged(r))
-            .cloned()
+            .zip(hashes)
+            .filter(|(r, h)| admits(r) && !held.unchanged(r, h))
+            .map(|(r, _)| r.clone())
             .collect();
         if need.is_empty() {
             return Ok(HashMap::new());

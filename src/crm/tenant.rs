@@ -1,5 +1,6 @@
 //! A CRM tenant: its connector, the collections bound to its entities, and each collection's
-//! flight (the lock its refresh and writes share, and when it was last refreshed).
+//! flight (the locks its refresh and writes take, the writes a refresh must not undo, and when
+//! it was last refreshed).
 
 use super::binding::Binding;
 use super::credentials::Credentials;
@@ -34,7 +35,14 @@ fn kind_of(home: HomeKind) -> CollectionKind {
 /// One collection's refresh and write serialization, and when it was last refreshed.
 #[derive(Default)]
 pub(super) struct Flight {
+    /// Taken by a phone's write for its whole CRM call and store write, and by a refresh only
+    /// to apply what it listed (a batch, then the removals): a write never waits for a
+    /// listing. A first import and a read-through (TTL 0) hold it for the whole refresh.
     pub(super) lock: tokio::sync::Mutex<()>,
+    /// Single flight of refreshes: concurrent callers wait on one refresh.
+    pub(super) refresh: tokio::sync::Mutex<()>,
+    /// The phone writes made while a listing may have been in flight (`WriteLog`).
+    pub(super) writes: WriteLog,
     /// When the collection's last refresh finished (or failed): the TTL counts from there.
     pub(super) checked: std::sync::Mutex<Option<(Instant, bool)>>,
     /// When (epoch ms) a write last asked for a new listing: another instance's refresh from
@@ -51,6 +59,52 @@ pub(super) struct Flight {
     /// than be served records the new credential may not see.
     pub(super) credential_at: std::sync::atomic::AtomicI64,
     pub(super) refreshed_under: std::sync::atomic::AtomicI64,
+}
+
+/// The phone writes (PUT, DELETE) of one collection by CRM id, each with its write generation,
+/// so a refresh can tell which records a phone wrote after its listing started.
+///
+/// How a listed record older than a phone's write is detected: a refresh reads the
+/// generation ([`WriteLog::generation`]) before it lists; every write notes its record under
+/// the flight lock with a generation past every earlier one, after its CRM call; the refresh
+/// applies under the same lock and leaves alone every record noted with a later generation
+/// than the one it read ([`WriteLog::since`]), whether its listed copy is older or newer than
+/// the phone's: the next refresh lists it again. A write noted before the listing started has
+/// its CRM call behind it, so the listing shows it.
+#[derive(Default)]
+pub(super) struct WriteLog {
+    generation: std::sync::atomic::AtomicU64,
+    by_crm: std::sync::Mutex<HashMap<String, u64>>,
+}
+
+impl WriteLog {
+    /// The generation of the last write noted: read by a refresh before it lists.
+    pub(super) fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Note a phone's write of `crm_id` (under the flight lock, after its CRM call).
+    pub(super) fn note(&self, crm_id: &str) {
+        let mut m = self.by_crm.lock().unwrap_or_else(|p| p.into_inner());
+        let g = self
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel)
+            + 1;
+        m.insert(crm_id.to_string(), g);
+    }
+
+    /// Whether a phone wrote `crm_id` after generation `listed_at`.
+    pub(super) fn since(&self, crm_id: &str, listed_at: u64) -> bool {
+        let m = self.by_crm.lock().unwrap_or_else(|p| p.into_inner());
+        m.get(crm_id).is_some_and(|g| *g > listed_at)
+    }
+
+    /// Forget the writes a refresh listed from generation `listed_at` saw (one refresh per
+    /// flight at a time, so no older listing still needs them).
+    pub(super) fn prune(&self, listed_at: u64) {
+        let mut m = self.by_crm.lock().unwrap_or_else(|p| p.into_inner());
+        m.retain(|_, g| *g > listed_at);
+    }
 }
 
 /// A CRM tenant: its connector, its collections' bindings and refresh state.

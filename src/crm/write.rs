@@ -1,5 +1,7 @@
 //! The write path: a phone's PUT or DELETE goes to the CRM first, then to the identity map and
-//! the client's copy, under the collection's lock so a refresh cannot interleave.
+//! the client's copy, under the collection's lock so a refresh cannot interleave its apply
+//! step (a refresh lists without the lock; what a phone writes meanwhile is noted in the
+//! flight's `WriteLog` and left to the next refresh). The log lines carry `lock_wait_ms`.
 
 use super::binding::{record_hash, Binding};
 use super::listing::ListingKey;
@@ -100,7 +102,9 @@ impl CrmTenant {
         cond: &WriteCondition,
     ) -> Result<(String, bool), CrmWriteError> {
         let f = self.flight(coll.id);
+        let waited = std::time::Instant::now();
         let _g = f.lock.lock().await;
+        let lock_wait_ms = waited.elapsed().as_millis() as u64;
         // Preconditions before any CRM call.
         let current = store.item_meta(coll, name).await?;
         if !cond.check(current.as_ref().map(|m| m.etag.as_str())) {
@@ -137,6 +141,7 @@ impl CrmTenant {
                     // Deleted in the CRM while the phone edited it: the phone's copy is stale
                     // (412), the item goes now so its next sync reports it removed, and nothing
                     // is re-created behind the CRM user's back.
+                    f.writes.note(&i.crm_id);
                     store.crm_remove(coll, name, false).await?;
                     tracing::info!(tenant = %self.name, collection = %coll.path, %name, crm_id = %i.crm_id, %message, "the record was deleted in the CRM while the phone edited it; the item is removed");
                     return Err(StoreError::PreconditionFailed.into());
@@ -149,6 +154,8 @@ impl CrmTenant {
             }
         };
         self.listings.written(&key);
+        // A refresh listing meanwhile leaves this record to the next one (`WriteLog`).
+        f.writes.note(&record.id);
         let ident = CrmIdentity {
             name: name.to_string(),
             crm_id: record.id.clone(),
@@ -180,7 +187,7 @@ impl CrmTenant {
                 return Err(e.into());
             }
         };
-        tracing::info!(tenant = %self.name, collection = %coll.path, %name, crm_id = %record.id, created = existing.is_none(), "written to the CRM");
+        tracing::info!(tenant = %self.name, collection = %coll.path, %name, crm_id = %record.id, created = existing.is_none(), lock_wait_ms, "written to the CRM");
         Ok((etag, current.is_none()))
     }
 
@@ -326,7 +333,9 @@ impl CrmTenant {
         cond: &WriteCondition,
     ) -> Result<(), CrmWriteError> {
         let f = self.flight(coll.id);
+        let waited = std::time::Instant::now();
         let _g = f.lock.lock().await;
+        let lock_wait_ms = waited.elapsed().as_millis() as u64;
         let current = store
             .item_meta(coll, name)
             .await?
@@ -346,6 +355,8 @@ impl CrmTenant {
             .delete_versioned(&b.entity, &ident.crm_id, ident.version.as_deref())
             .await;
         self.listings.written(&key);
+        // A refresh listing meanwhile does not bring it back (`WriteLog`).
+        f.writes.note(&ident.crm_id);
         match deleted {
             Ok(()) | Err(ConnectorError::NotFound { .. }) => {}
             Err(e) => return Err(e.into()),
@@ -353,7 +364,7 @@ impl CrmTenant {
         // A CRM that only cancels keeps listing the record: remember it was deleted here.
         let keep = self.connector.capabilities(&b.entity).delete == DeleteStyle::StatusChange;
         store.crm_remove(coll, name, keep).await?;
-        tracing::info!(tenant = %self.name, collection = %coll.path, %name, crm_id = %ident.crm_id, "deleted in the CRM");
+        tracing::info!(tenant = %self.name, collection = %coll.path, %name, crm_id = %ident.crm_id, lock_wait_ms, "deleted in the CRM");
         Ok(())
     }
 }

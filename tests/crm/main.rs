@@ -21,3 +21,4 @@ mod scopes;
 mod sealed_tokens;
 mod tenant_examples;
 mod walkthrough;
+mod write_during_refresh;
