@@ -2,6 +2,12 @@
 //! `restore`, `new-epoch`, and the person commands `link`, `unlink`, `devices`, `revoke`.
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc instead of glibc malloc: glibc keeps an arena per allocating thread (actix and
+/// tokio workers, the blocking pool, sqlx's SQLite threads) and holds on to what a burst of
+/// concurrent answers freed; mimalloc returns it to the kernel (docs/benchmarks.md, Round two).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
