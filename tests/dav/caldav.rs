@@ -312,7 +312,11 @@ fn large_calendar_multiget_is_streamed_in_request_order() {
         "an answer over one chunk is streamed"
     );
     let ms = resp.multistatus();
-    let got: Vec<String> = ms.responses().iter().map(|r| r.href().to_string()).collect();
+    let got: Vec<String> = ms
+        .responses()
+        .iter()
+        .map(|r| r.href().to_string())
+        .collect();
     // The members of the one collection in the order asked, then the unknown collection's.
     let mut want: Vec<String> = asked[..asked.len() - 1].to_vec();
     want.push(missing_coll.clone());
