@@ -260,7 +260,9 @@ async fn multiget(
                         Some(item) => renderer.respond(&mut ms, &coll, item),
                         None => ms.status_response(h, 404, None),
                     }
-                    if ms.pending_bytes() >= super::stream::CHUNK && !sink.send(ms.take()).await {
+                    if ms.pending_bytes() >= super::stream::LARGE_CHUNK
+                        && !sink.send(ms.take()).await
+                    {
                         return Ok(());
                     }
                 }

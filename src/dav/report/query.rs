@@ -244,7 +244,7 @@ pub async fn addressbook_query(
         match named {
             Some(names) => {
                 // A batch's bodies are held while it is written (32 cards with 50 KB photos
-                // are 1.6 MB), and the answer is flushed per card, not per batch.
+                // are 1.6 MB), and the answer is flushed once a megabyte is pending.
                 'batches: for batch in names.chunks(QUERY_BATCH) {
                     let mut items = state.store.items_named(&coll, batch).await?;
                     items.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
@@ -252,7 +252,8 @@ pub async fn addressbook_query(
                         if !consider(it, decided, &mut ms) {
                             break 'batches;
                         }
-                        if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
+                        if ms.pending_bytes() >= stream::LARGE_CHUNK && !sink.send(ms.take()).await
+                        {
                             return Ok(());
                         }
                     }
