@@ -96,9 +96,15 @@ fn bound_malloc_arenas() {
             fn mallopt(param: std::ffi::c_int, value: std::ffi::c_int) -> std::ffi::c_int;
         }
         const M_ARENA_MAX: std::ffi::c_int = -8;
+        const M_MMAP_THRESHOLD: std::ffi::c_int = -3;
         // SAFETY: mallopt only sets a malloc parameter; called before other threads exist.
         unsafe {
             mallopt(M_ARENA_MAX, MALLOC_ARENAS);
+            // A fixed threshold: blocks of 4 MiB and more (argon2's 19 MiB per password
+            // check, at start for the dummy hash and per login) are mapped and given back when
+            // freed; glibc's sliding default raises the threshold past them after the first
+            // free, and each arena then keeps 19 MiB for good.
+            mallopt(M_MMAP_THRESHOLD, 4 << 20);
         }
     }
 }
