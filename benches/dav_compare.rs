@@ -4,7 +4,7 @@
 //! cargo bench --bench dav_compare -- [--sizes 1000[,10000]] [--duration 2] [--concurrency 8]
 //!     [--runs 3] [--timeout 30] [--json out.json] [--md out.md]
 //!     [--servers crmdav,radicale,xandikos] [--scale 100000] [--http-seed 100]
-//!     [--load-concurrency 4] [--no-build] [--keep]
+//!     [--load-concurrency 4] [--no-build] [--keep] [--rss]
 //! ```
 //!
 //! See docs/benchmarks.md for what it does and how to read the output. Everything runs on
@@ -63,6 +63,8 @@ struct Args {
     load_concurrency: usize,
     no_build: bool,
     keep: bool,
+    /// Log each server's VmRSS and VmHWM after its restart and after each operation.
+    rss: bool,
     timeout: Duration,
 }
 
@@ -80,6 +82,7 @@ fn parse_args() -> Res<Args> {
         load_concurrency: 4,
         no_build: false,
         keep: false,
+        rss: false,
         timeout: Duration::from_secs(30),
     };
     let mut it = std::env::args().skip(1);
@@ -152,6 +155,7 @@ fn parse_args() -> Res<Args> {
             }
             "--no-build" => a.no_build = true,
             "--keep" => a.keep = true,
+            "--rss" => a.rss = true,
             "-h" | "--help" => {
                 println!(
                     "{}",
@@ -378,12 +382,31 @@ impl Server {
 
     /// Peak resident set size (kB) since the process started.
     fn peak_rss_kb(&self) -> Option<u64> {
+        self.status_kb("VmHWM:")
+    }
+
+    /// A `kB` field of the server's `/proc/<pid>/status` (`VmHWM:`, `VmRSS:`).
+    fn status_kb(&self, field: &str) -> Option<u64> {
         let pid = self.pid()?;
         let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
         s.lines()
-            .find(|l| l.starts_with("VmHWM:"))
+            .find(|l| l.starts_with(field))
             .and_then(|l| l.split_whitespace().nth(1))
             .and_then(|v| v.parse().ok())
+    }
+
+    /// With `--rss`: one log line with the server's resident and peak memory after `what`.
+    fn log_rss(&self, args: &Args, what: &str) {
+        if !args.rss {
+            return;
+        }
+        let mb = |k: Option<u64>| k.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0));
+        log!(
+            "  {} RSS after {what}: {} MB (VmHWM {} MB)",
+            self.flavor.name(),
+            mb(self.status_kb("VmRSS:")),
+            mb(self.peak_rss_kb())
+        );
     }
 }
 
@@ -2006,6 +2029,7 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) 
         let has_peers = servers.iter().any(|s| s.flavor != Flavor::Crmdav);
         for s in servers.iter_mut() {
             s.restart()?;
+            s.log_rss(args, "restart");
             let client = &make_client(args)?;
             let si = info(s);
             let (ne, t1, b1) = count_items(client, &si, &s.coll(Kind::Cal, size))
@@ -2029,10 +2053,12 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) 
                 t1.as_secs_f64() * 1000.0,
                 t2.as_secs_f64() * 1000.0
             );
+            s.log_rss(args, "listing both collections");
             let ctx = Arc::new(make_ctx(s, size, events.clone(), Kind::Cal, args.timeout));
             let mut results = Vec::new();
             for op in ops {
                 let mut r = bench_op(op, ctx.clone(), client, args).await;
+                s.log_rss(args, op.label());
                 // Like with like: a peer too slow for eight workers runs with one, so crmdav
                 // runs the operation with one as well (the ratio's "c=1").
                 if s.flavor == Flavor::Crmdav && has_peers && r.concurrency > 1 {
@@ -2134,6 +2160,7 @@ async fn scale_mode(args: &Args, scale: usize, crm: &mut Server, client: &Client
         .await?;
         drop(contacts);
         crm.restart()?;
+        crm.log_rss(args, "restart");
         let client = &make_client(args)?;
         let si = info(crm);
         let (nc, t, b) = count_items(client, &si, &crm.coll(Kind::Card, size)).await?;
@@ -2141,6 +2168,7 @@ async fn scale_mode(args: &Args, scale: usize, crm: &mut Server, client: &Client
             "  crmdav lists {nc} contacts ({:.0} ms, {b} B)",
             t.as_secs_f64() * 1000.0
         );
+        crm.log_rss(args, "listing the address book");
         let ctx = Arc::new(make_ctx(
             crm,
             size,
@@ -2151,6 +2179,7 @@ async fn scale_mode(args: &Args, scale: usize, crm: &mut Server, client: &Client
         let mut results = Vec::new();
         for op in ops {
             results.push(bench_op(op, ctx.clone(), client, args).await);
+            crm.log_rss(args, op.label());
         }
         let rss = crm.peak_rss_kb();
         for r in &results {

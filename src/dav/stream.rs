@@ -12,6 +12,12 @@ use tokio::sync::mpsc;
 /// Flush to the client once this much is rendered.
 pub const CHUNK: usize = 64 * 1024;
 
+/// Flush threshold for answers whose size follows the request rather than the collection
+/// (multiget, addressbook-query): those under it go out whole with a Content-Length. Measured
+/// at 10,000 events: a 100-href multiget (108 KB) streamed in 64 KB chunks took 44 ms instead
+/// of 1.2 ms whole (cause not found yet); above it, memory stays bounded by one megabyte.
+pub const LARGE_CHUNK: usize = 1024 * 1024;
+
 /// Where a producer writes.
 pub struct Sink {
     tx: mpsc::Sender<(Bytes, bool)>,

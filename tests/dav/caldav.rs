@@ -279,6 +279,63 @@ fn calendar_multiget_returns_bodies_and_404s() {
     assert_eq!(ms.responses().len(), 4);
 }
 
+/// A multiget larger than one batch of reads and one streamed chunk (1 MB): every response in the
+/// order asked, each body the stored one, missing members and an unknown collection as 404s.
+#[test]
+fn large_calendar_multiget_is_streamed_in_request_order() {
+    let d = demo();
+    let missing_coll = format!("{CAL_HOME}{}/x.ics", unique("nocal"));
+    let mut asked: Vec<String> = Vec::new();
+    // Three passes over the 240 events: an answer over the 1 MB flush threshold.
+    for pass in 0..3 {
+        for i in (1..=240).rev() {
+            asked.push(format!("{MEETINGS}demo-evt-{i:04}@crmdav.ics"));
+            if i % 50 == pass {
+                asked.push(format!("{MEETINGS}missing-{i}.ics"));
+            }
+        }
+    }
+    asked.push(missing_coll.clone());
+    let hrefs: String = asked
+        .iter()
+        .map(|h| format!("<D:href>{h}</D:href>"))
+        .collect();
+    let body = format!(
+        r#"<C:calendar-multiget xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav"><D:prop><D:getetag/><C:calendar-data/></D:prop>{hrefs}</C:calendar-multiget>"#
+    );
+    let resp = d.report(MEETINGS, "1", &body);
+    assert!(
+        resp.body.len() > 1024 * 1024,
+        "the answer spans more than one streamed chunk ({} bytes)",
+        resp.body.len()
+    );
+    assert_eq!(
+        resp.header("content-length"),
+        None,
+        "an answer over one chunk is streamed"
+    );
+    let ms = resp.multistatus();
+    let got: Vec<String> = ms
+        .responses()
+        .iter()
+        .map(|r| r.href().to_string())
+        .collect();
+    // The members of the one collection in the order asked, then the unknown collection's.
+    let mut want: Vec<String> = asked[..asked.len() - 1].to_vec();
+    want.push(missing_coll.clone());
+    assert_eq!(got, want);
+    for h in &asked {
+        let r = ms.get(h);
+        if h.contains("/missing-") || *h == missing_coll {
+            assert_eq!(r.status, Some(404), "{h}");
+        } else {
+            let g = d.get(h);
+            assert_eq!(r.ok(DAV, "getetag").text, g.etag(), "{h}");
+            assert_eq!(r.ok(CALDAV, "calendar-data").text, g.text(), "{h}");
+        }
+    }
+}
+
 fn berlin_vtimezone() -> &'static str {
     "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nBEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nTZNAME:CEST\r\nDTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\nBEGIN:STANDARD\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nTZNAME:CET\r\nDTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n"
 }

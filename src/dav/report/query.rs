@@ -243,16 +243,19 @@ pub async fn addressbook_query(
         };
         match named {
             Some(names) => {
-                'batches: for batch in names.chunks(256) {
+                // A batch's bodies are held while it is written (32 cards with 50 KB photos
+                // are 1.6 MB), and the answer is flushed once a megabyte is pending.
+                'batches: for batch in names.chunks(QUERY_BATCH) {
                     let mut items = state.store.items_named(&coll, batch).await?;
                     items.sort_by(|a, b| a.meta.name.cmp(&b.meta.name));
                     for it in &items {
                         if !consider(it, decided, &mut ms) {
                             break 'batches;
                         }
-                    }
-                    if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
-                        return Ok(());
+                        if ms.pending_bytes() >= stream::LARGE_CHUNK && !sink.send(ms.take()).await
+                        {
+                            return Ok(());
+                        }
                     }
                 }
             }
@@ -281,6 +284,9 @@ pub async fn addressbook_query(
     })
     .await)
 }
+
+/// Cards read per statement when an addressbook-query knows their names.
+const QUERY_BATCH: usize = 32;
 
 /// The cards an addressbook-query examines.
 enum Source {

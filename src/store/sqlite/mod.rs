@@ -73,6 +73,10 @@ impl SqliteStore {
             // Overwritten values are zeroed in their page, so an old plaintext secret (a CRM
             // token sealed since) does not linger in the file; `fast` costs no extra I/O.
             .pragma("secure_delete", "fast")
+            // 512 KiB of page cache per connection instead of SQLite's 2 MiB: eight
+            // connections otherwise keep 16 MiB of the file resident in the process; a miss
+            // is a read served by the kernel's page cache. No mmap (its pages count as ours).
+            .pragma("cache_size", "-512")
             .busy_timeout(Duration::from_secs(10));
         let mut file_guard = None;
         if let Some(rest) = url.strip_prefix("sqlite://") {
