@@ -47,8 +47,6 @@ macro_rules! http_service {
             .client_request_timeout(header_timeout)
             .keep_alive(keep_alive)
             .client_disconnect_timeout(Duration::from_secs(1))
-            // Answers leave in one or a few writes; don't let Nagle hold them for the client's ACK.
-            .tcp_nodelay(true)
             .expect(fn_service(move |req| limits::expect_continue(req, limit)))
             .h1(map_config(
                 app.into_factory()
@@ -56,6 +54,24 @@ macro_rules! http_service {
                 |_| AppConfig::default(),
             ))
     }};
+}
+
+/// The first step of every listener: TCP_NODELAY on the accepted socket. actix-http's
+/// `tcp_nodelay` setting is applied by its protocol-detecting service only, not by the HTTP/1
+/// service's `.tcp()` or `.rustls_0_23()`: without this, a streamed answer's chunks waited
+/// for the client's delayed ACK (a 108 KB multiget in 64 KB chunks took 44 ms, not 1 ms).
+fn nodelay<E>() -> impl actix_service::ServiceFactory<
+    actix_web::rt::net::TcpStream,
+    Config = (),
+    Response = actix_web::rt::net::TcpStream,
+    Error = E,
+    InitError = (),
+> {
+    fn_service(|io: actix_web::rt::net::TcpStream| {
+        // Best effort: a socket that refuses the option still serves, only slower.
+        let _ = io.set_nodelay(true);
+        std::future::ready(Ok(io))
+    })
 }
 
 /// Run the HTTP server (and the operations and redirect listeners, if configured) until
@@ -73,7 +89,9 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
         None => {
             let (data, setup) = (data.clone(), setup.clone());
             server = server.bind("crmdav", listen, move || {
-                http_service!(data.clone(), setup.clone(), Routes::Dav { metrics_here }).tcp()
+                nodelay().and_then(
+                    http_service!(data.clone(), setup.clone(), Routes::Dav { metrics_here }).tcp(),
+                )
             })?;
         }
         Some(t) => {
@@ -82,8 +100,10 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
             tls.watch(t.clone());
             let (data, setup) = (data.clone(), setup.clone());
             server = server.bind("crmdav-tls", listen, move || {
-                http_service!(data.clone(), setup.clone(), Routes::Dav { metrics_here })
-                    .rustls_0_23(config.clone())
+                nodelay().and_then(
+                    http_service!(data.clone(), setup.clone(), Routes::Dav { metrics_here })
+                        .rustls_0_23(config.clone()),
+                )
             })?;
         }
     }
@@ -99,7 +119,7 @@ pub async fn serve(state: Arc<AppState>, listen: &str) -> anyhow::Result<()> {
     if let Some(ops) = &ops_listen {
         let data = data.clone();
         server = server.bind("crmdav-ops", ops, move || {
-            http_service!(data.clone(), setup.clone(), Routes::Operations).tcp()
+            nodelay().and_then(http_service!(data.clone(), setup.clone(), Routes::Operations).tcp())
         })?;
     }
     tracing::info!(
