@@ -2,7 +2,6 @@
 //! `restore`, `new-epoch`, and the person commands `link`, `unlink`, `devices`, `revoke`.
 
 use clap::{Parser, Subcommand};
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
