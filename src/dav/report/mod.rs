@@ -134,7 +134,29 @@ pub struct ItemRenderer<'a> {
     pub scratch: RefCell<Option<(Resource, String)>>,
 }
 
-impl ItemRenderer<'_> {
+impl<'a> ItemRenderer<'a> {
+    /// A renderer for one REPORT answer, with the gateway's limits.
+    pub fn new(
+        state: &crate::app::AppState,
+        principal: &'a crate::auth::Principal,
+        pr: &'a PropRequest,
+        data: &'a DataRequest,
+        dead: &'a HashMap<String, Vec<DeadProperty>>,
+    ) -> ItemRenderer<'a> {
+        ItemRenderer {
+            ctx: PropCtx {
+                principal,
+                max_resource_size: state.cfg.limits.max_resource_bytes,
+                quota: None,
+            },
+            max_instances: state.cfg.limits.max_instances,
+            pr,
+            data,
+            dead,
+            scratch: Default::default(),
+        }
+    }
+
     /// Write one item's response.
     pub fn respond(&self, ms: &mut Multistatus, coll: &Collection, item: &Item) {
         let mut scratch = self.scratch.borrow_mut();
@@ -238,18 +260,7 @@ async fn multiget(
                 continue;
             };
             let dead = state.store.dead_props_under(tenant, &coll.path).await?;
-            let renderer = ItemRenderer {
-                ctx: PropCtx {
-                    principal: &principal,
-                    max_resource_size: state.cfg.limits.max_resource_bytes,
-                    quota: None,
-                },
-                max_instances: state.cfg.limits.max_instances,
-                pr: &pr,
-                data: &data,
-                dead: &dead,
-                scratch: Default::default(),
-            };
+            let renderer = ItemRenderer::new(state, &principal, &pr, &data, &dead);
             for batch in names.chunks(MULTIGET_BATCH) {
                 let wanted: Vec<String> = batch.iter().map(|(n, _)| n.clone()).collect();
                 let items = state.store.items_named(&coll, &wanted).await?;

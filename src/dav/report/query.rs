@@ -4,7 +4,6 @@
 
 use super::{prop_request, query_scope, DataRequest, ItemRenderer};
 use crate::dav::multistatus::Multistatus;
-use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
 use crate::dav::stream;
 use crate::dav::Req;
@@ -61,16 +60,8 @@ pub async fn calendar_query(
         use futures_util::StreamExt;
         let state = shared.as_ref();
         let renderer = ItemRenderer {
-            ctx: PropCtx {
-                principal: &principal,
-                max_resource_size: state.cfg.limits.max_resource_bytes,
-                quota: None,
-            },
             max_instances: max,
-            pr: &pr,
-            data: &data,
-            dead: &dead,
-            scratch: Default::default(),
+            ..ItemRenderer::new(state, &principal, &pr, &data, &dead)
         };
         let cap = state.cfg.limits.max_report_results;
         let mut rows = match only {
@@ -204,18 +195,7 @@ pub async fn addressbook_query(
     Ok(stream::multistatus(move |sink| async move {
         use futures_util::StreamExt;
         let state = shared.as_ref();
-        let renderer = ItemRenderer {
-            ctx: PropCtx {
-                principal: &principal,
-                max_resource_size: state.cfg.limits.max_resource_bytes,
-                quota: None,
-            },
-            max_instances: state.cfg.limits.max_instances,
-            pr: &pr,
-            data: &data,
-            dead: &dead,
-            scratch: Default::default(),
-        };
+        let renderer = ItemRenderer::new(state, &principal, &pr, &data, &dead);
         let mut ms = Multistatus::new().minimal(minimal);
         let mut n = 0usize;
         let mut overflow = false;

@@ -2,7 +2,6 @@
 
 use super::{prop_request, DataRequest, ItemRenderer};
 use crate::dav::multistatus::Multistatus;
-use crate::dav::props::PropCtx;
 use crate::dav::resource::Resource;
 use crate::dav::stream;
 use crate::dav::Req;
@@ -97,18 +96,7 @@ pub async fn sync_collection(
     // read when the client asked for item data) are fetched a batch at a time.
     Ok(stream::multistatus(move |sink| async move {
         let state = shared.as_ref();
-        let renderer = ItemRenderer {
-            ctx: PropCtx {
-                principal: &principal,
-                max_resource_size: state.cfg.limits.max_resource_bytes,
-                quota: None,
-            },
-            max_instances: state.cfg.limits.max_instances,
-            pr: &pr,
-            data: &data,
-            dead: &dead,
-            scratch: Default::default(),
-        };
+        let renderer = ItemRenderer::new(state, &principal, &pr, &data, &dead);
         use futures_util::StreamExt;
         let rows = match source {
             Changes::Listed(changes) => {
