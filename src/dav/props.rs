@@ -381,9 +381,11 @@ fn quota_of(ctx: &PropCtx<'_>, res: &Resource) -> Option<UserQuota> {
     (owner == ctx.principal.user.name).then_some(ctx.quota?)
 }
 
-/// The entry for `{ns}name`.
+/// The entry for `{ns}name`. Looked up per property and member in a listing: the lengths of
+/// the local names rule most entries out before any bytes are compared (most share `DAV:`).
 pub fn find(ns: &str, name: &str) -> Option<&'static LiveProp> {
-    LIVE.iter().find(|p| p.ns == ns && p.name == name)
+    LIVE.iter()
+        .find(|p| p.name.len() == name.len() && p.name == name && p.ns == ns)
 }
 
 /// Properties that PROPPATCH may never change (RFC 4918 §15, and the CalDAV/CardDAV ones).
