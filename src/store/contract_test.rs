@@ -1481,6 +1481,7 @@ async fn copy_and_move_trees(s: &Store) {
     assert_ne!(copy.instance, cal.instance, "a copy is a new collection");
     assert!(s.collection(T, "tr/copy/sub/").await.unwrap().is_some());
     assert_eq!(s.item(&copy, "e.ics").await.unwrap().unwrap().body, b"E");
+    assert_eq!(listed_sizes(s, &copy).await, [("e.ics".into(), 1)]);
     assert_eq!(
         s.item_index(&copy, "e.ics").await.unwrap().uid.as_deref(),
         Some("u-tree")
