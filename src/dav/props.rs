@@ -609,6 +609,72 @@ mod tests {
         }
     }
 
+    /// Every entry writes what its value renders (one rule per property, whichever way a
+    /// caller asks), on every kind of resource, a member with characters to escape and one
+    /// with an empty media type included.
+    #[test]
+    fn write_renders_the_value() {
+        let principal = Principal {
+            tenant: "t".into(),
+            user: crate::auth::User {
+                name: "demo".into(),
+                display_name: Some("D & <o>".into()),
+                email: Some("demo@example.com".into()),
+            },
+            read_only: std::sync::Arc::from(Vec::new()),
+        };
+        let ctx = PropCtx {
+            principal: &principal,
+            max_resource_size: 1024,
+            quota: Some(UserQuota { used: 5, limit: 9 }),
+        };
+        let odd = crate::store::ItemMeta {
+            etag: "\"a<&>\u{1}\"".into(),
+            content_type: String::new(),
+            ..meta()
+        };
+        let resources = [
+            Resource::Root,
+            Resource::Context,
+            Resource::Principals,
+            Resource::Principal("demo".into()),
+            Resource::Homes(HomeKind::Calendars),
+            Resource::Homes(HomeKind::Addressbooks),
+            Resource::Collection(collection(CollectionKind::Calendar)),
+            Resource::Collection(collection(CollectionKind::Addressbook)),
+            Resource::Collection(collection(CollectionKind::Plain)),
+            Resource::Item(collection(CollectionKind::Calendar), meta()),
+            Resource::Item(collection(CollectionKind::Calendar), odd),
+        ];
+        let mut written_items = 0;
+        for res in &resources {
+            for p in LIVE {
+                let mut direct = XmlWriter::default();
+                let wrote = p.write(&ctx, res, &mut direct);
+                let mut via_value = XmlWriter::default();
+                let value = p.value(&ctx, res);
+                if let Some(v) = &value {
+                    write_prop(&mut via_value, p.ns, p.name, v);
+                }
+                assert_eq!(wrote, value.is_some(), "{{{}}}{}", p.ns, p.name);
+                assert_eq!(
+                    direct.buf, via_value.buf,
+                    "{{{}}}{} on {res:?}",
+                    p.ns, p.name
+                );
+                written_items += usize::from(wrote && matches!(res, Resource::Item(..)));
+            }
+        }
+        assert!(
+            written_items > 4,
+            "members have live properties: {written_items}"
+        );
+        let mut w = XmlWriter::default();
+        let etag = find(NS_DAV, "getetag").expect("getetag");
+        assert!(etag.write(&ctx, &resources[10], &mut w));
+        assert_eq!(w.buf, "<d:getetag>\"a&lt;&amp;&gt;\u{FFFD}\"</d:getetag>");
+    }
+
     fn listed(res: &Resource) -> Vec<(&'static str, &'static str, bool)> {
         live_names(res).map(|p| (p.ns, p.name, p.allprop)).collect()
     }
