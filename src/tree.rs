@@ -340,13 +340,17 @@ pub fn href(path: &str) -> String {
 /// The href of member `name` of the collection whose href is `coll_href` (which ends with a
 /// slash): only the member name is encoded, for listings of many members.
 pub fn member_href(coll_href: &str, name: &str) -> String {
-    let enc = utf8_percent_encode(name, SEGMENT);
     let mut out = String::with_capacity(coll_href.len() + name.len() + 8);
+    push_member_href(&mut out, coll_href, name);
+    out
+}
+
+/// [`member_href`] appended to `out` (a listing reuses one buffer for every member).
+pub fn push_member_href(out: &mut String, coll_href: &str, name: &str) {
     out.push_str(coll_href);
-    for part in enc {
+    for part in utf8_percent_encode(name, SEGMENT) {
         out.push_str(part);
     }
-    out
 }
 
 /// The principal URL of a user.

@@ -86,6 +86,15 @@ impl PropStats {
 }
 
 impl PropStats {
+    /// Empty it for the next resource, keeping its buffers (a listing renders every member
+    /// into one).
+    pub fn clear(&mut self) {
+        self.ok.buf.clear();
+        self.not_found.buf.clear();
+        self.other.clear();
+        self.why.clear();
+    }
+
     /// Say why the properties with status `code` were refused.
     pub fn describe(&mut self, code: u16, why: impl Into<String>) {
         self.why.push((code, why.into()));
@@ -147,6 +156,11 @@ impl Multistatus {
 
     /// A response with propstats.
     pub fn propstat_response(&mut self, href: &str, ps: PropStats) {
+        self.propstat_response_of(href, &ps);
+    }
+
+    /// [`Multistatus::propstat_response`] from borrowed propstats (to be cleared and reused).
+    pub fn propstat_response_of(&mut self, href: &str, ps: &PropStats) {
         self.w.raw("<d:response><d:href>");
         self.w.text(href);
         self.w.raw("</d:href>");
@@ -216,9 +230,11 @@ impl Multistatus {
         self.w.buf.len()
     }
 
-    /// Take what is rendered so far (for streaming).
+    /// Take what is rendered so far (for streaming). The next chunk starts with the capacity
+    /// this one reached, so it is not grown (and copied) again from nothing.
     pub fn take(&mut self) -> String {
-        std::mem::take(&mut self.w.buf)
+        let cap = self.w.buf.capacity();
+        std::mem::replace(&mut self.w.buf, String::with_capacity(cap))
     }
 
     /// Close the document and take the rest (for streaming).

@@ -106,9 +106,7 @@ pub fn render_props(
         PropRequest::AllProp(include) => {
             for p in live_names(res) {
                 if p.allprop || include.iter().any(|n| n.is(p.ns, p.name)) {
-                    if let Some(v) = (p.value)(ctx, res) {
-                        props::write_prop(&mut w, p.ns, p.name, &v);
-                    }
+                    p.write(ctx, res, &mut w);
                 }
             }
             for d in dead {
@@ -136,9 +134,10 @@ pub fn render_props(
                         continue;
                     }
                 }
-                if let Some(v) = live_value(ctx, res, ns, name) {
-                    props::write_prop(ps.ok_writer(), ns, name, &v);
-                } else if let Some(DeadProperty { value: xml, .. }) =
+                if props::find(ns, name).is_some_and(|p| p.write(ctx, res, ps.ok_writer())) {
+                    continue;
+                }
+                if let Some(DeadProperty { value: xml, .. }) =
                     dead.iter().find(|d| d.ns == *ns && d.name == *name)
                 {
                     ps.ok(&sanitize(xml));
@@ -286,14 +285,29 @@ fn respond_at(
     pr: &PropRequest,
     ms: &mut Multistatus,
 ) {
-    let mut ps = PropStats::default();
-    let d = r
-        .store_path()
-        .and_then(|p| dead.get(&p))
-        .map(Vec::as_slice)
-        .unwrap_or(&[]);
-    render_props(ctx, r, d, pr, None, &mut ps);
-    ms.propstat_response(href, ps);
+    respond_with(ctx, r, href, dead, pr, &mut PropStats::default(), ms);
+}
+
+/// [`respond_at`] rendering into `ps` (cleared first), which a listing reuses for every
+/// member.
+fn respond_with(
+    ctx: &PropCtx<'_>,
+    r: &Resource,
+    href: &str,
+    dead: &HashMap<String, Vec<DeadProperty>>,
+    pr: &PropRequest,
+    ps: &mut PropStats,
+    ms: &mut Multistatus,
+) {
+    ps.clear();
+    // Most collections have no dead properties: then no member's path is made to look up.
+    let d = if dead.is_empty() {
+        None
+    } else {
+        r.store_path().and_then(|p| dead.get(&p))
+    };
+    render_props(ctx, r, d.map_or(&[], Vec::as_slice), pr, None, ps);
+    ms.propstat_response_of(href, ps);
 }
 
 /// PROPFIND Depth 1 on a stored collection, streamed: members are read from the store row by
@@ -337,15 +351,18 @@ async fn stream_collection(
         let mut rows = state.store.stream_items(&coll, false);
         // One item resource for every row: the collection is cloned once, not per member.
         let mut res: Option<Resource> = None;
+        // Likewise one href buffer and one set of propstats.
+        let (mut href, mut ps) = (String::new(), PropStats::default());
         while let Some(item) = rows.next().await {
             let item = item?;
-            let href = crate::tree::member_href(&base, &item.meta.name);
+            href.clear();
+            crate::tree::push_member_href(&mut href, &base, &item.meta.name);
             match &mut res {
                 Some(Resource::Item(_, meta)) => *meta = item.meta,
                 _ => res = Some(Resource::Item(coll.clone(), item.meta)),
             }
             let Some(res) = res.as_ref() else { continue };
-            respond_at(&ctx, res, &href, &dead, &pr, &mut ms);
+            respond_with(&ctx, res, &href, &dead, &pr, &mut ps, &mut ms);
             if ms.pending_bytes() >= super::stream::CHUNK && !sink.send(ms.take()).await {
                 return Ok(());
             }

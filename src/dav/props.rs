@@ -9,7 +9,7 @@
 use super::report::ReportKind;
 use super::resource::Resource;
 use crate::auth::Principal;
-use crate::store::CollectionKind;
+use crate::store::{CollectionKind, ItemMeta};
 use crate::tree::{self, HomeKind};
 use crate::xml::{escape_text, Element, XmlWriter, NS_CALDAV, NS_CARDDAV, NS_CS, NS_DAV};
 
@@ -60,9 +60,15 @@ pub struct UserQuota {
 /// The quota properties (RFC 4331 §3, §4), which exist only where a quota is configured.
 pub const QUOTA_PROPS: [&str; 2] = ["quota-available-bytes", "quota-used-bytes"];
 
-/// How a live property's value is computed: its inner XML on a resource, `None` where the
-/// resource has no such property.
-pub type Render = fn(&PropCtx<'_>, &Resource) -> Option<String>;
+/// How a live property's value is computed.
+#[derive(Clone, Copy)]
+pub enum Render {
+    /// Its inner XML on a resource, `None` where the resource has no such property.
+    Xml(fn(&PropCtx<'_>, &Resource) -> Option<String>),
+    /// A text field of a member's metadata, as character data; members only. Written
+    /// straight into the answer: a listing allocates nothing for it per member.
+    ItemText(fn(&ItemMeta) -> &str),
+}
 
 /// One property the server knows.
 pub struct LiveProp {
@@ -80,7 +86,7 @@ pub struct LiveProp {
     /// The resources that list it in `propname` and `allprop`.
     pub on: fn(&Resource) -> bool,
     /// Its value.
-    pub value: Render,
+    pub render: Render,
 }
 
 impl LiveProp {
@@ -89,7 +95,7 @@ impl LiveProp {
         ns: &'static str,
         name: &'static str,
         on: fn(&Resource) -> bool,
-        value: Render,
+        value: fn(&PropCtx<'_>, &Resource) -> Option<String>,
     ) -> Self {
         LiveProp {
             ns,
@@ -98,7 +104,48 @@ impl LiveProp {
             protected: true,
             hrefs: false,
             on,
-            value,
+            render: Render::Xml(value),
+        }
+    }
+
+    /// A protected property of members whose value is the text of one metadata field.
+    const fn item_text(ns: &'static str, name: &'static str, field: fn(&ItemMeta) -> &str) -> Self {
+        LiveProp {
+            render: Render::ItemText(field),
+            ..LiveProp::new(ns, name, on::item, |_, _| None)
+        }
+    }
+
+    /// Its inner XML on `res`, `None` where `res` has no such property.
+    pub fn value(&self, ctx: &PropCtx<'_>, res: &Resource) -> Option<String> {
+        match (self.render, res) {
+            (Render::Xml(f), _) => f(ctx, res),
+            (Render::ItemText(f), Resource::Item(_, m)) => Some(escape_text(f(m))),
+            (Render::ItemText(_), _) => None,
+        }
+    }
+
+    /// Write the property with its value on `res` into `w` (as [`write_prop`] would write
+    /// [`LiveProp::value`]); `false`, with nothing written, where `res` has none.
+    pub fn write(&self, ctx: &PropCtx<'_>, res: &Resource, w: &mut XmlWriter) -> bool {
+        match (self.render, res) {
+            (Render::ItemText(f), Resource::Item(_, m)) => {
+                let text = f(m);
+                if text.is_empty() {
+                    w.empty(self.ns, self.name);
+                } else {
+                    w.text_elem(self.ns, self.name, text);
+                }
+                true
+            }
+            (Render::ItemText(_), _) => false,
+            (Render::Xml(f), _) => match f(ctx, res) {
+                Some(v) => {
+                    write_prop(w, self.ns, self.name, &v);
+                    true
+                }
+                None => false,
+            },
         }
     }
 
@@ -297,16 +344,8 @@ pub static LIVE: &[LiveProp] = &[
         |_, r| collations(r, "card"),
     )
     .writable(),
-    LiveProp::new(NS_DAV, "getetag", on::item, |_, r| match r {
-        Resource::Item(_, m) => Some(escape_text(&m.etag)),
-        _ => None,
-    })
-    .in_allprop(),
-    LiveProp::new(NS_DAV, "getcontenttype", on::item, |_, r| match r {
-        Resource::Item(_, m) => Some(escape_text(&m.content_type)),
-        _ => None,
-    })
-    .in_allprop(),
+    LiveProp::item_text(NS_DAV, "getetag", |m| &m.etag).in_allprop(),
+    LiveProp::item_text(NS_DAV, "getcontenttype", |m| &m.content_type).in_allprop(),
     LiveProp::new(NS_DAV, "getcontentlength", on::item, |_, r| match r {
         Resource::Item(_, m) => Some(m.size.to_string()),
         _ => None,
@@ -342,9 +381,11 @@ fn quota_of(ctx: &PropCtx<'_>, res: &Resource) -> Option<UserQuota> {
     (owner == ctx.principal.user.name).then_some(ctx.quota?)
 }
 
-/// The entry for `{ns}name`.
+/// The entry for `{ns}name`. Looked up per property and member in a listing: the lengths of
+/// the local names rule most entries out before any bytes are compared (most share `DAV:`).
 pub fn find(ns: &str, name: &str) -> Option<&'static LiveProp> {
-    LIVE.iter().find(|p| p.ns == ns && p.name == name)
+    LIVE.iter()
+        .find(|p| p.name.len() == name.len() && p.name == name && p.ns == ns)
 }
 
 /// Properties that PROPPATCH may never change (RFC 4918 §15, and the CalDAV/CardDAV ones).
@@ -364,7 +405,7 @@ pub fn has_live(res: &Resource, ns: &str, name: &str) -> bool {
 
 /// Render the inner XML of live property `{ns}name` of `res`, or `None` when it has none.
 pub fn live_value(ctx: &PropCtx<'_>, res: &Resource, ns: &str, name: &str) -> Option<String> {
-    find(ns, name).and_then(|p| (p.value)(ctx, res))
+    find(ns, name).and_then(|p| p.value(ctx, res))
 }
 
 /// Write `<{ns}name>inner</{ns}name>` for a live property.
@@ -566,6 +607,72 @@ mod tests {
             modified: 0,
             created: 0,
         }
+    }
+
+    /// Every entry writes what its value renders (one rule per property, whichever way a
+    /// caller asks), on every kind of resource, a member with characters to escape and one
+    /// with an empty media type included.
+    #[test]
+    fn write_renders_the_value() {
+        let principal = Principal {
+            tenant: "t".into(),
+            user: crate::auth::User {
+                name: "demo".into(),
+                display_name: Some("D & <o>".into()),
+                email: Some("demo@example.com".into()),
+            },
+            read_only: std::sync::Arc::from(Vec::new()),
+        };
+        let ctx = PropCtx {
+            principal: &principal,
+            max_resource_size: 1024,
+            quota: Some(UserQuota { used: 5, limit: 9 }),
+        };
+        let odd = crate::store::ItemMeta {
+            etag: "\"a<&>\u{1}\"".into(),
+            content_type: String::new(),
+            ..meta()
+        };
+        let resources = [
+            Resource::Root,
+            Resource::Context,
+            Resource::Principals,
+            Resource::Principal("demo".into()),
+            Resource::Homes(HomeKind::Calendars),
+            Resource::Homes(HomeKind::Addressbooks),
+            Resource::Collection(collection(CollectionKind::Calendar)),
+            Resource::Collection(collection(CollectionKind::Addressbook)),
+            Resource::Collection(collection(CollectionKind::Plain)),
+            Resource::Item(collection(CollectionKind::Calendar), meta()),
+            Resource::Item(collection(CollectionKind::Calendar), odd),
+        ];
+        let mut written_items = 0;
+        for res in &resources {
+            for p in LIVE {
+                let mut direct = XmlWriter::default();
+                let wrote = p.write(&ctx, res, &mut direct);
+                let mut via_value = XmlWriter::default();
+                let value = p.value(&ctx, res);
+                if let Some(v) = &value {
+                    write_prop(&mut via_value, p.ns, p.name, v);
+                }
+                assert_eq!(wrote, value.is_some(), "{{{}}}{}", p.ns, p.name);
+                assert_eq!(
+                    direct.buf, via_value.buf,
+                    "{{{}}}{} on {res:?}",
+                    p.ns, p.name
+                );
+                written_items += usize::from(wrote && matches!(res, Resource::Item(..)));
+            }
+        }
+        assert!(
+            written_items > 4,
+            "members have live properties: {written_items}"
+        );
+        let mut w = XmlWriter::default();
+        let etag = find(NS_DAV, "getetag").expect("getetag");
+        assert!(etag.write(&ctx, &resources[10], &mut w));
+        assert_eq!(w.buf, "<d:getetag>\"a&lt;&amp;&gt;\u{FFFD}\"</d:getetag>");
     }
 
     fn listed(res: &Resource) -> Vec<(&'static str, &'static str, bool)> {

@@ -55,6 +55,45 @@ async fn calendar(s: &Store, path: &str) -> Collection {
         .unwrap()
 }
 
+/// Every member of `c` is listed with the length of its body as `size`, by name
+/// (`list_items`, `stream_items`) and in the change log: the listings read the stored size
+/// (migration 0011), which every write path keeps. Returns the names and sizes by name.
+async fn listed_sizes(s: &Store, c: &Collection) -> Vec<(String, i64)> {
+    let bodies: Vec<(String, i64)> = s
+        .list_items_with_body(c)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| (i.meta.name, i.body.len() as i64))
+        .collect();
+    let listed: Vec<(String, i64)> = s
+        .list_items(c)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.name, m.size))
+        .collect();
+    assert_eq!(listed, bodies, "list_items");
+    let streamed: Vec<(String, i64)> = s
+        .stream_items(c, false)
+        .map(|r| r.unwrap())
+        .map(|i| (i.meta.name, i.meta.size))
+        .collect()
+        .await;
+    assert_eq!(streamed, bodies, "stream_items");
+    let (changes, _) = s.changes_since(c, None, None).await.unwrap();
+    let mut logged: Vec<(String, i64)> = changes
+        .into_iter()
+        .filter_map(|ch| match ch {
+            Change::Changed(m, _) => Some((m.name, m.size)),
+            Change::Deleted(..) => None,
+        })
+        .collect();
+    logged.sort();
+    assert_eq!(logged, bodies, "the change log");
+    bodies
+}
+
 fn seq_of(c: &Change) -> i64 {
     match c {
         Change::Changed(_, s) | Change::Deleted(_, s) => *s,
@@ -273,6 +312,8 @@ async fn items(s: &Store) {
         .collect()
         .await;
     assert!(bare.iter().all(|i| i.body.is_empty()) && bare[0].meta.size == 4);
+    let sizes = listed_sizes(s, &c).await;
+    assert_eq!(sizes[..2], [("a.ics".into(), 4), ("b.ics".into(), 2)]);
     let mut named: Vec<String> = s
         .items_named(&c, &["b.ics".into(), "a.ics".into(), "none".into()])
         .await
@@ -714,6 +755,7 @@ async fn identity_batch(s: &Store) {
     assert_eq!(seq1, seq0 + 3, "one change per item written");
     assert_eq!(s.crm_identities(&c).await.unwrap().len(), 3);
     assert_eq!(s.item(&c, "b2.ics").await.unwrap().unwrap().body, bodies[1]);
+    assert_eq!(listed_sizes(s, &c).await.len(), 3);
     // Again: the same bytes write nothing; an import of a CRM id held under another name is
     // refused on its own, the rest of the batch goes through.
     let moved = CrmIdentity {
@@ -1372,6 +1414,11 @@ async fn copy_and_move_items(s: &Store) {
     let a2 = coll(s, "m/a/").await;
     let (ch, _) = s.changes_since(&a2, Some(a1.seq), None).await.unwrap();
     assert_eq!(ch.len(), 2, "a move is a new member and a deletion: {ch:?}");
+    assert_eq!(listed_sizes(s, &a2).await, [("z.ics".into(), 1)]);
+    assert_eq!(
+        listed_sizes(s, &coll(s, "m/b/").await).await,
+        [("y.ics".into(), 1)]
+    );
     // The source is gone now.
     assert!(matches!(
         s.copy_item(
@@ -1434,6 +1481,7 @@ async fn copy_and_move_trees(s: &Store) {
     assert_ne!(copy.instance, cal.instance, "a copy is a new collection");
     assert!(s.collection(T, "tr/copy/sub/").await.unwrap().is_some());
     assert_eq!(s.item(&copy, "e.ics").await.unwrap().unwrap().body, b"E");
+    assert_eq!(listed_sizes(s, &copy).await, [("e.ics".into(), 1)]);
     assert_eq!(
         s.item_index(&copy, "e.ics").await.unwrap().uid.as_deref(),
         Some("u-tree")
@@ -1494,7 +1542,7 @@ async fn postgres_meets_the_contract() {
         again.schema_version().await.unwrap(),
         again.latest_schema_version()
     );
-    assert_eq!(again.latest_schema_version(), 10);
+    assert_eq!(again.latest_schema_version(), 11);
     // A wrong password is refused: the URL's password is really what logs in.
     let db = url.rsplit('/').next().unwrap_or_default();
     assert!(Store::open(&pg.url(db, "wrong")).await.is_err());

@@ -142,7 +142,7 @@ async fn a_state_file_of_the_previous_release_opens_unchanged() {
     let url = format!("sqlite://{}", db.display());
 
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.latest_schema_version(), 10);
+    assert_eq!(store.latest_schema_version(), 11);
     check(&store, &expected).await;
     drop(store);
 
@@ -180,7 +180,7 @@ async fn the_trigram_index_covers_the_fields_stored_before_it() {
     pool.close().await;
 
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 10);
+    assert_eq!(store.schema_version().await.unwrap(), 11);
     let coll = store
         .collection("fx", "addressbooks/ann/book/")
         .await
@@ -215,5 +215,80 @@ async fn the_trigram_index_covers_the_fields_stored_before_it() {
     assert_eq!(
         store.card_candidates(&coll, "EMAIL", "ada@").await.unwrap(),
         ["ada.vcf"]
+    );
+}
+
+/// Migration 0011 stores each body's length for the listings: a store at schema 10 lists,
+/// once upgraded, the octet length of every member's body (a body an older release stored
+/// as TEXT included), by name and in the change log, and a write afterwards keeps it.
+#[tokio::test]
+async fn the_listings_read_sizes_stored_before_them() {
+    use crate::store::{ItemIndex, WriteCondition};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("v10.db").display());
+    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    sqlx::migrate!("./migrations")
+        .run_to(10, &pool)
+        .await
+        .unwrap();
+    // "é" is two octets: a TEXT body's size is its octet length, not its characters.
+    sqlx::raw_sql(
+        "INSERT INTO collections (id, tenant, path, kind, seq, instance, created, modified) \
+         VALUES (1, 'fx', 'calendars/ann/cal/', 'calendar', 3, 'abc', 1, 1);
+         INSERT INTO items (id, collection_id, name, etag, content_type, body, seq, created, \
+         modified) VALUES (1, 1, 'a.ics', 'e1', 'text/calendar', X'41424344', 1, 1, 1), \
+         (2, 1, 'b.ics', 'e2', 'text/calendar', 'caf' || char(233), 2, 1, 1), \
+         (3, 1, 'c.ics', 'e3', 'text/calendar', X'', 3, 1, 1);",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(store.schema_version().await.unwrap(), 11);
+    let coll = store
+        .collection("fx", "calendars/ann/cal/")
+        .await
+        .unwrap()
+        .unwrap();
+    let sizes = |v: Vec<super::ItemMeta>| -> Vec<(String, i64)> {
+        v.into_iter().map(|m| (m.name, m.size)).collect()
+    };
+    let want: Vec<(String, i64)> = vec![
+        ("a.ics".into(), 4),
+        ("b.ics".into(), 5),
+        ("c.ics".into(), 0),
+    ];
+    assert_eq!(
+        sizes(store.list_items(&coll).await.unwrap()),
+        want,
+        "by name"
+    );
+    let (changes, _) = store.changes_since(&coll, None, None).await.unwrap();
+    let logged: Vec<(String, i64)> = changes
+        .into_iter()
+        .filter_map(|c| match c {
+            Change::Changed(m, _) => Some((m.name, m.size)),
+            Change::Deleted(..) => None,
+        })
+        .collect();
+    assert_eq!(logged, want, "the change log");
+    store
+        .put_item(
+            &coll,
+            "c.ics",
+            "text/calendar",
+            b"1234567",
+            &ItemIndex::default(),
+            &WriteCondition::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.item_meta(&coll, "c.ics").await.unwrap().unwrap().size,
+        7
     );
 }

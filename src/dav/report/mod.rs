@@ -132,6 +132,8 @@ pub struct ItemRenderer<'a> {
     /// The item resource and the collection's href, made once and reused for every item of
     /// the answer (a REPORT over 10,000 items otherwise clones the collection 10,000 times).
     pub scratch: RefCell<Option<(Resource, String)>>,
+    /// The href and propstats buffers, reused for every item.
+    buffers: RefCell<(String, PropStats)>,
 }
 
 impl<'a> ItemRenderer<'a> {
@@ -154,6 +156,7 @@ impl<'a> ItemRenderer<'a> {
             data,
             dead,
             scratch: Default::default(),
+            buffers: Default::default(),
         }
     }
 
@@ -176,15 +179,19 @@ impl<'a> ItemRenderer<'a> {
             }
         }
         let computed = self.data.compute(item, self.max_instances);
-        let mut ps = PropStats::default();
+        let mut buffers = self.buffers.borrow_mut();
+        let (href, ps) = &mut *buffers;
+        ps.clear();
         let d = if self.dead.is_empty() {
             &[][..]
         } else {
             let path = format!("{}{}", coll.path, item.meta.name);
             self.dead.get(&path).map(Vec::as_slice).unwrap_or(&[])
         };
-        render_props(&self.ctx, res, d, self.pr, computed.as_ref(), &mut ps);
-        ms.propstat_response(&tree::member_href(base, &item.meta.name), ps);
+        render_props(&self.ctx, res, d, self.pr, computed.as_ref(), ps);
+        href.clear();
+        tree::push_member_href(href, base, &item.meta.name);
+        ms.propstat_response_of(href, ps);
     }
 }
 

@@ -124,10 +124,12 @@ pub async fn sync_collection(
             for c in batch {
                 match c {
                     Change::Changed(m, _) => {
-                        let item = Item {
-                            body: bodies.remove(&m.name).unwrap_or_default(),
-                            meta: m,
+                        let body = if bodies.is_empty() {
+                            Vec::new()
+                        } else {
+                            bodies.remove(&m.name).unwrap_or_default()
                         };
+                        let item = Item { body, meta: m };
                         renderer.respond(&mut ms, &coll, &item);
                     }
                     Change::Deleted(name, _) => ms.status_response(

@@ -17,9 +17,9 @@ use crate::store::model::{
 use crate::store::StoreError;
 use crate::vocab::ComponentKind;
 
-/// The metadata columns of `items`, with the body's length as `size`.
-pub(super) const META_COLS: &str =
-    "name, content_type, etag, octet_length(body)::BIGINT AS size, modified, created";
+/// The metadata columns of `items`: all in the indexes `items_listing` (by name) and
+/// `items_seq` (by sequence), so a listing can scan an index only (migration 0011).
+pub(super) const META_COLS: &str = "name, content_type, etag, size, modified, created";
 
 pub(super) fn row_meta(r: &PgRow) -> ItemMeta {
     ItemMeta {
@@ -389,10 +389,10 @@ pub(super) async fn write_item_tx(
 ) -> Result<(), DbError> {
     let (seq, t) = next_seq(tx, coll_id).await?;
     let item_id: i64 = sqlx::query_scalar(
-        "INSERT INTO items (collection_id, name, content_type, body, etag, uid, component, first_start, last_end, seq, created, modified) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+        "INSERT INTO items (collection_id, name, content_type, body, etag, uid, component, first_start, last_end, seq, created, modified, size) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) \
          ON CONFLICT (collection_id, name) DO UPDATE SET content_type = $3, body = $4, etag = $5, uid = $6, \
-         component = $7, first_start = $8, last_end = $9, seq = $10, modified = $11 RETURNING id",
+         component = $7, first_start = $8, last_end = $9, seq = $10, modified = $11, size = $12 RETURNING id",
     )
     .bind(coll_id)
     .bind(name)
@@ -405,6 +405,7 @@ pub(super) async fn write_item_tx(
     .bind(it.index.last_end)
     .bind(seq)
     .bind(t)
+    .bind(i64::try_from(it.body.len()).unwrap_or(i64::MAX))
     .fetch_one(&mut **tx)
     .await?;
     clear_tombstone(tx, coll_id, name).await?;

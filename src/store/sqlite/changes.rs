@@ -90,7 +90,7 @@ impl ChangeLog for SqliteStore {
         let since = since.unwrap_or(0);
         let lim = limit.map(|l| l as i64 + 1).unwrap_or(-1);
         let mut out: Vec<Change> = self.lite.read(|c| {
-            c.prepare_cached(&changes_sql())?
+            c.prepare_cached(&changes_sql(initial))?
                 .query_map(
                     rusqlite::params![coll.id, since, lim, initial, i64::MAX],
                     row_change,
@@ -127,7 +127,7 @@ impl ChangeLog for SqliteStore {
                 return Ok::<_, DbError>(None);
             };
             let changes: Vec<Change> = self.lite.read(|c| {
-                c.prepare_cached(&changes_sql())?
+                c.prepare_cached(&changes_sql(initial))?
                     .query_map(
                         rusqlite::params![id, after, CHANGES_PAGE, initial, upto],
                         row_change,
@@ -159,10 +159,19 @@ const CHANGES_PAGE: i64 = 1024;
 /// Each side is limited on its own before the merge: with the limit only on the union,
 /// SQLite read every later member into a temporary B-tree for each page, so a paged initial
 /// sync cost the square of the collection (100,000 members: 3.2 s of queries, 0.19 s now).
-fn changes_sql() -> String {
+/// An initial sync (`initial`) lists no tombstones (RFC 6578 §3.8), so it reads the members
+/// alone: one walk of the covering index `items_seq`, with no merge to sort.
+pub(super) fn changes_sql(initial: bool) -> String {
+    let members = format!(
+        "SELECT {META_COLS}, seq, 0 AS deleted FROM items WHERE collection_id = ?1 AND seq > ?2 \
+         AND seq <= ?5 ORDER BY seq LIMIT ?3"
+    );
+    if initial {
+        // ?4 is bound but not read (SQLite counts parameters up to the highest, ?5).
+        return members;
+    }
     format!(
-        "SELECT * FROM (SELECT {META_COLS}, seq, 0 AS deleted FROM items WHERE collection_id = ?1 AND seq > ?2 AND seq <= ?5 \
-             ORDER BY seq LIMIT ?3) \
+        "SELECT * FROM ({members}) \
          UNION ALL SELECT * FROM (SELECT name, '' AS content_type, '' AS etag, 0 AS size, 0 AS modified, 0 AS created, seq, 1 AS deleted \
              FROM tombstones WHERE collection_id = ?1 AND seq > ?2 AND seq <= ?5 AND ?4 = 0 ORDER BY seq LIMIT ?3) \
          ORDER BY seq LIMIT ?3"

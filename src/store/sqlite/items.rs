@@ -16,10 +16,10 @@ use crate::store::model::{
 use crate::store::StoreError;
 use crate::vocab::ComponentKind;
 
-/// The metadata columns of `items`, with the body's length as `size` (columns 0 to 5, read by
-/// [`row_meta`]; a body asked for comes next, column 6).
-pub(super) const META_COLS: &str =
-    "name, content_type, etag, length(body) AS size, modified, created";
+/// The metadata columns of `items` (columns 0 to 5, read by [`row_meta`]; a body asked for
+/// comes next, column 6). Every one of them is in the indexes `items_listing` (by name) and
+/// `items_seq` (by sequence), so a listing reads an index only (migration 0011).
+pub(super) const META_COLS: &str = "name, content_type, etag, size, modified, created";
 
 pub(super) fn row_meta(r: &rusqlite::Row<'_>) -> rusqlite::Result<ItemMeta> {
     Ok(ItemMeta {
@@ -115,11 +115,7 @@ impl ItemStore for SqliteStore {
         coll: &Collection,
         with_body: bool,
     ) -> BoxStream<'a, Result<Item, DbError>> {
-        let body = if with_body { ", body" } else { "" };
-        let sql = format!(
-            "SELECT {META_COLS}{body} FROM items WHERE collection_id = ?3 AND name > ?1 \
-             ORDER BY name LIMIT ?2"
-        );
+        let sql = listing_sql(with_body);
         let page = if with_body { BODY_PAGE } else { META_PAGE };
         let map = if with_body { row_item } else { row_meta_only };
         let id = coll.id;
@@ -382,11 +378,11 @@ pub(super) fn write_item_tx(
     let item_id: i64 = tx
         .prepare_cached(
             "INSERT INTO items (collection_id, name, content_type, body, etag, uid, component, \
-             first_start, last_end, seq, created, modified) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11) \
+             first_start, last_end, seq, created, modified, size) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12) \
              ON CONFLICT (collection_id, name) DO UPDATE SET content_type = ?3, body = ?4, \
              etag = ?5, uid = ?6, component = ?7, first_start = ?8, last_end = ?9, seq = ?10, \
-             modified = ?11 RETURNING id",
+             modified = ?11, size = ?12 RETURNING id",
         )?
         .query_row(
             rusqlite::params![
@@ -400,12 +396,28 @@ pub(super) fn write_item_tx(
                 it.index.first_start,
                 it.index.last_end,
                 s,
-                t
+                t,
+                body_size(it.body)
             ],
             |r| r.get(0),
         )?;
     clear_tombstone(tx, coll_id, name)?;
     write_fields(tx, item_id, &it.index.fields, existed)
+}
+
+/// The `size` column of a body: its length in octets.
+fn body_size(body: &[u8]) -> i64 {
+    i64::try_from(body.len()).unwrap_or(i64::MAX)
+}
+
+/// A page of members in name order (binds: after this name, page size, collection id); without
+/// bodies it reads the index `items_listing` only.
+fn listing_sql(with_body: bool) -> String {
+    let body = if with_body { ", body" } else { "" };
+    format!(
+        "SELECT {META_COLS}{body} FROM items WHERE collection_id = ?3 AND name > ?1 \
+         ORDER BY name LIMIT ?2"
+    )
 }
 
 /// Members of a calendar whose index bounds may overlap a time range, in name order: binds
@@ -458,4 +470,67 @@ where
     })
     .try_flatten()
     .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The query plan of each of `sqls` on a migrated store, one string per statement.
+    fn plans(sqls: &[String]) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("plan.db");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = format!("sqlite://{}", path.display());
+        drop(rt.block_on(SqliteStore::open(&url)).unwrap());
+        let c = Connection::open(&path).unwrap();
+        sqls.iter()
+            .map(|sql| {
+                let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                // Plans do not depend on the values: every parameter NULL.
+                let nulls = vec![rusqlite::types::Null; st.parameter_count()];
+                let rows = st
+                    .query_map(rusqlite::params_from_iter(nulls), |r| r.get::<_, String>(3))
+                    .unwrap();
+                rows.map(Result::unwrap).collect::<Vec<_>>().join("; ")
+            })
+            .collect()
+    }
+
+    /// The metadata listings (PROPFIND Depth 1 by name, the change log by sequence) read
+    /// a covering index and never the table rows, which hold the bodies (migration 0011).
+    #[test]
+    fn listings_read_an_index_only() {
+        let p = plans(&[
+            listing_sql(false),
+            super::super::changes::changes_sql(true),
+            super::super::changes::changes_sql(false),
+            format!("SELECT {META_COLS} FROM items WHERE collection_id = ?1 ORDER BY name"),
+        ]);
+        assert_eq!(
+            p[0],
+            "SEARCH items USING COVERING INDEX items_listing (collection_id=? AND name>?)"
+        );
+        // An initial sync walks the index in its order; a later one merges the tombstones.
+        assert_eq!(
+            p[1],
+            "SEARCH items USING COVERING INDEX items_seq (collection_id=? AND seq>? AND seq<?)"
+        );
+        assert!(
+            p[2].contains(
+                "SEARCH items USING COVERING INDEX items_seq (collection_id=? AND seq>? AND seq<?)"
+            ),
+            "{}",
+            p[2]
+        );
+        assert_eq!(
+            p[3],
+            "SEARCH items USING COVERING INDEX items_listing (collection_id=?)"
+        );
+        // With bodies the rows are read, in the order of the unique index.
+        assert!(!plans(&[listing_sql(true)])[0].contains("COVERING"));
+    }
 }
