@@ -6,15 +6,31 @@
 
 use crate::contentline;
 
+/// A property or component name: the common ones borrowed from a static table, any other
+/// one owned (upper-cased).
+pub type Name = std::borrow::Cow<'static, str>;
+
 /// One property: upper-cased name, parameters, raw (still escaped) value and its original lines.
+///
+/// One allocation per property in the common case (an unfolded line with a known name and no
+/// parameters): the value is a slice of `raw` unless folding made them differ.
 #[derive(Debug, Clone)]
 pub struct Prop {
-    pub name: String,
+    pub name: Name,
     /// (upper-cased name, value without surrounding quotes; multi-values kept comma-joined).
     pub params: Vec<(String, String)>,
-    pub value: String,
+    value: Value,
     /// The property exactly as it appeared (folded lines joined with CRLF, no final CRLF).
     pub raw: String,
+}
+
+/// Where a property's value is kept.
+#[derive(Debug, Clone)]
+enum Value {
+    /// `raw[at..]`: the line was not folded, so the unfolded value is the end of `raw`.
+    InRaw(usize),
+    /// The unfolded value of a folded line.
+    Owned(String),
 }
 
 impl Prop {
@@ -24,12 +40,97 @@ impl Prop {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// The raw value (unfolded, escapes still in place).
+    pub fn value(&self) -> &str {
+        match &self.value {
+            Value::InRaw(at) => self.raw.get(*at..).unwrap_or(""),
+            Value::Owned(v) => v,
+        }
+    }
+}
+
+/// Names read often enough that copying them for every property would show: the properties
+/// of RFC 5545 §3.7-3.8 a calendar object usually carries and the component names.
+const KNOWN_NAMES: &[&str] = &[
+    "ACTION",
+    "ATTACH",
+    "ATTENDEE",
+    "BEGIN",
+    "CALSCALE",
+    "CATEGORIES",
+    "CLASS",
+    "COMMENT",
+    "COMPLETED",
+    "CONTACT",
+    "CREATED",
+    "DAYLIGHT",
+    "DESCRIPTION",
+    "DTEND",
+    "DTSTAMP",
+    "DTSTART",
+    "DUE",
+    "DURATION",
+    "END",
+    "EXDATE",
+    "FREEBUSY",
+    "GEO",
+    "LAST-MODIFIED",
+    "LOCATION",
+    "METHOD",
+    "ORGANIZER",
+    "PERCENT-COMPLETE",
+    "PRIORITY",
+    "PRODID",
+    "RDATE",
+    "RECURRENCE-ID",
+    "RELATED-TO",
+    "REPEAT",
+    "RESOURCES",
+    "RRULE",
+    "SEQUENCE",
+    "STANDARD",
+    "STATUS",
+    "SUMMARY",
+    "TRANSP",
+    "TRIGGER",
+    "TZID",
+    "TZNAME",
+    "TZOFFSETFROM",
+    "TZOFFSETTO",
+    "TZURL",
+    "UID",
+    "URL",
+    "VALARM",
+    "VCALENDAR",
+    "VERSION",
+    "VEVENT",
+    "VFREEBUSY",
+    "VJOURNAL",
+    "VTIMEZONE",
+    "VTODO",
+];
+
+/// `name` upper-cased, borrowed from [`KNOWN_NAMES`] when it is one of them.
+fn upper_name(name: &str) -> Name {
+    let known = |n: &str| KNOWN_NAMES.iter().find(|k| **k == n).copied();
+    if !name.bytes().any(|b| b.is_ascii_lowercase()) {
+        return match known(name) {
+            Some(k) => Name::Borrowed(k),
+            None => Name::Owned(name.to_string()),
+        };
+    }
+    let upper = name.to_ascii_uppercase();
+    match known(&upper) {
+        Some(k) => Name::Borrowed(k),
+        None => Name::Owned(upper),
+    }
 }
 
 /// One component with its properties and sub-components in document order.
 #[derive(Debug, Clone, Default)]
 pub struct Comp {
-    pub name: String,
+    pub name: Name,
     pub props: Vec<Prop>,
     pub comps: Vec<Comp>,
 }
@@ -44,7 +145,7 @@ impl Comp {
     }
 
     pub fn value(&self, name: &str) -> Option<&str> {
-        self.prop(name).map(|p| p.value.as_str())
+        self.prop(name).map(Prop::value)
     }
 }
 
@@ -63,13 +164,13 @@ pub fn parse(body: &str) -> Result<Comp, String> {
         if root.is_some() {
             return Err("content after the end of the top-level component".into());
         }
-        let prop = parse_line(&line.unfolded, line.folded_crlf().into_owned())?;
-        match prop.name.as_str() {
+        let prop = parse_line(&line.unfolded, line.folded_crlf())?;
+        match &*prop.name {
             "BEGIN" => {
                 if stack.len() >= 16 {
                     return Err("components nested too deeply".into());
                 }
-                let name = prop.value.trim().to_ascii_uppercase();
+                let name = upper_name(prop.value().trim());
                 if name.is_empty() {
                     return Err("BEGIN without a component name".into());
                 }
@@ -79,7 +180,7 @@ pub fn parse(body: &str) -> Result<Comp, String> {
                 });
             }
             "END" => {
-                let name = prop.value.trim().to_ascii_uppercase();
+                let name = upper_name(prop.value().trim());
                 let done = stack.pop().ok_or("END without BEGIN")?;
                 if done.name != name {
                     return Err(format!("END:{name} closes BEGIN:{}", done.name));
@@ -103,7 +204,7 @@ pub fn parse(body: &str) -> Result<Comp, String> {
 
 /// One logical line as a [`Prop`]: the name keeps its group, parameter values lose their
 /// quotes (multi-values stay comma-joined).
-fn parse_line(line: &str, raw: String) -> Result<Prop, String> {
+fn parse_line(line: &str, raw: std::borrow::Cow<'_, str>) -> Result<Prop, String> {
     let invalid = || format!("invalid content line: {}", truncate(line));
     let Some(cl) = contentline::parse_line(line) else {
         // No value colon: a bad name is reported before a missing value.
@@ -114,7 +215,7 @@ fn parse_line(line: &str, raw: String) -> Result<Prop, String> {
             invalid()
         });
     };
-    let name = cl.full_name().to_ascii_uppercase();
+    let name = upper_name(&cl.full_name());
     if !contentline::is_name(&name) {
         return Err(invalid());
     }
@@ -123,11 +224,17 @@ fn parse_line(line: &str, raw: String) -> Result<Prop, String> {
         .iter()
         .map(|p| (p.name.to_ascii_uppercase(), p.unquoted()))
         .collect();
+    // Unfolded, the line is `raw` itself and the value its end.
+    let value = if raw == line {
+        Value::InRaw(line.len() - cl.value.len())
+    } else {
+        Value::Owned(cl.value.to_string())
+    };
     Ok(Prop {
         name,
         params,
-        value: cl.value.to_string(),
-        raw,
+        value,
+        raw: raw.into_owned(),
     })
 }
 
@@ -135,7 +242,9 @@ fn truncate(s: &str) -> String {
     s.chars().take(60).collect()
 }
 
-/// Serialise a component, replaying each property's original bytes.
+/// Serialise a component, replaying each property's original bytes: the reference the
+/// renderer's one-pass writer (`caldata::write_comp_to`) is tested against.
+#[cfg(test)]
 pub fn write_comp(out: &mut String, c: &Comp) {
     contentline::push_folded(out, &format!("BEGIN:{}", c.name));
     for p in &c.props {
@@ -162,13 +271,18 @@ pub fn make_prop(name: &str, params: &[(&str, &str)], value: &str) -> Prop {
     let mut raw = String::new();
     contentline::push_folded(&mut raw, &line);
     raw.truncate(raw.len() - 2);
+    // Folding can only have cut the value when the raw text no longer ends with it.
+    let value = match raw.strip_suffix(value) {
+        Some(head) => Value::InRaw(head.len()),
+        None => Value::Owned(value.to_string()),
+    };
     Prop {
-        name: name.to_string(),
+        name: upper_name(name),
         params: params
             .iter()
             .map(|(n, v)| (n.to_string(), v.to_string()))
             .collect(),
-        value: value.to_string(),
+        value,
         raw,
     }
 }

@@ -69,14 +69,63 @@ pub fn local_to_utc(local: NaiveDateTime, zone: Zone) -> i64 {
 
 /// Epoch seconds to a `YYYYMMDDTHHMMSSZ` string.
 pub fn fmt_utc(ts: i64) -> String {
-    match DateTime::<Utc>::from_timestamp(ts, 0) {
-        Some(d) => d.format("%Y%m%dT%H%M%SZ").to_string(),
-        None => "19700101T000000Z".into(),
+    let mut out = String::with_capacity(16);
+    push_utc(&mut out, ts);
+    out
+}
+
+/// [`fmt_utc`] appended to `out`.
+pub fn push_utc(out: &mut String, ts: i64) {
+    use chrono::Timelike;
+    let Some(d) = DateTime::<Utc>::from_timestamp(ts, 0) else {
+        out.push_str("19700101T000000Z");
+        return;
+    };
+    if !push_ymd(out, d.date_naive()) {
+        out.push_str(&d.format("%Y%m%dT%H%M%SZ").to_string());
+        return;
     }
+    out.push('T');
+    for n in [d.hour(), d.minute(), d.second()] {
+        push_2(out, n);
+    }
+    out.push('Z');
 }
 
 pub fn fmt_date(d: NaiveDate) -> String {
-    d.format("%Y%m%d").to_string()
+    let mut out = String::with_capacity(8);
+    push_date(&mut out, d);
+    out
+}
+
+/// [`fmt_date`] appended to `out`.
+pub fn push_date(out: &mut String, d: NaiveDate) {
+    if !push_ymd(out, d) {
+        out.push_str(&d.format("%Y%m%d").to_string());
+    }
+}
+
+/// `YYYYMMDD` for a year of four digits (what chrono's `%Y%m%d` writes then); false, with
+/// nothing written, for any other year.
+fn push_ymd(out: &mut String, d: NaiveDate) -> bool {
+    use chrono::Datelike;
+    let Ok(y) = u32::try_from(d.year()) else {
+        return false;
+    };
+    if y > 9999 {
+        return false;
+    }
+    push_2(out, y / 100);
+    push_2(out, y % 100);
+    push_2(out, d.month());
+    push_2(out, d.day());
+    true
+}
+
+/// `n` (< 100) as two digits.
+fn push_2(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 pub fn date_of(ts: i64) -> NaiveDate {
@@ -216,7 +265,7 @@ pub fn parse_dt_text(v: &str, tzid: Option<&str>, zones: &Zones) -> Option<DtVal
 }
 
 pub fn parse_dt_prop(p: &Prop, zones: &Zones) -> Option<DtVal> {
-    parse_dt_text(&p.value, p.param("TZID"), zones)
+    parse_dt_text(p.value(), p.param("TZID"), zones)
 }
 
 pub use crate::contentline::{parse_duration, Duration as Dur};
@@ -267,7 +316,7 @@ impl Instance<'_> {
 }
 
 /// Which instances to keep, and when to stop iterating.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Window {
     pub start: Option<i64>,
     pub end: Option<i64>,
@@ -332,7 +381,7 @@ fn instance_end(
 fn date_list(p: &Prop, zones: &Zones) -> Vec<(DtVal, Option<i64>)> {
     let tzid = p.param("TZID");
     let mut out = Vec::new();
-    for part in p.value.split(',') {
+    for part in p.value().split(',') {
         if let Some((a, b)) = part.split_once('/') {
             if let Some(s) = parse_dt_text(a, tzid, zones) {
                 let end = parse_dt_text(b, tzid, zones)
@@ -402,7 +451,7 @@ pub fn explicit<'a>(
             continue;
         };
         for p in m.props_named("RRULE") {
-            match rule_reach(&p.value, &dtstart) {
+            match rule_reach(p.value(), &dtstart) {
                 Reach::Expand => return None,
                 reach => rules.push(MasterRule {
                     master: m,
@@ -594,7 +643,7 @@ fn expand_group<'a>(
     }
 
     for p in m.props_named("RRULE").filter(|_| rules == Rules::Expand) {
-        match rule_starts(&p.value, &dtstart, win) {
+        match rule_starts(p.value(), &dtstart, win) {
             Some((list, infinite)) => {
                 if infinite {
                     exp.unbounded = true;
