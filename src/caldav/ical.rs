@@ -5,10 +5,11 @@
 //! bytes, so partial calendar-data can replay what the client sent without re-serialising it.
 
 use crate::contentline;
+use std::borrow::Cow;
 
 /// A property or component name: the common ones borrowed from a static table, any other
 /// one owned (upper-cased).
-pub type Name = std::borrow::Cow<'static, str>;
+pub type Name = Cow<'static, str>;
 
 /// One property: upper-cased name, parameters, raw (still escaped) value and its original lines.
 ///
@@ -51,7 +52,8 @@ impl Prop {
 }
 
 /// Names read often enough that copying them for every property would show: the properties
-/// of RFC 5545 §3.7-3.8 a calendar object usually carries and the component names.
+/// of RFC 5545 §3.7-3.8 a calendar object usually carries and the component names. Sorted
+/// (binary search).
 const KNOWN_NAMES: &[&str] = &[
     "ACTION",
     "ATTACH",
@@ -113,7 +115,7 @@ const KNOWN_NAMES: &[&str] = &[
 
 /// `name` upper-cased, borrowed from [`KNOWN_NAMES`] when it is one of them.
 fn upper_name(name: &str) -> Name {
-    let known = |n: &str| KNOWN_NAMES.iter().find(|k| **k == n).copied();
+    let known = |n: &str| KNOWN_NAMES.binary_search(&n).ok().map(|i| KNOWN_NAMES[i]);
     if !name.bytes().any(|b| b.is_ascii_lowercase()) {
         return match known(name) {
             Some(k) => Name::Borrowed(k),
@@ -164,7 +166,12 @@ pub fn parse(body: &str) -> Result<Comp, String> {
         if root.is_some() {
             return Err("content after the end of the top-level component".into());
         }
-        let prop = parse_line(&line.unfolded, line.folded_crlf())?;
+        // A line that was not folded is its own raw text (no second scan, no copy).
+        let (raw, folded) = match &line.unfolded {
+            Cow::Borrowed(unfolded) => (Cow::Borrowed(*unfolded), false),
+            Cow::Owned(_) => (line.folded_crlf(), true),
+        };
+        let prop = parse_line(&line.unfolded, raw, folded)?;
         match &*prop.name {
             "BEGIN" => {
                 if stack.len() >= 16 {
@@ -204,7 +211,7 @@ pub fn parse(body: &str) -> Result<Comp, String> {
 
 /// One logical line as a [`Prop`]: the name keeps its group, parameter values lose their
 /// quotes (multi-values stay comma-joined).
-fn parse_line(line: &str, raw: std::borrow::Cow<'_, str>) -> Result<Prop, String> {
+fn parse_line(line: &str, raw: Cow<'_, str>, folded: bool) -> Result<Prop, String> {
     let invalid = || format!("invalid content line: {}", truncate(line));
     let Some(cl) = contentline::parse_line(line) else {
         // No value colon: a bad name is reported before a missing value.
@@ -224,11 +231,11 @@ fn parse_line(line: &str, raw: std::borrow::Cow<'_, str>) -> Result<Prop, String
         .iter()
         .map(|p| (p.name.to_ascii_uppercase(), p.unquoted()))
         .collect();
-    // Unfolded, the line is `raw` itself and the value its end.
-    let value = if raw == line {
-        Value::InRaw(line.len() - cl.value.len())
-    } else {
+    // Not folded, the line is `raw` itself and the value its end.
+    let value = if folded {
         Value::Owned(cl.value.to_string())
+    } else {
+        Value::InRaw(line.len() - cl.value.len())
     };
     Ok(Prop {
         name,
@@ -236,6 +243,15 @@ fn parse_line(line: &str, raw: std::borrow::Cow<'_, str>) -> Result<Prop, String
         value,
         raw: raw.into_owned(),
     })
+}
+
+#[cfg(test)]
+#[test]
+fn known_names_are_sorted_upper_case() {
+    assert!(KNOWN_NAMES.windows(2).all(|w| w[0] < w[1]));
+    assert!(KNOWN_NAMES.iter().all(|n| *n == n.to_ascii_uppercase()));
+    assert!(matches!(upper_name("dtStart"), Cow::Borrowed("DTSTART")));
+    assert_eq!(upper_name("x-wr-calname"), "X-WR-CALNAME");
 }
 
 fn truncate(s: &str) -> String {

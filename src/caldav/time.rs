@@ -588,16 +588,17 @@ fn expand_group<'a>(
         None => master_end.map(|e| e - dtstart.utc()),
     };
 
-    let mut exdates: Vec<DtVal> = Vec::new();
+    // Each EXDATE with its instant, converted once (a zone lookup is not free).
+    let mut exdates: Vec<(DtVal, i64)> = Vec::new();
     for p in m.props_named("EXDATE") {
-        exdates.extend(date_list(p, zones).into_iter().map(|(d, _)| d));
+        exdates.extend(date_list(p, zones).into_iter().map(|(d, _)| (d, d.utc())));
     }
-    let excluded = |d: &DtVal| {
-        exdates.iter().any(|x| {
+    let excluded = |d: &DtVal, d_utc: i64| {
+        exdates.iter().any(|(x, x_utc)| {
             if x.date_only || d.date_only {
                 x.local.date() == d.local.date()
             } else {
-                x.utc() == d.utc()
+                *x_utc == d_utc
             }
         })
     };
@@ -607,38 +608,47 @@ fn expand_group<'a>(
     for p in m.props_named("RDATE") {
         starts.extend(date_list(p, zones));
     }
-    let push =
-        |start: DtVal, explicit_end: Option<i64>, exp: &mut Expansion<'a>, count: &mut usize| {
-            if excluded(&start) || overridden(start.utc()) {
+    let push = |start: DtVal,
+                start_utc: i64,
+                explicit_end: Option<i64>,
+                exp: &mut Expansion<'a>,
+                count: &mut usize| {
+        if excluded(&start, start_utc) || overridden(start_utc) {
+            return;
+        }
+        let (end_utc, end_kind) = match (explicit_end, master_len) {
+            (Some(e), _) => (Some(e), EndKind::DtEnd),
+            // What `instance_end` computes from the master's length, without converting
+            // the start again.
+            (None, Some(len)) if m.prop("DTEND").is_some() => {
+                (Some(start_utc + len), EndKind::DtEnd)
+            }
+            (None, _) => instance_end(m, Some(&start), zones, master_len),
+        };
+        let i = Instance {
+            comp: m,
+            start: Some(start),
+            start_utc: Some(start_utc),
+            end_utc,
+            end_kind,
+            rid: Some(start),
+            floating: start.is_floating(),
+        };
+        if keep(&win, &i) {
+            if *count >= max {
+                exp.unbounded = true;
                 return;
             }
-            let (end_utc, end_kind) = match explicit_end {
-                Some(e) => (Some(e), EndKind::DtEnd),
-                None => instance_end(m, Some(&start), zones, master_len),
-            };
-            let i = Instance {
-                comp: m,
-                start: Some(start),
-                start_utc: Some(start.utc()),
-                end_utc,
-                end_kind,
-                rid: Some(start),
-                floating: start.is_floating(),
-            };
-            if keep(&win, &i) {
-                if *count >= max {
-                    exp.unbounded = true;
-                    return;
-                }
-                exp.instances.push(i);
-                *count += 1;
-            }
-        };
+            exp.instances.push(i);
+            *count += 1;
+        }
+    };
 
     let mut seen: HashSet<i64> = HashSet::new();
     for (s, e) in &starts {
-        if seen.insert(s.utc()) {
-            push(*s, *e, exp, &mut count);
+        let u = s.utc();
+        if seen.insert(u) {
+            push(*s, u, *e, exp, &mut count);
         }
     }
 
@@ -649,10 +659,11 @@ fn expand_group<'a>(
                     exp.unbounded = true;
                 }
                 for s in list {
-                    if !seen.insert(s.utc()) {
+                    let u = s.utc();
+                    if !seen.insert(u) {
                         continue;
                     }
-                    push(s, None, exp, &mut count);
+                    push(s, u, None, exp, &mut count);
                     if count >= max {
                         exp.unbounded = true;
                         break;
