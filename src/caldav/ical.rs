@@ -52,9 +52,24 @@ impl Prop {
 }
 
 /// Names read often enough that copying them for every property would show: the properties
-/// of RFC 5545 §3.7-3.8 a calendar object usually carries and the component names. Sorted
-/// (binary search).
-const KNOWN_NAMES: &[&str] = &[
+/// of RFC 5545 §3.7-3.8 a calendar object usually carries and the component names, found by
+/// one `match` (compiled to length and byte comparisons, no search loop).
+macro_rules! known_names {
+    ($($n:literal),* $(,)?) => {
+        /// `name` when it is one of the known names, as a static string.
+        fn known_name(name: &str) -> Option<&'static str> {
+            match name {
+                $($n => Some($n),)*
+                _ => None,
+            }
+        }
+
+        #[cfg(test)]
+        const KNOWN_NAMES: &[&str] = &[$($n),*];
+    };
+}
+
+known_names!(
     "ACTION",
     "ATTACH",
     "ATTENDEE",
@@ -111,19 +126,18 @@ const KNOWN_NAMES: &[&str] = &[
     "VJOURNAL",
     "VTIMEZONE",
     "VTODO",
-];
+);
 
-/// `name` upper-cased, borrowed from [`KNOWN_NAMES`] when it is one of them.
+/// `name` upper-cased, borrowed from the known names when it is one of them.
 fn upper_name(name: &str) -> Name {
-    let known = |n: &str| KNOWN_NAMES.binary_search(&n).ok().map(|i| KNOWN_NAMES[i]);
     if !name.bytes().any(|b| b.is_ascii_lowercase()) {
-        return match known(name) {
+        return match known_name(name) {
             Some(k) => Name::Borrowed(k),
             None => Name::Owned(name.to_string()),
         };
     }
     let upper = name.to_ascii_uppercase();
-    match known(&upper) {
+    match known_name(&upper) {
         Some(k) => Name::Borrowed(k),
         None => Name::Owned(upper),
     }
@@ -183,7 +197,9 @@ pub fn parse(body: &str) -> Result<Comp, String> {
                 }
                 stack.push(Comp {
                     name,
-                    ..Comp::default()
+                    // Most components hold a handful of properties: no growing from 1.
+                    props: Vec::with_capacity(8),
+                    comps: Vec::new(),
                 });
             }
             "END" => {
@@ -247,9 +263,9 @@ fn parse_line(line: &str, raw: Cow<'_, str>, folded: bool) -> Result<Prop, Strin
 
 #[cfg(test)]
 #[test]
-fn known_names_are_sorted_upper_case() {
-    assert!(KNOWN_NAMES.windows(2).all(|w| w[0] < w[1]));
+fn known_names_are_upper_case() {
     assert!(KNOWN_NAMES.iter().all(|n| *n == n.to_ascii_uppercase()));
+    assert!(KNOWN_NAMES.iter().all(|n| known_name(n) == Some(*n)));
     assert!(matches!(upper_name("dtStart"), Cow::Borrowed("DTSTART")));
     assert_eq!(upper_name("x-wr-calname"), "X-WR-CALNAME");
 }
