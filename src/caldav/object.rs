@@ -132,3 +132,70 @@ pub(super) fn parse(body: &str) -> Result<Rc<Parsed>, String> {
     LAST.set(Some((body.into(), Rc::clone(&parsed))));
     Ok(parsed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::caldav::parse_utc;
+
+    const WEEKLY: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:w\r\nDTSTART:20260302T090000Z\r\nDTEND:20260302T100000Z\r\nRRULE:FREQ=WEEKLY;COUNT=10\r\nEND:VEVENT\r\nBEGIN:VEVENT\r\nUID:w\r\nRECURRENCE-ID:20260316T090000Z\r\nDTSTART:20260316T110000Z\r\nDTEND:20260316T120000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+    fn window(start: &str, end: &str) -> Window {
+        Window {
+            start: parse_utc(start),
+            end: parse_utc(end),
+            slack: 0,
+        }
+    }
+
+    /// (component position, start) of each instance.
+    fn starts(parsed: &Parsed, exp: &Expansion<'_>) -> Vec<(usize, Option<i64>)> {
+        exp.instances
+            .iter()
+            .map(|i| {
+                let at = parsed
+                    .root
+                    .comps
+                    .iter()
+                    .position(|c| std::ptr::eq(c, i.comp));
+                (at.expect("a root component"), i.start_utc)
+            })
+            .collect()
+    }
+
+    /// The kept expansion answers only the same question: another window, component name or
+    /// cap is expanded afresh, and a repeated one gives what a fresh expansion gives (the
+    /// override's instance pointing at the override, not the master).
+    #[test]
+    fn kept_expansion_is_reused_only_for_the_same_arguments() {
+        let parsed = parse(WEEKLY).expect("parses");
+        let march = window("20260301T000000Z", "20260401T000000Z");
+        let april = window("20260401T000000Z", "20260501T000000Z");
+        let fresh = |name, win, max| {
+            let exp = time::expand(&parsed.root, name, &parsed.zones, win, max);
+            starts(&parsed, &exp)
+        };
+        for (name, win, max) in [
+            ("VEVENT", march, 100),
+            ("VEVENT", march, 100),
+            ("VEVENT", april, 100),
+            ("VEVENT", march, 2),
+            ("VTODO", march, 100),
+            ("VEVENT", march, 100),
+        ] {
+            let kept = parsed.expand(name, win, max);
+            assert_eq!(
+                starts(&parsed, &kept),
+                fresh(name, win, max),
+                "{name} {win:?} {max}"
+            );
+        }
+        let march_starts = starts(&parsed, &parsed.expand("VEVENT", march, 100));
+        assert_eq!(march_starts.len(), 5, "{march_starts:?}");
+        assert!(march_starts.contains(&(1, parse_utc("20260316T110000Z"))));
+        assert_eq!(
+            starts(&parsed, &parsed.expand("VEVENT", april, 100)).len(),
+            4
+        );
+    }
+}
