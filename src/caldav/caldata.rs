@@ -493,11 +493,8 @@ fn select(c: &Comp, sel: &CompSelect) -> Comp {
             .filter_map(|p| {
                 let s = sel.props.iter().find(|s| s.name == p.name)?;
                 if s.novalue {
-                    let params: Vec<(&str, &str)> = p
-                        .params
-                        .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_str()))
-                        .collect();
+                    let params: Vec<(&str, &str)> =
+                        p.params.iter().map(|(n, v)| (&**n, v.as_str())).collect();
                     Some(ical::make_prop(&p.name, &params, ""))
                 } else {
                     Some(p.clone())

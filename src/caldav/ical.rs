@@ -19,7 +19,7 @@ pub type Name = Cow<'static, str>;
 pub struct Prop {
     pub name: Name,
     /// (upper-cased name, value without surrounding quotes; multi-values kept comma-joined).
-    pub params: Vec<(String, String)>,
+    pub params: Vec<(Name, String)>,
     value: Value,
     /// The property exactly as it appeared (folded lines joined with CRLF, no final CRLF).
     pub raw: String,
@@ -52,7 +52,8 @@ impl Prop {
 }
 
 /// Names read often enough that copying them for every property would show: the properties
-/// of RFC 5545 §3.7-3.8 a calendar object usually carries and the component names, found by
+/// of RFC 5545 §3.7-3.8 a calendar object usually carries, the parameters of §3.2 and the
+/// component names, found by
 /// one `match` (compiled to length and byte comparisons, no search loop).
 macro_rules! known_names {
     ($($n:literal),* $(,)?) => {
@@ -70,6 +71,28 @@ macro_rules! known_names {
 }
 
 known_names!(
+    "ALTREP",
+    "CN",
+    "CUTYPE",
+    "DELEGATED-FROM",
+    "DELEGATED-TO",
+    "DIR",
+    "EMAIL",
+    "ENCODING",
+    "FBTYPE",
+    "FMTTYPE",
+    "LANGUAGE",
+    "MEMBER",
+    "PARTSTAT",
+    "RANGE",
+    "RELATED",
+    "RELTYPE",
+    "ROLE",
+    "RSVP",
+    "SCHEDULE-AGENT",
+    "SCHEDULE-STATUS",
+    "SENT-BY",
+    "VALUE",
     "ACTION",
     "ATTACH",
     "ATTENDEE",
@@ -245,7 +268,7 @@ fn parse_line(line: &str, raw: Cow<'_, str>, folded: bool) -> Result<Prop, Strin
     let params = cl
         .params
         .iter()
-        .map(|p| (p.name.to_ascii_uppercase(), p.unquoted()))
+        .map(|p| (upper_name(p.name), p.unquoted()))
         .collect();
     // Not folded, the line is `raw` itself and the value its end.
     let value = if folded {
@@ -312,7 +335,7 @@ pub fn make_prop(name: &str, params: &[(&str, &str)], value: &str) -> Prop {
         name: upper_name(name),
         params: params
             .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .map(|(n, v)| (upper_name(n), v.to_string()))
             .collect(),
         value,
         raw,
