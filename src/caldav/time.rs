@@ -1,6 +1,7 @@
 //! Date-times, zones, durations and recurrence expansion (RFC 5545 §3.3, §3.8.5).
 //!
-//! Expansion uses `rrule` for RRULE only; DTSTART, RDATE, EXDATE and RECURRENCE-ID overrides
+//! Expansion steps a simple RRULE (no BYxxx part, see [`super::reach::simple_rule`]) by
+//! arithmetic and uses `rrule` for any other; DTSTART, RDATE, EXDATE and RECURRENCE-ID overrides
 //! are merged here (calcard's own expansion is wrong with SEQUENCE-bumped overrides and in DST
 //! gaps). Floating and DATE values are evaluated as if they were UTC.
 
