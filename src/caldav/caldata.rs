@@ -2,6 +2,7 @@
 
 use super::filter::{instance_in_range, parse_time_range, FilterError, TimeRange};
 use super::ical::{self, Comp};
+use super::object::Parsed;
 use super::time::{self, EndKind, Window, Zones};
 use crate::xml::{Element, NS_CALDAV};
 
@@ -140,23 +141,114 @@ pub fn parse_calendar_data(el: &Element) -> Result<CalendarDataRequest, FilterEr
 /// The calendar-data to return for one stored body. With no selection, expansion or limit the
 /// body comes back byte for byte; an unreadable body is also returned unchanged.
 pub fn render_calendar_data(req: &CalendarDataRequest, body: &str, max_instances: usize) -> String {
+    let mut out = String::new();
+    if render(req, body, max_instances, &mut Plain(&mut out)) {
+        out
+    } else {
+        body.to_string()
+    }
+}
+
+/// [`render_calendar_data`] escaped as XML character data, byte for byte
+/// `xml::escape_text(&render_calendar_data(..))`, written escaped in one pass.
+pub fn render_calendar_data_xml(
+    req: &CalendarDataRequest,
+    body: &str,
+    max_instances: usize,
+) -> String {
+    let mut out = String::new();
+    if render(req, body, max_instances, &mut Escaped(&mut out)) {
+        out
+    } else {
+        crate::xml::escape_text(body)
+    }
+}
+
+/// Where rendered calendar-data goes, one content line at a time.
+trait IcsOut {
+    /// One content line as it is to appear (folds kept, no final line break), then CRLF.
+    fn line(&mut self, raw: &str);
+    /// Room for about `n` more bytes of iCalendar text.
+    fn reserve(&mut self, n: usize);
+}
+
+/// iCalendar text.
+struct Plain<'a>(&'a mut String);
+
+impl IcsOut for Plain<'_> {
+    fn line(&mut self, raw: &str) {
+        self.0.push_str(raw);
+        self.0.push_str("\r\n");
+    }
+    fn reserve(&mut self, n: usize) {
+        self.0.reserve(n + n / 4);
+    }
+}
+
+/// iCalendar text escaped as XML character data: what [`crate::xml::push_escaped`] makes of
+/// the whole text, a line at a time (its CRLF becomes `&#13;` and LF).
+struct Escaped<'a>(&'a mut String);
+
+impl IcsOut for Escaped<'_> {
+    fn line(&mut self, raw: &str) {
+        crate::xml::push_escaped(self.0, raw);
+        self.0.push_str("&#13;\n");
+    }
+    fn reserve(&mut self, n: usize) {
+        self.0.reserve(n + n / 2);
+    }
+}
+
+/// A logical line, folded at 75 octets (RFC 5545 §3.1) as [`crate::contentline::push_folded`]
+/// does.
+fn folded_line(out: &mut impl IcsOut, line: &str) {
+    if line.len() <= crate::contentline::MAX_LINE_OCTETS {
+        out.line(line);
+        return;
+    }
+    let mut f = String::with_capacity(line.len() + 8);
+    crate::contentline::push_folded(&mut f, line);
+    f.truncate(f.len() - 2);
+    out.line(&f);
+}
+
+/// A component, replaying each property's original bytes (as [`ical::write_comp`]).
+fn write_comp_to(out: &mut impl IcsOut, c: &Comp) {
+    folded_line(out, &format!("BEGIN:{}", c.name));
+    for p in &c.props {
+        out.line(&p.raw);
+    }
+    for sub in &c.comps {
+        write_comp_to(out, sub);
+    }
+    folded_line(out, &format!("END:{}", c.name));
+}
+
+/// Writes the calendar-data of `body` to `out`; false when the body is to be returned as it
+/// is (nothing was written).
+fn render(
+    req: &CalendarDataRequest,
+    body: &str,
+    max_instances: usize,
+    out: &mut impl IcsOut,
+) -> bool {
     if req.is_whole() {
-        return body.to_string();
+        return false;
     }
     let Ok(parsed) = super::object::parse(body) else {
-        return body.to_string();
+        return false;
     };
     let (root, zones) = (&parsed.root, &parsed.zones);
     if root.name != "VCALENDAR" {
-        return body.to_string();
+        return false;
     }
     if let (Some(tr), None, None) = (req.expand, &req.comp, req.limit_freebusy_set) {
-        let mut out = String::with_capacity(body.len() + body.len() / 4);
-        write_expanded(&mut out, root, zones, tr, max_instances.max(1));
-        return out;
+        out.reserve(body.len());
+        write_expanded(out, &parsed, tr, max_instances.max(1));
+        return true;
     }
     let mut cal = if let Some(tr) = req.expand {
-        expanded(root, zones, tr, max_instances.max(1))
+        expanded(&parsed, tr, max_instances.max(1))
     } else if let Some(tr) = req.limit_recurrence_set {
         limited(root, zones, tr)
     } else {
@@ -184,20 +276,43 @@ pub fn render_calendar_data(req: &CalendarDataRequest, body: &str, max_instances
             cal = select(&cal, sel);
         }
     }
-    let mut out = String::new();
-    ical::write_comp(&mut out, &cal);
-    out
+    write_comp_to(out, &cal);
+    true
 }
 
-fn dt_prop(name: &str, ts: i64, date_only: bool) -> ical::Prop {
-    if date_only {
-        ical::make_prop(
-            name,
-            &[("VALUE", "DATE")],
-            &time::fmt_date(time::date_of(ts)),
-        )
-    } else {
-        ical::make_prop(name, &[], &time::fmt_utc(ts))
+/// A time an expanded instance gets in UTC (RFC 4791 §9.6.5), or as a DATE for an all-day one.
+#[derive(Debug, Clone, Copy)]
+struct InstanceTime {
+    name: &'static str,
+    ts: i64,
+    date_only: bool,
+}
+
+impl InstanceTime {
+    fn prop(&self) -> ical::Prop {
+        if self.date_only {
+            ical::make_prop(
+                self.name,
+                &[("VALUE", "DATE")],
+                &time::fmt_date(time::date_of(self.ts)),
+            )
+        } else {
+            ical::make_prop(self.name, &[], &time::fmt_utc(self.ts))
+        }
+    }
+
+    /// The line [`Self::prop`] has, written into `buf` (reused across lines).
+    fn write(&self, out: &mut impl IcsOut, buf: &mut String) {
+        buf.clear();
+        buf.push_str(self.name);
+        if self.date_only {
+            buf.push_str(";VALUE=DATE:");
+            time::push_date(buf, time::date_of(self.ts));
+        } else {
+            buf.push(':');
+            time::push_utc(buf, self.ts);
+        }
+        folded_line(out, buf);
     }
 }
 
@@ -216,7 +331,8 @@ struct ExpandedInstance<'a> {
     comp: &'a Comp,
     /// Position among the kept properties.
     at: usize,
-    times: Vec<ical::Prop>,
+    /// DTSTART, DTEND or DUE, RECURRENCE-ID, those the instance has, in this order.
+    times: [Option<InstanceTime>; 3],
 }
 
 impl ExpandedInstance<'_> {
@@ -227,11 +343,15 @@ impl ExpandedInstance<'_> {
             .filter(|p| !replaced_by_expansion(&p.name))
     }
 
+    fn times(&self) -> impl Iterator<Item = &InstanceTime> {
+        self.times.iter().flatten()
+    }
+
     /// The instance as a component of its own.
     fn to_comp(&self) -> Comp {
         let mut props: Vec<ical::Prop> = self.kept().cloned().collect();
         let at = self.at.min(props.len());
-        props.splice(at..at, self.times.iter().cloned());
+        props.splice(at..at, self.times().map(InstanceTime::prop));
         Comp {
             name: self.comp.name.clone(),
             props,
@@ -240,42 +360,35 @@ impl ExpandedInstance<'_> {
     }
 
     /// The instance written as [`Self::to_comp`] would be, without copying the component.
-    fn write(&self, out: &mut String) {
-        crate::contentline::push_folded(out, &format!("BEGIN:{}", self.comp.name));
+    fn write(&self, out: &mut impl IcsOut, buf: &mut String) {
+        folded_line(out, &format!("BEGIN:{}", self.comp.name));
         let mut kept = 0;
         for p in self.kept() {
             if kept == self.at {
-                self.write_times(out);
+                self.write_times(out, buf);
             }
-            out.push_str(&p.raw);
-            out.push_str("\r\n");
+            out.line(&p.raw);
             kept += 1;
         }
         if self.at >= kept {
-            self.write_times(out);
+            self.write_times(out, buf);
         }
         for sub in &self.comp.comps {
-            ical::write_comp(out, sub);
+            write_comp_to(out, sub);
         }
-        crate::contentline::push_folded(out, &format!("END:{}", self.comp.name));
+        folded_line(out, &format!("END:{}", self.comp.name));
     }
 
-    fn write_times(&self, out: &mut String) {
-        for p in &self.times {
-            out.push_str(&p.raw);
-            out.push_str("\r\n");
+    fn write_times(&self, out: &mut impl IcsOut, buf: &mut String) {
+        for t in self.times() {
+            t.write(out, buf);
         }
     }
 }
 
 /// Every instance in `tr`, in order of start, each as its own component in UTC, without
-/// recurrence properties or VTIMEZONE.
-fn expanded_instances<'a>(
-    root: &'a Comp,
-    zones: &Zones,
-    tr: TimeRange,
-    max: usize,
-) -> Vec<ExpandedInstance<'a>> {
+/// recurrence properties or VTIMEZONE (RFC 4791 §9.6.5).
+fn expanded_instances(parsed: &Parsed, tr: TimeRange, max: usize) -> Vec<ExpandedInstance<'_>> {
     let win = Window {
         start: tr.start,
         end: tr.end,
@@ -283,11 +396,12 @@ fn expanded_instances<'a>(
     };
     let mut out = Vec::new();
     for kind in ["VEVENT", "VTODO", "VJOURNAL"] {
-        let exp = time::expand(root, kind, zones, win, max);
+        // The filter of a query with the same time-range made this expansion already.
+        let exp = parsed.expand(kind, win, max);
         let mut insts: Vec<_> = exp
             .instances
-            .iter()
-            .filter(|i| instance_in_range(kind, i, &tr, zones))
+            .into_iter()
+            .filter(|i| instance_in_range(kind, i, &tr, &parsed.zones))
             .collect();
         insts.sort_by_key(|i| i.start_utc);
         for i in insts {
@@ -300,30 +414,39 @@ fn expanded_instances<'a>(
                 .position(|p| p.name == "DTSTART")
                 .unwrap_or(c.props.len());
             let date_only = i.start.is_some_and(|d| d.date_only);
-            let mut times = Vec::new();
-            if let Some(s) = i.start_utc {
-                times.push(dt_prop("DTSTART", s, date_only));
-            }
-            match (i.end_kind, i.end_utc) {
-                (EndKind::DtEnd, Some(e)) => times.push(dt_prop("DTEND", e, date_only)),
-                (EndKind::Due, Some(e)) => times.push(dt_prop("DUE", e, date_only)),
-                _ => {}
-            }
-            if let Some(r) = i.rid {
-                times.push(dt_prop("RECURRENCE-ID", r.utc(), r.date_only));
-            }
-            out.push(ExpandedInstance { comp: c, at, times });
+            let time = |name, ts| InstanceTime {
+                name,
+                ts,
+                date_only,
+            };
+            let end = match (i.end_kind, i.end_utc) {
+                (EndKind::DtEnd, Some(e)) => Some(time("DTEND", e)),
+                (EndKind::Due, Some(e)) => Some(time("DUE", e)),
+                _ => None,
+            };
+            // §9.6.5: every instance carries its RECURRENCE-ID.
+            let rid = i.rid.map(|r| InstanceTime {
+                name: "RECURRENCE-ID",
+                ts: r.utc(),
+                date_only: r.date_only,
+            });
+            out.push(ExpandedInstance {
+                comp: c,
+                at,
+                times: [i.start_utc.map(|s| time("DTSTART", s)), end, rid],
+            });
         }
     }
     out
 }
 
 /// The VCALENDAR of [`expanded_instances`] as a component (for a selection to apply to).
-fn expanded(root: &Comp, zones: &Zones, tr: TimeRange, max: usize) -> Comp {
+fn expanded(parsed: &Parsed, tr: TimeRange, max: usize) -> Comp {
+    let root = &parsed.root;
     Comp {
         name: root.name.clone(),
         props: root.props.clone(),
-        comps: expanded_instances(root, zones, tr, max)
+        comps: expanded_instances(parsed, tr, max)
             .iter()
             .map(ExpandedInstance::to_comp)
             .collect(),
@@ -332,16 +455,17 @@ fn expanded(root: &Comp, zones: &Zones, tr: TimeRange, max: usize) -> Comp {
 
 /// The VCALENDAR of [`expanded_instances`] written out directly: the common case (expand with
 /// no selection) copies no component.
-fn write_expanded(out: &mut String, root: &Comp, zones: &Zones, tr: TimeRange, max: usize) {
-    crate::contentline::push_folded(out, &format!("BEGIN:{}", root.name));
+fn write_expanded(out: &mut impl IcsOut, parsed: &Parsed, tr: TimeRange, max: usize) {
+    let root = &parsed.root;
+    folded_line(out, &format!("BEGIN:{}", root.name));
     for p in &root.props {
-        out.push_str(&p.raw);
-        out.push_str("\r\n");
+        out.line(&p.raw);
     }
-    for i in expanded_instances(root, zones, tr, max) {
-        i.write(out);
+    let mut buf = String::with_capacity(48);
+    for i in expanded_instances(parsed, tr, max) {
+        i.write(out, &mut buf);
     }
-    crate::contentline::push_folded(out, &format!("END:{}", root.name));
+    folded_line(out, &format!("END:{}", root.name));
 }
 
 /// limit-recurrence-set: the master, plus the overrides whose instance overlaps `tr`.
@@ -369,11 +493,8 @@ fn select(c: &Comp, sel: &CompSelect) -> Comp {
             .filter_map(|p| {
                 let s = sel.props.iter().find(|s| s.name == p.name)?;
                 if s.novalue {
-                    let params: Vec<(&str, &str)> = p
-                        .params
-                        .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_str()))
-                        .collect();
+                    let params: Vec<(&str, &str)> =
+                        p.params.iter().map(|(n, v)| (&**n, v.as_str())).collect();
                     Some(ical::make_prop(&p.name, &params, ""))
                 } else {
                     Some(p.clone())
@@ -420,12 +541,11 @@ mod tests {
             end: parse_utc("20260401T000000Z"),
         };
         for body in bodies {
-            let root = ical::parse(body).expect("parses");
-            let zones = Zones::from_calendar(&root);
+            let parsed = Parsed::new(ical::parse(body).expect("parses"));
             let mut built = String::new();
-            ical::write_comp(&mut built, &expanded(&root, &zones, tr, 100));
+            ical::write_comp(&mut built, &expanded(&parsed, tr, 100));
             let mut written = String::new();
-            write_expanded(&mut written, &root, &zones, tr, 100);
+            write_expanded(&mut Plain(&mut written), &parsed, tr, 100);
             assert_eq!(written, built);
             assert!(written.matches("BEGIN:V").count() >= 2, "{written}");
             assert!(!written.contains("RRULE") && !written.contains("VTIMEZONE"));

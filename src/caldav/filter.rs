@@ -307,7 +307,7 @@ pub fn matches(filter: &CompFilter, body: &str, max_instances: usize) -> bool {
         && filter
             .comp_filters
             .iter()
-            .all(|cf| eval_top(cf, root, zones, max_instances.max(1)))
+            .all(|cf| eval_top(cf, &parsed, max_instances.max(1)))
 }
 
 /// Union of every time-range in a filter subtree, and whether a VALARM one is among them.
@@ -350,7 +350,8 @@ fn alarm_slack(cands: &[&Comp], zones: &Zones) -> i64 {
     slack + 86400
 }
 
-fn eval_top(f: &CompFilter, root: &Comp, zones: &Zones, max: usize) -> bool {
+fn eval_top(f: &CompFilter, parsed: &super::object::Parsed, max: usize) -> bool {
+    let (root, zones) = (&parsed.root, &parsed.zones);
     let cands: Vec<&Comp> = root.comps.iter().filter(|c| c.name == f.name).collect();
     if f.is_not_defined {
         return cands.is_empty();
@@ -373,7 +374,8 @@ fn eval_top(f: &CompFilter, root: &Comp, zones: &Zones, max: usize) -> bool {
         },
         slack: if alarm { alarm_slack(&cands, zones) } else { 0 },
     };
-    let exp = time::expand(root, &f.name, zones, win, max);
+    // Kept with the tree: rendering an `expand` of the same range reuses it.
+    let exp = parsed.expand(&f.name, win, max);
     cands.iter().any(|c| {
         let insts: Vec<Instance<'_>> = exp
             .instances
@@ -439,14 +441,14 @@ pub(crate) fn alarm_triggers(alarm: &Comp, parent: &Instance<'_>, zones: &Zones)
     let first = if tp
         .param("VALUE")
         .is_some_and(|v| v.eq_ignore_ascii_case("DATE-TIME"))
-        || time::parse_duration(&tp.value).is_none()
+        || time::parse_duration(tp.value()).is_none()
     {
         match time::parse_dt_prop(tp, zones) {
             Some(d) => d.utc(),
             None => return Vec::new(),
         }
     } else {
-        let Some(d) = time::parse_duration(&tp.value) else {
+        let Some(d) = time::parse_duration(tp.value()) else {
             return Vec::new();
         };
         let related_end = tp
@@ -568,7 +570,7 @@ fn prop_matches(pf: &PropFilter, p: &Prop, zones: &Zones) -> bool {
         }
     }
     if let Some(tm) = &pf.text_match {
-        if !tm.test(&crate::contentline::unescape_text(&p.value)) {
+        if !tm.test(&crate::contentline::unescape_text(p.value())) {
             return false;
         }
     }

@@ -10,7 +10,7 @@ fn typed_periods(c: &Comp, zones: &Zones) -> Vec<(i64, i64, String)> {
     let mut out = Vec::new();
     for p in c.props_named("FREEBUSY") {
         let fbtype = p.param("FBTYPE").unwrap_or("BUSY").to_ascii_uppercase();
-        for part in p.value.split(',') {
+        for part in p.value().split(',') {
             let Some((a, b)) = part.split_once('/') else {
                 continue;
             };

@@ -5,16 +5,33 @@
 //! bytes, so partial calendar-data can replay what the client sent without re-serialising it.
 
 use crate::contentline;
+use std::borrow::Cow;
+
+/// A property or component name: the common ones borrowed from a static table, any other
+/// one owned (upper-cased).
+pub type Name = Cow<'static, str>;
 
 /// One property: upper-cased name, parameters, raw (still escaped) value and its original lines.
+///
+/// One allocation per property in the common case (an unfolded line with a known name and no
+/// parameters): the value is a slice of `raw` unless folding made them differ.
 #[derive(Debug, Clone)]
 pub struct Prop {
-    pub name: String,
+    pub name: Name,
     /// (upper-cased name, value without surrounding quotes; multi-values kept comma-joined).
-    pub params: Vec<(String, String)>,
-    pub value: String,
+    pub params: Vec<(Name, String)>,
+    value: Value,
     /// The property exactly as it appeared (folded lines joined with CRLF, no final CRLF).
     pub raw: String,
+}
+
+/// Where a property's value is kept.
+#[derive(Debug, Clone)]
+enum Value {
+    /// `raw[at..]`: the line was not folded, so the unfolded value is the end of `raw`.
+    InRaw(usize),
+    /// The unfolded value of a folded line.
+    Owned(String),
 }
 
 impl Prop {
@@ -24,12 +41,135 @@ impl Prop {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// The raw value (unfolded, escapes still in place).
+    pub fn value(&self) -> &str {
+        match &self.value {
+            Value::InRaw(at) => self.raw.get(*at..).unwrap_or(""),
+            Value::Owned(v) => v,
+        }
+    }
+}
+
+/// Names read often enough that copying them for every property would show: the properties
+/// of RFC 5545 §3.7-3.8 a calendar object usually carries, the parameters of §3.2 and the
+/// component names, found by
+/// one `match` (compiled to length and byte comparisons, no search loop).
+macro_rules! known_names {
+    ($($n:literal),* $(,)?) => {
+        /// `name` when it is one of the known names, as a static string.
+        fn known_name(name: &str) -> Option<&'static str> {
+            match name {
+                $($n => Some($n),)*
+                _ => None,
+            }
+        }
+
+        #[cfg(test)]
+        const KNOWN_NAMES: &[&str] = &[$($n),*];
+    };
+}
+
+known_names!(
+    "ALTREP",
+    "CN",
+    "CUTYPE",
+    "DELEGATED-FROM",
+    "DELEGATED-TO",
+    "DIR",
+    "EMAIL",
+    "ENCODING",
+    "FBTYPE",
+    "FMTTYPE",
+    "LANGUAGE",
+    "MEMBER",
+    "PARTSTAT",
+    "RANGE",
+    "RELATED",
+    "RELTYPE",
+    "ROLE",
+    "RSVP",
+    "SCHEDULE-AGENT",
+    "SCHEDULE-STATUS",
+    "SENT-BY",
+    "VALUE",
+    "ACTION",
+    "ATTACH",
+    "ATTENDEE",
+    "BEGIN",
+    "CALSCALE",
+    "CATEGORIES",
+    "CLASS",
+    "COMMENT",
+    "COMPLETED",
+    "CONTACT",
+    "CREATED",
+    "DAYLIGHT",
+    "DESCRIPTION",
+    "DTEND",
+    "DTSTAMP",
+    "DTSTART",
+    "DUE",
+    "DURATION",
+    "END",
+    "EXDATE",
+    "FREEBUSY",
+    "GEO",
+    "LAST-MODIFIED",
+    "LOCATION",
+    "METHOD",
+    "ORGANIZER",
+    "PERCENT-COMPLETE",
+    "PRIORITY",
+    "PRODID",
+    "RDATE",
+    "RECURRENCE-ID",
+    "RELATED-TO",
+    "REPEAT",
+    "RESOURCES",
+    "RRULE",
+    "SEQUENCE",
+    "STANDARD",
+    "STATUS",
+    "SUMMARY",
+    "TRANSP",
+    "TRIGGER",
+    "TZID",
+    "TZNAME",
+    "TZOFFSETFROM",
+    "TZOFFSETTO",
+    "TZURL",
+    "UID",
+    "URL",
+    "VALARM",
+    "VCALENDAR",
+    "VERSION",
+    "VEVENT",
+    "VFREEBUSY",
+    "VJOURNAL",
+    "VTIMEZONE",
+    "VTODO",
+);
+
+/// `name` upper-cased, borrowed from the known names when it is one of them.
+fn upper_name(name: &str) -> Name {
+    if !name.bytes().any(|b| b.is_ascii_lowercase()) {
+        return match known_name(name) {
+            Some(k) => Name::Borrowed(k),
+            None => Name::Owned(name.to_string()),
+        };
+    }
+    let upper = name.to_ascii_uppercase();
+    match known_name(&upper) {
+        Some(k) => Name::Borrowed(k),
+        None => Name::Owned(upper),
+    }
 }
 
 /// One component with its properties and sub-components in document order.
 #[derive(Debug, Clone, Default)]
 pub struct Comp {
-    pub name: String,
+    pub name: Name,
     pub props: Vec<Prop>,
     pub comps: Vec<Comp>,
 }
@@ -44,7 +184,7 @@ impl Comp {
     }
 
     pub fn value(&self, name: &str) -> Option<&str> {
-        self.prop(name).map(|p| p.value.as_str())
+        self.prop(name).map(Prop::value)
     }
 }
 
@@ -63,23 +203,30 @@ pub fn parse(body: &str) -> Result<Comp, String> {
         if root.is_some() {
             return Err("content after the end of the top-level component".into());
         }
-        let prop = parse_line(&line.unfolded, line.folded_crlf().into_owned())?;
-        match prop.name.as_str() {
+        // A line that was not folded is its own raw text (no second scan, no copy).
+        let (raw, folded) = match &line.unfolded {
+            Cow::Borrowed(unfolded) => (Cow::Borrowed(*unfolded), false),
+            Cow::Owned(_) => (line.folded_crlf(), true),
+        };
+        let prop = parse_line(&line.unfolded, raw, folded)?;
+        match &*prop.name {
             "BEGIN" => {
                 if stack.len() >= 16 {
                     return Err("components nested too deeply".into());
                 }
-                let name = prop.value.trim().to_ascii_uppercase();
+                let name = upper_name(prop.value().trim());
                 if name.is_empty() {
                     return Err("BEGIN without a component name".into());
                 }
                 stack.push(Comp {
                     name,
-                    ..Comp::default()
+                    // Most components hold a handful of properties: no growing from 1.
+                    props: Vec::with_capacity(8),
+                    comps: Vec::new(),
                 });
             }
             "END" => {
-                let name = prop.value.trim().to_ascii_uppercase();
+                let name = upper_name(prop.value().trim());
                 let done = stack.pop().ok_or("END without BEGIN")?;
                 if done.name != name {
                     return Err(format!("END:{name} closes BEGIN:{}", done.name));
@@ -103,7 +250,7 @@ pub fn parse(body: &str) -> Result<Comp, String> {
 
 /// One logical line as a [`Prop`]: the name keeps its group, parameter values lose their
 /// quotes (multi-values stay comma-joined).
-fn parse_line(line: &str, raw: String) -> Result<Prop, String> {
+fn parse_line(line: &str, raw: Cow<'_, str>, folded: bool) -> Result<Prop, String> {
     let invalid = || format!("invalid content line: {}", truncate(line));
     let Some(cl) = contentline::parse_line(line) else {
         // No value colon: a bad name is reported before a missing value.
@@ -114,28 +261,45 @@ fn parse_line(line: &str, raw: String) -> Result<Prop, String> {
             invalid()
         });
     };
-    let name = cl.full_name().to_ascii_uppercase();
+    let name = upper_name(&cl.full_name());
     if !contentline::is_name(&name) {
         return Err(invalid());
     }
     let params = cl
         .params
         .iter()
-        .map(|p| (p.name.to_ascii_uppercase(), p.unquoted()))
+        .map(|p| (upper_name(p.name), p.unquoted()))
         .collect();
+    // Not folded, the line is `raw` itself and the value its end.
+    let value = if folded {
+        Value::Owned(cl.value.to_string())
+    } else {
+        Value::InRaw(line.len() - cl.value.len())
+    };
     Ok(Prop {
         name,
         params,
-        value: cl.value.to_string(),
-        raw,
+        value,
+        raw: raw.into_owned(),
     })
+}
+
+#[cfg(test)]
+#[test]
+fn known_names_are_upper_case() {
+    assert!(KNOWN_NAMES.iter().all(|n| *n == n.to_ascii_uppercase()));
+    assert!(KNOWN_NAMES.iter().all(|n| known_name(n) == Some(*n)));
+    assert!(matches!(upper_name("dtStart"), Cow::Borrowed("DTSTART")));
+    assert_eq!(upper_name("x-wr-calname"), "X-WR-CALNAME");
 }
 
 fn truncate(s: &str) -> String {
     s.chars().take(60).collect()
 }
 
-/// Serialise a component, replaying each property's original bytes.
+/// Serialise a component, replaying each property's original bytes: the reference the
+/// renderer's one-pass writer (`caldata::write_comp_to`) is tested against.
+#[cfg(test)]
 pub fn write_comp(out: &mut String, c: &Comp) {
     contentline::push_folded(out, &format!("BEGIN:{}", c.name));
     for p in &c.props {
@@ -162,13 +326,18 @@ pub fn make_prop(name: &str, params: &[(&str, &str)], value: &str) -> Prop {
     let mut raw = String::new();
     contentline::push_folded(&mut raw, &line);
     raw.truncate(raw.len() - 2);
+    // Folding can only have cut the value when the raw text no longer ends with it.
+    let value = match raw.strip_suffix(value) {
+        Some(head) => Value::InRaw(head.len()),
+        None => Value::Owned(value.to_string()),
+    };
     Prop {
-        name: name.to_string(),
+        name: upper_name(name),
         params: params
             .iter()
-            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .map(|(n, v)| (upper_name(n), v.to_string()))
             .collect(),
-        value: value.to_string(),
+        value,
         raw,
     }
 }

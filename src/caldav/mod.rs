@@ -14,10 +14,13 @@ mod reach;
 mod time;
 
 #[cfg(test)]
+mod expand_bytes_tests;
+#[cfg(test)]
 mod tests;
 
 pub use caldata::{
-    parse_calendar_data, render_calendar_data, CalendarDataRequest, CompSelect, PropSelect,
+    parse_calendar_data, render_calendar_data, render_calendar_data_xml, CalendarDataRequest,
+    CompSelect, PropSelect,
 };
 pub use filter::{
     matches, parse_filter, time_bounds_hint, Collation, CompFilter, FilterError, ParamFilter,
@@ -180,7 +183,7 @@ pub fn inspect(
         match kind_name {
             None => kind_name = Some(&c.name),
             Some(k) if k != c.name => {
-                return Err(CalError::MixedComponents(k.to_string(), c.name.clone()))
+                return Err(CalError::MixedComponents(k.to_string(), c.name.to_string()))
             }
             _ => {}
         }
@@ -188,7 +191,7 @@ pub fn inspect(
             .value("UID")
             .map(str::trim)
             .filter(|u| !u.is_empty())
-            .ok_or_else(|| CalError::MissingUid(c.name.clone()))?;
+            .ok_or_else(|| CalError::MissingUid(c.name.to_string()))?;
         match uid {
             None => uid = Some(u),
             Some(prev) if prev != u => return Err(CalError::MultipleUids(prev.into(), u.into())),
@@ -255,7 +258,7 @@ pub fn inspect(
 /// DATE (midnight), they compare as wall-clock times, which is how a floating time is read in
 /// any zone.
 fn check_end_after_start(c: &ical::Comp, zones: &Zones) -> Result<(), CalError> {
-    let end = match c.name.as_str() {
+    let end = match &*c.name {
         "VEVENT" => "DTEND",
         "VTODO" => "DUE",
         _ => return Ok(()),
@@ -273,7 +276,7 @@ fn check_end_after_start(c: &ical::Comp, zones: &Zones) -> Result<(), CalError> 
         return Ok(());
     }
     Err(CalError::EndBeforeStart {
-        comp: c.name.clone(),
+        comp: c.name.to_string(),
         end,
         end_value: c.value(end).unwrap_or_default().trim().to_string(),
         start_value: c.value("DTSTART").unwrap_or_default().trim().to_string(),

@@ -127,8 +127,64 @@ fn nth(step: Step, dtstart: &DtVal, k: u64) -> Option<DtVal> {
     Some(dtstart.with_local(local))
 }
 
+/// A rule whose starts are computed by arithmetic instead of the `rrule` crate: FREQ DAILY or
+/// WEEKLY (or MONTHLY/YEARLY from a day every month has; RFC 5545 §3.3.10), an INTERVAL up to
+/// 1,000, a COUNT or an UNTIL, no other part (no BYxxx, no WKST), written as `rrule` reads
+/// it; DTSTART between 1900 and 2200. Anything else is left to `rrule`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SimpleRule {
+    step: Step,
+    pub count: Option<u64>,
+    pub until: Option<DtVal>,
+}
+
+impl SimpleRule {
+    /// The k-th start (0 = DTSTART), `None` past the calendar's range.
+    pub fn nth(&self, dtstart: &DtVal, k: u64) -> Option<DtVal> {
+        nth(self.step, dtstart, k)
+    }
+}
+
+/// `rule` as a [`SimpleRule`], when it is one.
+pub(super) fn simple_rule(rule: &str, dtstart: &DtVal) -> Option<SimpleRule> {
+    if !(1900..=2200).contains(&dtstart.local.year()) {
+        return None;
+    }
+    let (mut freq, mut interval, mut count, mut until) = (None, None, None, None);
+    for part in rule.split(';') {
+        let (k, v) = part.split_once('=')?;
+        let v = v.trim();
+        let slot_was_empty = match k.trim().to_ascii_uppercase().as_str() {
+            "FREQ" => freq.replace(v).is_none(),
+            "INTERVAL" => interval
+                .replace(v.parse::<i64>().ok().filter(|n| (1..=1000).contains(n))?)
+                .is_none(),
+            "COUNT" => count
+                .replace(
+                    v.parse::<u64>()
+                        .ok()
+                        .filter(|n| (1..=1_000_000).contains(n))?,
+                )
+                .is_none(),
+            "UNTIL" => until
+                .replace(super::time::parse_dt_text(v, None, &Zones::default())?)
+                .is_none(),
+            _ => return None,
+        };
+        if !slot_was_empty {
+            return None;
+        }
+    }
+    let freq = freq.filter(|f| matches!(*f, "DAILY" | "WEEKLY" | "MONTHLY" | "YEARLY"))?;
+    Some(SimpleRule {
+        step: step_of(freq, interval.unwrap_or(1), dtstart)?,
+        count,
+        until,
+    })
+}
+
 /// Is `d` on or before UNTIL, compared as `time::rule_starts` compares.
-fn until_ok(d: &DtVal, u: &DtVal, dtstart: &DtVal) -> bool {
+pub(super) fn until_ok(d: &DtVal, u: &DtVal, dtstart: &DtVal) -> bool {
     if u.date_only {
         d.local.date() <= u.local.date()
     } else if u.zone == Zone::Utc && !dtstart.is_floating() {

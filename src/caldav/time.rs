@@ -1,6 +1,7 @@
 //! Date-times, zones, durations and recurrence expansion (RFC 5545 §3.3, §3.8.5).
 //!
-//! Expansion uses `rrule` for RRULE only; DTSTART, RDATE, EXDATE and RECURRENCE-ID overrides
+//! Expansion steps a simple RRULE (no BYxxx part, see [`super::reach::simple_rule`]) by
+//! arithmetic and uses `rrule` for any other; DTSTART, RDATE, EXDATE and RECURRENCE-ID overrides
 //! are merged here (calcard's own expansion is wrong with SEQUENCE-bumped overrides and in DST
 //! gaps). Floating and DATE values are evaluated as if they were UTC.
 
@@ -69,14 +70,63 @@ pub fn local_to_utc(local: NaiveDateTime, zone: Zone) -> i64 {
 
 /// Epoch seconds to a `YYYYMMDDTHHMMSSZ` string.
 pub fn fmt_utc(ts: i64) -> String {
-    match DateTime::<Utc>::from_timestamp(ts, 0) {
-        Some(d) => d.format("%Y%m%dT%H%M%SZ").to_string(),
-        None => "19700101T000000Z".into(),
+    let mut out = String::with_capacity(16);
+    push_utc(&mut out, ts);
+    out
+}
+
+/// [`fmt_utc`] appended to `out`.
+pub fn push_utc(out: &mut String, ts: i64) {
+    use chrono::Timelike;
+    let Some(d) = DateTime::<Utc>::from_timestamp(ts, 0) else {
+        out.push_str("19700101T000000Z");
+        return;
+    };
+    if !push_ymd(out, d.date_naive()) {
+        out.push_str(&d.format("%Y%m%dT%H%M%SZ").to_string());
+        return;
     }
+    out.push('T');
+    for n in [d.hour(), d.minute(), d.second()] {
+        push_2(out, n);
+    }
+    out.push('Z');
 }
 
 pub fn fmt_date(d: NaiveDate) -> String {
-    d.format("%Y%m%d").to_string()
+    let mut out = String::with_capacity(8);
+    push_date(&mut out, d);
+    out
+}
+
+/// [`fmt_date`] appended to `out`.
+pub fn push_date(out: &mut String, d: NaiveDate) {
+    if !push_ymd(out, d) {
+        out.push_str(&d.format("%Y%m%d").to_string());
+    }
+}
+
+/// `YYYYMMDD` for a year of four digits (what chrono's `%Y%m%d` writes then); false, with
+/// nothing written, for any other year.
+fn push_ymd(out: &mut String, d: NaiveDate) -> bool {
+    use chrono::Datelike;
+    let Ok(y) = u32::try_from(d.year()) else {
+        return false;
+    };
+    if y > 9999 {
+        return false;
+    }
+    push_2(out, y / 100);
+    push_2(out, y % 100);
+    push_2(out, d.month());
+    push_2(out, d.day());
+    true
+}
+
+/// `n` (< 100) as two digits.
+fn push_2(out: &mut String, n: u32) {
+    out.push(char::from(b'0' + (n / 10 % 10) as u8));
+    out.push(char::from(b'0' + (n % 10) as u8));
 }
 
 pub fn date_of(ts: i64) -> NaiveDate {
@@ -216,7 +266,7 @@ pub fn parse_dt_text(v: &str, tzid: Option<&str>, zones: &Zones) -> Option<DtVal
 }
 
 pub fn parse_dt_prop(p: &Prop, zones: &Zones) -> Option<DtVal> {
-    parse_dt_text(&p.value, p.param("TZID"), zones)
+    parse_dt_text(p.value(), p.param("TZID"), zones)
 }
 
 pub use crate::contentline::{parse_duration, Duration as Dur};
@@ -267,7 +317,7 @@ impl Instance<'_> {
 }
 
 /// Which instances to keep, and when to stop iterating.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Window {
     pub start: Option<i64>,
     pub end: Option<i64>,
@@ -332,7 +382,7 @@ fn instance_end(
 fn date_list(p: &Prop, zones: &Zones) -> Vec<(DtVal, Option<i64>)> {
     let tzid = p.param("TZID");
     let mut out = Vec::new();
-    for part in p.value.split(',') {
+    for part in p.value().split(',') {
         if let Some((a, b)) = part.split_once('/') {
             if let Some(s) = parse_dt_text(a, tzid, zones) {
                 let end = parse_dt_text(b, tzid, zones)
@@ -402,7 +452,7 @@ pub fn explicit<'a>(
             continue;
         };
         for p in m.props_named("RRULE") {
-            match rule_reach(&p.value, &dtstart) {
+            match rule_reach(p.value(), &dtstart) {
                 Reach::Expand => return None,
                 reach => rules.push(MasterRule {
                     master: m,
@@ -539,16 +589,17 @@ fn expand_group<'a>(
         None => master_end.map(|e| e - dtstart.utc()),
     };
 
-    let mut exdates: Vec<DtVal> = Vec::new();
+    // Each EXDATE with its instant, converted once (a zone lookup is not free).
+    let mut exdates: Vec<(DtVal, i64)> = Vec::new();
     for p in m.props_named("EXDATE") {
-        exdates.extend(date_list(p, zones).into_iter().map(|(d, _)| d));
+        exdates.extend(date_list(p, zones).into_iter().map(|(d, _)| (d, d.utc())));
     }
-    let excluded = |d: &DtVal| {
-        exdates.iter().any(|x| {
+    let excluded = |d: &DtVal, d_utc: i64| {
+        exdates.iter().any(|(x, x_utc)| {
             if x.date_only || d.date_only {
                 x.local.date() == d.local.date()
             } else {
-                x.utc() == d.utc()
+                *x_utc == d_utc
             }
         })
     };
@@ -558,52 +609,62 @@ fn expand_group<'a>(
     for p in m.props_named("RDATE") {
         starts.extend(date_list(p, zones));
     }
-    let push =
-        |start: DtVal, explicit_end: Option<i64>, exp: &mut Expansion<'a>, count: &mut usize| {
-            if excluded(&start) || overridden(start.utc()) {
+    let push = |start: DtVal,
+                start_utc: i64,
+                explicit_end: Option<i64>,
+                exp: &mut Expansion<'a>,
+                count: &mut usize| {
+        if excluded(&start, start_utc) || overridden(start_utc) {
+            return;
+        }
+        let (end_utc, end_kind) = match (explicit_end, master_len) {
+            (Some(e), _) => (Some(e), EndKind::DtEnd),
+            // What `instance_end` computes from the master's length, without converting
+            // the start again.
+            (None, Some(len)) if m.prop("DTEND").is_some() => {
+                (Some(start_utc + len), EndKind::DtEnd)
+            }
+            (None, _) => instance_end(m, Some(&start), zones, master_len),
+        };
+        let i = Instance {
+            comp: m,
+            start: Some(start),
+            start_utc: Some(start_utc),
+            end_utc,
+            end_kind,
+            rid: Some(start),
+            floating: start.is_floating(),
+        };
+        if keep(&win, &i) {
+            if *count >= max {
+                exp.unbounded = true;
                 return;
             }
-            let (end_utc, end_kind) = match explicit_end {
-                Some(e) => (Some(e), EndKind::DtEnd),
-                None => instance_end(m, Some(&start), zones, master_len),
-            };
-            let i = Instance {
-                comp: m,
-                start: Some(start),
-                start_utc: Some(start.utc()),
-                end_utc,
-                end_kind,
-                rid: Some(start),
-                floating: start.is_floating(),
-            };
-            if keep(&win, &i) {
-                if *count >= max {
-                    exp.unbounded = true;
-                    return;
-                }
-                exp.instances.push(i);
-                *count += 1;
-            }
-        };
+            exp.instances.push(i);
+            *count += 1;
+        }
+    };
 
     let mut seen: HashSet<i64> = HashSet::new();
     for (s, e) in &starts {
-        if seen.insert(s.utc()) {
-            push(*s, *e, exp, &mut count);
+        let u = s.utc();
+        if seen.insert(u) {
+            push(*s, u, *e, exp, &mut count);
         }
     }
 
     for p in m.props_named("RRULE").filter(|_| rules == Rules::Expand) {
-        match rule_starts(&p.value, &dtstart, win) {
+        match rule_starts(p.value(), &dtstart, win) {
             Some((list, infinite)) => {
                 if infinite {
                     exp.unbounded = true;
                 }
                 for s in list {
-                    if !seen.insert(s.utc()) {
+                    let u = s.utc();
+                    if !seen.insert(u) {
                         continue;
                     }
-                    push(s, None, exp, &mut count);
+                    push(s, u, None, exp, &mut count);
                     if count >= max {
                         exp.unbounded = true;
                         break;
@@ -618,9 +679,51 @@ fn expand_group<'a>(
     }
 }
 
-/// Starts generated by one RRULE value (DTSTART itself excluded), until the window is passed.
-/// Returns (starts, rule-is-infinite-or-cut-short); `None` when the rule cannot be read.
+/// Starts generated by one RRULE value, until the window is passed. Returns (starts,
+/// rule-is-infinite-or-cut-short); `None` when the rule cannot be read. A simple rule
+/// ([`super::reach::simple_rule`]) is stepped by arithmetic, any other by `rrule`.
 fn rule_starts(rule: &str, dtstart: &DtVal, win: Window) -> Option<(Vec<DtVal>, bool)> {
+    match super::reach::simple_rule(rule, dtstart) {
+        Some(simple) => Some(simple_starts(&simple, dtstart, win)),
+        None => rrule_starts(rule, dtstart, win),
+    }
+}
+
+/// [`rule_starts`] of a simple rule: what `rrule` yields for it, without building one.
+fn simple_starts(
+    rule: &super::reach::SimpleRule,
+    dtstart: &DtVal,
+    win: Window,
+) -> (Vec<DtVal>, bool) {
+    let mut out = Vec::new();
+    let mut cut = true;
+    for k in 0..MAX_ITERATIONS as u64 {
+        if rule.count.is_some_and(|c| k >= c) {
+            cut = false;
+            break;
+        }
+        let Some(v) = rule.nth(dtstart, k) else {
+            cut = false;
+            break;
+        };
+        if rule
+            .until
+            .is_some_and(|u| !super::reach::until_ok(&v, &u, dtstart))
+        {
+            cut = false;
+            break;
+        }
+        if win.past(v.utc()) {
+            break;
+        }
+        out.push(v);
+    }
+    let infinite = rule.until.is_none() && rule.count.is_none();
+    (out, infinite || cut)
+}
+
+/// [`rule_starts`] through the `rrule` crate.
+fn rrule_starts(rule: &str, dtstart: &DtVal, win: Window) -> Option<(Vec<DtVal>, bool)> {
     // UNTIL is applied here (rrule is strict about its zone); everything else goes to rrule.
     let mut until: Option<DtVal> = None;
     let mut has_count = false;
@@ -668,4 +771,84 @@ fn rule_starts(rule: &str, dtstart: &DtVal, win: Window) -> Option<(Vec<DtVal>, 
     }
     let infinite = until.is_none() && !has_count;
     Some((out, infinite || cut))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A simple rule stepped by arithmetic gives exactly what `rrule` gives: every FREQ,
+    /// INTERVAL and COUNT/UNTIL form, from UTC, floating, zoned (across a DST change and a
+    /// fold) and DATE starts, with windows that cut the set and windows past it.
+    #[test]
+    fn simple_rules_step_as_rrule_does() {
+        let zones = Zones::default();
+        let starts = [
+            ("20260105T090000Z", None),
+            ("20251231T233000", None),
+            ("20260302T090000", Some("Europe/Berlin")),
+            ("20251101T013000", Some("America/New_York")),
+            ("20260115", None),
+            ("20260131", None),
+            ("20240229T120000Z", None),
+        ];
+        let ends = [
+            "",
+            ";COUNT=1",
+            ";COUNT=7",
+            ";COUNT=40",
+            ";UNTIL=20260415T000000Z",
+            ";UNTIL=20260415",
+            ";UNTIL=20260415T090000",
+            ";UNTIL=20250101T000000Z",
+        ];
+        let windows = [
+            ("20260301T000000Z", "20260401T000000Z"),
+            ("20250101T000000Z", "20280101T000000Z"),
+        ];
+        let mut simple = 0;
+        for (start, tzid) in starts {
+            let dtstart = parse_dt_text(start, tzid, &zones).expect("start");
+            for freq in ["DAILY", "WEEKLY", "MONTHLY", "YEARLY"] {
+                for interval in ["", ";INTERVAL=1", ";INTERVAL=2", ";INTERVAL=3"] {
+                    for end in ends {
+                        let rule = format!("FREQ={freq}{interval}{end}");
+                        if super::super::reach::simple_rule(&rule, &dtstart).is_none() {
+                            continue;
+                        }
+                        simple += 1;
+                        for (ws, we) in windows {
+                            let win = Window {
+                                start: crate::caldav::parse_utc(ws),
+                                end: crate::caldav::parse_utc(we),
+                                slack: 0,
+                            };
+                            assert_eq!(
+                                rule_starts(&rule, &dtstart, win),
+                                rrule_starts(&rule, &dtstart, win),
+                                "{rule} from {start} {tzid:?} in {ws}..{we}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        // DAILY and WEEKLY from every start, MONTHLY/YEARLY from days every month has.
+        assert!(simple > 300, "{simple} simple rules");
+        for rule in [
+            "FREQ=WEEKLY;BYDAY=MO,WE",
+            "FREQ=WEEKLY;WKST=SU",
+            "FREQ=daily",
+            "FREQ=DAILY;COUNT=0",
+            "FREQ=DAILY;INTERVAL=0",
+            "FREQ=DAILY;COUNT=3;COUNT=4",
+            "FREQ=HOURLY",
+        ] {
+            let dtstart = parse_dt_text("20260105T090000Z", None, &zones).expect("start");
+            assert!(
+                super::super::reach::simple_rule(rule, &dtstart).is_none(),
+                "{rule}"
+            );
+        }
+    }
 }

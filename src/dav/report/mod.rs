@@ -95,7 +95,7 @@ impl DataRequest {
                 ns: NS_CALDAV,
                 name: "calendar-data",
                 value: std::str::from_utf8(&item.body).ok().map(|b| {
-                    escape_text(&crate::caldav::render_calendar_data(r, b, max_instances))
+                    crate::caldav::render_calendar_data_xml(r, b, max_instances)
                 }),
             }),
             DataRequest::Address(r) => Some(Computed {
