@@ -160,10 +160,24 @@ fn negotiated_vcard(req: &Req<'_>, body: &[u8]) -> DavResult<Option<(String, Opt
 }
 
 fn http_date(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .unwrap_or_default()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string()
+    // RFC 9110 §5.6.7 IMF-fixdate, written directly: chrono's strftime interpreted the
+    // pattern on every GET.
+    let dt = chrono::DateTime::from_timestamp(t, 0).unwrap_or_default();
+    use chrono::{Datelike, Timelike};
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    format!(
+        "{}, {:02} {} {:04} {:02}:{:02}:{:02} GMT",
+        DAYS[dt.weekday().num_days_from_monday() as usize],
+        dt.day(),
+        MONTHS[dt.month0() as usize],
+        dt.year(),
+        dt.hour(),
+        dt.minute(),
+        dt.second()
+    )
 }
 
 /// PUT. The target is resolved here rather than by the dispatcher, so that each thing is read
@@ -301,5 +315,22 @@ pub async fn delete(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
             message: "this resource cannot be deleted".into(),
             condition: None,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_date;
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        for t in [0, 1_700_000_000, 951_782_400, 4_102_444_799, -86_400] {
+            let expected = chrono::DateTime::from_timestamp(t, 0)
+                .unwrap()
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string();
+            assert_eq!(http_date(t), expected, "{t}");
+        }
+        assert_eq!(http_date(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
     }
 }
