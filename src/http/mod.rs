@@ -264,7 +264,12 @@ async fn handle(req: HttpRequest, body: web::Payload, state: web::Data<AppState>
 /// from the OS, a `getrandom` system call per request; the thread's generator is seeded
 /// from it once).
 fn request_id() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bits: u128 = rand::random();
+    (0..32)
+        .rev()
+        .map(|i| char::from(HEX[((bits >> (4 * i)) & 0xf) as usize]))
+        .collect()
 }
 
 /// The request's one log line.
@@ -368,4 +373,15 @@ async fn handle_inner(
         .map_err(DavError::internal)?;
     let body = limits::read_body(payload, limit, &state.cfg.http).await?;
     dav::dispatch(&state.clone().into_inner(), &principal, req, body).await
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn request_ids_are_32_hex_digits_and_differ() {
+        let (a, b) = (super::request_id(), super::request_id());
+        assert_eq!(a.len(), 32);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(a, b);
+    }
 }
