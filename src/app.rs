@@ -127,10 +127,13 @@ struct Histogram {
 /// the configuration only.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, u16), (u64, f64)>>,
+    requests: Mutex<BTreeMap<MethodStatus, (u64, f64)>>,
     latency: Mutex<BTreeMap<&'static str, Histogram>>,
     tenants: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
+
+/// A request counter's labels: the method (from a fixed list) and the status code.
+type MethodStatus = (&'static str, u16);
 
 /// `2xx`, `4xx`, … of a status code.
 fn status_class(status: u16) -> &'static str {

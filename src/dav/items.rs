@@ -125,7 +125,10 @@ pub async fn get_member(req: &Req<'_>, target: &Target) -> DavResult<Option<Http
     }
     resource::check_access(req.principal, target)?;
     let store = &req.state.store;
-    let Some(c) = store.collection(req.tenant(), m.collection.as_str()).await? else {
+    let Some(c) = store
+        .collection(req.tenant(), m.collection.as_str())
+        .await?
+    else {
         return Ok(None);
     };
     match store.item(&c, &m.name).await? {

@@ -381,7 +381,9 @@ mod tests {
     fn request_ids_are_32_hex_digits_and_differ() {
         let (a, b) = (super::request_id(), super::request_id());
         assert_eq!(a.len(), 32);
-        assert!(a.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_ne!(a, b);
     }
 }

@@ -235,8 +235,7 @@ mod tests {
     /// The escaping as it was, one table lookup per byte: the reference for the word scan.
     fn escaped_per_byte(s: &str) -> String {
         let mut out = String::new();
-        let mut chars = s.char_indices().peekable();
-        while let Some((_, c)) = chars.next() {
+        for c in s.chars() {
             match c {
                 '<' => out.push_str("&lt;"),
                 '>' => out.push_str("&gt;"),
@@ -256,7 +255,9 @@ mod tests {
     fn the_word_scan_escapes_as_the_byte_scan() {
         // Every special character at every offset of words of every length up to 40, among
         // base64, multi-byte characters (EF-led ones that stay), TAB and LF.
-        let specials = ["<", ">", "&", "\r\n", "\u{1}", "\u{1f}", "\u{FFFE}", "\u{FFFF}", "\t", "\n"];
+        let specials = [
+            "<", ">", "&", "\r\n", "\u{1}", "\u{1f}", "\u{FFFE}", "\u{FFFF}", "\t", "\n",
+        ];
         let fillers = ["QUJDRA+/", "ü", "\u{FF21}", "\u{EFFF}", "\u{FEFF}", "x"];
         for len in 0..40 {
             for special in specials {
@@ -274,7 +275,10 @@ mod tests {
         }
         let mut out = String::new();
         push_escaped(&mut out, "PHOTO;ENCODING=b:QUJD\r\n REVG<&>\u{FFFF}");
-        assert_eq!(out, "PHOTO;ENCODING=b:QUJD&#13;\n REVG&lt;&amp;&gt;\u{FFFD}");
+        assert_eq!(
+            out,
+            "PHOTO;ENCODING=b:QUJD&#13;\n REVG&lt;&amp;&gt;\u{FFFD}"
+        );
     }
 
     #[test]

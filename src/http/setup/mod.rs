@@ -147,7 +147,10 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::post().to(account::download_profile),
             )
             .route("/{tenant}/crm/connect", web::post().to(crm_signin::connect))
-            .route("/{tenant}/crm/callback", web::get().to(crm_signin::callback))
+            .route(
+                "/{tenant}/crm/callback",
+                web::get().to(crm_signin::callback),
+            )
             .route("/{tenant}/flow/{login}", web::get().to(flow::consent))
             .route("/{tenant}/flow/{login}", web::post().to(flow::grant))
             .default_service(web::to(super::handle)),

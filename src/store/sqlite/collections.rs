@@ -53,7 +53,7 @@ fn below_on(
     parent: &str,
     order: &str,
 ) -> rusqlite::Result<Vec<Collection>> {
-    // A range where it can (prepared once: see `prefix_end`), else the LIKE pattern.
+    // A range where it can (an index seek: see `prefix_end`), else the LIKE pattern.
     if let Some(end) = prefix_end(parent) {
         return c
             .prepare_cached(&format!(

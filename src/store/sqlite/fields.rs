@@ -73,7 +73,9 @@ impl SqliteStore {
         self.lite.read(|c| {
             let mut stmt = c.prepare_cached(sql)?;
             match phrase {
-                Some(p) => stmt.query_map((coll, prop, text, p), |r| r.get(0))?.collect(),
+                Some(p) => stmt
+                    .query_map((coll, prop, text, p), |r| r.get(0))?
+                    .collect(),
                 None => stmt.query_map((coll, prop, text), |r| r.get(0))?.collect(),
             }
         })

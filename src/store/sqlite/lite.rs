@@ -111,7 +111,10 @@ fn connect(path: &Path) -> rusqlite::Result<Connection> {
     // otherwise SQLite plans with the value of a bound LIMIT or LIKE pattern and re-prepares
     // the statement each time it is bound again, i.e. on every use of a cached statement
     // (a listing's page query was parsed again per page, ~10 % of a discovery request).
-    conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     Ok(conn)
 }
 
@@ -207,7 +210,11 @@ mod tests {
                 .collect::<Result<_, _>>()
                 .expect("rows");
             assert!(!rows.is_empty() && rows.len() <= limit as usize, "{rows:?}");
-            assert_eq!(st.get_status(StatementStatus::RePrepare), 0, "{pattern} {limit}");
+            assert_eq!(
+                st.get_status(StatementStatus::RePrepare),
+                0,
+                "{pattern} {limit}"
+            );
         }
     }
 }

@@ -35,8 +35,8 @@ impl DeadPropertyStore for SqliteStore {
         tenant: &str,
         prefix: &str,
     ) -> Result<HashMap<String, Vec<DeadProperty>>, DbError> {
-        // Every PROPFIND and REPORT asks: read on the calling thread (`lite`), by a path
-        // range prepared once (`prefix_end`); a prefix without its slash by LIKE.
+        // Every PROPFIND and REPORT asks: read on the calling thread (`lite`), not through
+        // sqlx's worker, by a path range (`prefix_end`); a prefix without its slash by LIKE.
         let end = prefix_end(prefix);
         let sql = match end {
             Some(_) => {
@@ -49,20 +49,19 @@ impl DeadPropertyStore for SqliteStore {
             }
         };
         let upper = end.unwrap_or_else(|| like_prefix(prefix));
-        self.lite
-            .read(|c| {
-                let mut out: HashMap<String, Vec<DeadProperty>> = HashMap::new();
-                let mut stmt = c.prepare_cached(sql)?;
-                let mut rows = stmt.query((tenant, prefix, upper.as_str()))?;
-                while let Some(r) = rows.next()? {
-                    out.entry(r.get(0)?).or_default().push(DeadProperty {
-                        ns: r.get(1)?,
-                        name: r.get(2)?,
-                        value: r.get(3)?,
-                    });
-                }
-                Ok(out)
-            })
+        self.lite.read(|c| {
+            let mut out: HashMap<String, Vec<DeadProperty>> = HashMap::new();
+            let mut stmt = c.prepare_cached(sql)?;
+            let mut rows = stmt.query((tenant, prefix, upper.as_str()))?;
+            while let Some(r) = rows.next()? {
+                out.entry(r.get(0)?).or_default().push(DeadProperty {
+                    ns: r.get(1)?,
+                    name: r.get(2)?,
+                    value: r.get(3)?,
+                });
+            }
+            Ok(out)
+        })
     }
 
     async fn patch_dead_props(
