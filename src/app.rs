@@ -127,10 +127,13 @@ struct Histogram {
 /// the configuration only.
 #[derive(Default)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(String, u16), (u64, f64)>>,
+    requests: Mutex<BTreeMap<MethodStatus, (u64, f64)>>,
     latency: Mutex<BTreeMap<&'static str, Histogram>>,
     tenants: Mutex<BTreeMap<(String, &'static str), u64>>,
 }
+
+/// A request counter's labels: the method (from a fixed list) and the status code.
+type MethodStatus = (&'static str, u16);
 
 /// `2xx`, `4xx`, … of a status code.
 fn status_class(status: u16) -> &'static str {
@@ -149,7 +152,7 @@ impl Metrics {
     pub fn record(&self, method: &'static str, status: u16, took: Duration, tenant: Option<&str>) {
         let secs = took.as_secs_f64();
         if let Ok(mut m) = self.requests.lock() {
-            let e = m.entry((method.to_string(), status)).or_insert((0, 0.0));
+            let e = m.entry((method, status)).or_insert((0, 0.0));
             e.0 += 1;
             e.1 += secs;
         }

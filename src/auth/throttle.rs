@@ -65,6 +65,10 @@ impl Throttle {
     /// How long attempts for `user` from `addr` are refused, if they are now.
     pub fn blocked(&self, user: &str, addr: IpAddr, now: Instant) -> Option<Duration> {
         let table = self.table.lock().ok()?;
+        // Nothing failed lately (the usual case): no keys to build.
+        if table.is_empty() {
+            return None;
+        }
         Self::keys(user, addr)
             .iter()
             .filter_map(|k| table.get(k)?.until)
@@ -102,7 +106,9 @@ impl Throttle {
     /// user counts stay, so a valid account does not reset an address's guesses).
     pub fn success(&self, user: &str, addr: IpAddr) {
         if let Ok(mut table) = self.table.lock() {
-            table.remove(&Key::Pair(user.to_string(), addr));
+            if !table.is_empty() {
+                table.remove(&Key::Pair(user.to_string(), addr));
+            }
         }
     }
 

@@ -1,5 +1,7 @@
 //! `CARDDAV:address-data` in addressbook-query and addressbook-multiget (RFC 6352 §10.4).
 
+use std::borrow::Cow;
+
 use super::card::{convert, declared_version};
 use super::{clip, CardError, FilterError, VCardVersion};
 use crate::contentline::lines;
@@ -106,21 +108,27 @@ const ALWAYS: [&str; 4] = ["BEGIN", "END", "VERSION", "UID"];
 /// Renders a stored vCard as `req` asks. With no property selection and the stored version,
 /// the body comes back unchanged, byte for byte. Otherwise it is converted with [`convert`]
 /// when the version differs, then reduced to BEGIN, END, VERSION, UID and the named
-/// properties (any group, e.g. `item1.TEL` for TEL), keeping their original lines.
-pub fn render_address_data(req: &AddressDataRequest, body: &str) -> Result<String, CardError> {
+/// properties (any group, e.g. `item1.TEL` for TEL), keeping their original lines. The
+/// whole card is borrowed, not copied (a report's cards with photos are megabytes).
+pub fn render_address_data<'b>(
+    req: &AddressDataRequest,
+    body: &'b str,
+) -> Result<Cow<'b, str>, CardError> {
     let stored = declared_version(body);
     if req.is_passthrough(stored) {
-        return Ok(body.to_string());
+        return Ok(Cow::Borrowed(body));
     }
-    let converted;
-    let source = if stored == Some(req.version) {
-        body
+    let converted = if stored == Some(req.version) {
+        None
     } else {
-        converted = convert(body, req.version)?;
-        converted.as_str()
+        Some(convert(body, req.version)?)
     };
+    let source = converted.as_deref().unwrap_or(body);
     let Some(props) = &req.props else {
-        return Ok(source.to_string());
+        return Ok(match converted {
+            Some(c) => Cow::Owned(c),
+            None => Cow::Borrowed(body),
+        });
     };
     let mut out = String::with_capacity(source.len());
     for line in lines(source) {
@@ -145,7 +153,7 @@ pub fn render_address_data(req: &AddressDataRequest, body: &str) -> Result<Strin
             }
         }
     }
-    Ok(out)
+    Ok(Cow::Owned(out))
 }
 
 #[cfg(test)]

@@ -82,23 +82,7 @@ pub async fn get(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
                 .item(&c, &m.name)
                 .await?
                 .ok_or(DavError::NotFound)?;
-            let mut b = HttpResponse::Ok();
-            b.insert_header(("ETag", item.meta.etag.clone()))
-                .insert_header(("Last-Modified", http_date(item.meta.modified)));
-            if c.kind != CollectionKind::Addressbook {
-                b.content_type(item.meta.content_type.clone());
-                return Ok(b.body(item.body));
-            }
-            b.insert_header(("Vary", "Accept"));
-            match negotiated_vcard(req, &item.body)? {
-                Some((content_type, Some(converted))) => {
-                    Ok(b.content_type(content_type).body(converted))
-                }
-                Some((content_type, None)) => Ok(b.content_type(content_type).body(item.body)),
-                None => Ok(b
-                    .content_type(item.meta.content_type.clone())
-                    .body(item.body)),
-            }
+            item_response(req, &c, item)
         }
         other => {
             // A small HTML index, so that a browser pointed at the server sees something.
@@ -121,6 +105,59 @@ pub async fn get(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
             }
             Ok(b.body(html))
         }
+    }
+}
+
+/// GET or HEAD of a member path without `If-None-Match`, answered from one read of the item
+/// (body and metadata) after its collection's, where resolving the target read its metadata
+/// first and the body after. `None`: no such item (it may name a collection without its
+/// trailing slash), for the dispatcher to resolve as usual.
+pub async fn get_member(req: &Req<'_>, target: &Target) -> DavResult<Option<HttpResponse>> {
+    let Target::Store {
+        path: StorePath::Member(m),
+        ..
+    } = target
+    else {
+        return Ok(None);
+    };
+    if req.header("if-none-match").is_some() {
+        return Ok(None);
+    }
+    resource::check_access(req.principal, target)?;
+    let store = &req.state.store;
+    let Some(c) = store
+        .collection(req.tenant(), m.collection.as_str())
+        .await?
+    else {
+        return Ok(None);
+    };
+    match store.item(&c, &m.name).await? {
+        Some(item) => item_response(req, &c, item).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The 200 answer to a GET of `item` in `c`: its stored bytes (a vCard in the version
+/// `Accept` asks for), ETag and Last-Modified.
+fn item_response(
+    req: &Req<'_>,
+    c: &Collection,
+    item: crate::store::Item,
+) -> DavResult<HttpResponse> {
+    let mut b = HttpResponse::Ok();
+    b.insert_header(("ETag", item.meta.etag.clone()))
+        .insert_header(("Last-Modified", http_date(item.meta.modified)));
+    if c.kind != CollectionKind::Addressbook {
+        b.content_type(item.meta.content_type.clone());
+        return Ok(b.body(item.body));
+    }
+    b.insert_header(("Vary", "Accept"));
+    match negotiated_vcard(req, &item.body)? {
+        Some((content_type, Some(converted))) => Ok(b.content_type(content_type).body(converted)),
+        Some((content_type, None)) => Ok(b.content_type(content_type).body(item.body)),
+        None => Ok(b
+            .content_type(item.meta.content_type.clone())
+            .body(item.body)),
     }
 }
 
@@ -160,10 +197,37 @@ fn negotiated_vcard(req: &Req<'_>, body: &[u8]) -> DavResult<Option<(String, Opt
 }
 
 fn http_date(t: i64) -> String {
-    chrono::DateTime::from_timestamp(t, 0)
-        .unwrap_or_default()
-        .format("%a, %d %b %Y %H:%M:%S GMT")
-        .to_string()
+    // RFC 9110 §5.6.7 IMF-fixdate, written directly: chrono's strftime interpreted the
+    // pattern on every GET.
+    use chrono::{Datelike, Timelike};
+    const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let dt = chrono::DateTime::from_timestamp(t, 0).unwrap_or_default();
+    let mut out = String::with_capacity(29);
+    let two = |out: &mut String, n: u32| {
+        out.push(char::from(b'0' + (n / 10 % 10) as u8));
+        out.push(char::from(b'0' + (n % 10) as u8));
+    };
+    out.push_str(DAYS[dt.weekday().num_days_from_monday() as usize]);
+    out.push_str(", ");
+    two(&mut out, dt.day());
+    out.push(' ');
+    out.push_str(MONTHS[dt.month0() as usize]);
+    out.push(' ');
+    // Years 0–9999 (HTTP dates have four digits).
+    let year = dt.year().clamp(0, 9999) as u32;
+    two(&mut out, year / 100);
+    two(&mut out, year % 100);
+    out.push(' ');
+    two(&mut out, dt.hour());
+    out.push(':');
+    two(&mut out, dt.minute());
+    out.push(':');
+    two(&mut out, dt.second());
+    out.push_str(" GMT");
+    out
 }
 
 /// PUT. The target is resolved here rather than by the dispatcher, so that each thing is read
@@ -301,5 +365,22 @@ pub async fn delete(req: &Req<'_>, res: Resource) -> DavResult<HttpResponse> {
             message: "this resource cannot be deleted".into(),
             condition: None,
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_date;
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        for t in [0, 1_700_000_000, 951_782_400, 4_102_444_799, -86_400] {
+            let expected = chrono::DateTime::from_timestamp(t, 0)
+                .unwrap()
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string();
+            assert_eq!(http_date(t), expected, "{t}");
+        }
+        assert_eq!(http_date(1_700_000_000), "Tue, 14 Nov 2023 22:13:20 GMT");
     }
 }

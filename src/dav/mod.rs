@@ -135,6 +135,11 @@ pub async fn dispatch(
     if method == "PUT" {
         return items::put(&req, &target).await;
     }
+    if method == "GET" || method == "HEAD" {
+        if let Some(answer) = items::get_member(&req, &target).await? {
+            return Ok(answer);
+        }
+    }
     let found = resource::resolve(state, principal, &target).await?;
     match (method, found) {
         ("PROPFIND", Some(res)) => propfind::propfind(&req, res).await,

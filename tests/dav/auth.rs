@@ -417,3 +417,29 @@ fn healthz_answers_while_guessers_run() {
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
     });
 }
+
+/// The sign-in pages are one `/setup` scope: what none of its routes takes (another method,
+/// a deeper path) still reaches the DAV handler and its authentication, as before the scope.
+#[test]
+fn setup_paths_the_pages_do_not_take_go_to_the_dav_handler() {
+    for (m, p) in [
+        ("PROPFIND", "/setup/demo"),
+        ("PUT", "/setup/demo/login"),
+        ("GET", "/setup/demo/not/a/page"),
+        ("DELETE", "/setup"),
+    ] {
+        let r = anon().dav(m, p, Some("0"), Vec::new(), &[]);
+        assert_challenge(&r, &format!("{m} {p}"));
+    }
+    // Authenticated, the DAV handler answers: no such resource.
+    let r = demo().dav("PROPFIND", "/setup/demo", Some("0"), Vec::new(), &[]);
+    assert_eq!(r.status, 404, "{}", r.text());
+    // The pages' own routes still take theirs: the page handler answers without asking
+    // for credentials (this configuration has no sign-in page: 404; tests/e2e/setup*.rs
+    // cover the pages served).
+    for p in ["/setup", "/setup/", "/setup/demo"] {
+        let r = anon().get(p);
+        assert_eq!(r.status, 404, "GET {p}: {}", r.text());
+        assert!(r.header("www-authenticate").is_none(), "GET {p}");
+    }
+}

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension};
 use sqlx::AssertSqlSafe;
 
-use super::{like_prefix, now, SqliteStore};
+use super::{like_prefix, now, prefix_end, SqliteStore};
 use crate::store::backend::{CollectionStore, DbError, DeadPropertyStore, ItemStore};
 use crate::store::model::{parent_of, split_item_path, Collection, CollectionKind};
 use crate::store::{StoreError, WriteCondition};
@@ -53,6 +53,16 @@ fn below_on(
     parent: &str,
     order: &str,
 ) -> rusqlite::Result<Vec<Collection>> {
+    // A range where it can (an index seek: see `prefix_end`), else the LIKE pattern.
+    if let Some(end) = prefix_end(parent) {
+        return c
+            .prepare_cached(&format!(
+                "SELECT {COLL_COLS} FROM collections WHERE tenant = ?1 AND path > ?2 \
+                 AND path < ?3 ORDER BY {order}"
+            ))?
+            .query_map((tenant, parent, end), row_collection)?
+            .collect();
+    }
     c.prepare_cached(&format!(
         "SELECT {COLL_COLS} FROM collections WHERE tenant = ?1 AND path LIKE ?2 ESCAPE '\\' \
          AND path != ?3 ORDER BY {order}"

@@ -2,7 +2,7 @@
 //! addressbook-query reads only candidate cards.
 
 use async_trait::async_trait;
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::Row;
 
 use super::SqliteStore;
 use crate::carddav::{fold, Collation, ExactProbe, MatchType};
@@ -58,6 +58,30 @@ fn field_rows(phrase: bool) -> &'static str {
     }
 }
 
+impl SqliteStore {
+    /// The member names a field query (`sql`, from `field_rows`) returns, read on the calling
+    /// thread: its few shapes are each prepared once per connection, where sqlx handed every
+    /// query to its worker thread and back.
+    fn names(
+        &self,
+        sql: &str,
+        coll: i64,
+        prop: &str,
+        text: &str,
+        phrase: Option<&str>,
+    ) -> Result<Vec<String>, DbError> {
+        self.lite.read(|c| {
+            let mut stmt = c.prepare_cached(sql)?;
+            match phrase {
+                Some(p) => stmt
+                    .query_map((coll, prop, text, p), |r| r.get(0))?
+                    .collect(),
+                None => stmt.query_map((coll, prop, text), |r| r.get(0))?.collect(),
+            }
+        })
+    }
+}
+
 #[async_trait]
 impl CardFieldIndex for SqliteStore {
     async fn card_matches(
@@ -82,18 +106,12 @@ impl CardFieldIndex for SqliteStore {
             MatchType::StartsWith => format!("substr({hay}, 1, length(?3)) = ?3"),
             MatchType::EndsWith => format!("substr({hay}, -length(?3)) = ?3"),
         };
-        let rows = field_rows(phrase.is_some());
-        let q = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT DISTINCT i.name FROM {rows} i.collection_id = ?1 AND f.prop = ?2 \
-             AND {test} ORDER BY i.name"
-        )))
-        .bind(coll.id)
-        .bind(&probe.prop)
-        .bind(&text);
-        match phrase {
-            Some(p) => q.bind(p).fetch_all(&self.pool).await,
-            None => q.fetch_all(&self.pool).await,
-        }
+        let sql = format!(
+            "SELECT DISTINCT i.name FROM {} i.collection_id = ?1 AND f.prop = ?2 \
+             AND {test} ORDER BY i.name",
+            field_rows(phrase.is_some())
+        );
+        self.names(&sql, coll.id, &probe.prop, &text, phrase.as_deref())
     }
     async fn card_candidates(
         &self,
@@ -102,18 +120,12 @@ impl CardFieldIndex for SqliteStore {
         needle: &str,
     ) -> Result<Vec<String>, DbError> {
         let phrase = trigram_phrase("key", needle);
-        let rows = field_rows(phrase.is_some());
-        let q = sqlx::query_scalar(AssertSqlSafe(format!(
-            "SELECT DISTINCT i.name FROM {rows} i.collection_id = ?1 AND f.prop = ?2 \
-             AND instr(f.key, ?3) > 0"
-        )))
-        .bind(coll.id)
-        .bind(prop)
-        .bind(needle);
-        match phrase {
-            Some(p) => q.bind(p).fetch_all(&self.pool).await,
-            None => q.fetch_all(&self.pool).await,
-        }
+        let sql = format!(
+            "SELECT DISTINCT i.name FROM {} i.collection_id = ?1 AND f.prop = ?2 \
+             AND instr(f.key, ?3) > 0",
+            field_rows(phrase.is_some())
+        );
+        self.names(&sql, coll.id, prop, needle, phrase.as_deref())
     }
 
     async fn cards_without_fields(
@@ -144,6 +156,7 @@ impl CardFieldIndex for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sqlx::AssertSqlSafe;
 
     /// A long text is looked up in the trigram index first, then its rows by key: never the
     /// property's field rows one by one.

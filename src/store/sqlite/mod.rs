@@ -26,7 +26,7 @@ use std::time::Duration;
 use tokio::sync::Mutex;
 
 use super::backend::{DbError, StateStore};
-use super::like::like_prefix;
+use super::like::{like_prefix, prefix_end};
 
 /// The schema, embedded at build time (`build.rs` reruns when `migrations/` changes).
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");

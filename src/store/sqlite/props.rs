@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{like_prefix, SqliteStore};
+use super::{like_prefix, prefix_end, SqliteStore};
 use crate::store::backend::{DbError, DeadPropertyStore};
 use crate::store::model::DeadProperty;
 
@@ -35,19 +35,33 @@ impl DeadPropertyStore for SqliteStore {
         tenant: &str,
         prefix: &str,
     ) -> Result<HashMap<String, Vec<DeadProperty>>, DbError> {
-        let rows = sqlx::query(
-            "SELECT path, ns, name, xml FROM props WHERE tenant = ? AND (path = ? OR path LIKE ? ESCAPE '\\') ORDER BY path, ns, name",
-        )
-        .bind(tenant)
-        .bind(prefix)
-        .bind(like_prefix(prefix))
-        .fetch_all(&self.pool)
-        .await?;
-        let mut out: HashMap<String, Vec<DeadProperty>> = HashMap::new();
-        for r in rows {
-            out.entry(r.get("path")).or_default().push(row_prop(&r));
-        }
-        Ok(out)
+        // Every PROPFIND and REPORT asks: read on the calling thread (`lite`), not through
+        // sqlx's worker, by a path range (`prefix_end`); a prefix without its slash by LIKE.
+        let end = prefix_end(prefix);
+        let sql = match end {
+            Some(_) => {
+                "SELECT path, ns, name, xml FROM props WHERE tenant = ?1 AND path >= ?2 \
+                 AND path < ?3 ORDER BY path, ns, name"
+            }
+            None => {
+                "SELECT path, ns, name, xml FROM props WHERE tenant = ?1 AND (path = ?2 OR \
+                 path LIKE ?3 ESCAPE '\\') ORDER BY path, ns, name"
+            }
+        };
+        let upper = end.unwrap_or_else(|| like_prefix(prefix));
+        self.lite.read(|c| {
+            let mut out: HashMap<String, Vec<DeadProperty>> = HashMap::new();
+            let mut stmt = c.prepare_cached(sql)?;
+            let mut rows = stmt.query((tenant, prefix, upper.as_str()))?;
+            while let Some(r) = rows.next()? {
+                out.entry(r.get(0)?).or_default().push(DeadProperty {
+                    ns: r.get(1)?,
+                    name: r.get(2)?,
+                    value: r.get(3)?,
+                });
+            }
+            Ok(out)
+        })
     }
 
     async fn patch_dead_props(
