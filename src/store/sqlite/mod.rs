@@ -212,7 +212,7 @@ mod tests {
     #[tokio::test]
     async fn fresh_store_is_at_the_latest_schema() {
         let s = SqliteStore::open("sqlite://:memory:").await.unwrap();
-        assert_eq!(s.schema_version().await.unwrap(), 10);
-        assert_eq!(s.latest_schema_version(), 10);
+        assert_eq!(s.schema_version().await.unwrap(), 12);
+        assert_eq!(s.latest_schema_version(), 12);
     }
 }
