@@ -35,8 +35,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// and the mutex makes every check-then-write (If-Match, UID uniqueness) atomic.
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// The hot path's connections (`lite`), to the same file.
-    lite: lite::Lite,
+    /// The hot path's connections (`lite`), to the same file; shared with the blocking pool,
+    /// where a CRM refresh's batches run (`identity.rs`).
+    lite: std::sync::Arc<lite::Lite>,
     write: Mutex<()>,
     /// The directory of a `:memory:` store's file, removed with the store.
     _memory: Option<MemoryDir>,
@@ -100,7 +101,7 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        let lite = lite::Lite::open(&opts_file(url)?)?;
+        let lite = std::sync::Arc::new(lite::Lite::open(&opts_file(url)?)?);
         Ok(SqliteStore {
             pool,
             lite,
