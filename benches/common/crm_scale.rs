@@ -383,7 +383,14 @@ async fn measure_size(
         max_wait = max_wait.max(w);
         polls += p;
     }
-    let m2 = gw.metrics().await?;
+    // A refresh applies its listing a page at a time, so a phone may see the change (on an
+    // early page) before the refresh ends: its calls, time and peak memory are read once it
+    // has.
+    let mut m2 = gw.metrics().await?;
+    while m2.refreshes == m1.refreshes && polling.elapsed() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        m2 = gw.metrics().await?;
+    }
     let rss_after = rss_mb(gw.pid());
     let peak_refresh = peak_mb(gw.pid());
     drop(gw);

@@ -34,13 +34,18 @@ pub(super) struct ListingKey {
     pub(super) query: ListQuery,
 }
 
-/// One listed record kept for reuse within the TTL: its JSON as text (a parsed
-/// `serde_json::Value` takes several times the bytes of its text) and what a refresh reads
-/// beside it.
-struct Kept {
+/// One listed page kept for reuse within the TTL: its records' JSON text end to end (a parsed
+/// `serde_json::Value` takes several times the bytes of its text, and one allocation per
+/// record would add its own overhead) and what a refresh reads beside each record.
+struct KeptPage {
+    text: String,
+    rows: Vec<KeptRow>,
+}
+
+struct KeptRow {
     id: Box<str>,
-    json: Box<str>,
-    hash: Box<str>,
+    /// Where its JSON ends in the page's text (it starts where the previous one ends).
+    end: usize,
     modified: Option<DateTime<Utc>>,
     version: Option<Box<str>>,
 }
@@ -53,7 +58,7 @@ pub(super) struct Row {
 
 /// The pages of one finished listing, kept for the query's callers within the TTL.
 struct Listed {
-    pages: Arc<Vec<Vec<Kept>>>,
+    pages: Arc<Vec<KeptPage>>,
     /// The modified-since bound it asked for; `None` for a full listing.
     since: Option<DateTime<Utc>>,
     /// When it finished: the TTL counts from there, so callers that waited for a listing
@@ -91,7 +96,7 @@ enum Source {
     /// A listing of the query that finished within the TTL, its pages parsed again one at a
     /// time.
     Kept {
-        pages: Arc<Vec<Vec<Kept>>>,
+        pages: Arc<Vec<KeptPage>>,
         next: usize,
     },
     /// This caller lists, holding the query's lock until its last page.
@@ -108,7 +113,7 @@ struct Live {
     /// The page token of the next page; `None` before the first.
     page: Option<String>,
     generation: u64,
-    kept: Vec<Vec<Kept>>,
+    kept: Vec<KeptPage>,
 }
 
 impl Listing {
@@ -134,10 +139,7 @@ impl Listing {
                     return Ok(None);
                 };
                 *next += 1;
-                page.iter()
-                    .map(Kept::row)
-                    .collect::<Result<_, _>>()
-                    .map(Some)
+                page.rows().map(Some)
             }
             Source::Live(live) => {
                 self.calls += 1;
@@ -151,20 +153,26 @@ impl Listing {
                     )
                     .await?;
                 let mut rows = Vec::with_capacity(p.records.len());
-                let mut kept = Vec::with_capacity(p.records.len());
+                let mut kept = KeptPage {
+                    text: String::new(),
+                    rows: Vec::with_capacity(p.records.len()),
+                };
                 for record in p.records {
                     // The text is hashed and kept: one serialization per record.
                     let json = serde_json::to_string(&record.data).unwrap_or_default();
-                    let hash = json_hash(&json);
-                    kept.push(Kept {
+                    kept.text.push_str(&json);
+                    kept.rows.push(KeptRow {
                         id: record.id.as_str().into(),
-                        json: json.into(),
-                        hash: hash.as_str().into(),
+                        end: kept.text.len(),
                         modified: record.modified,
                         version: record.version.as_deref().map(Into::into),
                     });
-                    rows.push(Row { record, hash });
+                    rows.push(Row {
+                        record,
+                        hash: json_hash(&json),
+                    });
                 }
+                kept.text.shrink_to_fit();
                 live.kept.push(kept);
                 match p.next {
                     Some(n) => live.page = Some(n),
@@ -194,20 +202,29 @@ impl Live {
     }
 }
 
-impl Kept {
-    fn row(&self) -> Result<Row, ConnectorError> {
-        let data = serde_json::from_str(&self.json).map_err(|e| ConnectorError::Protocol {
-            message: format!("a kept listing's record {} no longer parses: {e}", self.id),
-        })?;
-        Ok(Row {
-            record: Record {
-                id: self.id.to_string(),
-                data,
-                modified: self.modified,
-                version: self.version.as_deref().map(str::to_string),
-            },
-            hash: self.hash.to_string(),
-        })
+impl KeptPage {
+    /// The page's records parsed again, with their hashes.
+    fn rows(&self) -> Result<Vec<Row>, ConnectorError> {
+        let mut start = 0;
+        self.rows
+            .iter()
+            .map(|k| {
+                let json = self.text.get(start..k.end).unwrap_or_default();
+                start = k.end;
+                let data = serde_json::from_str(json).map_err(|e| ConnectorError::Protocol {
+                    message: format!("a kept listing's record {} no longer parses: {e}", k.id),
+                })?;
+                Ok(Row {
+                    record: Record {
+                        id: k.id.to_string(),
+                        data,
+                        modified: k.modified,
+                        version: k.version.as_deref().map(str::to_string),
+                    },
+                    hash: json_hash(json),
+                })
+            })
+            .collect()
     }
 }
 

@@ -14,6 +14,7 @@ use crate::store::{
     CrmIdentity, ItemIndex, RenderedItem, Store, StoreError,
 };
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -267,18 +268,24 @@ impl CrmTenant {
         // A shared full listing serves an incremental caller as a full one.
         let full = listing.full();
         let idents = store.crm_identities(coll).await?;
-        let present: HashSet<String> = store
-            .list_items(coll)
-            .await?
-            .into_iter()
-            .map(|m| m.name)
-            .collect();
+        // Member names only, read a page at a time (no listing of every item's metadata).
+        let mut present: HashSet<String> = HashSet::new();
+        let mut items = store.stream_items(coll, false);
+        while let Some(it) = items.next().await {
+            present.insert(it?.meta.name);
+        }
+        drop(items);
         // The identity map as it was, borrowed; what this refresh saved is in `saved`.
         let by_crm: HashMap<&str, &CrmIdentity> =
             idents.iter().map(|i| (i.crm_id.as_str(), i)).collect();
         let mut saved: HashMap<String, String> = HashMap::new();
-        let mut names: HashSet<String> = idents.iter().map(|i| i.name.clone()).collect();
-        names.extend(present.iter().cloned());
+        // Member names taken: borrowed from what is held, and the ones this refresh gives.
+        let held_names: HashSet<&str> = idents
+            .iter()
+            .map(|i| i.name.as_str())
+            .chain(present.iter().map(String::as_str))
+            .collect();
+        let mut names: HashSet<String> = HashSet::new();
         let mut stats = RefreshStats {
             full,
             ..Default::default()
@@ -346,7 +353,7 @@ impl CrmTenant {
                         };
                         let uid = b.mapping.uid_for(r);
                         let mut name = member_name(&uid, b.extension());
-                        if names.contains(&name) {
+                        if held_names.contains(name.as_str()) || names.contains(&name) {
                             name = member_name(&format!("{uid}-{}", r.id), b.extension());
                         }
                         CrmIdentity {
@@ -385,7 +392,9 @@ impl CrmTenant {
                 {
                     continue;
                 }
-                names.insert(ident.name.clone());
+                if known.is_none() {
+                    names.insert(ident.name.clone());
+                }
                 if !queued.insert(r.id.clone()) {
                     // Listed twice (the listing shifted while it paged): the later copy wins,
                     // after the earlier one is written.
