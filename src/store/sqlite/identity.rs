@@ -215,7 +215,7 @@ impl CrmIdentityStore for SqliteStore {
 /// A [`CrmBatchOp`] with its own copy of what it writes, for the blocking pool.
 enum OwnedOp {
     Save {
-        ident: CrmIdentity,
+        ident: Box<CrmIdentity>,
         item: Option<OwnedItem>,
         import: bool,
     },
@@ -239,7 +239,7 @@ impl From<CrmBatchOp<'_>> for OwnedOp {
                 item,
                 import,
             } => OwnedOp::Save {
-                ident: ident.clone(),
+                ident: Box::new(ident.clone()),
                 item: item.map(|it| OwnedItem {
                     content_type: it.content_type.to_string(),
                     body: it.body.to_vec(),
