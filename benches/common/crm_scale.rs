@@ -39,6 +39,11 @@ pub struct ScaleRow {
     refresh_s: f64,
     rss_import_mb: f64,
     rss_after_mb: f64,
+    /// Peak RSS (VmHWM) over the first import, and over the refresh (the mark reset between).
+    peak_import_mb: f64,
+    peak_refresh_mb: f64,
+    /// `/healthz` answered during the first import: (answers, median, slowest).
+    health: (usize, Duration, Duration),
 }
 
 /// The mock's state: amagi-shaped contacts, and the delay of every page.
@@ -83,14 +88,55 @@ fn contact(i: usize, stamp: &str) -> Value {
 
 /// Resident set size of a process, in MB.
 fn rss_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmRSS:")
+}
+
+/// Peak resident set size of a process since it started or since [`reset_peak`], in MB.
+fn peak_mb(pid: u32) -> f64 {
+    status_mb(pid, "VmHWM:")
+}
+
+/// Start the peak RSS mark again from the current RSS (`/proc/<pid>/clear_refs`, 5).
+fn reset_peak(pid: u32) {
+    if let Err(e) = std::fs::write(format!("/proc/{pid}/clear_refs"), "5") {
+        log!(
+            "the peak RSS mark could not be reset ({e}): the refresh's peak includes the import's"
+        );
+    }
+}
+
+fn status_mb(pid: u32, field: &str) -> f64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .find_map(|l| l.strip_prefix(field))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         })
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// `GET /healthz` every 20 ms until `done`: how long each answer took. An actix worker busy
+/// with a refresh's batch answers nothing meanwhile, which shows here. A new connection each
+/// time: actix hands connections to its workers in turn, so the probes reach every worker.
+async fn probe_health(base: String, done: Arc<std::sync::atomic::AtomicBool>) -> Vec<Duration> {
+    let Ok(http) = Client::builder()
+        .pool_max_idle_per_host(0)
+        .no_proxy()
+        .timeout(Duration::from_secs(60))
+        .build()
+    else {
+        return Vec::new();
+    };
+    let mut took = Vec::new();
+    while !done.load(std::sync::atomic::Ordering::Acquire) {
+        let t = Instant::now();
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            took.push(t.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    took
 }
 
 /// One sync-collection: (new token, members reported).
@@ -248,19 +294,35 @@ async fn measure_size(
         .no_proxy()
         .build()
         .map_err(|e| e.to_string())?;
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let probe = tokio::spawn(probe_health(gw.base.clone(), done.clone()));
     let t = Instant::now();
-    let (tok0, n) = sync(&importer, &gw.base, "").await?;
+    let imported = sync(&importer, &gw.base, "").await;
+    done.store(true, std::sync::atomic::Ordering::Release);
+    let (tok0, n) = imported?;
     let import = t.elapsed();
     let imported_at = Instant::now();
+    let mut health = probe.await.unwrap_or_default();
+    health.sort();
+    let health = (
+        health.len(),
+        health.get(health.len() / 2).copied().unwrap_or_default(),
+        health.last().copied().unwrap_or_default(),
+    );
     if n < size {
         return Err(format!("the first sync reported {n} of {size} contacts"));
     }
     let m1 = gw.metrics().await?;
     let rss_import = rss_mb(gw.pid());
+    let peak_import = peak_mb(gw.pid());
+    reset_peak(gw.pid());
     log!(
-        "first import: {:.2} s ({} CRM calls), RSS {rss_import:.0} MB",
+        "first import: {:.2} s ({} CRM calls), RSS {rss_import:.0} MB (peak {peak_import:.0} MB); /healthz meanwhile: {} answers, median {:?}, slowest {:?}",
         import.as_secs_f64(),
-        m1.calls - m0.calls
+        m1.calls - m0.calls,
+        health.0,
+        health.1,
+        health.2
     );
 
     // One change in the CRM; once the TTL has passed, three phones poll every 200 ms.
@@ -321,8 +383,16 @@ async fn measure_size(
         max_wait = max_wait.max(w);
         polls += p;
     }
-    let m2 = gw.metrics().await?;
+    // A refresh applies its listing a page at a time, so a phone may see the change (on an
+    // early page) before the refresh ends: its calls, time and peak memory are read once it
+    // has.
+    let mut m2 = gw.metrics().await?;
+    while m2.refreshes == m1.refreshes && polling.elapsed() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        m2 = gw.metrics().await?;
+    }
     let rss_after = rss_mb(gw.pid());
+    let peak_refresh = peak_mb(gw.pid());
     drop(gw);
     drop(mock);
     drop(amagi);
@@ -341,6 +411,9 @@ async fn measure_size(
         refresh_s: m2.refresh_sum - m1.refresh_sum,
         rss_import_mb: rss_import,
         rss_after_mb: rss_after,
+        peak_import_mb: peak_import,
+        peak_refresh_mb: peak_refresh,
+        health,
     })
 }
 
@@ -361,14 +434,18 @@ pub async fn run(
     }
     let mut out = String::new();
     let _ = writeln!(out, "TTL {ttl} s; contacts listed in pages of 1,000; three phones poll every 200 ms after the TTL.\n");
-    let _ = writeln!(out, "| records | CRM | CRM listing (pages) | first import | gateway share | calls | change seen after | longest phone wait | polls | refresh calls | refreshes | refresh time | RSS after import / after refresh |");
-    let _ = writeln!(out, "|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(out, "| records | CRM | CRM listing (pages) | first import | gateway share | calls | change seen after | longest phone wait | polls | refresh calls | refreshes | refresh time | RSS after import / after refresh | peak RSS import / refresh | /healthz during the import (n, median, slowest) |");
+    let _ = writeln!(
+        out,
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+    );
     for r in &rows {
         let _ = writeln!(
             out,
-            "| {} | {} | {:.2} s ({}) | {:.2} s | {:.2} s | {} | {:.2} s | {:.3} s | {} | {} | {} | {:.2} s | {:.0} / {:.0} MB |",
+            "| {} | {} | {:.2} s ({}) | {:.2} s | {:.2} s | {} | {:.2} s | {:.3} s | {} | {} | {} | {:.2} s | {:.0} / {:.0} MB | {:.0} / {:.0} MB | {}, {:.1} ms, {:.1} ms |",
             r.size, r.crm, r.crm_list_s, r.pages, r.import_s, (r.import_s - r.crm_list_s).max(0.0), r.import_calls,
-            r.change_seen_s, r.max_wait_s, r.polls, r.refresh_calls, r.refreshes, r.refresh_s, r.rss_import_mb, r.rss_after_mb
+            r.change_seen_s, r.max_wait_s, r.polls, r.refresh_calls, r.refreshes, r.refresh_s, r.rss_import_mb, r.rss_after_mb,
+            r.peak_import_mb, r.peak_refresh_mb, r.health.0, r.health.1.as_secs_f64() * 1e3, r.health.2.as_secs_f64() * 1e3
         );
     }
     println!("{out}");

@@ -137,6 +137,12 @@ pub fn record_hash(r: &Record) -> String {
     hex::encode(&h.0.finalize()[..16])
 }
 
+/// [`record_hash`] of a record whose compact JSON is `json` (`serde_json::to_string` of its
+/// data): the same hash, for a caller that keeps the text anyway.
+pub(super) fn json_hash(json: &str) -> String {
+    hex::encode(&Sha256::digest(json.as_bytes())[..16])
+}
+
 /// A member name from a UID: safe characters kept, the rest replaced.
 pub(super) fn member_name(uid: &str, ext: &str) -> String {
     let base: String = uid

@@ -1,6 +1,8 @@
 //! Shared listings: people whose scope resolves to the same CRM query (entity, filter
 //! parameters, window bounds) share one listing per TTL. Each person's collection then
 //! reconciles the shared records on its own (local predicates, identity map, change log).
+//! A refresh reads a listing a page at a time and applies each page before the next; the
+//! listing is kept for the TTL as JSON text, so no refresh holds a whole listing parsed.
 //!
 //! A listing is reused when it finished less than a TTL ago, no write went through a collection of
 //! its query since it started (a write bumps the query's generation, so a record a phone just
@@ -8,8 +10,9 @@
 //! caller asks: a full listing covers everything, an incremental one covers a caller whose
 //! watermark is not older than its own.
 
+use super::binding::json_hash;
 use super::tenant::CrmTenant;
-use crate::connector::{ConnectorError, ListQuery, Record};
+use crate::connector::{Connector, ConnectorError, ListQuery, Record};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,9 +34,31 @@ pub(super) struct ListingKey {
     pub(super) query: ListQuery,
 }
 
-/// The records of one listing run.
+/// One listed page kept for reuse within the TTL: its records' JSON text end to end (a parsed
+/// `serde_json::Value` takes several times the bytes of its text, and one allocation per
+/// record would add its own overhead) and what a refresh reads beside each record.
+struct KeptPage {
+    text: String,
+    rows: Vec<KeptRow>,
+}
+
+struct KeptRow {
+    id: Box<str>,
+    /// Where its JSON ends in the page's text (it starts where the previous one ends).
+    end: usize,
+    modified: Option<DateTime<Utc>>,
+    version: Option<Box<str>>,
+}
+
+/// A listed record handed to a refresh, with its [`record_hash`](super::binding::record_hash).
+pub(super) struct Row {
+    pub(super) record: Record,
+    pub(super) hash: String,
+}
+
+/// The pages of one finished listing, kept for the query's callers within the TTL.
 struct Listed {
-    records: Arc<Vec<Record>>,
+    pages: Arc<Vec<KeptPage>>,
     /// The modified-since bound it asked for; `None` for a full listing.
     since: Option<DateTime<Utc>>,
     /// When it finished: the TTL counts from there, so callers that waited for a listing
@@ -45,7 +70,8 @@ struct Listed {
 /// One query's single-flight lock and its last listing.
 #[derive(Default)]
 pub(super) struct SharedListing {
-    lock: tokio::sync::Mutex<()>,
+    /// Held by the caller that lists, from its first page to its last.
+    lock: Arc<tokio::sync::Mutex<()>>,
     last: Mutex<Option<Listed>>,
     generation: AtomicU64,
 }
@@ -58,14 +84,148 @@ pub(super) struct Listings {
     pub(super) runs: AtomicU64,
 }
 
-/// A listing handed to one collection's refresh.
+/// A listing handed to one collection's refresh, read a page at a time
+/// ([`Listing::next_page`]): only the page being applied is held as parsed records.
 pub(super) struct Listing {
-    /// The records (every page).
-    pub(super) records: Arc<Vec<Record>>,
+    source: Source,
+    full: bool,
+    calls: u64,
+}
+
+enum Source {
+    /// A listing of the query that finished within the TTL, its pages parsed again one at a
+    /// time.
+    Kept {
+        pages: Arc<Vec<KeptPage>>,
+        next: usize,
+    },
+    /// This caller lists, holding the query's lock until its last page.
+    Live(Box<Live>),
+    Done,
+}
+
+struct Live {
+    _lock: tokio::sync::OwnedMutexGuard<()>,
+    shared: Arc<SharedListing>,
+    connector: Arc<dyn Connector>,
+    key: ListingKey,
+    since: Option<DateTime<Utc>>,
+    /// The page token of the next page; `None` before the first.
+    page: Option<String>,
+    generation: u64,
+    kept: Vec<KeptPage>,
+}
+
+impl Listing {
     /// Whether it lists everything of the query (so absent records may be gone).
-    pub(super) full: bool,
-    /// CRM calls (pages) this caller's listing made; 0 when it reused a shared one.
-    pub(super) calls: u64,
+    pub(super) fn full(&self) -> bool {
+        self.full
+    }
+
+    /// CRM calls (pages) this caller's listing made so far; 0 when it reuses a shared one.
+    pub(super) fn calls(&self) -> u64 {
+        self.calls
+    }
+
+    /// The next page, `None` after the last. A live listing keeps each page as text; after
+    /// its last page the whole listing is handed to the query's later callers within the TTL
+    /// and its lock released. A listing that fails keeps nothing.
+    pub(super) async fn next_page(&mut self) -> Result<Option<Vec<Row>>, ConnectorError> {
+        match &mut self.source {
+            Source::Done => Ok(None),
+            Source::Kept { pages, next } => {
+                let Some(page) = pages.get(*next) else {
+                    self.source = Source::Done;
+                    return Ok(None);
+                };
+                *next += 1;
+                page.rows().map(Some)
+            }
+            Source::Live(live) => {
+                self.calls += 1;
+                let p = live
+                    .connector
+                    .list_query(
+                        &live.key.entity,
+                        live.since,
+                        live.page.take(),
+                        &live.key.query,
+                    )
+                    .await?;
+                let mut rows = Vec::with_capacity(p.records.len());
+                let mut kept = KeptPage {
+                    text: String::new(),
+                    rows: Vec::with_capacity(p.records.len()),
+                };
+                for record in p.records {
+                    // The text is hashed and kept: one serialization per record.
+                    let json = serde_json::to_string(&record.data).unwrap_or_default();
+                    kept.text.push_str(&json);
+                    kept.rows.push(KeptRow {
+                        id: record.id.as_str().into(),
+                        end: kept.text.len(),
+                        modified: record.modified,
+                        version: record.version.as_deref().map(Into::into),
+                    });
+                    rows.push(Row {
+                        record,
+                        hash: json_hash(&json),
+                    });
+                }
+                kept.text.shrink_to_fit();
+                live.kept.push(kept);
+                match p.next {
+                    Some(n) => live.page = Some(n),
+                    None => {
+                        if let Source::Live(live) =
+                            std::mem::replace(&mut self.source, Source::Done)
+                        {
+                            live.finish();
+                        }
+                    }
+                }
+                Ok(Some(rows))
+            }
+        }
+    }
+}
+
+impl Live {
+    /// The last page was read: the listing becomes the query's last one.
+    fn finish(self) {
+        *self.shared.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Listed {
+            pages: Arc::new(self.kept),
+            since: self.since,
+            finished: Instant::now(),
+            generation: self.generation,
+        });
+    }
+}
+
+impl KeptPage {
+    /// The page's records parsed again, with their hashes.
+    fn rows(&self) -> Result<Vec<Row>, ConnectorError> {
+        let mut start = 0;
+        self.rows
+            .iter()
+            .map(|k| {
+                let json = self.text.get(start..k.end).unwrap_or_default();
+                start = k.end;
+                let data = serde_json::from_str(json).map_err(|e| ConnectorError::Protocol {
+                    message: format!("a kept listing's record {} no longer parses: {e}", k.id),
+                })?;
+                Ok(Row {
+                    record: Record {
+                        id: k.id.to_string(),
+                        data,
+                        modified: k.modified,
+                        version: k.version.as_deref().map(str::to_string),
+                    },
+                    hash: json_hash(json),
+                })
+            })
+            .collect()
+    }
 }
 
 impl SharedListing {
@@ -81,7 +241,10 @@ impl SharedListing {
             && l.finished.elapsed() < ttl
             && l.generation == self.generation.load(Ordering::Acquire))
         .then(|| Listing {
-            records: l.records.clone(),
+            source: Source::Kept {
+                pages: l.pages.clone(),
+                next: 0,
+            },
             full: l.since.is_none(),
             calls: 0,
         })
@@ -127,52 +290,38 @@ impl Listings {
 
 impl CrmTenant {
     /// The records of `key` modified after `since` (everything when `None`), from a listing
-    /// that finished less than `ttl` ago and covers it, or from a new listing (every page) that concurrent
-    /// callers of the same query wait for.
+    /// that finished less than `ttl` ago and covers it, or from a new listing that this caller
+    /// reads page by page while concurrent callers of the same query wait for it to finish.
     pub(super) async fn shared_listing(
         &self,
         key: &ListingKey,
         since: Option<DateTime<Utc>>,
         ttl: Duration,
-    ) -> Result<Listing, ConnectorError> {
+    ) -> Listing {
         let keep = Duration::from_secs(self.opts.full_scan_secs.max(self.opts.refresh_ttl_secs))
             .saturating_mul(2);
         let s = self.listings.shared(key, keep);
         if let Some(l) = s.reusable(since, ttl) {
-            return Ok(l);
+            return l;
         }
-        let _g = s.lock.lock().await;
+        let lock = s.lock.clone().lock_owned().await;
         if let Some(l) = s.reusable(since, ttl) {
-            return Ok(l);
-        }
-        let generation = s.generation.load(Ordering::Acquire);
-        let mut records = Vec::new();
-        let mut page = None;
-        let connector = self.connector_of(key.lister.as_deref());
-        let mut calls = 0;
-        loop {
-            calls += 1;
-            let p = connector
-                .list_query(&key.entity, since, page, &key.query)
-                .await?;
-            records.extend(p.records);
-            match p.next {
-                Some(n) => page = Some(n),
-                None => break,
-            }
+            return l;
         }
         self.listings.runs.fetch_add(1, Ordering::Relaxed);
-        let records = Arc::new(records);
-        *s.last.lock().unwrap_or_else(|p| p.into_inner()) = Some(Listed {
-            records: records.clone(),
-            since,
-            finished: Instant::now(),
-            generation,
-        });
-        Ok(Listing {
-            records,
+        Listing {
+            source: Source::Live(Box::new(Live {
+                _lock: lock,
+                generation: s.generation.load(Ordering::Acquire),
+                shared: s,
+                connector: self.connector_of(key.lister.as_deref()),
+                key: key.clone(),
+                since,
+                page: None,
+                kept: Vec::new(),
+            })),
             full: since.is_none(),
-            calls,
-        })
+            calls: 0,
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! A read that finds a stale state is served from it while one background refresh runs
 //! (stale-while-revalidate); only a collection's first import makes reads wait, all on one.
 
-use super::binding::{member_name, record_hash, Binding};
+use super::binding::{member_name, Binding};
 use super::lease;
 use super::listing::ListingKey;
 use super::scope::Resolved;
@@ -14,6 +14,7 @@ use crate::store::{
     CrmIdentity, ItemIndex, RenderedItem, Store, StoreError,
 };
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -263,153 +264,173 @@ impl CrmTenant {
             entity: b.entity.clone(),
             query: scope.query.clone(),
         };
-        let listing = self.shared_listing(&key, since, self.ttl()).await?;
+        let mut listing = self.shared_listing(&key, since, self.ttl()).await;
         // A shared full listing serves an incremental caller as a full one.
-        let full = listing.full;
-        let mut crm_calls = listing.calls;
-        let records = &listing.records;
+        let full = listing.full();
         let idents = store.crm_identities(coll).await?;
-        let present: HashSet<String> = store
-            .list_items(coll)
-            .await?
-            .into_iter()
-            .map(|m| m.name)
-            .collect();
-        let mut by_crm: HashMap<String, CrmIdentity> = idents
+        // Member names only, read a page at a time (no listing of every item's metadata).
+        let mut present: HashSet<String> = HashSet::new();
+        let mut items = store.stream_items(coll, false);
+        while let Some(it) = items.next().await {
+            present.insert(it?.meta.name);
+        }
+        drop(items);
+        // The identity map as it was, borrowed; what this refresh saved is in `saved`.
+        let by_crm: HashMap<&str, &CrmIdentity> =
+            idents.iter().map(|i| (i.crm_id.as_str(), i)).collect();
+        let mut saved: HashMap<String, String> = HashMap::new();
+        // Member names taken: borrowed from what is held, and the ones this refresh gives.
+        let held_names: HashSet<&str> = idents
             .iter()
-            .map(|i| (i.crm_id.clone(), i.clone()))
+            .map(|i| i.name.as_str())
+            .chain(present.iter().map(String::as_str))
             .collect();
-        let mut names: HashSet<String> = idents.iter().map(|i| i.name.clone()).collect();
-        names.extend(present.iter().cloned());
+        let mut names: HashSet<String> = HashSet::new();
         let mut stats = RefreshStats {
-            listed: records.len(),
             full,
             ..Default::default()
         };
-        // CRM ids borrowed from the listing: no copy per record.
-        let mut seen: HashSet<&str> = HashSet::with_capacity(records.len());
-        let mut out_of_scope: HashSet<&str> = HashSet::new();
+        // What deletion detection needs of the listing: the CRM ids it showed.
+        let mut seen: HashSet<String> = HashSet::new();
+        let mut out_of_scope: HashSet<String> = HashSet::new();
         let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
-        let mut queued: HashSet<&str> = HashSet::new();
+        let mut queued: HashSet<String> = HashSet::new();
         let mut wm = watermark;
         let windowed = scope.window.is_some();
-        // The whole records of the rows to render (`detail`: read only for new or changed rows).
-        let held = super::rows::Held {
-            by_crm: &by_crm,
-            present: &present,
-            every: windowed || rerender,
-        };
-        // Each listed row hashed once: the skip of unchanged rows and their identities use it.
-        let hashes: Vec<String> = records.iter().map(record_hash).collect();
-        let whole = self
-            .rows_to_render(b, &owner, records, &hashes, &held, |r| {
-                scope.admits(&r.data)
-            })
-            .await?;
-        for (r, h) in records.iter().zip(hashes) {
-            if let Some(m) = r.modified {
-                wm = Some(wm.map_or(m, |w| w.max(m)));
-            }
-            if !scope.admits(&r.data) {
-                // Someone else's (or reassigned away): never held here.
-                out_of_scope.insert(r.id.as_str());
-                continue;
-            }
-            let ident = match by_crm.get(&r.id) {
-                Some(i) if i.deleted => {
-                    seen.insert(r.id.as_str());
+        // A page at a time: parsed, rendered and written, then dropped.
+        while let Some(rows) = listing.next_page().await? {
+            stats.listed += rows.len();
+            // The whole records of the rows to render (`detail`: read only for new or changed
+            // rows).
+            let held = super::rows::Held {
+                by_crm: &by_crm,
+                saved: &saved,
+                present: &present,
+                every: windowed || rerender,
+            };
+            let whole = self
+                .rows_to_render(b, &owner, &rows, &held, |r| scope.admits(&r.data))
+                .await?;
+            for super::listing::Row { record: r, hash: h } in rows {
+                if let Some(m) = r.modified {
+                    wm = Some(wm.map_or(m, |w| w.max(m)));
+                }
+                if !scope.admits(&r.data) {
+                    // Someone else's (or reassigned away): never held here.
+                    out_of_scope.insert(r.id);
                     continue;
                 }
-                Some(i)
-                    if !windowed
-                        && !rerender
-                        && i.record_hash.as_deref() == Some(&h)
-                        && present.contains(&i.name) =>
-                {
-                    seen.insert(r.id.as_str());
-                    continue;
-                }
-                Some(i) => CrmIdentity {
-                    record_hash: Some(h),
-                    version: r.version.clone(),
-                    ..i.clone()
-                },
-                None => {
-                    let Some(r) = whole.get(&r.id) else {
+                // Saved by this refresh already (listed twice): as it was saved.
+                let again = match saved.get(&r.id) {
+                    Some(name) => store.crm_identity(coll, name).await?,
+                    None => None,
+                };
+                let known = again
+                    .as_ref()
+                    .or_else(|| by_crm.get(r.id.as_str()).copied());
+                let ident = match known {
+                    Some(i) if i.deleted => {
+                        seen.insert(r.id);
                         continue;
-                    };
-                    let uid = b.mapping.uid_for(r);
-                    let mut name = member_name(&uid, b.extension());
-                    if names.contains(&name) {
-                        name = member_name(&format!("{uid}-{}", r.id), b.extension());
                     }
-                    CrmIdentity {
-                        name,
-                        crm_id: r.id.clone(),
-                        uid,
+                    Some(i)
+                        if !windowed
+                            && !rerender
+                            && i.record_hash.as_deref() == Some(&h)
+                            && present.contains(&i.name) =>
+                    {
+                        seen.insert(r.id);
+                        continue;
+                    }
+                    Some(i) => CrmIdentity {
                         record_hash: Some(h),
                         version: r.version.clone(),
-                        ..Default::default()
+                        ..i.clone()
+                    },
+                    None => {
+                        let Some(r) = whole.get(&r.id) else {
+                            continue;
+                        };
+                        let uid = b.mapping.uid_for(r);
+                        let mut name = member_name(&uid, b.extension());
+                        if held_names.contains(name.as_str()) || names.contains(&name) {
+                            name = member_name(&format!("{uid}-{}", r.id), b.extension());
+                        }
+                        CrmIdentity {
+                            name,
+                            crm_id: r.id.clone(),
+                            uid,
+                            record_hash: Some(h),
+                            version: r.version.clone(),
+                            ..Default::default()
+                        }
                     }
-                }
-            };
-            let Some(r) = whole.get(&r.id) else {
-                // Gone before its detail was read: a full scan checks it by id.
-                continue;
-            };
-            let body = b.render(&ident, r);
-            let index = match self.index(coll, &body) {
-                Ok(i) => i,
-                Err(e) => {
-                    tracing::warn!(tenant = %self.name, collection = %coll.path, crm_id = %r.id, error = %e, "a CRM record renders to an invalid item; skipped");
-                    seen.insert(r.id.as_str());
+                };
+                let Some(r) = whole.get(&r.id) else {
+                    // Gone before its detail was read: a full scan checks it by id.
+                    continue;
+                };
+                let body = b.render(&ident, r);
+                let index = match self.index(coll, &body) {
+                    Ok(i) => i,
+                    Err(e) => {
+                        tracing::warn!(tenant = %self.name, collection = %coll.path, crm_id = %r.id, error = %e, "a CRM record renders to an invalid item; skipped");
+                        seen.insert(r.id.clone());
+                        continue;
+                    }
+                };
+                if !scope.in_window(index.first_start, index.last_end) {
+                    // Outside the window: not seen, so a full scan removes what is held of it
+                    // (a phone's write outside the window stays until then).
                     continue;
                 }
-            };
-            if !scope.in_window(index.first_start, index.last_end) {
-                // Outside the window: not seen, so a full scan removes what is held of it (a
-                // phone's write outside the window stays until then).
-                continue;
+                seen.insert(r.id.clone());
+                if !rerender
+                    && known.is_some_and(|i| {
+                        i.record_hash == ident.record_hash && present.contains(&i.name)
+                    })
+                {
+                    continue;
+                }
+                if known.is_none() {
+                    names.insert(ident.name.clone());
+                }
+                if !queued.insert(r.id.clone()) {
+                    // Listed twice (the listing shifted while it paged): the later copy wins,
+                    // after the earlier one is written.
+                    self.write_batch(store, b, coll, apply, &mut pending, &mut saved, &mut stats)
+                        .await?;
+                    queued.clear();
+                    queued.insert(r.id.clone());
+                }
+                pending.push(Pending {
+                    modified: r.modified,
+                    import: known.is_none(),
+                    ident,
+                    body,
+                    index,
+                });
+                if pending.len() >= BATCH {
+                    self.write_batch(store, b, coll, apply, &mut pending, &mut saved, &mut stats)
+                        .await?;
+                    queued.clear();
+                }
             }
-            seen.insert(r.id.as_str());
-            if !rerender
-                && by_crm.get(&r.id).is_some_and(|i| {
-                    i.record_hash == ident.record_hash && present.contains(&i.name)
-                })
-            {
-                continue;
-            }
-            names.insert(ident.name.clone());
-            if !queued.insert(r.id.as_str()) {
-                // Listed twice (the listing shifted while it paged): the later copy wins, after
-                // the earlier one is written.
-                self.write_batch(store, b, coll, apply, &mut pending, &mut by_crm, &mut stats)
-                    .await?;
-                queued.clear();
-                queued.insert(r.id.as_str());
-            }
-            pending.push(Pending {
-                modified: r.modified,
-                import: !by_crm.contains_key(&r.id),
-                ident,
-                body,
-                index,
-            });
-            if pending.len() >= BATCH {
-                self.write_batch(store, b, coll, apply, &mut pending, &mut by_crm, &mut stats)
-                    .await?;
-                queued.clear();
-            }
+            // The page is written before the next is read: a listing that fails later keeps
+            // what it applied.
+            self.write_batch(store, b, coll, apply, &mut pending, &mut saved, &mut stats)
+                .await?;
+            queued.clear();
         }
-        self.write_batch(store, b, coll, apply, &mut pending, &mut by_crm, &mut stats)
-            .await?;
+        let mut crm_calls = listing.calls();
+        drop(listing);
         // The removals, the deletion feed and the state are applied under the flight lock.
         let _g = apply.lock().await;
         for i in &idents {
-            if seen.contains(i.crm_id.as_str()) || apply.written(&i.crm_id) {
+            if seen.contains(&i.crm_id) || apply.written(&i.crm_id) {
                 continue;
             }
-            let gone = if out_of_scope.contains(i.crm_id.as_str()) {
+            let gone = if out_of_scope.contains(&i.crm_id) {
                 true
             } else if !full {
                 false
@@ -472,7 +493,7 @@ impl CrmTenant {
         coll: &Collection,
         apply: &Apply<'_>,
         pending: &mut Vec<Pending>,
-        by_crm: &mut HashMap<String, CrmIdentity>,
+        saved: &mut HashMap<String, String>,
         stats: &mut RefreshStats,
     ) -> Result<(), RefreshError> {
         if pending.is_empty() {
@@ -507,7 +528,7 @@ impl CrmTenant {
             match o {
                 CrmBatchOutcome::Saved { written, .. } => {
                     stats.written += usize::from(written);
-                    by_crm.insert(p.ident.crm_id.clone(), p.ident);
+                    saved.insert(p.ident.crm_id, p.ident.name);
                 }
                 CrmBatchOutcome::Exists => {
                     tracing::debug!(tenant = %self.name, collection = %coll.path, crm_id = %p.ident.crm_id, "a record saved meanwhile under another name; kept there");

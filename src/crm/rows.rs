@@ -4,6 +4,7 @@
 //! the definition says list rows are partial (`detail`), with bounded concurrency.
 
 use super::binding::Binding;
+use super::listing::Row;
 use super::tenant::CrmTenant;
 use crate::connector::{ConnectorError, Record};
 use crate::store::CrmIdentity;
@@ -11,8 +12,10 @@ use std::collections::{HashMap, HashSet};
 
 /// What a refresh knows of the rows it is about to reconcile.
 pub(super) struct Held<'a> {
-    /// The identity map by CRM id.
-    pub(super) by_crm: &'a HashMap<String, CrmIdentity>,
+    /// The identity map by CRM id, as the refresh found it.
+    pub(super) by_crm: &'a HashMap<&'a str, &'a CrmIdentity>,
+    /// CRM ids this refresh saved already (to member names): rendered again if listed again.
+    pub(super) saved: &'a HashMap<String, String>,
     /// Member names with an item.
     pub(super) present: &'a HashSet<String>,
     /// Render every row (a re-render after a definition change, or a windowed calendar that
@@ -24,7 +27,10 @@ impl Held<'_> {
     /// Whether `r`, whose `record_hash` is `hash`, needs no rendering: held, unchanged, its
     /// item there (or deleted here).
     pub(super) fn unchanged(&self, r: &Record, hash: &str) -> bool {
-        match self.by_crm.get(&r.id) {
+        if self.saved.contains_key(&r.id) {
+            return false;
+        }
+        match self.by_crm.get(r.id.as_str()) {
             Some(i) if i.deleted => true,
             Some(i) => {
                 !self.every
@@ -37,24 +43,21 @@ impl Held<'_> {
 }
 
 impl CrmTenant {
-    /// The whole records, by CRM id, of the rows of `records` this refresh renders (those
-    /// `admits` lets in that are new or changed; `hashes[i]` is `records[i]`'s `record_hash`),
-    /// read as `owner`. A row whose record is gone by the time its
-    /// detail is read is absent from the answer.
+    /// The whole records, by CRM id, of the listed `rows` (one page) this refresh renders
+    /// (those `admits` lets in that are new or changed), read as `owner`. A row whose record
+    /// is gone by the time its detail is read is absent from the answer.
     pub(super) async fn rows_to_render(
         &self,
         b: &Binding,
         owner: &str,
-        records: &[Record],
-        hashes: &[String],
+        rows: &[Row],
         held: &Held<'_>,
         admits: impl Fn(&Record) -> bool,
     ) -> Result<HashMap<String, Record>, ConnectorError> {
-        let need: Vec<Record> = records
+        let need: Vec<Record> = rows
             .iter()
-            .zip(hashes)
-            .filter(|(r, h)| admits(r) && !held.unchanged(r, h))
-            .map(|(r, _)| r.clone())
+            .filter(|r| admits(&r.record) && !held.unchanged(&r.record, &r.hash))
+            .map(|r| r.record.clone())
             .collect();
         if need.is_empty() {
             return Ok(HashMap::new());

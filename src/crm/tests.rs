@@ -675,4 +675,172 @@ fn record_hash_is_the_hash_of_the_compact_json() {
         hex::encode(&Sha256::digest(compact.as_bytes())[..16])
     );
     assert_eq!(record_hash(&r).len(), 32);
+    // The listing's hash of the text it keeps is the same.
+    assert_eq!(super::binding::json_hash(&compact), record_hash(&r));
+}
+
+/// A CRM that lists its records two to a page, and fails the page numbered in `fail_at` (from
+/// 1) while it is set.
+struct Paged {
+    records: Vec<Record>,
+    calls: AtomicU64,
+    fail_at: Mutex<Option<usize>>,
+}
+
+#[async_trait::async_trait]
+impl Connector for Paged {
+    fn capabilities(&self, _: &str) -> Capabilities {
+        Capabilities::default()
+    }
+    async fn list(
+        &self,
+        _: &str,
+        _: Option<DateTime<Utc>>,
+        page: Option<String>,
+    ) -> Result<Page, ConnectorError> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let at: usize = page.as_deref().map_or(0, |p| p.parse().unwrap());
+        if *self.fail_at.lock().unwrap() == Some(at / 2 + 1) {
+            return Err(ConnectorError::Unavailable {
+                message: "page failed".into(),
+                retry_after: None,
+            });
+        }
+        let end = (at + 2).min(self.records.len());
+        Ok(Page {
+            records: self.records[at..end].to_vec(),
+            next: (end < self.records.len()).then(|| end.to_string()),
+        })
+    }
+    async fn get(&self, _: &str, _: &str) -> Result<Option<Record>, ConnectorError> {
+        unreachable!("a full scan finds every record")
+    }
+    async fn create(&self, _: &str, _: &Value) -> Result<Record, ConnectorError> {
+        unreachable!()
+    }
+    async fn update(
+        &self,
+        _: &str,
+        _: &str,
+        _: &Value,
+        _: Option<&str>,
+    ) -> Result<Record, ConnectorError> {
+        unreachable!()
+    }
+    async fn delete(&self, _: &str, _: &str) -> Result<(), ConnectorError> {
+        unreachable!()
+    }
+}
+
+/// A tenant over five records listed two to a page, `colls` calendars bound to it.
+async fn paged(
+    ttl: u64,
+    colls: usize,
+) -> (
+    Arc<Paged>,
+    CrmTenant,
+    Arc<Binding>,
+    Store,
+    Vec<crate::store::Collection>,
+) {
+    let store = Store::open("sqlite://:memory:").await.unwrap();
+    let crm = Arc::new(Paged {
+        records: (1..=5)
+            .map(|i| {
+                rec(
+                    &i.to_string(),
+                    &format!("Meeting {i}"),
+                    "2030-01-01T10:00:00Z",
+                )
+            })
+            .collect(),
+        calls: AtomicU64::new(0),
+        fail_at: Mutex::new(None),
+    });
+    let c2 = crm.clone();
+    let mut t = CrmTenant::new(
+        "t",
+        crm.clone(),
+        Box::new(move || c2.calls.load(Ordering::Relaxed)),
+        SyncOptions {
+            refresh_ttl_secs: ttl,
+            ..Default::default()
+        },
+        1000,
+    );
+    t.bind(
+        CollectionKind::Calendar,
+        "m",
+        Binding::new("fake", "things", MAPPING, &HashMap::new()).unwrap(),
+    );
+    let mut out = Vec::new();
+    for u in 0..colls {
+        out.push(
+            store
+                .create_collection(
+                    "t",
+                    &format!("calendars/u{u}/m/"),
+                    CollectionKind::Calendar,
+                    &["VEVENT".into()],
+                    false,
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    let b = t
+        .binding(&CollectionPath::of_stored("calendars/u0/m/"))
+        .unwrap();
+    (crm, t, b, store, out)
+}
+
+/// A listing read page by page is kept for the TTL (as text) and read again page by page by
+/// the next person with the same scope: three pages, one listing, the same five items in both
+/// collections, and an unchanged refresh of the second writes nothing.
+#[tokio::test]
+async fn a_paged_listing_is_shared_page_by_page() {
+    let (crm, t, b, store, colls) = paged(30, 2).await;
+    let (_, r) = t.ensure_fresh(&store, &b, &colls[0]).await.unwrap();
+    let s = r.unwrap();
+    assert_eq!((s.listed, s.written, s.crm_calls, s.full), (5, 5, 3, true));
+    let (_, r) = t.ensure_fresh(&store, &b, &colls[1]).await.unwrap();
+    let s = r.unwrap();
+    assert_eq!((s.listed, s.written, s.crm_calls), (5, 5, 0));
+    assert_eq!(crm.calls.load(Ordering::Relaxed), 3);
+    assert_eq!(t.listings_run(), 1);
+    let names = |c| {
+        let store = &store;
+        async move {
+            let mut n: Vec<String> = store
+                .list_items(c)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.name)
+                .collect();
+            n.sort();
+            n
+        }
+    };
+    assert_eq!(names(&colls[0]).await, names(&colls[1]).await);
+    assert_eq!(names(&colls[1]).await.len(), 5);
+}
+
+/// A page that fails ends the refresh: what the earlier pages wrote stays (each page is
+/// applied before the next is read), nothing is removed, the refresh state is not moved, no
+/// listing is kept for others, and the next refresh completes the collection.
+#[tokio::test]
+async fn a_failed_page_keeps_the_pages_before_it() {
+    let (crm, t, b, store, colls) = paged(0, 1).await;
+    *crm.fail_at.lock().unwrap() = Some(2);
+    let (_, r) = t.ensure_fresh(&store, &b, &colls[0]).await.unwrap();
+    assert!(matches!(r, Err(RefreshError::Connector(_))), "{r:?}");
+    assert_eq!(store.list_items(&colls[0]).await.unwrap().len(), 2);
+    assert_eq!(store.crm_state(&colls[0]).await.unwrap().full_scan_at, None);
+    *crm.fail_at.lock().unwrap() = None;
+    let (_, r) = t.ensure_fresh(&store, &b, &colls[0]).await.unwrap();
+    let s = r.unwrap();
+    assert_eq!((s.listed, s.written, s.removed), (5, 3, 0));
+    assert_eq!(store.list_items(&colls[0]).await.unwrap().len(), 5);
+    assert_eq!(t.listings_run(), 2);
 }

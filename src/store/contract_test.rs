@@ -1542,7 +1542,7 @@ async fn postgres_meets_the_contract() {
         again.schema_version().await.unwrap(),
         again.latest_schema_version()
     );
-    assert_eq!(again.latest_schema_version(), 11);
+    assert_eq!(again.latest_schema_version(), 12);
     // A wrong password is refused: the URL's password is really what logs in.
     let db = url.rsplit('/').next().unwrap_or_default();
     assert!(Store::open(&pg.url(db, "wrong")).await.is_err());

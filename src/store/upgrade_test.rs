@@ -142,7 +142,7 @@ async fn a_state_file_of_the_previous_release_opens_unchanged() {
     let url = format!("sqlite://{}", db.display());
 
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.latest_schema_version(), 11);
+    assert_eq!(store.latest_schema_version(), 12);
     check(&store, &expected).await;
     drop(store);
 
@@ -180,7 +180,10 @@ async fn the_trigram_index_covers_the_fields_stored_before_it() {
     pool.close().await;
 
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 11);
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        store.latest_schema_version()
+    );
     let coll = store
         .collection("fx", "addressbooks/ann/book/")
         .await
@@ -248,7 +251,10 @@ async fn the_listings_read_sizes_stored_before_them() {
     pool.close().await;
 
     let store = Store::open(&url).await.unwrap();
-    assert_eq!(store.schema_version().await.unwrap(), 11);
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        store.latest_schema_version()
+    );
     let coll = store
         .collection("fx", "calendars/ann/cal/")
         .await
@@ -291,4 +297,98 @@ async fn the_listings_read_sizes_stored_before_them() {
         store.item_meta(&coll, "c.ics").await.unwrap().unwrap().size,
         7
     );
+}
+
+/// Migration 0012 moves the trigram index's inserts from a per-row trigger to the writer: a
+/// store at schema 10 whose fields the trigger indexed opens with the trigger gone, the rows
+/// it indexed still found, a card written and one replaced after the upgrade found by their
+/// new text only, and FTS5's own check finding the index equal to the field rows.
+#[tokio::test]
+async fn the_trigram_index_stays_exact_after_its_trigger_is_dropped() {
+    use crate::store::{card_index, CollectionKind, WriteCondition};
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("v10.db").display());
+    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    sqlx::migrate!("./migrations")
+        .run_to(10, &pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(
+        "INSERT INTO collections (id, tenant, path, kind, seq, instance, created, modified) \
+         VALUES (1, 'fx', 'addressbooks/ann/book/', 'addressbook', 1, 'abc', 1, 1);
+         INSERT INTO items (id, collection_id, name, etag, content_type, body, seq, component, \
+         created, modified) VALUES (7, 1, 'ada.vcf', 'e1', 'text/vcard', X'', 1, 'VCARD', 1, 1),
+         (8, 1, 'bea.vcf', 'e2', 'text/vcard', X'', 1, 'VCARD', 1, 1);
+         INSERT INTO card_fields (item_id, prop, key, value) \
+         VALUES (7, 'FN', 'ada lovelace', 'Ada Lovelace'), (8, 'FN', 'bea brandt', 'Bea Brandt');",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    pool.close().await;
+
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        store.latest_schema_version()
+    );
+    let coll = store
+        .collection("fx", "addressbooks/ann/book/")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(coll.kind, CollectionKind::Addressbook);
+    let put = |name: &'static str, fname: &'static str| {
+        let (store, coll) = (&store, &coll);
+        async move {
+            let body =
+                format!("BEGIN:VCARD\r\nVERSION:3.0\r\nUID:{name}\r\nFN:{fname}\r\nEND:VCARD\r\n");
+            let index = card_index(&body).unwrap();
+            store
+                .put_item(
+                    coll,
+                    name,
+                    "text/vcard",
+                    body.as_bytes(),
+                    &index,
+                    &WriteCondition::default(),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    put("cleo.vcf", "Cleo Okafor").await;
+    put("bea.vcf", "Bea Okonkwo").await;
+    for (text, hits) in [
+        ("lovelace", &["ada.vcf"][..]),
+        ("okafor", &["cleo.vcf"]),
+        ("okonkwo", &["bea.vcf"]),
+        ("brandt", &[]),
+    ] {
+        assert_eq!(
+            store.card_candidates(&coll, "FN", text).await.unwrap(),
+            hits,
+            "{text}"
+        );
+    }
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    let triggers: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'card_fields' \
+         ORDER BY name",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        triggers,
+        ["card_fields_trgm_delete", "card_fields_trgm_update"]
+    );
+    sqlx::query(
+        "INSERT INTO card_fields_trgm (card_fields_trgm, rank) VALUES ('integrity-check', 1)",
+    )
+    .execute(&pool)
+    .await
+    .expect("the trigram index matches card_fields");
 }

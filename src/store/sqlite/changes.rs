@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use rusqlite::Connection;
 
+use super::fields::Trigrams;
 use super::items::{row_meta, META_COLS};
 use super::{now, SqliteStore};
 use crate::store::backend::{ChangeLog, DbError};
@@ -13,17 +14,24 @@ use crate::store::model::{Change, Collection};
 /// A collection's sequence inside one write transaction: read once, moved on by one for every
 /// change to a member ([`Seq::next`]), and stored once at the end ([`Seq::finish`], which the
 /// transaction must call before it commits). A batch of changes costs two statements for the
-/// sequence instead of one per change.
+/// sequence instead of one per change. It also carries the transaction's card field rows not
+/// yet in the trigram index (`fields::Trigrams`), which `finish` puts there.
 pub(super) struct Seq {
     coll_id: i64,
     /// The last sequence handed out and the modification time, once read.
     cur: Option<(i64, i64)>,
+    /// Field rows written through this sequence's changes, for the trigram index.
+    pub(super) trigrams: Trigrams,
 }
 
 impl Seq {
     /// The sequence of collection `coll_id`, not read yet.
     pub(super) fn new(coll_id: i64) -> Seq {
-        Seq { coll_id, cur: None }
+        Seq {
+            coll_id,
+            cur: None,
+            trigrams: Trigrams::default(),
+        }
     }
 
     /// The collection.
@@ -46,8 +54,10 @@ impl Seq {
         Ok((seq + 1, t))
     }
 
-    /// Store the sequence reached (nothing when none was handed out).
-    pub(super) fn finish(self, tx: &Connection) -> rusqlite::Result<()> {
+    /// Store the sequence reached (nothing when none was handed out), and index the field
+    /// rows written.
+    pub(super) fn finish(mut self, tx: &Connection) -> rusqlite::Result<()> {
+        self.trigrams.flush(tx)?;
         if let Some((seq, t)) = self.cur {
             tx.prepare_cached("UPDATE collections SET seq = ?1, modified = ?2 WHERE id = ?3")?
                 .execute((seq, t, self.coll_id))?;

@@ -1,6 +1,7 @@
 //! The CRM identity map (which CRM record each member of a CRM-backed collection is) and each
-//! such collection's refresh bookkeeping. Run on the calling thread (`lite`); a refresh's
-//! batch is one write transaction with its statements prepared once.
+//! such collection's refresh bookkeeping. Run on the calling thread (`lite`), except a
+//! refresh's batch: one write transaction with its statements prepared once, on the blocking
+//! pool.
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension};
@@ -11,7 +12,8 @@ use super::lite::lite;
 use super::SqliteStore;
 use crate::store::backend::{CrmIdentityStore, DbError};
 use crate::store::model::{
-    etag_of, Collection, CrmBatchOp, CrmBatchOutcome, CrmCollectionState, CrmIdentity, RenderedItem,
+    etag_of, Collection, CrmBatchOp, CrmBatchOutcome, CrmCollectionState, CrmIdentity, ItemIndex,
+    RenderedItem,
 };
 use crate::store::StoreError;
 
@@ -107,26 +109,49 @@ impl CrmIdentityStore for SqliteStore {
         coll: &Collection,
         ops: Vec<CrmBatchOp<'_>>,
     ) -> Result<Vec<CrmBatchOutcome>, StoreError> {
+        // A batch's transaction takes 10–25 ms (256 contacts with their field rows): on the
+        // calling thread, that is an actix worker answering nothing meanwhile. It runs on
+        // the blocking pool instead, on its own copy of the batch (a fraction of a
+        // millisecond to make).
+        let ops: Vec<OwnedOp> = ops.into_iter().map(OwnedOp::from).collect();
+        let (lite, coll_id) = (self.lite.clone(), coll.id);
         let _w = self.write.lock().await;
-        self.lite.write(|tx| {
-            let mut seq = Seq::new(coll.id);
-            let mut out = Vec::with_capacity(ops.len());
-            for op in ops {
-                out.push(match op {
-                    CrmBatchOp::Save {
-                        ident,
-                        item,
-                        import,
-                    } => save_identity_tx(tx, &mut seq, ident, item, import)?,
-                    CrmBatchOp::Remove { name } => {
-                        remove_tx(tx, &mut seq, name)?;
-                        CrmBatchOutcome::Removed
-                    }
-                });
-            }
-            seq.finish(tx)?;
-            Ok(out)
-        })
+        let run = tokio::task::spawn_blocking(move || {
+            lite.write(|tx| {
+                let mut seq = Seq::new(coll_id);
+                let mut out = Vec::with_capacity(ops.len());
+                for op in &ops {
+                    out.push(match op {
+                        OwnedOp::Save {
+                            ident,
+                            item,
+                            import,
+                        } => {
+                            let item = item.as_ref().map(|it| RenderedItem {
+                                content_type: &it.content_type,
+                                body: &it.body,
+                                index: &it.index,
+                            });
+                            save_identity_tx(tx, &mut seq, ident, item, *import)?
+                        }
+                        OwnedOp::Remove { name } => {
+                            remove_tx(tx, &mut seq, name)?;
+                            CrmBatchOutcome::Removed
+                        }
+                    });
+                }
+                seq.finish(tx)?;
+                Ok(out)
+            })
+        });
+        match run.await {
+            Ok(out) => out,
+            Err(e) => match e.try_into_panic() {
+                Ok(panic) => std::panic::resume_unwind(panic),
+                // The runtime is shutting down: the transaction rolled back or never began.
+                Err(_) => Err(StoreError::Db(sqlx::Error::WorkerCrashed)),
+            },
+        }
     }
 
     async fn crm_forget(&self, coll: &Collection, crm_id: &str) -> Result<(), DbError> {
@@ -184,6 +209,48 @@ impl CrmIdentityStore for SqliteStore {
             })
             .map_err(lite)?;
         Ok(())
+    }
+}
+
+/// A [`CrmBatchOp`] with its own copy of what it writes, for the blocking pool.
+enum OwnedOp {
+    Save {
+        ident: Box<CrmIdentity>,
+        item: Option<OwnedItem>,
+        import: bool,
+    },
+    Remove {
+        name: String,
+    },
+}
+
+/// A [`RenderedItem`]'s own copy.
+struct OwnedItem {
+    content_type: String,
+    body: Vec<u8>,
+    index: ItemIndex,
+}
+
+impl From<CrmBatchOp<'_>> for OwnedOp {
+    fn from(op: CrmBatchOp<'_>) -> OwnedOp {
+        match op {
+            CrmBatchOp::Save {
+                ident,
+                item,
+                import,
+            } => OwnedOp::Save {
+                ident: Box::new(ident.clone()),
+                item: item.map(|it| OwnedItem {
+                    content_type: it.content_type.to_string(),
+                    body: it.body.to_vec(),
+                    index: it.index.clone(),
+                }),
+                import,
+            },
+            CrmBatchOp::Remove { name } => OwnedOp::Remove {
+                name: name.to_string(),
+            },
+        }
     }
 }
 

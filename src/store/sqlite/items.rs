@@ -350,6 +350,8 @@ impl ItemStore for SqliteStore {
 /// Delete an item of `seq`'s collection and leave its tombstone inside a write transaction;
 /// `NotFound` when it is gone (so a delete never records a tombstone for nothing).
 pub(super) fn delete_item_tx(tx: &Connection, seq: &mut Seq, name: &str) -> Result<(), StoreError> {
+    // Its field rows go with it (ON DELETE CASCADE): the index must hold them first.
+    seq.trigrams.flush(tx)?;
     let gone = tx
         .prepare_cached("DELETE FROM items WHERE collection_id = ?1 AND name = ?2")?
         .execute((seq.coll_id(), name))?;
@@ -402,7 +404,7 @@ pub(super) fn write_item_tx(
             |r| r.get(0),
         )?;
     clear_tombstone(tx, coll_id, name)?;
-    write_fields(tx, item_id, &it.index.fields, existed)
+    write_fields(tx, &mut seq.trigrams, item_id, &it.index.fields, existed)
 }
 
 /// The `size` column of a body: its length in octets.

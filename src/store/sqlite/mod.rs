@@ -35,8 +35,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// and the mutex makes every check-then-write (If-Match, UID uniqueness) atomic.
 pub struct SqliteStore {
     pool: SqlitePool,
-    /// The hot path's connections (`lite`), to the same file.
-    lite: lite::Lite,
+    /// The hot path's connections (`lite`), to the same file; shared with the blocking pool,
+    /// where a CRM refresh's batches run (`identity.rs`).
+    lite: std::sync::Arc<lite::Lite>,
     write: Mutex<()>,
     /// The directory of a `:memory:` store's file, removed with the store.
     _memory: Option<MemoryDir>,
@@ -100,7 +101,7 @@ impl SqliteStore {
             .connect_with(opts)
             .await?;
         MIGRATOR.run(&pool).await?;
-        let lite = lite::Lite::open(&opts_file(url)?)?;
+        let lite = std::sync::Arc::new(lite::Lite::open(&opts_file(url)?)?);
         Ok(SqliteStore {
             pool,
             lite,
@@ -212,7 +213,7 @@ mod tests {
     #[tokio::test]
     async fn fresh_store_is_at_the_latest_schema() {
         let s = SqliteStore::open("sqlite://:memory:").await.unwrap();
-        assert_eq!(s.schema_version().await.unwrap(), 11);
-        assert_eq!(s.latest_schema_version(), 11);
+        assert_eq!(s.schema_version().await.unwrap(), 12);
+        assert_eq!(s.latest_schema_version(), 12);
     }
 }
