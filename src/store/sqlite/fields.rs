@@ -203,11 +203,11 @@ impl CardFieldIndex for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sqlx::AssertSqlSafe;
     use crate::store::backend::{CollectionStore, CrmIdentityStore, ItemStore};
     use crate::store::model::{
         CollectionKind, CrmBatchOp, CrmIdentity, RenderedItem, WriteCondition,
     };
+    use sqlx::AssertSqlSafe;
 
     fn card(uid: &str, fname: &str) -> (String, crate::store::ItemIndex) {
         let body =
