@@ -487,7 +487,8 @@ mod tests {
     use super::*;
 
     /// The query plan of each of `sqls` on a migrated store, one string per statement.
-    fn plans(sqls: &[String]) -> Vec<String> {
+    /// A store file at the latest schema, opened as a plain connection.
+    fn migrated() -> (tempfile::TempDir, Connection) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("plan.db");
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -497,6 +498,11 @@ mod tests {
         let url = format!("sqlite://{}", path.display());
         drop(rt.block_on(SqliteStore::open(&url)).unwrap());
         let c = Connection::open(&path).unwrap();
+        (dir, c)
+    }
+
+    fn plans(sqls: &[String]) -> Vec<String> {
+        let (_dir, c) = migrated();
         sqls.iter()
             .map(|sql| {
                 let mut st = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
@@ -556,15 +562,7 @@ mod tests {
                 "{plan}"
             );
         }
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index.db");
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let url = format!("sqlite://{}", path.display());
-        drop(rt.block_on(SqliteStore::open(&url)).unwrap());
-        let c = Connection::open(&path).unwrap();
+        let (_dir, c) = migrated();
         let columns: Vec<String> = c
             .prepare("SELECT name FROM pragma_index_info('items_listing')")
             .unwrap()
