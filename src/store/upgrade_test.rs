@@ -151,22 +151,42 @@ async fn a_state_file_of_the_previous_release_opens_unchanged() {
     check(&store, &expected).await;
 }
 
+/// A store file written at schema `version` with `rows` inserted, then opened (and so
+/// migrated) by this release: its folder (kept alive by the caller), URL and store.
+async fn upgraded_from(version: i64, rows: &str) -> (tempfile::TempDir, String, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}",
+        dir.path().join(format!("v{version}.db")).display()
+    );
+    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
+        .await
+        .unwrap();
+    sqlx::migrate!("./migrations")
+        .run_to(version, &pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(rows.to_string()))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let store = Store::open(&url).await.unwrap();
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        store.latest_schema_version()
+    );
+    (dir, url, store)
+}
+
 /// Migration 0010 indexes the card fields a store already holds: a store at schema 9 with a
 /// card's field rows answers a text-match of 3 characters or more (through the trigram index)
 /// once upgraded, and a short one (the scan) as before.
 #[tokio::test]
 async fn the_trigram_index_covers_the_fields_stored_before_it() {
     use crate::carddav::{Collation, ExactProbe, MatchType};
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("v9.db").display());
-    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
-        .await
-        .unwrap();
-    sqlx::migrate!("./migrations")
-        .run_to(9, &pool)
-        .await
-        .unwrap();
-    sqlx::raw_sql(
+    let (_dir, _, store) = upgraded_from(
+        9,
         "INSERT INTO collections (id, tenant, path, kind, seq, instance, created, modified) \
          VALUES (1, 'fx', 'addressbooks/ann/book/', 'addressbook', 1, 'abc', 1, 1);
          INSERT INTO items (id, collection_id, name, etag, content_type, body, seq, component, \
@@ -174,16 +194,7 @@ async fn the_trigram_index_covers_the_fields_stored_before_it() {
          INSERT INTO card_fields (item_id, prop, key, value) \
          VALUES (7, 'FN', 'ada lovelace', 'Ada Lovelace'), (7, 'EMAIL', 'ada@x', 'ada@x');",
     )
-    .execute(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
-
-    let store = Store::open(&url).await.unwrap();
-    assert_eq!(
-        store.schema_version().await.unwrap(),
-        store.latest_schema_version()
-    );
+    .await;
     let coll = store
         .collection("fx", "addressbooks/ann/book/")
         .await
@@ -227,17 +238,9 @@ async fn the_trigram_index_covers_the_fields_stored_before_it() {
 #[tokio::test]
 async fn the_listings_read_sizes_stored_before_them() {
     use crate::store::{ItemIndex, WriteCondition};
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("v10.db").display());
-    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
-        .await
-        .unwrap();
-    sqlx::migrate!("./migrations")
-        .run_to(10, &pool)
-        .await
-        .unwrap();
     // "é" is two octets: a TEXT body's size is its octet length, not its characters.
-    sqlx::raw_sql(
+    let (_dir, _, store) = upgraded_from(
+        10,
         "INSERT INTO collections (id, tenant, path, kind, seq, instance, created, modified) \
          VALUES (1, 'fx', 'calendars/ann/cal/', 'calendar', 3, 'abc', 1, 1);
          INSERT INTO items (id, collection_id, name, etag, content_type, body, seq, created, \
@@ -245,16 +248,7 @@ async fn the_listings_read_sizes_stored_before_them() {
          (2, 1, 'b.ics', 'e2', 'text/calendar', 'caf' || char(233), 2, 1, 1), \
          (3, 1, 'c.ics', 'e3', 'text/calendar', X'', 3, 1, 1);",
     )
-    .execute(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
-
-    let store = Store::open(&url).await.unwrap();
-    assert_eq!(
-        store.schema_version().await.unwrap(),
-        store.latest_schema_version()
-    );
+    .await;
     let coll = store
         .collection("fx", "calendars/ann/cal/")
         .await
@@ -306,16 +300,8 @@ async fn the_listings_read_sizes_stored_before_them() {
 #[tokio::test]
 async fn the_trigram_index_stays_exact_after_its_trigger_is_dropped() {
     use crate::store::{card_index, CollectionKind, WriteCondition};
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("v10.db").display());
-    let pool = sqlx::SqlitePool::connect(&format!("{url}?mode=rwc"))
-        .await
-        .unwrap();
-    sqlx::migrate!("./migrations")
-        .run_to(10, &pool)
-        .await
-        .unwrap();
-    sqlx::raw_sql(
+    let (_dir, url, store) = upgraded_from(
+        10,
         "INSERT INTO collections (id, tenant, path, kind, seq, instance, created, modified) \
          VALUES (1, 'fx', 'addressbooks/ann/book/', 'addressbook', 1, 'abc', 1, 1);
          INSERT INTO items (id, collection_id, name, etag, content_type, body, seq, component, \
@@ -324,16 +310,7 @@ async fn the_trigram_index_stays_exact_after_its_trigger_is_dropped() {
          INSERT INTO card_fields (item_id, prop, key, value) \
          VALUES (7, 'FN', 'ada lovelace', 'Ada Lovelace'), (8, 'FN', 'bea brandt', 'Bea Brandt');",
     )
-    .execute(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
-
-    let store = Store::open(&url).await.unwrap();
-    assert_eq!(
-        store.schema_version().await.unwrap(),
-        store.latest_schema_version()
-    );
+    .await;
     let coll = store
         .collection("fx", "addressbooks/ann/book/")
         .await
