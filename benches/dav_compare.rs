@@ -2071,7 +2071,8 @@ async fn compare_mode(args: &Args, servers: &mut [Server], venv: Option<&Path>) 
                 results.push(r);
             }
             let peak = s.peak_rss_kb();
-            for kind in [Kind::Cal, Kind::Card] {
+            // `--keep` keeps the data too, so a kept state can be served again to profile it.
+            for kind in [Kind::Cal, Kind::Card].into_iter().filter(|_| !args.keep) {
                 if let Err(e) = send(client, &si, "DELETE", &s.coll(kind, size), &[], None).await {
                     log!(
                         "  {}: deleting {}: {e}",
