@@ -469,6 +469,26 @@ async fn unknown_outcome_holds_the_item_but_an_unsent_create_does_not() {
     assert_eq!(fake.records.lock().unwrap().len(), 2);
 }
 
+/// The calendars `calendars/u0/m/` … of `n` people of tenant `t` (one query, bound as `m`).
+async fn user_calendars(store: &Store, n: usize) -> Vec<crate::store::Collection> {
+    let mut out = Vec::with_capacity(n);
+    for u in 0..n {
+        out.push(
+            store
+                .create_collection(
+                    "t",
+                    &format!("calendars/u{u}/m/"),
+                    CollectionKind::Calendar,
+                    &["VEVENT".into()],
+                    false,
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
+
 /// People sharing a query share one listing per TTL, and a write through one of their
 /// collections makes the next refresh list again, so a record a phone just created is never
 /// missing from the listing a full refresh reconciles against (which would remove it).
@@ -497,21 +517,7 @@ async fn shared_listings_and_a_write_between_them() {
         "m",
         Binding::new("fake", "things", MAPPING, &HashMap::new()).unwrap(),
     );
-    let mut colls = Vec::new();
-    for u in 0..20 {
-        colls.push(
-            store
-                .create_collection(
-                    "t",
-                    &format!("calendars/u{u}/m/"),
-                    CollectionKind::Calendar,
-                    &["VEVENT".into()],
-                    false,
-                )
-                .await
-                .unwrap(),
-        );
-    }
+    let colls = user_calendars(&store, 20).await;
     let b = t
         .binding(&CollectionPath::of_stored("calendars/u0/m/"))
         .unwrap();
@@ -773,21 +779,7 @@ async fn paged(
         "m",
         Binding::new("fake", "things", MAPPING, &HashMap::new()).unwrap(),
     );
-    let mut out = Vec::new();
-    for u in 0..colls {
-        out.push(
-            store
-                .create_collection(
-                    "t",
-                    &format!("calendars/u{u}/m/"),
-                    CollectionKind::Calendar,
-                    &["VEVENT".into()],
-                    false,
-                )
-                .await
-                .unwrap(),
-        );
-    }
+    let out = user_calendars(&store, colls).await;
     let b = t
         .binding(&CollectionPath::of_stored("calendars/u0/m/"))
         .unwrap();
