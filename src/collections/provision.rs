@@ -193,3 +193,48 @@ async fn seed_demo(
     }
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Ensured;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn provisions_once_until_its_tenant_is_forgotten() {
+        let ensured = Ensured::default();
+        let runs = AtomicUsize::new(0);
+        let provision = || async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            anyhow::Ok(())
+        };
+        assert!(!ensured.contains("acme", "ann"));
+        ensured.ensure("acme", "ann", provision()).await.unwrap();
+        ensured.ensure("acme", "ann", provision()).await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(ensured.contains("acme", "ann"));
+        // Another tenant's user of the same name is someone else.
+        assert!(!ensured.contains("other", "ann"));
+        ensured.ensure("other", "ann", provision()).await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        ensured.forget_tenants(&["acme".to_string()]).await;
+        assert!(!ensured.contains("acme", "ann"));
+        assert!(ensured.contains("other", "ann"));
+        ensured.ensure("acme", "ann", provision()).await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_provisioning_is_tried_again() {
+        let ensured = Ensured::default();
+        let failed = ensured
+            .ensure("acme", "ann", async { Err(anyhow::anyhow!("store down")) })
+            .await;
+        assert!(failed.is_err());
+        assert!(!ensured.contains("acme", "ann"));
+        ensured
+            .ensure("acme", "ann", async { anyhow::Ok(()) })
+            .await
+            .unwrap();
+        assert!(ensured.contains("acme", "ann"));
+    }
+}
