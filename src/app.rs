@@ -7,7 +7,7 @@ use crate::collections::{provision, Collections};
 use crate::config::ServerConfig;
 use crate::crm::CrmRegistry;
 use crate::store::Store;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -25,8 +25,8 @@ pub struct AppState {
     pub collections: Collections,
     /// Credential checks: verified credentials, argon2 pool, login throttle.
     pub auth: Authenticator,
-    /// Homes and declared collections already ensured, by (tenant, user).
-    pub ensured: tokio::sync::Mutex<HashSet<(String, String)>>,
+    /// Homes and declared collections already ensured, by tenant and user.
+    pub ensured: provision::Ensured,
     /// Counters for `/metrics`.
     pub metrics: Metrics,
 }
@@ -40,21 +40,19 @@ impl AppState {
 
     /// Make sure the principal's homes and declared collections exist (once per process).
     pub async fn ensure_user(&self, principal: &Principal) -> anyhow::Result<()> {
-        let key = (principal.tenant.clone(), principal.user.name.clone());
-        let mut ensured = self.ensured.lock().await;
-        if ensured.contains(&key) {
-            return Ok(());
-        }
-        let cfg = self.config();
-        let tenant = cfg
-            .tenant(&principal.tenant)
-            .ok_or_else(|| anyhow::anyhow!("tenant {} vanished", principal.tenant))?;
-        let user = tenant
-            .user(&principal.user.name)
-            .ok_or_else(|| anyhow::anyhow!("user {} vanished", principal.user.name))?;
-        provision::ensure_user(&self.store, &self.cfg.limits, tenant, user).await?;
-        ensured.insert(key);
-        Ok(())
+        let (tenant, user) = (&principal.tenant, &principal.user.name);
+        self.ensured
+            .ensure(tenant, user, async {
+                let cfg = self.config();
+                let t = cfg
+                    .tenant(tenant)
+                    .ok_or_else(|| anyhow::anyhow!("tenant {tenant} vanished"))?;
+                let u = t
+                    .user(user)
+                    .ok_or_else(|| anyhow::anyhow!("user {user} vanished"))?;
+                provision::ensure_user(&self.store, &self.cfg.limits, t, u).await
+            })
+            .await
     }
 }
 
@@ -98,11 +96,7 @@ pub async fn build_state(cfg: ServerConfig) -> anyhow::Result<Arc<AppState>> {
     for t in &state.cfg.tenants {
         for u in &t.users {
             provision::ensure_user(&state.store, &state.cfg.limits, t, u).await?;
-            state
-                .ensured
-                .lock()
-                .await
-                .insert((t.name.clone(), u.name.clone()));
+            state.ensured.record(&t.name, &u.name);
         }
     }
     Ok(state)

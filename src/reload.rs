@@ -74,11 +74,7 @@ pub async fn reload(state: &Arc<AppState>) -> Outcome {
         .collect();
     state.live.store(Arc::new(next));
     // Users of a changed tenant get its (new) declared collections on their next request.
-    state
-        .ensured
-        .lock()
-        .await
-        .retain(|(t, _)| !touched.contains(t));
+    state.ensured.forget_tenants(&touched).await;
     for r in &outcome.refused {
         tracing::warn!(error = %r, "tenant file not reloaded; that tenant keeps its previous configuration");
     }

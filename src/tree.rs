@@ -322,16 +322,22 @@ const SEGMENT: &AsciiSet = &CONTROLS
 
 /// The href of a store path (percent-encoding each segment; keeps a trailing slash).
 pub fn href(path: &str) -> String {
-    let mut out = String::from(CONTEXT);
-    let trailing = path.ends_with('/');
-    let segs: Vec<String> = path
+    // Written into one buffer: no string per segment (every PROPFIND makes a few).
+    let mut out = String::with_capacity(CONTEXT.len() + path.len() + 8);
+    out.push_str(CONTEXT);
+    let mut any = false;
+    for seg in path
         .trim_end_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
-        .collect();
-    out.push_str(&segs.join("/"));
-    if trailing && !segs.is_empty() {
+    {
+        if any {
+            out.push('/');
+        }
+        out.extend(utf8_percent_encode(seg, SEGMENT));
+        any = true;
+    }
+    if any && path.ends_with('/') {
         out.push('/');
     }
     out

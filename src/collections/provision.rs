@@ -5,12 +5,67 @@ use crate::config::{CollectionKindConfig, DemoSeed, Limits, TenantConfig, UserCo
 use crate::store::{Collection, CollectionKind, Store, StoreError, WriteCondition};
 use crate::tree::{CollectionPath, HomeKind};
 use crate::xml::{escape_text, NS_CALDAV, NS_CARDDAV, NS_DAV, NS_ICAL};
+use std::collections::{HashMap, HashSet};
 
 fn prop_xml(ns: &str, name: &str, value: &str) -> String {
     format!(
         "<x1:{name} xmlns:x1=\"{ns}\">{}</x1:{name}>",
         escape_text(value)
     )
+}
+
+/// The people whose homes and declared collections exist, by tenant: asked on every request
+/// without allocating and without an async lock; provisioning and forgetting are serialised
+/// by one async mutex, so a tenant reloaded during a provisioning is forgotten after it.
+#[derive(Default)]
+pub struct Ensured {
+    done: std::sync::RwLock<HashMap<String, HashSet<String>>>,
+    provisioning: tokio::sync::Mutex<()>,
+}
+
+impl Ensured {
+    /// Whether `user` of `tenant` was provisioned (and not forgotten since).
+    pub fn contains(&self, tenant: &str, user: &str) -> bool {
+        self.done
+            .read()
+            .is_ok_and(|d| d.get(tenant).is_some_and(|users| users.contains(user)))
+    }
+
+    /// Run `provision` for `user` of `tenant` unless it has been done, one at a time; it is
+    /// recorded only when it succeeds.
+    pub async fn ensure<F>(&self, tenant: &str, user: &str, provision: F) -> anyhow::Result<()>
+    where
+        F: std::future::Future<Output = anyhow::Result<()>>,
+    {
+        if self.contains(tenant, user) {
+            return Ok(());
+        }
+        let _one = self.provisioning.lock().await;
+        if self.contains(tenant, user) {
+            return Ok(());
+        }
+        provision.await?;
+        self.record(tenant, user);
+        Ok(())
+    }
+
+    /// Record `user` of `tenant` as provisioned.
+    pub fn record(&self, tenant: &str, user: &str) {
+        if let Ok(mut d) = self.done.write() {
+            d.entry(tenant.to_owned())
+                .or_default()
+                .insert(user.to_owned());
+        }
+    }
+
+    /// Forget every user of `tenants` (their tenant file changed): each is provisioned again
+    /// on their next request. Waits for a provisioning in progress.
+    pub async fn forget_tenants(&self, tenants: &[String]) {
+        let _one = self.provisioning.lock().await;
+        if let Ok(mut d) = self.done.write() {
+            d.retain(|t, _| !tenants.contains(t));
+        }
+    }
 }
 
 /// Make sure the user's homes and declared collections exist, seeding demo data once.
@@ -137,4 +192,49 @@ async fn seed_demo(
         n += 1;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ensured;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test]
+    async fn provisions_once_until_its_tenant_is_forgotten() {
+        let ensured = Ensured::default();
+        let runs = AtomicUsize::new(0);
+        let provision = || async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            anyhow::Ok(())
+        };
+        assert!(!ensured.contains("acme", "ann"));
+        ensured.ensure("acme", "ann", provision()).await.unwrap();
+        ensured.ensure("acme", "ann", provision()).await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+        assert!(ensured.contains("acme", "ann"));
+        // Another tenant's user of the same name is someone else.
+        assert!(!ensured.contains("other", "ann"));
+        ensured.ensure("other", "ann", provision()).await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
+        ensured.forget_tenants(&["acme".to_string()]).await;
+        assert!(!ensured.contains("acme", "ann"));
+        assert!(ensured.contains("other", "ann"));
+        ensured.ensure("acme", "ann", provision()).await.unwrap();
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test]
+    async fn a_failed_provisioning_is_tried_again() {
+        let ensured = Ensured::default();
+        let failed = ensured
+            .ensure("acme", "ann", async { Err(anyhow::anyhow!("store down")) })
+            .await;
+        assert!(failed.is_err());
+        assert!(!ensured.contains("acme", "ann"));
+        ensured
+            .ensure("acme", "ann", async { anyhow::Ok(()) })
+            .await
+            .unwrap();
+        assert!(ensured.contains("acme", "ann"));
+    }
 }

@@ -9,7 +9,7 @@ use super::Req;
 use crate::error::{DavError, DavResult, Precondition};
 use crate::store::DeadProperty;
 use crate::tree::HomeKind;
-use crate::xml::{sanitize, Element, XmlWriter, NS_DAV};
+use crate::xml::{sanitize, Element, Node, XmlWriter, NS_DAV};
 use actix_web::HttpResponse;
 use std::collections::HashMap;
 
@@ -45,7 +45,26 @@ pub fn parse_propfind(req: &Req<'_>) -> DavResult<PropRequest> {
     if req.body.iter().all(u8::is_ascii_whitespace) {
         return Ok(PropRequest::AllProp(Vec::new()));
     }
-    propfind_of(&req.xml()?)
+    let mut root = req.xml()?;
+    // The usual body names its properties: they are moved out of the parsed tree, not
+    // copied.
+    if root.is(NS_DAV, "propfind") {
+        if let Some(prop) = root.children.iter_mut().find_map(|c| match c {
+            Node::Element(e) if e.is(NS_DAV, "prop") => Some(e),
+            _ => None,
+        }) {
+            return Ok(PropRequest::Prop(
+                std::mem::take(&mut prop.children)
+                    .into_iter()
+                    .filter_map(|c| match c {
+                        Node::Element(e) => Some(e),
+                        Node::Text(_) => None,
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    propfind_of(&root)
 }
 
 /// The request a parsed PROPFIND body makes (RFC 4918 §14.20).
@@ -336,23 +355,21 @@ async fn stream_collection(
             quota,
         };
         let mut ms = Multistatus::new().minimal(minimal);
-        respond(
-            &ctx,
-            &Resource::Collection(coll.clone()),
-            &dead,
-            &pr,
-            &mut ms,
-        );
-        for c in subs {
-            respond(&ctx, &Resource::Collection(c), &dead, &pr, &mut ms);
-        }
+        // One set of propstats for every response of the listing.
+        let mut ps = PropStats::default();
         // The collection's href is encoded once; per member only its name.
         let base = crate::tree::href(&coll.path);
+        let this = Resource::Collection(coll.clone());
+        respond_with(&ctx, &this, &base, &dead, &pr, &mut ps, &mut ms);
+        for c in subs {
+            let r = Resource::Collection(c);
+            respond_with(&ctx, &r, &r.href(), &dead, &pr, &mut ps, &mut ms);
+        }
         let mut rows = state.store.stream_items(&coll, false);
         // One item resource for every row: the collection is cloned once, not per member.
         let mut res: Option<Resource> = None;
-        // Likewise one href buffer and one set of propstats.
-        let (mut href, mut ps) = (String::new(), PropStats::default());
+        // Likewise one href buffer.
+        let mut href = String::new();
         while let Some(item) = rows.next().await {
             let item = item?;
             href.clear();

@@ -68,6 +68,9 @@ pub enum Render {
     /// A text field of a member's metadata, as character data; members only. Written
     /// straight into the answer: a listing allocates nothing for it per member.
     ItemText(fn(&ItemMeta) -> &str),
+    /// Inner XML that depends only on the kind of resource, made once: written without
+    /// building it again per resource.
+    Fixed(fn(&PropCtx<'_>, &Resource) -> Option<&'static str>),
 }
 
 /// One property the server knows.
@@ -108,6 +111,19 @@ impl LiveProp {
         }
     }
 
+    /// [`LiveProp::new`] whose value depends only on the kind of resource.
+    const fn fixed(
+        ns: &'static str,
+        name: &'static str,
+        on: fn(&Resource) -> bool,
+        value: fn(&PropCtx<'_>, &Resource) -> Option<&'static str>,
+    ) -> Self {
+        LiveProp {
+            render: Render::Fixed(value),
+            ..LiveProp::new(ns, name, on, |_, _| None)
+        }
+    }
+
     /// A protected property of members whose value is the text of one metadata field.
     const fn item_text(ns: &'static str, name: &'static str, field: fn(&ItemMeta) -> &str) -> Self {
         LiveProp {
@@ -120,6 +136,7 @@ impl LiveProp {
     pub fn value(&self, ctx: &PropCtx<'_>, res: &Resource) -> Option<String> {
         match (self.render, res) {
             (Render::Xml(f), _) => f(ctx, res),
+            (Render::Fixed(f), _) => f(ctx, res).map(str::to_owned),
             (Render::ItemText(f), Resource::Item(_, m)) => Some(escape_text(f(m))),
             (Render::ItemText(_), _) => None,
         }
@@ -139,6 +156,13 @@ impl LiveProp {
                 true
             }
             (Render::ItemText(_), _) => false,
+            (Render::Fixed(f), _) => match f(ctx, res) {
+                Some(v) => {
+                    write_prop(w, self.ns, self.name, v);
+                    true
+                }
+                None => false,
+            },
             (Render::Xml(f), _) => match f(ctx, res) {
                 Some(v) => {
                     write_prop(w, self.ns, self.name, &v);
@@ -232,8 +256,8 @@ pub static LIVE: &[LiveProp] = &[
         Some(owner(c))
     })
     .href_valued(),
-    LiveProp::new(NS_DAV, "current-user-privilege-set", on::any, privilege_set),
-    LiveProp::new(NS_DAV, "supported-report-set", on::any, report_set),
+    LiveProp::fixed(NS_DAV, "current-user-privilege-set", on::any, privilege_set),
+    LiveProp::fixed(NS_DAV, "supported-report-set", on::any, report_set),
     LiveProp::new(NS_DAV, "principal-collection-set", on::any, |_, _| {
         Some(href_el(&tree::href("principals/")))
     })
@@ -493,42 +517,50 @@ fn getlastmodified(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
 
 /// RFC 3744 §5.4: read-only outside the stored collections, and in the CRM collections of a
 /// person whose CRM role may only read.
-fn privilege_set(ctx: &PropCtx<'_>, res: &Resource) -> Option<String> {
-    let names: &[(&str, &str)] = match res {
-        Resource::Collection(c) | Resource::Item(c, _) if ctx.principal.reads_only(&c.path) => &[
-            ("d", "read"),
-            ("d", "read-current-user-privilege-set"),
-            ("c", "read-free-busy"),
-        ],
-        Resource::Collection(_) | Resource::Item(..) => &[
-            ("d", "read"),
-            ("d", "write"),
-            ("d", "write-properties"),
-            ("d", "write-content"),
-            ("d", "bind"),
-            ("d", "unbind"),
-            ("d", "read-current-user-privilege-set"),
-            ("c", "read-free-busy"),
-        ],
-        _ => &[("d", "read"), ("d", "read-current-user-privilege-set")],
-    };
-    Some(
-        names
-            .iter()
-            .map(|(p, n)| format!("<d:privilege><{p}:{n}/></d:privilege>"))
-            .collect(),
-    )
+fn privilege_set(ctx: &PropCtx<'_>, res: &Resource) -> Option<&'static str> {
+    const READ_ONLY: &str = "<d:privilege><d:read/></d:privilege>\
+<d:privilege><d:read-current-user-privilege-set/></d:privilege>\
+<d:privilege><c:read-free-busy/></d:privilege>";
+    const STORED: &str = "<d:privilege><d:read/></d:privilege>\
+<d:privilege><d:write/></d:privilege><d:privilege><d:write-properties/></d:privilege>\
+<d:privilege><d:write-content/></d:privilege><d:privilege><d:bind/></d:privilege>\
+<d:privilege><d:unbind/></d:privilege>\
+<d:privilege><d:read-current-user-privilege-set/></d:privilege>\
+<d:privilege><c:read-free-busy/></d:privilege>";
+    const OUTSIDE: &str = "<d:privilege><d:read/></d:privilege>\
+<d:privilege><d:read-current-user-privilege-set/></d:privilege>";
+    Some(match res {
+        Resource::Collection(c) | Resource::Item(c, _) if ctx.principal.reads_only(&c.path) => {
+            READ_ONLY
+        }
+        Resource::Collection(_) | Resource::Item(..) => STORED,
+        _ => OUTSIDE,
+    })
 }
 
-/// RFC 3253 §3.1.5: the REPORTs each resource answers.
-fn report_set(_: &PropCtx<'_>, res: &Resource) -> Option<String> {
-    let mut w = XmlWriter::default();
-    for k in ReportKind::ALL.into_iter().filter(|k| k.offered_on(res)) {
-        w.raw("<d:supported-report><d:report>");
-        w.empty(k.ns(), k.name());
-        w.raw("</d:report></d:supported-report>");
-    }
-    Some(w.buf)
+/// RFC 3253 §3.1.5: the REPORTs each resource answers. They depend on the kind of resource
+/// alone (five kinds), so each list is written once per process.
+fn report_set(_: &PropCtx<'_>, res: &Resource) -> Option<&'static str> {
+    static SETS: [std::sync::OnceLock<String>; 5] = [const { std::sync::OnceLock::new() }; 5];
+    let class = match res {
+        Resource::Item(..) => 0,
+        Resource::Collection(c) => match c.kind {
+            CollectionKind::Plain => 1,
+            CollectionKind::Calendar => 2,
+            CollectionKind::Addressbook => 3,
+        },
+        _ => 4,
+    };
+    let set = SETS[class].get_or_init(|| {
+        let mut w = XmlWriter::default();
+        for k in ReportKind::ALL.into_iter().filter(|k| k.offered_on(res)) {
+            w.raw("<d:supported-report><d:report>");
+            w.empty(k.ns(), k.name());
+            w.raw("</d:report></d:supported-report>");
+        }
+        w.buf
+    });
+    Some(set.as_str())
 }
 
 /// The text-match collations (RFC 4791 §7.5.1, RFC 6352 §8.3), in prefix `p`'s namespace.

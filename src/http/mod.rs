@@ -293,6 +293,21 @@ fn log_done(status: StatusCode, ms: u64, refusal: Option<&LoginRefusal>, error: 
     }
 }
 
+/// The largest body read before a well-known redirect (bytes): a PROPFIND asking for a
+/// handful of properties is a few hundred.
+const REDIRECT_BODY_READ: u64 = 8 * 1024;
+
+/// The request's `Content-Length`, when it declares one.
+fn declared_length(headers: &actix_web::http::header::HeaderMap) -> Option<u64> {
+    headers
+        .get(actix_web::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 async fn handle_inner(
     req: &HttpRequest,
     payload: web::Payload,
@@ -309,6 +324,14 @@ async fn handle_inner(
         || p == "/.well-known/caldav/"
         || p == "/.well-known/carddav/"
     {
+        // iOS sends its PROPFIND body here. actix closes a connection whose request body was
+        // left unread, so a small declared body is read first: the client keeps its
+        // connection for the requests that follow (a new TCP connection per discovery cost
+        // more than the redirect). A larger or undeclared body is not read before
+        // authentication; that connection closes as before.
+        if declared_length(req.headers()).is_some_and(|n| n <= REDIRECT_BODY_READ) {
+            let _ = limits::read_body(payload, REDIRECT_BODY_READ as usize, &state.cfg.http).await;
+        }
         return Ok(HttpResponse::build(StatusCode::MOVED_PERMANENTLY)
             .insert_header(("Location", crate::tree::CONTEXT))
             .finish());

@@ -334,3 +334,105 @@ fn calendar_props_on_homes_and_items_are_404_not_errors() {
         404
     );
 }
+
+/// The port of this process's demo server.
+fn demo_port() -> u16 {
+    server()
+        .base
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.trim_end_matches('/').parse().ok())
+        .expect("the demo server's port")
+}
+
+/// One HTTP/1.1 response read from `s`: the head (lower-cased) and the body it declares.
+fn read_response(s: &mut std::net::TcpStream) -> (String, Vec<u8>) {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        let n = s.read(&mut buf).expect("read a response");
+        assert!(n > 0, "the server closed before a whole head: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&got[..head_end]).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().expect("a Content-Length"));
+    while got.len() < head_end + length {
+        let n = s.read(&mut buf).expect("read the body");
+        assert!(n > 0, "the server closed before the whole body");
+        got.extend_from_slice(&buf[..n]);
+    }
+    (head, got[head_end..head_end + length].to_vec())
+}
+
+#[test]
+fn the_well_known_redirect_of_a_propfind_keeps_the_connection() {
+    use base64::Engine as _;
+    use std::io::Write;
+    // iOS sends its PROPFIND (with a body) to the well-known URI, then follows the redirect
+    // on the same connection: the server must read that body and keep the connection open.
+    let port = demo_port();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("read timeout");
+    let body = r#"<?xml version="1.0" encoding="utf-8"?>
+<d:propfind xmlns:d="DAV:"><d:prop><d:current-user-principal/></d:prop></d:propfind>"#;
+    write!(
+        s,
+        "PROPFIND /.well-known/caldav HTTP/1.1\r\nHost: 127.0.0.1\r\nDepth: 0\r\n\
+         Content-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the PROPFIND");
+    let (head, _) = read_response(&mut s);
+    assert!(head.starts_with("http/1.1 301"), "{head}");
+    assert!(head.contains("location: /dav/"), "{head}");
+    assert!(!head.contains("connection: close"), "{head}");
+    // The redirect's target, authenticated, on the same connection.
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{DEMO_USER}:{DEMO_PASS}"));
+    write!(
+        s,
+        "PROPFIND /dav/ HTTP/1.1\r\nHost: 127.0.0.1\r\nDepth: 0\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: application/xml\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("send the second PROPFIND");
+    let (head, body) = read_response(&mut s);
+    assert!(head.starts_with("http/1.1 207"), "{head}");
+    assert!(
+        String::from_utf8_lossy(&body).contains(PRINCIPAL),
+        "{}",
+        String::from_utf8_lossy(&body)
+    );
+}
+
+#[test]
+fn the_well_known_redirect_does_not_read_a_large_body() {
+    use std::io::Write;
+    // Before authentication only a small body is read: a larger one is left unread and
+    // that connection closes after the redirect, as it did before.
+    let port = demo_port();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("read timeout");
+    let body = format!(
+        "<d:propfind xmlns:d=\"DAV:\"><d:prop><d:displayname/></d:prop>{}</d:propfind>",
+        " ".repeat(64 * 1024)
+    );
+    write!(
+        s,
+        "PROPFIND /.well-known/caldav HTTP/1.1\r\nHost: 127.0.0.1\r\nDepth: 0\r\n\
+         Content-Type: application/xml\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .expect("send the head");
+    let (head, _) = read_response(&mut s);
+    assert!(head.starts_with("http/1.1 301"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+}
