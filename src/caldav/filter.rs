@@ -290,6 +290,34 @@ pub fn time_bounds_hint(filter: &CompFilter) -> Option<TimeRange> {
 
 /// Evaluate a parsed filter against one calendar object resource. Malformed bodies never match.
 pub fn matches(filter: &CompFilter, body: &str, max_instances: usize) -> bool {
+    // The common query, VEVENTs in a time-range, on the common candidate, a one-off event:
+    // tested from the stored bytes (what the tree below decides for it, see `oneoff`).
+    if let Some(tr) = event_time_range(filter) {
+        if let Some(event) = super::oneoff::OneOff::read(body) {
+            return event.in_range(&tr);
+        }
+    }
+    matches_tree(filter, body, max_instances)
+}
+
+/// The time-range of a filter that is exactly VCALENDAR ⊃ VEVENT with a time-range and
+/// nothing else.
+pub(super) fn event_time_range(filter: &CompFilter) -> Option<TimeRange> {
+    let plain = |f: &CompFilter| !f.is_not_defined && f.prop_filters.is_empty();
+    let [event] = filter.comp_filters.as_slice() else {
+        return None;
+    };
+    let shape = filter.name == "VCALENDAR"
+        && plain(filter)
+        && filter.time_range.is_none()
+        && event.name == "VEVENT"
+        && plain(event)
+        && event.comp_filters.is_empty();
+    shape.then_some(event.time_range).flatten()
+}
+
+/// [`matches`] on the component tree, for any filter and body.
+pub(super) fn matches_tree(filter: &CompFilter, body: &str, max_instances: usize) -> bool {
     let Ok(parsed) = super::object::parse(body) else {
         return false;
     };

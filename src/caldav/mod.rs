@@ -10,6 +10,7 @@ mod filter;
 mod freebusy;
 mod ical;
 mod object;
+mod oneoff;
 mod reach;
 mod time;
 

@@ -173,7 +173,7 @@ impl Zones {
 }
 
 /// IANA, Windows and Olson-prefixed names, via calcard's table.
-fn known_zone(tzid: &str) -> Option<Zone> {
+pub(super) fn known_zone(tzid: &str) -> Option<Zone> {
     match calcard::common::timezone::Tz::from_str(tzid).ok()? {
         calcard::common::timezone::Tz::Tz(tz) => Some(if tz == chrono_tz::UTC {
             Zone::Utc
