@@ -3,6 +3,7 @@
 use super::filter::{instance_in_range, parse_time_range, FilterError, TimeRange};
 use super::ical::{self, Comp};
 use super::object::Parsed;
+use super::oneoff::OneOff;
 use super::time::{self, EndKind, Window, Zones};
 use crate::xml::{Element, NS_CALDAV};
 
@@ -164,6 +165,29 @@ pub fn render_calendar_data_xml(
     }
 }
 
+/// [`render_calendar_data_xml`] for a caller that already tried [`OneOff::read`] on `body`:
+/// `event` is what it read (`None`: not a one-off event), so the body is not read again.
+pub(super) fn render_calendar_data_xml_read(
+    req: &CalendarDataRequest,
+    body: &str,
+    max_instances: usize,
+    event: Option<&OneOff<'_>>,
+) -> String {
+    let mut out = String::new();
+    let written = match (event, req.expand, &req.comp, req.limit_freebusy_set) {
+        (Some(event), Some(tr), None, None) => {
+            event.write_expanded(&mut Escaped(&mut out), &tr);
+            true
+        }
+        _ => !req.is_whole() && render_tree(req, body, max_instances, &mut Escaped(&mut out)),
+    };
+    if written {
+        out
+    } else {
+        crate::xml::escape_text(body)
+    }
+}
+
 /// Where rendered calendar-data goes, one content line at a time.
 pub(super) trait IcsOut {
     /// One content line as it is to appear (folds kept, no final line break), then CRLF.
@@ -247,7 +271,7 @@ fn render(
     }
     if let (Some(tr), None, None) = (req.expand, &req.comp, req.limit_freebusy_set) {
         // The common candidate, a one-off event, is copied through without the tree.
-        if let Some(event) = super::oneoff::OneOff::read(body) {
+        if let Some(event) = OneOff::read(body) {
             event.write_expanded(out, &tr);
             return true;
         }
@@ -278,7 +302,13 @@ fn render_tree(
     max_instances: usize,
     out: &mut impl IcsOut,
 ) -> bool {
-    let Ok(parsed) = super::object::parse(body) else {
+    // An expansion with no selection writes no VTIMEZONE (RFC 4791 §9.6.5): their zones are
+    // all it reads of them.
+    let zones = match (req.expand, &req.comp, req.limit_freebusy_set) {
+        (Some(_), None, None) => super::object::ZoneRead::ByName,
+        _ => super::object::ZoneRead::Whole,
+    };
+    let Ok(parsed) = super::object::parse(body, zones) else {
         return false;
     };
     let (root, zones) = (&parsed.root, &parsed.zones);

@@ -40,10 +40,13 @@ pub(super) struct OneOff<'a> {
 /// The next line at `pos`: its text without the line break, and where the next one starts.
 /// `None` at the end, or for a line that does not end in CRLF (the tree would rewrite it).
 fn next_line(body: &str, pos: usize) -> Option<(&str, usize)> {
-    let rest = body.get(pos..).filter(|r| !r.is_empty())?;
-    let nl = rest.find('\n')?;
-    let text = rest[..nl].strip_suffix('\r')?;
-    Some((text, pos + nl + 1))
+    let rest = body.as_bytes().get(pos..).filter(|r| !r.is_empty())?;
+    let nl = memchr::memchr(b'\n', rest)?;
+    if nl == 0 || rest[nl - 1] != b'\r' {
+        return None;
+    }
+    // CR and LF are ASCII: both ends are character boundaries.
+    Some((body.get(pos..pos + nl - 1)?, pos + nl + 1))
 }
 
 /// A component boundary line as the tree writes it back: `BEGIN:NAME` / `END:NAME`, upper
@@ -65,10 +68,17 @@ fn is_boundary_name(name: &str) -> bool {
 /// The name of a property line: up to its first `;` or `:`; `None` when the line has no
 /// value colon or the name is not a plain name (a group, a stray character).
 fn prop_name(line: &str) -> Option<&str> {
-    let end = line.find([';', ':'])?;
-    let name = &line[..end];
-    let plain = !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    (plain && line[end..].contains(':')).then_some(name)
+    let bytes = line.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b':' if i > 0 => return Some(&line[..i]),
+            b';' if i > 0 => return memchr::memchr(b':', &bytes[i..]).map(|_| &line[..i]),
+            b'-' => {}
+            _ if b.is_ascii_alphanumeric() => {}
+            _ => return None,
+        }
+    }
+    None
 }
 
 /// What expansion does with a VEVENT property, by name.
@@ -95,6 +105,12 @@ fn role(name: &str) -> Role {
         "DTSTART",
         "DTEND",
     ];
+    if !matches!(
+        name.as_bytes().first(),
+        Some(b'D' | b'd' | b'E' | b'e' | b'R' | b'r')
+    ) {
+        return Role::Kept;
+    }
     match name {
         "DTSTART" => Role::Start,
         "DTEND" => Role::End,
@@ -107,18 +123,17 @@ fn role(name: &str) -> Role {
 /// its `END:VTIMEZONE` line, found by looking only at each line's first bytes. `None` unless
 /// that line is in the canonical form.
 fn skip_vtimezone(body: &str, mut pos: usize) -> Option<usize> {
-    const END: &str = "END:VTIMEZONE";
+    const END: &[u8] = b"END:VTIMEZONE";
     let bytes = body.as_bytes();
     while pos < bytes.len() {
-        if matches!(bytes[pos], b'e' | b'E')
-            && body
-                .get(pos..pos + END.len())
-                .is_some_and(|s| s.eq_ignore_ascii_case(END))
+        if bytes
+            .get(pos..pos + END.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(END))
         {
             let (line, next) = next_line(body, pos)?;
-            return (line == END).then_some(next);
+            return (line.as_bytes() == END).then_some(next);
         }
-        pos += body[pos..].find('\n')? + 1;
+        pos += memchr::memchr(b'\n', &bytes[pos..])? + 1;
     }
     None
 }

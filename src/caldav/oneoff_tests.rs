@@ -5,8 +5,8 @@ use super::*;
 use crate::caldav::caldata::tree_calendar_data;
 use crate::caldav::filter::matches_tree;
 use crate::caldav::{
-    matches, parse_calendar_data, parse_filter, render_calendar_data, render_calendar_data_xml,
-    CompFilter,
+    matches, parse_calendar_data, parse_filter, query_candidate, render_calendar_data,
+    render_calendar_data_xml, Candidate, CompFilter,
 };
 use crate::xml::{parse as parse_xml, Limits};
 
@@ -84,6 +84,18 @@ fn property(name: &str, i: usize) -> String {
         "LOCATION" => "location:Room 4\\, \"B\"\r\nATTENDEE;CN=\"Okafor, Ada\";ROLE=REQ-PARTICIPANT:mailto:ada@example.com\r\n".into(),
         "DESCRIPTION" => "DESCRIPTION:Line one\\nline two\r\nX-CUSTOM;X-P=1:é ü\r\n".into(),
         other => panic!("{other}"),
+    }
+}
+
+/// What calendar-query's one pass makes of a candidate: `Some(calendar-data)` for a match.
+fn candidate(
+    filter: &CompFilter,
+    data: &super::super::CalendarDataRequest,
+    body: &str,
+) -> Option<String> {
+    match query_candidate(filter, Some(data), body, 100) {
+        Candidate::Unmatched => None,
+        Candidate::Matched { calendar_data } => Some(calendar_data.expect("rendered")),
     }
 }
 
@@ -166,6 +178,10 @@ fn one_off_events_are_answered_as_the_tree_answers() {
                 escaped,
                 "{body}"
             );
+            assert_eq!(
+                candidate(&filter, &data, body),
+                hit.then_some(escaped.clone())
+            );
             // §9.6.5: no zones left, the times in UTC (or DATE).
             assert!(
                 !plain.contains("VTIMEZONE") && !plain.contains("TZID"),
@@ -221,9 +237,16 @@ fn unusual_bodies_go_to_the_tree() {
             matches_tree(&filter, body, 100),
             "{name}"
         );
+        let escaped = tree_calendar_data(&data, body, 100).1;
         assert_eq!(
             render_calendar_data_xml(&data, body, 100),
-            tree_calendar_data(&data, body, 100).1,
+            escaped,
+            "{name}"
+        );
+        let hit = matches_tree(&filter, body, 100);
+        assert_eq!(
+            candidate(&filter, &data, body),
+            hit.then_some(escaped),
             "{name}"
         );
     }
