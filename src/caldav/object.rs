@@ -123,10 +123,13 @@ pub(super) enum ZoneRead {
     Whole,
 }
 
+/// A body, its tree and how much of its VTIMEZONEs the tree holds.
+type Kept = (Box<str>, Rc<Parsed>, ZoneRead);
+
 thread_local! {
     /// The last body parsed on this thread, its tree, and whether the tree is whole: one
     /// entry, so at most one body and its tree stay in memory per worker thread.
-    static LAST: RefCell<Option<(Box<str>, Rc<Parsed>, ZoneRead)>> = const { RefCell::new(None) };
+    static LAST: RefCell<Option<Kept>> = const { RefCell::new(None) };
 }
 
 /// `body` parsed, from the last parse on this thread when it was the same body and read as
