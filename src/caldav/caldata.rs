@@ -3,6 +3,7 @@
 use super::filter::{instance_in_range, parse_time_range, FilterError, TimeRange};
 use super::ical::{self, Comp};
 use super::object::Parsed;
+use super::oneoff::OneOff;
 use super::time::{self, EndKind, Window, Zones};
 use crate::xml::{Element, NS_CALDAV};
 
@@ -164,10 +165,36 @@ pub fn render_calendar_data_xml(
     }
 }
 
+/// [`render_calendar_data_xml`] for a caller that already tried [`OneOff::read`] on `body`:
+/// `event` is what it read (`None`: not a one-off event), so the body is not read again.
+pub(super) fn render_calendar_data_xml_read(
+    req: &CalendarDataRequest,
+    body: &str,
+    max_instances: usize,
+    event: Option<&OneOff<'_>>,
+) -> String {
+    let mut out = String::new();
+    let written = match (event, req.expand, &req.comp, req.limit_freebusy_set) {
+        (Some(event), Some(tr), None, None) => {
+            event.write_expanded(&mut Escaped(&mut out), &tr);
+            true
+        }
+        _ => !req.is_whole() && render_tree(req, body, max_instances, &mut Escaped(&mut out)),
+    };
+    if written {
+        out
+    } else {
+        crate::xml::escape_text(body)
+    }
+}
+
 /// Where rendered calendar-data goes, one content line at a time.
-trait IcsOut {
+pub(super) trait IcsOut {
     /// One content line as it is to appear (folds kept, no final line break), then CRLF.
     fn line(&mut self, raw: &str);
+    /// Whole lines as they are to appear, each ending in CRLF: what [`IcsOut::line`] makes
+    /// of each of them.
+    fn chunk(&mut self, lines: &str);
     /// Room for about `n` more bytes of iCalendar text.
     fn reserve(&mut self, n: usize);
 }
@@ -179,6 +206,9 @@ impl IcsOut for Plain<'_> {
     fn line(&mut self, raw: &str) {
         self.0.push_str(raw);
         self.0.push_str("\r\n");
+    }
+    fn chunk(&mut self, lines: &str) {
+        self.0.push_str(lines);
     }
     fn reserve(&mut self, n: usize) {
         self.0.reserve(n + n / 4);
@@ -193,6 +223,10 @@ impl IcsOut for Escaped<'_> {
     fn line(&mut self, raw: &str) {
         crate::xml::push_escaped(self.0, raw);
         self.0.push_str("&#13;\n");
+    }
+    fn chunk(&mut self, lines: &str) {
+        // CRLF escapes to `&#13;` and LF, as `line` ends each line.
+        crate::xml::push_escaped(self.0, lines);
     }
     fn reserve(&mut self, n: usize) {
         self.0.reserve(n + n / 2);
@@ -235,7 +269,46 @@ fn render(
     if req.is_whole() {
         return false;
     }
-    let Ok(parsed) = super::object::parse(body) else {
+    if let (Some(tr), None, None) = (req.expand, &req.comp, req.limit_freebusy_set) {
+        // The common candidate, a one-off event, is copied through without the tree.
+        if let Some(event) = OneOff::read(body) {
+            event.write_expanded(out, &tr);
+            return true;
+        }
+    }
+    render_tree(req, body, max_instances, out)
+}
+
+/// [`render_calendar_data`] and [`render_calendar_data_xml`] on the component tree alone
+/// (the reference the one-off reader is tested against).
+#[cfg(test)]
+pub(super) fn tree_calendar_data(
+    req: &CalendarDataRequest,
+    body: &str,
+    max_instances: usize,
+) -> (String, String) {
+    let (mut plain, mut escaped) = (String::new(), String::new());
+    if req.is_whole() || !render_tree(req, body, max_instances, &mut Plain(&mut plain)) {
+        return (body.to_string(), crate::xml::escape_text(body));
+    }
+    render_tree(req, body, max_instances, &mut Escaped(&mut escaped));
+    (plain, escaped)
+}
+
+/// [`render`] from the component tree.
+fn render_tree(
+    req: &CalendarDataRequest,
+    body: &str,
+    max_instances: usize,
+    out: &mut impl IcsOut,
+) -> bool {
+    // An expansion with no selection writes no VTIMEZONE (RFC 4791 §9.6.5): their zones are
+    // all it reads of them.
+    let zones = match (req.expand, &req.comp, req.limit_freebusy_set) {
+        (Some(_), None, None) => super::object::ZoneRead::ByName,
+        _ => super::object::ZoneRead::Whole,
+    };
+    let Ok(parsed) = super::object::parse(body, zones) else {
         return false;
     };
     let (root, zones) = (&parsed.root, &parsed.zones);
@@ -282,13 +355,21 @@ fn render(
 
 /// A time an expanded instance gets in UTC (RFC 4791 §9.6.5), or as a DATE for an all-day one.
 #[derive(Debug, Clone, Copy)]
-struct InstanceTime {
+pub(super) struct InstanceTime {
     name: &'static str,
     ts: i64,
     date_only: bool,
 }
 
 impl InstanceTime {
+    pub(super) fn new(name: &'static str, ts: i64, date_only: bool) -> InstanceTime {
+        InstanceTime {
+            name,
+            ts,
+            date_only,
+        }
+    }
+
     fn prop(&self) -> ical::Prop {
         if self.date_only {
             ical::make_prop(
@@ -302,7 +383,7 @@ impl InstanceTime {
     }
 
     /// The line [`Self::prop`] has, written into `buf` (reused across lines).
-    fn write(&self, out: &mut impl IcsOut, buf: &mut String) {
+    pub(super) fn write(&self, out: &mut impl IcsOut, buf: &mut String) {
         buf.clear();
         buf.push_str(self.name);
         if self.date_only {

@@ -290,7 +290,83 @@ pub fn time_bounds_hint(filter: &CompFilter) -> Option<TimeRange> {
 
 /// Evaluate a parsed filter against one calendar object resource. Malformed bodies never match.
 pub fn matches(filter: &CompFilter, body: &str, max_instances: usize) -> bool {
-    let Ok(parsed) = super::object::parse(body) else {
+    // The common query, VEVENTs in a time-range, on the common candidate, a one-off event:
+    // tested from the stored bytes (what the tree below decides for it, see `oneoff`).
+    if let Some(tr) = event_time_range(filter) {
+        if let Some(event) = super::oneoff::OneOff::read(body) {
+            return event.in_range(&tr);
+        }
+    }
+    matches_tree(filter, body, max_instances)
+}
+
+/// What calendar-query makes of one candidate ([`query_candidate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Candidate {
+    /// The filter does not match.
+    Unmatched,
+    /// It matches; with its calendar-data already rendered (escaped as XML) when that was
+    /// asked for and cheaper to make here.
+    Matched { calendar_data: Option<String> },
+}
+
+/// One calendar-query candidate: [`matches`], and for a match the calendar-data of `data`
+/// (as `render_calendar_data_xml` writes it) when the body was read as a one-off event for
+/// the test, so that it is read once.
+pub fn query_candidate(
+    filter: &CompFilter,
+    data: Option<&super::CalendarDataRequest>,
+    body: &str,
+    max_instances: usize,
+) -> Candidate {
+    let Some(tr) = event_time_range(filter) else {
+        return match matches_tree(filter, body, max_instances) {
+            true => Candidate::Matched {
+                calendar_data: None,
+            },
+            false => Candidate::Unmatched,
+        };
+    };
+    let event = super::oneoff::OneOff::read(body);
+    let hit = match &event {
+        Some(event) => event.in_range(&tr),
+        None => matches_tree(filter, body, max_instances),
+    };
+    if !hit {
+        return Candidate::Unmatched;
+    }
+    Candidate::Matched {
+        calendar_data: data.map(|d| {
+            super::caldata::render_calendar_data_xml_read(d, body, max_instances, event.as_ref())
+        }),
+    }
+}
+
+/// The time-range of a filter that is exactly VCALENDAR ⊃ VEVENT with a time-range and
+/// nothing else.
+pub(super) fn event_time_range(filter: &CompFilter) -> Option<TimeRange> {
+    let plain = |f: &CompFilter| !f.is_not_defined && f.prop_filters.is_empty();
+    let [event] = filter.comp_filters.as_slice() else {
+        return None;
+    };
+    let shape = filter.name == "VCALENDAR"
+        && plain(filter)
+        && filter.time_range.is_none()
+        && event.name == "VEVENT"
+        && plain(event)
+        && event.comp_filters.is_empty();
+    shape.then_some(event.time_range).flatten()
+}
+
+/// [`matches`] on the component tree, for any filter and body.
+pub(super) fn matches_tree(filter: &CompFilter, body: &str, max_instances: usize) -> bool {
+    // VTIMEZONE rules matter only to a filter on VTIMEZONE itself.
+    let zones = if filter.comp_filters.iter().any(|f| f.name == "VTIMEZONE") {
+        super::object::ZoneRead::Whole
+    } else {
+        super::object::ZoneRead::ByName
+    };
+    let Ok(parsed) = super::object::parse(body, zones) else {
         return false;
     };
     let (root, zones) = (&parsed.root, &parsed.zones);

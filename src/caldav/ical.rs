@@ -190,10 +190,57 @@ impl Comp {
 
 /// Parse a body that must hold exactly one top-level component.
 pub fn parse(body: &str) -> Result<Comp, String> {
+    parse_with(body, ZoneRules::Read)
+}
+
+/// [`parse`], except that the rules (STANDARD, DAYLIGHT) of a VTIMEZONE whose TZID the zone
+/// table knows are passed over without being split into lines: the VTIMEZONE keeps its own
+/// properties and no sub-component. For a caller that reads zones only through
+/// [`super::time::Zones`] (which then needs the TZID alone) and does not write VTIMEZONEs
+/// back: expansion and time-range filters. Meant for stored bodies, which passed [`parse`]
+/// when they were written.
+pub fn parse_without_zone_rules(body: &str) -> Result<Comp, String> {
+    parse_with(body, ZoneRules::Skip)
+}
+
+/// Whether [`parse_with`] reads the rules of known zones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ZoneRules {
+    Read,
+    Skip,
+}
+
+/// Where the VTIMEZONE whose first sub-component begins at `at` ends: the position after its
+/// END line, found by looking only at the first bytes of each line. `None` (read it line by
+/// line) when a line that begins or ends another `V…` component comes first, so a missed END
+/// never hides a component.
+fn skip_zone_rules(body: &str, mut at: usize) -> Option<usize> {
+    let bytes = body.as_bytes();
+    let starts = |pos: usize, prefix: &[u8]| {
+        bytes
+            .get(pos..pos + prefix.len())
+            .is_some_and(|s| s.eq_ignore_ascii_case(prefix))
+    };
+    while at < bytes.len() {
+        let next = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |i| at + i + 1);
+        if starts(at, b"BEGIN:V") {
+            return None;
+        }
+        if starts(at, b"END:V") {
+            let name = body.get(at + 4..next)?.trim();
+            return name.eq_ignore_ascii_case("VTIMEZONE").then_some(next);
+        }
+        at = next;
+    }
+    None
+}
+
+fn parse_with(body: &str, zone_rules: ZoneRules) -> Result<Comp, String> {
     let body = body.strip_prefix('\u{feff}').unwrap_or(body);
     let mut stack: Vec<Comp> = Vec::new();
     let mut root: Option<Comp> = None;
-    for line in contentline::lines(body) {
+    let mut lines = contentline::lines(body);
+    while let Some(line) = lines.next() {
         if line.unfolded.is_empty() {
             continue;
         }
@@ -217,6 +264,20 @@ pub fn parse(body: &str) -> Result<Comp, String> {
                 let name = upper_name(prop.value().trim());
                 if name.is_empty() {
                     return Err("BEGIN without a component name".into());
+                }
+                if zone_rules == ZoneRules::Skip {
+                    if let Some(next) = known_zone_rules(body, &line, &stack) {
+                        // The VTIMEZONE ends here: its END line was found by the skip.
+                        let Some(zone) = stack.pop() else {
+                            return Err("END without BEGIN".into());
+                        };
+                        match stack.last_mut() {
+                            Some(parent) => parent.comps.push(zone),
+                            None => root = Some(zone),
+                        }
+                        lines = contentline::lines(&body[next..]);
+                        continue;
+                    }
                 }
                 stack.push(Comp {
                     name,
@@ -246,6 +307,16 @@ pub fn parse(body: &str) -> Result<Comp, String> {
         return Err("unterminated component".into());
     }
     root.ok_or_else(|| "no component".into())
+}
+
+/// With `line` the BEGIN of a sub-component of a VTIMEZONE whose TZID the zone table knows,
+/// the position after that VTIMEZONE's END line ([`skip_zone_rules`]).
+fn known_zone_rules(body: &str, line: &contentline::Line<'_>, stack: &[Comp]) -> Option<usize> {
+    let zone = stack.last().filter(|c| c.name == "VTIMEZONE")?;
+    super::time::known_zone(zone.value("TZID")?)?;
+    // `line.raw` is a slice of `body`.
+    let at = (line.raw.as_ptr() as usize).checked_sub(body.as_ptr() as usize)?;
+    skip_zone_rules(body, at)
 }
 
 /// One logical line as a [`Prop`]: the name keeps its group, parameter values lose their
@@ -339,5 +410,65 @@ pub fn make_prop(name: &str, params: &[(&str, &str)], value: &str) -> Prop {
             .collect(),
         value,
         raw,
+    }
+}
+
+#[cfg(test)]
+mod zone_rule_tests {
+    use super::*;
+
+    const BERLIN: &str = "BEGIN:VTIMEZONE\r\nTZID:Europe/Berlin\r\nX-LIC-LOCATION:Europe/Berlin\r\nBEGIN:DAYLIGHT\r\nTZOFFSETFROM:+0100\r\nTZOFFSETTO:+0200\r\nDTSTART:19700329T020000\r\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\r\nEND:DAYLIGHT\r\nBEGIN:STANDARD\r\nTZOFFSETFROM:+0200\r\nTZOFFSETTO:+0100\r\nDTSTART:19701025T030000\r\nRRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\nEND:STANDARD\r\nend:vtimezone \r\n";
+    const CUSTOM: &str = "BEGIN:VTIMEZONE\r\nTZID:Custom/Office\r\nBEGIN:STANDARD\r\nTZOFFSETFROM:+0300\r\nTZOFFSETTO:+0300\r\nDTSTART:19700101T000000\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
+    const EVENT: &str = "BEGIN:VEVENT\r\nUID:u\r\nDTSTART;TZID=Europe/Berlin:20260310T090000\r\nBEGIN:VALARM\r\nTRIGGER:-PT5M\r\nEND:VALARM\r\nEND:VEVENT\r\n";
+
+    fn written(c: &Comp) -> String {
+        let mut out = String::new();
+        write_comp(&mut out, c);
+        out
+    }
+
+    /// A known zone keeps its own properties and loses its rules; an unknown zone and every
+    /// other component are read as `parse` reads them.
+    #[test]
+    fn known_zone_rules_are_passed_over() {
+        let body =
+            format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n{BERLIN}{EVENT}{CUSTOM}END:VCALENDAR\r\n");
+        let full = parse(&body).expect("parses");
+        let light = parse_without_zone_rules(&body).expect("parses");
+        assert_eq!(light.comps.len(), 3);
+        let berlin = &light.comps[0];
+        assert_eq!(berlin.name, "VTIMEZONE");
+        assert_eq!(berlin.value("TZID"), Some("Europe/Berlin"));
+        assert_eq!(berlin.props.len(), 2);
+        assert!(berlin.comps.is_empty(), "{berlin:?}");
+        assert_eq!(full.comps[0].comps.len(), 2);
+        for i in [1, 2] {
+            assert_eq!(written(&light.comps[i]), written(&full.comps[i]));
+        }
+        assert_eq!(
+            light.comps[2].comps.len(),
+            1,
+            "the custom zone keeps its rule"
+        );
+    }
+
+    /// A zone whose END is not where the skip looks is read line by line: the same tree, or
+    /// the same error, as `parse`.
+    #[test]
+    fn an_unclosed_zone_is_read_line_by_line() {
+        let unclosed = BERLIN.replace("end:vtimezone \r\n", "");
+        // No END before the event: the skip stops at BEGIN:VEVENT, the parse fails as `parse`.
+        let body = format!("BEGIN:VCALENDAR\r\n{unclosed}{EVENT}END:VCALENDAR\r\n");
+        let (full, light) = (parse(&body), parse_without_zone_rules(&body));
+        assert!(full.is_err());
+        assert_eq!(light.expect_err("no END"), full.expect_err("no END"));
+        // An END with a parameter is not seen by the skip: read line by line, rules and all.
+        let body = format!(
+            "BEGIN:VCALENDAR\r\n{}{EVENT}END:VCALENDAR\r\n",
+            BERLIN.replace("end:vtimezone ", "END;X-A=1:VTIMEZONE")
+        );
+        let light = parse_without_zone_rules(&body).expect("parses");
+        assert_eq!(light.comps[0].comps.len(), 2);
+        assert_eq!(written(&light), written(&parse(&body).expect("parses")));
     }
 }

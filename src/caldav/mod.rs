@@ -10,6 +10,7 @@ mod filter;
 mod freebusy;
 mod ical;
 mod object;
+mod oneoff;
 mod reach;
 mod time;
 
@@ -23,8 +24,8 @@ pub use caldata::{
     CompSelect, PropSelect,
 };
 pub use filter::{
-    matches, parse_filter, time_bounds_hint, Collation, CompFilter, FilterError, ParamFilter,
-    PropFilter, TextMatch, TimeRange,
+    matches, parse_filter, query_candidate, time_bounds_hint, Candidate, Collation, CompFilter,
+    FilterError, ParamFilter, PropFilter, TextMatch, TimeRange,
 };
 pub use freebusy::free_busy;
 

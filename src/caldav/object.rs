@@ -113,23 +113,43 @@ impl Parsed {
     }
 }
 
-thread_local! {
-    /// The last body parsed on this thread and its tree: one entry, so at most one body and
-    /// its tree stay in memory per worker thread.
-    static LAST: RefCell<Option<(Box<str>, Rc<Parsed>)>> = const { RefCell::new(None) };
+/// What a caller reads of a body's VTIMEZONEs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ZoneRead {
+    /// Only their zones (expansion, time-range filters): the rules of a zone the table knows
+    /// are not read ([`ical::parse_without_zone_rules`]).
+    ByName,
+    /// Everything: they are written back or filtered on.
+    Whole,
 }
 
-/// `body` parsed, from the last parse on this thread when it was the same body.
-pub(super) fn parse(body: &str) -> Result<Rc<Parsed>, String> {
+/// A body, its tree and how much of its VTIMEZONEs the tree holds.
+type Kept = (Box<str>, Rc<Parsed>, ZoneRead);
+
+thread_local! {
+    /// The last body parsed on this thread, its tree, and whether the tree is whole: one
+    /// entry, so at most one body and its tree stay in memory per worker thread.
+    static LAST: RefCell<Option<Kept>> = const { RefCell::new(None) };
+}
+
+/// `body` parsed, from the last parse on this thread when it was the same body and read as
+/// much of the VTIMEZONEs as `zones` asks for.
+pub(super) fn parse(body: &str, zones: ZoneRead) -> Result<Rc<Parsed>, String> {
     if let Some(hit) = LAST.with_borrow(|last| {
         last.as_ref()
-            .filter(|(b, _)| **b == *body)
-            .map(|(_, p)| Rc::clone(p))
+            .filter(|(b, _, kept)| {
+                **b == *body && (*kept == ZoneRead::Whole || zones == ZoneRead::ByName)
+            })
+            .map(|(_, p, _)| Rc::clone(p))
     }) {
         return Ok(hit);
     }
-    let parsed = Rc::new(Parsed::new(ical::parse(body)?));
-    LAST.set(Some((body.into(), Rc::clone(&parsed))));
+    let root = match zones {
+        ZoneRead::ByName => ical::parse_without_zone_rules(body)?,
+        ZoneRead::Whole => ical::parse(body)?,
+    };
+    let parsed = Rc::new(Parsed::new(root));
+    LAST.set(Some((body.into(), Rc::clone(&parsed), zones)));
     Ok(parsed)
 }
 
@@ -168,7 +188,7 @@ mod tests {
     /// override's instance pointing at the override, not the master).
     #[test]
     fn kept_expansion_is_reused_only_for_the_same_arguments() {
-        let parsed = parse(WEEKLY).expect("parses");
+        let parsed = parse(WEEKLY, ZoneRead::Whole).expect("parses");
         let march = window("20260301T000000Z", "20260401T000000Z");
         let april = window("20260401T000000Z", "20260501T000000Z");
         let fresh = |name, win, max| {

@@ -162,6 +162,18 @@ impl<'a> ItemRenderer<'a> {
 
     /// Write one item's response.
     pub fn respond(&self, ms: &mut Multistatus, coll: &Collection, item: &Item) {
+        self.respond_with(ms, coll, item, None);
+    }
+
+    /// [`Self::respond`] with the item's calendar-data already rendered (escaped), when the
+    /// query that matched it made it.
+    pub fn respond_with(
+        &self,
+        ms: &mut Multistatus,
+        coll: &Collection,
+        item: &Item,
+        calendar_data: Option<String>,
+    ) {
         let mut scratch = self.scratch.borrow_mut();
         let fresh = !matches!(&*scratch, Some((Resource::Item(c, _), _)) if c.id == coll.id);
         if fresh {
@@ -178,7 +190,14 @@ impl<'a> ItemRenderer<'a> {
                 meta.clone_from(&item.meta);
             }
         }
-        let computed = self.data.compute(item, self.max_instances);
+        let computed = match (calendar_data, self.data) {
+            (Some(value), DataRequest::Calendar(_)) => Some(Computed {
+                ns: NS_CALDAV,
+                name: "calendar-data",
+                value: Some(value),
+            }),
+            _ => self.data.compute(item, self.max_instances),
+        };
         let mut buffers = self.buffers.borrow_mut();
         let (href, ps) = &mut *buffers;
         ps.clear();

@@ -81,9 +81,15 @@ pub async fn calendar_query(
             let Ok(body) = std::str::from_utf8(&item.body) else {
                 continue;
             };
-            if !crate::caldav::matches(&filter, body, max) {
+            let calendar_data = match &data {
+                DataRequest::Calendar(d) => Some(d),
+                _ => None,
+            };
+            let crate::caldav::Candidate::Matched { calendar_data } =
+                crate::caldav::query_candidate(&filter, calendar_data, body, max)
+            else {
                 continue;
-            }
+            };
             n += 1;
             if n > cap {
                 ms.status_response(
@@ -93,7 +99,7 @@ pub async fn calendar_query(
                 );
                 break;
             }
-            renderer.respond(&mut ms, &coll, &item);
+            renderer.respond_with(&mut ms, &coll, &item, calendar_data);
             if ms.pending_bytes() >= stream::CHUNK && !sink.send(ms.take()).await {
                 return Ok(());
             }
