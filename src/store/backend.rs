@@ -10,7 +10,7 @@ use futures_util::stream::BoxStream;
 
 use super::model::{
     AppPassword, Change, Collection, CollectionKind, CrmBatchOp, CrmBatchOutcome,
-    CrmCollectionState, CrmIdentity, DeadProperty, Item, ItemIndex, ItemMeta, ItemRef,
+    CrmCollectionState, CrmIdentity, CrmKnown, DeadProperty, Item, ItemIndex, ItemMeta, ItemRef,
     RenderedItem, SetupEntry, SetupInsert, SetupKind, WriteCondition,
 };
 use super::postgres::PgStore;
@@ -235,6 +235,11 @@ pub trait KvStore {
 pub trait CrmIdentityStore {
     /// The identity map of a collection (deleted rows included).
     async fn crm_identities(&self, coll: &Collection) -> Result<Vec<CrmIdentity>, DbError>;
+
+    /// The narrow identity map a refresh compares a listing with: per row its name, CRM id,
+    /// record hash, deleted flag and whether its item is there, and the names of items without
+    /// an identity row ([`CrmKnown`]).
+    async fn crm_known(&self, coll: &Collection) -> Result<CrmKnown, DbError>;
 
     /// The identity of one member.
     async fn crm_identity(

@@ -12,8 +12,8 @@ use super::lite::lite;
 use super::SqliteStore;
 use crate::store::backend::{CrmIdentityStore, DbError};
 use crate::store::model::{
-    etag_of, Collection, CrmBatchOp, CrmBatchOutcome, CrmCollectionState, CrmIdentity, ItemIndex,
-    RenderedItem,
+    etag_of, Collection, CrmBatchOp, CrmBatchOutcome, CrmCollectionState, CrmIdentity, CrmKnown,
+    CrmKnownRow, ItemIndex, RenderedItem,
 };
 use crate::store::StoreError;
 
@@ -44,6 +44,42 @@ impl CrmIdentityStore for SqliteStore {
             .query_map([coll.id], row_identity)?
             .collect()
         })
+    }
+
+    async fn crm_known(&self, coll: &Collection) -> Result<CrmKnown, DbError> {
+        let text = |r: &rusqlite::Row<'_>, i| r.get::<_, String>(i).map(String::into_boxed_str);
+        self.lite
+            .read(|c| {
+                let rows = c
+                    .prepare_cached(
+                        "SELECT c.name, c.crm_id, c.record_hash, c.deleted, \
+                         EXISTS (SELECT 1 FROM items i WHERE i.collection_id = c.collection_id \
+                         AND i.name = c.name) \
+                         FROM crm_items c WHERE c.collection_id = ?1",
+                    )?
+                    .query_map([coll.id], |r| {
+                        Ok(CrmKnownRow {
+                            name: text(r, 0)?,
+                            crm_id: text(r, 1)?,
+                            record_hash: r
+                                .get::<_, Option<String>>(2)?
+                                .map(String::into_boxed_str),
+                            deleted: r.get::<_, i64>(3)? != 0,
+                            present: r.get::<_, i64>(4)? != 0,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                let other_names = c
+                    .prepare_cached(
+                        "SELECT i.name FROM items i WHERE i.collection_id = ?1 AND NOT EXISTS \
+                         (SELECT 1 FROM crm_items c WHERE c.collection_id = i.collection_id \
+                         AND c.name = i.name)",
+                    )?
+                    .query_map([coll.id], |r| text(r, 0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(CrmKnown { rows, other_names })
+            })
+            .map(CrmKnown::sorted)
     }
 
     async fn crm_identity(
