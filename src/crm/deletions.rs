@@ -6,10 +6,10 @@
 //! `feed_full_scan_secs` schedule (default 36 × `full_scan_secs`).
 
 use super::binding::Binding;
+use super::known::Known;
 use super::refresh::RefreshError;
 use super::tenant::CrmTenant;
 use crate::connector::Capabilities;
-use super::known::Known;
 use crate::store::{Collection, CrmCollectionState, Store};
 use chrono::{DateTime, Utc};
 

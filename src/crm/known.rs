@@ -30,7 +30,8 @@ impl Known {
     /// `map` as the store answered it (rows sorted by CRM id).
     pub(super) fn new(map: CrmKnown) -> Self {
         let mut by_name: Vec<u32> = (0..map.rows.len() as u32).collect();
-        by_name.sort_unstable_by(|&a, &b| map.rows[a as usize].name.cmp(&map.rows[b as usize].name));
+        by_name
+            .sort_unstable_by(|&a, &b| map.rows[a as usize].name.cmp(&map.rows[b as usize].name));
         let marks = vec![Mark::Unseen; map.rows.len()];
         Self {
             map,

@@ -212,7 +212,8 @@ impl KeptPage {
         let unreadable = |e: &dyn std::fmt::Display| ConnectorError::Protocol {
             message: format!("a kept listing's page no longer unpacks: {e}"),
         };
-        let bytes = lz4_flex::decompress_size_prepended(&self.packed).map_err(|e| unreadable(&e))?;
+        let bytes =
+            lz4_flex::decompress_size_prepended(&self.packed).map_err(|e| unreadable(&e))?;
         let text = String::from_utf8(bytes).map_err(|e| unreadable(&e))?;
         let mut start = 0;
         self.rows
@@ -383,10 +384,16 @@ mod tests {
         assert!(s.last.lock().unwrap().is_some(), "fresh: kept");
         s.generation.fetch_add(1, Ordering::AcqRel);
         s.forget_stale(ttl);
-        assert!(s.last.lock().unwrap().is_none(), "written through: forgotten");
+        assert!(
+            s.last.lock().unwrap().is_none(),
+            "written through: forgotten"
+        );
         *s.last.lock().unwrap() = listed(Duration::from_secs(11), 1);
         s.forget_stale(ttl);
-        assert!(s.last.lock().unwrap().is_none(), "older than the TTL: forgotten");
+        assert!(
+            s.last.lock().unwrap().is_none(),
+            "older than the TTL: forgotten"
+        );
     }
 
     /// A kept page unpacks to the records it was made of, with the same hashes.

@@ -295,6 +295,21 @@ impl CrmTenant {
             let whole = self
                 .rows_to_render(b, &owner, &rows, &held, |r| scope.admits(&r.data))
                 .await?;
+            // The whole identities of the held rows rendered again, one read per page.
+            let again_named: Vec<&str> = rows
+                .iter()
+                .filter(|r| whole.contains_key(&r.record.id))
+                .filter_map(|r| known.get(&r.record.id))
+                .filter(|k| !k.deleted)
+                .map(|k| &*k.name)
+                .collect();
+            let mut idents: HashMap<String, CrmIdentity> = store
+                .crm_identities_named(coll, &again_named)
+                .await?
+                .into_iter()
+                .map(|i| (i.name.clone(), i))
+                .collect();
+            drop(again_named);
             for super::listing::Row { record: r, hash: h } in rows {
                 if let Some(m) = r.modified {
                     wm = Some(wm.map_or(m, |w| w.max(m)));
@@ -336,7 +351,7 @@ impl CrmTenant {
                             continue;
                         }
                         let same = k.unchanged(&h);
-                        match store.crm_identity(coll, &k.name).await? {
+                        match idents.remove(&*k.name) {
                             Some(full) => Some((full, same)),
                             None => {
                                 // Removed since the refresh began (a phone's delete): the
@@ -449,7 +464,11 @@ impl CrmTenant {
             } else if caps.get {
                 crm_calls += 1;
                 match self.connector_for(&owner).get(&b.entity, &i.crm_id).await? {
-                    Some(r) if self.still_inside(store, b, coll, &scope, &i.name, &r).await? => {
+                    Some(r)
+                        if self
+                            .still_inside(store, b, coll, &scope, &i.name, &r)
+                            .await? =>
+                    {
                         // On no page, yet still there: the listing shifted under the scan (a
                         // record deleted or reordered while it paged). Not a deletion.
                         tracing::info!(tenant = %self.name, collection = %coll.path, crm_id = %i.crm_id, "a record missing from a full scan still exists; kept");

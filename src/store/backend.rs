@@ -248,6 +248,15 @@ pub trait CrmIdentityStore {
         name: &str,
     ) -> Result<Option<CrmIdentity>, DbError>;
 
+    /// The identities (not deleted) of the members `names` of a collection, in no particular
+    /// order; a name without one is left out. A refresh reads the rows of a page it renders
+    /// again with one call.
+    async fn crm_identities_named(
+        &self,
+        coll: &Collection,
+        names: &[&str],
+    ) -> Result<Vec<CrmIdentity>, DbError>;
+
     /// Store an identity and, when `item` is given and its bytes differ from what is stored,
     /// the item (one transaction; the collection's sequence moves only when the bytes move).
     /// A row that held the same CRM id under another name gives way, and its item goes too

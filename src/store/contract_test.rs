@@ -763,9 +763,16 @@ async fn identity_known(s: &Store) {
     s.crm_save(&other, &ident("b.ics", "B9", Some("x")), Some(it(4)))
         .await
         .unwrap();
-    s.put_item(&other, "mine.ics", CT, b"M", &idx[5], &cond(None, Some("*")))
-        .await
-        .unwrap();
+    s.put_item(
+        &other,
+        "mine.ics",
+        CT,
+        b"M",
+        &idx[5],
+        &cond(None, Some("*")),
+    )
+    .await
+    .unwrap();
     let row = |name: &str, crm_id: &str, hash: Option<&str>, deleted, present| CrmKnownRow {
         name: name.into(),
         crm_id: crm_id.into(),
@@ -785,6 +792,21 @@ async fn identity_known(s: &Store) {
             other_names: vec!["phone.ics".into()],
         }
     );
+    // The whole rows of some names at once: deleted ones, unknown names and other
+    // collections' rows left out.
+    let mut named = s
+        .crm_identities_named(&c, &["lower.ics", "c.ics", "nobody.ics", "b.ics", "phone.ics"])
+        .await
+        .unwrap();
+    named.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        named,
+        vec![
+            ident("b.ics", "B2", Some("hb")),
+            ident("lower.ics", "a0", Some("h0"))
+        ]
+    );
+    assert!(s.crm_identities_named(&c, &[]).await.unwrap().is_empty());
 }
 
 /// A refresh's batch: saves, an import refused (and only it skipped), same bytes moving

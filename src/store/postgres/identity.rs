@@ -88,6 +88,24 @@ impl CrmIdentityStore for PgStore {
         Ok(r.as_ref().map(row_identity))
     }
 
+    async fn crm_identities_named(
+        &self,
+        coll: &Collection,
+        names: &[&str],
+    ) -> Result<Vec<CrmIdentity>, DbError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT * FROM crm_items WHERE collection_id = $1 AND name = ANY($2) AND NOT deleted",
+        )
+        .bind(coll.id)
+        .bind(names)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(row_identity).collect())
+    }
+
     async fn crm_save(
         &self,
         coll: &Collection,

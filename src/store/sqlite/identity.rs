@@ -61,9 +61,7 @@ impl CrmIdentityStore for SqliteStore {
                         Ok(CrmKnownRow {
                             name: text(r, 0)?,
                             crm_id: text(r, 1)?,
-                            record_hash: r
-                                .get::<_, Option<String>>(2)?
-                                .map(String::into_boxed_str),
+                            record_hash: r.get::<_, Option<String>>(2)?.map(String::into_boxed_str),
                             deleted: r.get::<_, i64>(3)? != 0,
                             present: r.get::<_, i64>(4)? != 0,
                         })
@@ -94,6 +92,30 @@ impl CrmIdentityStore for SqliteStore {
             ))?
             .query_row((coll.id, name), row_identity)
             .optional()
+        })
+    }
+
+    async fn crm_identities_named(
+        &self,
+        coll: &Collection,
+        names: &[&str],
+    ) -> Result<Vec<CrmIdentity>, DbError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Point reads by primary key on one connection: a few microseconds each.
+        self.lite.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {IDENT_COLS} FROM crm_items WHERE collection_id = ?1 AND name = ?2 \
+                 AND deleted = 0"
+            ))?;
+            let mut out = Vec::with_capacity(names.len());
+            for name in names {
+                if let Some(i) = st.query_row((coll.id, name), row_identity).optional()? {
+                    out.push(i);
+                }
+            }
+            Ok(out)
         })
     }
 
