@@ -795,7 +795,10 @@ async fn identity_known(s: &Store) {
     // The whole rows of some names at once: deleted ones, unknown names and other
     // collections' rows left out.
     let mut named = s
-        .crm_identities_named(&c, &["lower.ics", "c.ics", "nobody.ics", "b.ics", "phone.ics"])
+        .crm_identities_named(
+            &c,
+            &["lower.ics", "c.ics", "nobody.ics", "b.ics", "phone.ics"],
+        )
         .await
         .unwrap();
     named.sort_by(|a, b| a.name.cmp(&b.name));
