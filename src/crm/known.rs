@@ -1,7 +1,7 @@
 //! What a refresh knows of a collection before it lists: the narrow identity map
 //! ([`CrmKnown`]: name, CRM id, hash, deleted flag, item present) looked up by CRM id with a
 //! binary search and by name through one sorted index, and what the listing showed of each
-//! row (one byte per row). At 100,000 records this is about 14 MB, where the whole identity
+//! row (one byte per row). At 100,000 records this is about 20 MB, where the whole identity
 //! rows, a set of member names and the sets of listed ids took about 60 MB.
 
 use crate::store::{CrmKnown, CrmKnownRow};

@@ -37,9 +37,9 @@ pub(super) struct ListingKey {
 
 /// One listed page kept for reuse within the TTL: its records' JSON text end to end, LZ4
 /// compressed (a parsed `serde_json::Value` takes several times the bytes of its text, one
-/// allocation per record would add its own overhead, and CRM JSON repeats its keys: 100,000
-/// amagi contacts are 29 MB of text and about a quarter of that packed, at well under a
-/// millisecond per page either way) and what a refresh reads beside each record.
+/// allocation per record would add its own overhead, and CRM JSON repeats its keys: a page
+/// of 1,000 of the benchmark's contacts is 241 KB of text and 26 KB packed, 0.12 ms to pack
+/// and 0.16 ms to unpack) and what a refresh reads beside each record.
 struct KeptPage {
     /// The text, packed by [`lz4_flex::compress_prepend_size`].
     packed: Vec<u8>,
