@@ -303,7 +303,7 @@ impl CrmTenant {
                 .filter(|k| !k.deleted)
                 .map(|k| &*k.name)
                 .collect();
-            let mut idents: HashMap<String, CrmIdentity> = store
+            let idents: HashMap<String, CrmIdentity> = store
                 .crm_identities_named(coll, &again_named)
                 .await?
                 .into_iter()
@@ -351,7 +351,8 @@ impl CrmTenant {
                             continue;
                         }
                         let same = k.unchanged(&h);
-                        match idents.remove(&*k.name) {
+                        // Cloned, not taken: a record listed twice on a page needs it again.
+                        match idents.get(&*k.name).cloned() {
                             Some(full) => Some((full, same)),
                             None => {
                                 // Removed since the refresh began (a phone's delete): the
