@@ -324,8 +324,8 @@ async fn write_all(
 
 /// The state store's side of a CRM refresh of 10,000 records on a SQLite file: the first
 /// import (every record written, `crm_batch` 256 at a time, in a fresh store each time), the
-/// reads an unchanged refresh makes (`crm_identities` and `list_items`, after which it writes
-/// nothing), and the same 10,000 saved again with unchanged bytes (identity rows only, as a
+/// reads an unchanged refresh made (`crm_identities` and `list_items`, after which it writes
+/// nothing) and makes now (`crm_known`), and the same 10,000 saved again with unchanged bytes (identity rows only, as a
 /// re-render writes them).
 fn crm_batch(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -373,6 +373,15 @@ fn crm_batch(c: &mut Criterion) {
                 let idents = s.crm_identities(&coll).await.expect("identities");
                 let present = s.list_items(&coll).await.expect("items");
                 black_box((idents.len(), present.len()))
+            })
+        })
+    });
+    // What an unchanged refresh reads now: the narrow identity map with each item's presence.
+    g.bench_function("known_read_10k", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let known = s.crm_known(&coll).await.expect("identity map");
+                black_box(known.rows.len())
             })
         })
     });

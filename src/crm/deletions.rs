@@ -6,12 +6,12 @@
 //! `feed_full_scan_secs` schedule (default 36 × `full_scan_secs`).
 
 use super::binding::Binding;
+use super::known::Known;
 use super::refresh::RefreshError;
 use super::tenant::CrmTenant;
 use crate::connector::Capabilities;
-use crate::store::{Collection, CrmCollectionState, CrmIdentity, Store};
+use crate::store::{Collection, CrmCollectionState, Store};
 use chrono::{DateTime, Utc};
-use std::collections::HashMap;
 
 /// Feed pages read in one refresh at most (a feed longer than that waits for the next one, or
 /// for the full scan).
@@ -49,7 +49,7 @@ impl CrmTenant {
         coll: &Collection,
         owner: &str,
         st: &mut CrmCollectionState,
-        idents: &[CrmIdentity],
+        known: &Known,
     ) -> Result<usize, RefreshError> {
         // The owner's own credential, if any, reads the feed (the CRM decides what it shows).
         let connector = self.connector_for(owner);
@@ -63,8 +63,6 @@ impl CrmTenant {
                     .and_then(|t| DateTime::<Utc>::from_timestamp(t, 0))
             });
         let since = from.map(|t| t - chrono::Duration::seconds(OVERLAP_SECS));
-        let by_crm: HashMap<&str, &CrmIdentity> =
-            idents.iter().map(|i| (i.crm_id.as_str(), i)).collect();
         let mut latest = from;
         let mut removed = 0;
         let mut page = None;
@@ -83,7 +81,7 @@ impl CrmTenant {
                 if let Some(m) = r.modified {
                     latest = Some(latest.map_or(m, |l| l.max(m)));
                 }
-                let Some(i) = by_crm.get(r.id.as_str()) else {
+                let Some(i) = known.get(&r.id) else {
                     continue;
                 };
                 store.crm_remove(coll, &i.name, false).await?;

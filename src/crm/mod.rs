@@ -21,6 +21,7 @@ mod binding;
 pub mod credentials;
 pub mod definitions;
 mod deletions;
+mod known;
 mod lease;
 mod listing;
 mod metrics;

@@ -4,6 +4,7 @@
 //! (stale-while-revalidate); only a collection's first import makes reads wait, all on one.
 
 use super::binding::{member_name, Binding};
+use super::known::Known;
 use super::lease;
 use super::listing::ListingKey;
 use super::scope::Resolved;
@@ -14,7 +15,6 @@ use crate::store::{
     CrmIdentity, ItemIndex, RenderedItem, Store, StoreError,
 };
 use chrono::{DateTime, Utc};
-use futures_util::StreamExt;
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -267,85 +267,110 @@ impl CrmTenant {
         let mut listing = self.shared_listing(&key, since, self.ttl()).await;
         // A shared full listing serves an incremental caller as a full one.
         let full = listing.full();
-        let idents = store.crm_identities(coll).await?;
-        // Member names only, read a page at a time (no listing of every item's metadata).
-        let mut present: HashSet<String> = HashSet::new();
-        let mut items = store.stream_items(coll, false);
-        while let Some(it) = items.next().await {
-            present.insert(it?.meta.name);
-        }
-        drop(items);
-        // The identity map as it was, borrowed; what this refresh saved is in `saved`.
-        let by_crm: HashMap<&str, &CrmIdentity> =
-            idents.iter().map(|i| (i.crm_id.as_str(), i)).collect();
+        // The identity map narrowed to what deciding needs (`known`); a row to render again
+        // reads its whole identity then.
+        let mut known = Known::new(store.crm_known(coll).await?);
         let mut saved: HashMap<String, String> = HashMap::new();
-        // Member names taken: borrowed from what is held, and the ones this refresh gives.
-        let held_names: HashSet<&str> = idents
-            .iter()
-            .map(|i| i.name.as_str())
-            .chain(present.iter().map(String::as_str))
-            .collect();
+        // Member names this refresh gives (new records).
         let mut names: HashSet<String> = HashSet::new();
         let mut stats = RefreshStats {
             full,
             ..Default::default()
         };
-        // What deletion detection needs of the listing: the CRM ids it showed.
-        let mut seen: HashSet<String> = HashSet::new();
-        let mut out_of_scope: HashSet<String> = HashSet::new();
         let mut pending: Vec<Pending> = Vec::with_capacity(BATCH);
         let mut queued: HashSet<String> = HashSet::new();
         let mut wm = watermark;
         let windowed = scope.window.is_some();
+        let every = windowed || rerender;
         // A page at a time: parsed, rendered and written, then dropped.
         while let Some(rows) = listing.next_page().await? {
             stats.listed += rows.len();
             // The whole records of the rows to render (`detail`: read only for new or changed
             // rows).
             let held = super::rows::Held {
-                by_crm: &by_crm,
+                known: &known,
                 saved: &saved,
-                present: &present,
-                every: windowed || rerender,
+                every,
             };
             let whole = self
                 .rows_to_render(b, &owner, &rows, &held, |r| scope.admits(&r.data))
                 .await?;
+            // The whole identities of the held rows rendered again, one read per page.
+            let again_named: Vec<&str> = rows
+                .iter()
+                .filter(|r| whole.contains_key(&r.record.id))
+                .filter_map(|r| known.get(&r.record.id))
+                .filter(|k| !k.deleted)
+                .map(|k| &*k.name)
+                .collect();
+            let idents: HashMap<String, CrmIdentity> = store
+                .crm_identities_named(coll, &again_named)
+                .await?
+                .into_iter()
+                .map(|i| (i.name.clone(), i))
+                .collect();
+            drop(again_named);
             for super::listing::Row { record: r, hash: h } in rows {
                 if let Some(m) = r.modified {
                     wm = Some(wm.map_or(m, |w| w.max(m)));
                 }
+                let at = known.find(&r.id);
                 if !scope.admits(&r.data) {
                     // Someone else's (or reassigned away): never held here.
-                    out_of_scope.insert(r.id);
+                    if let Some(i) = at {
+                        known.mark_out_of_scope(i);
+                    }
                     continue;
                 }
-                // Saved by this refresh already (listed twice): as it was saved.
+                // The identity this record is held under, whole, and whether it is held with
+                // this very hash and its item: saved by this refresh already (listed twice),
+                // or as the refresh found it.
                 let again = match saved.get(&r.id) {
                     Some(name) => store.crm_identity(coll, name).await?,
                     None => None,
                 };
-                let known = again
-                    .as_ref()
-                    .or_else(|| by_crm.get(r.id.as_str()).copied());
-                let ident = match known {
-                    Some(i) if i.deleted => {
-                        seen.insert(r.id);
-                        continue;
+                let held: Option<(CrmIdentity, bool)> = match (again, at) {
+                    (Some(a), _) => {
+                        let same = a.record_hash.as_deref() == Some(&h);
+                        if same && !every {
+                            if let Some(i) = at {
+                                known.mark_seen(i);
+                            }
+                            continue;
+                        }
+                        Some((a, same))
                     }
-                    Some(i)
-                        if !windowed
-                            && !rerender
-                            && i.record_hash.as_deref() == Some(&h)
-                            && present.contains(&i.name) =>
-                    {
-                        seen.insert(r.id);
-                        continue;
+                    (None, Some(i)) => {
+                        let k = known.row(i);
+                        if k.deleted || (!every && k.unchanged(&h)) {
+                            known.mark_seen(i);
+                            continue;
+                        }
+                        if !whole.contains_key(&r.id) {
+                            // Gone before its detail was read: a full scan checks it by id.
+                            continue;
+                        }
+                        let same = k.unchanged(&h);
+                        // Cloned, not taken: a record listed twice on a page needs it again.
+                        match idents.get(&*k.name).cloned() {
+                            Some(full) => Some((full, same)),
+                            None => {
+                                // Removed since the refresh began (a phone's delete): the
+                                // next refresh sees the record anew.
+                                known.mark_seen(i);
+                                continue;
+                            }
+                        }
                     }
-                    Some(i) => CrmIdentity {
+                    (None, None) => None,
+                };
+                let import = held.is_none();
+                let same = held.as_ref().is_some_and(|(_, same)| *same);
+                let ident = match held {
+                    Some((i, _)) => CrmIdentity {
                         record_hash: Some(h),
                         version: r.version.clone(),
-                        ..i.clone()
+                        ..i
                     },
                     None => {
                         let Some(r) = whole.get(&r.id) else {
@@ -353,7 +378,7 @@ impl CrmTenant {
                         };
                         let uid = b.mapping.uid_for(r);
                         let mut name = member_name(&uid, b.extension());
-                        if held_names.contains(name.as_str()) || names.contains(&name) {
+                        if known.name_taken(&name) || names.contains(&name) {
                             name = member_name(&format!("{uid}-{}", r.id), b.extension());
                         }
                         CrmIdentity {
@@ -375,7 +400,9 @@ impl CrmTenant {
                     Ok(i) => i,
                     Err(e) => {
                         tracing::warn!(tenant = %self.name, collection = %coll.path, crm_id = %r.id, error = %e, "a CRM record renders to an invalid item; skipped");
-                        seen.insert(r.id.clone());
+                        if let Some(i) = at {
+                            known.mark_seen(i);
+                        }
                         continue;
                     }
                 };
@@ -384,15 +411,13 @@ impl CrmTenant {
                     // (a phone's write outside the window stays until then).
                     continue;
                 }
-                seen.insert(r.id.clone());
-                if !rerender
-                    && known.is_some_and(|i| {
-                        i.record_hash == ident.record_hash && present.contains(&i.name)
-                    })
-                {
+                if let Some(i) = at {
+                    known.mark_seen(i);
+                }
+                if !rerender && same {
                     continue;
                 }
-                if known.is_none() {
+                if import {
                     names.insert(ident.name.clone());
                 }
                 if !queued.insert(r.id.clone()) {
@@ -405,7 +430,7 @@ impl CrmTenant {
                 }
                 pending.push(Pending {
                     modified: r.modified,
-                    import: known.is_none(),
+                    import,
                     ident,
                     body,
                     index,
@@ -426,11 +451,11 @@ impl CrmTenant {
         drop(listing);
         // The removals, the deletion feed and the state are applied under the flight lock.
         let _g = apply.lock().await;
-        for i in &idents {
-            if seen.contains(&i.crm_id) || apply.written(&i.crm_id) {
+        for (i, outside) in known.not_seen() {
+            if apply.written(&i.crm_id) {
                 continue;
             }
-            let gone = if out_of_scope.contains(&i.crm_id) {
+            let gone = if outside {
                 true
             } else if !full {
                 false
@@ -440,7 +465,11 @@ impl CrmTenant {
             } else if caps.get {
                 crm_calls += 1;
                 match self.connector_for(&owner).get(&b.entity, &i.crm_id).await? {
-                    Some(r) if self.still_inside(b, coll, &scope, i, &r) => {
+                    Some(r)
+                        if self
+                            .still_inside(store, b, coll, &scope, &i.name, &r)
+                            .await? =>
+                    {
                         // On no page, yet still there: the listing shifted under the scan (a
                         // record deleted or reordered while it paged). Not a deletion.
                         tracing::info!(tenant = %self.name, collection = %coll.path, crm_id = %i.crm_id, "a record missing from a full scan still exists; kept");
@@ -467,7 +496,7 @@ impl CrmTenant {
             }
         } else if caps.deletion_feed {
             stats.removed += self
-                .apply_deletion_feed(store, b, coll, &owner, &mut st, &idents)
+                .apply_deletion_feed(store, b, coll, &owner, &mut st, &known)
                 .await?;
         }
         super::rerender::done(&mut st, b);
@@ -539,23 +568,30 @@ impl CrmTenant {
         Ok(())
     }
 
-    /// Whether a record fetched by id still belongs in the collection (its scope and window).
-    fn still_inside(
+    /// Whether a record fetched by id, held as `name`, still belongs in the collection (its
+    /// scope and window).
+    async fn still_inside(
         &self,
+        store: &Store,
         b: &Binding,
         coll: &Collection,
         scope: &Resolved,
-        ident: &CrmIdentity,
+        name: &str,
         r: &Record,
-    ) -> bool {
+    ) -> Result<bool, StoreError> {
         if !scope.admits(&r.data) {
-            return false;
+            return Ok(false);
         }
         if scope.window.is_none() {
-            return true;
+            return Ok(true);
         }
-        self.index(coll, &b.render(ident, r))
-            .is_ok_and(|ix| scope.in_window(ix.first_start, ix.last_end))
+        // Only a windowed calendar renders it, with its whole identity (an overlay may move it).
+        let Some(ident) = store.crm_identity(coll, name).await? else {
+            return Ok(false);
+        };
+        Ok(self
+            .index(coll, &b.render(&ident, r))
+            .is_ok_and(|ix| scope.in_window(ix.first_start, ix.last_end)))
     }
 
     /// Remove every item of a collection whose person has no scope.

@@ -4,20 +4,18 @@
 //! the definition says list rows are partial (`detail`), with bounded concurrency.
 
 use super::binding::Binding;
+use super::known::Known;
 use super::listing::Row;
 use super::tenant::CrmTenant;
 use crate::connector::{ConnectorError, Record};
-use crate::store::CrmIdentity;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// What a refresh knows of the rows it is about to reconcile.
 pub(super) struct Held<'a> {
-    /// The identity map by CRM id, as the refresh found it.
-    pub(super) by_crm: &'a HashMap<&'a str, &'a CrmIdentity>,
+    /// The identity map as the refresh found it (with whether each item is there).
+    pub(super) known: &'a Known,
     /// CRM ids this refresh saved already (to member names): rendered again if listed again.
     pub(super) saved: &'a HashMap<String, String>,
-    /// Member names with an item.
-    pub(super) present: &'a HashSet<String>,
     /// Render every row (a re-render after a definition change, or a windowed calendar that
     /// must place each record against its window).
     pub(super) every: bool,
@@ -30,13 +28,9 @@ impl Held<'_> {
         if self.saved.contains_key(&r.id) {
             return false;
         }
-        match self.by_crm.get(r.id.as_str()) {
+        match self.known.get(&r.id) {
             Some(i) if i.deleted => true,
-            Some(i) => {
-                !self.every
-                    && i.record_hash.as_deref() == Some(hash)
-                    && self.present.contains(&i.name)
-            }
+            Some(i) => !self.every && i.unchanged(hash),
             None => false,
         }
     }

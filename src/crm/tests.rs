@@ -836,3 +836,58 @@ async fn a_failed_page_keeps_the_pages_before_it() {
     assert_eq!(store.list_items(&colls[0]).await.unwrap().len(), 5);
     assert_eq!(t.listings_run(), 2);
 }
+
+/// A held record listed twice on one page with two contents (the listing shifted while it
+/// paged): the later copy wins, as with records listed twice across pages.
+#[tokio::test]
+async fn a_held_record_listed_twice_on_a_page_ends_as_its_later_copy() {
+    let store = Store::open("sqlite://:memory:").await.unwrap();
+    let coll = store
+        .create_collection(
+            "t",
+            "calendars/u/m/",
+            CollectionKind::Calendar,
+            &["VEVENT".into()],
+            false,
+        )
+        .await
+        .unwrap();
+    let fake = Arc::new(Fake::default());
+    fake.records
+        .lock()
+        .unwrap()
+        .push(rec("1", "One", "2030-01-01T10:00:00Z"));
+    let t = tenant(fake.clone(), 0);
+    let b = t
+        .binding(&CollectionPath::of_stored("calendars/u/m/"))
+        .unwrap();
+    t.ensure_fresh(&store, &b, &coll).await.unwrap().1.unwrap();
+    *fake.records.lock().unwrap() = vec![
+        rec("1", "Older", "2030-01-02T10:00:00Z"),
+        rec("1", "Later", "2030-01-03T10:00:00Z"),
+    ];
+    let coll = store
+        .collection("t", "calendars/u/m/")
+        .await
+        .unwrap()
+        .unwrap();
+    t.ensure_fresh(&store, &b, &coll).await.unwrap().1.unwrap();
+    let items = store.list_items_with_body(&coll).await.unwrap();
+    assert_eq!(items.len(), 1);
+    let body = String::from_utf8_lossy(&items[0].body);
+    assert!(body.contains("SUMMARY:Later"), "{body}");
+    // The identity holds the later copy's hash (the item's bytes alone would not tell: the
+    // page's records to render are keyed by CRM id, the later copy's).
+    let later = rec("1", "Later", "2030-01-03T10:00:00Z");
+    let ident = store
+        .crm_identity(&coll, &items[0].meta.name)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        ident.record_hash,
+        Some(super::binding::json_hash(
+            &serde_json::to_string(&later.data).unwrap()
+        ))
+    );
+}

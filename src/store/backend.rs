@@ -10,7 +10,7 @@ use futures_util::stream::BoxStream;
 
 use super::model::{
     AppPassword, Change, Collection, CollectionKind, CrmBatchOp, CrmBatchOutcome,
-    CrmCollectionState, CrmIdentity, DeadProperty, Item, ItemIndex, ItemMeta, ItemRef,
+    CrmCollectionState, CrmIdentity, CrmKnown, DeadProperty, Item, ItemIndex, ItemMeta, ItemRef,
     RenderedItem, SetupEntry, SetupInsert, SetupKind, WriteCondition,
 };
 use super::postgres::PgStore;
@@ -236,12 +236,26 @@ pub trait CrmIdentityStore {
     /// The identity map of a collection (deleted rows included).
     async fn crm_identities(&self, coll: &Collection) -> Result<Vec<CrmIdentity>, DbError>;
 
+    /// The narrow identity map a refresh compares a listing with: per row its name, CRM id,
+    /// record hash, deleted flag and whether its item is there, and the names of items without
+    /// an identity row ([`CrmKnown`]).
+    async fn crm_known(&self, coll: &Collection) -> Result<CrmKnown, DbError>;
+
     /// The identity of one member.
     async fn crm_identity(
         &self,
         coll: &Collection,
         name: &str,
     ) -> Result<Option<CrmIdentity>, DbError>;
+
+    /// The identities (not deleted) of the members `names` of a collection, in no particular
+    /// order; a name without one is left out. A refresh reads the rows of a page it renders
+    /// again with one call.
+    async fn crm_identities_named(
+        &self,
+        coll: &Collection,
+        names: &[&str],
+    ) -> Result<Vec<CrmIdentity>, DbError>;
 
     /// Store an identity and, when `item` is given and its bytes differ from what is stored,
     /// the item (one transaction; the collection's sequence moves only when the bytes move).

@@ -111,6 +111,7 @@ async fn contract(s: &Store) {
     usage(s).await;
     app_passwords(s).await;
     identity_map(s).await;
+    identity_known(s).await;
     identity_batch(s).await;
     identity_batch_takeover(s).await;
     leases(s).await;
@@ -712,6 +713,103 @@ async fn identity_map(s: &Store) {
     };
     s.set_crm_state(&c, &cleared).await.unwrap();
     assert_eq!(s.crm_state(&c).await.unwrap(), cleared);
+}
+
+/// The narrow identity map a refresh reads (`crm_known`): per row the name, CRM id, hash,
+/// deleted flag and whether its item is there, sorted by CRM id in byte order; the names of
+/// items without an identity row; nothing of another collection.
+async fn identity_known(s: &Store) {
+    let c = calendar(s, "crm-known/").await;
+    let other = calendar(s, "crm-known-other/").await;
+    assert_eq!(s.crm_known(&c).await.unwrap(), CrmKnown::default());
+    // Each item its own UID (a collection holds a UID once).
+    let idx: Vec<ItemIndex> = (0..6).map(|i| event(&format!("known-{i}"), 1, 2)).collect();
+    let it = |i: usize| RenderedItem {
+        content_type: CT,
+        body: b"body",
+        index: &idx[i],
+    };
+    let ident = |name: &str, crm_id: &str, hash: Option<&str>| CrmIdentity {
+        name: name.into(),
+        crm_id: crm_id.into(),
+        uid: format!("uid-{crm_id}"),
+        client_copy: Some(b"copy".to_vec()),
+        base_record: Some("{}".into()),
+        record_hash: hash.map(Into::into),
+        version: Some("v".into()),
+        deleted: false,
+    };
+    // Lower case sorts after upper case in byte order (not in most locales' collations).
+    s.crm_save(&c, &ident("lower.ics", "a0", Some("h0")), Some(it(0)))
+        .await
+        .unwrap();
+    s.crm_save(&c, &ident("b.ics", "B2", Some("hb")), Some(it(1)))
+        .await
+        .unwrap();
+    // An identity without its item.
+    s.crm_save(&c, &ident("z.ics", "A1", None), None)
+        .await
+        .unwrap();
+    // Deleted on the phone: the identity stays, the item goes.
+    s.crm_save(&c, &ident("c.ics", "C3", Some("hc")), Some(it(2)))
+        .await
+        .unwrap();
+    s.crm_remove(&c, "c.ics", true).await.unwrap();
+    // A phone's item without an identity row.
+    s.put_item(&c, "phone.ics", CT, b"P", &idx[3], &cond(None, Some("*")))
+        .await
+        .unwrap();
+    // Another collection's rows and items are not this one's.
+    s.crm_save(&other, &ident("b.ics", "B9", Some("x")), Some(it(4)))
+        .await
+        .unwrap();
+    s.put_item(
+        &other,
+        "mine.ics",
+        CT,
+        b"M",
+        &idx[5],
+        &cond(None, Some("*")),
+    )
+    .await
+    .unwrap();
+    let row = |name: &str, crm_id: &str, hash: Option<&str>, deleted, present| CrmKnownRow {
+        name: name.into(),
+        crm_id: crm_id.into(),
+        record_hash: hash.map(Into::into),
+        deleted,
+        present,
+    };
+    assert_eq!(
+        s.crm_known(&c).await.unwrap(),
+        CrmKnown {
+            rows: vec![
+                row("z.ics", "A1", None, false, false),
+                row("b.ics", "B2", Some("hb"), false, true),
+                row("c.ics", "C3", Some("hc"), true, false),
+                row("lower.ics", "a0", Some("h0"), false, true),
+            ],
+            other_names: vec!["phone.ics".into()],
+        }
+    );
+    // The whole rows of some names at once: deleted ones, unknown names and other
+    // collections' rows left out.
+    let mut named = s
+        .crm_identities_named(
+            &c,
+            &["lower.ics", "c.ics", "nobody.ics", "b.ics", "phone.ics"],
+        )
+        .await
+        .unwrap();
+    named.sort_by(|a, b| a.name.cmp(&b.name));
+    assert_eq!(
+        named,
+        vec![
+            ident("b.ics", "B2", Some("hb")),
+            ident("lower.ics", "a0", Some("h0"))
+        ]
+    );
+    assert!(s.crm_identities_named(&c, &[]).await.unwrap().is_empty());
 }
 
 /// A refresh's batch: saves, an import refused (and only it skipped), same bytes moving

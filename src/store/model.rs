@@ -224,6 +224,43 @@ pub struct CrmIdentity {
     pub deleted: bool,
 }
 
+/// What a refresh reads of a CRM-backed collection's identity map
+/// ([`crate::store::CrmIdentityStore::crm_known`]): per identity row only what deciding
+/// "unchanged", "gone" and "name taken" needs, so a refresh of 100,000 records does not hold
+/// every row's UID and overlay columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrmKnown {
+    /// The identity rows (deleted ones included), sorted by CRM id (byte order).
+    pub rows: Vec<CrmKnownRow>,
+    /// Names of the collection's items without an identity row, sorted (byte order).
+    pub other_names: Vec<Box<str>>,
+}
+
+/// One identity row as [`CrmKnown`] holds it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CrmKnownRow {
+    /// Member name.
+    pub name: Box<str>,
+    /// The CRM's record id.
+    pub crm_id: Box<str>,
+    /// Hash of the CRM record as last seen.
+    pub record_hash: Option<Box<str>>,
+    /// Deleted on the phone (the identity kept so the record is not imported again).
+    pub deleted: bool,
+    /// Whether the collection holds an item of that name.
+    pub present: bool,
+}
+
+impl CrmKnown {
+    /// Put the rows and names in the documented order (each backend reads them unordered:
+    /// PostgreSQL's text order follows its collation, not bytes).
+    pub fn sorted(mut self) -> Self {
+        self.rows.sort_unstable_by(|a, b| a.crm_id.cmp(&b.crm_id));
+        self.other_names.sort_unstable();
+        self
+    }
+}
+
 /// Refresh bookkeeping of a CRM-backed collection.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CrmCollectionState {

@@ -3,6 +3,7 @@
 //! item writes, so an identity and its item always change together.
 
 use async_trait::async_trait;
+use futures_util::TryStreamExt;
 use sqlx::postgres::PgRow;
 use sqlx::Row;
 
@@ -11,7 +12,8 @@ use super::items::write_item_tx;
 use super::{lock_collection, PgStore, Tx};
 use crate::store::backend::{CrmIdentityStore, DbError};
 use crate::store::model::{
-    etag_of, Collection, CrmBatchOp, CrmBatchOutcome, CrmCollectionState, CrmIdentity, RenderedItem,
+    etag_of, Collection, CrmBatchOp, CrmBatchOutcome, CrmCollectionState, CrmIdentity, CrmKnown,
+    CrmKnownRow, RenderedItem,
 };
 use crate::store::StoreError;
 
@@ -38,6 +40,39 @@ impl CrmIdentityStore for PgStore {
         Ok(rows.iter().map(row_identity).collect())
     }
 
+    async fn crm_known(&self, coll: &Collection) -> Result<CrmKnown, DbError> {
+        let text = |r: &PgRow, i: usize| r.get::<String, _>(i).into_boxed_str();
+        let rows = sqlx::query(
+            "SELECT c.name, c.crm_id, c.record_hash, c.deleted, \
+             EXISTS (SELECT 1 FROM items i WHERE i.collection_id = c.collection_id \
+             AND i.name = c.name) \
+             FROM crm_items c WHERE c.collection_id = $1",
+        )
+        .bind(coll.id)
+        // Row by row: 100,000 rows are never held as rows and as the map at once.
+        .fetch(&self.pool)
+        .map_ok(|r| CrmKnownRow {
+            name: text(&r, 0),
+            crm_id: text(&r, 1),
+            record_hash: r.get::<Option<String>, _>(2).map(String::into_boxed_str),
+            deleted: r.get(3),
+            present: r.get(4),
+        })
+        .try_collect()
+        .await?;
+        let other_names = sqlx::query(
+            "SELECT i.name FROM items i WHERE i.collection_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM crm_items c WHERE c.collection_id = i.collection_id \
+             AND c.name = i.name)",
+        )
+        .bind(coll.id)
+        .fetch(&self.pool)
+        .map_ok(|r| text(&r, 0))
+        .try_collect()
+        .await?;
+        Ok(CrmKnown { rows, other_names }.sorted())
+    }
+
     async fn crm_identity(
         &self,
         coll: &Collection,
@@ -51,6 +86,24 @@ impl CrmIdentityStore for PgStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(r.as_ref().map(row_identity))
+    }
+
+    async fn crm_identities_named(
+        &self,
+        coll: &Collection,
+        names: &[&str],
+    ) -> Result<Vec<CrmIdentity>, DbError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
+            "SELECT * FROM crm_items WHERE collection_id = $1 AND name = ANY($2) AND NOT deleted",
+        )
+        .bind(coll.id)
+        .bind(names)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(row_identity).collect())
     }
 
     async fn crm_save(

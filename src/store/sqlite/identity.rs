@@ -12,8 +12,8 @@ use super::lite::lite;
 use super::SqliteStore;
 use crate::store::backend::{CrmIdentityStore, DbError};
 use crate::store::model::{
-    etag_of, Collection, CrmBatchOp, CrmBatchOutcome, CrmCollectionState, CrmIdentity, ItemIndex,
-    RenderedItem,
+    etag_of, Collection, CrmBatchOp, CrmBatchOutcome, CrmCollectionState, CrmIdentity, CrmKnown,
+    CrmKnownRow, ItemIndex, RenderedItem,
 };
 use crate::store::StoreError;
 
@@ -46,6 +46,40 @@ impl CrmIdentityStore for SqliteStore {
         })
     }
 
+    async fn crm_known(&self, coll: &Collection) -> Result<CrmKnown, DbError> {
+        let text = |r: &rusqlite::Row<'_>, i| r.get::<_, String>(i).map(String::into_boxed_str);
+        self.lite
+            .read(|c| {
+                let rows = c
+                    .prepare_cached(
+                        "SELECT c.name, c.crm_id, c.record_hash, c.deleted, \
+                         EXISTS (SELECT 1 FROM items i WHERE i.collection_id = c.collection_id \
+                         AND i.name = c.name) \
+                         FROM crm_items c WHERE c.collection_id = ?1",
+                    )?
+                    .query_map([coll.id], |r| {
+                        Ok(CrmKnownRow {
+                            name: text(r, 0)?,
+                            crm_id: text(r, 1)?,
+                            record_hash: r.get::<_, Option<String>>(2)?.map(String::into_boxed_str),
+                            deleted: r.get::<_, i64>(3)? != 0,
+                            present: r.get::<_, i64>(4)? != 0,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<_>>()?;
+                let other_names = c
+                    .prepare_cached(
+                        "SELECT i.name FROM items i WHERE i.collection_id = ?1 AND NOT EXISTS \
+                         (SELECT 1 FROM crm_items c WHERE c.collection_id = i.collection_id \
+                         AND c.name = i.name)",
+                    )?
+                    .query_map([coll.id], |r| text(r, 0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(CrmKnown { rows, other_names })
+            })
+            .map(CrmKnown::sorted)
+    }
+
     async fn crm_identity(
         &self,
         coll: &Collection,
@@ -58,6 +92,30 @@ impl CrmIdentityStore for SqliteStore {
             ))?
             .query_row((coll.id, name), row_identity)
             .optional()
+        })
+    }
+
+    async fn crm_identities_named(
+        &self,
+        coll: &Collection,
+        names: &[&str],
+    ) -> Result<Vec<CrmIdentity>, DbError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Point reads by primary key on one connection: a few microseconds each.
+        self.lite.read(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {IDENT_COLS} FROM crm_items WHERE collection_id = ?1 AND name = ?2 \
+                 AND deleted = 0"
+            ))?;
+            let mut out = Vec::with_capacity(names.len());
+            for name in names {
+                if let Some(i) = st.query_row((coll.id, name), row_identity).optional()? {
+                    out.push(i);
+                }
+            }
+            Ok(out)
         })
     }
 
