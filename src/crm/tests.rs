@@ -147,10 +147,9 @@ fn tenant(fake: Arc<Fake>, full_scan_secs: u64) -> CrmTenant {
     t
 }
 
-#[tokio::test]
-async fn refresh_incremental_full_and_writes() {
-    let store = Store::open("sqlite://:memory:").await.unwrap();
-    let coll = store
+/// The calendar `calendars/u/m/` of tenant `t` (bound as `m` by [`tenant`]).
+async fn person_calendar(store: &Store) -> crate::store::Collection {
+    store
         .create_collection(
             "t",
             "calendars/u/m/",
@@ -159,7 +158,13 @@ async fn refresh_incremental_full_and_writes() {
             false,
         )
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn refresh_incremental_full_and_writes() {
+    let store = Store::open("sqlite://:memory:").await.unwrap();
+    let coll = person_calendar(&store).await;
     let fake = Arc::new(Fake::default());
     fake.records
         .lock()
@@ -337,16 +342,7 @@ async fn refresh_incremental_full_and_writes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_reads_share_one_refresh() {
     let store = Arc::new(Store::open("sqlite://:memory:").await.unwrap());
-    let coll = store
-        .create_collection(
-            "t",
-            "calendars/u/m/",
-            CollectionKind::Calendar,
-            &["VEVENT".into()],
-            false,
-        )
-        .await
-        .unwrap();
+    let coll = person_calendar(&store).await;
     let fake = Arc::new(Fake::default());
     fake.records
         .lock()
@@ -398,16 +394,7 @@ async fn concurrent_reads_share_one_refresh() {
 #[tokio::test]
 async fn unknown_outcome_holds_the_item_but_an_unsent_create_does_not() {
     let store = Store::open("sqlite://:memory:").await.unwrap();
-    store
-        .create_collection(
-            "t",
-            "calendars/u/m/",
-            CollectionKind::Calendar,
-            &["VEVENT".into()],
-            false,
-        )
-        .await
-        .unwrap();
+    person_calendar(&store).await;
     let coll = store
         .collection("t", "calendars/u/m/")
         .await
@@ -842,16 +829,7 @@ async fn a_failed_page_keeps_the_pages_before_it() {
 #[tokio::test]
 async fn a_held_record_listed_twice_on_a_page_ends_as_its_later_copy() {
     let store = Store::open("sqlite://:memory:").await.unwrap();
-    let coll = store
-        .create_collection(
-            "t",
-            "calendars/u/m/",
-            CollectionKind::Calendar,
-            &["VEVENT".into()],
-            false,
-        )
-        .await
-        .unwrap();
+    let coll = person_calendar(&store).await;
     let fake = Arc::new(Fake::default());
     fake.records
         .lock()
