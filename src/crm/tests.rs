@@ -161,6 +161,12 @@ async fn person_calendar(store: &Store) -> crate::store::Collection {
         .unwrap()
 }
 
+/// The binding of [`person_calendar`] in a tenant made by [`tenant`].
+fn person_binding(t: &CrmTenant) -> Arc<Binding> {
+    t.binding(&CollectionPath::of_stored("calendars/u/m/"))
+        .unwrap()
+}
+
 #[tokio::test]
 async fn refresh_incremental_full_and_writes() {
     let store = Store::open("sqlite://:memory:").await.unwrap();
@@ -175,9 +181,7 @@ async fn refresh_incremental_full_and_writes() {
         .unwrap()
         .push(rec("2", "Two", "2030-01-01T11:00:00Z"));
     let t = tenant(fake.clone(), 600);
-    let b = t
-        .binding(&CollectionPath::of_stored("calendars/u/m/"))
-        .unwrap();
+    let b = person_binding(&t);
     assert!(t
         .binding(&CollectionPath::of_stored("calendars/u/other/"))
         .is_none());
@@ -366,9 +370,7 @@ async fn concurrent_reads_share_one_refresh() {
         Binding::new("fake", "things", MAPPING, &HashMap::new()).unwrap(),
     );
     let t = Arc::new(t);
-    let b = t
-        .binding(&CollectionPath::of_stored("calendars/u/m/"))
-        .unwrap();
+    let b = person_binding(&t);
     let mut tasks = Vec::new();
     for _ in 0..16 {
         let (t, b, store, coll) = (t.clone(), b.clone(), store.clone(), coll.clone());
@@ -402,9 +404,7 @@ async fn unknown_outcome_holds_the_item_but_an_unsent_create_does_not() {
         .unwrap();
     let fake = Arc::new(Fake::default());
     let t = tenant(fake.clone(), 600);
-    let b = t
-        .binding(&CollectionPath::of_stored("calendars/u/m/"))
-        .unwrap();
+    let b = person_binding(&t);
     let phone = |uid: &str| {
         format!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:x\r\nBEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20300101T000000Z\r\nSUMMARY:Phone\r\nDTSTART:20300301T090000Z\r\nDTEND:20300301T100000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n")
     };
@@ -836,9 +836,7 @@ async fn a_held_record_listed_twice_on_a_page_ends_as_its_later_copy() {
         .unwrap()
         .push(rec("1", "One", "2030-01-01T10:00:00Z"));
     let t = tenant(fake.clone(), 0);
-    let b = t
-        .binding(&CollectionPath::of_stored("calendars/u/m/"))
-        .unwrap();
+    let b = person_binding(&t);
     t.ensure_fresh(&store, &b, &coll).await.unwrap().1.unwrap();
     *fake.records.lock().unwrap() = vec![
         rec("1", "Older", "2030-01-02T10:00:00Z"),
